@@ -1,0 +1,69 @@
+//! Which OAuth app (ClientId/ClientSecret) an account connector uses.
+//!
+//! Set once on the library entry (one app for all customers), or per account connector as
+//! properties named exactly `ClientId` and `ClientSecret`. The account connector's
+//! properties win. A library ClientSecret is only paired with the library's own ClientId:
+//! an account connector that names another app must bring that app's secret too.
+
+use serde::Serialize;
+
+use crate::definition::ClientAuth;
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+use crate::service::Authdesk;
+
+pub const CLIENT_ID: &str = "ClientId";
+pub const CLIENT_SECRET: &str = "ClientSecret";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum CredentialSource {
+    AccountConnector,
+    ConnectorLibrary,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientCredentials {
+    pub client_id: String,
+    pub client_id_from: CredentialSource,
+    /// `None` for public clients (the definition's `client_auth = "none"`).
+    pub client_secret: Option<Secret>,
+    pub client_secret_from: Option<CredentialSource>,
+}
+
+impl Authdesk {
+    pub fn resolve_client_credentials(&self, account_connector_id: i64) -> Result<ClientCredentials> {
+        let (ac, def) = self.account_connector_with_definition(account_connector_id)?;
+        let library = self.get_connector(&ac.connector.id.to_string())?;
+        let needs_secret = def.oauth2().is_some_and(|o| o.client_auth != ClientAuth::None);
+        let missing = |what: &'static str| Error::ClientCredentialsMissing {
+            missing: what,
+            connector: ac.connector.slug.clone(),
+            account_connector_id,
+        };
+
+        let has_prop = |name: &str| ac.properties.iter().any(|p| p.name == name);
+        let (client_id, client_id_from) = if has_prop(CLIENT_ID) {
+            let v = self.property_value(account_connector_id, CLIENT_ID)?.ok_or_else(|| missing("ClientId"))?;
+            (v.expose().to_string(), CredentialSource::AccountConnector)
+        } else if let Some(id) = library.client_id.clone() {
+            (id, CredentialSource::ConnectorLibrary)
+        } else {
+            return Err(missing("ClientId"));
+        };
+
+        let (client_secret, client_secret_from) = if !needs_secret {
+            (None, None)
+        } else if has_prop(CLIENT_SECRET) {
+            let s = self.property_value(account_connector_id, CLIENT_SECRET)?;
+            (s, Some(CredentialSource::AccountConnector))
+        } else if library.client_secret_set && library.client_id.as_deref() == Some(client_id.as_str()) {
+            (self.connector_client_secret(library.id)?, Some(CredentialSource::ConnectorLibrary))
+        } else {
+            (None, None)
+        };
+        if needs_secret && client_secret.is_none() {
+            return Err(missing("ClientSecret"));
+        }
+        Ok(ClientCredentials { client_id, client_id_from, client_secret, client_secret_from })
+    }
+}

@@ -1,0 +1,121 @@
+//! The one error type of the core. Variants are what a caller can act on; messages say
+//! what happened and what to do. No variant ever carries a secret value.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{what} `{id}` was not found{hint}")]
+    NotFound {
+        what: &'static str,
+        id: String,
+        hint: String,
+    },
+
+    #[error("{0}")]
+    InvalidInput(String),
+
+    #[error("AuthValue field `{field}`: {message}")]
+    InvalidAuthValue { field: String, message: String },
+
+    #[error("{origin}: {field}: {message}")]
+    InvalidDefinition {
+        origin: String,
+        field: String,
+        message: String,
+    },
+
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+
+    #[error(
+        "no {missing} is configured for account connector {account_connector_id} ({connector}): \
+         set it on the connector library entry (`authdesk connectors set-client {connector} ...`) \
+         or as the account connector property `{missing}` \
+         (`authdesk account-connectors set-property {account_connector_id} {missing} ...`)"
+    )]
+    ClientCredentialsMissing {
+        missing: &'static str,
+        connector: String,
+        account_connector_id: i64,
+    },
+
+    #[error(
+        "the OS keychain is not available ({detail}). Authdesk keeps the key that protects \
+         your secrets there and will not store them any other way. On Linux, run an unlocked \
+         Secret Service in your session (e.g. gnome-keyring: \
+         `gnome-keyring-daemon --unlock --components=secrets`); on a headless server you may \
+         instead set AUTHDESK_VAULT_KEY_FILE to a key file of mode 0600 (weaker, see README)"
+    )]
+    KeychainUnavailable { detail: String },
+
+    #[error(
+        "the keychain has no data key for this data directory (vault {vault_id}), so the \
+         secrets stored here cannot be opened. If you moved the data directory from another \
+         user or machine, restore its keychain item or key file; otherwise delete and \
+         re-enter the secrets"
+    )]
+    VaultKeyMissing { vault_id: String },
+
+    #[error(
+        "the data key from {source_name} does not open this data directory's secrets \
+         (vault {vault_id}); it belongs to another data directory"
+    )]
+    VaultKeyMismatch {
+        source_name: String,
+        vault_id: String,
+    },
+
+    #[error("the vault key file {path}: {message}")]
+    VaultKeyFile { path: PathBuf, message: String },
+
+    #[error(
+        "a stored secret ({location}) failed its integrity check: it was altered or moved \
+         to another row. Re-enter it"
+    )]
+    SecretTampered { location: String },
+
+    #[error("the database in {path} was written by a newer Authdesk (schema {found}, this build knows {known}); upgrade Authdesk")]
+    SchemaTooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+
+    #[error("database error: {0}")]
+    Database(#[from] rusqlite::Error),
+
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub fn not_found(what: &'static str, id: impl ToString) -> Self {
+        Error::NotFound {
+            what,
+            id: id.to_string(),
+            hint: String::new(),
+        }
+    }
+
+    pub fn not_found_hint(what: &'static str, id: impl ToString, hint: &str) -> Self {
+        Error::NotFound {
+            what,
+            id: id.to_string(),
+            hint: format!(": {hint}"),
+        }
+    }
+
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}

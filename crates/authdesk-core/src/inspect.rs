@@ -1,0 +1,116 @@
+//! Offline inspection of an account connector's credentials: what is stored, for whom,
+//! when it expires, what the tokens say. Nothing leaves the machine. Token values are
+//! masked unless the caller asks to reveal them; when the keychain is unavailable the
+//! metadata is still shown, with the reason the secrets could not be opened.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::domain::{AccountConnector, AuthStatus};
+use crate::error::Result;
+use crate::jwt::{decode_unverified, DecodedJwt};
+use crate::service::{fields, Authdesk};
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Inspection {
+    pub account_connector_id: i64,
+    pub account_id: String,
+    pub name: String,
+    pub connector: String,
+    pub auth_type: &'static str,
+    #[serde(rename = "OAuth2Type")]
+    pub oauth2_type: Option<&'static str>,
+    pub status: AuthStatus,
+    pub last_error: Option<String>,
+    pub token_type: Option<String>,
+    pub scopes: Vec<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Seconds until `ExpiresAt`; negative once expired.
+    pub expires_in_seconds: Option<i64>,
+    pub refresh_expires_at: Option<DateTime<Utc>>,
+    pub refresh_expires_in_seconds: Option<i64>,
+    pub authenticated_at: Option<DateTime<Utc>>,
+    pub secrets: Vec<InspectedSecret>,
+    /// Why the secrets could not be opened (e.g. keychain unavailable), if so.
+    pub secrets_unavailable: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InspectedSecret {
+    pub field: String,
+    pub masked: String,
+    /// Only with `reveal`.
+    pub value: Option<String>,
+    /// Decoded, unverified claims when the value is a JWT.
+    pub jwt: Option<DecodedJwt>,
+}
+
+impl Authdesk {
+    pub fn inspect(&self, account_connector_id: i64, reveal: bool) -> Result<Inspection> {
+        let ac: AccountConnector = self.get_account_connector(account_connector_id)?;
+        let now = self.now();
+        let separator = self
+            .get_connector(&ac.connector.id.to_string())?
+            .definition
+            .oauth2()
+            .map(|o| o.scope_separator.clone())
+            .unwrap_or_else(|| " ".to_string());
+        let scopes = ac
+            .scopes
+            .as_deref()
+            .map(|s| {
+                s.split(separator.as_str())
+                    .flat_map(|p| p.split(' '))
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+
+        let mut secrets = Vec::new();
+        let mut secrets_unavailable = None;
+        for field in &ac.secrets_set {
+            match self.credential_secret(account_connector_id, field) {
+                Ok(Some(secret)) => {
+                    let jwt = if field == fields::API_KEY || field == fields::BASIC {
+                        None
+                    } else {
+                        decode_unverified(secret.expose())
+                    };
+                    secrets.push(InspectedSecret {
+                        field: field.clone(),
+                        masked: secret.masked(),
+                        value: reveal.then(|| secret.expose().to_string()),
+                        jwt,
+                    });
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    secrets_unavailable = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        Ok(Inspection {
+            account_connector_id,
+            account_id: ac.account_id.clone(),
+            name: ac.name.clone(),
+            connector: format!("{} {} ({})", ac.connector.name, ac.connector.version, ac.connector.slug),
+            auth_type: ac.connector.auth_type,
+            oauth2_type: ac.connector.oauth2_type,
+            status: ac.status,
+            last_error: ac.last_error.clone(),
+            token_type: ac.token_type.clone(),
+            scopes,
+            expires_in_seconds: ac.expires_at.map(|e| (e - now).num_seconds()),
+            expires_at: ac.expires_at,
+            refresh_expires_in_seconds: ac.refresh_expires_at.map(|e| (e - now).num_seconds()),
+            refresh_expires_at: ac.refresh_expires_at,
+            authenticated_at: ac.authenticated_at,
+            secrets,
+            secrets_unavailable,
+        })
+    }
+}

@@ -1,0 +1,26 @@
+//! Authdesk's core: the domain (accounts, the connector library, account connectors), the
+//! SQLite store, the keychain-sealed vault and connector definitions.
+//!
+//! It knows nothing of Tauri, HTTP servers or terminals: the desktop shell, the local API
+//! and the `authdesk` CLI are thin layers over [`Authdesk`]. See `ARCHITECTURE.md`.
+
+pub mod authvalue;
+pub mod credentials;
+pub mod definition;
+pub mod domain;
+pub mod error;
+pub mod inspect;
+pub mod jwt;
+pub mod paths;
+pub mod secret;
+pub mod service;
+pub mod store;
+pub mod vault;
+
+pub use authvalue::AuthValue;
+pub use definition::{AuthType, ConnectorDefinition};
+pub use domain::*;
+pub use error::{Error, Result};
+pub use secret::Secret;
+pub use service::{Authdesk, Clock, OpenOptions};
+pub use vault::KeySource;
