@@ -1,1 +1,399 @@
-fn main() {}
+//! `authdesk`: the command line. A thin layer over `authdesk-core`: parse arguments, read
+//! secrets from stdin or files (never from argv), call the core, print a table or JSON.
+
+mod output;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use authdesk_core::definition::SignInMode;
+use authdesk_core::{paths, Authdesk, InstallRequest, NewAccount, OpenOptions, PropertyInput, Secret};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "authdesk", version, about = "Set up and keep alive connector authentication, on your desktop.")]
+struct Cli {
+    /// Data directory (default: the OS's per-user data directory, e.g. ~/.local/share/authdesk).
+    #[arg(long, global = true, env = "AUTHDESK_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Print JSON instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Accounts (one per customer).
+    #[command(subcommand)]
+    Accounts(AccountsCmd),
+    /// The connector library.
+    #[command(subcommand)]
+    Connectors(ConnectorsCmd),
+    /// Connectors installed into accounts.
+    #[command(subcommand, name = "account-connectors")]
+    AccountConnectors(AccountConnectorsCmd),
+    /// Show an account connector's stored credentials, offline: status, expiry, scopes,
+    /// decoded JWT claims. Values are masked unless --reveal.
+    Inspect {
+        account_connector_id: i64,
+        /// Print the token values themselves.
+        #[arg(long)]
+        reveal: bool,
+    },
+    /// Print the data directory in use.
+    DataDir,
+}
+
+#[derive(Subcommand)]
+enum AccountsCmd {
+    /// Create an account.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// A GUID (generated when omitted).
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long)]
+        timezone: Option<String>,
+    },
+    List,
+    Show { account_id: String },
+    /// Delete an account, its users and its account connectors (with their secrets).
+    Delete { account_id: String },
+    /// List an account's users.
+    Users { account_id: String },
+    /// Add a user to an account.
+    AddUser { account_id: String, username: String },
+}
+
+#[derive(Subcommand)]
+enum ConnectorsCmd {
+    List,
+    /// Show a library entry: auth, endpoints, properties and methods.
+    Show { connector: String },
+    /// Add your own connector from a definition file (TOML; see docs/connector-format.md).
+    Add {
+        file: PathBuf,
+        /// Update a user connector with the same id.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Remove a user connector that no account uses.
+    Remove { connector: String },
+    /// Set the library entry's OAuth app (ClientId, ClientSecret) used by every account
+    /// connector that does not set its own.
+    SetClient {
+        connector: String,
+        #[arg(long)]
+        client_id: String,
+        #[command(flatten)]
+        secret: ClientSecretArgs,
+    },
+    /// Remove the library entry's ClientId and ClientSecret.
+    ClearClient { connector: String },
+}
+
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+struct ClientSecretArgs {
+    /// Read the ClientSecret from standard input.
+    #[arg(long)]
+    client_secret_stdin: bool,
+    /// Read the ClientSecret from a file.
+    #[arg(long, value_name = "FILE")]
+    client_secret_file: Option<PathBuf>,
+    /// A public client: no ClientSecret.
+    #[arg(long)]
+    public: bool,
+}
+
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+struct SecretInput {
+    /// Read the value from standard input.
+    #[arg(long)]
+    stdin: bool,
+    /// Read the value from a file.
+    #[arg(long, value_name = "FILE")]
+    file: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum AccountConnectorsCmd {
+    /// Install a connector into an account.
+    Install {
+        account_id: String,
+        /// Library connector Id or id (slug).
+        connector: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+        /// A non-secret property, NAME=VALUE (repeatable). Secret ones go in --properties-file
+        /// or `set-property --value-stdin`.
+        #[arg(long = "property", value_name = "NAME=VALUE")]
+        properties: Vec<String>,
+        /// Properties as Cyclr's JSON: [{"Name": "...", "Value": "..."}].
+        #[arg(long, value_name = "FILE")]
+        properties_file: Option<PathBuf>,
+        /// Read the AuthValue from standard input.
+        #[arg(long, conflicts_with = "auth_value_file")]
+        auth_value_stdin: bool,
+        /// Read the AuthValue from a file.
+        #[arg(long, value_name = "FILE")]
+        auth_value_file: Option<PathBuf>,
+    },
+    List {
+        /// Only this account's.
+        #[arg(long)]
+        account: Option<String>,
+    },
+    Show { account_connector_id: i64 },
+    /// Set a property. Secret properties (ClientSecret, Password, ...) must come from
+    /// --value-stdin or --value-file.
+    SetProperty {
+        account_connector_id: i64,
+        name: String,
+        value: Option<String>,
+        #[arg(long, conflicts_with_all = ["value", "value_file"])]
+        value_stdin: bool,
+        #[arg(long, value_name = "FILE", conflicts_with = "value")]
+        value_file: Option<PathBuf>,
+    },
+    RemoveProperty { account_connector_id: i64, name: String },
+    /// Replace the credentials with an AuthValue (JSON tokens, "{}", an API key, or
+    /// base64 user:password), read from stdin or a file.
+    SetAuthvalue {
+        account_connector_id: i64,
+        #[command(flatten)]
+        input: SecretInput,
+    },
+    /// Choose where sign-in runs for this account connector.
+    SetSignIn { account_connector_id: i64, mode: SignInChoice },
+    Delete { account_connector_id: i64 },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SignInChoice {
+    Webview,
+    SystemBrowser,
+    /// Whatever the connector definition says.
+    Default,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("AUTHDESK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the core's messages already say what happened and what to do.
+            let msg = format!("{e:#}").replace('\n', " ");
+            eprintln!("authdesk: error: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn open(cli: &Cli) -> Result<Authdesk> {
+    let dir = match &cli.data_dir {
+        Some(d) => d.clone(),
+        None => paths::default_data_dir()?,
+    };
+    Ok(Authdesk::open(OpenOptions::new(dir))?)
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let desk = open(&cli)?;
+    let out = output::Out { json: cli.json };
+    match cli.command {
+        Command::DataDir => out.text(&desk.data_dir().display().to_string()),
+        Command::Inspect { account_connector_id, reveal } => {
+            out.inspection(&desk.inspect(account_connector_id, reveal)?)
+        }
+        Command::Accounts(cmd) => match cmd {
+            AccountsCmd::Create { name, id, description, timezone } => {
+                out.account(&desk.create_account(NewAccount { id, name, description, timezone })?)
+            }
+            AccountsCmd::List => out.accounts(&desk.list_accounts()?),
+            AccountsCmd::Show { account_id } => {
+                let account = desk.get_account(&account_id)?;
+                let connectors = desk.list_account_connectors(Some(&account.id))?;
+                out.account_detail(&account, &connectors)
+            }
+            AccountsCmd::Delete { account_id } => {
+                desk.delete_account(&account_id)?;
+                out.done(&format!("deleted account {account_id}"))
+            }
+            AccountsCmd::Users { account_id } => out.users(&desk.list_account_users(&account_id)?),
+            AccountsCmd::AddUser { account_id, username } => {
+                out.users(&[desk.ensure_account_user(&account_id, &username)?])
+            }
+        },
+        Command::Connectors(cmd) => match cmd {
+            ConnectorsCmd::List => out.connectors(&desk.list_connectors()?),
+            ConnectorsCmd::Show { connector } => out.connector(&desk.get_connector(&connector)?),
+            ConnectorsCmd::Add { file, replace } => out.connector(&desk.add_connector_file(&file, replace)?),
+            ConnectorsCmd::Remove { connector } => {
+                desk.remove_connector(&connector)?;
+                out.done(&format!("removed connector {connector}"))
+            }
+            ConnectorsCmd::SetClient { connector, client_id, secret } => {
+                let secret = match (secret.client_secret_stdin, secret.client_secret_file, secret.public) {
+                    (true, _, _) => Some(read_secret_stdin("ClientSecret")?),
+                    (_, Some(f), _) => Some(read_secret_file("ClientSecret", &f)?),
+                    _ => None,
+                };
+                out.connector(&desk.set_connector_client(&connector, &client_id, secret.as_ref())?)
+            }
+            ConnectorsCmd::ClearClient { connector } => out.connector(&desk.clear_connector_client(&connector)?),
+        },
+        Command::AccountConnectors(cmd) => match cmd {
+            AccountConnectorsCmd::Install {
+                account_id,
+                connector,
+                name,
+                description,
+                properties,
+                properties_file,
+                auth_value_stdin,
+                auth_value_file,
+            } => {
+                let library = desk.get_connector(&connector)?;
+                let mut inputs = Vec::new();
+                for p in &properties {
+                    let (n, v) = p
+                        .split_once('=')
+                        .with_context(|| format!("--property {p:?} must be NAME=VALUE"))?;
+                    if library.definition.is_secret_property(n) {
+                        bail!(
+                            "`{n}` is a secret: do not put it on the command line (shell history, \
+                             process list); use --properties-file, or after installing \
+                             `authdesk account-connectors set-property ID {n} --value-stdin`"
+                        );
+                    }
+                    inputs.push(PropertyInput { name: n.to_string(), value: Secret::new(v) });
+                }
+                if let Some(f) = &properties_file {
+                    inputs.extend(read_properties_file(f)?);
+                }
+                let auth_value = match (auth_value_stdin, auth_value_file) {
+                    (true, _) => Some(read_secret_stdin("AuthValue")?),
+                    (_, Some(f)) => Some(read_secret_file("AuthValue", &f)?),
+                    _ => None,
+                };
+                let req = InstallRequest { name, description, auth_value, properties: inputs };
+                out.account_connector(&desk.install(&account_id, &library.id.to_string(), req)?)
+            }
+            AccountConnectorsCmd::List { account } => {
+                out.account_connectors(&desk.list_account_connectors(account.as_deref())?)
+            }
+            AccountConnectorsCmd::Show { account_connector_id } => {
+                out.account_connector(&desk.get_account_connector(account_connector_id)?)
+            }
+            AccountConnectorsCmd::SetProperty { account_connector_id, name, value, value_stdin, value_file } => {
+                let (_, def) = desk.account_connector_with_definition(account_connector_id)?;
+                let value = match (value, value_stdin, value_file) {
+                    (Some(v), _, _) => {
+                        if def.is_secret_property(&name) {
+                            bail!(
+                                "`{name}` is a secret: do not put it on the command line (shell \
+                                 history, process list); pass it with --value-stdin or --value-file"
+                            );
+                        }
+                        Secret::new(v)
+                    }
+                    (None, true, _) => read_secret_stdin(&name)?,
+                    (None, false, Some(f)) => read_secret_file(&name, &f)?,
+                    (None, false, None) => bail!("give a VALUE, --value-stdin or --value-file"),
+                };
+                out.account_connector(&desk.set_property(account_connector_id, &name, &value)?)
+            }
+            AccountConnectorsCmd::RemoveProperty { account_connector_id, name } => {
+                out.account_connector(&desk.remove_property(account_connector_id, &name)?)
+            }
+            AccountConnectorsCmd::SetAuthvalue { account_connector_id, input } => {
+                let raw = match input.file {
+                    Some(f) => read_secret_file("AuthValue", &f)?,
+                    None => read_secret_stdin("AuthValue")?,
+                };
+                out.account_connector(&desk.set_auth_value(account_connector_id, &raw)?)
+            }
+            AccountConnectorsCmd::SetSignIn { account_connector_id, mode } => {
+                let mode = match mode {
+                    SignInChoice::Webview => Some(SignInMode::Webview),
+                    SignInChoice::SystemBrowser => Some(SignInMode::SystemBrowser),
+                    SignInChoice::Default => None,
+                };
+                out.account_connector(&desk.set_sign_in_mode(account_connector_id, mode)?)
+            }
+            AccountConnectorsCmd::Delete { account_connector_id } => {
+                desk.delete_account_connector(account_connector_id)?;
+                out.done(&format!("deleted account connector {account_connector_id}"))
+            }
+        },
+    }
+}
+
+/// Reads a secret from stdin, dropping one trailing newline.
+fn read_secret_stdin(what: &str) -> Result<Secret> {
+    let mut s = String::new();
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .with_context(|| format!("cannot read {what} from standard input"))?;
+    finish_secret(what, s)
+}
+
+fn read_secret_file(what: &str, path: &Path) -> Result<Secret> {
+    let s = std::fs::read_to_string(path).with_context(|| format!("cannot read {what} from {}", path.display()))?;
+    finish_secret(what, s)
+}
+
+fn finish_secret(what: &str, mut s: String) -> Result<Secret> {
+    if s.ends_with('\n') {
+        s.pop();
+        if s.ends_with('\r') {
+            s.pop();
+        }
+    }
+    let secret = Secret::new(s);
+    if secret.is_empty() {
+        bail!("{what} is empty: nothing was read (pipe the value in, or name a file)");
+    }
+    Ok(secret)
+}
+
+fn read_properties_file(path: &Path) -> Result<Vec<PropertyInput>> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "PascalCase", deny_unknown_fields)]
+    struct Prop {
+        name: String,
+        value: String,
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    // serde_json's type errors can quote values; report only the position.
+    let props: Vec<Prop> = serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: expected [{{\"Name\": \"...\", \"Value\": \"...\"}}] (problem at line {} column {})",
+            path.display(),
+            e.line(),
+            e.column()
+        )
+    })?;
+    Ok(props
+        .into_iter()
+        .map(|p| PropertyInput { name: p.name, value: Secret::new(p.value) })
+        .collect())
+}

@@ -1,0 +1,334 @@
+//! Printing: JSON with `--json` (the core's PascalCase views), a readable table otherwise.
+//! Nothing here sees a secret unless the user asked `inspect --reveal`.
+
+use std::fmt::Write as _;
+
+use anyhow::Result;
+use authdesk_core::definition::{AuthDefinition, ConnectorDefinition};
+use authdesk_core::inspect::Inspection;
+use authdesk_core::{Account, AccountConnector, AccountUser, LibraryConnector};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+pub struct Out {
+    pub json: bool,
+}
+
+impl Out {
+    fn emit<T: Serialize + ?Sized>(&self, value: &T, human: impl FnOnce() -> String) -> Result<()> {
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(value)?);
+        } else {
+            print!("{}", human());
+        }
+        Ok(())
+    }
+
+    pub fn text(&self, s: &str) -> Result<()> {
+        self.emit(s, || format!("{s}\n"))
+    }
+
+    pub fn done(&self, s: &str) -> Result<()> {
+        self.emit(&serde_json::json!({ "Message": s }), || format!("{s}\n"))
+    }
+
+    pub fn account(&self, a: &Account) -> Result<()> {
+        self.emit(a, || {
+            format!(
+                "Id:          {}\nName:        {}\nDescription: {}\nTimezone:    {}\nCreated:     {}\n",
+                a.id, a.name, a.description, a.timezone, date(&a.created_at)
+            )
+        })
+    }
+
+    pub fn accounts(&self, list: &[Account]) -> Result<()> {
+        self.emit(list, || {
+            table(
+                &["ID", "NAME", "TIMEZONE"],
+                list.iter().map(|a| vec![a.id.clone(), a.name.clone(), a.timezone.clone()]),
+            )
+        })
+    }
+
+    pub fn account_detail(&self, a: &Account, connectors: &[AccountConnector]) -> Result<()> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Detail<'a> {
+            #[serde(flatten)]
+            account: &'a Account,
+            connectors: &'a [AccountConnector],
+        }
+        self.emit(&Detail { account: a, connectors }, || {
+            let mut s = String::new();
+            let _ = write!(
+                s,
+                "Id:          {}\nName:        {}\nDescription: {}\nTimezone:    {}\nCreated:     {}\n\n",
+                a.id, a.name, a.description, a.timezone, date(&a.created_at)
+            );
+            s + &account_connector_table(connectors)
+        })
+    }
+
+    pub fn users(&self, list: &[AccountUser]) -> Result<()> {
+        self.emit(list, || {
+            table(
+                &["USERNAME", "CREATED"],
+                list.iter().map(|u| vec![u.username.clone(), date(&u.created_at)]),
+            )
+        })
+    }
+
+    pub fn connectors(&self, list: &[LibraryConnector]) -> Result<()> {
+        self.emit(list, || {
+            table(
+                &["ID", "SLUG", "NAME", "VERSION", "AUTH", "SOURCE", "CLIENT"],
+                list.iter().map(|c| {
+                    vec![
+                        c.id.to_string(),
+                        c.slug.clone(),
+                        c.name.clone(),
+                        c.version.clone(),
+                        auth_label(c.auth_type, c.oauth2_type),
+                        format!("{:?}", c.source),
+                        client_label(c),
+                    ]
+                }),
+            )
+        })
+    }
+
+    pub fn connector(&self, c: &LibraryConnector) -> Result<()> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Detail<'a> {
+            #[serde(flatten)]
+            connector: &'a LibraryConnector,
+            definition: &'a ConnectorDefinition,
+        }
+        self.emit(&Detail { connector: c, definition: &c.definition }, || connector_text(c))
+    }
+
+    pub fn account_connector(&self, ac: &AccountConnector) -> Result<()> {
+        self.emit(ac, || {
+            let mut s = String::new();
+            let _ = writeln!(s, "Id:            {}", ac.id);
+            let _ = writeln!(s, "Account:       {}", ac.account_id);
+            let _ = writeln!(s, "Name:          {}", ac.name);
+            if !ac.description.is_empty() {
+                let _ = writeln!(s, "Description:   {}", ac.description);
+            }
+            let _ = writeln!(
+                s,
+                "Connector:     {} {} ({}, Id {})",
+                ac.connector.name, ac.connector.version, ac.connector.slug, ac.connector.id
+            );
+            let _ = writeln!(s, "Auth type:     {}", auth_label(ac.connector.auth_type, ac.connector.oauth2_type));
+            let _ = writeln!(s, "Status:        {}", ac.status.describe());
+            if let Some(e) = &ac.last_error {
+                let _ = writeln!(s, "Last error:    {e}");
+            }
+            if let Some(e) = &ac.expires_at {
+                let _ = writeln!(s, "Expires:       {}", date(e));
+            }
+            if let Some(e) = &ac.refresh_expires_at {
+                let _ = writeln!(s, "Refresh until: {}", date(e));
+            }
+            let secrets = if ac.secrets_set.is_empty() { "none".to_string() } else { ac.secrets_set.join(", ") };
+            let _ = writeln!(s, "Secrets set:   {secrets}");
+            if !ac.missing_properties.is_empty() {
+                let _ = writeln!(s, "Missing:       {} (required properties)", ac.missing_properties.join(", "));
+            }
+            let _ = writeln!(s, "Properties:");
+            if ac.properties.is_empty() {
+                let _ = writeln!(s, "  (none)");
+            }
+            for p in &ac.properties {
+                let v = if p.is_secret { "[secret, set]".to_string() } else { p.value.clone().unwrap_or_default() };
+                let _ = writeln!(s, "  {} = {}", p.name, v);
+            }
+            s
+        })
+    }
+
+    pub fn account_connectors(&self, list: &[AccountConnector]) -> Result<()> {
+        self.emit(list, || account_connector_table(list))
+    }
+
+    pub fn inspection(&self, i: &Inspection) -> Result<()> {
+        self.emit(i, || {
+            let mut s = String::new();
+            let _ = writeln!(s, "Account connector {} \"{}\" (account {})", i.account_connector_id, i.name, i.account_id);
+            let _ = writeln!(s, "Connector:       {}", i.connector);
+            let _ = writeln!(s, "Auth type:       {}", auth_label(i.auth_type, i.oauth2_type));
+            let _ = writeln!(s, "Status:          {}", i.status.describe());
+            if let Some(e) = &i.last_error {
+                let _ = writeln!(s, "Last error:      {e}");
+            }
+            if let Some(t) = &i.token_type {
+                let _ = writeln!(s, "Token type:      {t}");
+            }
+            if !i.scopes.is_empty() {
+                let _ = writeln!(s, "Scopes:          {}", i.scopes.join(" "));
+            }
+            let _ = writeln!(s, "Expires:         {}", expiry(i.expires_at.as_ref(), i.expires_in_seconds));
+            let _ = writeln!(
+                s,
+                "Refresh expires: {}",
+                expiry(i.refresh_expires_at.as_ref(), i.refresh_expires_in_seconds)
+            );
+            if let Some(reason) = &i.secrets_unavailable {
+                let _ = writeln!(s, "Secrets:         cannot be opened: {reason}");
+            } else if i.secrets.is_empty() {
+                let _ = writeln!(s, "Secrets:         none stored");
+            } else {
+                let _ = writeln!(s, "Secrets:");
+                for sec in &i.secrets {
+                    let _ = writeln!(s, "  {:<16} {}", sec.field, sec.value.as_deref().unwrap_or(&sec.masked));
+                    if let Some(jwt) = &sec.jwt {
+                        let _ = writeln!(s, "    JWT (decoded, NOT verified)");
+                        let _ = writeln!(s, "    header: {}", jwt.header);
+                        let _ = writeln!(s, "    claims: {}", serde_json::to_string_pretty(&jwt.claims).unwrap_or_default().replace('\n', "\n    "));
+                        if let Some(exp) = &jwt.expires_at {
+                            let _ = writeln!(s, "    exp:    {}", date(exp));
+                        }
+                    }
+                }
+            }
+            s
+        })
+    }
+}
+
+fn account_connector_table(list: &[AccountConnector]) -> String {
+    table(
+        &["ID", "ACCOUNT", "NAME", "CONNECTOR", "AUTH", "STATUS", "EXPIRES"],
+        list.iter().map(|ac| {
+            vec![
+                ac.id.to_string(),
+                ac.account_id.clone(),
+                ac.name.clone(),
+                ac.connector.slug.clone(),
+                ac.connector.auth_type.to_string(),
+                ac.status.describe().to_string(),
+                ac.expires_at.as_ref().map(date).unwrap_or_else(|| "-".into()),
+            ]
+        }),
+    )
+}
+
+fn connector_text(c: &LibraryConnector) -> String {
+    let d = &c.definition;
+    let mut s = String::new();
+    let _ = writeln!(s, "Id:          {} ({})", c.id, c.slug);
+    let _ = writeln!(s, "Name:        {} {}", c.name, c.version);
+    if !d.description.is_empty() {
+        let _ = writeln!(s, "Description: {}", d.description);
+    }
+    let _ = writeln!(s, "Source:      {:?}", c.source);
+    let _ = writeln!(s, "Auth:        {}", auth_label(c.auth_type, c.oauth2_type));
+    match &d.auth {
+        AuthDefinition::Oauth2(o) => {
+            if let Some(a) = &o.authorize_url {
+                let _ = writeln!(s, "  authorize: {a}");
+            }
+            let _ = writeln!(s, "  token:     {}", o.token_url);
+            if let Some(r) = &o.revoke_url {
+                let _ = writeln!(s, "  revoke:    {r}");
+            }
+            let _ = writeln!(s, "  scopes:    {}", o.scopes.join(&o.scope_separator));
+            let _ = writeln!(s, "  pkce:      {}", if o.pkce { "S256" } else { "off" });
+            let _ = writeln!(s, "  sign-in:   {:?}", o.sign_in);
+            let _ = writeln!(s, "  client:    {}", client_label(c));
+        }
+        AuthDefinition::ApiKey(k) => {
+            let _ = writeln!(s, "  key:       {:?} {} (prefix {:?})", k.placement, k.name, k.prefix);
+        }
+        AuthDefinition::Basic | AuthDefinition::None => {}
+    }
+    if let Some(b) = &d.api_base_url {
+        let _ = writeln!(s, "API base:    {b}");
+    }
+    if !d.properties.is_empty() {
+        let _ = writeln!(s, "Properties:");
+        for p in &d.properties {
+            let flags = [(p.required, "required"), (p.secret, "secret")]
+                .iter()
+                .filter(|f| f.0)
+                .map(|f| f.1)
+                .collect::<Vec<_>>()
+                .join(", ");
+            let _ = writeln!(s, "  {:<20} {} {}", p.name, if flags.is_empty() { String::new() } else { format!("[{flags}]") }, p.description);
+        }
+    }
+    if !d.methods.is_empty() {
+        let _ = writeln!(s, "Methods:");
+        for m in &d.methods {
+            let _ = writeln!(s, "  {:<24} {:?} {}  {}", m.id, m.http_method, m.path, m.name);
+        }
+    }
+    if !d.sources.is_empty() {
+        let _ = writeln!(s, "Sources:     {}", d.sources.join("\n             "));
+    }
+    s
+}
+
+fn auth_label(auth: &str, oauth2: Option<&str>) -> String {
+    match oauth2 {
+        Some(g) => format!("{auth} ({g})"),
+        None => auth.to_string(),
+    }
+}
+
+fn client_label(c: &LibraryConnector) -> String {
+    match (&c.client_id, c.client_secret_set) {
+        (Some(id), true) => format!("{id} + secret"),
+        (Some(id), false) => format!("{id} (public)"),
+        (None, _) if c.oauth2_type.is_some() => "not set".into(),
+        (None, _) => "-".into(),
+    }
+}
+
+fn date(d: &DateTime<Utc>) -> String {
+    d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn expiry(at: Option<&DateTime<Utc>>, seconds: Option<i64>) -> String {
+    match (at, seconds) {
+        (Some(at), Some(s)) if s >= 0 => format!("{} (in {})", date(at), span(s)),
+        (Some(at), Some(s)) => format!("{} (expired {} ago)", date(at), span(-s)),
+        _ => "-".to_string(),
+    }
+}
+
+fn span(s: i64) -> String {
+    let (d, h, m, sec) = (s / 86400, s % 86400 / 3600, s % 3600 / 60, s % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{sec}s"),
+        (0, 0, _) => format!("{m}m {sec}s"),
+        (0, _, _) => format!("{h}h {m}m"),
+        _ => format!("{d}d {h}h"),
+    }
+}
+
+fn table(headers: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
+    let rows: Vec<Vec<String>> = rows.collect();
+    if rows.is_empty() {
+        return "(none)\n".to_string();
+    }
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for r in &rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut s = String::new();
+    let line = |s: &mut String, cells: &mut dyn Iterator<Item = &str>| {
+        let parts: Vec<String> = cells.zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let _ = writeln!(s, "{}", parts.join("  ").trim_end());
+    };
+    line(&mut s, &mut headers.iter().copied());
+    for r in &rows {
+        line(&mut s, &mut r.iter().map(String::as_str));
+    }
+    s
+}
