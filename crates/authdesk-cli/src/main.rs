@@ -9,11 +9,17 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use authdesk_core::definition::SignInMode;
-use authdesk_core::{paths, Authdesk, InstallRequest, NewAccount, OpenOptions, PropertyInput, Secret};
+use authdesk_core::{
+    paths, Authdesk, InstallRequest, NewAccount, OpenOptions, PropertyInput, Secret,
+};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(name = "authdesk", version, about = "Set up and keep alive connector authentication, on your desktop.")]
+#[command(
+    name = "authdesk",
+    version,
+    about = "Set up and keep alive connector authentication, on your desktop."
+)]
 struct Cli {
     /// Data directory (default: the OS's per-user data directory, e.g. ~/.local/share/authdesk).
     #[arg(long, global = true, env = "AUTHDESK_DATA_DIR", value_name = "DIR")]
@@ -46,6 +52,15 @@ enum Command {
     },
     /// Print the data directory in use.
     DataDir,
+    /// The vault that protects secrets.
+    #[command(subcommand)]
+    Vault(VaultCmd),
+}
+
+#[derive(Subcommand)]
+enum VaultCmd {
+    /// Where the data key lives and whether it opens this data directory's secrets.
+    Status,
 }
 
 #[derive(Subcommand)]
@@ -63,20 +78,31 @@ enum AccountsCmd {
         timezone: Option<String>,
     },
     List,
-    Show { account_id: String },
+    Show {
+        account_id: String,
+    },
     /// Delete an account, its users and its account connectors (with their secrets).
-    Delete { account_id: String },
+    Delete {
+        account_id: String,
+    },
     /// List an account's users.
-    Users { account_id: String },
+    Users {
+        account_id: String,
+    },
     /// Add a user to an account.
-    AddUser { account_id: String, username: String },
+    AddUser {
+        account_id: String,
+        username: String,
+    },
 }
 
 #[derive(Subcommand)]
 enum ConnectorsCmd {
     List,
     /// Show a library entry: auth, endpoints, properties and methods.
-    Show { connector: String },
+    Show {
+        connector: String,
+    },
     /// Add your own connector from a definition file (TOML; see docs/connector-format.md).
     Add {
         file: PathBuf,
@@ -85,7 +111,9 @@ enum ConnectorsCmd {
         replace: bool,
     },
     /// Remove a user connector that no account uses.
-    Remove { connector: String },
+    Remove {
+        connector: String,
+    },
     /// Set the library entry's OAuth app (ClientId, ClientSecret) used by every account
     /// connector that does not set its own.
     SetClient {
@@ -96,7 +124,9 @@ enum ConnectorsCmd {
         secret: ClientSecretArgs,
     },
     /// Remove the library entry's ClientId and ClientSecret.
-    ClearClient { connector: String },
+    ClearClient {
+        connector: String,
+    },
 }
 
 #[derive(Args)]
@@ -154,7 +184,9 @@ enum AccountConnectorsCmd {
         #[arg(long)]
         account: Option<String>,
     },
-    Show { account_connector_id: i64 },
+    Show {
+        account_connector_id: i64,
+    },
     /// Set a property. Secret properties (ClientSecret, Password, ...) must come from
     /// --value-stdin or --value-file.
     SetProperty {
@@ -166,7 +198,10 @@ enum AccountConnectorsCmd {
         #[arg(long, value_name = "FILE", conflicts_with = "value")]
         value_file: Option<PathBuf>,
     },
-    RemoveProperty { account_connector_id: i64, name: String },
+    RemoveProperty {
+        account_connector_id: i64,
+        name: String,
+    },
     /// Replace the credentials with an AuthValue (JSON tokens, "{}", an API key, or
     /// base64 user:password), read from stdin or a file.
     SetAuthvalue {
@@ -175,8 +210,13 @@ enum AccountConnectorsCmd {
         input: SecretInput,
     },
     /// Choose where sign-in runs for this account connector.
-    SetSignIn { account_connector_id: i64, mode: SignInChoice },
-    Delete { account_connector_id: i64 },
+    SetSignIn {
+        account_connector_id: i64,
+        mode: SignInChoice,
+    },
+    Delete {
+        account_connector_id: i64,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -193,6 +233,7 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_env("AUTHDESK_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -220,13 +261,23 @@ fn run(cli: Cli) -> Result<()> {
     let out = output::Out { json: cli.json };
     match cli.command {
         Command::DataDir => out.text(&desk.data_dir().display().to_string()),
-        Command::Inspect { account_connector_id, reveal } => {
-            out.inspection(&desk.inspect(account_connector_id, reveal)?)
-        }
+        Command::Vault(VaultCmd::Status) => out.vault_status(&desk.vault_status()?),
+        Command::Inspect {
+            account_connector_id,
+            reveal,
+        } => out.inspection(&desk.inspect(account_connector_id, reveal)?),
         Command::Accounts(cmd) => match cmd {
-            AccountsCmd::Create { name, id, description, timezone } => {
-                out.account(&desk.create_account(NewAccount { id, name, description, timezone })?)
-            }
+            AccountsCmd::Create {
+                name,
+                id,
+                description,
+                timezone,
+            } => out.account(&desk.create_account(NewAccount {
+                id,
+                name,
+                description,
+                timezone,
+            })?),
             AccountsCmd::List => out.accounts(&desk.list_accounts()?),
             AccountsCmd::Show { account_id } => {
                 let account = desk.get_account(&account_id)?;
@@ -238,27 +289,44 @@ fn run(cli: Cli) -> Result<()> {
                 out.done(&format!("deleted account {account_id}"))
             }
             AccountsCmd::Users { account_id } => out.users(&desk.list_account_users(&account_id)?),
-            AccountsCmd::AddUser { account_id, username } => {
-                out.users(&[desk.ensure_account_user(&account_id, &username)?])
-            }
+            AccountsCmd::AddUser {
+                account_id,
+                username,
+            } => out.users(&[desk.ensure_account_user(&account_id, &username)?]),
         },
         Command::Connectors(cmd) => match cmd {
             ConnectorsCmd::List => out.connectors(&desk.list_connectors()?),
             ConnectorsCmd::Show { connector } => out.connector(&desk.get_connector(&connector)?),
-            ConnectorsCmd::Add { file, replace } => out.connector(&desk.add_connector_file(&file, replace)?),
+            ConnectorsCmd::Add { file, replace } => {
+                out.connector(&desk.add_connector_file(&file, replace)?)
+            }
             ConnectorsCmd::Remove { connector } => {
                 desk.remove_connector(&connector)?;
                 out.done(&format!("removed connector {connector}"))
             }
-            ConnectorsCmd::SetClient { connector, client_id, secret } => {
-                let secret = match (secret.client_secret_stdin, secret.client_secret_file, secret.public) {
+            ConnectorsCmd::SetClient {
+                connector,
+                client_id,
+                secret,
+            } => {
+                let secret = match (
+                    secret.client_secret_stdin,
+                    secret.client_secret_file,
+                    secret.public,
+                ) {
                     (true, _, _) => Some(read_secret_stdin("ClientSecret")?),
                     (_, Some(f), _) => Some(read_secret_file("ClientSecret", &f)?),
                     _ => None,
                 };
-                out.connector(&desk.set_connector_client(&connector, &client_id, secret.as_ref())?)
+                out.connector(&desk.set_connector_client(
+                    &connector,
+                    &client_id,
+                    secret.as_ref(),
+                )?)
             }
-            ConnectorsCmd::ClearClient { connector } => out.connector(&desk.clear_connector_client(&connector)?),
+            ConnectorsCmd::ClearClient { connector } => {
+                out.connector(&desk.clear_connector_client(&connector)?)
+            }
         },
         Command::AccountConnectors(cmd) => match cmd {
             AccountConnectorsCmd::Install {
@@ -284,7 +352,10 @@ fn run(cli: Cli) -> Result<()> {
                              `authdesk account-connectors set-property ID {n} --value-stdin`"
                         );
                     }
-                    inputs.push(PropertyInput { name: n.to_string(), value: Secret::new(v) });
+                    inputs.push(PropertyInput {
+                        name: n.to_string(),
+                        value: Secret::new(v),
+                    });
                 }
                 if let Some(f) = &properties_file {
                     inputs.extend(read_properties_file(f)?);
@@ -294,16 +365,27 @@ fn run(cli: Cli) -> Result<()> {
                     (_, Some(f)) => Some(read_secret_file("AuthValue", &f)?),
                     _ => None,
                 };
-                let req = InstallRequest { name, description, auth_value, properties: inputs };
+                let req = InstallRequest {
+                    name,
+                    description,
+                    auth_value,
+                    properties: inputs,
+                };
                 out.account_connector(&desk.install(&account_id, &library.id.to_string(), req)?)
             }
             AccountConnectorsCmd::List { account } => {
                 out.account_connectors(&desk.list_account_connectors(account.as_deref())?)
             }
-            AccountConnectorsCmd::Show { account_connector_id } => {
-                out.account_connector(&desk.get_account_connector(account_connector_id)?)
-            }
-            AccountConnectorsCmd::SetProperty { account_connector_id, name, value, value_stdin, value_file } => {
+            AccountConnectorsCmd::Show {
+                account_connector_id,
+            } => out.account_connector(&desk.get_account_connector(account_connector_id)?),
+            AccountConnectorsCmd::SetProperty {
+                account_connector_id,
+                name,
+                value,
+                value_stdin,
+                value_file,
+            } => {
                 let (_, def) = desk.account_connector_with_definition(account_connector_id)?;
                 let value = match (value, value_stdin, value_file) {
                     (Some(v), _, _) => {
@@ -321,17 +403,24 @@ fn run(cli: Cli) -> Result<()> {
                 };
                 out.account_connector(&desk.set_property(account_connector_id, &name, &value)?)
             }
-            AccountConnectorsCmd::RemoveProperty { account_connector_id, name } => {
-                out.account_connector(&desk.remove_property(account_connector_id, &name)?)
-            }
-            AccountConnectorsCmd::SetAuthvalue { account_connector_id, input } => {
+            AccountConnectorsCmd::RemoveProperty {
+                account_connector_id,
+                name,
+            } => out.account_connector(&desk.remove_property(account_connector_id, &name)?),
+            AccountConnectorsCmd::SetAuthvalue {
+                account_connector_id,
+                input,
+            } => {
                 let raw = match input.file {
                     Some(f) => read_secret_file("AuthValue", &f)?,
                     None => read_secret_stdin("AuthValue")?,
                 };
                 out.account_connector(&desk.set_auth_value(account_connector_id, &raw)?)
             }
-            AccountConnectorsCmd::SetSignIn { account_connector_id, mode } => {
+            AccountConnectorsCmd::SetSignIn {
+                account_connector_id,
+                mode,
+            } => {
                 let mode = match mode {
                     SignInChoice::Webview => Some(SignInMode::Webview),
                     SignInChoice::SystemBrowser => Some(SignInMode::SystemBrowser),
@@ -339,7 +428,9 @@ fn run(cli: Cli) -> Result<()> {
                 };
                 out.account_connector(&desk.set_sign_in_mode(account_connector_id, mode)?)
             }
-            AccountConnectorsCmd::Delete { account_connector_id } => {
+            AccountConnectorsCmd::Delete {
+                account_connector_id,
+            } => {
                 desk.delete_account_connector(account_connector_id)?;
                 out.done(&format!("deleted account connector {account_connector_id}"))
             }
@@ -357,7 +448,8 @@ fn read_secret_stdin(what: &str) -> Result<Secret> {
 }
 
 fn read_secret_file(what: &str, path: &Path) -> Result<Secret> {
-    let s = std::fs::read_to_string(path).with_context(|| format!("cannot read {what} from {}", path.display()))?;
+    let s = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read {what} from {}", path.display()))?;
     finish_secret(what, s)
 }
 
@@ -382,7 +474,8 @@ fn read_properties_file(path: &Path) -> Result<Vec<PropertyInput>> {
         name: String,
         value: String,
     }
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     // serde_json's type errors can quote values; report only the position.
     let props: Vec<Prop> = serde_json::from_str(&text).map_err(|e| {
         anyhow::anyhow!(
@@ -394,6 +487,9 @@ fn read_properties_file(path: &Path) -> Result<Vec<PropertyInput>> {
     })?;
     Ok(props
         .into_iter()
-        .map(|p| PropertyInput { name: p.name, value: Secret::new(p.value) })
+        .map(|p| PropertyInput {
+            name: p.name,
+            value: Secret::new(p.value),
+        })
         .collect())
 }

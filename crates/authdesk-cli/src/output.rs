@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use anyhow::Result;
 use authdesk_core::definition::{AuthDefinition, ConnectorDefinition};
 use authdesk_core::inspect::Inspection;
-use authdesk_core::{Account, AccountConnector, AccountUser, LibraryConnector};
+use authdesk_core::{Account, AccountConnector, AccountUser, LibraryConnector, VaultStatus};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -32,6 +32,31 @@ impl Out {
         self.emit(&serde_json::json!({ "Message": s }), || format!("{s}\n"))
     }
 
+    pub fn vault_status(&self, v: &VaultStatus) -> Result<()> {
+        self.emit(v, || {
+            let mut s = String::new();
+            let _ = writeln!(s, "Data directory: {}", v.data_dir);
+            let _ = writeln!(s, "Key source:     {}", v.key_source);
+            let _ = writeln!(
+                s,
+                "Vault id:       {}",
+                v.vault_id.as_deref().unwrap_or("-")
+            );
+            if let Some(item) = &v.keychain_item {
+                let _ = writeln!(s, "Keychain item:  {item}");
+            }
+            let _ = writeln!(
+                s,
+                "Available:      {}",
+                if v.available { "yes" } else { "no" }
+            );
+            if let Some(p) = &v.problem {
+                let _ = writeln!(s, "Problem:        {p}");
+            }
+            s
+        })
+    }
+
     pub fn account(&self, a: &Account) -> Result<()> {
         self.emit(a, || {
             format!(
@@ -45,7 +70,8 @@ impl Out {
         self.emit(list, || {
             table(
                 &["ID", "NAME", "TIMEZONE"],
-                list.iter().map(|a| vec![a.id.clone(), a.name.clone(), a.timezone.clone()]),
+                list.iter()
+                    .map(|a| vec![a.id.clone(), a.name.clone(), a.timezone.clone()]),
             )
         })
     }
@@ -73,7 +99,8 @@ impl Out {
         self.emit(list, || {
             table(
                 &["USERNAME", "CREATED"],
-                list.iter().map(|u| vec![u.username.clone(), date(&u.created_at)]),
+                list.iter()
+                    .map(|u| vec![u.username.clone(), date(&u.created_at)]),
             )
         })
     }
@@ -105,7 +132,13 @@ impl Out {
             connector: &'a LibraryConnector,
             definition: &'a ConnectorDefinition,
         }
-        self.emit(&Detail { connector: c, definition: &c.definition }, || connector_text(c))
+        self.emit(
+            &Detail {
+                connector: c,
+                definition: &c.definition,
+            },
+            || connector_text(c),
+        )
     }
 
     pub fn account_connector(&self, ac: &AccountConnector) -> Result<()> {
@@ -122,7 +155,11 @@ impl Out {
                 "Connector:     {} {} ({}, Id {})",
                 ac.connector.name, ac.connector.version, ac.connector.slug, ac.connector.id
             );
-            let _ = writeln!(s, "Auth type:     {}", auth_label(ac.connector.auth_type, ac.connector.oauth2_type));
+            let _ = writeln!(
+                s,
+                "Auth type:     {}",
+                auth_label(ac.connector.auth_type, ac.connector.oauth2_type)
+            );
             let _ = writeln!(s, "Status:        {}", ac.status.describe());
             if let Some(e) = &ac.last_error {
                 let _ = writeln!(s, "Last error:    {e}");
@@ -133,17 +170,29 @@ impl Out {
             if let Some(e) = &ac.refresh_expires_at {
                 let _ = writeln!(s, "Refresh until: {}", date(e));
             }
-            let secrets = if ac.secrets_set.is_empty() { "none".to_string() } else { ac.secrets_set.join(", ") };
+            let secrets = if ac.secrets_set.is_empty() {
+                "none".to_string()
+            } else {
+                ac.secrets_set.join(", ")
+            };
             let _ = writeln!(s, "Secrets set:   {secrets}");
             if !ac.missing_properties.is_empty() {
-                let _ = writeln!(s, "Missing:       {} (required properties)", ac.missing_properties.join(", "));
+                let _ = writeln!(
+                    s,
+                    "Missing:       {} (required properties)",
+                    ac.missing_properties.join(", ")
+                );
             }
             let _ = writeln!(s, "Properties:");
             if ac.properties.is_empty() {
                 let _ = writeln!(s, "  (none)");
             }
             for p in &ac.properties {
-                let v = if p.is_secret { "[secret, set]".to_string() } else { p.value.clone().unwrap_or_default() };
+                let v = if p.is_secret {
+                    "[secret, set]".to_string()
+                } else {
+                    p.value.clone().unwrap_or_default()
+                };
                 let _ = writeln!(s, "  {} = {}", p.name, v);
             }
             s
@@ -157,9 +206,17 @@ impl Out {
     pub fn inspection(&self, i: &Inspection) -> Result<()> {
         self.emit(i, || {
             let mut s = String::new();
-            let _ = writeln!(s, "Account connector {} \"{}\" (account {})", i.account_connector_id, i.name, i.account_id);
+            let _ = writeln!(
+                s,
+                "Account connector {} \"{}\" (account {})",
+                i.account_connector_id, i.name, i.account_id
+            );
             let _ = writeln!(s, "Connector:       {}", i.connector);
-            let _ = writeln!(s, "Auth type:       {}", auth_label(i.auth_type, i.oauth2_type));
+            let _ = writeln!(
+                s,
+                "Auth type:       {}",
+                auth_label(i.auth_type, i.oauth2_type)
+            );
             let _ = writeln!(s, "Status:          {}", i.status.describe());
             if let Some(e) = &i.last_error {
                 let _ = writeln!(s, "Last error:      {e}");
@@ -170,7 +227,11 @@ impl Out {
             if !i.scopes.is_empty() {
                 let _ = writeln!(s, "Scopes:          {}", i.scopes.join(" "));
             }
-            let _ = writeln!(s, "Expires:         {}", expiry(i.expires_at.as_ref(), i.expires_in_seconds));
+            let _ = writeln!(
+                s,
+                "Expires:         {}",
+                expiry(i.expires_at.as_ref(), i.expires_in_seconds)
+            );
             let _ = writeln!(
                 s,
                 "Refresh expires: {}",
@@ -183,11 +244,22 @@ impl Out {
             } else {
                 let _ = writeln!(s, "Secrets:");
                 for sec in &i.secrets {
-                    let _ = writeln!(s, "  {:<16} {}", sec.field, sec.value.as_deref().unwrap_or(&sec.masked));
+                    let _ = writeln!(
+                        s,
+                        "  {:<16} {}",
+                        sec.field,
+                        sec.value.as_deref().unwrap_or(&sec.masked)
+                    );
                     if let Some(jwt) = &sec.jwt {
                         let _ = writeln!(s, "    JWT (decoded, NOT verified)");
                         let _ = writeln!(s, "    header: {}", jwt.header);
-                        let _ = writeln!(s, "    claims: {}", serde_json::to_string_pretty(&jwt.claims).unwrap_or_default().replace('\n', "\n    "));
+                        let _ = writeln!(
+                            s,
+                            "    claims: {}",
+                            serde_json::to_string_pretty(&jwt.claims)
+                                .unwrap_or_default()
+                                .replace('\n', "\n    ")
+                        );
                         if let Some(exp) = &jwt.expires_at {
                             let _ = writeln!(s, "    exp:    {}", date(exp));
                         }
@@ -201,7 +273,15 @@ impl Out {
 
 fn account_connector_table(list: &[AccountConnector]) -> String {
     table(
-        &["ID", "ACCOUNT", "NAME", "CONNECTOR", "AUTH", "STATUS", "EXPIRES"],
+        &[
+            "ID",
+            "ACCOUNT",
+            "NAME",
+            "CONNECTOR",
+            "AUTH",
+            "STATUS",
+            "EXPIRES",
+        ],
         list.iter().map(|ac| {
             vec![
                 ac.id.to_string(),
@@ -210,7 +290,10 @@ fn account_connector_table(list: &[AccountConnector]) -> String {
                 ac.connector.slug.clone(),
                 ac.connector.auth_type.to_string(),
                 ac.status.describe().to_string(),
-                ac.expires_at.as_ref().map(date).unwrap_or_else(|| "-".into()),
+                ac.expires_at
+                    .as_ref()
+                    .map(date)
+                    .unwrap_or_else(|| "-".into()),
             ]
         }),
     )
@@ -241,9 +324,13 @@ fn connector_text(c: &LibraryConnector) -> String {
             let _ = writeln!(s, "  client:    {}", client_label(c));
         }
         AuthDefinition::ApiKey(k) => {
-            let _ = writeln!(s, "  key:       {:?} {} (prefix {:?})", k.placement, k.name, k.prefix);
+            let _ = writeln!(
+                s,
+                "  key:       {:?} {} (prefix {:?})",
+                k.placement, k.name, k.prefix
+            );
         }
-        AuthDefinition::Basic | AuthDefinition::None => {}
+        AuthDefinition::Basic {} | AuthDefinition::None {} => {}
     }
     if let Some(b) = &d.api_base_url {
         let _ = writeln!(s, "API base:    {b}");
@@ -257,13 +344,27 @@ fn connector_text(c: &LibraryConnector) -> String {
                 .map(|f| f.1)
                 .collect::<Vec<_>>()
                 .join(", ");
-            let _ = writeln!(s, "  {:<20} {} {}", p.name, if flags.is_empty() { String::new() } else { format!("[{flags}]") }, p.description);
+            let _ = writeln!(
+                s,
+                "  {:<20} {} {}",
+                p.name,
+                if flags.is_empty() {
+                    String::new()
+                } else {
+                    format!("[{flags}]")
+                },
+                p.description
+            );
         }
     }
     if !d.methods.is_empty() {
         let _ = writeln!(s, "Methods:");
         for m in &d.methods {
-            let _ = writeln!(s, "  {:<24} {:?} {}  {}", m.id, m.http_method, m.path, m.name);
+            let _ = writeln!(
+                s,
+                "  {:<24} {:?} {}  {}",
+                m.id, m.http_method, m.path, m.name
+            );
         }
     }
     if !d.sources.is_empty() {
@@ -323,7 +424,10 @@ fn table(headers: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
     }
     let mut s = String::new();
     let line = |s: &mut String, cells: &mut dyn Iterator<Item = &str>| {
-        let parts: Vec<String> = cells.zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let parts: Vec<String> = cells
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         let _ = writeln!(s, "{}", parts.join("  ").trim_end());
     };
     line(&mut s, &mut headers.iter().copied());

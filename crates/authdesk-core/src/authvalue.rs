@@ -102,7 +102,10 @@ impl AuthValue {
             AuthType::Oauth2 => parse_oauth2(text).map(AuthValue::OAuth2),
             AuthType::ApiKey => {
                 if text.chars().any(char::is_control) {
-                    return Err(bad("AuthValue", "an API key must not contain control characters (a stray newline?)"));
+                    return Err(bad(
+                        "AuthValue",
+                        "an API key must not contain control characters (a stray newline?)",
+                    ));
                 }
                 Ok(AuthValue::ApiKey(Secret::new(text)))
             }
@@ -137,10 +140,7 @@ fn parse_oauth2(text: &str) -> Result<OAuth2Tokens> {
     let serde_json::Value::Object(map) = value else {
         return Err(bad(
             "AuthValue",
-            format!(
-                "must be a JSON object, not {}",
-                json_kind(&value)
-            ),
+            format!("must be a JSON object, not {}", json_kind(&value)),
         ));
     };
     if let Some(unknown) = map.keys().find(|k| !OAUTH2_FIELDS.contains(&k.as_str())) {
@@ -203,7 +203,10 @@ fn parse_basic(text: &str) -> Result<BasicCredentials> {
             // Wipe the decoded bytes before dropping them.
             let mut b = e.into_bytes();
             zeroize::Zeroize::zeroize(&mut b);
-            bad("AuthValue", format!("{WHAT}; it decodes to bytes that are not UTF-8"))
+            bad(
+                "AuthValue",
+                format!("{WHAT}; it decodes to bytes that are not UTF-8"),
+            )
         })
         .map(Secret::new)?;
     let (user, pass) = joined
@@ -352,7 +355,10 @@ mod tests {
             ("yesterday", "no time part"),
         ] {
             let e = err(&format!(r#"{{"AccessToken":"a","Expires":"{value}"}}"#));
-            assert!(e.contains("`Expires`") && e.contains(needle), "{value}: {e}");
+            assert!(
+                e.contains("`Expires`") && e.contains(needle),
+                "{value}: {e}"
+            );
         }
         let e = err(r#"{"RefreshExpires":"2021-10-01T00:00:00"}"#);
         assert!(e.contains("`RefreshExpires`"), "{e}");
@@ -362,14 +368,42 @@ mod tests {
     fn wrong_types_and_unknown_fields_never_echo_values() {
         let canary = "CANARY-9f8e7d";
         let cases = [
-            (format!(r#"{{"AccessToken":["{canary}"]}}"#), "`AccessToken`", "an array"),
-            (format!(r#"{{"AccessToken":"{canary}","Expires":12}}"#), "`Expires`", "a number"),
-            (format!(r#"{{"accesstoken":"{canary}"}}"#), "`accesstoken`", "did you mean `AccessToken`"),
+            (
+                format!(r#"{{"AccessToken":["{canary}"]}}"#),
+                "`AccessToken`",
+                "an array",
+            ),
+            (
+                format!(r#"{{"AccessToken":"{canary}","Expires":12}}"#),
+                "`Expires`",
+                "a number",
+            ),
+            (
+                format!(r#"{{"accesstoken":"{canary}"}}"#),
+                "`accesstoken`",
+                "did you mean `AccessToken`",
+            ),
             (format!(r#"["{canary}"]"#), "`AuthValue`", "an array"),
-            (format!(r#"{{"AccessToken":"{canary}""#), "`AuthValue`", "ends too early"),
-            (format!(r#"{{"AccessToken":"{canary}",}}"#), "`AuthValue`", "invalid JSON"),
-            (format!(r#""{{\"AccessToken\":\"{canary}"#), "`AuthValue`", "not a valid JSON string"),
-            (format!("{{\"AccessToken\":\"{canary}\\n\"}}"), "`AccessToken`", "control characters"),
+            (
+                format!(r#"{{"AccessToken":"{canary}""#),
+                "`AuthValue`",
+                "ends too early",
+            ),
+            (
+                format!(r#"{{"AccessToken":"{canary}",}}"#),
+                "`AuthValue`",
+                "invalid JSON",
+            ),
+            (
+                format!(r#""{{\"AccessToken\":\"{canary}"#),
+                "`AuthValue`",
+                "not a valid JSON string",
+            ),
+            (
+                format!("{{\"AccessToken\":\"{canary}\\n\"}}"),
+                "`AccessToken`",
+                "control characters",
+            ),
         ];
         for (text, field, needle) in cases {
             let e = err(&text);
@@ -380,7 +414,10 @@ mod tests {
 
     #[test]
     fn huge_values_are_refused() {
-        let huge = format!(r#"{{"AccessToken":"{}"}}"#, "a".repeat(MAX_AUTH_VALUE_BYTES));
+        let huge = format!(
+            r#"{{"AccessToken":"{}"}}"#,
+            "a".repeat(MAX_AUTH_VALUE_BYTES)
+        );
         let e = err(&huge);
         assert!(e.contains("the limit is 65536"), "{e}");
         // Just under the limit is fine.
@@ -411,7 +448,10 @@ mod tests {
         let e = AuthValue::parse(AuthType::Basic, &Secret::new("alice:plain"))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("not valid base64") && !e.contains("plain"), "{e}");
+        assert!(
+            e.contains("not valid base64") && !e.contains("plain"),
+            "{e}"
+        );
 
         let e = AuthValue::parse(AuthType::None, &Secret::new("x")).unwrap_err();
         assert!(e.to_string().contains("needs no authentication"));

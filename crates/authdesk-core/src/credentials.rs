@@ -31,10 +31,15 @@ pub struct ClientCredentials {
 }
 
 impl Authdesk {
-    pub fn resolve_client_credentials(&self, account_connector_id: i64) -> Result<ClientCredentials> {
+    pub fn resolve_client_credentials(
+        &self,
+        account_connector_id: i64,
+    ) -> Result<ClientCredentials> {
         let (ac, def) = self.account_connector_with_definition(account_connector_id)?;
         let library = self.get_connector(&ac.connector.id.to_string())?;
-        let needs_secret = def.oauth2().is_some_and(|o| o.client_auth != ClientAuth::None);
+        let needs_secret = def
+            .oauth2()
+            .is_some_and(|o| o.client_auth != ClientAuth::None);
         let missing = |what: &'static str| Error::ClientCredentialsMissing {
             missing: what,
             connector: ac.connector.slug.clone(),
@@ -43,7 +48,9 @@ impl Authdesk {
 
         let has_prop = |name: &str| ac.properties.iter().any(|p| p.name == name);
         let (client_id, client_id_from) = if has_prop(CLIENT_ID) {
-            let v = self.property_value(account_connector_id, CLIENT_ID)?.ok_or_else(|| missing("ClientId"))?;
+            let v = self
+                .property_value(account_connector_id, CLIENT_ID)?
+                .ok_or_else(|| missing("ClientId"))?;
             (v.expose().to_string(), CredentialSource::AccountConnector)
         } else if let Some(id) = library.client_id.clone() {
             (id, CredentialSource::ConnectorLibrary)
@@ -56,14 +63,24 @@ impl Authdesk {
         } else if has_prop(CLIENT_SECRET) {
             let s = self.property_value(account_connector_id, CLIENT_SECRET)?;
             (s, Some(CredentialSource::AccountConnector))
-        } else if library.client_secret_set && library.client_id.as_deref() == Some(client_id.as_str()) {
-            (self.connector_client_secret(library.id)?, Some(CredentialSource::ConnectorLibrary))
+        } else if library.client_secret_set
+            && library.client_id.as_deref() == Some(client_id.as_str())
+        {
+            (
+                self.connector_client_secret(library.id)?,
+                Some(CredentialSource::ConnectorLibrary),
+            )
         } else {
             (None, None)
         };
         if needs_secret && client_secret.is_none() {
             return Err(missing("ClientSecret"));
         }
-        Ok(ClientCredentials { client_id, client_id_from, client_secret, client_secret_from })
+        Ok(ClientCredentials {
+            client_id,
+            client_id_from,
+            client_secret,
+            client_secret_from,
+        })
     }
 }

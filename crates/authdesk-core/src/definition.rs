@@ -33,6 +33,10 @@ pub struct ConnectorDefinition {
     /// Base URL for method paths. May contain `{Property}` placeholders.
     #[serde(default)]
     pub api_base_url: Option<String>,
+    /// Headers sent with every method call (e.g. `Accept`, `User-Agent`, an API version).
+    /// Values may contain `{Property}` placeholders; secrets do not belong here.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
     pub auth: AuthDefinition,
     /// Account connector properties this connector needs.
     #[serde(default)]
@@ -47,8 +51,8 @@ pub struct ConnectorDefinition {
 pub enum AuthDefinition {
     Oauth2(OAuth2Definition),
     ApiKey(ApiKeyDefinition),
-    Basic,
-    None,
+    Basic {},
+    None {},
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,8 +81,8 @@ impl AuthDefinition {
         match self {
             AuthDefinition::Oauth2(_) => AuthType::Oauth2,
             AuthDefinition::ApiKey(_) => AuthType::ApiKey,
-            AuthDefinition::Basic => AuthType::Basic,
-            AuthDefinition::None => AuthType::None,
+            AuthDefinition::Basic {} => AuthType::Basic,
+            AuthDefinition::None {} => AuthType::None,
         }
     }
 }
@@ -115,6 +119,12 @@ pub struct OAuth2Definition {
     /// Where the sign-in page runs. The user can switch per account connector.
     #[serde(default)]
     pub sign_in: SignInMode,
+    /// The header that carries the access token on method calls.
+    #[serde(default = "default_token_header")]
+    pub token_header: String,
+    /// Put before the access token in that header.
+    #[serde(default = "default_token_prefix")]
+    pub token_prefix: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -207,6 +217,19 @@ pub struct MethodDefinition {
     pub path: String,
     #[serde(default)]
     pub parameters: Vec<ParameterDefinition>,
+    /// How `in = "body"` parameters are encoded.
+    #[serde(default)]
+    pub body_format: BodyFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BodyFormat {
+    /// One JSON object.
+    #[default]
+    Json,
+    /// `application/x-www-form-urlencoded`.
+    Form,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -236,6 +259,7 @@ pub struct ParameterDefinition {
 pub enum ParameterLocation {
     Path,
     Query,
+    Header,
     Body,
 }
 
@@ -245,6 +269,20 @@ fn default_scope_separator() -> String {
 
 fn default_true() -> bool {
     true
+}
+
+fn default_token_header() -> String {
+    "Authorization".to_string()
+}
+
+fn default_token_prefix() -> String {
+    "Bearer ".to_string()
+}
+
+fn is_header_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 impl ConnectorDefinition {
@@ -350,6 +388,28 @@ impl ConnectorDefinition {
         if let Some(base) = &self.api_base_url {
             check_url("api_base_url", base)?;
         }
+        for (name, value) in &self.headers {
+            let field = format!("headers.{name}");
+            if !is_header_name(name) {
+                return Err(invalid(origin, &field, "is not a valid HTTP header name"));
+            }
+            if value.chars().any(char::is_control) {
+                return Err(invalid(
+                    origin,
+                    &field,
+                    "must not contain control characters",
+                ));
+            }
+            for ph in placeholders(value).map_err(|e| invalid(origin, &field, e))? {
+                if !property_names.contains(ph.as_str()) {
+                    return Err(invalid(
+                        origin,
+                        &field,
+                        format!("placeholder {{{ph}}} names no declared property"),
+                    ));
+                }
+            }
+        }
         match &self.auth {
             AuthDefinition::Oauth2(o) => {
                 check_url("auth.token_url", &o.token_url)?;
@@ -375,6 +435,13 @@ impl ConnectorDefinition {
                         origin,
                         "auth.issuer",
                         "is required when issuer_in_response = true",
+                    ));
+                }
+                if !is_header_name(&o.token_header) {
+                    return Err(invalid(
+                        origin,
+                        "auth.token_header",
+                        "is not a valid HTTP header name",
                     ));
                 }
                 if o.scope_separator.is_empty() {
@@ -404,15 +471,26 @@ impl ConnectorDefinition {
                 }
             }
             AuthDefinition::ApiKey(k) => {
-                if k.name.trim().is_empty() {
-                    return Err(invalid(origin, "auth.name", "must not be empty"));
+                let valid = match k.placement {
+                    ApiKeyPlacement::Header => is_header_name(&k.name),
+                    ApiKeyPlacement::Query => !k.name.trim().is_empty(),
+                };
+                if !valid {
+                    return Err(invalid(
+                        origin,
+                        "auth.name",
+                        "must be a valid header or query parameter name",
+                    ));
                 }
             }
-            AuthDefinition::Basic | AuthDefinition::None => {}
+            AuthDefinition::Basic {} | AuthDefinition::None {} => {}
         }
 
         if !self.methods.is_empty() && self.api_base_url.is_none() {
-            let relative = self.methods.iter().position(|m| !m.path.starts_with("https://"));
+            let relative = self
+                .methods
+                .iter()
+                .position(|m| !m.path.starts_with("https://"));
             if let Some(i) = relative {
                 return Err(invalid(
                     origin,
@@ -463,7 +541,8 @@ impl ConnectorDefinition {
                     ));
                 }
             }
-            let placeholders = placeholders(&m.path).map_err(|e| invalid(origin, &at("path"), e))?;
+            let placeholders =
+                placeholders(&m.path).map_err(|e| invalid(origin, &at("path"), e))?;
             for ph in &placeholders {
                 let declared = m
                     .parameters
@@ -494,9 +573,16 @@ impl ConnectorDefinition {
 /// Names whose values are always sealed, whatever the definition says.
 pub fn is_well_known_secret_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    ["secret", "password", "token", "apikey", "api_key", "privatekey"]
-        .iter()
-        .any(|needle| lower.contains(needle))
+    [
+        "secret",
+        "password",
+        "token",
+        "apikey",
+        "api_key",
+        "privatekey",
+    ]
+    .iter()
+    .any(|needle| lower.contains(needle))
 }
 
 fn is_identifier(s: &str) -> bool {
@@ -662,6 +748,27 @@ required = true
     }
 
     #[test]
+    fn basic_auth_rejects_unknown_keys() {
+        let text = "id = \"b\"\nname = \"B\"\nversion = \"1\"\n[auth]\ntype = \"basic\"\n";
+        assert!(ConnectorDefinition::from_toml("b.toml", text).is_ok());
+        let e = err_of(&format!("{text}username = \"x\"\n"));
+        assert!(e.contains("username"), "{e}");
+    }
+
+    #[test]
+    fn headers_are_checked() {
+        let e = err_of(&MINIMAL.replace("[auth]", "[headers]\n\"Bad Header\" = \"x\"\n[auth]"));
+        assert!(e.contains("headers.Bad Header"), "{e}");
+        let e = err_of(&MINIMAL.replace("[auth]", "[headers]\nX-Tenant = \"{Tenant}\"\n[auth]"));
+        assert!(
+            e.contains("headers.X-Tenant") && e.contains("Tenant"),
+            "{e}"
+        );
+        let ok = MINIMAL.replace("[auth]", "[headers]\nX-Tenant = \"{Subdomain}\"\n[auth]");
+        assert!(ConnectorDefinition::from_toml("x.toml", &ok).is_ok());
+    }
+
+    #[test]
     fn password_grant_needs_username_and_password_properties() {
         let text = MINIMAL.replace("authorization_code", "password");
         let e = err_of(&text);
@@ -691,7 +798,10 @@ required = true
             );
         }
         for kind in [AuthType::Oauth2, AuthType::ApiKey, AuthType::Basic] {
-            assert!(all.iter().any(|d| d.auth_type() == kind), "no {kind:?} example");
+            assert!(
+                all.iter().any(|d| d.auth_type() == kind),
+                "no {kind:?} example"
+            );
         }
     }
 

@@ -97,7 +97,10 @@ impl Authdesk {
             account_connector_id,
             account_id: ac.account_id.clone(),
             name: ac.name.clone(),
-            connector: format!("{} {} ({})", ac.connector.name, ac.connector.version, ac.connector.slug),
+            connector: format!(
+                "{} {} ({})",
+                ac.connector.name, ac.connector.version, ac.connector.slug
+            ),
             auth_type: ac.connector.auth_type,
             oauth2_type: ac.connector.oauth2_type,
             status: ac.status,

@@ -65,7 +65,10 @@ mod tests {
         let d = decode_unverified(&token).unwrap();
         assert_eq!(d.claims["sub"], "alice");
         assert_eq!(d.header["alg"], "RS256");
-        assert_eq!(d.expires_at.unwrap().to_rfc3339(), "2023-11-14T22:13:20+00:00");
+        assert_eq!(
+            d.expires_at.unwrap().to_rfc3339(),
+            "2023-11-14T22:13:20+00:00"
+        );
     }
 
     #[test]

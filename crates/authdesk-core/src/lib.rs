@@ -22,5 +22,5 @@ pub use definition::{AuthType, ConnectorDefinition};
 pub use domain::*;
 pub use error::{Error, Result};
 pub use secret::Secret;
-pub use service::{Authdesk, Clock, OpenOptions};
+pub use service::{Authdesk, Clock, OpenOptions, VaultStatus};
 pub use vault::KeySource;

@@ -39,6 +39,18 @@ impl OpenOptions {
     }
 }
 
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VaultStatus {
+    pub data_dir: String,
+    pub key_source: String,
+    pub vault_id: Option<String>,
+    /// `service/user` of the keychain item holding the data key.
+    pub keychain_item: Option<String>,
+    pub available: bool,
+    pub problem: Option<String>,
+}
+
 pub struct Authdesk {
     store: Mutex<Store>,
     data_dir: PathBuf,
@@ -138,6 +150,36 @@ impl Authdesk {
         verified_vault(&self.key_source, vault_id, key_check)
     }
 
+    /// Where the data key lives and whether it opens this data directory's secrets.
+    /// Never creates a key.
+    pub fn vault_status(&self) -> Result<VaultStatus> {
+        let vault_id = self.store().meta(META_VAULT_ID)?;
+        let (available, problem) = match &vault_id {
+            None => (
+                false,
+                Some(
+                    "no secret has been stored yet; the data key is created with the first one"
+                        .to_string(),
+                ),
+            ),
+            Some(_) => match self.vault() {
+                Ok(_) => (true, None),
+                Err(e) => (false, Some(e.to_string())),
+            },
+        };
+        Ok(VaultStatus {
+            data_dir: self.data_dir.display().to_string(),
+            key_source: self.key_source.describe(),
+            keychain_item: match (&self.key_source, &vault_id) {
+                (KeySource::Keychain, Some(id)) => Some(crate::vault::keychain_item_name(id)),
+                _ => None,
+            },
+            vault_id,
+            available,
+            problem,
+        })
+    }
+
     // ---- accounts -------------------------------------------------------------------
 
     pub fn create_account(&self, new: NewAccount) -> Result<Account> {
@@ -152,7 +194,12 @@ impl Authdesk {
             MAX_DESCRIPTION,
             false,
         )?;
-        let timezone = checked_text("Timezone", new.timezone.as_deref().unwrap_or("UTC"), 64, true)?;
+        let timezone = checked_text(
+            "Timezone",
+            new.timezone.as_deref().unwrap_or("UTC"),
+            64,
+            true,
+        )?;
         let now = self.now();
         self.store().write(|tx| {
             let n = tx.execute(
@@ -187,7 +234,13 @@ impl Authdesk {
                 account_from_row,
             )
             .optional()?
-            .ok_or_else(|| Error::not_found_hint("account", &id, "list accounts with `authdesk accounts list`"))
+            .ok_or_else(|| {
+                Error::not_found_hint(
+                    "account",
+                    &id,
+                    "list accounts with `authdesk accounts list`",
+                )
+            })
     }
 
     /// Deletes an account with its users and account connectors (and their secrets).
@@ -246,9 +299,9 @@ impl Authdesk {
 
     pub fn list_connectors(&self) -> Result<Vec<LibraryConnector>> {
         let store = self.store();
-        let mut stmt = store.conn().prepare(&format!(
-            "{LIBRARY_SELECT} ORDER BY source, slug"
-        ))?;
+        let mut stmt = store
+            .conn()
+            .prepare(&format!("{LIBRARY_SELECT} ORDER BY source, slug"))?;
         let rows = stmt.query_map([], library_row)?;
         rows.map(|r| r.map_err(Error::from).and_then(library_connector))
             .collect()
@@ -262,13 +315,22 @@ impl Authdesk {
 
     /// Adds a user connector from TOML text. `replace` allows overwriting a user connector
     /// with the same slug (its Id, settings and installs are kept).
-    pub fn add_connector(&self, origin: &str, toml_text: &str, replace: bool) -> Result<LibraryConnector> {
+    pub fn add_connector(
+        &self,
+        origin: &str,
+        toml_text: &str,
+        replace: bool,
+    ) -> Result<LibraryConnector> {
         let def = ConnectorDefinition::from_toml(origin, toml_text)?;
         let now = ts(self.now());
         let slug = def.id.clone();
         self.store().write(|tx| {
             let existing: Option<String> = tx
-                .query_row("SELECT source FROM connectors WHERE slug = ?1", [&slug], |r| r.get(0))
+                .query_row(
+                    "SELECT source FROM connectors WHERE slug = ?1",
+                    [&slug],
+                    |r| r.get(0),
+                )
                 .optional()?;
             match existing.as_deref() {
                 Some("builtin") => {
@@ -301,8 +363,12 @@ impl Authdesk {
     }
 
     pub fn add_connector_file(&self, path: &Path, replace: bool) -> Result<LibraryConnector> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::io(format!("cannot read connector definition {}", path.display()), e))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::io(
+                format!("cannot read connector definition {}", path.display()),
+                e,
+            )
+        })?;
         self.add_connector(&path.display().to_string(), &text, replace)
     }
 
@@ -346,7 +412,11 @@ impl Authdesk {
             Some(s) => {
                 check_secret_value("ClientSecret", s)?;
                 Some(self.vault()?.seal(
-                    SealedAt { table: T_CONNECTORS, row: &c.id.to_string(), field: "ClientSecret" },
+                    SealedAt {
+                        table: T_CONNECTORS,
+                        row: &c.id.to_string(),
+                        field: "ClientSecret",
+                    },
                     s,
                 ))
             }
@@ -378,7 +448,12 @@ impl Authdesk {
 
     // ---- account connectors ---------------------------------------------------------
 
-    pub fn install(&self, account_id: &str, connector: &str, req: InstallRequest) -> Result<AccountConnector> {
+    pub fn install(
+        &self,
+        account_id: &str,
+        connector: &str,
+        req: InstallRequest,
+    ) -> Result<AccountConnector> {
         let account = self.get_account(account_id)?;
         let connector = self.get_connector(connector)?;
         let def = &connector.definition;
@@ -395,9 +470,13 @@ impl Authdesk {
             .as_ref()
             .map(|raw| AuthValue::parse(def.auth_type(), raw))
             .transpose()?;
-        let needs_vault = properties.iter().any(|p| p.1)
-            || auth_value.as_ref().is_some_and(|v| !v.is_empty());
-        let vault = if needs_vault { Some(self.vault()?) } else { None };
+        let needs_vault =
+            properties.iter().any(|p| p.1) || auth_value.as_ref().is_some_and(|v| !v.is_empty());
+        let vault = if needs_vault {
+            Some(self.vault()?)
+        } else {
+            None
+        };
         let now = self.now();
         let id = self.store().write(|tx| {
             tx.execute(
@@ -417,7 +496,10 @@ impl Authdesk {
         self.get_account_connector(id)
     }
 
-    pub fn list_account_connectors(&self, account_id: Option<&str>) -> Result<Vec<AccountConnector>> {
+    pub fn list_account_connectors(
+        &self,
+        account_id: Option<&str>,
+    ) -> Result<Vec<AccountConnector>> {
         let account = account_id.map(|a| self.get_account(a)).transpose()?;
         let ids: Vec<i64> = {
             let store = self.store();
@@ -427,7 +509,9 @@ impl Authdesk {
             let rows = stmt.query_map([account.as_ref().map(|a| a.id.as_str())], |r| r.get(0))?;
             rows.collect::<std::result::Result<_, _>>()?
         };
-        ids.into_iter().map(|id| self.get_account_connector(id)).collect()
+        ids.into_iter()
+            .map(|id| self.get_account_connector(id))
+            .collect()
     }
 
     pub fn get_account_connector(&self, id: i64) -> Result<AccountConnector> {
@@ -436,7 +520,10 @@ impl Authdesk {
     }
 
     /// The account connector and its parsed definition.
-    pub fn account_connector_with_definition(&self, id: i64) -> Result<(AccountConnector, ConnectorDefinition)> {
+    pub fn account_connector_with_definition(
+        &self,
+        id: i64,
+    ) -> Result<(AccountConnector, ConnectorDefinition)> {
         let ac = self.get_account_connector(id)?;
         let def = self.get_connector(&ac.connector.id.to_string())?.definition;
         Ok((ac, def))
@@ -444,7 +531,10 @@ impl Authdesk {
 
     pub fn set_property(&self, id: i64, name: &str, value: &Secret) -> Result<AccountConnector> {
         let (_, def) = self.account_connector_with_definition(id)?;
-        let input = PropertyInput { name: name.to_string(), value: value.clone() };
+        let input = PropertyInput {
+            name: name.to_string(),
+            value: value.clone(),
+        };
         let checked = checked_properties(&def, std::slice::from_ref(&input))?;
         let secret = checked[0].1;
         let vault = if secret { Some(self.vault()?) } else { None };
@@ -476,9 +566,14 @@ impl Authdesk {
     pub fn set_auth_value(&self, id: i64, raw: &Secret) -> Result<AccountConnector> {
         let (_, def) = self.account_connector_with_definition(id)?;
         let value = AuthValue::parse(def.auth_type(), raw)?;
-        let vault = if value.is_empty() { None } else { Some(self.vault()?) };
+        let vault = if value.is_empty() {
+            None
+        } else {
+            Some(self.vault()?)
+        };
         let now = self.now();
-        self.store().write(|tx| apply_auth_value(tx, vault.as_deref(), id, &value, now))?;
+        self.store()
+            .write(|tx| apply_auth_value(tx, vault.as_deref(), id, &value, now))?;
         self.get_account_connector(id)
     }
 
@@ -520,8 +615,14 @@ impl Authdesk {
             .optional()?;
         sealed
             .map(|s| {
-                self.vault()?
-                    .open(SealedAt { table: T_SECRETS, row: &id.to_string(), field }, &s)
+                self.vault()?.open(
+                    SealedAt {
+                        table: T_SECRETS,
+                        row: &id.to_string(),
+                        field,
+                    },
+                    &s,
+                )
             })
             .transpose()
     }
@@ -543,7 +644,14 @@ impl Authdesk {
             Some((Some(v), _)) => Ok(Some(Secret::new(v))),
             Some((None, Some(sealed))) => self
                 .vault()?
-                .open(SealedAt { table: T_PROPERTIES, row: &id.to_string(), field: name }, &sealed)
+                .open(
+                    SealedAt {
+                        table: T_PROPERTIES,
+                        row: &id.to_string(),
+                        field: name,
+                    },
+                    &sealed,
+                )
                 .map(Some),
             Some((None, None)) => Ok(None),
         }
@@ -564,7 +672,11 @@ impl Authdesk {
         sealed
             .map(|s| {
                 self.vault()?.open(
-                    SealedAt { table: T_CONNECTORS, row: &connector_id.to_string(), field: "ClientSecret" },
+                    SealedAt {
+                        table: T_CONNECTORS,
+                        row: &connector_id.to_string(),
+                        field: "ClientSecret",
+                    },
                     &s,
                 )
             })
@@ -572,7 +684,11 @@ impl Authdesk {
     }
 }
 
-fn verified_vault(source: &KeySource, vault_id: String, key_check: Option<String>) -> Result<Vault> {
+fn verified_vault(
+    source: &KeySource,
+    vault_id: String,
+    key_check: Option<String>,
+) -> Result<Vault> {
     let key = source.load(&vault_id)?;
     let vault = Vault::new(vault_id.clone(), &key);
     let check = key_check.and_then(|h| unhex(&h));
@@ -589,7 +705,11 @@ fn verified_vault(source: &KeySource, vault_id: String, key_check: Option<String
 }
 
 fn key_check_location() -> SealedAt<'static> {
-    SealedAt { table: "meta", row: META_KEY_CHECK, field: "value" }
+    SealedAt {
+        table: "meta",
+        row: META_KEY_CHECK,
+        field: "value",
+    }
 }
 
 /// Upserts the built-in catalog when the binary's catalog differs from the one recorded,
@@ -633,12 +753,20 @@ const LIBRARY_SELECT: &str =
 type LibraryRow = (i64, String, String, String, Option<String>, bool);
 
 fn library_row(r: &Row<'_>) -> rusqlite::Result<LibraryRow> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
 }
 
 fn library_connector(row: LibraryRow) -> Result<LibraryConnector> {
     let (id, slug, source, text, client_id, client_secret_set) = row;
-    let definition = ConnectorDefinition::from_toml(&format!("library connector {id} ({slug})"), &text)?;
+    let definition =
+        ConnectorDefinition::from_toml(&format!("library connector {id} ({slug})"), &text)?;
     let (auth_type, oauth2_type) = auth_type_name(&definition);
     Ok(LibraryConnector {
         id,
@@ -648,7 +776,11 @@ fn library_connector(row: LibraryRow) -> Result<LibraryConnector> {
         description: definition.description.clone(),
         auth_type,
         oauth2_type,
-        source: if source == "builtin" { ConnectorSource::Builtin } else { ConnectorSource::User },
+        source: if source == "builtin" {
+            ConnectorSource::Builtin
+        } else {
+            ConnectorSource::User
+        },
         client_id,
         client_secret_set,
         definition,
@@ -659,21 +791,45 @@ fn find_connector(conn: &rusqlite::Connection, reference: &str) -> Result<Librar
     let reference = reference.trim();
     let row = match reference.parse::<i64>() {
         Ok(id) => conn
-            .query_row(&format!("{LIBRARY_SELECT} WHERE id = ?1"), [id], library_row)
+            .query_row(
+                &format!("{LIBRARY_SELECT} WHERE id = ?1"),
+                [id],
+                library_row,
+            )
             .optional()?,
         Err(_) => conn
-            .query_row(&format!("{LIBRARY_SELECT} WHERE slug = ?1"), [reference], library_row)
+            .query_row(
+                &format!("{LIBRARY_SELECT} WHERE slug = ?1"),
+                [reference],
+                library_row,
+            )
             .optional()?,
     };
     row.map(library_connector).transpose()?.ok_or_else(|| {
-        Error::not_found_hint("connector", reference, "list the library with `authdesk connectors list`")
+        Error::not_found_hint(
+            "connector",
+            reference,
+            "list the library with `authdesk connectors list`",
+        )
     })
 }
 
 fn load_account_connector(conn: &rusqlite::Connection, id: i64) -> Result<AccountConnector> {
     type AcRow = (
-        String, i64, String, String, String, Option<String>, Option<String>, Option<String>,
-        Option<String>, Option<String>, Option<String>, Option<String>, String, String,
+        String,
+        i64,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        String,
+        String,
     );
     let row: Option<AcRow> = conn
         .query_row(
@@ -684,14 +840,40 @@ fn load_account_connector(conn: &rusqlite::Connection, id: i64) -> Result<Accoun
             [id],
             |r| {
                 Ok((
-                    r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?,
-                    r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?, r.get(13)?,
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                    r.get(10)?,
+                    r.get(11)?,
+                    r.get(12)?,
+                    r.get(13)?,
                 ))
             },
         )
         .optional()?;
-    let Some((account_id, connector_id, name, description, status, last_error, sign_in_mode,
-        token_type, scopes, expires_at, refresh_expires_at, authenticated_at, created_at, updated_at)) = row
+    let Some((
+        account_id,
+        connector_id,
+        name,
+        description,
+        status,
+        last_error,
+        sign_in_mode,
+        token_type,
+        scopes,
+        expires_at,
+        refresh_expires_at,
+        authenticated_at,
+        created_at,
+        updated_at,
+    )) = row
     else {
         return Err(Error::not_found_hint(
             "account connector",
@@ -706,7 +888,11 @@ fn load_account_connector(conn: &rusqlite::Connection, id: i64) -> Result<Accoun
     )?;
     let properties: Vec<PropertyView> = stmt
         .query_map([id], |r| {
-            Ok(PropertyView { name: r.get(0)?, value: r.get(1)?, is_secret: r.get(2)? })
+            Ok(PropertyView {
+                name: r.get(0)?,
+                value: r.get(1)?,
+                is_secret: r.get(2)?,
+            })
         })?
         .collect::<std::result::Result<_, _>>()?;
     let missing_properties = connector
@@ -743,7 +929,11 @@ fn load_account_connector(conn: &rusqlite::Connection, id: i64) -> Result<Accoun
         missing_properties,
         secrets_set,
         sign_in_mode: sign_in_mode.map(|m| {
-            if m == "system_browser" { SignInMode::SystemBrowser } else { SignInMode::Webview }
+            if m == "system_browser" {
+                SignInMode::SystemBrowser
+            } else {
+                SignInMode::Webview
+            }
         }),
         token_type,
         scopes,
@@ -811,7 +1001,17 @@ fn write_property(
     let (plain, sealed) = if secret {
         let vault = vault.expect("caller opens the vault for secret properties");
         let row = id.to_string();
-        (None, Some(vault.seal(SealedAt { table: T_PROPERTIES, row: &row, field: name }, value)))
+        (
+            None,
+            Some(vault.seal(
+                SealedAt {
+                    table: T_PROPERTIES,
+                    row: &row,
+                    field: name,
+                },
+                value,
+            )),
+        )
     } else {
         (Some(value.expose().to_string()), None)
     };
@@ -833,11 +1033,21 @@ pub(crate) fn apply_auth_value(
     value: &AuthValue,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    tx.execute("DELETE FROM account_connector_secrets WHERE account_connector_id = ?1", [id])?;
+    tx.execute(
+        "DELETE FROM account_connector_secrets WHERE account_connector_id = ?1",
+        [id],
+    )?;
     let row = id.to_string();
     let put = |field: &str, secret: &Secret| -> Result<()> {
         let vault = vault.expect("caller opens the vault for non-empty AuthValues");
-        let sealed = vault.seal(SealedAt { table: T_SECRETS, row: &row, field }, secret);
+        let sealed = vault.seal(
+            SealedAt {
+                table: T_SECRETS,
+                row: &row,
+                field,
+            },
+            secret,
+        );
         tx.execute(
             "INSERT INTO account_connector_secrets(account_connector_id, field, sealed) VALUES (?1, ?2, ?3)",
             params![id, field, sealed],
@@ -919,7 +1129,10 @@ struct CredentialMeta {
 }
 
 fn touch(tx: &Transaction<'_>, id: i64, now: &str) -> Result<()> {
-    tx.execute("UPDATE account_connectors SET updated_at = ?2 WHERE id = ?1", params![id, now])?;
+    tx.execute(
+        "UPDATE account_connectors SET updated_at = ?2 WHERE id = ?1",
+        params![id, now],
+    )?;
     Ok(())
 }
 
@@ -955,7 +1168,9 @@ fn checked_text(field: &str, value: &str, max: usize, required: bool) -> Result<
         )));
     }
     if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(Error::InvalidInput(format!("{field} contains control characters")));
+        return Err(Error::InvalidInput(format!(
+            "{field} contains control characters"
+        )));
     }
     Ok(v.to_string())
 }

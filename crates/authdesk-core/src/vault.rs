@@ -95,8 +95,20 @@ impl KeySource {
     }
 }
 
+fn keychain_user(vault_id: &str) -> String {
+    format!("data-key/{vault_id}")
+}
+
+/// How the data key's item is named in the keychain (`service` / `user`).
+pub fn keychain_item_name(vault_id: &str) -> String {
+    format!(
+        "service={KEYCHAIN_SERVICE} user={}",
+        keychain_user(vault_id)
+    )
+}
+
 fn keychain_entry(vault_id: &str) -> Result<keyring::Entry> {
-    keyring::Entry::new(KEYCHAIN_SERVICE, &format!("data-key/{vault_id}")).map_err(keychain_error)
+    keyring::Entry::new(KEYCHAIN_SERVICE, &keychain_user(vault_id)).map_err(keychain_error)
 }
 
 fn keychain_error(e: keyring::Error) -> Error {
@@ -333,8 +345,14 @@ mod tests {
         let mut sealed = v.seal(AT, &Secret::new("token-123"));
         for other in [
             SealedAt { row: "8", ..AT },
-            SealedAt { field: "RefreshToken", ..AT },
-            SealedAt { table: "connectors", ..AT },
+            SealedAt {
+                field: "RefreshToken",
+                ..AT
+            },
+            SealedAt {
+                table: "connectors",
+                ..AT
+            },
         ] {
             let e = v.open(other, &sealed).unwrap_err();
             assert!(matches!(e, Error::SecretTampered { .. }), "{e}");
@@ -346,7 +364,10 @@ mod tests {
 
         let last = sealed.len() - 1;
         sealed[last] ^= 1;
-        assert!(matches!(v.open(AT, &sealed), Err(Error::SecretTampered { .. })));
+        assert!(matches!(
+            v.open(AT, &sealed),
+            Err(Error::SecretTampered { .. })
+        ));
         assert!(v.open(AT, &[1, 2, 3]).is_err());
         // Another key.
         let good = v.seal(AT, &Secret::new("x"));

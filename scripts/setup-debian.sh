@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what Authdesk needs on a Debian/Ubuntu machine, skipping what is already there.
+# Usage: scripts/setup-debian.sh [app|test]   (test adds the headless-desktop and keychain tools)
+set -euo pipefail
+want=(build-essential pkg-config libssl-dev libdbus-1-dev
+      libwebkit2gtk-4.1-dev librsvg2-dev
+      dbus gnome-keyring libsecret-tools)
+if [ "${1:-app}" = test ]; then
+  want+=(xvfb xauth dbus-x11 x11-utils)
+fi
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+command -v cargo >/dev/null || { echo "setup: cargo not found; install Rust from https://rustup.rs" >&2; exit 1; }
