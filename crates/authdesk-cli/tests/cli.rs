@@ -87,7 +87,7 @@ impl Desk {
         c.args(args)
             .env("AUTHDESK_DATA_DIR", self.data_dir())
             .env_remove("AUTHDESK_VAULT_KEY_FILE")
-            .env("AUTHDESK_LOG", "debug");
+            .env_remove("AUTHDESK_LOG");
         for (k, v) in &self.env {
             c.env(k, v);
         }
@@ -190,7 +190,9 @@ fn vault_id(desk: &Desk) -> String {
 
 #[test]
 fn secrets_are_sealed_with_a_key_in_the_keychain_and_never_reach_disk() {
-    let desk = Desk::new();
+    let mut desk = Desk::new();
+    // Debug logs go into the transcript that is searched for canaries.
+    desk.env.push(("AUTHDESK_LOG".into(), "debug".into()));
     let account = desk.create_account("Canary Corp");
     let canaries = [
         "CANARY-ACCESS-7b1f2c9e0d4a",

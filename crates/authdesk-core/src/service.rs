@@ -1177,7 +1177,7 @@ fn checked_text(field: &str, value: &str, max: usize, required: bool) -> Result<
 
 /// Timestamps are stored as RFC 3339 UTC with a fixed width, so they sort as text.
 pub(crate) fn ts(d: DateTime<Utc>) -> String {
-    d.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    d.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
 pub(crate) fn parse_ts(s: String) -> DateTime<Utc> {
