@@ -9,7 +9,15 @@ scripts/setup-debian.sh test
 
 # A throwaway HOME: gnome-keyring creates its login keyring there, WebKit its cookies.
 export HOME_FOR_TESTS=$(mktemp -d /tmp/authdesk-test-home.XXXXXX)
-trap 'rm -rf "$HOME_FOR_TESTS"' EXIT
+cleanup() {
+  # The desktop app's D-Bus session may start xdg-document-portal, which mounts a FUSE file
+  # system under the throwaway HOME; unmount it before removing the directory.
+  awk -v d="$HOME_FOR_TESTS" 'index($2, d) == 1 {print $2}' /proc/mounts | while read -r m; do
+    fusermount -uz "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+  done
+  rm -rf "$HOME_FOR_TESTS" 2>/dev/null || echo "note: could not remove $HOME_FOR_TESTS" >&2
+}
+trap cleanup EXIT
 export CARGO_HOME=${CARGO_HOME:-$HOME/.cargo} RUSTUP_HOME=${RUSTUP_HOME:-$HOME/.rustup}
 
 start=$(date +%s)

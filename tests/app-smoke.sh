@@ -24,4 +24,7 @@ xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" bash -c '
   echo "smoke: no Authdesk window with a loaded UI after 30s" >&2; cat "$1" >&2
   xwininfo -root -tree >&2 || true
   kill $pid; exit 1' "$app" "$log"
-rm -rf "$work"
+awk -v d="$work" 'index($2, d) == 1 {print $2}' /proc/mounts | while read -r m; do
+  fusermount -uz "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+done
+rm -rf "$work" 2>/dev/null || echo "note: could not remove $work" >&2

@@ -533,12 +533,16 @@ impl ConnectorDefinition {
             }
             let mut param_names = BTreeSet::new();
             for (j, p) in m.parameters.iter().enumerate() {
+                let field = format!("methods[{i}].parameters[{j}].name");
                 if p.name.is_empty() || !param_names.insert(p.name.as_str()) {
                     return Err(invalid(
                         origin,
-                        &format!("methods[{i}].parameters[{j}].name"),
+                        &field,
                         "must be non-empty and unique within the method",
                     ));
+                }
+                if p.location == ParameterLocation::Header && !is_header_name(&p.name) {
+                    return Err(invalid(origin, &field, "is not a valid HTTP header name"));
                 }
             }
             let placeholders =
