@@ -810,6 +810,16 @@ required = true
     }
 
     #[test]
+    fn the_documented_example_is_valid() {
+        let doc = include_str!("../../../docs/connector-format.md");
+        let start = doc.find("```toml\n").expect("docs have a TOML example") + 8;
+        let end = start + doc[start..].find("```").unwrap();
+        let d = ConnectorDefinition::from_toml("docs/connector-format.md", &doc[start..end])
+            .unwrap_or_else(|e| panic!("the documented example does not load: {e}"));
+        assert!(!d.methods.is_empty() && !d.properties.is_empty());
+    }
+
+    #[test]
     fn secret_property_names() {
         let d = ConnectorDefinition::from_toml("demo.toml", MINIMAL).unwrap();
         assert!(d.is_secret_property("ClientSecret"));
