@@ -28,8 +28,12 @@ HOME=$HOME_FOR_TESTS dbus-run-session -- bash -euo pipefail -c '
   # Unlock (and create) the login keyring for this session only.
   echo -n authdesk-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null
   t0=$(date +%s)
-  cargo test --workspace --locked
+  cargo test --workspace --locked 2>&1 | tee "$HOME/cargo-test.log"
   echo "== cargo test: $(( $(date +%s) - t0 ))s"
   tests/app-smoke.sh
+  # One closing line for the whole run: cargo test prints a line per test binary (the last
+  # one is the doc-tests, often 0), so sum them, and count the desktop smoke test.
+  awk "/^test result:/ { p += \$4; f += \$6 } END { printf \"tests: %d passed, %d failed\\n\", p + 1, f }" "$HOME/cargo-test.log" > "$HOME/summary"
 '
 echo "== all tests passed in $(( $(date +%s) - start ))s"
+cat "$HOME_FOR_TESTS/summary"

@@ -65,14 +65,7 @@ fn data_dir() -> Result<PathBuf, authdesk_core::Error> {
 }
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("AUTHDESK_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .init();
+    authdesk_core::logging::init();
     let desk = match data_dir().and_then(|d| Authdesk::open(OpenOptions::new(d))) {
         Ok(d) => d,
         Err(e) => {

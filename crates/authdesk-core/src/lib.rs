@@ -11,6 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod inspect;
 pub mod jwt;
+pub mod logging;
 pub mod paths;
 pub mod secret;
 pub mod service;

@@ -187,13 +187,7 @@ impl Authdesk {
             Some(given) => parse_guid(given)?,
             None => uuid::Uuid::new_v4().to_string(),
         };
-        let name = checked_text("Name", &new.name, MAX_NAME, true)?;
-        let description = checked_text(
-            "Description",
-            new.description.as_deref().unwrap_or(""),
-            MAX_DESCRIPTION,
-            false,
-        )?;
+        let (name, description) = name_and_description(&new.name, new.description.as_deref())?;
         let timezone = checked_text(
             "Timezone",
             new.timezone.as_deref().unwrap_or("UTC"),
@@ -457,13 +451,7 @@ impl Authdesk {
         let account = self.get_account(account_id)?;
         let connector = self.get_connector(connector)?;
         let def = &connector.definition;
-        let name = checked_text("Name", &req.name, MAX_NAME, true)?;
-        let description = checked_text(
-            "Description",
-            req.description.as_deref().unwrap_or(""),
-            MAX_DESCRIPTION,
-            false,
-        )?;
+        let (name, description) = name_and_description(&req.name, req.description.as_deref())?;
         let properties = checked_properties(def, &req.properties)?;
         let auth_value = req
             .auth_value
@@ -1154,6 +1142,18 @@ fn parse_guid(s: &str) -> Result<String> {
                 "account Id {s:?} is not a GUID (expected e.g. 8d0f6c8b-3a5e-4c2f-9b1d-2e7f4a6c9d01)"
             ))
         })
+}
+
+fn name_and_description(name: &str, description: Option<&str>) -> Result<(String, String)> {
+    Ok((
+        checked_text("Name", name, MAX_NAME, true)?,
+        checked_text(
+            "Description",
+            description.unwrap_or(""),
+            MAX_DESCRIPTION,
+            false,
+        )?,
+    ))
 }
 
 fn checked_text(field: &str, value: &str, max: usize, required: bool) -> Result<String> {
