@@ -4,7 +4,7 @@
 set -euo pipefail
 want=(build-essential pkg-config libssl-dev libdbus-1-dev
       libwebkit2gtk-4.1-dev librsvg2-dev
-      dbus gnome-keyring libsecret-tools)
+      dbus gnome-keyring libsecret-tools libglib2.0-bin)
 if [ "${1:-app}" = test ]; then
   want+=(xvfb xauth dbus-x11 x11-utils)
 fi

@@ -52,6 +52,13 @@ pub enum Error {
     KeychainUnavailable { detail: String },
 
     #[error(
+        "the OS keychain is locked ({detail}), so the key that protects your secrets cannot \
+         be read. Unlock it (log in to your desktop session, or unlock the \
+         \"login\" keyring in your keyring manager, e.g. Passwords and Keys) and try again"
+    )]
+    KeychainLocked { detail: String },
+
+    #[error(
         "the keychain has no data key for this data directory (vault {vault_id}), so the \
          secrets stored here cannot be opened. If you moved the data directory from another \
          user or machine, restore its keychain item or key file; otherwise delete and \

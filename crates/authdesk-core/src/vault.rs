@@ -114,8 +114,15 @@ fn keychain_entry(vault_id: &str) -> Result<keyring::Entry> {
 fn keychain_error(e: keyring::Error) -> Error {
     // keyring's errors describe the platform failure (no D-Bus, locked collection); they
     // never contain the stored value.
-    Error::KeychainUnavailable {
-        detail: e.to_string(),
+    match e {
+        // The Secret Service answered but would not open the collection (locked, and the
+        // unlock prompt was dismissed or could not be shown).
+        keyring::Error::NoStorageAccess(_) => Error::KeychainLocked {
+            detail: e.to_string(),
+        },
+        _ => Error::KeychainUnavailable {
+            detail: e.to_string(),
+        },
     }
 }
 
