@@ -7,6 +7,9 @@ want=(build-essential pkg-config libssl-dev libdbus-1-dev
       dbus gnome-keyring libsecret-tools libglib2.0-bin)
 if [ "${1:-app}" = test ]; then
   want+=(xvfb xauth dbus-x11 x11-utils)
+  # The test authorization server (oidc-provider) runs on Node.js; use the machine's own
+  # Node if it has one (oidc-provider 9 wants Node >= 20).
+  command -v node >/dev/null || want+=(nodejs npm)
 fi
 missing=()
 for p in "${want[@]}"; do
@@ -19,3 +22,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 command -v cargo >/dev/null || { echo "setup: cargo not found; install Rust from https://rustup.rs" >&2; exit 1; }
+if [ "${1:-app}" = test ]; then
+  root=$(cd "$(dirname "$0")/.." && pwd)
+  # The pinned test authorization server, from its lock file.
+  (cd "$root/tests/oidc" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi

@@ -487,10 +487,7 @@ impl ConnectorDefinition {
         }
 
         if !self.methods.is_empty() && self.api_base_url.is_none() {
-            let relative = self
-                .methods
-                .iter()
-                .position(|m| !m.path.starts_with("https://"));
+            let relative = self.methods.iter().position(|m| !is_absolute(&m.path));
             if let Some(i) = relative {
                 return Err(invalid(
                     origin,
@@ -524,7 +521,13 @@ impl ConnectorDefinition {
             if m.name.trim().is_empty() {
                 return Err(invalid(origin, &at("name"), "must not be empty"));
             }
-            if !(m.path.starts_with('/') || m.path.starts_with("https://")) {
+            if is_absolute(&m.path) {
+                let mut probe = m.path.clone();
+                for ph in placeholders(&m.path).map_err(|e| invalid(origin, &at("path"), e))? {
+                    probe = probe.replace(&format!("{{{ph}}}"), "x");
+                }
+                check_template_url(origin, &at("path"), &probe, &property_names)?;
+            } else if !m.path.starts_with('/') {
                 return Err(invalid(
                     origin,
                     &at("path"),
@@ -587,6 +590,10 @@ pub fn is_well_known_secret_name(name: &str) -> bool {
     ]
     .iter()
     .any(|needle| lower.contains(needle))
+}
+
+fn is_absolute(path: &str) -> bool {
+    path.starts_with("https://") || path.starts_with("http://")
 }
 
 fn is_identifier(s: &str) -> bool {

@@ -91,6 +91,36 @@ pub enum Error {
         known: i64,
     },
 
+    #[error("account connector {account_connector_id} needs the user to sign in again: {message}. Run `authdesk connect {account_connector_id}`")]
+    NeedsReauth {
+        account_connector_id: i64,
+        message: String,
+    },
+
+    #[error(
+        "account connector {account_connector_id} has no credentials and cannot get any by \
+         itself ({reason}); sign in with `authdesk connect {account_connector_id}` or set an AuthValue"
+    )]
+    NeedsSignIn {
+        account_connector_id: i64,
+        reason: String,
+    },
+
+    #[error("{message}")]
+    ProviderTransient {
+        message: String,
+        retry_after: Option<chrono::DateTime<chrono::Utc>>,
+    },
+
+    #[error("{0}")]
+    ProviderRejected(String),
+
+    #[error("sign-in failed: {0}")]
+    AuthorizationFailed(String),
+
+    #[error("the call to {what} failed: {message}")]
+    Http { what: String, message: String },
+
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),
 

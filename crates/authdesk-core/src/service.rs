@@ -1089,9 +1089,11 @@ pub(crate) fn apply_auth_value(
         }
     };
     let authenticated_at = (status == AuthStatus::Authenticated).then(|| ts(now));
+    crate::token_store::record_event(tx, id, now, "auth_value_set", Some(status.describe()))?;
     tx.execute(
         "UPDATE account_connectors SET status = ?2, last_error = ?3, token_type = ?4, scopes = ?5,
-             expires_at = ?6, refresh_expires_at = ?7, authenticated_at = ?8, updated_at = ?9
+             expires_at = ?6, refresh_expires_at = ?7, authenticated_at = ?8, updated_at = ?9,
+             credential_version = credential_version + 1, refresh_failures = 0, retry_after = NULL
          WHERE id = ?1",
         params![
             id,

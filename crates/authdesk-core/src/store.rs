@@ -17,7 +17,10 @@ pub const DATABASE_FILE: &str = "authdesk.db";
 const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Append-only: the Nth entry brings the schema to version N.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_initial.sql"),
+    include_str!("../migrations/0002_oauth_engine.sql"),
+];
 
 pub fn schema_version() -> i64 {
     MIGRATIONS.len() as i64

@@ -1,0 +1,187 @@
+//! The HTTP client of the engine: rustls, connect and total timeouts, capped response
+//! sizes, and no redirect following on token and revocation endpoints (a redirect there
+//! would send credentials somewhere the definition never named).
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// Largest response read from a token, revocation or discovery endpoint.
+pub const MAX_TOKEN_RESPONSE: usize = 1024 * 1024;
+/// Largest response body a method call returns.
+pub const MAX_METHOD_RESPONSE: usize = 10 * 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub connect_timeout: Duration,
+    pub total_timeout: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            connect_timeout: Duration::from_secs(10),
+            total_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Two clients: one that never follows redirects (token endpoints, revocation, discovery)
+/// and one for method calls that follows a few same-origin redirects only.
+#[derive(Debug, Clone)]
+pub struct HttpClients {
+    pub strict: reqwest::Client,
+    pub methods: reqwest::Client,
+}
+
+impl HttpClients {
+    pub fn new(config: &HttpConfig) -> Result<HttpClients> {
+        let base = || {
+            reqwest::Client::builder()
+                .connect_timeout(config.connect_timeout)
+                .timeout(config.total_timeout)
+                .user_agent(concat!("Authdesk/", env!("CARGO_PKG_VERSION")))
+                .https_only(false)
+        };
+        let strict = base()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| Error::InvalidInput(format!("cannot build the HTTP client: {e}")))?;
+        let methods = base()
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                let same_origin = attempt
+                    .previous()
+                    .first()
+                    .is_some_and(|first| first.origin() == attempt.url().origin());
+                if attempt.previous().len() >= 5 || !same_origin {
+                    attempt.stop()
+                } else {
+                    attempt.follow()
+                }
+            }))
+            .build()
+            .map_err(|e| Error::InvalidInput(format!("cannot build the HTTP client: {e}")))?;
+        Ok(HttpClients { strict, methods })
+    }
+}
+
+/// Why an HTTP exchange failed before a response could be judged.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpFailure {
+    #[error("timed out")]
+    Timeout,
+    #[error("could not connect ({0})")]
+    Connect(String),
+    #[error("the response was larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("{0}")]
+    Other(String),
+}
+
+impl HttpFailure {
+    pub fn from_reqwest(e: &reqwest::Error) -> HttpFailure {
+        if e.is_timeout() {
+            HttpFailure::Timeout
+        } else if e.is_connect() {
+            // reqwest's message names the URL and the OS error; no credentials are in it.
+            HttpFailure::Connect(without_url(e))
+        } else {
+            HttpFailure::Other(without_url(e))
+        }
+    }
+}
+
+fn without_url(e: &reqwest::Error) -> String {
+    let mut s = e.to_string();
+    if let Some(url) = e.url() {
+        s = s.replace(url.as_str(), "<endpoint>");
+    }
+    s
+}
+
+/// Reads at most `limit` bytes of a body.
+pub async fn read_capped(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> std::result::Result<Vec<u8>, HttpFailure> {
+    if response
+        .content_length()
+        .is_some_and(|n| n as usize > limit)
+    {
+        return Err(HttpFailure::TooLarge { limit });
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| HttpFailure::from_reqwest(&e))?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(HttpFailure::TooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// What the last exchange through [`oauth_http`] saw, for classifying failures: oauth2's
+/// errors do not carry the HTTP status.
+#[derive(Debug, Default, Clone)]
+pub struct Observed {
+    pub status: Option<u16>,
+    pub content_type: Option<String>,
+    pub location_host: Option<String>,
+}
+
+/// An oauth2 HTTP client: sends through the strict client, caps the body, and records the
+/// status in `observed`.
+pub fn oauth_http<'a>(
+    client: &'a reqwest::Client,
+    observed: &'a Mutex<Observed>,
+) -> impl Fn(
+    oauth2::HttpRequest,
+) -> std::pin::Pin<
+    Box<
+        dyn std::future::Future<Output = std::result::Result<oauth2::HttpResponse, HttpFailure>>
+            + Send
+            + 'a,
+    >,
+> + 'a {
+    move |request: oauth2::HttpRequest| {
+        Box::pin(async move {
+            let (parts, body) = request.into_parts();
+            let url = parts.uri.to_string();
+            let mut builder = client.request(parts.method, &url).body(body);
+            for (name, value) in parts.headers.iter() {
+                builder = builder.header(name, value);
+            }
+            let response = builder
+                .send()
+                .await
+                .map_err(|e| HttpFailure::from_reqwest(&e))?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            {
+                let mut o = observed.lock().unwrap_or_else(|p| p.into_inner());
+                o.status = Some(status.as_u16());
+                o.content_type = headers
+                    .get(reqwest::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                o.location_host = headers
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|l| url::Url::parse(&url).ok()?.join(l).ok())
+                    .and_then(|u| u.host_str().map(str::to_string));
+            }
+            let body = read_capped(response, MAX_TOKEN_RESPONSE).await?;
+            let mut out = http::Response::builder().status(status);
+            for (name, value) in headers.iter() {
+                out = out.header(name, value);
+            }
+            out.body(body)
+                .map_err(|e| HttpFailure::Other(e.to_string()))
+        })
+    }
+}

@@ -1,0 +1,294 @@
+//! Calling a connector method ("data on demand"): base URL + path template + parameters,
+//! the connector's headers, auth applied, and one retry with a forced refresh after a 401.
+//! The contract is documented in `docs/connector-format.md` ("Method call contract").
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::http::{read_capped, HttpFailure, MAX_METHOD_RESPONSE};
+use super::{AppliedAuth, Context, Engine};
+use crate::definition::{BodyFormat, HttpMethod, MethodDefinition, ParameterLocation};
+use crate::error::{Error, Result};
+
+/// Response headers worth showing; the rest (cookies among them) are dropped.
+const KEPT_HEADERS: &[&str] = &[
+    "content-type",
+    "content-length",
+    "location",
+    "retry-after",
+    "etag",
+    "link",
+    "www-authenticate",
+    "x-request-id",
+];
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MethodResponse {
+    pub status: u16,
+    pub headers: BTreeMap<String, String>,
+    /// The body as JSON when it parses, else as a string.
+    pub body: Value,
+}
+
+impl Engine {
+    /// Calls `method` (its unique identifier or name) on account connector `id`.
+    pub async fn call_method(
+        &self,
+        id: i64,
+        method: &str,
+        parameters: &serde_json::Map<String, Value>,
+    ) -> Result<MethodResponse> {
+        let ctx = self.context(id)?;
+        let m = ctx.def.method(method).cloned().ok_or_else(|| {
+            let known: Vec<&str> = ctx.def.methods.iter().map(|m| m.id.as_str()).collect();
+            Error::not_found_hint(
+                "method",
+                method,
+                &format!(
+                    "connector `{}` has: {}",
+                    ctx.def.id,
+                    if known.is_empty() {
+                        "no methods".into()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            )
+        })?;
+        check_parameters(&m, parameters)?;
+        let (auth, version) = self.access(id).await?;
+        let response = self.send(&ctx, &m, parameters, &auth).await?;
+        if response.status == 401 && ctx.def.oauth2().is_some() {
+            // The provider refused a token we thought valid: refresh once (single flight:
+            // if another task already did, its token is used) and try again.
+            let (token, _) = self.ensure_token(id, version).await?;
+            let o = ctx.oauth2()?;
+            let auth = AppliedAuth::Header {
+                name: o.token_header.clone(),
+                value: crate::secret::Secret::new(format!("{}{}", o.token_prefix, token.expose())),
+            };
+            return self.send(&ctx, &m, parameters, &auth).await;
+        }
+        Ok(response)
+    }
+
+    async fn send(
+        &self,
+        ctx: &Context,
+        m: &MethodDefinition,
+        params: &serde_json::Map<String, Value>,
+        auth: &AppliedAuth,
+    ) -> Result<MethodResponse> {
+        let mut url = build_url(ctx, m, params)?;
+        let mut query: Vec<(String, String)> = m
+            .parameters
+            .iter()
+            .filter(|p| p.location == ParameterLocation::Query)
+            .filter_map(|p| params.get(&p.name).map(|v| (p.name.clone(), scalar(v))))
+            .collect();
+        if let AppliedAuth::Query { name, value } = auth {
+            query.push((name.clone(), value.expose().to_string()));
+        }
+        if !query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        }
+        let shown = format!("{} {}", m.id, display_url(&url, auth));
+        let method = match m.http_method {
+            HttpMethod::Get => reqwest::Method::GET,
+            HttpMethod::Post => reqwest::Method::POST,
+            HttpMethod::Put => reqwest::Method::PUT,
+            HttpMethod::Patch => reqwest::Method::PATCH,
+            HttpMethod::Delete => reqwest::Method::DELETE,
+        };
+        let mut request = self.http.methods.request(method, url);
+        for (name, value) in &ctx.def.headers {
+            request = request.header(
+                name.as_str(),
+                ctx.render(&format!("headers.{name}"), value)?,
+            );
+        }
+        for p in m
+            .parameters
+            .iter()
+            .filter(|p| p.location == ParameterLocation::Header)
+        {
+            if let Some(v) = params.get(&p.name) {
+                request = request.header(p.name.as_str(), scalar(v));
+            }
+        }
+        if let AppliedAuth::Header { name, value } = auth {
+            request = request.header(name.as_str(), value.expose());
+        }
+        let body: serde_json::Map<String, Value> = m
+            .parameters
+            .iter()
+            .filter(|p| p.location == ParameterLocation::Body)
+            .filter_map(|p| params.get(&p.name).map(|v| (p.name.clone(), v.clone())))
+            .collect();
+        let has_body_params = m
+            .parameters
+            .iter()
+            .any(|p| p.location == ParameterLocation::Body);
+        if has_body_params {
+            request = match m.body_format {
+                BodyFormat::Json => request.json(&body),
+                BodyFormat::Form => {
+                    let pairs: Vec<(String, String)> =
+                        body.iter().map(|(k, v)| (k.clone(), scalar(v))).collect();
+                    request.form(&pairs)
+                }
+            };
+        }
+        let failed = |e: HttpFailure| Error::Http {
+            what: shown.clone(),
+            message: e.to_string(),
+        };
+        let response = request
+            .send()
+            .await
+            .map_err(|e| failed(HttpFailure::from_reqwest(&e)))?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .filter(|(n, _)| {
+                let n = n.as_str();
+                KEPT_HEADERS.contains(&n) || n.starts_with("x-ratelimit")
+            })
+            .filter_map(|(n, v)| Some((n.as_str().to_string(), v.to_str().ok()?.to_string())))
+            .collect();
+        let bytes = read_capped(response, MAX_METHOD_RESPONSE)
+            .await
+            .map_err(failed)?;
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        Ok(MethodResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+fn check_parameters(m: &MethodDefinition, given: &serde_json::Map<String, Value>) -> Result<()> {
+    if let Some(unknown) = given
+        .keys()
+        .find(|k| !m.parameters.iter().any(|p| &p.name == *k))
+    {
+        let known: Vec<&str> = m.parameters.iter().map(|p| p.name.as_str()).collect();
+        return Err(Error::InvalidInput(format!(
+            "method `{}` has no parameter `{unknown}`; it takes: {}",
+            m.id,
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        )));
+    }
+    let missing: Vec<&str> = m
+        .parameters
+        .iter()
+        .filter(|p| p.required && given.get(&p.name).is_none_or(Value::is_null))
+        .map(|p| p.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::InvalidInput(format!(
+            "method `{}` needs the parameter(s) {}; nothing was sent",
+            m.id,
+            missing.join(", ")
+        )));
+    }
+    for p in &m.parameters {
+        if let Some(v) = given.get(&p.name) {
+            if p.location != ParameterLocation::Body && (v.is_array() || v.is_object()) {
+                return Err(Error::InvalidInput(format!(
+                    "parameter `{}` goes in the {:?} and must be a string, number or boolean",
+                    p.name, p.location
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Base URL + path; path parameters and properties are percent-encoded as one segment.
+fn build_url(
+    ctx: &Context,
+    m: &MethodDefinition,
+    params: &serde_json::Map<String, Value>,
+) -> Result<url::Url> {
+    let (base, path) = if let Some(scheme_end) = m.path.find("://") {
+        // An absolute URL: its origin is the base, the rest a path template.
+        let host_start = scheme_end + 3;
+        let path_start = m.path[host_start..]
+            .find('/')
+            .map_or(m.path.len(), |i| host_start + i);
+        (
+            m.path[..path_start].to_string(),
+            m.path[path_start..].to_string(),
+        )
+    } else {
+        let base = ctx.def.api_base_url.as_deref().ok_or_else(|| {
+            Error::InvalidInput(format!("connector `{}` has no api_base_url", ctx.def.id))
+        })?;
+        (ctx.render("api_base_url", base)?, m.path.clone())
+    };
+    let mut url = url::Url::parse(&base).map_err(|e| {
+        Error::InvalidInput(format!(
+            "api_base_url of `{}` is not a URL after filling placeholders: {e}",
+            ctx.def.id
+        ))
+    })?;
+    let mut segments: Vec<String> = url
+        .path_segments()
+        .map(|s| s.filter(|s| !s.is_empty()).map(str::to_string).collect())
+        .unwrap_or_default();
+    for template in path.split('/').filter(|s| !s.is_empty()) {
+        let mut segment = template.to_string();
+        for name in crate::definition::placeholders(template).map_err(Error::InvalidInput)? {
+            let value = match params.get(&name) {
+                Some(v) => scalar(v),
+                None => ctx
+                    .properties
+                    .get(&name)
+                    .map(|s| s.expose().to_string())
+                    .ok_or_else(|| {
+                        Error::InvalidInput(format!(
+                            "method `{}` needs `{name}` for its path",
+                            m.id
+                        ))
+                    })?,
+            };
+            segment = segment.replace(&format!("{{{name}}}"), &value);
+        }
+        segments.push(segment);
+    }
+    url.path_segments_mut()
+        .map_err(|_| Error::InvalidInput("api_base_url cannot take a path".into()))?
+        .clear()
+        .extend(segments.iter());
+    Ok(url)
+}
+
+/// Strings as they are; numbers and booleans as their JSON text.
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The URL for messages, with a query-placed API key masked.
+fn display_url(url: &url::Url, auth: &AppliedAuth) -> String {
+    let mut shown = url.clone();
+    shown.set_query(None);
+    if let AppliedAuth::Query { name, .. } = auth {
+        return format!("{shown} (with {name} in the query)");
+    }
+    shown.to_string()
+}

@@ -1,0 +1,435 @@
+//! Token endpoint requests through the `oauth2` crate (RFC 6749 §4.1.3, §4.3, §4.4, §6;
+//! RFC 7009 revocation), with our HTTP client and a classification of every failure:
+//! `invalid_grant` is final (the user must sign in again); 5xx, timeouts, redirects and
+//! bodies that are not a token response are transient; other OAuth errors are rejections.
+//!
+//! Raw response bodies are never put in errors: on success they hold tokens.
+
+use std::sync::Mutex;
+
+use chrono::{DateTime, Duration, Utc};
+use oauth2::basic::{
+    BasicErrorResponse, BasicErrorResponseType, BasicRevocationErrorResponse,
+    BasicTokenIntrospectionResponse, BasicTokenType,
+};
+use oauth2::{
+    AuthType as OAuthClientAuth, AuthUrl, AuthorizationCode, ClientId, ClientSecret,
+    EndpointNotSet, EndpointSet, ExtraTokenFields, PkceCodeVerifier, RedirectUrl, RefreshToken,
+    RequestTokenError, ResourceOwnerPassword, ResourceOwnerUsername, Scope, StandardRevocableToken,
+    StandardTokenResponse, TokenResponse, TokenUrl,
+};
+use serde::{Deserialize, Serialize};
+
+use super::http::{oauth_http, HttpFailure, Observed};
+use crate::credentials::ClientCredentials;
+use crate::definition::{ClientAuth, OAuth2Definition};
+use crate::secret::Secret;
+use crate::token_store::NewTokens;
+
+/// Token response fields beyond RFC 6749's: the OpenID Connect ID token, and the refresh
+/// token lifetime some providers send.
+#[derive(Clone, Deserialize, Serialize)]
+pub struct ExtraFields {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refresh_token_expires_in: Option<i64>,
+}
+
+impl std::fmt::Debug for ExtraFields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ExtraFields([redacted])")
+    }
+}
+
+impl ExtraTokenFields for ExtraFields {}
+
+type Response = StandardTokenResponse<ExtraFields, BasicTokenType>;
+type OAuthClient<HasAuth, HasRevoke, HasToken> = oauth2::Client<
+    BasicErrorResponse,
+    Response,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    HasAuth,
+    EndpointNotSet,
+    EndpointNotSet,
+    HasRevoke,
+    HasToken,
+>;
+
+/// A failed token request, classified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenError {
+    /// `invalid_grant`: the code or refresh token is dead. Final.
+    InvalidGrant { description: Option<String> },
+    /// Another OAuth error (`invalid_client`, `invalid_scope`, ...): a configuration problem.
+    Rejected {
+        error: String,
+        description: Option<String>,
+    },
+    /// May pass by itself: back off and keep the refresh token.
+    Transient { message: String },
+}
+
+impl TokenError {
+    pub fn message(&self, what: &str) -> String {
+        let described = |d: &Option<String>| {
+            d.as_deref()
+                .map(|d| format!(": {}", clip(d)))
+                .unwrap_or_default()
+        };
+        match self {
+            TokenError::InvalidGrant { description } => format!(
+                "the provider refused the {what} (invalid_grant{}); the user must sign in again",
+                described(description)
+            ),
+            TokenError::Rejected { error, description } => {
+                let hint = match error.as_str() {
+                    "invalid_client" | "unauthorized_client" => {
+                        ": check the ClientId/ClientSecret and the client authentication method"
+                    }
+                    "invalid_scope" => ": check the connector's scopes",
+                    _ => "",
+                };
+                format!(
+                    "the provider rejected the {what} ({}{}){hint}",
+                    clip(error),
+                    described(description)
+                )
+            }
+            TokenError::Transient { message } => format!("the {what} failed for now: {message}"),
+        }
+    }
+}
+
+/// Provider-supplied text, shortened and stripped of control characters before it is
+/// stored or shown.
+pub(crate) fn clip(s: &str) -> String {
+    let cleaned: String = s.chars().filter(|c| !c.is_control()).take(300).collect();
+    cleaned
+}
+
+/// The endpoints of one account connector (placeholders already filled).
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    pub authorize: Option<String>,
+    pub token: String,
+    pub revoke: Option<String>,
+}
+
+fn base_client(
+    def: &OAuth2Definition,
+    creds: &ClientCredentials,
+) -> OAuthClient<EndpointNotSet, EndpointNotSet, EndpointNotSet> {
+    let mut client: OAuthClient<EndpointNotSet, EndpointNotSet, EndpointNotSet> =
+        oauth2::Client::new(ClientId::new(creds.client_id.clone()));
+    if def.client_auth != ClientAuth::None {
+        if let Some(secret) = &creds.client_secret {
+            client = client.set_client_secret(ClientSecret::new(secret.expose().to_string()));
+        }
+    }
+    let auth_type = match def.client_auth {
+        ClientAuth::Basic => OAuthClientAuth::BasicAuth,
+        ClientAuth::Body | ClientAuth::None => OAuthClientAuth::RequestBody,
+    };
+    client.set_auth_type(auth_type)
+}
+
+fn token_client(
+    def: &OAuth2Definition,
+    creds: &ClientCredentials,
+    endpoints: &Endpoints,
+) -> Result<OAuthClient<EndpointNotSet, EndpointNotSet, EndpointSet>, TokenError> {
+    let url = TokenUrl::new(endpoints.token.clone()).map_err(|e| TokenError::Rejected {
+        error: "configuration".into(),
+        description: Some(format!("token_url is not a URL: {e}")),
+    })?;
+    Ok(base_client(def, creds).set_token_uri(url))
+}
+
+/// The scopes as one `scope` value joined with the provider's separator (oauth2 joins
+/// with spaces; a single pre-joined scope keeps e.g. Slack's commas).
+pub fn joined_scope(def: &OAuth2Definition) -> Option<Scope> {
+    (!def.scopes.is_empty()).then(|| Scope::new(def.scopes.join(&def.scope_separator)))
+}
+
+pub struct AuthorizationRequest {
+    pub url: url::Url,
+}
+
+/// Builds the authorization URL (RFC 6749 §4.1.1 with RFC 7636 S256 PKCE).
+pub fn authorization_url(
+    def: &OAuth2Definition,
+    creds: &ClientCredentials,
+    endpoints: &Endpoints,
+    redirect_uri: &str,
+    state: &Secret,
+    pkce_challenge: Option<oauth2::PkceCodeChallenge>,
+) -> Result<AuthorizationRequest, String> {
+    let authorize = endpoints
+        .authorize
+        .clone()
+        .ok_or("the connector has no authorize_url")?;
+    let auth_url =
+        AuthUrl::new(authorize).map_err(|e| format!("authorize_url is not a URL: {e}"))?;
+    let redirect = RedirectUrl::new(redirect_uri.to_string())
+        .map_err(|e| format!("redirect URI is not a URL: {e}"))?;
+    let client = base_client(def, creds)
+        .set_auth_uri(auth_url)
+        .set_redirect_uri(redirect);
+    let state_value = state.expose().to_string();
+    let mut request = client.authorize_url(move || oauth2::CsrfToken::new(state_value));
+    if let Some(scope) = joined_scope(def) {
+        request = request.add_scope(scope);
+    }
+    for (k, v) in &def.authorize_params {
+        request = request.add_extra_param(k.as_str(), v.as_str());
+    }
+    if let Some(challenge) = pkce_challenge {
+        request = request.set_pkce_challenge(challenge);
+    }
+    let (url, _) = request.url();
+    Ok(AuthorizationRequest { url })
+}
+
+/// What a token request needs besides the client.
+pub enum Grant<'a> {
+    Code {
+        code: &'a str,
+        redirect_uri: &'a str,
+        pkce_verifier: Option<&'a Secret>,
+    },
+    Refresh {
+        refresh_token: &'a Secret,
+    },
+    ClientCredentials,
+    Password {
+        username: &'a str,
+        password: &'a Secret,
+    },
+}
+
+pub async fn request_tokens(
+    http: &reqwest::Client,
+    def: &OAuth2Definition,
+    creds: &ClientCredentials,
+    endpoints: &Endpoints,
+    grant: Grant<'_>,
+    now: DateTime<Utc>,
+) -> Result<NewTokens, TokenError> {
+    let client = token_client(def, creds, endpoints)?;
+    let observed = Mutex::new(Observed::default());
+    let http_client = oauth_http(http, &observed);
+    let result = match grant {
+        Grant::Code {
+            code,
+            redirect_uri,
+            pkce_verifier,
+        } => {
+            let redirect =
+                RedirectUrl::new(redirect_uri.to_string()).map_err(|e| TokenError::Rejected {
+                    error: "configuration".into(),
+                    description: Some(format!("redirect URI is not a URL: {e}")),
+                })?;
+            let mut req = client
+                .exchange_code(AuthorizationCode::new(code.to_string()))
+                .set_redirect_uri(std::borrow::Cow::Owned(redirect));
+            if let Some(v) = pkce_verifier {
+                req = req.set_pkce_verifier(PkceCodeVerifier::new(v.expose().to_string()));
+            }
+            req.request_async(&http_client).await
+        }
+        Grant::Refresh { refresh_token } => {
+            let token = RefreshToken::new(refresh_token.expose().to_string());
+            client
+                .exchange_refresh_token(&token)
+                .request_async(&http_client)
+                .await
+        }
+        Grant::ClientCredentials => {
+            let mut req = client.exchange_client_credentials();
+            if let Some(scope) = joined_scope(def) {
+                req = req.add_scope(scope);
+            }
+            req.request_async(&http_client).await
+        }
+        Grant::Password { username, password } => {
+            let user = ResourceOwnerUsername::new(username.to_string());
+            let pass = ResourceOwnerPassword::new(password.expose().to_string());
+            let mut req = client.exchange_password(&user, &pass);
+            if let Some(scope) = joined_scope(def) {
+                req = req.add_scope(scope);
+            }
+            req.request_async(&http_client).await
+        }
+    };
+    drop(http_client);
+    let observed = observed.into_inner().unwrap_or_else(|p| p.into_inner());
+    match result {
+        Ok(response) => Ok(new_tokens(response, now)),
+        Err(e) => Err(classify(e, &observed)),
+    }
+}
+
+fn new_tokens(r: Response, now: DateTime<Utc>) -> NewTokens {
+    let secs = |d: std::time::Duration| Duration::seconds(d.as_secs().min(10 * 365 * 86400) as i64);
+    let extra = r.extra_fields();
+    NewTokens {
+        access_token: Secret::new(r.access_token().secret().clone()),
+        refresh_token: r.refresh_token().map(|t| Secret::new(t.secret().clone())),
+        id_token: extra.id_token.clone().map(Secret::new),
+        token_type: Some(token_type_name(r.token_type())),
+        scope: r.scopes().map(|s| {
+            s.iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        }),
+        expires_at: r.expires_in().map(|d| now + secs(d)),
+        refresh_expires_at: extra
+            .refresh_token_expires_in
+            .filter(|s| *s > 0)
+            .map(|s| now + Duration::seconds(s.min(10 * 365 * 86400))),
+    }
+}
+
+fn token_type_name(t: &BasicTokenType) -> String {
+    match t {
+        BasicTokenType::Bearer => "Bearer".to_string(),
+        BasicTokenType::Mac => "MAC".to_string(),
+        BasicTokenType::Extension(s) => clip(s),
+    }
+}
+
+fn classify(
+    e: RequestTokenError<HttpFailure, BasicErrorResponse>,
+    observed: &Observed,
+) -> TokenError {
+    let status = observed.status;
+    let redirect = status.is_some_and(|s| (300..400).contains(&s));
+    if redirect {
+        let to = observed
+            .location_host
+            .as_deref()
+            .unwrap_or("another location");
+        return TokenError::Transient {
+            message: format!(
+                "the endpoint answered HTTP {} redirecting to {to}; redirects are not followed on token endpoints",
+                status.unwrap_or_default()
+            ),
+        };
+    }
+    match e {
+        RequestTokenError::ServerResponse(err) => {
+            let code = match err.error() {
+                BasicErrorResponseType::InvalidGrant => {
+                    return TokenError::InvalidGrant {
+                        description: err.error_description().cloned(),
+                    }
+                }
+                other => other.to_string(),
+            };
+            if status.is_some_and(|s| s >= 500) {
+                return TokenError::Transient {
+                    message: format!("HTTP {} ({})", status.unwrap_or_default(), clip(&code)),
+                };
+            }
+            TokenError::Rejected {
+                error: code,
+                description: err.error_description().cloned(),
+            }
+        }
+        RequestTokenError::Request(failure) => TokenError::Transient {
+            message: failure.to_string(),
+        },
+        RequestTokenError::Parse(parse, _body) => {
+            let html = observed
+                .content_type
+                .as_deref()
+                .is_some_and(|c| c.contains("html"));
+            let what = if html {
+                "an HTML page".to_string()
+            } else if parse.path().to_string() == "." {
+                "a body that is not JSON".to_string()
+            } else {
+                // The path names the field (e.g. `access_token`), never its value.
+                format!("a JSON body with a missing or malformed `{}`", parse.path())
+            };
+            TokenError::Transient {
+                message: format!(
+                    "the endpoint answered HTTP {} with {what} instead of a token response",
+                    status.unwrap_or_default()
+                ),
+            }
+        }
+        RequestTokenError::Other(msg) => TokenError::Transient {
+            message: format!("HTTP {}: {}", status.unwrap_or_default(), clip(&msg)),
+        },
+    }
+}
+
+/// RFC 7009 revocation of one token. `Ok(())` also when the endpoint says the token was
+/// already invalid (it answers 200 by spec). Written here rather than through `oauth2`,
+/// which refuses `http://` revocation URLs even on loopback test servers.
+pub async fn revoke(
+    http: &reqwest::Client,
+    def: &OAuth2Definition,
+    creds: &ClientCredentials,
+    endpoints: &Endpoints,
+    token: &Secret,
+    is_refresh: bool,
+) -> Result<(), String> {
+    let url = endpoints
+        .revoke
+        .clone()
+        .ok_or("the connector has no revoke_url")?;
+    let hint = if is_refresh {
+        "refresh_token"
+    } else {
+        "access_token"
+    };
+    let mut form = vec![
+        ("token", token.expose().to_string()),
+        ("token_type_hint", hint.to_string()),
+    ];
+    let mut request = http
+        .post(&url)
+        .header(reqwest::header::ACCEPT, "application/json");
+    match (def.client_auth, &creds.client_secret) {
+        (ClientAuth::Basic, Some(secret)) => {
+            // RFC 6749 §2.3.1: form-encode the id and secret before Basic encoding.
+            let enc =
+                |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            request = request.basic_auth(enc(&creds.client_id), Some(enc(secret.expose())));
+        }
+        (ClientAuth::Body, Some(secret)) => {
+            form.push(("client_id", creds.client_id.clone()));
+            form.push(("client_secret", secret.expose().to_string()));
+        }
+        _ => form.push(("client_id", creds.client_id.clone())),
+    }
+    let response = request.form(&form).send().await.map_err(|e| {
+        format!(
+            "the revocation request failed ({})",
+            HttpFailure::from_reqwest(&e)
+        )
+    })?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let body = super::http::read_capped(response, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let error = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(clip));
+    Err(match error {
+        Some(code) => format!(
+            "the provider refused the revocation (HTTP {}, {code})",
+            status.as_u16()
+        ),
+        None => format!("the revocation endpoint answered HTTP {}", status.as_u16()),
+    })
+}

@@ -1,0 +1,530 @@
+//! Persistence for the OAuth engine: the token state of an account connector, committing
+//! new tokens atomically, refresh leases shared by processes, pending authorization
+//! requests, and the credential history.
+//!
+//! Invariants:
+//! - New tokens, their metadata, the bumped `credential_version`, the lease release and the
+//!   history event commit in one transaction. A rotated refresh token is therefore stored
+//!   before the new access token can be used by anyone.
+//! - A refresh response without a refresh token keeps the old one.
+//! - `state` values are stored only as hashes and are taken at most once.
+
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::{params, OptionalExtension, Transaction};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::domain::AuthStatus;
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+use crate::service::{fields, parse_ts, ts, Authdesk, T_SECRETS};
+use crate::vault::{SealedAt, Vault};
+
+const T_PENDING: &str = "pending_authorizations";
+
+/// What is stored for an account connector's OAuth credential.
+#[derive(Debug, Clone)]
+pub struct StoredTokens {
+    pub version: i64,
+    pub status: AuthStatus,
+    pub access_token: Option<Secret>,
+    pub refresh_token: Option<Secret>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub refresh_expires_at: Option<DateTime<Utc>>,
+    pub retry_after: Option<DateTime<Utc>>,
+    pub refresh_failures: i64,
+}
+
+impl StoredTokens {
+    /// An access token that is not expired at `at`.
+    pub fn access_valid_at(&self, at: DateTime<Utc>) -> Option<&Secret> {
+        self.access_token
+            .as_ref()
+            .filter(|_| self.expires_at.is_none_or(|e| e > at))
+    }
+
+    pub fn refresh_usable_at(&self, now: DateTime<Utc>) -> Option<&Secret> {
+        self.refresh_token
+            .as_ref()
+            .filter(|_| self.refresh_expires_at.is_none_or(|e| e > now))
+    }
+}
+
+/// Tokens just obtained from a token endpoint.
+#[derive(Debug, Clone)]
+pub struct NewTokens {
+    pub access_token: Secret,
+    pub refresh_token: Option<Secret>,
+    pub id_token: Option<Secret>,
+    pub token_type: Option<String>,
+    pub scope: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub refresh_expires_at: Option<DateTime<Utc>>,
+}
+
+/// How new tokens relate to what is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenCommit {
+    /// A new grant (sign-in, client credentials): everything is replaced.
+    NewGrant,
+    /// A refresh: an absent refresh token, ID token or scope keeps the stored one.
+    Refresh,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CredentialEvent {
+    pub at: DateTime<Utc>,
+    pub kind: String,
+    pub detail: Option<String>,
+}
+
+/// A pending authorization request, taken by its `state`.
+#[derive(Debug)]
+pub struct PendingAuthorization {
+    pub account_connector_id: i64,
+    pub redirect_uri: String,
+    pub pkce_verifier: Option<Secret>,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub enum LeaseOutcome {
+    Acquired,
+    HeldByOther,
+}
+
+pub(crate) fn record_event(
+    tx: &Transaction<'_>,
+    id: i64,
+    at: DateTime<Utc>,
+    kind: &str,
+    detail: Option<&str>,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO credential_events(account_connector_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4)",
+        params![id, ts(at), kind, detail],
+    )?;
+    // Keep the history bounded.
+    tx.execute(
+        "DELETE FROM credential_events WHERE account_connector_id = ?1 AND id <= (
+             SELECT id FROM credential_events WHERE account_connector_id = ?1
+             ORDER BY id DESC LIMIT 1 OFFSET 200)",
+        [id],
+    )?;
+    Ok(())
+}
+
+fn state_hash(state: &str) -> String {
+    let digest = Sha256::digest(state.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn seal_secret(
+    tx: &Transaction<'_>,
+    vault: &Vault,
+    id: i64,
+    field: &str,
+    value: &Secret,
+) -> Result<()> {
+    let row = id.to_string();
+    let sealed = vault.seal(
+        SealedAt {
+            table: T_SECRETS,
+            row: &row,
+            field,
+        },
+        value,
+    );
+    tx.execute(
+        "INSERT INTO account_connector_secrets(account_connector_id, field, sealed) VALUES (?1, ?2, ?3)
+         ON CONFLICT(account_connector_id, field) DO UPDATE SET sealed = excluded.sealed",
+        params![id, field, sealed],
+    )?;
+    Ok(())
+}
+
+impl Authdesk {
+    pub fn load_tokens(&self, id: i64) -> Result<StoredTokens> {
+        type Row = (
+            i64,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            i64,
+        );
+        let row: Row = self
+            .store()
+            .conn()
+            .query_row(
+                "SELECT credential_version, status, expires_at, refresh_expires_at, retry_after, refresh_failures
+                 FROM account_connectors WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+            )
+            .optional()?
+            .ok_or_else(|| Error::not_found("account connector", id))?;
+        Ok(StoredTokens {
+            version: row.0,
+            status: AuthStatus::from_db(&row.1),
+            access_token: self.credential_secret(id, fields::ACCESS_TOKEN)?,
+            refresh_token: self.credential_secret(id, fields::REFRESH_TOKEN)?,
+            expires_at: row.2.map(parse_ts),
+            refresh_expires_at: row.3.map(parse_ts),
+            retry_after: row.4.map(parse_ts),
+            refresh_failures: row.5,
+        })
+    }
+
+    /// Stores tokens from a token endpoint, marks the credential authenticated, releases
+    /// `lease_holder`'s lease and records `event`, all in one transaction.
+    pub fn commit_tokens(
+        &self,
+        id: i64,
+        tokens: &NewTokens,
+        commit: TokenCommit,
+        event: &str,
+        lease_holder: Option<&str>,
+    ) -> Result<i64> {
+        let vault = self.vault()?;
+        let now = self.now();
+        self.store().write(|tx| {
+            if commit == TokenCommit::NewGrant {
+                tx.execute(
+                    "DELETE FROM account_connector_secrets WHERE account_connector_id = ?1",
+                    [id],
+                )?;
+            }
+            seal_secret(tx, &vault, id, fields::ACCESS_TOKEN, &tokens.access_token)?;
+            if let Some(r) = &tokens.refresh_token {
+                seal_secret(tx, &vault, id, fields::REFRESH_TOKEN, r)?;
+            }
+            if let Some(t) = &tokens.id_token {
+                seal_secret(tx, &vault, id, fields::ID_TOKEN, t)?;
+            }
+            let keep = commit == TokenCommit::Refresh;
+            let n = tx.execute(
+                "UPDATE account_connectors SET status = 'authenticated', last_error = NULL,
+                     token_type = COALESCE(?2, CASE WHEN ?7 THEN token_type END),
+                     scopes = COALESCE(?3, CASE WHEN ?7 THEN scopes END),
+                     expires_at = ?4,
+                     refresh_expires_at = COALESCE(?5, CASE WHEN ?7 THEN refresh_expires_at END),
+                     authenticated_at = CASE WHEN ?7 THEN authenticated_at ELSE ?6 END,
+                     last_refreshed_at = ?6, updated_at = ?6,
+                     credential_version = credential_version + 1,
+                     refresh_failures = 0, retry_after = NULL
+                 WHERE id = ?1",
+                params![
+                    id,
+                    tokens.token_type,
+                    tokens.scope,
+                    tokens.expires_at.map(ts),
+                    tokens.refresh_expires_at.map(ts),
+                    ts(now),
+                    keep
+                ],
+            )?;
+            if n == 0 {
+                return Err(Error::not_found("account connector", id));
+            }
+            if let Some(holder) = lease_holder {
+                release_lease_in(tx, id, holder)?;
+            }
+            let rotated = tokens.refresh_token.is_some() && keep;
+            let detail = match (commit, rotated) {
+                (TokenCommit::Refresh, true) => Some("refresh token rotated"),
+                _ => None,
+            };
+            record_event(tx, id, now, event, detail)?;
+            Ok(tx.query_row(
+                "SELECT credential_version FROM account_connectors WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )?)
+        })
+    }
+
+    /// The provider refused the grant (`invalid_grant`, or refresh expiry passed): the user
+    /// must sign in again. Tokens are kept for inspection; nothing will retry.
+    pub fn mark_needs_reauth(
+        &self,
+        id: i64,
+        message: &str,
+        lease_holder: Option<&str>,
+    ) -> Result<()> {
+        let now = self.now();
+        self.store().write(|tx| {
+            tx.execute(
+                "UPDATE account_connectors SET status = 'needs_reauth', last_error = ?2, updated_at = ?3,
+                     credential_version = credential_version + 1, retry_after = NULL
+                 WHERE id = ?1",
+                params![id, message, ts(now)],
+            )?;
+            if let Some(holder) = lease_holder {
+                release_lease_in(tx, id, holder)?;
+            }
+            record_event(tx, id, now, "needs_reauth", Some(message))
+        })
+    }
+
+    /// A refresh failed in a way that may pass (5xx, timeout, garbage): keep every token,
+    /// back off, and say so in the status.
+    pub fn record_transient_failure(
+        &self,
+        id: i64,
+        message: &str,
+        lease_holder: Option<&str>,
+    ) -> Result<DateTime<Utc>> {
+        let now = self.now();
+        self.store().write(|tx| {
+            let failures: i64 = tx.query_row(
+                "SELECT refresh_failures FROM account_connectors WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )?;
+            // 15 s, 30 s, 1 min, ... capped at 30 min.
+            let backoff = Duration::seconds((15i64 << failures.min(7)).min(1800));
+            let retry_after = now + backoff;
+            let shown = format!("{message} (will retry after {})", ts(retry_after));
+            tx.execute(
+                "UPDATE account_connectors SET status = 'error', last_error = ?2, updated_at = ?3,
+                     refresh_failures = refresh_failures + 1, retry_after = ?4
+                 WHERE id = ?1",
+                params![id, shown, ts(now), ts(retry_after)],
+            )?;
+            if let Some(holder) = lease_holder {
+                release_lease_in(tx, id, holder)?;
+            }
+            record_event(tx, id, now, "refresh_failed", Some(message))?;
+            Ok(retry_after)
+        })
+    }
+
+    /// A failure that is not about the tokens (bad configuration, provider said no to a
+    /// sign-in): record it without touching the stored credential.
+    pub fn record_failure(&self, id: i64, kind: &str, message: &str) -> Result<()> {
+        let now = self.now();
+        self.store().write(|tx| {
+            tx.execute(
+                "UPDATE account_connectors SET last_error = ?2, updated_at = ?3,
+                     status = CASE WHEN status = 'authenticated' THEN status ELSE 'error' END
+                 WHERE id = ?1",
+                params![id, message, ts(now)],
+            )?;
+            record_event(tx, id, now, kind, Some(message))
+        })
+    }
+
+    /// Removes the stored credential (after a disconnect): back to "not authenticated".
+    pub fn clear_credentials(&self, id: i64, event: &str, detail: Option<&str>) -> Result<()> {
+        let now = self.now();
+        self.store().write(|tx| {
+            tx.execute("DELETE FROM account_connector_secrets WHERE account_connector_id = ?1", [id])?;
+            tx.execute(
+                "UPDATE account_connectors SET status = 'not_authenticated', last_error = NULL,
+                     token_type = NULL, scopes = NULL, expires_at = NULL, refresh_expires_at = NULL,
+                     authenticated_at = NULL, updated_at = ?2, retry_after = NULL, refresh_failures = 0,
+                     credential_version = credential_version + 1
+                 WHERE id = ?1",
+                params![id, ts(now)],
+            )?;
+            record_event(tx, id, now, event, detail)
+        })
+    }
+
+    /// Takes the refresh lease of `id` for `holder` unless a live holder has it.
+    pub fn try_acquire_lease(&self, id: i64, holder: &str, ttl: Duration) -> Result<LeaseOutcome> {
+        let now = self.now();
+        self.store().write(|tx| {
+            let current: Option<(String, String)> = tx
+                .query_row(
+                    "SELECT holder, expires_at FROM refresh_leases WHERE account_connector_id = ?1",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            if let Some((other, expires)) = current {
+                let live = parse_ts(expires) > now && holder_process_alive(&other);
+                if live && other != holder {
+                    return Ok(LeaseOutcome::HeldByOther);
+                }
+            }
+            tx.execute(
+                "INSERT INTO refresh_leases(account_connector_id, holder, expires_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(account_connector_id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at",
+                params![id, holder, ts(now + ttl)],
+            )?;
+            Ok(LeaseOutcome::Acquired)
+        })
+    }
+
+    pub fn release_lease(&self, id: i64, holder: &str) -> Result<()> {
+        self.store().write(|tx| release_lease_in(tx, id, holder))
+    }
+
+    /// Records a new authorization request; the verifier is sealed, `state` kept as a hash.
+    pub fn insert_pending_authorization(
+        &self,
+        id: i64,
+        state: &Secret,
+        redirect_uri: &str,
+        pkce_verifier: Option<&Secret>,
+        ttl: Duration,
+    ) -> Result<DateTime<Utc>> {
+        let now = self.now();
+        let hash = state_hash(state.expose());
+        let sealed = match pkce_verifier {
+            Some(v) => Some(self.vault()?.seal(
+                SealedAt {
+                    table: T_PENDING,
+                    row: &hash,
+                    field: "verifier",
+                },
+                v,
+            )),
+            None => None,
+        };
+        let expires = now + ttl;
+        self.store().write(|tx| {
+            tx.execute("DELETE FROM pending_authorizations WHERE expires_at < ?1", [ts(now)])?;
+            tx.execute(
+                "INSERT INTO pending_authorizations(state_hash, account_connector_id, redirect_uri, sealed_verifier, created_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![hash, id, redirect_uri, sealed, ts(now), ts(expires)],
+            )?;
+            Ok(())
+        })?;
+        Ok(expires)
+    }
+
+    /// Takes (deletes) the pending authorization for `state`, once. `None` when unknown,
+    /// already used, or expired.
+    pub fn take_pending_authorization(&self, state: &str) -> Result<Option<PendingAuthorization>> {
+        let now = self.now();
+        let hash = state_hash(state);
+        let row: Option<(i64, String, Option<Vec<u8>>, String)> = self.store().write(|tx| {
+            Ok(tx
+                .query_row(
+                    "DELETE FROM pending_authorizations WHERE state_hash = ?1
+                     RETURNING account_connector_id, redirect_uri, sealed_verifier, expires_at",
+                    [&hash],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()?)
+        })?;
+        let Some((id, redirect_uri, sealed, expires)) = row else {
+            return Ok(None);
+        };
+        let expires_at = parse_ts(expires);
+        if expires_at <= now {
+            return Ok(None);
+        }
+        let pkce_verifier = sealed
+            .map(|s| {
+                self.vault()?.open(
+                    SealedAt {
+                        table: T_PENDING,
+                        row: &hash,
+                        field: "verifier",
+                    },
+                    &s,
+                )
+            })
+            .transpose()?;
+        Ok(Some(PendingAuthorization {
+            account_connector_id: id,
+            redirect_uri,
+            pkce_verifier,
+            expires_at,
+        }))
+    }
+
+    /// The latest history entries, newest first.
+    pub fn credential_events(&self, id: i64, limit: usize) -> Result<Vec<CredentialEvent>> {
+        let store = self.store();
+        let mut stmt = store.conn().prepare(
+            "SELECT at, kind, detail FROM credential_events WHERE account_connector_id = ?1
+             ORDER BY id DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![id, limit as i64], |r| {
+            Ok(CredentialEvent {
+                at: parse_ts(r.get(0)?),
+                kind: r.get(1)?,
+                detail: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// OAuth2 account connectors with a stored credential, for the keep-alive.
+    pub fn oauth_credentials_to_watch(
+        &self,
+    ) -> Result<Vec<(i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>)>> {
+        let store = self.store();
+        let mut stmt = store.conn().prepare(
+            "SELECT ac.id, ac.expires_at, COALESCE(ac.last_refreshed_at, ac.authenticated_at)
+             FROM account_connectors ac
+             WHERE ac.status IN ('authenticated', 'error')
+               AND EXISTS (SELECT 1 FROM account_connector_secrets s
+                           WHERE s.account_connector_id = ac.id AND s.field = 'RefreshToken')
+             ORDER BY ac.id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get::<_, Option<String>>(1)?.map(parse_ts),
+                r.get::<_, Option<String>>(2)?.map(parse_ts),
+            ))
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+}
+
+fn release_lease_in(tx: &Transaction<'_>, id: i64, holder: &str) -> Result<()> {
+    tx.execute(
+        "DELETE FROM refresh_leases WHERE account_connector_id = ?1 AND holder = ?2",
+        params![id, holder],
+    )?;
+    Ok(())
+}
+
+/// A lease holder names its process (`pid:<pid>:...`). On Linux a holder whose process is
+/// gone (killed mid-refresh) does not block others until the lease times out.
+fn holder_process_alive(holder: &str) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        let pid = holder
+            .strip_prefix("pid:")
+            .and_then(|r| r.split(':').next());
+        if let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok()) {
+            if pid != std::process::id() {
+                return std::path::Path::new(&format!("/proc/{pid}")).exists();
+            }
+        }
+    }
+    let _ = holder;
+    true
+}
+
+/// A lease holder name for this process.
+pub fn new_lease_holder() -> String {
+    format!("pid:{}:{}", std::process::id(), uuid::Uuid::new_v4())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_hashes_are_hex_sha256() {
+        assert_eq!(state_hash("abc").len(), 64);
+        assert_ne!(state_hash("abc"), state_hash("abd"));
+    }
+
+    #[test]
+    fn a_dead_process_does_not_hold_a_lease() {
+        assert!(holder_process_alive(&new_lease_holder()));
+        assert!(!holder_process_alive("pid:4000000000:x"));
+        assert!(holder_process_alive("someone-else"));
+    }
+}

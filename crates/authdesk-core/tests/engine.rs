@@ -1,0 +1,562 @@
+//! The OAuth engine against a real authorization server (panva's oidc-provider, started
+//! per test from `tests/oidc/server.mjs`; `npm ci` there first — `scripts/test.sh` does).
+//! The vault key comes from a key file so these tests need no keychain.
+
+mod support;
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use authdesk_core::engine::EngineConfig;
+use authdesk_core::{
+    AuthStatus, Authdesk, Engine, Error, InstallRequest, KeySource, NewAccount, OpenOptions, Secret,
+};
+use chrono::{Duration, Utc};
+use serde_json::json;
+use support::oidc::{sign_in, OidcOptions, OidcServer};
+
+const WEB_REDIRECT: &str = "https://app.example.com/callback";
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    desk: Arc<Authdesk>,
+    engine: Engine,
+    /// Seconds added to the real clock.
+    offset: Arc<AtomicI64>,
+    account: String,
+    server: OidcServer,
+}
+
+fn definition(issuer: &str, id: &str, grant: &str, extra: &str) -> String {
+    format!(
+        r#"
+id = "{id}"
+name = "Test provider"
+version = "1"
+api_base_url = "{issuer}"
+[auth]
+type = "oauth2"
+grant = "{grant}"
+authorize_url = "{issuer}/auth"
+token_url = "{issuer}/token"
+revoke_url = "{issuer}/token/revocation"
+issuer = "{issuer}"
+issuer_in_response = true
+scopes = ["openid", "offline_access", "email"]
+{extra}
+[auth.authorize_params]
+prompt = "consent"
+[[methods]]
+id = "userinfo"
+name = "UserInfo"
+http_method = "GET"
+path = "/me"
+"#
+    )
+}
+
+impl Harness {
+    fn start(opts: OidcOptions) -> Harness {
+        let server = OidcServer::start(opts);
+        let dir = tempfile::tempdir().unwrap();
+        let offset = Arc::new(AtomicI64::new(0));
+        let clock_offset = offset.clone();
+        let desk = Arc::new(
+            Authdesk::open(OpenOptions {
+                data_dir: dir.path().join("data"),
+                key_source: KeySource::File(dir.path().join("vault.key")),
+                clock: Arc::new(move || {
+                    Utc::now() + Duration::seconds(clock_offset.load(Ordering::SeqCst))
+                }),
+            })
+            .unwrap(),
+        );
+        let mut config = EngineConfig::default();
+        config.http.total_timeout = std::time::Duration::from_secs(5);
+        let engine = Engine::new(desk.clone(), config).unwrap();
+        let account = desk
+            .create_account(NewAccount {
+                name: "Acme".into(),
+                ..Default::default()
+            })
+            .unwrap()
+            .id;
+        let issuer = server.issuer.clone();
+        desk.add_connector(
+            "test",
+            &definition(&issuer, "oidc-test", "authorization_code", ""),
+            false,
+        )
+        .unwrap();
+        desk.set_connector_client(
+            "oidc-test",
+            "authdesk-web",
+            Some(&Secret::new("authdesk-web-secret")),
+        )
+        .unwrap();
+        Harness {
+            _dir: dir,
+            desk,
+            engine,
+            offset,
+            account,
+            server,
+        }
+    }
+
+    fn install(&self, connector: &str, auth_value: Option<&str>) -> i64 {
+        self.desk
+            .install(
+                &self.account,
+                connector,
+                InstallRequest {
+                    name: "test".into(),
+                    auth_value: auth_value.map(Secret::new),
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+            .id
+    }
+
+    async fn signed_in(&self) -> i64 {
+        let id = self.install("oidc-test", None);
+        let start = self.engine.begin_sign_in(id, WEB_REDIRECT).unwrap();
+        let callback = sign_in(&start.authorization_url, "alice").await;
+        self.engine.complete_sign_in(&callback).await.unwrap();
+        id
+    }
+
+    fn advance(&self, seconds: i64) {
+        self.offset.fetch_add(seconds, Ordering::SeqCst);
+    }
+
+    async fn grants(&self, kind: &str) -> u64 {
+        self.server.stats().await["grants"][kind]
+            .as_u64()
+            .unwrap_or(0)
+    }
+
+    fn secret(&self, id: i64, field: &str) -> Option<String> {
+        self.desk
+            .credential_secret(id, field)
+            .unwrap()
+            .map(|s| s.expose().to_string())
+    }
+}
+
+#[tokio::test]
+async fn code_flow_end_to_end_then_userinfo() {
+    let h = Harness::start(OidcOptions {
+        access_ttl_secs: 3600,
+        ..Default::default()
+    });
+    let id = h.install("oidc-test", None);
+    let start = h.engine.begin_sign_in(id, WEB_REDIRECT).unwrap();
+    let url = url::Url::parse(&start.authorization_url).unwrap();
+    let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(q["code_challenge_method"], "S256");
+    assert_eq!(q["redirect_uri"], WEB_REDIRECT);
+    assert_eq!(q["scope"], "openid offline_access email");
+    assert!(q["state"].len() >= 43, "state carries at least 256 bits");
+
+    let callback = sign_in(&start.authorization_url, "alice").await;
+    assert!(
+        callback.starts_with(WEB_REDIRECT) && callback.contains("iss="),
+        "{callback}"
+    );
+    let ac = h.engine.complete_sign_in(&callback).await.unwrap();
+    assert_eq!(ac.status, AuthStatus::Authenticated);
+    assert!(ac.expires_at.unwrap() > Utc::now() + Duration::minutes(50));
+    assert_eq!(
+        ac.secrets_set,
+        vec!["AccessToken", "IdToken", "RefreshToken"]
+    );
+    let claims = h.desk.inspect(id, false).unwrap();
+    let id_token = claims
+        .secrets
+        .iter()
+        .find(|s| s.field == "IdToken")
+        .unwrap();
+    assert_eq!(id_token.jwt.as_ref().unwrap().claims["sub"], "alice");
+
+    let r = h
+        .engine
+        .call_method(id, "userinfo", &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["email"], "alice@example.com");
+
+    // The callback cannot be used twice: no second token request is made.
+    let e = h.engine.complete_sign_in(&callback).await.unwrap_err();
+    assert!(
+        matches!(e, Error::AuthorizationFailed(_)) && e.to_string().contains("already completed"),
+        "{e}"
+    );
+    assert_eq!(h.grants("authorization_code").await, 1);
+    let events: Vec<String> = h
+        .desk
+        .credential_events(id, 10)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(events[0], "signed_in");
+}
+
+#[tokio::test]
+async fn bad_callbacks_make_no_token_request() {
+    let h = Harness::start(OidcOptions::default());
+    let id = h.install("oidc-test", None);
+
+    let e = h
+        .engine
+        .complete_sign_in(&format!("{WEB_REDIRECT}?code=abc&state=forged"))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("unknown"), "{e}");
+    let e = h
+        .engine
+        .complete_sign_in(&format!("{WEB_REDIRECT}?code=abc"))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("no `state`"), "{e}");
+
+    // The provider's denial, carried with its description.
+    let start = h.engine.begin_sign_in(id, WEB_REDIRECT).unwrap();
+    let state = state_of(&start.authorization_url);
+    let denied = format!(
+        "{WEB_REDIRECT}?error=access_denied&error_description=End-User%20aborted%20interaction&state={state}&iss={}",
+        urlencode(&h.server.issuer)
+    );
+    let e = h.engine.complete_sign_in(&denied).await.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("access_denied: End-User aborted interaction"),
+        "{e}"
+    );
+    assert!(h
+        .desk
+        .get_account_connector(id)
+        .unwrap()
+        .last_error
+        .unwrap()
+        .contains("access_denied"));
+
+    // A real code with a forged issuer (mix-up): refused before the exchange.
+    let start = h.engine.begin_sign_in(id, WEB_REDIRECT).unwrap();
+    let callback = sign_in(&start.authorization_url, "alice").await;
+    let forged = callback.replace(
+        &urlencode(&h.server.issuer),
+        &urlencode("https://evil.example"),
+    );
+    let e = h.engine.complete_sign_in(&forged).await.unwrap_err();
+    assert!(e.to_string().contains("mix-up"), "{e}");
+
+    // Expired: sign-ins live 10 minutes.
+    let start = h.engine.begin_sign_in(id, WEB_REDIRECT).unwrap();
+    let callback = sign_in(&start.authorization_url, "alice").await;
+    h.advance(11 * 60);
+    let e = h.engine.complete_sign_in(&callback).await.unwrap_err();
+    assert!(e.to_string().contains("took longer"), "{e}");
+
+    assert_eq!(h.grants("authorization_code").await, 0);
+    assert_eq!(
+        h.desk.get_account_connector(id).unwrap().status,
+        AuthStatus::Error
+    );
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_reusing_a_rotated_token_needs_reauthentication() {
+    let h = Harness::start(OidcOptions {
+        access_ttl_secs: 3600,
+        rotate_refresh: true,
+    });
+    let id = h.signed_in().await;
+    let first_refresh = h.secret(id, "RefreshToken").unwrap();
+    let first_access = h.secret(id, "AccessToken").unwrap();
+
+    h.advance(3600);
+    let r = h
+        .engine
+        .call_method(id, "userinfo", &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(h.grants("refresh_token").await, 1);
+    let second_refresh = h.secret(id, "RefreshToken").unwrap();
+    assert_ne!(
+        second_refresh, first_refresh,
+        "the provider rotates refresh tokens"
+    );
+    assert_ne!(h.secret(id, "AccessToken").unwrap(), first_access);
+    let ac = h.desk.get_account_connector(id).unwrap();
+    assert_eq!(ac.status, AuthStatus::Authenticated);
+    assert!(ac.expires_at.unwrap() > h.desk.now() + Duration::minutes(50));
+
+    // A partner hands back the old, rotated refresh token: the provider revokes the grant.
+    h.desk
+        .set_auth_value(
+            id,
+            &Secret::new(format!(r#"{{"AccessToken":"stale","RefreshToken":"{first_refresh}","Expires":"2000-01-01T00:00:00Z"}}"#)),
+        )
+        .unwrap();
+    let e = h
+        .engine
+        .call_method(id, "userinfo", &Default::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::NeedsReauth { .. }), "{e}");
+    let ac = h.desk.get_account_connector(id).unwrap();
+    assert_eq!(ac.status, AuthStatus::NeedsReauth);
+    assert!(ac.last_error.unwrap().contains("invalid_grant"));
+    // No retry storm: further calls do not reach the provider.
+    for _ in 0..3 {
+        assert!(matches!(
+            h.engine.access(id).await,
+            Err(Error::NeedsReauth { .. })
+        ));
+    }
+    assert_eq!(h.server.stats().await["errors"]["invalid_grant"], 1);
+}
+
+#[tokio::test]
+async fn empty_auth_value_authenticates_with_client_credentials() {
+    let h = Harness::start(OidcOptions::default());
+    let issuer = h.server.issuer.clone();
+    let def = definition(&issuer, "oidc-cc", "client_credentials", "").replace(
+        r#"scopes = ["openid", "offline_access", "email"]"#,
+        r#"scopes = ["api:read"]"#,
+    );
+    h.desk.add_connector("cc", &def, false).unwrap();
+    let id = h.install("oidc-cc", Some("{}"));
+    h.desk
+        .set_property(id, "ClientId", &Secret::new("authdesk-web"))
+        .unwrap();
+    h.desk
+        .set_property(id, "ClientSecret", &Secret::new("authdesk-web-secret"))
+        .unwrap();
+    assert_eq!(
+        h.desk.get_account_connector(id).unwrap().status,
+        AuthStatus::NotAuthenticated
+    );
+
+    let (auth, _) = h.engine.access(id).await.unwrap();
+    assert!(matches!(
+        auth,
+        authdesk_core::engine::AppliedAuth::Header { .. }
+    ));
+    let ac = h.desk.get_account_connector(id).unwrap();
+    assert_eq!(ac.status, AuthStatus::Authenticated);
+    assert_eq!(ac.scopes.as_deref(), Some("api:read"));
+    assert_eq!(h.grants("client_credentials").await, 1);
+    // Valid token: no second request.
+    h.engine.access(id).await.unwrap();
+    assert_eq!(h.grants("client_credentials").await, 1);
+
+    // An authorization-code connector with "{}" cannot help itself.
+    let code = h.install("oidc-test", Some("{}"));
+    let e = h.engine.access(code).await.unwrap_err();
+    assert!(
+        matches!(e, Error::NeedsSignIn { .. }) && e.to_string().contains("authdesk connect"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_partner_auth_value_needs_reauthentication_without_asking_the_provider() {
+    let h = Harness::start(OidcOptions::default());
+    let id = h.install(
+        "oidc-test",
+        Some(r#"{"AccessToken":"a","RefreshToken":"r","Expires":"2021-10-01T00:00:00Z","RefreshExpires":"2022-10-01T00:00:00Z"}"#),
+    );
+    assert_eq!(
+        h.desk.get_account_connector(id).unwrap().status,
+        AuthStatus::NeedsReauth
+    );
+    let e = h
+        .engine
+        .call_method(id, "userinfo", &Default::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::NeedsReauth { .. }), "{e}");
+    // Refresh still valid, access expired: refreshed with the partner's refresh token.
+    let id2 = h.install("oidc-test", Some(r#"{"AccessToken":"a","RefreshToken":"not-a-real-token","Expires":"2021-10-01T00:00:00Z","RefreshExpires":"2099-10-01T00:00:00Z"}"#));
+    let e = h.engine.access(id2).await.unwrap_err();
+    assert!(
+        matches!(e, Error::NeedsReauth { .. }),
+        "the provider does not know that token: {e}"
+    );
+    let stats = h.server.stats().await;
+    assert_eq!(stats["errors"]["invalid_grant"], 1, "{stats}");
+}
+
+#[tokio::test]
+async fn discovery_builds_a_working_definition() {
+    let h = Harness::start(OidcOptions::default());
+    let d = h
+        .engine
+        .discover(&h.server.issuer, Some("discovered"), None)
+        .await
+        .unwrap();
+    let o = d.definition.oauth2().unwrap();
+    assert_eq!(o.token_url, format!("{}/token", h.server.issuer));
+    assert_eq!(
+        o.authorize_url.as_deref(),
+        Some(format!("{}/auth", h.server.issuer).as_str())
+    );
+    assert_eq!(
+        o.revoke_url.as_deref(),
+        Some(format!("{}/token/revocation", h.server.issuer).as_str())
+    );
+    assert!(o.pkce && o.issuer_in_response);
+    assert!(o.scopes.contains(&"offline_access".to_string()));
+    assert_eq!(
+        d.definition.methods[0].path,
+        format!("{}/me", h.server.issuer)
+    );
+    // What it wrote is a definition like any other.
+    let added = h
+        .desk
+        .add_connector("discovered.toml", &d.toml, false)
+        .unwrap();
+    assert_eq!(added.slug, "discovered");
+
+    let e = h
+        .engine
+        .discover("http://127.0.0.1:9/", None, None)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("discovery"), "{e}");
+}
+
+#[tokio::test]
+async fn disconnect_revokes_at_the_provider() {
+    let h = Harness::start(OidcOptions::default());
+    let id = h.signed_in().await;
+    let refresh = h.secret(id, "RefreshToken").unwrap();
+    let report = h.engine.disconnect(id).await.unwrap();
+    assert!(report.attempted && report.errors.is_empty(), "{report:?}");
+    assert_eq!(report.revoked, vec!["RefreshToken", "AccessToken"]);
+    assert_eq!(h.server.stats().await["revocations"], 2);
+    let ac = h.desk.get_account_connector(id).unwrap();
+    assert_eq!(ac.status, AuthStatus::NotAuthenticated);
+    assert!(ac.secrets_set.is_empty());
+    // The provider no longer honours the refresh token.
+    let r = reqwest::Client::new()
+        .post(format!("{}/token", h.server.issuer))
+        .basic_auth("authdesk-web", Some("authdesk-web-secret"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+
+    // Deleting revokes too; a failed revocation does not block deletion.
+    let id = h.signed_in().await;
+    drop(h.server);
+    let report = h.engine.delete_account_connector(id).await.unwrap();
+    assert!(report.attempted && !report.errors.is_empty(), "{report:?}");
+    assert!(matches!(
+        h.desk.get_account_connector(id),
+        Err(Error::NotFound { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_hundred_concurrent_calls_on_an_expired_credential_refresh_once() {
+    let h = Harness::start(OidcOptions {
+        access_ttl_secs: 3600,
+        rotate_refresh: true,
+    });
+    let id = h.signed_in().await;
+    h.advance(3600);
+    let engine = &h.engine;
+    let calls = (0..100).map(|_| async move {
+        engine
+            .call_method(id, "userinfo", &Default::default())
+            .await
+    });
+    let results = futures::future::join_all(calls).await;
+    for r in &results {
+        assert_eq!(r.as_ref().unwrap().status, 200);
+    }
+    assert_eq!(h.grants("refresh_token").await, 1);
+}
+
+#[tokio::test]
+async fn loopback_sign_in_for_a_native_client() {
+    let h = Harness::start(OidcOptions::default());
+    let id = h.install("oidc-test", None);
+    h.desk
+        .set_property(id, "ClientId", &Secret::new("authdesk-native"))
+        .unwrap();
+    h.desk
+        .set_property(id, "ClientSecret", &Secret::new("authdesk-native-secret"))
+        .unwrap();
+    let sign_in_flow = h.engine.begin_loopback_sign_in(id, 0).await.unwrap();
+    let url = sign_in_flow.start.authorization_url.clone();
+    assert!(sign_in_flow
+        .start
+        .redirect_uri
+        .starts_with("http://127.0.0.1:"));
+    let browser = async {
+        let callback = sign_in(&url, "bob").await;
+        // The browser follows the provider's redirect to the loopback listener.
+        let page = reqwest::get(&callback).await.unwrap();
+        (page.status().as_u16(), page.text().await.unwrap())
+    };
+    let (done, (status, page)) = tokio::join!(
+        h.engine
+            .finish_loopback_sign_in(sign_in_flow, std::time::Duration::from_secs(30)),
+        browser
+    );
+    assert_eq!(done.unwrap().status, AuthStatus::Authenticated);
+    assert_eq!(status, 200);
+    assert!(page.contains("You can close this window"), "{page}");
+    let r = h
+        .engine
+        .call_method(id, "userinfo", &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(r.body["sub"], "bob");
+}
+
+#[tokio::test]
+async fn method_parameters_are_checked_before_anything_is_sent() {
+    let h = Harness::start(OidcOptions::default());
+    let id = h.signed_in().await;
+    let e = h
+        .engine
+        .call_method(id, "nope", &Default::default())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("has: userinfo"), "{e}");
+    let mut params = serde_json::Map::new();
+    params.insert("bogus".into(), json!(1));
+    let e = h
+        .engine
+        .call_method(id, "userinfo", &params)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("no parameter `bogus`"), "{e}");
+}
+
+fn state_of(authorization_url: &str) -> String {
+    url::Url::parse(authorization_url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned()
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}

@@ -1,0 +1,214 @@
+//! A real OAuth2/OIDC authorization server for tests: panva's `oidc-provider` run by
+//! `tests/oidc/server.mjs` (see its README for the clients), plus a driver for its
+//! devInteractions login and consent pages over plain HTTP.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use reqwest::header::LOCATION;
+use reqwest::redirect::Policy;
+use url::Url;
+
+pub struct OidcServer {
+    /// `http://127.0.0.1:<port>`, no trailing slash.
+    pub issuer: String,
+    child: Child,
+}
+
+pub struct OidcOptions {
+    pub access_ttl_secs: u64,
+    pub rotate_refresh: bool,
+}
+
+impl Default for OidcOptions {
+    fn default() -> Self {
+        OidcOptions {
+            access_ttl_secs: 60,
+            rotate_refresh: true,
+        }
+    }
+}
+
+impl OidcServer {
+    /// Starts `node tests/oidc/server.mjs` on a free port and waits for it to listen.
+    pub fn start(opts: OidcOptions) -> OidcServer {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/oidc");
+        let mut child = Command::new("node")
+            .arg("server.mjs")
+            .current_dir(&dir)
+            .env("PORT", "0")
+            .env("ACCESS_TTL", opts.access_ttl_secs.to_string())
+            .env(
+                "ROTATE_REFRESH",
+                if opts.rotate_refresh { "1" } else { "0" },
+            )
+            // The server exits when our end of its stdin closes, even if we are killed.
+            .env("EXIT_WITH_STDIN", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run `node` in {}: {e}", dir.display()));
+
+        // Both pipes are drained for the server's whole life so it never blocks writing.
+        let mut stderr = child.stderr.take().unwrap();
+        let stderr_reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(line) if line.starts_with("listening ") => {
+                let issuer = line["listening ".len()..].trim().to_string();
+                OidcServer { issuer, child }
+            }
+            outcome => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let stderr = stderr_reader.join().unwrap_or_default();
+                let hint = if dir.join("node_modules/oidc-provider").exists() {
+                    String::new()
+                } else {
+                    format!(
+                        "\n{}/node_modules is missing: run `npm ci` there.",
+                        dir.display()
+                    )
+                };
+                panic!(
+                    "the oidc-provider test server did not start (first stdout line: {outcome:?}){hint}\n\
+                     --- server stderr ---\n{stderr}"
+                );
+            }
+        }
+    }
+
+    /// `{"grants":{"authorization_code":1,..},"errors":{"invalid_grant":1},"revocations":0}`
+    pub async fn stats(&self) -> serde_json::Value {
+        let url = format!("{}/__test/stats", self.issuer);
+        let body = reqwest::get(&url).await.and_then(|r| r.error_for_status());
+        let body = match body {
+            Ok(response) => response.text().await.expect("read /__test/stats"),
+            Err(e) => panic!("GET {url}: {e}"),
+        };
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("/__test/stats gave {body:?}: {e}"))
+    }
+
+    pub async fn reset_stats(&self) {
+        let url = format!("{}/__test/reset", self.issuer);
+        let response = reqwest::Client::new().post(&url).send().await;
+        if let Err(e) = response.and_then(|r| r.error_for_status()) {
+            panic!("POST {url}: {e}");
+        }
+    }
+}
+
+impl Drop for OidcServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Follows an authorization URL through devInteractions login (any login/password) and
+/// consent with a fresh cookie jar, without following the final redirect to the client's
+/// redirect_uri; returns that final Location (absolute URL with code/state/iss or error).
+pub async fn sign_in(authorization_url: &str, login: &str) -> String {
+    let client = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .cookie_store(true)
+        .build()
+        .expect("build the sign-in HTTP client");
+    let mut url = Url::parse(authorization_url)
+        .unwrap_or_else(|e| panic!("sign_in: bad authorization URL {authorization_url:?}: {e}"));
+    let issuer_origin = url.origin();
+    // The form to POST to `url` next, or None to GET it.
+    let mut form: Option<Vec<(&str, &str)>> = None;
+
+    for _ in 0..20 {
+        let request = match form.take() {
+            Some(fields) => client.post(url.clone()).form(&fields),
+            None => client.get(url.clone()),
+        };
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("sign_in: {url}: {e}"));
+        let status = response.status();
+
+        if status.is_redirection() {
+            let location = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok());
+            let Some(location) = location else {
+                panic!("sign_in: {status} without Location from {url}")
+            };
+            let next = url
+                .join(location)
+                .unwrap_or_else(|e| panic!("sign_in: bad Location {location:?} from {url}: {e}"));
+            if next.origin() != issuer_origin {
+                return next.to_string();
+            }
+            url = next;
+            continue;
+        }
+
+        let body = response.text().await.unwrap_or_default();
+        let page = interaction_form(&body).filter(|_| status.is_success());
+        let Some((action, prompt)) = page else {
+            panic!(
+                "sign_in: unexpected {status} from {url}:\n{}",
+                excerpt(&body)
+            );
+        };
+        url = url
+            .join(&action)
+            .unwrap_or_else(|e| panic!("sign_in: bad form action {action:?} at {url}: {e}"));
+        form = Some(match prompt.as_str() {
+            "login" => vec![
+                ("prompt", "login"),
+                ("login", login),
+                ("password", "any password"),
+            ],
+            "consent" => vec![("prompt", "consent")],
+            other => panic!(
+                "sign_in: unknown interaction prompt {other:?} at {url}:\n{}",
+                excerpt(&body)
+            ),
+        });
+    }
+    panic!("sign_in: no redirect to the client after 20 steps (last URL {url})");
+}
+
+/// The devInteractions page's form: its action and its hidden `prompt` ("login"/"consent").
+fn interaction_form(html: &str) -> Option<(String, String)> {
+    let form = &html[html.find("<form")?..];
+    let action = between(form, "action=\"", "\"")?.replace("&amp;", "&");
+    let prompt = between(form, "name=\"prompt\" value=\"", "\"")?.to_string();
+    Some((action, prompt))
+}
+
+fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let from = text.find(start)? + start.len();
+    let len = text[from..].find(end)?;
+    Some(&text[from..from + len])
+}
+
+/// The start of a page's body, for panic messages (oidc-provider's error pages put
+/// `error` and `error_description` there).
+fn excerpt(html: &str) -> String {
+    let body = html.find("<body").map_or(html, |at| &html[at..]);
+    body.chars().take(800).collect()
+}

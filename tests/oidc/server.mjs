@@ -1,0 +1,138 @@
+// A real OAuth2/OIDC authorization server for Authdesk's tests: panva's oidc-provider
+// (certified OpenID provider) with its built-in devInteractions login and consent forms.
+//
+//   PORT=0 node server.mjs         -> prints `listening http://127.0.0.1:<port>` once ready
+//
+// Environment: PORT (default 0 = any free port), ACCESS_TTL (access token lifetime in
+// seconds, default 60), ROTATE_REFRESH ('1' = rotate refresh tokens on use, the default),
+// EXIT_WITH_STDIN ('1' = exit when stdin closes, so a killed test run leaves no server behind).
+//
+// Extra test endpoints (outside oidc-provider):
+//   GET  /__test/stats  -> {"grants":{"authorization_code":1,...},"errors":{"invalid_grant":1},"revocations":1}
+//   POST /__test/reset  -> zeroes those counts
+import http from 'node:http';
+import Provider from 'oidc-provider';
+
+// stdout carries exactly one line (`listening ...`, read by the Rust harness); oidc-provider
+// prints its lazy "NOTICE: default ... function called" lines with console.info: send them to stderr.
+console.info = (...args) => console.error(...args);
+
+const SCOPE = 'openid offline_access profile email api:read';
+
+const confidential = (client_id, client_secret, token_endpoint_auth_method, redirect_uris, extra = {}) => ({
+  client_id,
+  client_secret,
+  token_endpoint_auth_method,
+  redirect_uris,
+  grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
+  response_types: ['code'],
+  scope: SCOPE,
+  ...extra,
+});
+
+const clients = [
+  confidential('authdesk-web', 'authdesk-web-secret', 'client_secret_basic',
+    ['https://app.example.com/callback', 'http://127.0.0.1:8788/connector/callback']),
+  // Native + http loopback redirect: any port is accepted at /auth (RFC 8252 section 7.3).
+  confidential('authdesk-native', 'authdesk-native-secret', 'client_secret_basic',
+    ['http://127.0.0.1/callback'], { application_type: 'native' }),
+  confidential('authdesk-post', 'authdesk-post-secret', 'client_secret_post',
+    ['https://app.example.com/callback']),
+  {
+    client_id: 'authdesk-public',
+    token_endpoint_auth_method: 'none',
+    redirect_uris: ['https://app.example.com/callback'],
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    scope: SCOPE,
+  },
+];
+
+// ---- counters --------------------------------------------------------------------------
+const emptyStats = () => ({ grants: {}, errors: {}, revocations: 0 });
+let stats = emptyStats();
+const bump = (map, key) => { map[key] = (map[key] || 0) + 1; };
+
+function sendJson(res, status, value) {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+if (process.env.EXIT_WITH_STDIN === '1') {
+  process.stdin.on('end', () => process.exit(0));
+  process.stdin.on('error', () => process.exit(0));
+  process.stdin.resume();
+}
+
+// ---- server ----------------------------------------------------------------------------
+let handler = (_req, res) => sendJson(res, 503, { error: 'starting' });
+
+const server = http.createServer((req, res) => {
+  const path = req.url.split('?')[0];
+  if (req.method === 'GET' && path === '/__test/stats') return sendJson(res, 200, stats);
+  if (req.method === 'POST' && path === '/__test/reset') {
+    stats = emptyStats();
+    return sendJson(res, 200, stats);
+  }
+  return handler(req, res);
+});
+
+server.listen(Number(process.env.PORT || 0), '127.0.0.1', () => {
+  const { port } = server.address();
+  const issuer = `http://127.0.0.1:${port}`;
+
+  const provider = new Provider(issuer, {
+    clients,
+    features: {
+      devInteractions: { enabled: true }, // login + consent forms; any login/password is accepted
+      clientCredentials: { enabled: true },
+      revocation: { enabled: true },
+      introspection: { enabled: true },
+      // No resourceIndicators: in 9.13 a client_credentials request with scope=api:read gets an
+      // opaque token with that scope as is, and code-flow tokens stay userinfo (/me) tokens.
+    },
+    pkce: { required: () => true }, // S256 PKCE for every code flow, confidential clients too
+    rotateRefreshToken: () => (process.env.ROTATE_REFRESH ?? '1') === '1',
+    // Default issueRefreshToken: only when offline_access was granted (needs prompt=consent).
+    scopes: SCOPE.split(' '),
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+    async findAccount(_ctx, id) {
+      return {
+        accountId: id,
+        async claims() { return { sub: id, email: `${id}@example.com`, email_verified: true, name: id }; },
+      };
+    },
+    ttl: {
+      AccessToken: Number(process.env.ACCESS_TTL || 60),
+      AuthorizationCode: 60,
+      ClientCredentials: 600,
+      RefreshToken: 86400,
+      IdToken: 3600,
+      Grant: 86400,
+      Session: 86400,
+      Interaction: 600,
+    },
+    cookies: { keys: ['authdesk-test-cookie-key'] },
+  });
+
+  provider.on('server_error', (_ctx, err) => console.error('server_error', err));
+
+  // Count token endpoint outcomes and revocations.
+  provider.use(async (ctx, next) => {
+    await next();
+    if (ctx.method !== 'POST') return;
+    if (ctx.path === '/token') {
+      if (ctx.status === 200) {
+        bump(stats.grants, ctx.oidc?.params?.grant_type || 'unknown');
+      } else {
+        bump(stats.errors, ctx.body?.error || `http_${ctx.status}`);
+      }
+    } else if (ctx.path === '/token/revocation' && ctx.status === 200) {
+      stats.revocations += 1;
+    }
+  });
+
+  handler = provider.callback();
+  console.log(`listening ${issuer}`);
+});
