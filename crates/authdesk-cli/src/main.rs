@@ -9,8 +9,11 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use authdesk_core::definition::SignInMode;
+use std::sync::Arc;
+
 use authdesk_core::{
-    paths, Authdesk, InstallRequest, NewAccount, OpenOptions, PropertyInput, Secret,
+    paths, Authdesk, Engine, EngineConfig, InstallRequest, NewAccount, OpenOptions, PropertyInput,
+    Secret,
 };
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -49,6 +52,47 @@ enum Command {
         /// Print the token values themselves.
         #[arg(long)]
         reveal: bool,
+    },
+    /// Sign in (authorization code flow) in the system browser, with a loopback redirect
+    /// on 127.0.0.1 (register `http://127.0.0.1/callback`, any port, at the provider).
+    Connect {
+        account_connector_id: i64,
+        /// Print the URL instead of opening the browser.
+        #[arg(long)]
+        no_browser: bool,
+        /// Loopback port (0: any free port; use a fixed one if the provider needs an
+        /// exact redirect URI).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Seconds to wait for the browser to come back.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
+    /// Call a connector method with the auth applied (refreshing first if needed).
+    Call {
+        account_connector_id: i64,
+        /// The method's unique identifier or name.
+        method: String,
+        /// A parameter, NAME=VALUE (repeatable; values are strings).
+        #[arg(long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
+        /// Parameters as a JSON object (for numbers, booleans and nested bodies).
+        #[arg(long, value_name = "JSON")]
+        params_json: Option<String>,
+    },
+    /// Refresh an OAuth2 credential now.
+    Refresh { account_connector_id: i64 },
+    /// Refresh credentials that expire soon and exercise idle refresh tokens.
+    KeepAlive {
+        /// Keep running, checking every this many seconds.
+        #[arg(long, value_name = "SECONDS")]
+        watch: Option<u64>,
+    },
+    /// What happened to a credential: sign-ins, refreshes, failures.
+    History {
+        account_connector_id: i64,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
     },
     /// Print the data directory in use.
     DataDir,
@@ -214,6 +258,12 @@ enum AccountConnectorsCmd {
         account_connector_id: i64,
         mode: SignInChoice,
     },
+    /// Revoke the credential at the provider (when it has an endpoint) and forget it here.
+    Disconnect {
+        account_connector_id: i64,
+    },
+    /// Delete an account connector; its tokens are revoked at the provider first (a failed
+    /// revocation is reported and does not stop the deletion).
     Delete {
         account_connector_id: i64,
     },
@@ -250,9 +300,100 @@ fn open(cli: &Cli) -> Result<Authdesk> {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let desk = open(&cli)?;
+    let desk = Arc::new(open(&cli)?);
     let out = output::Out { json: cli.json };
+    let engine = || -> Result<(Engine, tokio::runtime::Runtime)> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        Ok((Engine::new(desk.clone(), EngineConfig::default())?, runtime))
+    };
     match cli.command {
+        Command::Connect {
+            account_connector_id,
+            no_browser,
+            port,
+            timeout,
+        } => {
+            let (engine, rt) = engine()?;
+            rt.block_on(async {
+                let sign_in = engine
+                    .begin_loopback_sign_in(account_connector_id, port)
+                    .await?;
+                let url = sign_in.start.authorization_url.clone();
+                eprintln!(
+                    "Redirect URI for this sign-in: {}",
+                    sign_in.start.redirect_uri
+                );
+                if no_browser {
+                    eprintln!("Open this URL in your browser to sign in:");
+                    println!("{url}");
+                } else if let Err(e) = open::that_detached(&url) {
+                    eprintln!("Could not open a browser ({e}); open this URL yourself:\n{url}");
+                } else {
+                    eprintln!(
+                        "Your browser should now show the provider's sign-in page. Waiting..."
+                    );
+                }
+                let ac = engine
+                    .finish_loopback_sign_in(sign_in, std::time::Duration::from_secs(timeout))
+                    .await?;
+                out.account_connector(&ac)
+            })
+        }
+        Command::Call {
+            account_connector_id,
+            method,
+            params,
+            params_json,
+        } => {
+            let mut parameters = match params_json {
+                Some(text) => match serde_json::from_str::<serde_json::Value>(&text) {
+                    Ok(serde_json::Value::Object(map)) => map,
+                    _ => bail!("--params-json must be a JSON object, e.g. '{{\"limit\": 10}}'"),
+                },
+                None => serde_json::Map::new(),
+            };
+            for p in &params {
+                let (n, v) = p
+                    .split_once('=')
+                    .with_context(|| format!("--param {p:?} must be NAME=VALUE"))?;
+                parameters.insert(n.to_string(), serde_json::Value::String(v.to_string()));
+            }
+            let (engine, rt) = engine()?;
+            let response =
+                rt.block_on(engine.call_method(account_connector_id, &method, &parameters))?;
+            out.method_response(&response)
+        }
+        Command::Refresh {
+            account_connector_id,
+        } => {
+            let (engine, rt) = engine()?;
+            out.account_connector(&rt.block_on(engine.refresh_now(account_connector_id))?)
+        }
+        Command::KeepAlive { watch } => {
+            let (engine, rt) = engine()?;
+            rt.block_on(async {
+                loop {
+                    let outcomes = engine.keep_alive_once().await?;
+                    out.keep_alive(&outcomes)?;
+                    match watch {
+                        Some(seconds) => {
+                            tokio::time::sleep(std::time::Duration::from_secs(seconds.max(1))).await
+                        }
+                        None => return Ok(()),
+                    }
+                }
+            })
+        }
+        Command::History {
+            account_connector_id,
+            limit,
+        } => {
+            desk.get_account_connector(account_connector_id)?;
+            out.history(&desk.credential_events(account_connector_id, limit)?)
+        }
         Command::DataDir => out.text(&desk.data_dir().display().to_string()),
         Command::Vault(VaultCmd::Status) => out.vault_status(&desk.vault_status()?),
         Command::Inspect {
@@ -421,11 +562,25 @@ fn run(cli: Cli) -> Result<()> {
                 };
                 out.account_connector(&desk.set_sign_in_mode(account_connector_id, mode)?)
             }
+            AccountConnectorsCmd::Disconnect {
+                account_connector_id,
+            } => {
+                let (engine, rt) = engine()?;
+                let report = rt.block_on(engine.disconnect(account_connector_id))?;
+                out.revocation(
+                    &report,
+                    &format!("disconnected account connector {account_connector_id}"),
+                )
+            }
             AccountConnectorsCmd::Delete {
                 account_connector_id,
             } => {
-                desk.delete_account_connector(account_connector_id)?;
-                out.done(&format!("deleted account connector {account_connector_id}"))
+                let (engine, rt) = engine()?;
+                let report = rt.block_on(engine.delete_account_connector(account_connector_id))?;
+                out.revocation(
+                    &report,
+                    &format!("deleted account connector {account_connector_id}"),
+                )
             }
         },
     }

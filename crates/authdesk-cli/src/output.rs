@@ -5,7 +5,10 @@ use std::fmt::Write as _;
 
 use anyhow::Result;
 use authdesk_core::definition::{AuthDefinition, ConnectorDefinition};
+use authdesk_core::engine::methods::MethodResponse;
+use authdesk_core::engine::{KeepAliveOutcome, RevocationReport};
 use authdesk_core::inspect::Inspection;
+use authdesk_core::token_store::CredentialEvent;
 use authdesk_core::{Account, AccountConnector, AccountUser, LibraryConnector, VaultStatus};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -52,6 +55,70 @@ impl Out {
             );
             if let Some(p) = &v.problem {
                 let _ = writeln!(s, "Problem:        {p}");
+            }
+            s
+        })
+    }
+
+    pub fn method_response(&self, r: &MethodResponse) -> Result<()> {
+        self.emit(r, || {
+            let mut s = format!("HTTP {}\n", r.status);
+            for (k, v) in &r.headers {
+                let _ = writeln!(s, "{k}: {v}");
+            }
+            s.push('\n');
+            match &r.body {
+                serde_json::Value::String(text) => s.push_str(text),
+                other => s.push_str(&serde_json::to_string_pretty(other).unwrap_or_default()),
+            }
+            s.push('\n');
+            s
+        })
+    }
+
+    pub fn keep_alive(&self, outcomes: &[KeepAliveOutcome]) -> Result<()> {
+        self.emit(outcomes, || {
+            if outcomes.is_empty() {
+                return "nothing to refresh\n".to_string();
+            }
+            outcomes
+                .iter()
+                .map(|o| match &o.result {
+                    Ok(()) => format!("{}: refreshed ({})\n", o.account_connector_id, o.reason),
+                    Err(e) => format!("{}: failed ({}): {e}\n", o.account_connector_id, o.reason),
+                })
+                .collect()
+        })
+    }
+
+    pub fn history(&self, events: &[CredentialEvent]) -> Result<()> {
+        self.emit(events, || {
+            table(
+                &["WHEN", "WHAT", "DETAIL"],
+                events.iter().map(|e| {
+                    vec![
+                        date(&e.at),
+                        e.kind.clone(),
+                        e.detail.clone().unwrap_or_default(),
+                    ]
+                }),
+            )
+        })
+    }
+
+    pub fn revocation(&self, report: &RevocationReport, done: &str) -> Result<()> {
+        self.emit(report, || {
+            let mut s = format!("{done}\n");
+            if !report.attempted {
+                s.push_str(
+                    "(nothing revoked at the provider: no revocation endpoint or no tokens)\n",
+                );
+            }
+            for r in &report.revoked {
+                let _ = writeln!(s, "revoked at the provider: {r}");
+            }
+            for e in &report.errors {
+                let _ = writeln!(s, "warning: revocation failed: {e}");
             }
             s
         })

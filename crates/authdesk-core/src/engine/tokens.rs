@@ -343,18 +343,31 @@ fn classify(
         RequestTokenError::Request(failure) => TokenError::Transient {
             message: failure.to_string(),
         },
-        RequestTokenError::Parse(parse, _body) => {
-            let html = observed
-                .content_type
-                .as_deref()
-                .is_some_and(|c| c.contains("html"));
+        RequestTokenError::Parse(parse, body) => {
+            let looks_like_markup = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<');
+            let html = looks_like_markup
+                || observed
+                    .content_type
+                    .as_deref()
+                    .is_some_and(|c| c.contains("html"));
             let what = if html {
                 "an HTML page".to_string()
-            } else if parse.path().to_string() == "." {
+            } else if matches!(
+                parse.inner().classify(),
+                serde_json::error::Category::Syntax | serde_json::error::Category::Eof
+            ) {
                 "a body that is not JSON".to_string()
             } else {
-                // The path names the field (e.g. `access_token`), never its value.
-                format!("a JSON body with a missing or malformed `{}`", parse.path())
+                // serde's "missing field `x`" names a field; other data errors may quote
+                // the value, so only the path (field names) is shown for them.
+                let inner = parse.inner().to_string();
+                match inner.strip_prefix("missing field ") {
+                    Some(rest) => format!(
+                        "a JSON body without {}",
+                        rest.split(' ').next().unwrap_or(rest)
+                    ),
+                    None => format!("a JSON body with a malformed `{}`", parse.path()),
+                }
             };
             TokenError::Transient {
                 message: format!(
@@ -363,9 +376,21 @@ fn classify(
                 ),
             }
         }
-        RequestTokenError::Other(msg) => TokenError::Transient {
-            message: format!("HTTP {}: {}", status.unwrap_or_default(), clip(&msg)),
-        },
+        RequestTokenError::Other(msg) => {
+            let html = observed
+                .content_type
+                .as_deref()
+                .is_some_and(|c| c.contains("html"));
+            let message = if html {
+                format!(
+                    "the endpoint answered HTTP {} with an HTML page instead of a token response",
+                    status.unwrap_or_default()
+                )
+            } else {
+                format!("HTTP {}: {}", status.unwrap_or_default(), clip(&msg))
+            };
+            TokenError::Transient { message }
+        }
     }
 }
 

@@ -1,0 +1,276 @@
+//! Faults a real authorization server will not produce on request, from a deliberately
+//! faulty token endpoint (`FakeFaultyTokenEndpoint`, a fake by name). Each must leave the
+//! stored credential consistent (the refresh token kept) and the status right.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use authdesk_core::engine::EngineConfig;
+use authdesk_core::{
+    AuthStatus, Authdesk, Engine, Error, InstallRequest, KeySource, NewAccount, OpenOptions, Secret,
+};
+use axum::extract::Path;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+
+/// Answers `POST /<fault>/token` with the named fault and counts requests.
+struct FakeFaultyTokenEndpoint {
+    base: String,
+    requests: Arc<AtomicUsize>,
+}
+
+impl FakeFaultyTokenEndpoint {
+    async fn start() -> FakeFaultyTokenEndpoint {
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counter = requests.clone();
+        let app = axum::Router::new().route(
+            "/{fault}/token",
+            post(move |Path(fault): Path<String>| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                async move { fault_response(&fault).await }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        FakeFaultyTokenEndpoint { base, requests }
+    }
+}
+
+async fn fault_response(fault: &str) -> Response {
+    let json = |status: StatusCode, body: &str| {
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response()
+    };
+    match fault {
+        "500" => json(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            r#"{"error":"server_error"}"#,
+        ),
+        "502" => (
+            StatusCode::BAD_GATEWAY,
+            "<html><body>Bad gateway</body></html>",
+        )
+            .into_response(),
+        "503" => (StatusCode::SERVICE_UNAVAILABLE, "").into_response(),
+        "html200" => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/html")],
+            "<!doctype html><title>Sign in</title><form>captive portal</form>",
+        )
+            .into_response(),
+        "malformed" => json(
+            StatusCode::OK,
+            r#"{"access_token": "LEAKED-IF-ECHOED", "token_type": "Bearer""#,
+        ),
+        "missing" => json(
+            StatusCode::OK,
+            r#"{"token_type":"Bearer","expires_in":3600,"note":"LEAKED-IF-ECHOED"}"#,
+        ),
+        "huge" => {
+            let pad = "x".repeat(10 * 1024 * 1024);
+            json(
+                StatusCode::OK,
+                &format!(r#"{{"access_token":"a","token_type":"Bearer","pad":"{pad}"}}"#),
+            )
+        }
+        "hang" => {
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+            json(StatusCode::OK, "{}")
+        }
+        "redirect" => (
+            StatusCode::FOUND,
+            [(header::LOCATION, "https://evil.example/token")],
+            "",
+        )
+            .into_response(),
+        "invalid_grant" => json(
+            StatusCode::BAD_REQUEST,
+            r#"{"error":"invalid_grant","error_description":"refresh token revoked"}"#,
+        ),
+        "invalid_client" => json(StatusCode::UNAUTHORIZED, r#"{"error":"invalid_client"}"#),
+        other => (StatusCode::NOT_FOUND, format!("no fault {other}")).into_response(),
+    }
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    desk: Arc<Authdesk>,
+    engine: Engine,
+    account: String,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = Arc::new(
+        Authdesk::open(OpenOptions {
+            data_dir: dir.path().join("data"),
+            key_source: KeySource::File(dir.path().join("vault.key")),
+            clock: Arc::new(chrono::Utc::now),
+        })
+        .unwrap(),
+    );
+    let mut config = EngineConfig::default();
+    config.http.total_timeout = std::time::Duration::from_secs(2);
+    let engine = Engine::new(desk.clone(), config).unwrap();
+    let account = desk
+        .create_account(NewAccount {
+            name: "Faults".into(),
+            ..Default::default()
+        })
+        .unwrap()
+        .id;
+    Setup {
+        _dir: dir,
+        desk,
+        engine,
+        account,
+    }
+}
+
+async fn expired_credential_at(s: &Setup, base: &str, fault: &str) -> i64 {
+    let def = format!(
+        r#"
+id = "fault-{id}"
+name = "Faulty"
+version = "1"
+[auth]
+type = "oauth2"
+grant = "authorization_code"
+authorize_url = "{base}/authorize"
+token_url = "{base}/{fault}/token"
+"#,
+        id = fault.replace('_', "-")
+    );
+    let connector = s.desk.add_connector("fault.toml", &def, true).unwrap();
+    s.desk
+        .set_connector_client(
+            &connector.slug,
+            "client",
+            Some(&Secret::new("client-secret")),
+        )
+        .unwrap();
+    s.desk
+        .install(
+            &s.account,
+            &connector.slug,
+            InstallRequest {
+                name: fault.into(),
+                auth_value: Some(Secret::new(
+                    r#"{"AccessToken":"old-access","RefreshToken":"old-refresh","Expires":"2000-01-01T00:00:00Z"}"#,
+                )),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .id
+}
+
+#[tokio::test]
+async fn transient_faults_keep_the_refresh_token_and_back_off() {
+    let fake = FakeFaultyTokenEndpoint::start().await;
+    let s = setup();
+    for (fault, says) in [
+        ("500", "HTTP 500"),
+        ("502", "HTML page"),
+        ("503", "HTTP 503"),
+        ("html200", "HTML page"),
+        ("malformed", "not JSON"),
+        ("missing", "`access_token`"),
+        ("huge", "larger than"),
+        ("hang", "timed out"),
+        ("redirect", "redirects are not followed"),
+    ] {
+        let id = expired_credential_at(&s, &fake.base, fault).await;
+        let before = fake.requests.load(Ordering::SeqCst);
+        let e = s.engine.access(id).await.unwrap_err();
+        assert!(matches!(e, Error::ProviderTransient { .. }), "{fault}: {e}");
+        let message = e.to_string();
+        assert!(message.contains(says), "{fault}: {message}");
+        assert!(
+            !message.contains("LEAKED") && !message.contains("old-refresh"),
+            "{fault}: {message}"
+        );
+
+        let ac = s.desk.get_account_connector(id).unwrap();
+        assert_eq!(ac.status, AuthStatus::Error, "{fault}");
+        assert!(
+            ac.last_error
+                .as_deref()
+                .unwrap()
+                .contains("will retry after"),
+            "{fault}: {:?}",
+            ac.last_error
+        );
+        assert_eq!(
+            ac.secrets_set,
+            vec!["AccessToken", "RefreshToken"],
+            "{fault}"
+        );
+        assert_eq!(
+            s.desk
+                .credential_secret(id, "RefreshToken")
+                .unwrap()
+                .unwrap()
+                .expose(),
+            "old-refresh",
+            "{fault}"
+        );
+        // Backing off: an immediate second use does not hit the endpoint again.
+        assert!(
+            matches!(
+                s.engine.access(id).await,
+                Err(Error::ProviderTransient { .. })
+            ),
+            "{fault}"
+        );
+        assert_eq!(
+            fake.requests.load(Ordering::SeqCst),
+            before + 1,
+            "{fault}: exactly one request"
+        );
+        let events = s.desk.credential_events(id, 1).unwrap();
+        assert_eq!(events[0].kind, "refresh_failed", "{fault}");
+    }
+}
+
+#[tokio::test]
+async fn invalid_grant_needs_reauthentication_and_other_errors_are_rejections() {
+    let fake = FakeFaultyTokenEndpoint::start().await;
+    let s = setup();
+    let id = expired_credential_at(&s, &fake.base, "invalid_grant").await;
+    let e = s.engine.access(id).await.unwrap_err();
+    assert!(matches!(e, Error::NeedsReauth { .. }), "{e}");
+    assert!(e.to_string().contains("refresh token revoked"), "{e}");
+    let ac = s.desk.get_account_connector(id).unwrap();
+    assert_eq!(ac.status, AuthStatus::NeedsReauth);
+    // No retry storm.
+    for _ in 0..5 {
+        assert!(matches!(
+            s.engine.access(id).await,
+            Err(Error::NeedsReauth { .. })
+        ));
+    }
+    assert_eq!(fake.requests.load(Ordering::SeqCst), 1);
+
+    let id = expired_credential_at(&s, &fake.base, "invalid_client").await;
+    let e = s.engine.access(id).await.unwrap_err();
+    assert!(matches!(e, Error::ProviderRejected(_)), "{e}");
+    assert!(
+        e.to_string().contains("check the ClientId/ClientSecret"),
+        "{e}"
+    );
+    assert_eq!(
+        s.desk
+            .credential_secret(id, "RefreshToken")
+            .unwrap()
+            .unwrap()
+            .expose(),
+        "old-refresh"
+    );
+}
