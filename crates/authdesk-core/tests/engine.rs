@@ -528,6 +528,32 @@ async fn loopback_sign_in_for_a_native_client() {
 }
 
 #[tokio::test]
+async fn keep_alive_refreshes_what_expires_soon_and_what_sat_idle() {
+    let h = Harness::start(OidcOptions {
+        access_ttl_secs: 3600,
+        rotate_refresh: true,
+    });
+    let id = h.signed_in().await;
+    assert!(
+        h.engine.keep_alive_once().await.unwrap().is_empty(),
+        "fresh: nothing to do"
+    );
+    h.advance(3600 - 120);
+    let done = h.engine.keep_alive_once().await.unwrap();
+    assert_eq!((done.len(), done[0].reason), (1, "expires soon"));
+    assert!(done[0].result.is_ok(), "{done:?}");
+    assert_eq!(h.grants("refresh_token").await, 1);
+    h.advance(8 * 86400);
+    let done = h.engine.keep_alive_once().await.unwrap();
+    assert!(
+        done.iter()
+            .any(|o| o.account_connector_id == id && o.result.is_ok()),
+        "{done:?}"
+    );
+    assert_eq!(h.grants("refresh_token").await, 2);
+}
+
+#[tokio::test]
 async fn method_parameters_are_checked_before_anything_is_sent() {
     let h = Harness::start(OidcOptions::default());
     let id = h.signed_in().await;

@@ -1,0 +1,278 @@
+//! The OAuth engine through the `authdesk` binary: several processes sharing one data
+//! directory, a process killed in the middle of a refresh, and no token in any output or
+//! file. Real components: oidc-provider (tests/oidc), gnome-keyring (scripts/test.sh starts
+//! it), the loopback sign-in of `authdesk connect`.
+
+mod common;
+#[path = "../../authdesk-core/tests/support/oidc.rs"]
+mod oidc;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+use common::{contains, files_under, Desk};
+use oidc::{sign_in, OidcOptions, OidcServer};
+use serde_json::Value;
+
+struct Tokens {
+    access: String,
+    refresh: String,
+}
+
+/// A desk with an account connector signed in through `authdesk connect` (system browser
+/// flow with a loopback redirect; the "browser" is the test driving the provider's forms).
+async fn connected(server: &OidcServer) -> (Desk, i64) {
+    let desk = Desk::new();
+    let account = desk.create_account("OAuth Co");
+    let def = desk.dir.path().join("test-provider.toml");
+    std::fs::write(
+        &def,
+        format!(
+            r#"id = "test-provider"
+name = "Test provider"
+version = "1"
+api_base_url = "{issuer}"
+[auth]
+type = "oauth2"
+grant = "authorization_code"
+authorize_url = "{issuer}/auth"
+token_url = "{issuer}/token"
+revoke_url = "{issuer}/token/revocation"
+issuer = "{issuer}"
+issuer_in_response = true
+scopes = ["openid", "offline_access", "email"]
+sign_in = "system_browser"
+[auth.authorize_params]
+prompt = "consent"
+[[methods]]
+id = "userinfo"
+name = "UserInfo"
+http_method = "GET"
+path = "/me"
+"#,
+            issuer = server.issuer
+        ),
+    )
+    .unwrap();
+    desk.run(&["connectors", "add", def.to_str().unwrap()]).ok();
+    let id = desk.install(
+        &account,
+        "test-provider",
+        &["--property", "ClientId=authdesk-native"],
+    );
+    desk.run_with_stdin(
+        &[
+            "account-connectors",
+            "set-property",
+            &id.to_string(),
+            "ClientSecret",
+            "--value-stdin",
+        ],
+        Some("authdesk-native-secret"),
+    )
+    .ok();
+
+    let mut child = desk
+        .command(&[
+            "--json",
+            "connect",
+            &id.to_string(),
+            "--no-browser",
+            "--timeout",
+            "60",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut url = String::new();
+    stdout.read_line(&mut url).unwrap();
+    assert!(url.starts_with(&server.issuer), "connect printed {url:?}");
+    let callback = sign_in(url.trim(), "carol").await;
+    assert!(callback.starts_with("http://127.0.0.1:"), "{callback}");
+    let page = reqwest::get(&callback).await.unwrap();
+    assert_eq!(page.status(), 200);
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert!(status.success(), "connect failed: {rest}");
+    let ac: Value = serde_json::from_str(&rest).unwrap();
+    assert_eq!(ac["Status"], "Authenticated");
+    (desk, id)
+}
+
+fn tokens(desk: &Desk, id: i64) -> Tokens {
+    let i = desk
+        .run(&["--json", "inspect", &id.to_string(), "--reveal"])
+        .json();
+    let get = |field: &str| {
+        i["Secrets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Field"] == field)
+            .and_then(|s| s["Value"].as_str())
+            .unwrap_or_else(|| panic!("no {field} in {i}"))
+            .to_string()
+    };
+    Tokens {
+        access: get("AccessToken"),
+        refresh: get("RefreshToken"),
+    }
+}
+
+/// Stores the same tokens with an access-token expiry in the past.
+fn expire(desk: &Desk, id: i64, t: &Tokens) {
+    let value = format!(
+        r#"{{"AccessToken":"{}","RefreshToken":"{}","Expires":"2000-01-01T00:00:00Z"}}"#,
+        t.access, t.refresh
+    );
+    desk.run_with_stdin(
+        &[
+            "account-connectors",
+            "set-authvalue",
+            &id.to_string(),
+            "--stdin",
+        ],
+        Some(&value),
+    )
+    .ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_sharing_a_data_directory_refresh_once_and_print_no_token() {
+    let server = OidcServer::start(OidcOptions {
+        access_ttl_secs: 3600,
+        rotate_refresh: true,
+    });
+    let (mut desk, id) = connected(&server).await;
+    desk.env.push(("AUTHDESK_LOG".into(), "debug".into()));
+    let before = tokens(&desk, id);
+    expire(&desk, id, &before);
+    server.reset_stats().await;
+
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            desk.command(&["--json", "call", &id.to_string(), "userinfo"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut transcript = String::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        transcript.push_str(&stdout);
+        transcript.push_str(&String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let r: Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(r["Status"], 200);
+        assert_eq!(r["Body"]["email"], "carol@example.com");
+    }
+    let stats = server.stats().await;
+    assert_eq!(
+        stats["grants"]["refresh_token"], 1,
+        "exactly one refresh at the provider: {stats}"
+    );
+
+    let after = tokens(&desk, id);
+    assert_ne!(after.refresh, before.refresh, "rotated");
+    let history = desk.run(&["--json", "history", &id.to_string()]).json();
+    assert_eq!(history[0]["Kind"], "refreshed");
+    assert_eq!(history[0]["Detail"], "refresh token rotated");
+    transcript.push_str(&desk.run(&["inspect", &id.to_string()]).ok());
+    transcript.push_str(&desk.run(&["history", &id.to_string()]).ok());
+
+    for secret in [
+        &before.access,
+        &before.refresh,
+        &after.access,
+        &after.refresh,
+    ] {
+        assert!(
+            !transcript.contains(secret.as_str()),
+            "a token was printed or logged:\n{transcript}"
+        );
+        for f in files_under(&desk.data_dir()) {
+            assert!(
+                !contains(&std::fs::read(&f).unwrap(), secret),
+                "{} holds a token",
+                f.display()
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_killed_midway_leaves_the_old_or_the_new_credential() {
+    // Without rotation the old refresh token stays valid at the provider, so the test can
+    // also show that the kept credential still works.
+    let server = OidcServer::start(OidcOptions {
+        access_ttl_secs: 3600,
+        rotate_refresh: false,
+    });
+    let (desk, id) = connected(&server).await;
+    for (point, expect_new) in [
+        ("refresh:before_request", false),
+        ("refresh:after_response", false),
+        ("refresh:after_commit", true),
+    ] {
+        let old = tokens(&desk, id);
+        expire(&desk, id, &old);
+        let mut child = desk
+            .command(&["refresh", &id.to_string()])
+            .env("AUTHDESK_TEST_PAUSE_AT", point)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        while !line.contains("test pause at") {
+            line.clear();
+            assert!(
+                stderr.read_line(&mut line).unwrap() > 0,
+                "{point}: the process ended before pausing"
+            );
+        }
+        child.kill().unwrap(); // SIGKILL: no destructor, no rollback code runs.
+        child.wait().unwrap();
+
+        let shown = desk
+            .run(&["--json", "account-connectors", "show", &id.to_string()])
+            .json();
+        assert_eq!(shown["Status"], "Authenticated", "{point}: {shown}");
+        let now = tokens(&desk, id);
+        if expect_new {
+            assert_ne!(
+                now.access, old.access,
+                "{point}: the committed token is kept"
+            );
+            assert!(
+                shown["ExpiresAt"].as_str().unwrap() > "2001",
+                "{point}: {shown}"
+            );
+        } else {
+            assert_eq!(
+                (now.access.as_str(), now.refresh.as_str()),
+                (old.access.as_str(), old.refresh.as_str()),
+                "{point}"
+            );
+        }
+        // The dead process's lease does not block the next caller, and the credential works.
+        let r = desk
+            .run(&["--json", "call", &id.to_string(), "userinfo"])
+            .json();
+        assert_eq!(r["Status"], 200, "{point}: {r}");
+    }
+}
