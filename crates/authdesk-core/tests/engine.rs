@@ -554,6 +554,33 @@ async fn keep_alive_refreshes_what_expires_soon_and_what_sat_idle() {
 }
 
 #[tokio::test]
+async fn a_401_forces_one_refresh_and_a_retry() {
+    let h = Harness::start(OidcOptions {
+        access_ttl_secs: 3600,
+        rotate_refresh: true,
+    });
+    let id = h.signed_in().await;
+    // An access token the provider does not honour although it has not expired (a
+    // partner's stale value, or one revoked at the provider), with a good refresh token.
+    let refresh = h.secret(id, "RefreshToken").unwrap();
+    let access = "not-honoured-by-the-provider".to_string();
+    h.desk
+        .set_auth_value(
+            id,
+            &Secret::new(format!(r#"{{"AccessToken":"{access}","RefreshToken":"{refresh}","Expires":"2099-01-01T00:00:00Z"}}"#)),
+        )
+        .unwrap();
+    let r = h
+        .engine
+        .call_method(id, "userinfo", &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(h.grants("refresh_token").await, 1);
+    assert_ne!(h.secret(id, "AccessToken").unwrap(), access);
+}
+
+#[tokio::test]
 async fn method_parameters_are_checked_before_anything_is_sent() {
     let h = Harness::start(OidcOptions::default());
     let id = h.signed_in().await;

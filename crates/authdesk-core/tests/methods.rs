@@ -1,0 +1,360 @@
+//! Method calls as the wire sees them: an echo server (a real local HTTP server that
+//! answers with the request it received) shows the URL, headers, body and auth that
+//! API key, Basic and OAuth2 connectors send. The password grant is exercised against
+//! `FakePasswordTokenEndpoint`: oidc-provider does not implement that deprecated grant.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use authdesk_core::{
+    Authdesk, Engine, EngineConfig, InstallRequest, KeySource, NewAccount, OpenOptions,
+    PropertyInput, Secret,
+};
+use axum::body::Bytes;
+use axum::extract::Form;
+use axum::http::{HeaderMap, Method, Uri};
+use axum::routing::{any, post};
+use axum::Json;
+use serde_json::{json, Value};
+
+struct EchoServer {
+    base: String,
+    requests: Arc<AtomicUsize>,
+}
+
+async fn start_echo() -> EchoServer {
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counter = requests.clone();
+    let echo = move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        async move {
+            let headers: BTreeMap<String, String> = headers
+                .iter()
+                .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+                .collect();
+            Json(json!({
+                "method": method.as_str(),
+                "path": uri.path(),
+                "query": uri.query(),
+                "headers": headers,
+                "body": String::from_utf8_lossy(&body),
+            }))
+        }
+    };
+    let password = |Form(form): Form<BTreeMap<String, String>>| async move {
+        let ok = form.get("grant_type").map(String::as_str) == Some("password")
+            && form.get("username").map(String::as_str) == Some("dora")
+            && form.get("password").map(String::as_str) == Some("dora-pw")
+            && form.get("client_id").map(String::as_str) == Some("pw-client")
+            && form.get("client_secret").map(String::as_str) == Some("pw-secret");
+        if ok {
+            (
+                axum::http::StatusCode::OK,
+                Json(json!({"access_token":"pw-access","token_type":"Bearer","expires_in":600})),
+            )
+        } else {
+            (
+                axum::http::StatusCode::BAD_REQUEST,
+                Json(
+                    json!({"error":"invalid_request","error_description":"FakePasswordTokenEndpoint got unexpected fields"}),
+                ),
+            )
+        }
+    };
+    let app = axum::Router::new()
+        .route("/password/token", post(password))
+        .fallback(any(echo));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    EchoServer { base, requests }
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    desk: Arc<Authdesk>,
+    engine: Engine,
+    account: String,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = Arc::new(
+        Authdesk::open(OpenOptions {
+            data_dir: dir.path().join("data"),
+            key_source: KeySource::File(dir.path().join("vault.key")),
+            clock: Arc::new(chrono::Utc::now),
+        })
+        .unwrap(),
+    );
+    let engine = Engine::new(desk.clone(), EngineConfig::default()).unwrap();
+    let account = desk
+        .create_account(NewAccount {
+            name: "Wire".into(),
+            ..Default::default()
+        })
+        .unwrap()
+        .id;
+    Setup {
+        _dir: dir,
+        desk,
+        engine,
+        account,
+    }
+}
+
+const METHODS: &str = r#"
+[[properties]]
+name = "Tenant"
+required = true
+[headers]
+Accept = "application/json"
+X-Tenant = "{Tenant}"
+[[methods]]
+id = "get-item"
+name = "Get Item"
+http_method = "GET"
+path = "/items/{item_id}"
+[[methods.parameters]]
+name = "item_id"
+in = "path"
+required = true
+[[methods.parameters]]
+name = "limit"
+in = "query"
+[[methods.parameters]]
+name = "X-Trace"
+in = "header"
+[[methods]]
+id = "create-json"
+name = "Create (JSON)"
+http_method = "POST"
+path = "/things"
+[[methods.parameters]]
+name = "name"
+in = "body"
+required = true
+[[methods.parameters]]
+name = "count"
+in = "body"
+[[methods]]
+id = "create-form"
+name = "Create (form)"
+http_method = "POST"
+path = "/things"
+body_format = "form"
+[[methods.parameters]]
+name = "email"
+in = "body"
+"#;
+
+fn install(s: &Setup, slug: &str, auth: &str, base: &str, auth_value: &str) -> i64 {
+    let def = format!("id = \"{slug}\"\nname = \"{slug}\"\nversion = \"1\"\napi_base_url = \"{base}/api\"\n{METHODS}\n[auth]\n{auth}\n");
+    s.desk.add_connector("wire.toml", &def, false).unwrap();
+    s.desk
+        .install(
+            &s.account,
+            slug,
+            InstallRequest {
+                name: slug.into(),
+                auth_value: Some(Secret::new(auth_value)),
+                properties: vec![PropertyInput {
+                    name: "Tenant".into(),
+                    value: Secret::new("t-42"),
+                }],
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .id
+}
+
+fn params(v: Value) -> serde_json::Map<String, Value> {
+    v.as_object().unwrap().clone()
+}
+
+#[tokio::test]
+async fn api_key_in_a_header_with_path_query_and_header_parameters() {
+    let echo = start_echo().await;
+    let s = setup();
+    let id = install(
+        &s,
+        "key-header",
+        "type = \"api_key\"\nplacement = \"header\"\nname = \"X-Api-Key\"\nprefix = \"Key \"",
+        &echo.base,
+        "sk_live_abc",
+    );
+    let r = s
+        .engine
+        .call_method(
+            id,
+            "get-item",
+            &params(json!({"item_id": "a b/c", "limit": 10, "X-Trace": "t1"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    let seen = &r.body;
+    assert_eq!(seen["method"], "GET");
+    assert_eq!(
+        seen["path"], "/api/items/a%20b%2Fc",
+        "a path parameter is one encoded segment"
+    );
+    assert_eq!(seen["query"], "limit=10");
+    assert_eq!(seen["headers"]["x-api-key"], "Key sk_live_abc");
+    assert_eq!(seen["headers"]["accept"], "application/json");
+    assert_eq!(seen["headers"]["x-tenant"], "t-42");
+    assert_eq!(seen["headers"]["x-trace"], "t1");
+    assert_eq!(seen["body"], "", "no body parameters, no body");
+    assert!(seen["headers"].get("content-type").is_none());
+}
+
+#[tokio::test]
+async fn api_key_in_the_query_and_basic_auth() {
+    let echo = start_echo().await;
+    let s = setup();
+    let id = install(
+        &s,
+        "key-query",
+        "type = \"api_key\"\nplacement = \"query\"\nname = \"api_key\"",
+        &echo.base,
+        "qk-123",
+    );
+    let r = s
+        .engine
+        .call_method(id, "get-item", &params(json!({"item_id": "1"})))
+        .await
+        .unwrap();
+    assert_eq!(r.body["query"], "api_key=qk-123");
+
+    let id = install(
+        &s,
+        "basic",
+        "type = \"basic\"",
+        &echo.base,
+        "ZG9yYTpwYTpzcw==",
+    );
+    let r = s
+        .engine
+        .call_method(id, "get-item", &params(json!({"item_id": "1"})))
+        .await
+        .unwrap();
+    assert_eq!(r.body["headers"]["authorization"], "Basic ZG9yYTpwYTpzcw==");
+}
+
+#[tokio::test]
+async fn json_and_form_bodies() {
+    let echo = start_echo().await;
+    let s = setup();
+    let id = install(
+        &s,
+        "bodies",
+        "type = \"api_key\"\nplacement = \"header\"\nname = \"X-Api-Key\"",
+        &echo.base,
+        "k",
+    );
+    let r = s
+        .engine
+        .call_method(id, "create-json", &params(json!({"name": "x", "count": 2})))
+        .await
+        .unwrap();
+    assert_eq!(r.body["method"], "POST");
+    assert_eq!(r.body["headers"]["content-type"], "application/json");
+    let sent: Value = serde_json::from_str(r.body["body"].as_str().unwrap()).unwrap();
+    assert_eq!(sent, json!({"name": "x", "count": 2}));
+
+    let r = s
+        .engine
+        .call_method(id, "create-form", &params(json!({"email": "a@b.c"})))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.body["headers"]["content-type"],
+        "application/x-www-form-urlencoded"
+    );
+    assert_eq!(r.body["body"], "email=a%40b.c");
+
+    // A missing required parameter sends nothing.
+    let before = echo.requests.load(Ordering::SeqCst);
+    let e = s
+        .engine
+        .call_method(id, "create-json", &params(json!({"count": 1})))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("needs the parameter(s) name"), "{e}");
+    assert_eq!(echo.requests.load(Ordering::SeqCst), before);
+}
+
+#[tokio::test]
+async fn password_grant_from_properties_when_the_definition_declares_it() {
+    let echo = start_echo().await;
+    let s = setup();
+    let def = format!(
+        r#"id = "pw"
+name = "Legacy"
+version = "1"
+api_base_url = "{base}/api"
+[[properties]]
+name = "Username"
+[[properties]]
+name = "Password"
+secret = true
+[[methods]]
+id = "me"
+name = "Me"
+http_method = "GET"
+path = "/me"
+[auth]
+type = "oauth2"
+grant = "password"
+token_url = "{base}/password/token"
+client_auth = "body"
+"#,
+        base = echo.base
+    );
+    s.desk.add_connector("pw.toml", &def, false).unwrap();
+    let id = s
+        .desk
+        .install(
+            &s.account,
+            "pw",
+            InstallRequest {
+                name: "pw".into(),
+                auth_value: Some(Secret::new("{}")),
+                properties: vec![
+                    PropertyInput {
+                        name: "Username".into(),
+                        value: Secret::new("dora"),
+                    },
+                    PropertyInput {
+                        name: "Password".into(),
+                        value: Secret::new("dora-pw"),
+                    },
+                    PropertyInput {
+                        name: "ClientId".into(),
+                        value: Secret::new("pw-client"),
+                    },
+                    PropertyInput {
+                        name: "ClientSecret".into(),
+                        value: Secret::new("pw-secret"),
+                    },
+                ],
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .id;
+    let r = s
+        .engine
+        .call_method(id, "me", &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(r.body["headers"]["authorization"], "Bearer pw-access");
+    let ac = s.desk.get_account_connector(id).unwrap();
+    assert!(ac.authenticated);
+    assert!(ac
+        .properties
+        .iter()
+        .any(|p| p.name == "Password" && p.is_secret && p.value.is_none()));
+}
