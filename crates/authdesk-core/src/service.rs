@@ -111,6 +111,11 @@ impl Authdesk {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Changes when anything is committed to this data directory, by any process.
+    pub fn change_marker(&self) -> Result<crate::store::ChangeMarker> {
+        self.store().change_marker()
+    }
+
     /// The vault, opening it (and creating the data key on first use) if needed.
     pub fn vault(&self) -> Result<Arc<Vault>> {
         let mut slot = self.vault.lock().unwrap_or_else(|p| p.into_inner());

@@ -29,6 +29,16 @@ pub fn schema_version() -> i64 {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Commits made through this connection (see [`Store::change_marker`]).
+    writes: u64,
+}
+
+/// Identifies the state of the database as this connection last saw it: equal markers
+/// mean no commit happened in between, by this process or any other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeMarker {
+    data_version: i64,
+    writes: u64,
 }
 
 impl Store {
@@ -50,7 +60,11 @@ impl Store {
         }
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        let mut store = Store { conn, path };
+        let mut store = Store {
+            conn,
+            path,
+            writes: 0,
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -71,7 +85,21 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         tx.commit()?;
+        self.writes += 1;
         Ok(out)
+    }
+
+    /// A cheap check for "has anything been committed since?": SQLite's `data_version`
+    /// changes when *other* connections commit (no disk read needed), and `writes` counts
+    /// our own commits.
+    pub fn change_marker(&self) -> Result<ChangeMarker> {
+        let data_version = self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        Ok(ChangeMarker {
+            data_version,
+            writes: self.writes,
+        })
     }
 
     fn migrate(&mut self) -> Result<()> {

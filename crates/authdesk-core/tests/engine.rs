@@ -613,3 +613,22 @@ fn state_of(authorization_url: &str) -> String {
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+/// The engine's futures must be `Send` so they can run on tokio tasks and in axum handlers.
+/// This does not run: it fails to compile if one of them stops being `Send`.
+#[allow(dead_code)]
+fn engine_futures_are_send(
+    engine: &'static Engine,
+    params: &'static serde_json::Map<String, serde_json::Value>,
+) {
+    fn is_send<T: Send>(_: &T) {}
+    is_send(&engine.ensure_token(1, None));
+    is_send(&engine.access(1));
+    is_send(&engine.call_method(1, "m", params));
+    is_send(&engine.complete_sign_in("x"));
+    is_send(&engine.refresh_now(1));
+    is_send(&engine.keep_alive_once());
+    is_send(&engine.disconnect(1));
+    is_send(&engine.discover("x", None, None));
+    is_send(&engine.begin_loopback_sign_in(1, 0));
+}

@@ -134,25 +134,46 @@ pub struct Observed {
     pub location_host: Option<String>,
 }
 
-/// An oauth2 HTTP client: sends through the strict client, caps the body, and records the
-/// status in `observed`.
-pub fn oauth_http<'a>(
+/// The oauth2 HTTP client: sends through the strict client, caps the body, and records
+/// what it saw for classifying failures. A struct (like oauth2's own reqwest client) rather
+/// than a closure, whose higher-ranked lifetimes would make callers' futures not `Send`.
+pub struct OAuthHttp<'a> {
     client: &'a reqwest::Client,
-    observed: &'a Mutex<Observed>,
-) -> impl Fn(
-    oauth2::HttpRequest,
-) -> std::pin::Pin<
-    Box<
-        dyn std::future::Future<Output = std::result::Result<oauth2::HttpResponse, HttpFailure>>
-            + Send
-            + 'a,
-    >,
-> + 'a {
-    move |request: oauth2::HttpRequest| {
+    observed: Mutex<Observed>,
+}
+
+impl<'a> OAuthHttp<'a> {
+    pub fn new(client: &'a reqwest::Client) -> OAuthHttp<'a> {
+        OAuthHttp {
+            client,
+            observed: Mutex::new(Observed::default()),
+        }
+    }
+
+    pub fn observed(&self) -> Observed {
+        self.observed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+impl<'c> oauth2::AsyncHttpClient<'c> for OAuthHttp<'_> {
+    type Error = HttpFailure;
+    type Future = std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = std::result::Result<oauth2::HttpResponse, HttpFailure>>
+                + Send
+                + Sync
+                + 'c,
+        >,
+    >;
+
+    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
         Box::pin(async move {
             let (parts, body) = request.into_parts();
             let url = parts.uri.to_string();
-            let mut builder = client.request(parts.method, &url).body(body);
+            let mut builder = self.client.request(parts.method, &url).body(body);
             for (name, value) in parts.headers.iter() {
                 builder = builder.header(name, value);
             }
@@ -163,7 +184,7 @@ pub fn oauth_http<'a>(
             let status = response.status();
             let headers = response.headers().clone();
             {
-                let mut o = observed.lock().unwrap_or_else(|p| p.into_inner());
+                let mut o = self.observed.lock().unwrap_or_else(|p| p.into_inner());
                 o.status = Some(status.as_u16());
                 o.content_type = headers
                     .get(reqwest::header::CONTENT_TYPE)

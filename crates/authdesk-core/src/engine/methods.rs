@@ -41,36 +41,29 @@ impl Engine {
         method: &str,
         parameters: &serde_json::Map<String, Value>,
     ) -> Result<MethodResponse> {
-        let ctx = self.context(id)?;
-        let m = ctx.def.method(method).cloned().ok_or_else(|| {
+        let (ctx, auth, version) = self.prepared(id).await?;
+        let m = ctx.def.method(method).ok_or_else(|| {
             let known: Vec<&str> = ctx.def.methods.iter().map(|m| m.id.as_str()).collect();
+            let known = if known.is_empty() {
+                "no methods".to_string()
+            } else {
+                known.join(", ")
+            };
             Error::not_found_hint(
                 "method",
                 method,
-                &format!(
-                    "connector `{}` has: {}",
-                    ctx.def.id,
-                    if known.is_empty() {
-                        "no methods".into()
-                    } else {
-                        known.join(", ")
-                    }
-                ),
+                &format!("connector `{}` has: {known}", ctx.def.id),
             )
         })?;
-        check_parameters(&m, parameters)?;
-        let (auth, version) = self.access(id).await?;
-        let response = self.send(&ctx, &m, parameters, &auth).await?;
+        check_parameters(m, parameters)?;
+        let response = self.send(&ctx, m, parameters, &auth).await?;
         if response.status == 401 && ctx.def.oauth2().is_some() {
             // The provider refused a token we thought valid: refresh once (single flight:
             // if another task already did, its token is used) and try again.
-            let (token, _) = self.ensure_token(id, version).await?;
-            let o = ctx.oauth2()?;
-            let auth = AppliedAuth::Header {
-                name: o.token_header.clone(),
-                value: crate::secret::Secret::new(format!("{}{}", o.token_prefix, token.expose())),
-            };
-            return self.send(&ctx, &m, parameters, &auth).await;
+            self.forget_prepared(id);
+            let token = self.ensure_token(id, version).await?;
+            let auth = super::bearer(ctx.oauth2()?, &token.value);
+            return self.send(&ctx, m, parameters, &auth).await;
         }
         Ok(response)
     }

@@ -35,6 +35,7 @@ use crate::domain::{AccountConnector, AuthStatus};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 use crate::service::{fields, Authdesk};
+use crate::store::ChangeMarker;
 use crate::token_store::{new_lease_holder, LeaseOutcome, StoredTokens, TokenCommit};
 use http::{HttpClients, HttpConfig};
 use tokens::{Endpoints, Grant, TokenError};
@@ -71,7 +72,43 @@ pub struct Engine {
     http: HttpClients,
     config: EngineConfig,
     gates: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
+    prepared: Mutex<HashMap<i64, Prepared>>,
     holder: String,
+}
+
+/// A cached context and auth for one account connector (see [`Engine::prepared`]).
+struct Prepared {
+    marker: ChangeMarker,
+    ctx: Arc<Context>,
+    auth: AppliedAuth,
+    version: Option<i64>,
+    good_until: Option<DateTime<Utc>>,
+}
+
+/// An access token and the credential version it belongs to.
+#[derive(Debug, Clone)]
+pub struct Token {
+    pub value: Secret,
+    pub version: i64,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl Token {
+    fn of(value: &Secret, stored: &StoredTokens) -> Token {
+        Token {
+            value: value.clone(),
+            version: stored.version,
+            expires_at: stored.expires_at,
+        }
+    }
+}
+
+/// The header carrying an OAuth2 access token, as the definition says.
+pub(crate) fn bearer(o: &OAuth2Definition, token: &Secret) -> AppliedAuth {
+    AppliedAuth::Header {
+        name: o.token_header.clone(),
+        value: Secret::new(format!("{}{}", o.token_prefix, token.expose())),
+    }
 }
 
 /// Authentication to put on a request.
@@ -161,6 +198,7 @@ impl Engine {
             http,
             config,
             gates: Mutex::new(HashMap::new()),
+            prepared: Mutex::new(HashMap::new()),
             holder: new_lease_holder(),
         })
     }
@@ -197,8 +235,59 @@ impl Engine {
     /// version it came from (for a forced refresh after a 401).
     pub async fn access(&self, id: i64) -> Result<(AppliedAuth, Option<i64>)> {
         let ctx = self.context(id)?;
+        let (auth, version, _) = self.access_with(&ctx).await?;
+        Ok((auth, version))
+    }
+
+    /// Context and auth for a request, from a per-process cache that any commit to the data
+    /// directory (by this or another process) invalidates, so a hot path does no queries
+    /// and no decryption.
+    pub(crate) async fn prepared(
+        &self,
+        id: i64,
+    ) -> Result<(Arc<Context>, AppliedAuth, Option<i64>)> {
+        let marker = self.desk.change_marker()?;
+        let soon = self.desk.now() + self.config.refresh_margin;
+        {
+            let cache = self.prepared.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(p) = cache.get(&id) {
+                if p.marker == marker && p.good_until.is_none_or(|g| g > soon) {
+                    return Ok((p.ctx.clone(), p.auth.clone(), p.version));
+                }
+            }
+        }
+        let ctx = Arc::new(self.context(id)?);
+        let (auth, version, good_until) = self.access_with(&ctx).await?;
+        // Tagged with the marker from *before* reading: anything committed since makes the
+        // entry stale (our own refresh included), never the other way round.
+        let entry = Prepared {
+            marker,
+            ctx: ctx.clone(),
+            auth: auth.clone(),
+            version,
+            good_until,
+        };
+        self.prepared
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, entry);
+        Ok((ctx, auth, version))
+    }
+
+    pub(crate) fn forget_prepared(&self, id: i64) {
+        self.prepared
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+    }
+
+    async fn access_with(
+        &self,
+        ctx: &Context,
+    ) -> Result<(AppliedAuth, Option<i64>, Option<DateTime<Utc>>)> {
+        let id = ctx.ac.id;
         match &ctx.def.auth {
-            AuthDefinition::None {} => Ok((AppliedAuth::None, None)),
+            AuthDefinition::None {} => Ok((AppliedAuth::None, None, None)),
             AuthDefinition::ApiKey(k) => {
                 let key = self
                     .desk
@@ -208,19 +297,17 @@ impl Engine {
                         reason: "no API key is stored; set it as the AuthValue".into(),
                     })?;
                 let value = Secret::new(format!("{}{}", k.prefix, key.expose()));
-                Ok((
-                    match k.placement {
-                        ApiKeyPlacement::Header => AppliedAuth::Header {
-                            name: k.name.clone(),
-                            value,
-                        },
-                        ApiKeyPlacement::Query => AppliedAuth::Query {
-                            name: k.name.clone(),
-                            value,
-                        },
+                let auth = match k.placement {
+                    ApiKeyPlacement::Header => AppliedAuth::Header {
+                        name: k.name.clone(),
+                        value,
                     },
-                    None,
-                ))
+                    ApiKeyPlacement::Query => AppliedAuth::Query {
+                        name: k.name.clone(),
+                        value,
+                    },
+                };
+                Ok((auth, None, None))
             }
             AuthDefinition::Basic {} => {
                 let joined = self.desk.credential_secret(id, fields::BASIC)?.ok_or_else(|| Error::NeedsSignIn {
@@ -228,23 +315,22 @@ impl Engine {
                     reason: "no Basic credentials are stored; set base64(user:password) as the AuthValue".into(),
                 })?;
                 let encoded = base64::engine::general_purpose::STANDARD.encode(joined.expose());
+                let value = Secret::new(format!("Basic {encoded}"));
                 Ok((
                     AppliedAuth::Header {
                         name: "Authorization".into(),
-                        value: Secret::new(format!("Basic {encoded}")),
+                        value,
                     },
+                    None,
                     None,
                 ))
             }
             AuthDefinition::Oauth2(o) => {
-                let (token, version) = self.ensure_token(id, None).await?;
-                let value = Secret::new(format!("{}{}", o.token_prefix, token.expose()));
+                let token = self.ensure_token(id, None).await?;
                 Ok((
-                    AppliedAuth::Header {
-                        name: o.token_header.clone(),
-                        value,
-                    },
-                    Some(version),
+                    bearer(o, &token.value),
+                    Some(token.version),
+                    token.expires_at,
                 ))
             }
         }
@@ -256,18 +342,19 @@ impl Engine {
         self.context(id)?.oauth2()?;
         let version = self.desk.load_tokens(id)?.version;
         self.ensure_token(id, Some(version)).await?;
+        self.forget_prepared(id);
         self.desk.get_account_connector(id)
     }
 
     /// A usable access token. With `stale_version`, the token of that version is not good
     /// enough (the provider refused it): a newer one is obtained or awaited.
-    pub async fn ensure_token(&self, id: i64, stale_version: Option<i64>) -> Result<(Secret, i64)> {
+    pub async fn ensure_token(&self, id: i64, stale_version: Option<i64>) -> Result<Token> {
         let margin = self.config.refresh_margin;
         if stale_version.is_none() {
             let t = self.desk.load_tokens(id)?;
             if t.status == AuthStatus::Authenticated {
                 if let Some(a) = t.access_valid_at(self.desk.now() + margin) {
-                    return Ok((a.clone(), t.version));
+                    return Ok(Token::of(a, &t));
                 }
             }
         }
@@ -293,12 +380,12 @@ impl Engine {
                     now + margin
                 };
                 if let Some(a) = t.access_valid_at(wanted) {
-                    return Ok((a.clone(), t.version));
+                    return Ok(Token::of(a, &t));
                 }
             }
             if let Some(retry) = t.retry_after.filter(|r| *r > now) {
                 if let (true, Some(a)) = (newer, t.access_valid_at(now)) {
-                    return Ok((a.clone(), t.version));
+                    return Ok(Token::of(a, &t));
                 }
                 let ac = self.desk.get_account_connector(id)?;
                 return Err(Error::ProviderTransient {
@@ -327,7 +414,7 @@ impl Engine {
     }
 
     /// Holding the lease: get a new token by refresh, or by the connector's own grant.
-    async fn obtain(&self, id: i64, stored: &StoredTokens) -> Result<(Secret, i64)> {
+    async fn obtain(&self, id: i64, stored: &StoredTokens) -> Result<Token> {
         let ctx = self.context(id)?;
         let o = ctx.oauth2()?.clone();
         let now = self.desk.now();
@@ -385,7 +472,11 @@ impl Engine {
                     grant = grant_kind,
                     "obtained a new access token"
                 );
-                Ok((tokens.access_token, version))
+                Ok(Token {
+                    value: tokens.access_token,
+                    version,
+                    expires_at: tokens.expires_at,
+                })
             }
             Err(TokenError::InvalidGrant { description }) => {
                 let msg = TokenError::InvalidGrant { description }.message(grant_kind);
@@ -403,7 +494,7 @@ impl Engine {
                 tracing::warn!(account_connector = id, "{msg}");
                 // The old access token may still be good for a little while.
                 if let Some(a) = stored.access_valid_at(self.desk.now()) {
-                    return Ok((a.clone(), stored.version));
+                    return Ok(Token::of(a, stored));
                 }
                 Err(match e {
                     TokenError::Rejected { .. } => Error::ProviderRejected(msg),

@@ -5,8 +5,6 @@
 //!
 //! Raw response bodies are never put in errors: on success they hold tokens.
 
-use std::sync::Mutex;
-
 use chrono::{DateTime, Duration, Utc};
 use oauth2::basic::{
     BasicErrorResponse, BasicErrorResponseType, BasicRevocationErrorResponse,
@@ -20,7 +18,7 @@ use oauth2::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::http::{oauth_http, HttpFailure, Observed};
+use super::http::{HttpFailure, OAuthHttp, Observed};
 use crate::credentials::ClientCredentials;
 use crate::definition::{ClientAuth, OAuth2Definition};
 use crate::secret::Secret;
@@ -219,8 +217,7 @@ pub async fn request_tokens(
     now: DateTime<Utc>,
 ) -> Result<NewTokens, TokenError> {
     let client = token_client(def, creds, endpoints)?;
-    let observed = Mutex::new(Observed::default());
-    let http_client = oauth_http(http, &observed);
+    let http_client = OAuthHttp::new(http);
     let result = match grant {
         Grant::Code {
             code,
@@ -264,8 +261,7 @@ pub async fn request_tokens(
             req.request_async(&http_client).await
         }
     };
-    drop(http_client);
-    let observed = observed.into_inner().unwrap_or_else(|p| p.into_inner());
+    let observed = http_client.observed();
     match result {
         Ok(response) => Ok(new_tokens(response, now)),
         Err(e) => Err(classify(e, &observed)),
