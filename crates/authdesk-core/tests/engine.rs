@@ -581,6 +581,44 @@ async fn a_401_forces_one_refresh_and_a_retry() {
 }
 
 #[tokio::test]
+async fn client_authentication_in_the_body_and_public_clients() {
+    let h = Harness::start(OidcOptions::default());
+    let issuer = h.server.issuer.clone();
+    for (slug, client_auth, client, secret) in [
+        (
+            "oidc-post",
+            "body",
+            "authdesk-post",
+            Some("authdesk-post-secret"),
+        ),
+        ("oidc-public", "none", "authdesk-public", None),
+    ] {
+        let def = definition(
+            &issuer,
+            slug,
+            "authorization_code",
+            &format!("client_auth = \"{client_auth}\""),
+        );
+        h.desk.add_connector(slug, &def, false).unwrap();
+        h.desk
+            .set_connector_client(slug, client, secret.map(Secret::new).as_ref())
+            .unwrap();
+        let id = h.install(slug, None);
+        let start = h.engine.begin_sign_in(id, WEB_REDIRECT).unwrap();
+        let callback = sign_in(&start.authorization_url, "erin").await;
+        let ac = h.engine.complete_sign_in(&callback).await.unwrap();
+        assert_eq!(ac.status, AuthStatus::Authenticated, "{slug}");
+        let r = h
+            .engine
+            .call_method(id, "userinfo", &Default::default())
+            .await
+            .unwrap();
+        assert_eq!(r.body["sub"], "erin", "{slug}");
+    }
+    assert_eq!(h.grants("authorization_code").await, 2);
+}
+
+#[tokio::test]
 async fn method_parameters_are_checked_before_anything_is_sent() {
     let h = Harness::start(OidcOptions::default());
     let id = h.signed_in().await;
