@@ -88,6 +88,9 @@ pub struct PendingAuthorization {
     pub expires_at: DateTime<Utc>,
 }
 
+/// `(account connector id, access token expiry, last refresh or sign-in)`.
+pub type WatchedCredential = (i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
 pub enum LeaseOutcome {
     Acquired,
     HeldByOther,
@@ -457,9 +460,7 @@ impl Authdesk {
     }
 
     /// OAuth2 account connectors with a stored credential, for the keep-alive.
-    pub fn oauth_credentials_to_watch(
-        &self,
-    ) -> Result<Vec<(i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>)>> {
+    pub fn oauth_credentials_to_watch(&self) -> Result<Vec<WatchedCredential>> {
         let store = self.store();
         let mut stmt = store.conn().prepare(
             "SELECT ac.id, ac.expires_at, COALESCE(ac.last_refreshed_at, ac.authenticated_at)

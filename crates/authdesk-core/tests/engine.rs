@@ -8,9 +8,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use authdesk_core::engine::EngineConfig;
-use authdesk_core::{
-    AuthStatus, Authdesk, Engine, Error, InstallRequest, KeySource, NewAccount, OpenOptions, Secret,
-};
+use authdesk_core::{AuthStatus, Authdesk, Engine, Error, InstallRequest, NewAccount, Secret};
 use chrono::{Duration, Utc};
 use serde_json::json;
 use support::oidc::{sign_in, OidcOptions, OidcServer};
@@ -61,15 +59,9 @@ impl Harness {
         let dir = tempfile::tempdir().unwrap();
         let offset = Arc::new(AtomicI64::new(0));
         let clock_offset = offset.clone();
-        let desk = Arc::new(
-            Authdesk::open(OpenOptions {
-                data_dir: dir.path().join("data"),
-                key_source: KeySource::File(dir.path().join("vault.key")),
-                clock: Arc::new(move || {
-                    Utc::now() + Duration::seconds(clock_offset.load(Ordering::SeqCst))
-                }),
-            })
-            .unwrap(),
+        let desk = support::desk_with_key_file(
+            dir.path(),
+            Arc::new(move || Utc::now() + Duration::seconds(clock_offset.load(Ordering::SeqCst))),
         );
         let mut config = EngineConfig::default();
         config.http.total_timeout = std::time::Duration::from_secs(5);

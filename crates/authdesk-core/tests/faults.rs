@@ -2,13 +2,13 @@
 //! faulty token endpoint (`FakeFaultyTokenEndpoint`, a fake by name). Each must leave the
 //! stored credential consistent (the refresh token kept) and the status right.
 
+mod support;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use authdesk_core::engine::EngineConfig;
-use authdesk_core::{
-    AuthStatus, Authdesk, Engine, Error, InstallRequest, KeySource, NewAccount, OpenOptions, Secret,
-};
+use authdesk_core::{AuthStatus, Authdesk, Engine, Error, InstallRequest, NewAccount, Secret};
 use axum::extract::Path;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -107,14 +107,7 @@ struct Setup {
 
 fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let desk = Arc::new(
-        Authdesk::open(OpenOptions {
-            data_dir: dir.path().join("data"),
-            key_source: KeySource::File(dir.path().join("vault.key")),
-            clock: Arc::new(chrono::Utc::now),
-        })
-        .unwrap(),
-    );
+    let desk = support::desk_with_key_file(dir.path(), Arc::new(chrono::Utc::now));
     let mut config = EngineConfig::default();
     config.http.total_timeout = std::time::Duration::from_secs(2);
     let engine = Engine::new(desk.clone(), config).unwrap();

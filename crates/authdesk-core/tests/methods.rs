@@ -3,13 +3,14 @@
 //! API key, Basic and OAuth2 connectors send. The password grant is exercised against
 //! `FakePasswordTokenEndpoint`: oidc-provider does not implement that deprecated grant.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use authdesk_core::{
-    Authdesk, Engine, EngineConfig, InstallRequest, KeySource, NewAccount, OpenOptions,
-    PropertyInput, Secret,
+    Authdesk, Engine, EngineConfig, InstallRequest, NewAccount, PropertyInput, Secret,
 };
 use axum::body::Bytes;
 use axum::extract::Form;
@@ -80,14 +81,7 @@ struct Setup {
 
 fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let desk = Arc::new(
-        Authdesk::open(OpenOptions {
-            data_dir: dir.path().join("data"),
-            key_source: KeySource::File(dir.path().join("vault.key")),
-            clock: Arc::new(chrono::Utc::now),
-        })
-        .unwrap(),
-    );
+    let desk = support::desk_with_key_file(dir.path(), Arc::new(chrono::Utc::now));
     let engine = Engine::new(desk.clone(), EngineConfig::default()).unwrap();
     let account = desk
         .create_account(NewAccount {
