@@ -35,7 +35,7 @@ const clients = [
     ['https://app.example.com/callback', 'http://127.0.0.1:8788/connector/callback']),
   // Native + http loopback redirect: any port is accepted at /auth (RFC 8252 section 7.3).
   confidential('authdesk-native', 'authdesk-native-secret', 'client_secret_basic',
-    ['http://127.0.0.1/callback'], { application_type: 'native' }),
+    ['http://127.0.0.1/callback', 'http://127.0.0.1/connector/callback'], { application_type: 'native' }),
   confidential('authdesk-post', 'authdesk-post-secret', 'client_secret_post',
     ['https://app.example.com/callback']),
   {

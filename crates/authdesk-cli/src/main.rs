@@ -94,11 +94,45 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
+    /// Run the Cyclr-compatible local API (loopback only) and the keep-alive.
+    Serve {
+        /// Address to listen on (127.0.0.1 or ::1).
+        #[arg(long, default_value = authdesk_api::DEFAULT_LISTEN)]
+        listen: std::net::SocketAddr,
+    },
+    /// Print the local API key (created on first use), or replace it.
+    ApiKey {
+        #[arg(long)]
+        rotate: bool,
+    },
+    /// Origins the browser flow may return to (targetOrigin), or with --cors, web pages
+    /// allowed to call the API from a browser.
+    #[command(subcommand)]
+    Origins(OriginsCmd),
     /// Print the data directory in use.
     DataDir,
     /// The vault that protects secrets.
     #[command(subcommand)]
     Vault(VaultCmd),
+}
+
+#[derive(Subcommand)]
+enum OriginsCmd {
+    List {
+        #[arg(long)]
+        cors: bool,
+    },
+    /// Allow an origin (e.g. https://partner.example); any URL on it is reduced to its origin.
+    Add {
+        origin: String,
+        #[arg(long)]
+        cors: bool,
+    },
+    Remove {
+        origin: String,
+        #[arg(long)]
+        cors: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -386,6 +420,61 @@ fn run(cli: Cli) -> Result<()> {
                     }
                 }
             })
+        }
+        Command::Serve { listen } => {
+            let (engine, rt) = engine()?;
+            rt.block_on(async {
+                let engine = Arc::new(engine);
+                let server =
+                    authdesk_api::Server::start(desk.clone(), engine.clone(), listen).await?;
+                eprintln!("Authdesk API listening on http://{}", server.addr);
+                eprintln!(
+                    "Redirect URI to register at providers: {}",
+                    server.state.callback_uri()
+                );
+                eprintln!(
+                    "API key: `authdesk api-key`; allowed targetOrigins: `authdesk origins list`"
+                );
+                let keep_alive = engine.clone();
+                tokio::spawn(async move {
+                    keep_alive
+                        .keep_alive_forever(std::time::Duration::from_secs(60))
+                        .await
+                });
+                tokio::select! {
+                    r = server.wait() => r.map_err(anyhow::Error::from),
+                    _ = tokio::signal::ctrl_c() => Ok(()),
+                }
+            })
+        }
+        Command::ApiKey { rotate } => {
+            let key = if rotate {
+                desk.rotate_api_key()?
+            } else {
+                desk.api_key()?
+            };
+            out.text(key.expose())
+        }
+        Command::Origins(cmd) => {
+            use authdesk_core::settings::OriginPurpose;
+            let purpose = |cors: bool| {
+                if cors {
+                    OriginPurpose::Cors
+                } else {
+                    OriginPurpose::Target
+                }
+            };
+            match cmd {
+                OriginsCmd::List { cors } => out.origins(&desk.allowed_origins(purpose(cors))?),
+                OriginsCmd::Add { origin, cors } => {
+                    let added = desk.allow_origin(purpose(cors), &origin)?;
+                    out.done(&format!("allowed {added}"))
+                }
+                OriginsCmd::Remove { origin, cors } => {
+                    desk.disallow_origin(purpose(cors), &origin)?;
+                    out.done(&format!("removed {origin}"))
+                }
+            }
         }
         Command::History {
             account_connector_id,

@@ -124,6 +124,16 @@ impl Out {
         })
     }
 
+    pub fn origins(&self, list: &[String]) -> Result<()> {
+        self.emit(list, || {
+            if list.is_empty() {
+                "(none)\n".to_string()
+            } else {
+                list.join("\n") + "\n"
+            }
+        })
+    }
+
     pub fn account(&self, a: &Account) -> Result<()> {
         self.emit(a, || {
             format!(

@@ -16,6 +16,7 @@ pub mod logging;
 pub mod paths;
 pub mod secret;
 pub mod service;
+pub mod settings;
 pub mod store;
 pub mod token_store;
 pub mod vault;

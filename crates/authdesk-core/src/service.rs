@@ -570,6 +570,39 @@ impl Authdesk {
         self.get_account_connector(id)
     }
 
+    /// Sets properties and/or the AuthValue in one transaction: everything is checked first,
+    /// so bad input changes nothing (the API's `PUT /account/connectors/{Id}`).
+    pub fn update_account_connector(
+        &self,
+        id: i64,
+        properties: &[PropertyInput],
+        auth_value: Option<&Secret>,
+    ) -> Result<AccountConnector> {
+        let (_, def) = self.account_connector_with_definition(id)?;
+        let checked = checked_properties(&def, properties)?;
+        let value = auth_value
+            .map(|raw| AuthValue::parse(def.auth_type(), raw))
+            .transpose()?;
+        let needs_vault =
+            checked.iter().any(|p| p.1) || value.as_ref().is_some_and(|v| !v.is_empty());
+        let vault = if needs_vault {
+            Some(self.vault()?)
+        } else {
+            None
+        };
+        let now = self.now();
+        self.store().write(|tx| {
+            for (input, secret) in &checked {
+                write_property(tx, vault.as_deref(), id, &input.name, &input.value, *secret)?;
+            }
+            if let Some(v) = &value {
+                apply_auth_value(tx, vault.as_deref(), id, v, now)?;
+            }
+            touch(tx, id, &ts(now))
+        })?;
+        self.get_account_connector(id)
+    }
+
     pub fn set_sign_in_mode(&self, id: i64, mode: Option<SignInMode>) -> Result<AccountConnector> {
         self.get_account_connector(id)?;
         let mode = mode.map(|m| match m {

@@ -20,6 +20,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_initial.sql"),
     include_str!("../migrations/0002_oauth_engine.sql"),
+    include_str!("../migrations/0003_local_api.sql"),
 ];
 
 pub fn schema_version() -> i64 {

@@ -83,9 +83,13 @@ pub struct CredentialEvent {
 #[derive(Debug)]
 pub struct PendingAuthorization {
     pub account_connector_id: i64,
+    /// Set by the browser flow (/connectorauth): where to send the browser at the end.
+    pub web_return: Option<String>,
     pub redirect_uri: String,
     pub pkce_verifier: Option<Secret>,
     pub expires_at: DateTime<Utc>,
+    /// Taken too late: refused, but the browser flow still knows where to send the user.
+    pub expired: bool,
 }
 
 /// `(account connector id, access token expiry, last refresh or sign-in)`.
@@ -373,6 +377,7 @@ impl Authdesk {
         redirect_uri: &str,
         pkce_verifier: Option<&Secret>,
         ttl: Duration,
+        web_return: Option<&str>,
     ) -> Result<DateTime<Utc>> {
         let now = self.now();
         let hash = state_hash(state.expose());
@@ -391,9 +396,9 @@ impl Authdesk {
         self.store().write(|tx| {
             tx.execute("DELETE FROM pending_authorizations WHERE expires_at < ?1", [ts(now)])?;
             tx.execute(
-                "INSERT INTO pending_authorizations(state_hash, account_connector_id, redirect_uri, sealed_verifier, created_at, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![hash, id, redirect_uri, sealed, ts(now), ts(expires)],
+                "INSERT INTO pending_authorizations(state_hash, account_connector_id, redirect_uri, sealed_verifier, created_at, expires_at, web_return)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![hash, id, redirect_uri, sealed, ts(now), ts(expires), web_return],
             )?;
             Ok(())
         })?;
@@ -405,22 +410,30 @@ impl Authdesk {
     pub fn take_pending_authorization(&self, state: &str) -> Result<Option<PendingAuthorization>> {
         let now = self.now();
         let hash = state_hash(state);
-        let row: Option<(i64, String, Option<Vec<u8>>, String)> = self.store().write(|tx| {
+        type Row = (i64, String, Option<Vec<u8>>, String, Option<String>);
+        let row: Option<Row> = self.store().write(|tx| {
             Ok(tx
                 .query_row(
                     "DELETE FROM pending_authorizations WHERE state_hash = ?1
-                     RETURNING account_connector_id, redirect_uri, sealed_verifier, expires_at",
+                     RETURNING account_connector_id, redirect_uri, sealed_verifier, expires_at, web_return",
                     [&hash],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
                 )
                 .optional()?)
         })?;
-        let Some((id, redirect_uri, sealed, expires)) = row else {
+        let Some((id, redirect_uri, sealed, expires, web_return)) = row else {
             return Ok(None);
         };
         let expires_at = parse_ts(expires);
         if expires_at <= now {
-            return Ok(None);
+            return Ok(Some(PendingAuthorization {
+                account_connector_id: id,
+                web_return,
+                redirect_uri,
+                pkce_verifier: None,
+                expires_at,
+                expired: true,
+            }));
         }
         let pkce_verifier = sealed
             .map(|s| {
@@ -436,9 +449,11 @@ impl Authdesk {
             .transpose()?;
         Ok(Some(PendingAuthorization {
             account_connector_id: id,
+            web_return,
             redirect_uri,
             pkce_verifier,
             expires_at,
+            expired: false,
         }))
     }
 

@@ -17,6 +17,13 @@ use crate::error::{Error, Result};
 use crate::secret::Secret;
 use crate::token_store::TokenCommit;
 
+/// The end of a sign-in, with where the browser flow wanted the user to go.
+#[derive(Debug)]
+pub struct SignInOutcome {
+    pub web_return: Option<String>,
+    pub result: Result<AccountConnector>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct SignInStart {
@@ -33,6 +40,17 @@ impl Engine {
     /// Starts a sign-in: records the pending request (state hash, sealed verifier, the
     /// exact redirect URI) and returns the URL to show.
     pub fn begin_sign_in(&self, id: i64, redirect_uri: &str) -> Result<SignInStart> {
+        self.begin_sign_in_returning(id, redirect_uri, None)
+    }
+
+    /// [`Engine::begin_sign_in`] for the browser flow: `web_return` (opaque to the engine)
+    /// comes back from [`Engine::complete_sign_in_returning`].
+    pub fn begin_sign_in_returning(
+        &self,
+        id: i64,
+        redirect_uri: &str,
+        web_return: Option<&str>,
+    ) -> Result<SignInStart> {
         let ctx = self.context(id)?;
         let o = ctx.oauth2()?;
         if o.grant != OAuth2Grant::AuthorizationCode {
@@ -70,6 +88,7 @@ impl Engine {
             redirect_uri,
             verifier.as_ref(),
             self.config.sign_in_ttl,
+            web_return,
         )?;
         Ok(SignInStart {
             account_connector_id: id,
@@ -83,6 +102,22 @@ impl Engine {
     /// Completes a sign-in from the URL the provider redirected to. A missing, unknown,
     /// reused or expired `state` fails before any token request is made.
     pub async fn complete_sign_in(&self, callback_url: &str) -> Result<AccountConnector> {
+        self.complete_sign_in_returning(callback_url).await.result
+    }
+
+    /// [`Engine::complete_sign_in`], also giving back the `web_return` of the sign-in it
+    /// belonged to (when the state was known), so the browser flow can send the user on.
+    pub async fn complete_sign_in_returning(&self, callback_url: &str) -> SignInOutcome {
+        let mut web_return = None;
+        let result = self.complete(callback_url, &mut web_return).await;
+        SignInOutcome { web_return, result }
+    }
+
+    async fn complete(
+        &self,
+        callback_url: &str,
+        web_return: &mut Option<String>,
+    ) -> Result<AccountConnector> {
         let callback = url::Url::parse(callback_url).map_err(|_| {
             Error::AuthorizationFailed("the callback URL is not a valid URL".into())
         })?;
@@ -97,11 +132,20 @@ impl Engine {
                 "the provider's answer has no `state`; start the sign-in again".into(),
             )
         })?;
-        let pending = self.desk.take_pending_authorization(&state)?.ok_or_else(|| {
-            Error::AuthorizationFailed(
-                "this sign-in is unknown, was already completed, or took longer than allowed; start it again".into(),
-            )
-        })?;
+        let pending = self
+            .desk
+            .take_pending_authorization(&state)?
+            .ok_or_else(|| {
+                Error::AuthorizationFailed(
+                    "this sign-in is unknown or was already completed; start it again".into(),
+                )
+            })?;
+        web_return.clone_from(&pending.web_return);
+        if pending.expired {
+            return Err(Error::AuthorizationFailed(
+                "this sign-in took longer than allowed (10 minutes); start it again".into(),
+            ));
+        }
         let id = pending.account_connector_id;
         let fail = |message: String| -> Error {
             let _ = self.desk.record_failure(id, "sign_in_failed", &message);

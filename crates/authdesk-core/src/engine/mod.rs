@@ -575,6 +575,33 @@ impl Engine {
         Ok(outcomes)
     }
 
+    /// Runs [`Engine::keep_alive_once`] every `every`, logging what fails. For servers and
+    /// the desktop app (spawn it on the runtime).
+    pub async fn keep_alive_forever(&self, every: std::time::Duration) {
+        loop {
+            tokio::time::sleep(every).await;
+            match self.keep_alive_once().await {
+                Ok(done) => {
+                    for o in &done {
+                        match &o.result {
+                            Ok(()) => tracing::info!(
+                                account_connector = o.account_connector_id,
+                                reason = o.reason,
+                                "keep-alive refreshed"
+                            ),
+                            Err(e) => tracing::warn!(
+                                account_connector = o.account_connector_id,
+                                reason = o.reason,
+                                "keep-alive failed: {e}"
+                            ),
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!("keep-alive could not run: {e}"),
+            }
+        }
+    }
+
     /// Revokes the stored tokens at the provider (RFC 7009), when it has an endpoint.
     pub async fn revoke(&self, id: i64) -> Result<RevocationReport> {
         let ctx = self.context(id)?;

@@ -1,0 +1,249 @@
+//! Cyclr's browser sign-in flow.
+//!
+//! `GET /connectorauth/updateaccountconnectoroauth?id=&token=&targetOrigin=[&callbackMessage=]`
+//! consumes a sign-in token of the account that owns account connector `id`, starts the
+//! engine's authorization code flow with our `/connector/callback` as redirect URI, and
+//! sends the browser to the provider. `GET /connector/callback` completes it, then either
+//! redirects to targetOrigin or posts callbackMessage to the opener, addressed to
+//! targetOrigin's origin.
+//!
+//! Invariants: targetOrigin must be an absolute http(s) URL whose exact origin is on the
+//! owner's allow-list, or nothing is redirected or posted anywhere; postMessage never uses
+//! `"*"`; callbackMessage travels as JSON data read by a nonce'd script, never as markup or
+//! code; error details are added to targetOrigin only when it was valid.
+
+use std::sync::Arc;
+
+use axum::extract::{Query, RawQuery, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+use authdesk_core::settings::{OriginPurpose, SignInTokenRejection};
+
+use crate::AppState;
+
+#[derive(Deserialize)]
+pub struct ConnectorAuthQuery {
+    id: Option<String>,
+    token: Option<String>,
+    #[serde(rename = "targetOrigin")]
+    target_origin: Option<String>,
+    #[serde(rename = "callbackMessage")]
+    callback_message: Option<String>,
+}
+
+/// Where to send the browser at the end; kept with the pending sign-in.
+#[derive(Serialize, Deserialize)]
+struct WebReturn {
+    /// The full validated targetOrigin URL.
+    target: String,
+    /// Its origin (what postMessage is addressed to).
+    origin: String,
+    message: Option<String>,
+}
+
+pub async fn update_account_connector_oauth(
+    State(s): State<Arc<AppState>>,
+    Query(q): Query<ConnectorAuthQuery>,
+) -> Response {
+    // targetOrigin first: it decides whether errors may be sent anywhere.
+    let Some(target) = q.target_origin.filter(|t| !t.trim().is_empty()) else {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "targetOrigin is required: the URL (or origin) to return to when the sign-in ends.",
+        );
+    };
+    let origin = match s.desk.allowed_target(&target, OriginPurpose::Target) {
+        Ok(Some(o)) => o,
+        Ok(None) => {
+            return page(
+                StatusCode::BAD_REQUEST,
+                "targetOrigin is not an absolute http(s) URL on an allowed origin, so this sign-in cannot \
+                 start. The owner of this Authdesk can allow an origin with `authdesk origins add ORIGIN`.",
+            )
+        }
+        Err(e) => return page(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+    };
+    let web_return = WebReturn {
+        target: target.clone(),
+        origin,
+        message: q.callback_message.filter(|m| !m.is_empty()),
+    };
+    let fail =
+        |status: StatusCode, code: &str, message: &str| fail_to(&web_return, status, code, message);
+
+    let Some(id) = q.id.as_deref().and_then(|i| i.trim().parse::<i64>().ok()) else {
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "id must be the integer Id of an account connector",
+        );
+    };
+    let Some(token) = q.token.filter(|t| !t.is_empty()) else {
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "token (an account sign-in token) is required",
+        );
+    };
+    let ac = match s.desk.get_account_connector(id) {
+        Ok(ac) => ac,
+        Err(_) => {
+            return fail(
+                StatusCode::NOT_FOUND,
+                "invalid_request",
+                "there is no such account connector",
+            )
+        }
+    };
+    match s.desk.consume_sign_in_token(&token, &ac.account_id) {
+        Ok(Ok(_username)) => {}
+        Ok(Err(SignInTokenRejection::UnknownUsedOrExpired)) => {
+            return fail(StatusCode::FORBIDDEN, "access_denied", "the sign-in token is unknown, already used or expired (they are single-use and live 5 minutes)")
+        }
+        Ok(Err(SignInTokenRejection::OtherAccount)) => {
+            return fail(StatusCode::FORBIDDEN, "access_denied", "the sign-in token belongs to another account")
+        }
+        Err(e) => return fail(StatusCode::SERVICE_UNAVAILABLE, "server_error", &e.to_string()),
+    }
+    let encoded = serde_json::to_string(&web_return).unwrap_or_default();
+    match s
+        .engine
+        .begin_sign_in_returning(id, &s.callback_uri(), Some(&encoded))
+    {
+        Ok(start) => no_store(Redirect::to(&start.authorization_url).into_response()),
+        Err(e) => {
+            let _ = s.desk.record_failure(id, "sign_in_failed", &e.to_string());
+            fail(StatusCode::BAD_REQUEST, "server_error", &e.to_string())
+        }
+    }
+}
+
+pub async fn callback(State(s): State<Arc<AppState>>, RawQuery(query): RawQuery) -> Response {
+    let url = format!("{}?{}", s.callback_uri(), query.unwrap_or_default());
+    let outcome = s.engine.complete_sign_in_returning(&url).await;
+    let web_return: Option<WebReturn> = outcome
+        .web_return
+        .as_deref()
+        .and_then(|w| serde_json::from_str(w).ok());
+    match (outcome.result, web_return) {
+        (Ok(_), Some(w)) => match &w.message {
+            None => no_store(Redirect::to(&w.target).into_response()),
+            Some(message) => post_message_page(&w.origin, message),
+        },
+        (Ok(ac), None) => page(
+            StatusCode::OK,
+            &format!(
+                "Signed in: account connector {} is authenticated. You can close this window.",
+                ac.id
+            ),
+        ),
+        (Err(e), Some(w)) => fail_to(&w, StatusCode::BAD_REQUEST, "access_denied", &e.to_string()),
+        (Err(e), None) => page(StatusCode::BAD_REQUEST, &e.to_string()),
+    }
+}
+
+/// A failure once targetOrigin is known to be valid: redirect mode sends the browser back
+/// with `error` and `error_description`; postMessage mode shows the page (the partner page
+/// learns the outcome from the account connector's status).
+fn fail_to(w: &WebReturn, status: StatusCode, code: &str, message: &str) -> Response {
+    if w.message.is_some() {
+        return page(status, message);
+    }
+    match url::Url::parse(&w.target) {
+        Ok(mut url) => {
+            url.query_pairs_mut()
+                .append_pair("error", code)
+                .append_pair("error_description", message);
+            no_store(Redirect::to(url.as_str()).into_response())
+        }
+        Err(_) => page(status, message),
+    }
+}
+
+fn no_store(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// JSON that is safe inside a `<script type="application/json">` element.
+fn script_json(value: &serde_json::Value) -> String {
+    value
+        .to_string()
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
+}
+
+fn page(status: StatusCode, message: &str) -> Response {
+    let body = format!(
+        "<!doctype html><html lang=en><meta charset=utf-8><title>Authdesk</title>\
+         <body style=\"font-family:sans-serif;margin:3em;max-width:40em\"><h1>Authdesk</h1><p id=message>{}</p></body></html>",
+        escape(message)
+    );
+    html(status, body, "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+}
+
+/// Posts exactly `message` to the opener (or parent when framed), addressed to `origin`.
+fn post_message_page(origin: &str, message: &str) -> Response {
+    let nonce = base64::engine::general_purpose::STANDARD
+        .encode(authdesk_core::settings::random_bytes::<18>());
+    let data = script_json(&serde_json::json!({ "origin": origin, "message": message }));
+    let body = format!(
+        r#"<!doctype html><html lang=en><meta charset=utf-8><title>Authdesk</title>
+<body style="font-family:sans-serif;margin:3em"><h1>Authdesk</h1><p id=status>Signed in. Returning to the application…</p>
+<script type="application/json" id="authdesk-result">{data}</script>
+<script nonce="{nonce}">
+(function () {{
+  var data = JSON.parse(document.getElementById('authdesk-result').textContent);
+  var target = window.opener || (window.parent !== window ? window.parent : null);
+  var status = document.getElementById('status');
+  if (!target) {{ status.textContent = 'Signed in. You can close this window.'; return; }}
+  target.postMessage(data.message, data.origin);
+  status.textContent = 'Signed in. You can close this window.';
+  if (window.opener) {{ window.close(); }}
+}})();
+</script></body></html>"#
+    );
+    html(
+        StatusCode::OK,
+        body,
+        &format!("default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"),
+    )
+}
+
+fn html(status: StatusCode, body: String, csp: &str) -> Response {
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        body,
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(csp) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    response.headers_mut().insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    no_store(response)
+}

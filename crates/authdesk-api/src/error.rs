@@ -1,0 +1,101 @@
+//! API errors: a status and `{"Message": "..."}` that says what was wrong. Core errors
+//! already never carry secrets; here they only get a status.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use authdesk_core::Error;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+    pub retry_after: Option<i64>,
+}
+
+/// The body of every error response.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct ErrorBody {
+    /// What was wrong and what to do.
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> ApiError {
+        let status = match &e {
+            Error::NotFound { .. } => StatusCode::NOT_FOUND,
+            Error::InvalidInput(_)
+            | Error::InvalidAuthValue { .. }
+            | Error::InvalidDefinition { .. }
+            | Error::AuthorizationFailed(_)
+            | Error::ClientCredentialsMissing { .. } => StatusCode::BAD_REQUEST,
+            Error::AlreadyExists(_) | Error::NeedsReauth { .. } | Error::NeedsSignIn { .. } => {
+                StatusCode::CONFLICT
+            }
+            Error::ProviderTransient { .. }
+            | Error::KeychainUnavailable { .. }
+            | Error::KeychainLocked { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Error::ProviderRejected(_) | Error::Http { .. } => StatusCode::BAD_GATEWAY,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let retry_after = match &e {
+            Error::ProviderTransient {
+                retry_after: Some(at),
+                ..
+            } => Some((*at - chrono::Utc::now()).num_seconds().max(1)),
+            _ => None,
+        };
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!("internal error: {e}");
+        }
+        ApiError {
+            status,
+            message: e.to_string(),
+            retry_after,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            Json(ErrorBody {
+                message: self.message,
+            }),
+        )
+            .into_response();
+        if let Some(seconds) = self.retry_after {
+            if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"authdesk\""),
+            );
+        }
+        response
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,226 @@
+//! What every request passes before a handler runs:
+//! - the `Host` header must name this server on loopback (`127.0.0.1`, `localhost`, `[::1]`
+//!   with our port): a DNS-rebinding page on `evil.com` that resolves to 127.0.0.1 still
+//!   sends `Host: evil.com`;
+//! - API calls carrying an `Origin` are refused unless the owner allowed that origin
+//!   (then CORS headers are added);
+//! - API calls need `Authorization: Bearer <API key>` (constant-time comparison).
+//!
+//! Plus the extractors: a JSON body whose errors never quote the input, and the account
+//! scope from `X-Cyclr-Account`.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+
+use authdesk_core::settings::OriginPurpose;
+
+use crate::error::{ApiError, ApiResult};
+use crate::AppState;
+
+/// Refuses requests whose `Host` is not this loopback server.
+pub async fn check_host(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_ascii_lowercase);
+    let port = state.port;
+    let ok = host.as_deref().is_some_and(|h| {
+        [
+            format!("127.0.0.1:{port}"),
+            format!("localhost:{port}"),
+            format!("[::1]:{port}"),
+        ]
+        .iter()
+        .any(|allowed| allowed == h)
+    });
+    if !ok {
+        return ApiError::new(
+            StatusCode::MISDIRECTED_REQUEST,
+            format!(
+                "this server answers only to 127.0.0.1:{port}, localhost:{port} or [::1]:{port} \
+                 (the Host header named another host: DNS rebinding protection)"
+            ),
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// Origin policy and API-key authentication for `/v1.0/*`.
+pub async fn check_api_caller(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let origin = request
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .map(str::to_string);
+    let allowed_origin = match &origin {
+        None => None,
+        Some(o) => match state.desk.allowed_target(o, OriginPurpose::Cors) {
+            Ok(Some(allowed)) => Some(allowed),
+            Ok(None) => {
+                return ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    format!(
+                    "cross-origin calls from {o} are refused; the owner can allow an origin with \
+                         `authdesk origins add --cors ORIGIN`"
+                ),
+                )
+                .into_response()
+            }
+            Err(e) => return ApiError::from(e).into_response(),
+        },
+    };
+    if let (Some(allowed), true) = (&allowed_origin, request.method() == Method::OPTIONS) {
+        let mut response = StatusCode::NO_CONTENT.into_response();
+        add_cors(&mut response, allowed);
+        let h = response.headers_mut();
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST, PUT, DELETE"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("authorization, content-type, x-cyclr-account"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
+        return response;
+    }
+    if let Err(e) = authenticate(&state, &request) {
+        let mut response = e.into_response();
+        if let Some(allowed) = &allowed_origin {
+            add_cors(&mut response, allowed);
+        }
+        return response;
+    }
+    let mut response = next.run(request).await;
+    if let Some(allowed) = &allowed_origin {
+        add_cors(&mut response, allowed);
+    }
+    response
+}
+
+fn add_cors(response: &mut Response, origin: &str) {
+    if let Ok(v) = HeaderValue::from_str(origin) {
+        response
+            .headers_mut()
+            .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+        response
+            .headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
+}
+
+fn authenticate(state: &AppState, request: &Request) -> ApiResult<()> {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+        .map(str::trim)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "missing API key: send `Authorization: Bearer <key>` (print it with `authdesk api-key`)",
+            )
+        })?;
+    if !state.desk.check_api_key(presented)? {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "wrong API key (print the current one with `authdesk api-key`)",
+        ));
+    }
+    Ok(())
+}
+
+/// A JSON body. Malformed JSON, a wrong type or a missing field is a 400 whose message
+/// gives the position or the field path, never the values (bodies may hold secrets).
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request<Body>, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "send the body as JSON with `Content-Type: application/json`",
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|_| {
+                ApiError::bad_request("the request body could not be read (too large?)")
+            })?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::bad_request(format!(
+                "malformed JSON at line {} column {}",
+                e.line(),
+                e.column()
+            ))
+        })?;
+        serde_path_to_error::deserialize::<_, T>(value).map(ApiJson).map_err(|e| {
+            let what = e.inner().to_string();
+            // serde's "missing field `X`" and "unknown field `X`" name fields only; other
+            // messages may quote values, so only the path is given for them.
+            let detail = ["missing field", "unknown field"]
+                .iter()
+                .find(|p| what.starts_with(*p))
+                .map(|_| what.split(", expected").next().unwrap_or(&what).to_string())
+                .unwrap_or_else(|| "a value has the wrong type".to_string());
+            ApiError::bad_request(format!(
+                "the JSON body does not match the expected shape at `{}`: {detail} (see /openapi.json)",
+                e.path()
+            ))
+        })
+    }
+}
+
+/// The account of an account-scoped call (`X-Cyclr-Account`), checked to exist.
+pub struct AccountScope(pub String);
+
+impl FromRequestParts<Arc<AppState>> for AccountScope {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let id = parts
+            .headers
+            .get("x-cyclr-account")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "this call is account-scoped: send the `X-Cyclr-Account: <AccountId>` header",
+                )
+            })?;
+        let account = state.desk.get_account(id)?;
+        Ok(AccountScope(account.id))
+    }
+}

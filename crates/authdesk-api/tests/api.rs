@@ -1,0 +1,921 @@
+//! The local API over real HTTP: a server on a free loopback port, a real SQLite data
+//! directory (vault key from a key file), and panva's oidc-provider for the browser flow.
+
+#[path = "../../authdesk-core/tests/support/oidc.rs"]
+mod oidc;
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use authdesk_api::Server;
+use authdesk_core::settings::OriginPurpose;
+use authdesk_core::{Authdesk, Engine, EngineConfig, KeySource, OpenOptions, Secret};
+use chrono::{Duration, Utc};
+use reqwest::header::{HOST, LOCATION, ORIGIN};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+const PARTNER: &str = "https://partner.example";
+
+struct Api {
+    _dir: tempfile::TempDir,
+    desk: Arc<Authdesk>,
+    server: Server,
+    base: String,
+    key: String,
+    http: reqwest::Client,
+    offset: Arc<AtomicI64>,
+    /// Every response body seen, to check that no secret ever came back.
+    seen: std::sync::Mutex<String>,
+}
+
+impl Api {
+    async fn start() -> Api {
+        let dir = tempfile::tempdir().unwrap();
+        let offset = Arc::new(AtomicI64::new(0));
+        let clock_offset = offset.clone();
+        let desk = Arc::new(
+            Authdesk::open(OpenOptions {
+                data_dir: dir.path().join("data"),
+                key_source: KeySource::File(dir.path().join("vault.key")),
+                clock: Arc::new(move || {
+                    Utc::now() + Duration::seconds(clock_offset.load(Ordering::SeqCst))
+                }),
+            })
+            .unwrap(),
+        );
+        let engine = Arc::new(Engine::new(desk.clone(), EngineConfig::default()).unwrap());
+        let server = Server::start(desk.clone(), engine, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let base = format!("http://{}", server.addr);
+        let key = desk.api_key().unwrap().expose().to_string();
+        desk.allow_origin(OriginPurpose::Target, PARTNER).unwrap();
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Api {
+            _dir: dir,
+            desk,
+            server,
+            base,
+            key,
+            http,
+            offset,
+            seen: Default::default(),
+        }
+    }
+
+    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+    }
+
+    async fn send(&self, r: reqwest::RequestBuilder) -> (StatusCode, Value) {
+        let response = r.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        self.seen.lock().unwrap().push_str(&text);
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, body)
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        account: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut r = self.request(method, path);
+        if let Some(a) = account {
+            r = r.header("X-Cyclr-Account", a);
+        }
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        self.send(r).await
+    }
+
+    async fn account(&self, name: &str) -> String {
+        let (status, v) = self
+            .call(
+                Method::POST,
+                "/v1.0/accounts",
+                None,
+                Some(json!({"Name": name})),
+            )
+            .await;
+        assert_eq!(status, 200, "{v}");
+        v["Id"].as_str().unwrap().to_string()
+    }
+
+    fn seen(&self) -> String {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+#[tokio::test]
+async fn the_api_key_host_and_origin_are_checked() {
+    let api = Api::start().await;
+    let url = format!("{}/v1.0/accounts", api.base);
+    let r = api.http.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.headers().contains_key("www-authenticate"));
+    let body: Value = r.json().await.unwrap();
+    assert!(body["Message"]
+        .as_str()
+        .unwrap()
+        .contains("authdesk api-key"));
+    let r = api
+        .http
+        .get(&url)
+        .bearer_auth("adk_wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        api.http
+            .get(&url)
+            .bearer_auth(&api.key)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    let port = api.server.addr.port();
+    for host in [
+        "evil.com".to_string(),
+        format!("127.0.0.1.evil.com:{port}"),
+        format!("evil.com:{port}"),
+        "127.0.0.1:1".to_string(),
+    ] {
+        let r = api
+            .http
+            .get(&url)
+            .bearer_auth(&api.key)
+            .header(HOST, &host)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 421, "Host {host}");
+        let body: Value = r.json().await.unwrap();
+        assert!(
+            body["Message"].as_str().unwrap().contains("DNS rebinding"),
+            "{body}"
+        );
+    }
+    for host in [format!("localhost:{port}"), format!("127.0.0.1:{port}")] {
+        let r = api
+            .http
+            .get(&url)
+            .bearer_auth(&api.key)
+            .header(HOST, &host)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "Host {host}");
+    }
+    // The browser flow is behind the Host check too.
+    let r = api
+        .http
+        .get(format!("{}/connector/callback", api.base))
+        .header(HOST, "evil.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 421);
+
+    let r = api
+        .http
+        .get(&url)
+        .bearer_auth(&api.key)
+        .header(ORIGIN, "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    api.desk
+        .allow_origin(OriginPurpose::Cors, "https://dashboard.example")
+        .unwrap();
+    let r = api
+        .http
+        .get(&url)
+        .bearer_auth(&api.key)
+        .header(ORIGIN, "https://dashboard.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://dashboard.example"
+    );
+    let r = api
+        .http
+        .request(Method::OPTIONS, &url)
+        .header(ORIGIN, "https://dashboard.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert!(r.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .contains("x-cyclr-account"));
+}
+
+#[tokio::test]
+async fn accounts_crud_and_bad_input_changes_nothing() {
+    let api = Api::start().await;
+    let id = "8d0f6c8b-3a5e-4c2f-9b1d-2e7f4a6c9d01";
+    let (s, v) = api
+        .call(
+            Method::POST,
+            "/v1.0/accounts",
+            None,
+            Some(json!({"Id": id, "Name": "Acme", "Timezone": "Europe/London"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        (v["Id"].as_str(), v["Timezone"].as_str()),
+        (Some(id), Some("Europe/London"))
+    );
+    let (s, v) = api
+        .call(
+            Method::POST,
+            "/v1.0/accounts",
+            None,
+            Some(json!({"Id": id, "Name": "Again"})),
+        )
+        .await;
+    assert_eq!(s, 409, "{v}");
+    let (s, v) = api
+        .call(
+            Method::PUT,
+            &format!("/v1.0/accounts/{id}"),
+            None,
+            Some(json!({"Description": "Our biggest"})),
+        )
+        .await;
+    assert_eq!(
+        (s, v["Description"].as_str(), v["Name"].as_str()),
+        (StatusCode::OK, Some("Our biggest"), Some("Acme"))
+    );
+    let (s, _) = api
+        .call(Method::GET, &format!("/v1.0/accounts/{id}"), None, None)
+        .await;
+    assert_eq!(s, 200);
+
+    // Malformed JSON, wrong types, unknown fields, wrong content type: 4xx, nothing created.
+    let r = api
+        .request(Method::POST, "/v1.0/accounts")
+        .header("content-type", "application/json")
+        .body("{\"Name\": ");
+    let (s, v) = api.send(r).await;
+    assert_eq!(s, 400);
+    assert!(
+        v["Message"]
+            .as_str()
+            .unwrap()
+            .contains("malformed JSON at line 1"),
+        "{v}"
+    );
+    let (s, v) = api
+        .call(
+            Method::POST,
+            "/v1.0/accounts",
+            None,
+            Some(json!({"Name": ["SECRET-NOT-ECHOED"]})),
+        )
+        .await;
+    assert_eq!(s, 400);
+    let m = v["Message"].as_str().unwrap();
+    assert!(
+        m.contains("`Name`") && !m.contains("SECRET-NOT-ECHOED"),
+        "{m}"
+    );
+    let (s, v) = api
+        .call(
+            Method::POST,
+            "/v1.0/accounts",
+            None,
+            Some(json!({"Name": "x", "Nmae": "y"})),
+        )
+        .await;
+    assert_eq!(s, 400);
+    assert!(
+        v["Message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `Nmae`"),
+        "{v}"
+    );
+    let r = api.request(Method::POST, "/v1.0/accounts").body("Name=x");
+    assert_eq!(api.send(r).await.0, 415);
+    let (s, v) = api
+        .call(Method::GET, "/v1.0/accounts/not-a-guid", None, None)
+        .await;
+    assert_eq!(s, 400, "{v}");
+    let (_, list) = api.call(Method::GET, "/v1.0/accounts", None, None).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+
+    let (s, _) = api
+        .call(Method::DELETE, &format!("/v1.0/accounts/{id}"), None, None)
+        .await;
+    assert_eq!(s, 204);
+    let (s, _) = api
+        .call(Method::GET, &format!("/v1.0/accounts/{id}"), None, None)
+        .await;
+    assert_eq!(s, 404);
+}
+
+#[tokio::test]
+async fn connectors_install_update_and_secrets_never_come_back() {
+    let api = Api::start().await;
+    let acme = api.account("Acme").await;
+    let other = api.account("Other").await;
+    let (s, list) = api.call(Method::GET, "/v1.0/connectors", None, None).await;
+    assert_eq!(s, 200);
+    let github = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["Slug"] == "github")
+        .unwrap()["Id"]
+        .as_i64()
+        .unwrap();
+    let (s, v) = api
+        .call(
+            Method::GET,
+            &format!("/v1.0/connectors/{github}/methods"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert!(
+        v.as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["MethodUniqueIdentifier"] == "get-authenticated-user"),
+        "{v}"
+    );
+    let (s, v) = api
+        .call(
+            Method::PUT,
+            &format!("/v1.0/connectors/{github}/client"),
+            None,
+            Some(json!({"ClientId": "lib-id", "ClientSecret": "CANARY-LIB-SECRET"})),
+        )
+        .await;
+    assert_eq!(
+        (s, v["ClientSecretSet"].as_bool()),
+        (StatusCode::OK, Some(true))
+    );
+
+    let install = json!({
+        "Name": "Acme GitHub",
+        "AuthValue": "{\"AccessToken\":\"CANARY-ACCESS\",\"RefreshToken\":\"CANARY-REFRESH\",\"Expires\":\"2099-10-01T00:00:00Z\"}",
+        "Properties": [{"Name": "ClientId", "Value": "ac-id"}, {"Name": "ClientSecret", "Value": "CANARY-AC-SECRET"}]
+    });
+    let (s, v) = api
+        .call(
+            Method::POST,
+            &format!("/v1.0/connectors/{github}/install"),
+            None,
+            Some(install.clone()),
+        )
+        .await;
+    assert_eq!(s, 400, "account-scoped: {v}");
+    assert!(v["Message"].as_str().unwrap().contains("X-Cyclr-Account"));
+    let (s, ac) = api
+        .call(
+            Method::POST,
+            &format!("/v1.0/connectors/{github}/install"),
+            Some(&acme),
+            Some(install),
+        )
+        .await;
+    assert_eq!(s, 200, "{ac}");
+    assert_eq!(
+        (ac["Authenticated"].as_bool(), ac["Status"].as_str()),
+        (Some(true), Some("Authenticated"))
+    );
+    assert_eq!(ac["Connector"]["Name"], "GitHub");
+    assert_eq!(ac["SecretsSet"], json!(["AccessToken", "RefreshToken"]));
+    let id = ac["Id"].as_i64().unwrap();
+
+    let (s, list) = api
+        .call(Method::GET, "/v1.0/account/connectors", Some(&acme), None)
+        .await;
+    assert_eq!((s, list.as_array().unwrap().len()), (StatusCode::OK, 1));
+    let (s, _) = api
+        .call(
+            Method::GET,
+            &format!("/v1.0/account/connectors/{id}"),
+            Some(&other),
+            None,
+        )
+        .await;
+    assert_eq!(s, 404, "another account's connector is not visible");
+    let (s, _) = api
+        .call(
+            Method::GET,
+            &format!("/v1.0/account/connectors/{id}"),
+            Some("8d0f6c8b-0000-4c2f-9b1d-2e7f4a6c9d01"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 404, "unknown account");
+
+    // A bad AuthValue in a PUT changes nothing, not even the properties sent with it.
+    let (s, v) = api
+        .call(Method::PUT, &format!("/v1.0/account/connectors/{id}"), Some(&acme),
+            Some(json!({"AuthValue": "{\"Expires\":\"tomorrow\"}", "Properties": [{"Name": "Region", "Value": "eu"}]})))
+        .await;
+    assert_eq!(s, 400);
+    assert!(v["Message"].as_str().unwrap().contains("`Expires`"), "{v}");
+    let (_, now) = api
+        .call(
+            Method::GET,
+            &format!("/v1.0/account/connectors/{id}"),
+            Some(&acme),
+            None,
+        )
+        .await;
+    assert!(!now["Properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["Name"] == "Region"));
+    let (s, v) = api
+        .call(
+            Method::PUT,
+            &format!("/v1.0/account/connectors/{id}"),
+            Some(&acme),
+            Some(json!({"AuthValue": "{}", "Properties": [{"Name": "Region", "Value": "eu"}]})),
+        )
+        .await;
+    assert_eq!(
+        (s, v["Status"].as_str()),
+        (StatusCode::OK, Some("NotAuthenticated"))
+    );
+    assert!(v["Properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["Name"] == "Region" && p["Value"] == "eu"));
+
+    let (s, _) = api
+        .call(
+            Method::DELETE,
+            &format!("/v1.0/account/connectors/{id}"),
+            Some(&acme),
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
+    let (s, _) = api
+        .call(
+            Method::GET,
+            &format!("/v1.0/account/connectors/{id}"),
+            Some(&acme),
+            None,
+        )
+        .await;
+    assert_eq!(s, 404);
+
+    let seen = api.seen();
+    for canary in [
+        "CANARY-LIB-SECRET",
+        "CANARY-ACCESS",
+        "CANARY-REFRESH",
+        "CANARY-AC-SECRET",
+    ] {
+        assert!(!seen.contains(canary), "{canary} came back in a response");
+    }
+}
+
+#[tokio::test]
+async fn launch_creates_the_account_and_installs_authenticated() {
+    let api = Api::start().await;
+    let account = "2b7d8e4f-1c3a-4e5b-8f9d-0a1b2c3d4e5f";
+    let body = json!({
+        "AccountName": "New Customer",
+        "PartnerConnector": {"Name": "Stripe", "AuthValue": "sk_test_CANARY", "Properties": []}
+    });
+    let (s, v) = api
+        .call(
+            Method::POST,
+            &format!("/v1.0/accounts/{account}/launch"),
+            None,
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["Account"]["Name"], "New Customer");
+    assert_eq!(v["AccountConnector"]["Authenticated"], true);
+    // Again: the account exists, another connector is installed.
+    let (s, _) = api
+        .call(
+            Method::POST,
+            &format!("/v1.0/accounts/{account}/launch"),
+            None,
+            Some(body),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, list) = api
+        .call(Method::GET, "/v1.0/account/connectors", Some(account), None)
+        .await;
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let (s, v) = api
+        .call(
+            Method::POST,
+            &format!("/v1.0/accounts/{account}/launch"),
+            None,
+            Some(json!({"PartnerConnector": {"Name": "No Such Thing", "AuthValue": "x"}})),
+        )
+        .await;
+    assert_eq!(s, 404, "{v}");
+    assert!(!api.seen().contains("sk_test_CANARY"));
+}
+
+/// An OAuth connector whose provider is never contacted (the tests stop at the redirect).
+async fn offline_oauth_connector(api: &Api, account: &str) -> i64 {
+    let def = r#"id = "offline-oauth"
+name = "Offline OAuth"
+version = "1"
+[auth]
+type = "oauth2"
+grant = "authorization_code"
+authorize_url = "https://provider.example/authorize"
+token_url = "https://provider.example/token"
+"#;
+    api.desk.add_connector("offline.toml", def, true).unwrap();
+    api.desk
+        .set_connector_client("offline-oauth", "client", Some(&Secret::new("secret")))
+        .unwrap();
+    let (s, ac) = api
+        .call(
+            Method::POST,
+            "/v1.0/connectors/offline-oauth/install",
+            Some(account),
+            Some(json!({"Name": "x"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{ac}");
+    ac["Id"].as_i64().unwrap()
+}
+
+async fn sign_in_token(api: &Api, account: &str) -> String {
+    let (s, v) = api
+        .call(
+            Method::POST,
+            &format!("/v1.0/accounts/{account}/signintoken"),
+            None,
+            Some(json!({"Username": "example_user"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let expires = v["ExpiresAtUtc"].as_str().unwrap();
+    assert!(
+        expires.ends_with('Z') && expires.split('.').nth(1).unwrap().len() == 8,
+        "7 digits + Z: {expires}"
+    );
+    v["Token"].as_str().unwrap().to_string()
+}
+
+fn connectorauth(api: &Api, id: i64, token: &str, target: &str, message: Option<&str>) -> String {
+    let mut url = url::Url::parse(&format!(
+        "{}/connectorauth/updateaccountconnectoroauth",
+        api.base
+    ))
+    .unwrap();
+    url.query_pairs_mut()
+        .append_pair("id", &id.to_string())
+        .append_pair("token", token)
+        .append_pair("targetOrigin", target);
+    if let Some(m) = message {
+        url.query_pairs_mut().append_pair("callbackMessage", m);
+    }
+    url.to_string()
+}
+
+#[tokio::test]
+async fn sign_in_tokens_are_single_use_short_lived_and_bound_to_their_account() {
+    let api = Api::start().await;
+    let acme = api.account("Acme").await;
+    let other = api.account("Other").await;
+    let id = offline_oauth_connector(&api, &acme).await;
+    let target = format!("{PARTNER}/done");
+
+    let (_, users) = (0, api.desk.list_account_users(&acme).unwrap());
+    assert!(users.is_empty());
+    let token = sign_in_token(&api, &acme).await;
+    assert_eq!(
+        api.desk.list_account_users(&acme).unwrap()[0].username,
+        "example_user"
+    );
+    assert!(token.len() >= 43, "at least 256 bits");
+
+    // 50 parallel uses: exactly one reaches the provider; the rest go back with an error.
+    let url = connectorauth(&api, id, &token, &target, None);
+    let uses = (0..50).map(|_| api.http.get(&url).send());
+    let responses = futures::future::join_all(uses).await;
+    let locations: Vec<String> = responses
+        .into_iter()
+        .map(|r| r.unwrap().headers()[LOCATION].to_str().unwrap().to_string())
+        .collect();
+    let to_provider = locations
+        .iter()
+        .filter(|l| l.starts_with("https://provider.example/authorize"))
+        .count();
+    assert_eq!(to_provider, 1, "{locations:?}");
+    assert!(
+        locations
+            .iter()
+            .filter(|l| l.starts_with(&target) && l.contains("error=access_denied"))
+            .count()
+            == 49
+    );
+
+    // Another account's token.
+    let theirs = sign_in_token(&api, &other).await;
+    let r = api
+        .http
+        .get(connectorauth(&api, id, &theirs, &target, None))
+        .send()
+        .await
+        .unwrap();
+    let location = r.headers()[LOCATION].to_str().unwrap().to_string();
+    assert!(
+        location.contains("error=access_denied") && location.contains("another+account"),
+        "{location}"
+    );
+
+    // Expired after 5 minutes.
+    let late = sign_in_token(&api, &acme).await;
+    api.offset.store(5 * 60 + 1, Ordering::SeqCst);
+    let r = api
+        .http
+        .get(connectorauth(&api, id, &late, &target, None))
+        .send()
+        .await
+        .unwrap();
+    let location = r.headers()[LOCATION].to_str().unwrap().to_string();
+    assert!(location.contains("expired"), "{location}");
+}
+
+#[tokio::test]
+async fn target_origins_that_are_not_allowed_get_nothing() {
+    let api = Api::start().await;
+    let acme = api.account("Acme").await;
+    let id = offline_oauth_connector(&api, &acme).await;
+    let token = sign_in_token(&api, &acme).await;
+    for bad in [
+        "https://evil.example",
+        "*",
+        "null",
+        "javascript:alert(1)",
+        "https://partner.example.evil.com",
+        "https://partner.example@evil.com",
+        "//evil.com",
+        "https://partner.example:8443",
+        "http://partner.example",
+        "",
+    ] {
+        for message in [None, Some("done")] {
+            let r = api
+                .http
+                .get(connectorauth(&api, id, &token, bad, message))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 400, "{bad:?}");
+            assert!(r.headers().get(LOCATION).is_none(), "{bad:?} redirected");
+            let body = r.text().await.unwrap();
+            assert!(!body.contains("postMessage"), "{bad:?}: {body}");
+            assert!(body.contains("targetOrigin"), "{bad:?}: {body}");
+        }
+    }
+    // None of those consumed the token: it still works with an allowed origin.
+    let r = api
+        .http
+        .get(connectorauth(
+            &api,
+            id,
+            &token,
+            &format!("{PARTNER}/x?y=1"),
+            None,
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers()[LOCATION]
+        .to_str()
+        .unwrap()
+        .starts_with("https://provider.example/authorize"));
+}
+
+#[tokio::test]
+async fn the_browser_flow_end_to_end_over_http() {
+    let provider = oidc::OidcServer::start(oidc::OidcOptions {
+        access_ttl_secs: 3600,
+        rotate_refresh: true,
+    });
+    let api = Api::start().await;
+    let acme = api.account("Acme").await;
+    let def = format!(
+        r#"id = "test-provider"
+name = "Test provider"
+version = "1"
+api_base_url = "{issuer}"
+[auth]
+type = "oauth2"
+grant = "authorization_code"
+authorize_url = "{issuer}/auth"
+token_url = "{issuer}/token"
+issuer = "{issuer}"
+issuer_in_response = true
+scopes = ["openid", "offline_access", "email"]
+[auth.authorize_params]
+prompt = "consent"
+[[methods]]
+id = "userinfo"
+name = "UserInfo"
+http_method = "GET"
+path = "/me"
+"#,
+        issuer = provider.issuer
+    );
+    api.desk.add_connector("test.toml", &def, false).unwrap();
+    api.desk
+        .set_connector_client(
+            "test-provider",
+            "authdesk-native",
+            Some(&Secret::new("authdesk-native-secret")),
+        )
+        .unwrap();
+    let (_, ac) = api
+        .call(
+            Method::POST,
+            "/v1.0/connectors/test-provider/install",
+            Some(&acme),
+            Some(json!({"Name": "t"})),
+        )
+        .await;
+    let id = ac["Id"].as_i64().unwrap();
+    let hostile = "</script><script>alert(\"x\")</script>'\u{2028}";
+
+    // postMessage mode.
+    let token = sign_in_token(&api, &acme).await;
+    let r = api
+        .http
+        .get(connectorauth(
+            &api,
+            id,
+            &token,
+            &format!("{PARTNER}/app"),
+            Some(hostile),
+        ))
+        .send()
+        .await
+        .unwrap();
+    let to_provider = r.headers()[LOCATION].to_str().unwrap().to_string();
+    assert!(to_provider.starts_with(&provider.issuer), "{to_provider}");
+    assert!(to_provider.contains(&format!(
+        "redirect_uri=http%3A%2F%2F127.0.0.1%3A{}%2Fconnector%2Fcallback",
+        api.server.addr.port()
+    )));
+    let back = oidc::sign_in(&to_provider, "frank").await;
+    let r = api.http.get(&back).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("script-src 'nonce-") && !csp.contains("unsafe-inline'; script"),
+        "{csp}"
+    );
+    assert_eq!(r.headers()["referrer-policy"], "no-referrer");
+    let page = r.text().await.unwrap();
+    assert!(
+        !page.contains("<script>alert"),
+        "the message became markup: {page}"
+    );
+    assert!(
+        page.contains("\\u003c/script\\u003e\\u003cscript\\u003ealert"),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#""origin":"https://partner.example""#),
+        "{page}"
+    );
+    assert!(
+        !page.contains("'*'") && !page.contains("\"*\""),
+        "never to *"
+    );
+    let (_, ac) = api
+        .call(
+            Method::GET,
+            &format!("/v1.0/account/connectors/{id}"),
+            Some(&acme),
+            None,
+        )
+        .await;
+    assert_eq!(ac["Authenticated"], true);
+
+    // Redirect mode lands on targetOrigin (the full URL).
+    let token = sign_in_token(&api, &acme).await;
+    let r = api
+        .http
+        .get(connectorauth(
+            &api,
+            id,
+            &token,
+            &format!("{PARTNER}/complete?step=2"),
+            None,
+        ))
+        .send()
+        .await
+        .unwrap();
+    let back = oidc::sign_in(r.headers()[LOCATION].to_str().unwrap(), "frank").await;
+    let r = api.http.get(&back).send().await.unwrap();
+    assert_eq!(
+        r.headers()[LOCATION],
+        "https://partner.example/complete?step=2"
+    );
+
+    // A state that is replayed: redirected back with the error.
+    let r = api.http.get(&back).send().await.unwrap();
+    let location = r
+        .headers()
+        .get(LOCATION)
+        .map(|l| l.to_str().unwrap().to_string());
+    assert!(
+        location.is_none(),
+        "an unknown state has no targetOrigin to go back to: {location:?}"
+    );
+    assert_eq!(r.status(), 400);
+
+    // A method call through the API returns the provider's userinfo.
+    let (s, v) = api
+        .call(
+            Method::POST,
+            &format!("/v1.0/account/connectors/{id}/methods/userinfo"),
+            Some(&acme),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["Status"], 200);
+    assert_eq!(v["Body"]["email"], "frank@example.com");
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_endpoint() {
+    let api = Api::start().await;
+    let doc: Value = api
+        .http
+        .get(format!("{}/openapi.json", api.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths: HashSet<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for p in [
+        "/v1.0/accounts",
+        "/v1.0/accounts/{account_id}",
+        "/v1.0/accounts/{account_id}/signintoken",
+        "/v1.0/accounts/{account_id}/launch",
+        "/v1.0/connectors/{connector_id}/install",
+        "/v1.0/account/connectors/{id}",
+        "/v1.0/account/connectors/{id}/methods/{method}",
+    ] {
+        assert!(paths.contains(p), "{p} missing from {paths:?}");
+    }
+}

@@ -1,0 +1,370 @@
+//! Owner settings for the local API and the browser flow: the API key (sealed), the
+//! `targetOrigin` allow-list, the CORS allow-list, and Cyclr's account sign-in tokens.
+//!
+//! Invariants:
+//! - The API key is sealed like every secret, compared in constant time, shown only on
+//!   request (`authdesk api-key`).
+//! - Origins are stored and compared as exact serialized origins (`scheme://host[:port]`,
+//!   default ports omitted): no prefix or suffix matching.
+//! - Sign-in tokens carry 256 random bits, are stored only as SHA-256 hashes, and are
+//!   consumed by one conditional UPDATE, so of many parallel uses exactly one succeeds.
+
+use base64::Engine as _;
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+use crate::service::{ts, Authdesk};
+use crate::vault::SealedAt;
+
+const API_KEY: &str = "api_key";
+/// Cyclr's sign-in tokens live five minutes.
+pub const SIGN_IN_TOKEN_TTL: Duration = Duration::minutes(5);
+
+/// What an allow-list is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OriginPurpose {
+    /// Where /connectorauth may redirect or post at the end of a sign-in.
+    Target,
+    /// Which web pages may call the API from a browser.
+    Cors,
+}
+
+impl OriginPurpose {
+    fn as_db(self) -> &'static str {
+        match self {
+            OriginPurpose::Target => "target",
+            OriginPurpose::Cors => "cors",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SignInToken {
+    /// Shown once; only its hash is stored.
+    pub token: String,
+    /// Cyclr's format: UTC, 7 fractional digits.
+    pub expires_at_utc: String,
+    #[serde(skip)]
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Why a sign-in token was not accepted (the caller tells the user; no detail leaks which
+/// tokens exist).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInTokenRejection {
+    UnknownUsedOrExpired,
+    OtherAccount,
+}
+
+fn sha256_hex(s: &str) -> String {
+    Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Parses and normalises an origin or an absolute http(s) URL to its origin. `None` for
+/// anything else (`null`, `*`, `javascript:`, relative URLs, opaque origins).
+pub fn origin_of(text: &str) -> Option<String> {
+    let url = url::Url::parse(text.trim()).ok()?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return None;
+    }
+    // `https://allowed.example@evil.com` has userinfo: refuse rather than explain it.
+    if !url.username().is_empty() || url.password().is_some() {
+        return None;
+    }
+    let origin = url.origin();
+    origin.is_tuple().then(|| origin.ascii_serialization())
+}
+
+impl Authdesk {
+    /// The local API key, creating it on first use.
+    pub fn api_key(&self) -> Result<Secret> {
+        match self.setting_secret(API_KEY)? {
+            Some(k) => Ok(k),
+            None => self.rotate_api_key_if(false),
+        }
+    }
+
+    /// Replaces the local API key; the old one stops working at once.
+    pub fn rotate_api_key(&self) -> Result<Secret> {
+        self.rotate_api_key_if(true)
+    }
+
+    fn rotate_api_key_if(&self, replace: bool) -> Result<Secret> {
+        let vault = self.vault()?;
+        let key = Secret::new(format!(
+            "adk_{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>())
+        ));
+        let sealed = vault.seal(
+            SealedAt {
+                table: "settings",
+                row: API_KEY,
+                field: "sealed_value",
+            },
+            &key,
+        );
+        let now = ts(self.now());
+        let stored = self.store().write(|tx| {
+            let exists: bool = tx
+                .query_row("SELECT 1 FROM settings WHERE key = ?1", [API_KEY], |_| Ok(true))
+                .optional()?
+                .unwrap_or(false);
+            if exists && !replace {
+                return Ok(false); // another process created it first
+            }
+            tx.execute(
+                "INSERT INTO settings(key, value, sealed_value, updated_at) VALUES (?1, NULL, ?2, ?3)
+                 ON CONFLICT(key) DO UPDATE SET value = NULL, sealed_value = excluded.sealed_value, updated_at = excluded.updated_at",
+                params![API_KEY, sealed, now],
+            )?;
+            Ok(true)
+        })?;
+        if stored {
+            Ok(key)
+        } else {
+            self.setting_secret(API_KEY)?
+                .ok_or_else(|| Error::not_found("setting", API_KEY))
+        }
+    }
+
+    /// Whether `presented` is the API key (constant-time comparison).
+    pub fn check_api_key(&self, presented: &str) -> Result<bool> {
+        Ok(self.api_key()? == Secret::new(presented))
+    }
+
+    fn setting_secret(&self, key: &str) -> Result<Option<Secret>> {
+        let sealed: Option<Vec<u8>> = self
+            .store()
+            .conn()
+            .query_row(
+                "SELECT sealed_value FROM settings WHERE key = ?1",
+                [key],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        sealed
+            .map(|s| {
+                self.vault()?.open(
+                    SealedAt {
+                        table: "settings",
+                        row: key,
+                        field: "sealed_value",
+                    },
+                    &s,
+                )
+            })
+            .transpose()
+    }
+
+    pub fn allowed_origins(&self, purpose: OriginPurpose) -> Result<Vec<String>> {
+        let store = self.store();
+        let mut stmt = store
+            .conn()
+            .prepare("SELECT origin FROM allowed_origins WHERE purpose = ?1 ORDER BY origin")?;
+        let rows = stmt.query_map([purpose.as_db()], |r| r.get(0))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Adds an origin (an origin or any absolute http(s) URL on it).
+    pub fn allow_origin(&self, purpose: OriginPurpose, origin: &str) -> Result<String> {
+        let normal = origin_of(origin).ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "{origin:?} is not an http(s) origin; give e.g. https://partner.example or https://partner.example:8443"
+            ))
+        })?;
+        let now = ts(self.now());
+        self.store().write(|tx| {
+            tx.execute(
+                "INSERT INTO allowed_origins(purpose, origin, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                params![purpose.as_db(), normal, now],
+            )?;
+            Ok(())
+        })?;
+        Ok(normal)
+    }
+
+    /// Replaces an allow-list in one transaction; every entry is checked first.
+    pub fn replace_allowed_origins(
+        &self,
+        purpose: OriginPurpose,
+        origins: &[String],
+    ) -> Result<Vec<String>> {
+        let normal = origins
+            .iter()
+            .map(|o| {
+                origin_of(o).ok_or_else(|| {
+                    Error::InvalidInput(format!(
+                        "{o:?} is not an http(s) origin; give e.g. https://partner.example"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let now = ts(self.now());
+        self.store().write(|tx| {
+            tx.execute("DELETE FROM allowed_origins WHERE purpose = ?1", [purpose.as_db()])?;
+            for o in &normal {
+                tx.execute(
+                    "INSERT INTO allowed_origins(purpose, origin, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                    params![purpose.as_db(), o, now],
+                )?;
+            }
+            Ok(())
+        })?;
+        self.allowed_origins(purpose)
+    }
+
+    pub fn disallow_origin(&self, purpose: OriginPurpose, origin: &str) -> Result<()> {
+        let normal = origin_of(origin).unwrap_or_else(|| origin.to_string());
+        let n = self.store().write(|tx| {
+            Ok(tx.execute(
+                "DELETE FROM allowed_origins WHERE purpose = ?1 AND origin = ?2",
+                params![purpose.as_db(), normal],
+            )?)
+        })?;
+        if n == 0 {
+            return Err(Error::not_found("allowed origin", normal));
+        }
+        Ok(())
+    }
+
+    /// `Some(origin)` when `url` is an absolute http(s) URL whose exact origin is allowed.
+    pub fn allowed_target(&self, url: &str, purpose: OriginPurpose) -> Result<Option<String>> {
+        let Some(origin) = origin_of(url) else {
+            return Ok(None);
+        };
+        let found: Option<i64> = self
+            .store()
+            .conn()
+            .query_row(
+                "SELECT 1 FROM allowed_origins WHERE purpose = ?1 AND origin = ?2",
+                params![purpose.as_db(), origin],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(found.map(|_| origin))
+    }
+
+    /// Issues a single-use sign-in token for `username` of the account (creating the user).
+    pub fn create_sign_in_token(&self, account_id: &str, username: &str) -> Result<SignInToken> {
+        let user = self.ensure_account_user(account_id, username)?;
+        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>());
+        let now = self.now();
+        let expires_at = now + SIGN_IN_TOKEN_TTL;
+        self.store().write(|tx| {
+            tx.execute("DELETE FROM sign_in_tokens WHERE expires_at < ?1", [ts(now - Duration::days(1))])?;
+            tx.execute(
+                "INSERT INTO sign_in_tokens(token_hash, account_id, username, created_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![sha256_hex(&token), user.account_id, user.username, ts(now), ts(expires_at)],
+            )?;
+            Ok(())
+        })?;
+        Ok(SignInToken {
+            token,
+            expires_at_utc: crate::authvalue::format_cyclr_datetime(expires_at),
+            expires_at,
+        })
+    }
+
+    /// Consumes a sign-in token for `account_id`. Exactly one of any number of concurrent
+    /// uses succeeds. A token of another account is consumed and refused.
+    pub fn consume_sign_in_token(
+        &self,
+        token: &str,
+        account_id: &str,
+    ) -> Result<std::result::Result<String, SignInTokenRejection>> {
+        let now = ts(self.now());
+        let hash = sha256_hex(token);
+        let owner: Option<(String, String)> = self.store().write(|tx| {
+            Ok(tx
+                .query_row(
+                    "UPDATE sign_in_tokens SET used_at = ?2
+                     WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?2
+                     RETURNING account_id, username",
+                    params![hash, now],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?)
+        })?;
+        Ok(match owner {
+            None => Err(SignInTokenRejection::UnknownUsedOrExpired),
+            Some((owner, _)) if owner != account_id => Err(SignInTokenRejection::OtherAccount),
+            Some((_, username)) => Ok(username),
+        })
+    }
+
+    /// Updates an account's name, description or timezone.
+    pub fn update_account(
+        &self,
+        id: &str,
+        name: Option<&str>,
+        description: Option<&str>,
+        timezone: Option<&str>,
+    ) -> Result<crate::domain::Account> {
+        let current = self.get_account(id)?;
+        let name = name.unwrap_or(&current.name).trim().to_string();
+        if name.is_empty() {
+            return Err(Error::InvalidInput("Name must not be empty".into()));
+        }
+        let description = description.unwrap_or(&current.description).to_string();
+        let timezone = timezone.unwrap_or(&current.timezone).trim().to_string();
+        self.store().write(|tx| {
+            tx.execute(
+                "UPDATE accounts SET name = ?2, description = ?3, timezone = ?4 WHERE id = ?1",
+                params![current.id, name, description, timezone],
+            )?;
+            Ok(())
+        })?;
+        self.get_account(&current.id)
+    }
+}
+
+/// `N` bytes from the OS random number generator.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    use chacha20poly1305::aead::rand_core::RngCore;
+    let mut buf = [0u8; N];
+    chacha20poly1305::aead::OsRng.fill_bytes(&mut buf);
+    buf
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_exact_and_refuse_tricks() {
+        assert_eq!(
+            origin_of("https://partner.example/complete?x=1").as_deref(),
+            Some("https://partner.example")
+        );
+        assert_eq!(
+            origin_of("https://partner.example:443/").as_deref(),
+            Some("https://partner.example")
+        );
+        assert_eq!(
+            origin_of("http://127.0.0.1:5173/x").as_deref(),
+            Some("http://127.0.0.1:5173")
+        );
+        for bad in [
+            "*",
+            "null",
+            "javascript:alert(1)",
+            "//evil.com",
+            "https://allowed.example@evil.com",
+            "data:text/html,x",
+            "ftp://x.example",
+            "",
+        ] {
+            assert_eq!(origin_of(bad), None, "{bad}");
+        }
+    }
+}
