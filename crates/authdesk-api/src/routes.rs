@@ -170,17 +170,17 @@ fn properties(list: Vec<Property>) -> Vec<PropertyInput> {
         .collect()
 }
 
-/// The account connector, if it belongs to the calling account (else 404: no hint that it
-/// exists elsewhere).
-fn owned(state: &AppState, account: &str, id: i64) -> ApiResult<AccountConnector> {
-    let ac = state.desk.get_account_connector(id)?;
-    if ac.account_id != account {
-        return Err(ApiError::new(
+/// Checks that the account connector belongs to the calling account (else 404: no hint
+/// that it exists elsewhere).
+fn check_owner(state: &AppState, account: &str, id: i64) -> ApiResult<()> {
+    match state.desk.account_connector_account(id) {
+        Ok(owner) if owner == account => Ok(()),
+        Ok(_) | Err(authdesk_core::Error::NotFound { .. }) => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             format!("account connector `{id}` was not found in this account"),
-        ));
+        )),
+        Err(e) => Err(e.into()),
     }
-    Ok(ac)
 }
 
 #[utoipa::path(post, path = "/v1.0/accounts", request_body = CreateAccount, tag = "Accounts",
@@ -410,7 +410,8 @@ pub async fn get_account_connector(
     AccountScope(account): AccountScope,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<AccountConnector>> {
-    Ok(Json(owned(&s, &account, id)?))
+    check_owner(&s, &account, id)?;
+    Ok(Json(s.desk.get_account_connector(id)?))
 }
 
 #[utoipa::path(put, path = "/v1.0/account/connectors/{id}", tag = "Account connectors", params(("id" = i64, Path), ("X-Cyclr-Account" = String, Header)),
@@ -421,7 +422,7 @@ pub async fn update_account_connector(
     Path(id): Path<i64>,
     ApiJson(b): ApiJson<UpdateAccountConnectorBody>,
 ) -> ApiResult<Json<AccountConnector>> {
-    owned(&s, &account, id)?;
+    check_owner(&s, &account, id)?;
     if b.auth_value.is_none() && b.properties.is_empty() {
         return Err(ApiError::bad_request("send AuthValue and/or Properties"));
     }
@@ -440,7 +441,7 @@ pub async fn delete_account_connector(
     AccountScope(account): AccountScope,
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
-    owned(&s, &account, id)?;
+    check_owner(&s, &account, id)?;
     let report = s.engine.delete_account_connector(id).await?;
     if !report.errors.is_empty() {
         tracing::warn!(
@@ -462,7 +463,7 @@ pub async fn call_method(
     Path((id, method)): Path<(i64, String)>,
     ApiJson(b): ApiJson<CallBody>,
 ) -> ApiResult<Json<MethodResponse>> {
-    owned(&s, &account, id)?;
+    check_owner(&s, &account, id)?;
     Ok(Json(
         s.engine.call_method(id, &method, &b.parameters).await?,
     ))

@@ -577,6 +577,32 @@ impl ConnectorDefinition {
     }
 }
 
+/// Parses a definition once per distinct text for the life of the process: the library
+/// re-reads definitions on every lookup, and parsing TOML dominated request latency.
+pub fn parse_cached(origin: &str, text: &str) -> Result<std::sync::Arc<ConnectorDefinition>> {
+    use std::collections::HashMap;
+    use std::hash::{Hash, Hasher};
+    use std::sync::{Arc, Mutex, OnceLock};
+    type Cache = Mutex<HashMap<u64, (String, Arc<ConnectorDefinition>)>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut hasher);
+    let key = hasher.finish();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some((cached_text, def)) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        if cached_text == text {
+            return Ok(def.clone());
+        }
+    }
+    let def = Arc::new(ConnectorDefinition::from_toml(origin, text)?);
+    let mut map = cache.lock().unwrap_or_else(|p| p.into_inner());
+    if map.len() >= 1024 {
+        map.clear();
+    }
+    map.insert(key, (text.to_string(), def.clone()));
+    Ok(def)
+}
+
 /// Names whose values are always sealed, whatever the definition says.
 pub fn is_well_known_secret_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();

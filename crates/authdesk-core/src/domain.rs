@@ -60,7 +60,7 @@ pub struct LibraryConnector {
     pub client_id: Option<String>,
     pub client_secret_set: bool,
     #[serde(skip)]
-    pub definition: ConnectorDefinition,
+    pub definition: std::sync::Arc<ConnectorDefinition>,
 }
 
 /// Authentication status of an account connector.

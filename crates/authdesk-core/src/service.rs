@@ -512,11 +512,24 @@ impl Authdesk {
         load_account_connector(store.conn(), id)
     }
 
+    /// The account an account connector belongs to (one indexed read).
+    pub fn account_connector_account(&self, id: i64) -> Result<String> {
+        self.store()
+            .conn()
+            .query_row(
+                "SELECT account_id FROM account_connectors WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| Error::not_found("account connector", id))
+    }
+
     /// The account connector and its parsed definition.
     pub fn account_connector_with_definition(
         &self,
         id: i64,
-    ) -> Result<(AccountConnector, ConnectorDefinition)> {
+    ) -> Result<(AccountConnector, std::sync::Arc<ConnectorDefinition>)> {
         let ac = self.get_account_connector(id)?;
         let def = self.get_connector(&ac.connector.id.to_string())?.definition;
         Ok((ac, def))
@@ -792,7 +805,7 @@ fn library_row(r: &Row<'_>) -> rusqlite::Result<LibraryRow> {
 fn library_connector(row: LibraryRow) -> Result<LibraryConnector> {
     let (id, slug, source, text, client_id, client_secret_set) = row;
     let definition =
-        ConnectorDefinition::from_toml(&format!("library connector {id} ({slug})"), &text)?;
+        crate::definition::parse_cached(&format!("library connector {id} ({slug})"), &text)?;
     let (auth_type, oauth2_type) = auth_type_name(&definition);
     Ok(LibraryConnector {
         id,

@@ -253,18 +253,30 @@ impl Authdesk {
         Ok(found.map(|_| origin))
     }
 
-    /// Issues a single-use sign-in token for `username` of the account (creating the user).
+    /// Issues a single-use sign-in token for `username` of the account (creating the user),
+    /// in one transaction.
     pub fn create_sign_in_token(&self, account_id: &str, username: &str) -> Result<SignInToken> {
-        let user = self.ensure_account_user(account_id, username)?;
+        let account = self.get_account(account_id)?;
+        let username = username.trim();
+        if username.is_empty() || username.len() > 200 || username.chars().any(char::is_control) {
+            return Err(Error::InvalidInput(
+                "Username must be 1-200 characters without control characters".into(),
+            ));
+        }
         let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>());
         let now = self.now();
         let expires_at = now + SIGN_IN_TOKEN_TTL;
         self.store().write(|tx| {
+            tx.execute(
+                "INSERT INTO account_users(account_id, username, created_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(account_id, username) DO NOTHING",
+                params![account.id, username, ts(now)],
+            )?;
             tx.execute("DELETE FROM sign_in_tokens WHERE expires_at < ?1", [ts(now - Duration::days(1))])?;
             tx.execute(
                 "INSERT INTO sign_in_tokens(token_hash, account_id, username, created_at, expires_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![sha256_hex(&token), user.account_id, user.username, ts(now), ts(expires_at)],
+                params![sha256_hex(&token), account.id, username, ts(now), ts(expires_at)],
             )?;
             Ok(())
         })?;

@@ -122,7 +122,7 @@ pub enum AppliedAuth {
 /// An account connector with what the engine needs to act on it.
 pub(crate) struct Context {
     pub ac: AccountConnector,
-    pub def: ConnectorDefinition,
+    pub def: Arc<ConnectorDefinition>,
     pub properties: BTreeMap<String, Secret>,
 }
 

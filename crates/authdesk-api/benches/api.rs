@@ -1,0 +1,281 @@
+//! Local API benchmarks. Prints figures (no assertions about speed), each with a baseline
+//! measured in the same run: the cheapest request the server answers (a 401 for a missing
+//! API key) as the floor, and a direct call to the upstream for method calls.
+//!
+//!     cargo bench -p authdesk-api --bench api
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use authdesk_api::Server;
+use authdesk_core::settings::OriginPurpose;
+use authdesk_core::{
+    Authdesk, Engine, EngineConfig, InstallRequest, KeySource, NewAccount, OpenOptions, Secret,
+};
+use axum::routing::get;
+use axum::Json;
+use serde_json::json;
+
+const CONCURRENCY: usize = 8;
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(run());
+}
+
+struct Fixture {
+    base: String,
+    key: String,
+    account: String,
+    oauth_ac: i64,
+    api_ac: i64,
+    upstream: String,
+    http: reqwest::Client,
+}
+
+async fn run() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = Arc::new(
+        Authdesk::open(OpenOptions {
+            data_dir: dir.path().join("data"),
+            key_source: KeySource::File(dir.path().join("vault.key")),
+            clock: Arc::new(chrono::Utc::now),
+        })
+        .unwrap(),
+    );
+    let engine = Arc::new(Engine::new(desk.clone(), EngineConfig::default()).unwrap());
+    let server = Server::start(desk.clone(), engine, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let upstream = start_upstream().await;
+    let f = fixture(&desk, &server, upstream).await;
+
+    let floor = rate(&f, CONCURRENCY, Duration::from_secs(2), |f| {
+        let r = f.http.get(format!("{}/v1.0/accounts", f.base));
+        async move { assert_eq!(r.send().await.unwrap().status(), 401) }
+    })
+    .await;
+    println!(
+        "floor: unauthenticated request answered 401: {:.0} req/s, p99 {:.2} ms",
+        floor.0, floor.1
+    );
+
+    let issue = rate(&f, CONCURRENCY, Duration::from_secs(2), |f| {
+        let r = f
+            .http
+            .post(format!(
+                "{}/v1.0/accounts/{}/signintoken",
+                f.base, f.account
+            ))
+            .bearer_auth(&f.key)
+            .json(&json!({"Username": "bench"}));
+        async move { assert_eq!(r.send().await.unwrap().status(), 200) }
+    })
+    .await;
+    println!(
+        "sign-in tokens issued: {:.0}/s (p99 {:.2} ms), {:.2}x the floor's time per request",
+        issue.0,
+        issue.1,
+        floor.0 / issue.0
+    );
+
+    // Consuming: each use takes a fresh token and starts a sign-in (303 to the provider).
+    let n = 3000;
+    let tokens: Vec<String> = (0..n)
+        .map(|_| {
+            desk.create_sign_in_token(&f.account, "bench")
+                .unwrap()
+                .token
+        })
+        .collect();
+    let tokens = std::sync::Mutex::new(tokens);
+    let started = Instant::now();
+    let workers = (0..CONCURRENCY).map(|_| async {
+        while let Some(token) = { let t = tokens.lock().unwrap().pop(); t } {
+            let url = format!(
+                "{}/connectorauth/updateaccountconnectoroauth?id={}&token={token}&targetOrigin=https%3A%2F%2Fpartner.example%2F",
+                f.base, f.oauth_ac
+            );
+            assert_eq!(f.http.get(url).send().await.unwrap().status(), 303);
+        }
+    });
+    futures::future::join_all(workers).await;
+    println!(
+        "sign-in tokens consumed (connectorauth -> redirect to the provider): {:.0}/s",
+        n as f64 / started.elapsed().as_secs_f64()
+    );
+
+    let get_ac = rate(&f, CONCURRENCY, Duration::from_secs(2), |f| {
+        let r = f
+            .http
+            .get(format!("{}/v1.0/account/connectors/{}", f.base, f.api_ac))
+            .bearer_auth(&f.key)
+            .header("X-Cyclr-Account", &f.account);
+        async move { assert_eq!(r.send().await.unwrap().status(), 200) }
+    })
+    .await;
+    println!(
+        "GET account connector: {:.0} req/s, p99 {:.2} ms (floor {:.0} req/s; ratio {:.2})",
+        get_ac.0,
+        get_ac.1,
+        floor.0,
+        floor.0 / get_ac.0
+    );
+
+    // Method call through the API vs the same upstream called directly, sequentially.
+    let (mut through, mut direct) = (vec![], vec![]);
+    for i in 0..1200 {
+        let t0 = Instant::now();
+        let r = f
+            .http
+            .post(format!(
+                "{}/v1.0/account/connectors/{}/methods/list-items",
+                f.base, f.api_ac
+            ))
+            .bearer_auth(&f.key)
+            .header("X-Cyclr-Account", &f.account)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        let _: serde_json::Value = r.json().await.unwrap();
+        let a = t0.elapsed();
+        let t0 = Instant::now();
+        let r = f
+            .http
+            .get(format!("{}/api/items", f.upstream))
+            .header("X-Api-Key", "k")
+            .send()
+            .await
+            .unwrap();
+        let _: serde_json::Value = r.json().await.unwrap();
+        let b = t0.elapsed();
+        if i >= 200 {
+            through.push(a);
+            direct.push(b);
+        }
+    }
+    let (a, b) = (median(through), median(direct));
+    println!(
+        "method call through the API: median {:.0} µs vs {:.0} µs calling the upstream directly; ratio {:.2}",
+        a.as_secs_f64() * 1e6,
+        b.as_secs_f64() * 1e6,
+        a.as_secs_f64() / b.as_secs_f64()
+    );
+    server.stop().await;
+}
+
+async fn fixture(desk: &Arc<Authdesk>, server: &Server, upstream: String) -> Fixture {
+    desk.allow_origin(OriginPurpose::Target, "https://partner.example")
+        .unwrap();
+    let account = desk
+        .create_account(NewAccount {
+            name: "Bench".into(),
+            ..Default::default()
+        })
+        .unwrap()
+        .id;
+    desk.add_connector(
+        "oauth.toml",
+        "id = \"bench-oauth\"\nname = \"Bench OAuth\"\nversion = \"1\"\n[auth]\ntype = \"oauth2\"\ngrant = \"authorization_code\"\n\
+         authorize_url = \"https://provider.example/authorize\"\ntoken_url = \"https://provider.example/token\"\n",
+        false,
+    )
+    .unwrap();
+    desk.set_connector_client("bench-oauth", "c", Some(&Secret::new("s")))
+        .unwrap();
+    let oauth_ac = desk
+        .install(
+            &account,
+            "bench-oauth",
+            InstallRequest {
+                name: "o".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .id;
+    desk.add_connector(
+        "api.toml",
+        &format!(
+            "id = \"bench-api\"\nname = \"Bench API\"\nversion = \"1\"\napi_base_url = \"{upstream}/api\"\n[auth]\ntype = \"api_key\"\n\
+             placement = \"header\"\nname = \"X-Api-Key\"\n[[methods]]\nid = \"list-items\"\nname = \"List\"\nhttp_method = \"GET\"\npath = \"/items\"\n"
+        ),
+        false,
+    )
+    .unwrap();
+    let api_ac = desk
+        .install(
+            &account,
+            "bench-api",
+            InstallRequest {
+                name: "a".into(),
+                auth_value: Some(Secret::new("k")),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .id;
+    Fixture {
+        base: format!("http://{}", server.addr),
+        key: desk.api_key().unwrap().expose().to_string(),
+        account,
+        oauth_ac,
+        api_ac,
+        upstream,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+    }
+}
+
+async fn start_upstream() -> String {
+    let app = axum::Router::new().route(
+        "/api/items",
+        get(|| async {
+            Json(json!({"items": [{"id": 1, "name": "one"}, {"id": 2, "name": "two"}]}))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// Runs `make` with `workers` concurrent loops for `span`; returns (requests/s, p99 ms).
+async fn rate<F, Fut>(f: &Fixture, workers: usize, span: Duration, make: F) -> (f64, f64)
+where
+    F: Fn(&Fixture) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let end = Instant::now() + span;
+    let started = Instant::now();
+    let loops = (0..workers).map(|_| async {
+        let mut latencies = vec![];
+        while Instant::now() < end {
+            let t0 = Instant::now();
+            make(f).await;
+            latencies.push(t0.elapsed());
+        }
+        latencies
+    });
+    let mut all: Vec<Duration> = futures::future::join_all(loops)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort();
+    let p99 = all[(all.len() * 99 / 100).min(all.len() - 1)];
+    (all.len() as f64 / elapsed, p99.as_secs_f64() * 1e3)
+}
