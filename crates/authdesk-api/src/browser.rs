@@ -98,15 +98,18 @@ pub async fn update_account_connector_oauth(
             )
         }
     };
-    match s.desk.consume_sign_in_token(&token, &ac.account_id) {
-        Ok(Ok(_username)) => {}
+    let refused = match s.desk.consume_sign_in_token(&token, &ac.account_id) {
+        Ok(Ok(_username)) => None,
         Ok(Err(SignInTokenRejection::UnknownUsedOrExpired)) => {
-            return fail(StatusCode::FORBIDDEN, "access_denied", "the sign-in token is unknown, already used or expired (they are single-use and live 5 minutes)")
+            Some("the sign-in token is unknown, already used or expired (they are single-use and live 5 minutes)")
         }
-        Ok(Err(SignInTokenRejection::OtherAccount)) => {
-            return fail(StatusCode::FORBIDDEN, "access_denied", "the sign-in token belongs to another account")
-        }
+        Ok(Err(SignInTokenRejection::OtherAccount)) => Some("the sign-in token belongs to another account"),
         Err(e) => return fail(StatusCode::SERVICE_UNAVAILABLE, "server_error", &e.to_string()),
+    };
+    if let Some(reason) = refused {
+        // The partner learns what happened from the account connector's status too.
+        let _ = s.desk.record_failure(id, "sign_in_refused", reason);
+        return fail(StatusCode::FORBIDDEN, "access_denied", reason);
     }
     let encoded = serde_json::to_string(&web_return).unwrap_or_default();
     match s

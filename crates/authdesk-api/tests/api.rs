@@ -889,6 +889,80 @@ path = "/me"
 }
 
 #[tokio::test]
+async fn the_target_origin_allow_list_is_settable_through_the_api() {
+    let api = Api::start().await;
+    let (s, v) = api
+        .call(Method::GET, "/v1.0/settings/target-origins", None, None)
+        .await;
+    assert_eq!(
+        (s, v["Origins"].clone()),
+        (StatusCode::OK, json!([PARTNER]))
+    );
+    let (s, v) = api
+        .call(
+            Method::PUT,
+            "/v1.0/settings/target-origins",
+            None,
+            Some(json!({"Origins": ["https://a.example/path", "http://127.0.0.1:5173"]})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        v["Origins"],
+        json!(["http://127.0.0.1:5173", "https://a.example"])
+    );
+    // One bad entry: nothing changes.
+    let (s, v) = api
+        .call(
+            Method::PUT,
+            "/v1.0/settings/target-origins",
+            None,
+            Some(json!({"Origins": ["https://b.example", "*"]})),
+        )
+        .await;
+    assert_eq!(s, 400, "{v}");
+    let (_, v) = api
+        .call(Method::GET, "/v1.0/settings/target-origins", None, None)
+        .await;
+    assert_eq!(
+        v["Origins"],
+        json!(["http://127.0.0.1:5173", "https://a.example"])
+    );
+
+    // A refused sign-in token shows on the account connector's status.
+    let acme = api.account("Acme").await;
+    let id = offline_oauth_connector(&api, &acme).await;
+    let r = api
+        .http
+        .get(connectorauth(
+            &api,
+            id,
+            "forged-token",
+            "https://a.example/",
+            None,
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers()[LOCATION]
+        .to_str()
+        .unwrap()
+        .starts_with("https://a.example/?error=access_denied"));
+    let (_, ac) = api
+        .call(
+            Method::GET,
+            &format!("/v1.0/account/connectors/{id}"),
+            Some(&acme),
+            None,
+        )
+        .await;
+    assert!(
+        ac["LastError"].as_str().unwrap().contains("sign-in token"),
+        "{ac}"
+    );
+}
+
+#[tokio::test]
 async fn the_openapi_document_lists_every_endpoint() {
     let api = Api::start().await;
     let doc: Value = api
