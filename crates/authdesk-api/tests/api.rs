@@ -740,29 +740,7 @@ async fn the_browser_flow_end_to_end_over_http() {
     });
     let api = Api::start().await;
     let acme = api.account("Acme").await;
-    let def = format!(
-        r#"id = "test-provider"
-name = "Test provider"
-version = "1"
-api_base_url = "{issuer}"
-[auth]
-type = "oauth2"
-grant = "authorization_code"
-authorize_url = "{issuer}/auth"
-token_url = "{issuer}/token"
-issuer = "{issuer}"
-issuer_in_response = true
-scopes = ["openid", "offline_access", "email"]
-[auth.authorize_params]
-prompt = "consent"
-[[methods]]
-id = "userinfo"
-name = "UserInfo"
-http_method = "GET"
-path = "/me"
-"#,
-        issuer = provider.issuer
-    );
+    let def = oidc::test_provider_definition(&provider.issuer);
     api.desk.add_connector("test.toml", &def, false).unwrap();
     api.desk
         .set_connector_client(

@@ -25,35 +25,7 @@ async fn connected(server: &OidcServer) -> (Desk, i64) {
     let desk = Desk::new();
     let account = desk.create_account("OAuth Co");
     let def = desk.dir.path().join("test-provider.toml");
-    std::fs::write(
-        &def,
-        format!(
-            r#"id = "test-provider"
-name = "Test provider"
-version = "1"
-api_base_url = "{issuer}"
-[auth]
-type = "oauth2"
-grant = "authorization_code"
-authorize_url = "{issuer}/auth"
-token_url = "{issuer}/token"
-revoke_url = "{issuer}/token/revocation"
-issuer = "{issuer}"
-issuer_in_response = true
-scopes = ["openid", "offline_access", "email"]
-sign_in = "system_browser"
-[auth.authorize_params]
-prompt = "consent"
-[[methods]]
-id = "userinfo"
-name = "UserInfo"
-http_method = "GET"
-path = "/me"
-"#,
-            issuer = server.issuer
-        ),
-    )
-    .unwrap();
+    std::fs::write(&def, oidc::test_provider_definition(&server.issuer)).unwrap();
     desk.run(&["connectors", "add", def.to_str().unwrap()]).ok();
     let id = desk.install(
         &account,

@@ -212,3 +212,9 @@ fn excerpt(html: &str) -> String {
     let body = html.find("<body").map_or(html, |at| &html[at..]);
     body.chars().take(800).collect()
 }
+
+/// `tests/oidc/test-provider.toml` for the server at `issuer`: a connector definition
+/// shared by the tests that need one (Rust and the browser end-to-end test).
+pub fn test_provider_definition(issuer: &str) -> String {
+    include_str!("../../../../tests/oidc/test-provider.toml").replace("@ISSUER@", issuer)
+}
