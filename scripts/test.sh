@@ -31,9 +31,11 @@ HOME=$HOME_FOR_TESTS dbus-run-session -- bash -euo pipefail -c '
   cargo test --workspace --locked 2>&1 | tee "$HOME/cargo-test.log"
   echo "== cargo test: $(( $(date +%s) - t0 ))s"
   tests/app-smoke.sh
+  # The browser flow in a real browser (Debian chromium + playwright-core).
+  node tests/e2e/browser-flow.mjs 2>&1 | tee "$HOME/e2e.log"
   # One closing line for the whole run: cargo test prints a line per test binary (the last
-  # one is the doc-tests, often 0), so sum them, and count the desktop smoke test.
-  awk "/^test result:/ { p += \$4; f += \$6 } END { printf \"tests: %d passed, %d failed\\n\", p + 1, f }" "$HOME/cargo-test.log" > "$HOME/summary"
+  # one is the doc-tests, often 0), so sum them with the browser checks and the smoke test.
+  awk "/^test result:/ { p += \$4; f += \$6 } /^[0-9]+ passed, [0-9]+ failed\$/ { p += \$1; f += \$3 } END { printf \"tests: %d passed, %d failed\\n\", p + 1, f }" "$HOME/cargo-test.log" "$HOME/e2e.log" > "$HOME/summary"
 '
 echo "== all tests passed in $(( $(date +%s) - start ))s"
 cat "$HOME_FOR_TESTS/summary"

@@ -98,6 +98,8 @@ pub type WatchedCredential = (i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>)
 pub enum LeaseOutcome {
     Acquired,
     HeldByOther,
+    /// The credential changed since it was read: read it again.
+    Changed,
 }
 
 pub(crate) fn record_event(
@@ -340,9 +342,26 @@ impl Authdesk {
     }
 
     /// Takes the refresh lease of `id` for `holder` unless a live holder has it.
-    pub fn try_acquire_lease(&self, id: i64, holder: &str, ttl: Duration) -> Result<LeaseOutcome> {
+    /// Takes the refresh lease of `id` for `holder` unless a live holder has it, and only
+    /// if the credential is still at `expected_version`: read and lease in one transaction,
+    /// so nobody refreshes with a refresh token someone else has just replaced.
+    pub fn try_acquire_lease(
+        &self,
+        id: i64,
+        holder: &str,
+        ttl: Duration,
+        expected_version: i64,
+    ) -> Result<LeaseOutcome> {
         let now = self.now();
         self.store().write(|tx| {
+            let version: i64 = tx.query_row(
+                "SELECT credential_version FROM account_connectors WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )?;
+            if version != expected_version {
+                return Ok(LeaseOutcome::Changed);
+            }
             let current: Option<(String, String)> = tx
                 .query_row(
                     "SELECT holder, expires_at FROM refresh_leases WHERE account_connector_id = ?1",

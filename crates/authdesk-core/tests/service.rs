@@ -451,3 +451,41 @@ name = "X-Api-Key"
         Err(Error::NotFound { .. })
     ));
 }
+
+#[test]
+fn a_refresh_lease_is_refused_once_the_credential_changed() {
+    use authdesk_core::token_store::LeaseOutcome;
+    let f = fixture();
+    let id = install(&f, "github", vec![]);
+    f.desk
+        .set_auth_value(
+            id,
+            &Secret::new(r#"{"AccessToken":"a","RefreshToken":"r"}"#),
+        )
+        .unwrap();
+    let seen = f.desk.load_tokens(id).unwrap().version;
+    // Another process refreshes between our read and our lease...
+    f.desk
+        .set_auth_value(
+            id,
+            &Secret::new(r#"{"AccessToken":"a2","RefreshToken":"r2"}"#),
+        )
+        .unwrap();
+    // ...so we must not refresh with the refresh token we read.
+    let ttl = chrono::Duration::seconds(60);
+    assert!(matches!(
+        f.desk.try_acquire_lease(id, "pid:1:x", ttl, seen).unwrap(),
+        LeaseOutcome::Changed
+    ));
+    let now = f.desk.load_tokens(id).unwrap().version;
+    assert!(matches!(
+        f.desk.try_acquire_lease(id, "pid:1:x", ttl, now).unwrap(),
+        LeaseOutcome::Acquired
+    ));
+    // A live holder (pid 1 always exists) keeps others out.
+    let other = format!("pid:{}:other", std::process::id());
+    assert!(matches!(
+        f.desk.try_acquire_lease(id, &other, ttl, now).unwrap(),
+        LeaseOutcome::HeldByOther
+    ));
+}

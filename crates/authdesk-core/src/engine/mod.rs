@@ -397,9 +397,11 @@ impl Engine {
             }
             match self
                 .desk
-                .try_acquire_lease(id, &self.holder, self.config.lease_ttl)?
+                .try_acquire_lease(id, &self.holder, self.config.lease_ttl, t.version)?
             {
                 LeaseOutcome::Acquired => break t,
+                // Someone else refreshed between our read and the lease: look again.
+                LeaseOutcome::Changed => continue,
                 LeaseOutcome::HeldByOther => {
                     tokio::time::sleep(std::time::Duration::from_millis(25)).await
                 }
