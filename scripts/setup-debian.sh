@@ -6,7 +6,7 @@ want=(build-essential pkg-config libssl-dev libdbus-1-dev
       libwebkit2gtk-4.1-dev librsvg2-dev
       dbus gnome-keyring libsecret-tools libglib2.0-bin)
 if [ "${1:-app}" = test ]; then
-  want+=(xvfb xauth dbus-x11 x11-utils chromium)
+  want+=(xvfb xauth dbus-x11 x11-utils chromium webkit2gtk-driver)
   # The test authorization server (oidc-provider) runs on Node.js; use the machine's own
   # Node if it has one (oidc-provider 9 wants Node >= 20).
   command -v node >/dev/null || want+=(nodejs npm)
@@ -26,6 +26,8 @@ if [ "${1:-app}" = test ]; then
   root=$(cd "$(dirname "$0")/.." && pwd)
   # The pinned test authorization server, from its lock file.
   (cd "$root/tests/oidc" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-  # playwright-core drives Debian's chromium (never a downloaded browser).
+  # playwright-core drives Debian's chromium (never a downloaded browser); webdriverio
+  # drives the desktop app through tauri-driver and WebKitWebDriver.
   (cd "$root/tests/e2e" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  command -v tauri-driver >/dev/null || cargo install tauri-driver --version 2.1.0 --locked --quiet
 fi

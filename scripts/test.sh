@@ -33,6 +33,9 @@ HOME=$HOME_FOR_TESTS dbus-run-session -- bash -euo pipefail -c '
   tests/app-smoke.sh
   # The browser flow in a real browser (Debian chromium + playwright-core).
   node tests/e2e/browser-flow.mjs 2>&1 | tee "$HOME/e2e.log"
+  # The desktop app end to end: WebKitGTK under Xvfb, driven through tauri-driver.
+  xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" node tests/e2e/desktop.mjs 2>&1 \
+    | grep --line-buffered -v -e Gtk-WARNING -e xdg-desktop-portal -e ^dbus-daemon | tee -a "$HOME/e2e.log"
   # One closing line for the whole run: cargo test prints a line per test binary (the last
   # one is the doc-tests, often 0), so sum them with the browser checks and the smoke test.
   awk "/^test result:/ { p += \$4; f += \$6 } /^[0-9]+ passed, [0-9]+ failed\$/ { p += \$1; f += \$3 } END { printf \"tests: %d passed, %d failed\\n\", p + 1, f }" "$HOME/cargo-test.log" "$HOME/e2e.log" > "$HOME/summary"

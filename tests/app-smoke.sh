@@ -7,7 +7,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 app=${APP:-$root/target/debug/authdesk-app}
 work=$(mktemp -d /tmp/authdesk-smoke.XXXXXX)
 log=$work/app.log
-export HOME=$work/home AUTHDESK_DATA_DIR=$work/data AUTHDESK_LOG=info
+export HOME=$work/home AUTHDESK_DATA_DIR=$work/data AUTHDESK_LOG=info AUTHDESK_LISTEN=127.0.0.1:0
 mkdir -p "$HOME"
 "$root/target/debug/authdesk" accounts create --name "Smoke Test Account" >/dev/null
 

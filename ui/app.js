@@ -1,54 +1,569 @@
-// The UI talks to the shell only through Tauri commands; nothing here sees a secret.
-const invoke = window.__TAURI__?.core?.invoke;
+// The Authdesk UI. It talks to the shell only through Tauri commands, builds the DOM with
+// textContent (never innerHTML of data), and sees a secret only when the user reveals one.
 
-function cell(text, className) {
-  const td = document.createElement('td');
-  td.textContent = text ?? '';
-  if (className) td.className = className;
-  return td;
+const tauri = window.__TAURI__;
+const call = (cmd, args = {}) => tauri.core.invoke(cmd, args);
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  overview: null,
+  account: null, // selected account id
+  ac: null, // selected account connector id
+  reveal: false,
+  expiresAt: null, // for the live countdown
+  refreshExpiresAt: null,
+};
+
+// ---- small helpers ------------------------------------------------------------------
+
+function el(tag, text, className) {
+  const e = document.createElement(tag);
+  if (text !== undefined && text !== null) e.textContent = String(text);
+  if (className) e.className = className;
+  return e;
 }
 
-function fill(tableId, rows) {
-  const body = document.querySelector(`#${tableId} tbody`);
-  body.replaceChildren();
-  if (rows.length === 0) {
-    const tr = document.createElement('tr');
-    const td = cell('(none)');
-    td.colSpan = 8;
-    tr.append(td);
-    body.append(tr);
-  }
-  for (const cells of rows) {
-    const tr = document.createElement('tr');
-    tr.append(...cells);
-    body.append(tr);
-  }
+function toast(message, isError = false) {
+  const t = $('toast');
+  t.textContent = message;
+  t.className = isError ? 'error' : '';
+  t.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { t.hidden = true; }, isError ? 9000 : 3500);
 }
 
-async function load() {
-  const status = document.getElementById('status');
-  if (!invoke) {
-    status.textContent = 'Not running inside Authdesk.';
-    return;
+function errorText(e) {
+  return (e && e.message) || String(e);
+}
+
+/**
+ * A destructive button asks once: the first click arms it ("Click again to …") for five
+ * seconds, the second does it. Returns true on the second click.
+ */
+function confirmed(button, question) {
+  if (button.dataset.armed === 'true') {
+    clearTimeout(button.armTimer);
+    button.dataset.armed = 'false';
+    button.textContent = button.dataset.label;
+    return true;
   }
+  button.dataset.label = button.textContent;
+  button.dataset.armed = 'true';
+  button.textContent = question;
+  button.armTimer = setTimeout(() => {
+    button.dataset.armed = 'false';
+    button.textContent = button.dataset.label;
+  }, 5000);
+  return false;
+}
+
+/** Runs a UI action with its button disabled and errors shown. */
+async function act(button, fn) {
+  if (button) button.disabled = true;
   try {
-    const o = await invoke('overview');
-    fill('accounts', o.Accounts.map((a) => [cell(a.Name), cell(a.Id), cell(a.Timezone)]));
-    fill('account-connectors', o.AccountConnectors.map((ac) => [
-      cell(ac.Id), cell(ac.Name), cell(ac.Connector.Name),
-      cell(ac.Status, `status-${ac.Status}`), cell(ac.ExpiresAt ?? '-'),
-    ]));
-    fill('connectors', o.Connectors.map((c) => [
-      cell(c.Id), cell(`${c.Name} ${c.Version}`),
-      cell(c.OAuth2Type ? `${c.AuthType} (${c.OAuth2Type})` : c.AuthType), cell(c.Source),
-    ]));
-    document.getElementById('data-dir').textContent = `Data directory: ${o.DataDir}`;
-    status.textContent = `${o.Accounts.length} account(s), ${o.Connectors.length} connector(s) in the library.`;
-    document.body.dataset.ready = 'true';
+    return await fn();
   } catch (e) {
-    status.textContent = e?.message ?? String(e);
-    status.className = 'error';
+    toast(errorText(e), true);
+    return undefined;
+  } finally {
+    if (button) button.disabled = false;
   }
 }
 
-load();
+function badge(status) {
+  const labels = {
+    Authenticated: 'Authenticated',
+    NotAuthenticated: 'Not authenticated',
+    NeedsReauthentication: 'Needs re-authentication',
+    Error: 'Error',
+  };
+  return el('span', labels[status] || status, `badge ${status}`);
+}
+
+function span(seconds) {
+  const s = Math.abs(seconds);
+  const d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60), sec = Math.floor(s % 60);
+  const text = d ? `${d}d ${h}h` : h ? `${h}h ${m}m` : m ? `${m}m ${sec}s` : `${sec}s`;
+  return seconds >= 0 ? `in ${text}` : `expired ${text} ago`;
+}
+
+function when(iso) {
+  if (!iso) return '—';
+  return new Date(iso).toLocaleString();
+}
+
+function fill(tbody, rows) {
+  tbody.replaceChildren(...rows);
+  if (rows.length === 0) {
+    const tr = el('tr');
+    const td = el('td', '(none)', 'muted');
+    td.colSpan = 6;
+    tr.append(td);
+    tbody.append(tr);
+  }
+}
+
+// ---- navigation ---------------------------------------------------------------------
+
+for (const b of document.querySelectorAll('nav button')) {
+  b.addEventListener('click', () => show(b.dataset.view));
+}
+
+function show(view) {
+  for (const b of document.querySelectorAll('nav button')) b.classList.toggle('active', b.dataset.view === view);
+  for (const s of document.querySelectorAll('.view')) s.hidden = s.id !== `view-${view}`;
+  if (view === 'settings') loadSettings();
+  if (view === 'library') renderLibrary();
+}
+
+// ---- data ---------------------------------------------------------------------------
+
+async function reload() {
+  state.overview = await call('overview');
+  renderAccounts();
+  renderLibrary();
+  renderAttention();
+  if (state.ac) await loadAccountConnector();
+  document.body.dataset.ready = 'true';
+}
+
+function renderAttention() {
+  const bad = state.overview.AccountConnectors.filter((a) => a.Status === 'NeedsReauthentication' || a.Status === 'Error');
+  const a = $('attention');
+  a.hidden = bad.length === 0;
+  a.textContent = bad.length === 1 ? '1 connector needs attention' : `${bad.length} connectors need attention`;
+  for (const ac of bad) notifyOnce(ac);
+}
+
+const notified = new Set();
+function notifyOnce(ac) {
+  const key = `${ac.Id}:${ac.Status}:${ac.UpdatedAt}`;
+  if (notified.has(key) || ac.Status !== 'NeedsReauthentication') return;
+  notified.add(key);
+  if (!('Notification' in window)) return;
+  const send = () => new Notification('Authdesk: sign-in needed', { body: `${ac.Name} (${ac.Connector.Name}) needs the user to sign in again.` });
+  if (Notification.permission === 'granted') send();
+  else if (Notification.permission !== 'denied') Notification.requestPermission().then((p) => { if (p === 'granted') send(); });
+}
+
+// ---- accounts -----------------------------------------------------------------------
+
+function renderAccounts() {
+  const list = $('account-list');
+  const items = state.overview.Accounts.map((a) => {
+    const li = el('li');
+    li.dataset.id = a.Id;
+    li.append(el('span', a.Name));
+    const needing = state.overview.AccountConnectors.filter((c) => c.AccountId === a.Id && c.Status === 'NeedsReauthentication').length;
+    if (needing) li.append(el('span', '!', 'badge NeedsReauthentication'));
+    li.classList.toggle('selected', a.Id === state.account);
+    li.addEventListener('click', () => selectAccount(a.Id));
+    return li;
+  });
+  list.replaceChildren(...items);
+  if (items.length === 0) list.append(el('li', 'No accounts yet.', 'muted'));
+  renderAccount();
+}
+
+function selectAccount(id) {
+  state.account = id;
+  state.ac = null;
+  renderAccounts();
+}
+
+function renderAccount() {
+  const account = state.overview.Accounts.find((a) => a.Id === state.account);
+  $('account-empty').hidden = !!account;
+  $('account-panel').hidden = !account;
+  $('ac-panel').hidden = !state.ac;
+  if (!account) return;
+  $('account-title').textContent = account.Name;
+  $('account-meta').textContent = `${account.Id} · ${account.Timezone}`;
+  const acs = state.overview.AccountConnectors.filter((c) => c.AccountId === account.Id);
+  fill($('ac-table').tBodies[0], acs.map((c) => {
+    const tr = el('tr');
+    tr.className = 'clickable' + (c.Id === state.ac ? ' selected' : '');
+    tr.dataset.id = c.Id;
+    const status = el('td');
+    status.append(badge(c.Status));
+    tr.append(el('td', c.Id), el('td', c.Name), el('td', `${c.Connector.Name} ${c.Connector.Version}`), status, el('td', when(c.ExpiresAt)));
+    tr.addEventListener('click', () => { state.ac = c.Id; state.reveal = false; renderAccount(); loadAccountConnector(); });
+    return tr;
+  }));
+  const select = $('install-connector');
+  const current = select.value;
+  select.replaceChildren(...state.overview.Connectors.map((c) => {
+    const o = el('option', `${c.Name} (${c.Slug})`);
+    o.value = c.Slug;
+    return o;
+  }));
+  if (current) select.value = current;
+}
+
+$('new-account').addEventListener('submit', (e) => {
+  e.preventDefault();
+  act($('create-account'), async () => {
+    const a = await call('create_account', { name: $('new-account-name').value, timezone: $('new-account-timezone').value || null, description: null });
+    $('new-account-name').value = '';
+    state.account = a.Id;
+    await reload();
+    toast(`Account ${a.Name} created.`);
+  });
+});
+
+$('delete-account').addEventListener('click', () => act($('delete-account'), async () => {
+  const a = state.overview.Accounts.find((x) => x.Id === state.account);
+  if (!a || !confirmed($('delete-account'), 'Click again to delete the account and all its connectors')) return;
+  await call('delete_account', { id: a.Id });
+  state.account = null;
+  state.ac = null;
+  await reload();
+}));
+
+$('install').addEventListener('submit', (e) => {
+  e.preventDefault();
+  act($('install-button'), async () => {
+    const ac = await call('install', { accountId: state.account, connector: $('install-connector').value, name: $('install-name').value });
+    $('install-name').value = '';
+    state.ac = ac.Id;
+    await reload();
+    toast(`${ac.Name} installed.`);
+  });
+});
+
+// ---- one account connector ----------------------------------------------------------
+
+async function loadAccountConnector() {
+  const id = state.ac;
+  if (!id) return;
+  const ac = state.overview.AccountConnectors.find((c) => c.Id === id);
+  if (!ac) { state.ac = null; renderAccount(); return; }
+  $('ac-panel').hidden = false;
+  $('ac-title').textContent = `${ac.Name} — ${ac.Connector.Name}`;
+  $('sign-in-mode').value = ac.SignInMode || 'default';
+  const oauth = ac.Connector.AuthType === 'OAuth2';
+  for (const b of ['connect', 'refresh-now', 'sign-in-mode']) $(b).disabled = !oauth;
+  $('connect').textContent = ac.Authenticated ? 'Reconnect' : 'Connect';
+  const [inspection, history, methods] = await Promise.all([
+    call('inspect', { id, reveal: state.reveal }),
+    call('history', { id }),
+    call('methods', { id }),
+  ]);
+  renderInspection(ac, inspection);
+  renderProperties(ac);
+  renderHistory(history);
+  renderMethods(methods);
+}
+
+function renderInspection(ac, i) {
+  const dl = $('inspector');
+  const rows = [
+    ['Status', badge(i.Status)],
+    ['Last error', i.LastError || '—'],
+    ['Auth type', i.OAuth2Type ? `${i.AuthType} (${i.OAuth2Type})` : i.AuthType],
+    ['Scopes', i.Scopes.length ? i.Scopes.join(' ') : '—'],
+    ['Token type', i.TokenType || '—'],
+    ['Expires', el('span', '', 'countdown')],
+    ['Refresh expires', el('span', '', 'refresh-countdown')],
+    ['Authenticated at', when(i.AuthenticatedAt)],
+  ];
+  dl.replaceChildren(...rows.flatMap(([k, v]) => {
+    const dd = el('dd');
+    if (v instanceof Node) dd.append(v); else dd.textContent = v;
+    dd.id = `inspect-${k.toLowerCase().replace(/\s+/g, '-')}`;
+    return [el('dt', k), dd];
+  }));
+  state.expiresAt = i.ExpiresAt;
+  state.refreshExpiresAt = i.RefreshExpiresAt;
+  tick();
+  const box = $('secrets');
+  const parts = [];
+  if (i.SecretsUnavailable) parts.push(el('p', `Secrets cannot be opened: ${i.SecretsUnavailable}`, 'progress'));
+  for (const s of i.Secrets) {
+    const div = el('div', null, 'secret');
+    div.dataset.field = s.Field;
+    const head = el('div');
+    head.append(el('strong', `${s.Field} `), el('code', s.Value ?? s.Masked));
+    if (s.Value) {
+      const copy = el('button', 'Copy', 'small');
+      copy.addEventListener('click', () => navigator.clipboard.writeText(s.Value).then(() => toast(`${s.Field} copied.`)));
+      head.append(' ', copy);
+    }
+    div.append(head);
+    if (s.Jwt) {
+      div.append(el('div', 'JWT claims (decoded, not verified):', 'muted'));
+      div.append(el('pre', JSON.stringify(s.Jwt.Claims ?? s.Jwt.claims, null, 2), 'claims'));
+    }
+    parts.push(div);
+  }
+  if (i.Secrets.length === 0 && !i.SecretsUnavailable) parts.push(el('p', 'No credentials stored.', 'muted'));
+  box.replaceChildren(...parts);
+  $('reveal').textContent = state.reveal ? 'Mask values' : 'Reveal values';
+}
+
+function tick() {
+  const now = Date.now();
+  for (const [cls, iso] of [['countdown', state.expiresAt], ['refresh-countdown', state.refreshExpiresAt]]) {
+    const e = document.querySelector(`.${cls}`);
+    if (!e) continue;
+    e.textContent = iso ? `${when(iso)} (${span((new Date(iso).getTime() - now) / 1000)})` : '—';
+  }
+}
+setInterval(tick, 1000);
+
+function renderProperties(ac) {
+  fill($('properties').tBodies[0], ac.Properties.map((p) => {
+    const tr = el('tr');
+    const remove = el('button', 'Remove', 'small danger');
+    remove.addEventListener('click', () => act(remove, async () => {
+      await call('remove_property', { id: ac.Id, name: p.Name });
+      await reload();
+    }));
+    const actions = el('td');
+    actions.append(remove);
+    tr.append(el('td', p.Name), el('td', p.IsSecret ? '•••• (secret, set)' : p.Value), actions);
+    return tr;
+  }));
+  if (ac.MissingProperties.length) {
+    const tr = el('tr');
+    const td = el('td', `Required and missing: ${ac.MissingProperties.join(', ')}`, 'progress');
+    td.colSpan = 3;
+    tr.append(td);
+    $('properties').tBodies[0].append(tr);
+  }
+}
+
+function renderHistory(events) {
+  fill($('history').tBodies[0], events.map((e) => {
+    const tr = el('tr');
+    tr.append(el('td', when(e.At)), el('td', e.Kind), el('td', e.Detail || ''));
+    return tr;
+  }));
+}
+
+let methodsCache = [];
+function renderMethods(methods) {
+  methodsCache = methods;
+  const select = $('tester-method');
+  const current = select.value;
+  select.replaceChildren(...methods.map((m) => {
+    const o = el('option', `${m.Name} — ${m.HttpMethod} ${m.Path}`);
+    o.value = m.Id;
+    return o;
+  }));
+  if (methods.some((m) => m.Id === current)) select.value = current;
+  $('run-method').disabled = methods.length === 0;
+  renderParams();
+}
+
+function renderParams() {
+  const m = methodsCache.find((x) => x.Id === $('tester-method').value);
+  const box = $('tester-params');
+  box.replaceChildren(...(m ? m.Parameters : []).flatMap((p) => {
+    const input = el('input');
+    input.name = p.Name;
+    input.placeholder = `${p.Location}${p.Required ? ', required' : ''}${p.Description ? ` — ${p.Description}` : ''}`;
+    input.required = p.Required;
+    return [el('label', p.Name), input];
+  }));
+}
+$('tester-method').addEventListener('change', renderParams);
+
+$('tester').addEventListener('submit', (e) => {
+  e.preventDefault();
+  act($('run-method'), async () => {
+    const parameters = {};
+    for (const input of $('tester-params').querySelectorAll('input')) {
+      if (input.value !== '') parameters[input.name] = input.value;
+    }
+    const out = $('tester-result');
+    out.hidden = false;
+    out.textContent = 'Running…';
+    try {
+      const r = await call('call_method', { id: state.ac, method: $('tester-method').value, parameters });
+      const headers = Object.entries(r.Headers).map(([k, v]) => `${k}: ${v}`).join('\n');
+      const body = typeof r.Body === 'string' ? r.Body : JSON.stringify(r.Body, null, 2);
+      out.textContent = `HTTP ${r.Status}\n${headers}\n\n${body}`;
+    } catch (err) {
+      out.textContent = errorText(err);
+      throw err;
+    } finally {
+      await reload();
+    }
+  });
+});
+
+function progress(text, cancellable = false) {
+  $('progress').hidden = !text;
+  $('progress-text').textContent = text || '';
+  $('cancel-sign-in').hidden = !cancellable;
+}
+
+$('cancel-sign-in').addEventListener('click', () => act($('cancel-sign-in'), () => call('cancel_sign_in', { id: state.ac })));
+
+$('connect').addEventListener('click', () => act($('connect'), async () => {
+  const started = await call('connect', { id: state.ac });
+  progress(started.Mode === 'webview'
+    ? 'Signing in in the Authdesk sign-in window…'
+    : 'Signing in in your browser… come back here when you are done.', true);
+}));
+
+tauri.event.listen('sign-in-finished', async (event) => {
+  const r = event.payload;
+  progress(null);
+  await reload();
+  if (r.Ok) toast('Signed in.');
+  else toast(r.Message, !r.Cancelled);
+});
+
+$('refresh-now').addEventListener('click', () => act($('refresh-now'), async () => {
+  progress('Refreshing…');
+  try {
+    await call('refresh_now', { id: state.ac });
+    toast('Refreshed.');
+  } finally {
+    progress(null);
+    await reload();
+  }
+}));
+
+$('disconnect').addEventListener('click', () => act($('disconnect'), async () => {
+  if (!confirmed($('disconnect'), 'Click again to revoke and forget the tokens')) return;
+  const report = await call('disconnect', { id: state.ac });
+  await reload();
+  toast(report.Errors.length ? `Disconnected here; revocation failed: ${report.Errors.join('; ')}` : 'Disconnected.', report.Errors.length > 0);
+}));
+
+$('delete-ac').addEventListener('click', () => act($('delete-ac'), async () => {
+  if (!confirmed($('delete-ac'), 'Click again to revoke and delete')) return;
+  const report = await call('delete_account_connector', { id: state.ac });
+  state.ac = null;
+  await reload();
+  toast(report.Errors.length ? `Deleted; revocation failed: ${report.Errors.join('; ')}` : 'Deleted.', report.Errors.length > 0);
+}));
+
+$('sign-in-mode').addEventListener('change', () => act(null, async () => {
+  await call('set_sign_in_mode', { id: state.ac, mode: $('sign-in-mode').value });
+  await reload();
+}));
+
+$('reveal').addEventListener('click', () => { state.reveal = !state.reveal; loadAccountConnector(); });
+
+$('property-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  act(null, async () => {
+    await call('set_property', { id: state.ac, name: $('property-name').value, value: $('property-value').value });
+    $('property-name').value = '';
+    $('property-value').value = '';
+    await reload();
+  });
+});
+
+$('authvalue-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  act(null, async () => {
+    await call('set_auth_value', { id: state.ac, value: $('authvalue').value });
+    $('authvalue').value = '';
+    await reload();
+    toast('AuthValue imported.');
+  });
+});
+
+// ---- library ------------------------------------------------------------------------
+
+function renderLibrary() {
+  if (!state.overview) return;
+  const cs = state.overview.Connectors;
+  fill($('library').tBodies[0], cs.map((c) => {
+    const tr = el('tr');
+    const app = c.ClientId ? `${c.ClientId}${c.ClientSecretSet ? ' + secret' : ' (public)'}` : c.OAuth2Type ? 'not set' : '—';
+    tr.append(el('td', c.Id), el('td', `${c.Name} ${c.Version}`), el('td', c.OAuth2Type ? `${c.AuthType} (${c.OAuth2Type})` : c.AuthType), el('td', c.Source), el('td', app));
+    return tr;
+  }));
+  const select = $('client-connector');
+  const current = select.value;
+  select.replaceChildren(...cs.filter((c) => c.OAuth2Type).map((c) => {
+    const o = el('option', c.Name);
+    o.value = c.Slug;
+    return o;
+  }));
+  if (current) select.value = current;
+}
+
+$('add-connector').addEventListener('submit', (e) => {
+  e.preventDefault();
+  act(null, async () => {
+    const file = $('connector-file').files[0];
+    if (!file) throw new Error('Choose a connector definition file (.toml) first.');
+    const c = await call('add_connector', { fileName: file.name, text: await file.text(), replace: $('connector-replace').checked });
+    await reload();
+    toast(`${c.Name} added to the library.`);
+  });
+});
+
+$('discover').addEventListener('submit', (e) => {
+  e.preventDefault();
+  act(e.submitter, async () => {
+    toast('Reading the provider\'s metadata…');
+    const c = await call('discover_connector', { issuer: $('discover-issuer').value, id: $('discover-id').value || null, name: null });
+    await reload();
+    toast(`${c.Name} added to the library.`);
+  });
+});
+
+$('client').addEventListener('submit', (e) => {
+  e.preventDefault();
+  act(e.submitter, async () => {
+    await call('set_connector_client', { connector: $('client-connector').value, clientId: $('client-id').value, clientSecret: $('client-secret').value || null });
+    $('client-secret').value = '';
+    await reload();
+    toast('OAuth app saved.');
+  });
+});
+
+// ---- settings -----------------------------------------------------------------------
+
+async function loadSettings() {
+  const s = await call('settings');
+  $('api-address').textContent = s.ApiAddress || `not running: ${s.ApiProblem}`;
+  $('callback-uri').textContent = s.CallbackUri;
+  $('data-dir').textContent = s.DataDir;
+  $('key-source').textContent = s.KeySource;
+  $('origins').replaceChildren(...s.TargetOrigins.map((o) => {
+    const li = el('li');
+    const remove = el('button', 'Remove', 'small danger');
+    remove.addEventListener('click', () => act(remove, async () => { await call('remove_target_origin', { origin: o }); loadSettings(); }));
+    li.append(el('span', o), remove);
+    return li;
+  }));
+}
+
+$('reveal-key').addEventListener('click', () => act($('reveal-key'), async () => {
+  $('api-key').textContent = await call('reveal_api_key');
+}));
+$('copy-key').addEventListener('click', () => act($('copy-key'), async () => {
+  await navigator.clipboard.writeText(await call('reveal_api_key'));
+  toast('API key copied.');
+}));
+$('rotate-key').addEventListener('click', () => act($('rotate-key'), async () => {
+  if (!confirmed($('rotate-key'), 'Click again: programs using the old key stop working')) return;
+  $('api-key').textContent = await call('rotate_api_key');
+  toast('API key replaced.');
+}));
+$('origin-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  act(null, async () => {
+    await call('add_target_origin', { origin: $('origin').value });
+    $('origin').value = '';
+    loadSettings();
+  });
+});
+
+// ---- start --------------------------------------------------------------------------
+
+if (!tauri) {
+  document.body.textContent = 'This page runs inside the Authdesk app.';
+} else {
+  reload().catch((e) => toast(errorText(e), true));
+  setInterval(() => { reload().catch(() => {}); }, 15000);
+}

@@ -1,50 +1,17 @@
-//! The Authdesk desktop shell. Thin by rule: each command calls `authdesk-core` and returns
-//! a serialisable view (never a secret). Everything else lives in the core.
+//! The Authdesk desktop shell. Thin by rule: `commands.rs` calls `authdesk-core` and returns
+//! views, `signin.rs` shows the provider's page; everything else lives in the core. The
+//! shell also runs the local API and the keep-alive in-process.
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod commands;
+mod signin;
+
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use authdesk_core::{paths, Account, AccountConnector, Authdesk, LibraryConnector, OpenOptions};
-use serde::Serialize;
-use tauri::State;
-
-/// A command error as the UI sees it: one message that says what to do.
-#[derive(Debug, Serialize)]
-struct CommandError {
-    message: String,
-}
-
-impl From<authdesk_core::Error> for CommandError {
-    fn from(e: authdesk_core::Error) -> Self {
-        CommandError {
-            message: e.to_string(),
-        }
-    }
-}
-
-type CmdResult<T> = Result<T, CommandError>;
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct Overview {
-    data_dir: String,
-    accounts: Vec<Account>,
-    connectors: Vec<LibraryConnector>,
-    account_connectors: Vec<AccountConnector>,
-}
-
-#[tauri::command]
-fn overview(desk: State<'_, Authdesk>) -> CmdResult<Overview> {
-    let overview = Overview {
-        data_dir: desk.data_dir().display().to_string(),
-        accounts: desk.list_accounts()?,
-        connectors: desk.list_connectors()?,
-        account_connectors: desk.list_account_connectors(None)?,
-    };
-    tracing::info!(accounts = overview.accounts.len(), "served overview");
-    Ok(overview)
-}
+use authdesk_core::{paths, Authdesk, Engine, EngineConfig, OpenOptions};
+use tauri::Manager;
 
 /// `--data-dir DIR`, else `AUTHDESK_DATA_DIR`, else the OS default.
 fn data_dir() -> Result<PathBuf, authdesk_core::Error> {
@@ -64,18 +31,78 @@ fn data_dir() -> Result<PathBuf, authdesk_core::Error> {
     }
 }
 
+/// `AUTHDESK_LISTEN` overrides the local API address (tests run several apps at once).
+fn listen_address() -> std::net::SocketAddr {
+    std::env::var("AUTHDESK_LISTEN")
+        .ok()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| {
+            authdesk_api::DEFAULT_LISTEN
+                .parse()
+                .expect("default address")
+        })
+}
+
 fn main() {
     authdesk_core::logging::init();
     let desk = match data_dir().and_then(|d| Authdesk::open(OpenOptions::new(d))) {
-        Ok(d) => d,
+        Ok(d) => Arc::new(d),
+        Err(e) => {
+            eprintln!("authdesk-app: error: {e}");
+            std::process::exit(1);
+        }
+    };
+    let engine = match Engine::new(desk.clone(), EngineConfig::default()) {
+        Ok(e) => Arc::new(e),
         Err(e) => {
             eprintln!("authdesk-app: error: {e}");
             std::process::exit(1);
         }
     };
     tauri::Builder::default()
-        .manage(desk)
-        .invoke_handler(tauri::generate_handler![overview])
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            // A second launch focuses the running window instead of starting another.
+            if let Some(w) = app.get_webview_window("main") {
+                let _ = w.unminimize();
+                let _ = w.set_focus();
+            }
+        }))
+        .setup(move |app| {
+            let api = tauri::async_runtime::block_on(authdesk_api::Server::start(
+                desk.clone(),
+                engine.clone(),
+                listen_address(),
+            ));
+            let api = match api {
+                Ok(server) => {
+                    let port = server.addr.port();
+                    tracing::info!("local API on http://{}", server.addr);
+                    tauri::async_runtime::spawn(async move {
+                        let _ = server.wait().await;
+                    });
+                    Ok(port)
+                }
+                Err(e) => {
+                    tracing::warn!("local API not started: {e}");
+                    Err(format!(
+                        "{e} (is `authdesk serve` or another Authdesk already running?)"
+                    ))
+                }
+            };
+            let keep_alive = engine.clone();
+            tauri::async_runtime::spawn(async move {
+                keep_alive
+                    .keep_alive_forever(std::time::Duration::from_secs(60))
+                    .await
+            });
+            app.manage(commands::Shell {
+                desk: desk.clone(),
+                engine: engine.clone(),
+                api,
+            });
+            Ok(())
+        })
+        .invoke_handler(all_commands!())
         .run(tauri::generate_context!("../tauri.conf.json"))
         .expect("error while running the Authdesk window");
 }

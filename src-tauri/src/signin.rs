@@ -1,0 +1,256 @@
+//! Sign-in windows. The core runs the flow; this only shows the provider's page.
+//!
+//! - Embedded webview: a separate window with a fresh browsing session (all webview
+//!   browsing data is cleared before and after each sign-in, so one customer's login never
+//!   carries into the next; an incognito context would be invisible to WebDriver), whose
+//!   navigation to the redirect URI (any scheme or host) is intercepted and blocked: the
+//!   callback never leaves the machine and the core completes the flow. Closing the window
+//!   cancels. The window matches no capability, so its pages cannot reach any command.
+//! - System browser (providers that refuse webviews): the default browser, with the local
+//!   API's `/connector/callback` as redirect URI (or a loopback listener of the engine when
+//!   the API is not running).
+//!
+//! Either way the outcome arrives in the main window as the event `sign-in-finished`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use authdesk_core::definition::SignInMode;
+use authdesk_core::Engine;
+use serde::Serialize;
+use tauri::{AppHandle, Emitter, Manager, WebviewUrl, WebviewWindowBuilder, WindowEvent};
+
+use crate::commands::{ConnectStarted, Shell};
+
+/// The account connector property that overrides the redirect URI used in the webview
+/// (e.g. an https URI registered for the partner's own app); it is intercepted anyway.
+pub const REDIRECT_URI_PROPERTY: &str = "RedirectUri";
+
+#[derive(Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Finished {
+    account_connector_id: i64,
+    ok: bool,
+    cancelled: bool,
+    message: String,
+}
+
+fn finish(app: &AppHandle, id: i64, result: Result<(), String>, cancelled: bool) {
+    let payload = match result {
+        Ok(()) => Finished {
+            account_connector_id: id,
+            ok: true,
+            cancelled: false,
+            message: "Signed in.".into(),
+        },
+        Err(message) => Finished {
+            account_connector_id: id,
+            ok: false,
+            cancelled,
+            message,
+        },
+    };
+    let _ = app.emit_to("main", "sign-in-finished", payload);
+}
+
+pub async fn start(app: &AppHandle, shell: &Shell, id: i64) -> Result<ConnectStarted, String> {
+    let (ac, def) = shell
+        .desk
+        .account_connector_with_definition(id)
+        .map_err(|e| e.to_string())?;
+    let o = def.oauth2().ok_or_else(|| {
+        format!(
+            "{} does not use OAuth2: set its AuthValue instead",
+            def.name
+        )
+    })?;
+    let mode = ac.sign_in_mode.unwrap_or(o.sign_in);
+    match mode {
+        SignInMode::Webview => {
+            let redirect_uri = match shell
+                .desk
+                .property_value(id, REDIRECT_URI_PROPERTY)
+                .map_err(|e| e.to_string())?
+            {
+                Some(v) => v.expose().to_string(),
+                None => shell.callback_uri(),
+            };
+            open_window(app, shell.engine.clone(), id, &def.name, &redirect_uri)?;
+            Ok(ConnectStarted {
+                mode: "webview",
+                redirect_uri,
+            })
+        }
+        SignInMode::SystemBrowser => {
+            let engine = shell.engine.clone();
+            let handle = app.clone();
+            if shell.api.is_ok() {
+                let redirect_uri = shell.callback_uri();
+                let start = engine
+                    .begin_sign_in(id, &redirect_uri)
+                    .map_err(|e| e.to_string())?;
+                let before = shell
+                    .desk
+                    .load_tokens(id)
+                    .map_err(|e| e.to_string())?
+                    .version;
+                open::that_detached(&start.authorization_url)
+                    .map_err(|e| format!("cannot open the system browser: {e}"))?;
+                let desk = shell.desk.clone();
+                // The local API completes the flow; watch for the credential to change.
+                tauri::async_runtime::spawn(async move {
+                    for _ in 0..(10 * 60 * 2) {
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        let Ok(t) = desk.load_tokens(id) else { break };
+                        if t.version != before {
+                            let ac = desk.get_account_connector(id);
+                            let ok = ac.as_ref().is_ok_and(|a| a.authenticated);
+                            let msg = ac
+                                .ok()
+                                .and_then(|a| a.last_error)
+                                .unwrap_or_else(|| "Sign-in failed.".into());
+                            finish(&handle, id, if ok { Ok(()) } else { Err(msg) }, false);
+                            return;
+                        }
+                    }
+                });
+                Ok(ConnectStarted {
+                    mode: "system_browser",
+                    redirect_uri,
+                })
+            } else {
+                let sign_in = engine
+                    .begin_loopback_sign_in(id, 0)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let redirect_uri = sign_in.start.redirect_uri.clone();
+                open::that_detached(&sign_in.start.authorization_url)
+                    .map_err(|e| format!("cannot open the system browser: {e}"))?;
+                tauri::async_runtime::spawn(async move {
+                    let r = engine
+                        .finish_loopback_sign_in(sign_in, Duration::from_secs(600))
+                        .await;
+                    finish(&handle, id, r.map(|_| ()).map_err(|e| e.to_string()), false);
+                });
+                Ok(ConnectStarted {
+                    mode: "system_browser",
+                    redirect_uri,
+                })
+            }
+        }
+    }
+}
+
+/// Scheme, host, port and path of `url` equal the redirect URI's.
+fn is_redirect(url: &url::Url, redirect_uri: &url::Url) -> bool {
+    url.scheme() == redirect_uri.scheme()
+        && url.host_str() == redirect_uri.host_str()
+        && url.port_or_known_default() == redirect_uri.port_or_known_default()
+        && url.path() == redirect_uri.path()
+}
+
+fn open_window(
+    app: &AppHandle,
+    engine: Arc<Engine>,
+    id: i64,
+    provider: &str,
+    redirect_uri: &str,
+) -> Result<(), String> {
+    let start = engine
+        .begin_sign_in(id, redirect_uri)
+        .map_err(|e| e.to_string())?;
+    let url: tauri::Url = start
+        .authorization_url
+        .parse()
+        .map_err(|e| format!("bad authorization URL: {e}"))?;
+    let redirect: url::Url = redirect_uri
+        .parse()
+        .map_err(|e| format!("bad redirect URI: {e}"))?;
+    let label = format!("signin-{id}");
+    if let Some(old) = app.get_webview_window(&label) {
+        let _ = old.destroy();
+    }
+    // Every webview shares one WebKit context: clearing it through the main window gives
+    // this sign-in no cookies from the previous customer's.
+    clear_browsing_data(app)?;
+    let done = Arc::new(AtomicBool::new(false));
+    let (nav_done, nav_app, nav_engine) = (done.clone(), app.clone(), engine.clone());
+    let window_label = label.clone();
+    let window = WebviewWindowBuilder::new(app, &label, WebviewUrl::External(url))
+        .title(format!("Sign in to {provider} — Authdesk"))
+        .inner_size(520.0, 680.0)
+        .on_navigation(move |nav| {
+            let as_url: url::Url = match nav.as_str().parse() {
+                Ok(u) => u,
+                Err(_) => return true,
+            };
+            if !is_redirect(&as_url, &redirect) {
+                return true;
+            }
+            // The provider's answer: never load it, hand it to the core.
+            if nav_done.swap(true, Ordering::SeqCst) {
+                return false;
+            }
+            let (app, engine, callback, label) = (
+                nav_app.clone(),
+                nav_engine.clone(),
+                nav.to_string(),
+                window_label.clone(),
+            );
+            tauri::async_runtime::spawn(async move {
+                let result = engine
+                    .complete_sign_in(&callback)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string());
+                finish(&app, id, result, false);
+                if let Some(w) = app.get_webview_window(&label) {
+                    let _ = w.close();
+                }
+            });
+            false
+        })
+        .build()
+        .map_err(|e| format!("cannot open the sign-in window: {e}"))?;
+    let (closed_app, closed_done) = (app.clone(), done);
+    window.on_window_event(move |event| {
+        if let WindowEvent::Destroyed = event {
+            let _ = clear_browsing_data(&closed_app);
+            if !closed_done.swap(true, Ordering::SeqCst) {
+                finish(
+                    &closed_app,
+                    id,
+                    Err("The sign-in window was closed; nothing was changed.".into()),
+                    true,
+                );
+            }
+        }
+    });
+    Ok(())
+}
+
+fn clear_browsing_data(app: &AppHandle) -> Result<(), String> {
+    match app.get_webview_window("main") {
+        Some(main) => main
+            .clear_all_browsing_data()
+            .map_err(|e| format!("cannot clear the previous sign-in's browsing data: {e}")),
+        None => Ok(()),
+    }
+}
+
+/// Cancels a sign-in the user no longer wants: closes its window (which reports the
+/// cancellation), or, for the system browser, just stops waiting here.
+pub fn cancel(app: &AppHandle, id: i64) {
+    match app.get_webview_window(&format!("signin-{id}")) {
+        Some(window) => {
+            let _ = window.destroy();
+        }
+        None => finish(
+            app,
+            id,
+            Err("Sign-in cancelled; nothing was changed.".into()),
+            true,
+        ),
+    }
+}
