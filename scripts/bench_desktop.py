@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""Launch-to-interactive time and memory of Authdesk vs a bare Tauri window, measured in the
+same run (alternating), under the caller's X display and D-Bus session.
+
+Interactive = the page has loaded and called into Rust (Authdesk logs "served overview",
+the bare window logs "bare-window: ready"). Memory = PSS summed over the app process and
+all its descendants (WebKitWebProcess, WebKitNetworkProcess), 3 s after it is interactive.
+Prints each run, the medians and the ratios. Usage: bench_desktop.py AUTHDESK_APP BARE_APP [RUNS]
+"""
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def descendants(pid):
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+            ppid = int(stat[stat.rfind(")") + 2:].split()[1])
+            children.setdefault(ppid, []).append(int(entry))
+        except (OSError, ValueError, IndexError):
+            pass
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def pss_kib(pids):
+    total = 0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def run_once(binary, marker):
+    home = tempfile.mkdtemp(prefix="bench-home-")
+    env = dict(os.environ, HOME=home, AUTHDESK_DATA_DIR=os.path.join(home, "data"),
+               AUTHDESK_LISTEN="127.0.0.1:0", AUTHDESK_LOG="info")
+    t0 = time.monotonic()
+    proc = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        interactive = None
+        deadline = t0 + 60
+        for line in proc.stderr:
+            if marker in line:
+                interactive = time.monotonic() - t0
+                break
+            if time.monotonic() > deadline:
+                break
+        if interactive is None:
+            raise RuntimeError(f"{binary} never became interactive")
+        time.sleep(3)
+        procs = descendants(proc.pid)
+        return interactive, pss_kib(procs), len(procs)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def main():
+    app, bare = sys.argv[1], sys.argv[2]
+    runs = int(sys.argv[3]) if len(sys.argv) > 3 else 5
+    apps = {"authdesk": (app, "served overview"), "bare": (bare, "bare-window: ready")}
+    results = {name: [] for name in apps}
+    run_once(*apps["bare"])  # warm the page cache for both binaries' shared libraries
+    run_once(*apps["authdesk"])
+    for i in range(runs):
+        for name, (binary, marker) in apps.items():
+            t, pss, n = run_once(binary, marker)
+            results[name].append((t, pss))
+            print(f"run {i + 1} {name:8s}: interactive after {t * 1000:6.0f} ms, PSS {pss / 1024:6.1f} MiB over {n} processes")
+    med = {name: (statistics.median(t for t, _ in r), statistics.median(p for _, p in r)) for name, r in results.items()}
+    for name, (t, p) in med.items():
+        print(f"median {name:8s}: {t * 1000:.0f} ms to interactive, {p / 1024:.1f} MiB PSS")
+    ta, pa = med["authdesk"]
+    tb, pb = med["bare"]
+    print(f"ratio authdesk/bare: launch {ta / tb:.2f}x, memory {pa / pb:.2f}x (goal: within 1.2x on both)")
+
+
+if __name__ == "__main__":
+    main()
