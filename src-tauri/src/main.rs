@@ -67,6 +67,15 @@ fn main() {
                 let _ = w.set_focus();
             }
         }))
+        // Desktop notifications for the main window (connectors needing re-authentication);
+        // nothing at all for sign-in windows, which show third-party pages.
+        .on_permission_request(|webview, kind| {
+            use tauri::webview::{PermissionKind, PermissionResponse};
+            match (webview.label() == "main", kind) {
+                (true, PermissionKind::Notifications) => PermissionResponse::Allow,
+                _ => PermissionResponse::Deny,
+            }
+        })
         .setup(move |app| {
             let api = tauri::async_runtime::block_on(authdesk_api::Server::start(
                 desk.clone(),
