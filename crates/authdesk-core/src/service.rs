@@ -457,19 +457,7 @@ impl Authdesk {
         let connector = self.get_connector(connector)?;
         let def = &connector.definition;
         let (name, description) = name_and_description(&req.name, req.description.as_deref())?;
-        let properties = checked_properties(def, &req.properties)?;
-        let auth_value = req
-            .auth_value
-            .as_ref()
-            .map(|raw| AuthValue::parse(def.auth_type(), raw))
-            .transpose()?;
-        let needs_vault =
-            properties.iter().any(|p| p.1) || auth_value.as_ref().is_some_and(|v| !v.is_empty());
-        let vault = if needs_vault {
-            Some(self.vault()?)
-        } else {
-            None
-        };
+        let input = self.check_credential_input(def, &req.properties, req.auth_value.as_ref())?;
         let now = self.now();
         let id = self.store().write(|tx| {
             tx.execute(
@@ -478,12 +466,7 @@ impl Authdesk {
                 params![account.id, connector.id, name, description, ts(now)],
             )?;
             let id = tx.last_insert_rowid();
-            for (input, secret) in &properties {
-                write_property(tx, vault.as_deref(), id, &input.name, &input.value, *secret)?;
-            }
-            if let Some(v) = &auth_value {
-                apply_auth_value(tx, vault.as_deref(), id, v, now)?;
-            }
+            input.write(tx, id, now)?;
             Ok(id)
         })?;
         self.get_account_connector(id)
@@ -592,25 +575,10 @@ impl Authdesk {
         auth_value: Option<&Secret>,
     ) -> Result<AccountConnector> {
         let (_, def) = self.account_connector_with_definition(id)?;
-        let checked = checked_properties(&def, properties)?;
-        let value = auth_value
-            .map(|raw| AuthValue::parse(def.auth_type(), raw))
-            .transpose()?;
-        let needs_vault =
-            checked.iter().any(|p| p.1) || value.as_ref().is_some_and(|v| !v.is_empty());
-        let vault = if needs_vault {
-            Some(self.vault()?)
-        } else {
-            None
-        };
+        let input = self.check_credential_input(&def, properties, auth_value)?;
         let now = self.now();
         self.store().write(|tx| {
-            for (input, secret) in &checked {
-                write_property(tx, vault.as_deref(), id, &input.name, &input.value, *secret)?;
-            }
-            if let Some(v) = &value {
-                apply_auth_value(tx, vault.as_deref(), id, v, now)?;
-            }
+            input.write(tx, id, now)?;
             touch(tx, id, &ts(now))
         })?;
         self.get_account_connector(id)
@@ -652,18 +620,15 @@ impl Authdesk {
                 |r| r.get(0),
             )
             .optional()?;
-        sealed
-            .map(|s| {
-                self.vault()?.open(
-                    SealedAt {
-                        table: T_SECRETS,
-                        row: &id.to_string(),
-                        field,
-                    },
-                    &s,
-                )
-            })
-            .transpose()
+        let row = id.to_string();
+        self.open_sealed(
+            sealed,
+            SealedAt {
+                table: T_SECRETS,
+                row: &row,
+                field,
+            },
+        )
     }
 
     /// Opens a property value (sealed or not), if set.
@@ -681,18 +646,17 @@ impl Authdesk {
         match row {
             None => Ok(None),
             Some((Some(v), _)) => Ok(Some(Secret::new(v))),
-            Some((None, Some(sealed))) => self
-                .vault()?
-                .open(
+            Some((None, sealed)) => {
+                let row = id.to_string();
+                self.open_sealed(
+                    sealed,
                     SealedAt {
                         table: T_PROPERTIES,
-                        row: &id.to_string(),
+                        row: &row,
                         field: name,
                     },
-                    &sealed,
                 )
-                .map(Some),
-            Some((None, None)) => Ok(None),
+            }
         }
     }
 
@@ -708,18 +672,77 @@ impl Authdesk {
             )
             .optional()?
             .flatten();
-        sealed
-            .map(|s| {
-                self.vault()?.open(
-                    SealedAt {
-                        table: T_CONNECTORS,
-                        row: &connector_id.to_string(),
-                        field: "ClientSecret",
-                    },
-                    &s,
-                )
-            })
-            .transpose()
+        let row = connector_id.to_string();
+        self.open_sealed(
+            sealed,
+            SealedAt {
+                table: T_CONNECTORS,
+                row: &row,
+                field: "ClientSecret",
+            },
+        )
+    }
+}
+
+/// Properties and an AuthValue checked against a definition, with the vault opened only if
+/// something must be sealed: everything that can fail does so before the transaction.
+struct CredentialInput<'a> {
+    properties: Vec<(&'a PropertyInput, bool)>,
+    auth_value: Option<AuthValue>,
+    vault: Option<Arc<Vault>>,
+}
+
+impl CredentialInput<'_> {
+    fn write(&self, tx: &Transaction<'_>, id: i64, now: DateTime<Utc>) -> Result<()> {
+        for (input, secret) in &self.properties {
+            write_property(
+                tx,
+                self.vault.as_deref(),
+                id,
+                &input.name,
+                &input.value,
+                *secret,
+            )?;
+        }
+        if let Some(v) = &self.auth_value {
+            apply_auth_value(tx, self.vault.as_deref(), id, v, now)?;
+        }
+        Ok(())
+    }
+}
+
+impl Authdesk {
+    fn check_credential_input<'a>(
+        &self,
+        def: &ConnectorDefinition,
+        properties: &'a [PropertyInput],
+        auth_value: Option<&Secret>,
+    ) -> Result<CredentialInput<'a>> {
+        let properties = checked_properties(def, properties)?;
+        let auth_value = auth_value
+            .map(|raw| AuthValue::parse(def.auth_type(), raw))
+            .transpose()?;
+        let needs_vault =
+            properties.iter().any(|p| p.1) || auth_value.as_ref().is_some_and(|v| !v.is_empty());
+        let vault = if needs_vault {
+            Some(self.vault()?)
+        } else {
+            None
+        };
+        Ok(CredentialInput {
+            properties,
+            auth_value,
+            vault,
+        })
+    }
+
+    /// Opens a sealed column value read from `at`, if there is one.
+    pub(crate) fn open_sealed(
+        &self,
+        sealed: Option<Vec<u8>>,
+        at: SealedAt<'_>,
+    ) -> Result<Option<Secret>> {
+        sealed.map(|s| self.vault()?.open(at, &s)).transpose()
     }
 }
 

@@ -151,18 +151,14 @@ impl Authdesk {
             )
             .optional()?
             .flatten();
-        sealed
-            .map(|s| {
-                self.vault()?.open(
-                    SealedAt {
-                        table: "settings",
-                        row: key,
-                        field: "sealed_value",
-                    },
-                    &s,
-                )
-            })
-            .transpose()
+        self.open_sealed(
+            sealed,
+            SealedAt {
+                table: "settings",
+                row: key,
+                field: "sealed_value",
+            },
+        )
     }
 
     pub fn allowed_origins(&self, purpose: OriginPurpose) -> Result<Vec<String>> {

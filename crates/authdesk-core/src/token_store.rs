@@ -454,18 +454,14 @@ impl Authdesk {
                 expired: true,
             }));
         }
-        let pkce_verifier = sealed
-            .map(|s| {
-                self.vault()?.open(
-                    SealedAt {
-                        table: T_PENDING,
-                        row: &hash,
-                        field: "verifier",
-                    },
-                    &s,
-                )
-            })
-            .transpose()?;
+        let pkce_verifier = self.open_sealed(
+            sealed,
+            SealedAt {
+                table: T_PENDING,
+                row: &hash,
+                field: "verifier",
+            },
+        )?;
         Ok(Some(PendingAuthorization {
             account_connector_id: id,
             web_return,
