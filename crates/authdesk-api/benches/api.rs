@@ -90,6 +90,8 @@ async fn run() {
             desk.create_sign_in_token(&f.account, "bench")
                 .unwrap()
                 .token
+                .expose()
+                .to_string()
         })
         .collect();
     let tokens = std::sync::Mutex::new(tokens);

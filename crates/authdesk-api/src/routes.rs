@@ -155,7 +155,7 @@ pub struct SignInTokenView {
 impl From<SignInToken> for SignInTokenView {
     fn from(t: SignInToken) -> Self {
         SignInTokenView {
-            token: t.token,
+            token: t.token.expose().to_string(),
             expires_at_utc: t.expires_at_utc,
         }
     }

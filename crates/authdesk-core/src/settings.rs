@@ -12,7 +12,6 @@
 use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{params, OptionalExtension};
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
@@ -42,14 +41,12 @@ impl OriginPurpose {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone)]
 pub struct SignInToken {
-    /// Shown once; only its hash is stored.
-    pub token: String,
+    /// Handed to the caller once; only its hash is stored.
+    pub token: Secret,
     /// Cyclr's format: UTC, 7 fractional digits.
     pub expires_at_utc: String,
-    #[serde(skip)]
     pub expires_at: DateTime<Utc>,
 }
 
@@ -277,7 +274,7 @@ impl Authdesk {
             Ok(())
         })?;
         Ok(SignInToken {
-            token,
+            token: Secret::new(token),
             expires_at_utc: crate::authvalue::format_cyclr_datetime(expires_at),
             expires_at,
         })
