@@ -152,6 +152,18 @@ async fn the_api_key_host_and_origin_are_checked() {
             .status(),
         200
     );
+    // Rotation takes effect at once (the key is cached only until something is committed).
+    let rotated = api.desk.rotate_api_key().unwrap().expose().to_string();
+    let status = |key: String| {
+        let r = api.http.get(&url).bearer_auth(key).send();
+        async move { r.await.unwrap().status() }
+    };
+    assert_eq!(status(api.key.clone()).await, 401);
+    assert_eq!(status(rotated.clone()).await, 200);
+    let api = Api {
+        key: rotated,
+        ..api
+    };
 
     let port = api.server.addr.port();
     for host in [

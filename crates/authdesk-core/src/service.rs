@@ -56,6 +56,8 @@ pub struct Authdesk {
     data_dir: PathBuf,
     key_source: KeySource,
     vault: Mutex<Option<Arc<Vault>>>,
+    /// The local API key as of a database state (checked on every API request).
+    pub(crate) api_key_cache: Mutex<Option<(crate::store::ChangeMarker, Secret)>>,
     clock: Clock,
 }
 
@@ -89,6 +91,7 @@ impl Authdesk {
             data_dir: options.data_dir,
             key_source: options.key_source,
             vault: Mutex::new(None),
+            api_key_cache: Mutex::new(None),
             clock: options.clock,
         })
     }

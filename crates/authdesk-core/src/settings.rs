@@ -133,8 +133,28 @@ impl Authdesk {
     }
 
     /// Whether `presented` is the API key (constant-time comparison).
+    /// Checks every API request, so the unsealed key is kept for as long as nothing has
+    /// been committed to the data directory (a rotation by another process included).
     pub fn check_api_key(&self, presented: &str) -> Result<bool> {
-        Ok(self.api_key()? == Secret::new(presented))
+        let marker = self.change_marker()?;
+        let cached = {
+            let cache = self.api_key_cache.lock().unwrap_or_else(|p| p.into_inner());
+            cache
+                .as_ref()
+                .filter(|(m, _)| *m == marker)
+                .map(|(_, k)| k.clone())
+        };
+        let key = match cached {
+            Some(k) => k,
+            None => {
+                let k = self.api_key()?;
+                // Tagged with the marker read before loading: a change since makes it stale.
+                *self.api_key_cache.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some((marker, k.clone()));
+                k
+            }
+        };
+        Ok(key == Secret::new(presented))
     }
 
     fn setting_secret(&self, key: &str) -> Result<Option<Secret>> {
