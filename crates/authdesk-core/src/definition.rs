@@ -125,6 +125,63 @@ pub struct OAuth2Definition {
     /// Put before the access token in that header.
     #[serde(default = "default_token_prefix")]
     pub token_prefix: String,
+    /// Account connector properties filled from the provider's answers, e.g.
+    /// `InstanceHost = "token:instance_url|host"` (Salesforce) or
+    /// `RealmId = "callback:realmId"` (QuickBooks): `token:<field>` is a string field of the
+    /// token response, `callback:<param>` a parameter of the authorization response, and
+    /// `|host` keeps only the host of a URL.
+    #[serde(default)]
+    pub capture: BTreeMap<String, String>,
+}
+
+/// Where a captured property comes from (see [`OAuth2Definition::capture`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptureSource {
+    pub from: CaptureFrom,
+    pub field: String,
+    pub host_only: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaptureFrom {
+    TokenResponse,
+    Callback,
+}
+
+impl CaptureSource {
+    pub fn parse(text: &str) -> std::result::Result<CaptureSource, String> {
+        let (source, host_only) = match text.strip_suffix("|host") {
+            Some(s) => (s, true),
+            None => (text, false),
+        };
+        let (from, field) = if let Some(f) = source.strip_prefix("token:") {
+            (CaptureFrom::TokenResponse, f)
+        } else if let Some(f) = source.strip_prefix("callback:") {
+            (CaptureFrom::Callback, f)
+        } else {
+            return Err(format!("{text:?} must be \"token:<field>\" or \"callback:<param>\", optionally ending in \"|host\""));
+        };
+        if field.is_empty()
+            || !field
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+        {
+            return Err(format!("{text:?} names no field"));
+        }
+        Ok(CaptureSource {
+            from,
+            field: field.to_string(),
+            host_only,
+        })
+    }
+
+    /// The value to store, from the raw one (`|host` keeps the host of a URL).
+    pub fn value_of(&self, raw: &str) -> Option<String> {
+        if !self.host_only {
+            return Some(raw.to_string());
+        }
+        url::Url::parse(raw).ok()?.host_str().map(str::to_string)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -443,6 +500,13 @@ impl ConnectorDefinition {
                         "auth.token_header",
                         "is not a valid HTTP header name",
                     ));
+                }
+                for (name, source) in &o.capture {
+                    let field = format!("auth.capture.{name}");
+                    if !property_names.contains(name.as_str()) {
+                        return Err(invalid(origin, &field, "names no declared property"));
+                    }
+                    CaptureSource::parse(source).map_err(|e| invalid(origin, &field, e))?;
                 }
                 if o.scope_separator.is_empty() {
                     return Err(invalid(origin, "auth.scope_separator", "must not be empty"));
@@ -782,6 +846,40 @@ required = true
 
         let e = err_of(&MINIMAL.replace("type = \"oauth2\"", "type = \"saml\""));
         assert!(e.contains("x.toml") && e.contains("saml"), "{e}");
+    }
+
+    #[test]
+    fn captures_are_checked() {
+        let with = |capture: &str| {
+            MINIMAL.replace(
+                "scopes = [\"read\", \"write\"]",
+                &format!("scopes = [\"read\"]\n[auth.capture]\n{capture}"),
+            )
+        };
+        assert!(ConnectorDefinition::from_toml(
+            "x.toml",
+            &with("Subdomain = \"token:instance_url|host\"")
+        )
+        .is_ok());
+        let e = err_of(&with("Tenant = \"token:tenant\""));
+        assert!(
+            e.contains("auth.capture.Tenant") && e.contains("no declared property"),
+            "{e}"
+        );
+        let e = err_of(&with("Subdomain = \"header:x\""));
+        assert!(e.contains("auth.capture.Subdomain"), "{e}");
+        let s = CaptureSource::parse("token:instance_url|host").unwrap();
+        assert_eq!(
+            s.value_of("https://acme.my.salesforce.com").as_deref(),
+            Some("acme.my.salesforce.com")
+        );
+        assert_eq!(
+            CaptureSource::parse("callback:realmId")
+                .unwrap()
+                .value_of("123")
+                .as_deref(),
+            Some("123")
+        );
     }
 
     #[test]

@@ -1055,7 +1055,7 @@ fn check_secret_value(field: &str, value: &Secret) -> Result<()> {
     Ok(())
 }
 
-fn write_property(
+pub(crate) fn write_property(
     tx: &Transaction<'_>,
     vault: Option<&Vault>,
     id: i64,

@@ -9,6 +9,8 @@
 //! - A refresh response without a refresh token keeps the old one.
 //! - `state` values are stored only as hashes and are taken at most once.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde::Serialize;
@@ -60,6 +62,18 @@ pub struct NewTokens {
     pub scope: Option<String>,
     pub expires_at: Option<DateTime<Utc>>,
     pub refresh_expires_at: Option<DateTime<Utc>>,
+    /// Other string fields of the token response (kept as secrets: unknown content).
+    pub response_fields: BTreeMap<String, Secret>,
+    /// Account connector properties to set with the tokens (the definition's `capture`).
+    pub captured: Vec<CapturedProperty>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CapturedProperty {
+    pub name: String,
+    pub value: Secret,
+    /// Sealed like any secret property.
+    pub secret: bool,
 }
 
 /// How new tokens relate to what is stored.
@@ -235,6 +249,9 @@ impl Authdesk {
             )?;
             if n == 0 {
                 return Err(Error::not_found("account connector", id));
+            }
+            for p in &tokens.captured {
+                crate::service::write_property(tx, Some(&vault), id, &p.name, &p.value, p.secret)?;
             }
             if let Some(holder) = lease_holder {
                 release_lease_in(tx, id, holder)?;

@@ -611,6 +611,35 @@ async fn client_authentication_in_the_body_and_public_clients() {
 }
 
 #[tokio::test]
+async fn properties_captured_from_the_authorization_response() {
+    let h = Harness::start(OidcOptions::default());
+    let issuer = h.server.issuer.clone();
+    // oidc-provider adds `iss` to its answer; capture its host, as QuickBooks' realmId would be.
+    let def = definition(&issuer, "oidc-capture", "authorization_code", "").replace(
+        "[auth.authorize_params]",
+        "[auth.capture]\nIssuerHost = \"callback:iss|host\"\n[auth.authorize_params]",
+    ) + "[[properties]]\nname = \"IssuerHost\"\n";
+    h.desk.add_connector("capture.toml", &def, false).unwrap();
+    h.desk
+        .set_connector_client(
+            "oidc-capture",
+            "authdesk-web",
+            Some(&Secret::new("authdesk-web-secret")),
+        )
+        .unwrap();
+    let id = h.install("oidc-capture", None);
+    let start = h.engine.begin_sign_in(id, WEB_REDIRECT).unwrap();
+    let callback = sign_in(&start.authorization_url, "gus").await;
+    let ac = h.engine.complete_sign_in(&callback).await.unwrap();
+    let p = ac
+        .properties
+        .iter()
+        .find(|p| p.name == "IssuerHost")
+        .expect("captured");
+    assert_eq!(p.value.as_deref(), Some("127.0.0.1"));
+}
+
+#[tokio::test]
 async fn method_parameters_are_checked_before_anything_is_sent() {
     let h = Harness::start(OidcOptions::default());
     let id = h.signed_in().await;

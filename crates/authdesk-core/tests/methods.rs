@@ -52,7 +52,9 @@ async fn start_echo() -> EchoServer {
         if ok {
             (
                 axum::http::StatusCode::OK,
-                Json(json!({"access_token":"pw-access","token_type":"Bearer","expires_in":600})),
+                Json(
+                    json!({"access_token":"pw-access","token_type":"Bearer","expires_in":600,"instance_url":"https://acme.my.example.com","other":"not-captured"}),
+                ),
             )
         } else {
             (
@@ -294,6 +296,8 @@ name = "Username"
 [[properties]]
 name = "Password"
 secret = true
+[[properties]]
+name = "InstanceHost"
 [[methods]]
 id = "me"
 name = "Me"
@@ -304,6 +308,8 @@ type = "oauth2"
 grant = "password"
 token_url = "{base}/password/token"
 client_auth = "body"
+[auth.capture]
+InstanceHost = "token:instance_url|host"
 "#,
         base = echo.base
     );
@@ -351,4 +357,12 @@ client_auth = "body"
         .properties
         .iter()
         .any(|p| p.name == "Password" && p.is_secret && p.value.is_none()));
+    // The token response's instance_url was captured into a property, host only.
+    let host = ac
+        .properties
+        .iter()
+        .find(|p| p.name == "InstanceHost")
+        .unwrap();
+    assert_eq!(host.value.as_deref(), Some("acme.my.example.com"));
+    assert!(!ac.properties.iter().any(|p| p.name == "other"));
 }

@@ -159,6 +159,7 @@ impl Engine {
                 sign_in: SignInMode::Webview,
                 token_header: "Authorization".into(),
                 token_prefix: "Bearer ".into(),
+                capture: Default::default(),
             }),
             properties: vec![],
             methods,

@@ -203,7 +203,8 @@ impl Engine {
         )
         .await
         {
-            Ok(tokens) => {
+            Ok(mut tokens) => {
+                tokens.captured = super::captured(&ctx, &tokens, Some(&callback));
                 self.desk
                     .commit_tokens(id, &tokens, TokenCommit::NewGrant, "signed_in", None)?;
                 self.desk.get_account_connector(id)

@@ -28,15 +28,17 @@ use serde::Serialize;
 
 use crate::credentials::ClientCredentials;
 use crate::definition::{
-    placeholders, ApiKeyPlacement, AuthDefinition, ConnectorDefinition, OAuth2Definition,
-    OAuth2Grant,
+    placeholders, ApiKeyPlacement, AuthDefinition, CaptureFrom, CaptureSource, ConnectorDefinition,
+    OAuth2Definition, OAuth2Grant,
 };
 use crate::domain::{AccountConnector, AuthStatus};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 use crate::service::{fields, Authdesk};
 use crate::store::ChangeMarker;
-use crate::token_store::{new_lease_holder, LeaseOutcome, StoredTokens, TokenCommit};
+use crate::token_store::{
+    new_lease_holder, CapturedProperty, LeaseOutcome, NewTokens, StoredTokens, TokenCommit,
+};
 use http::{HttpClients, HttpConfig};
 use tokens::{Endpoints, Grant, TokenError};
 
@@ -464,7 +466,8 @@ impl Engine {
             .await;
         test_pause("refresh:after_response");
         match result {
-            Ok(tokens) => {
+            Ok(mut tokens) => {
+                tokens.captured = captured(&ctx, &tokens, None);
                 let version =
                     self.desk
                         .commit_tokens(id, &tokens, commit, event, Some(&self.holder))?;
@@ -654,6 +657,44 @@ impl Engine {
         self.desk.delete_account_connector(id)?;
         Ok(report)
     }
+}
+
+/// The account connector properties the definition captures from the provider's answers
+/// (`capture`), to be stored in the same transaction as the tokens.
+pub(crate) fn captured(
+    ctx: &Context,
+    tokens: &NewTokens,
+    callback: Option<&url::Url>,
+) -> Vec<CapturedProperty> {
+    let Some(o) = ctx.def.oauth2() else {
+        return vec![];
+    };
+    o.capture
+        .iter()
+        .filter_map(|(name, source)| {
+            let source = CaptureSource::parse(source).ok()?;
+            let raw = match source.from {
+                CaptureFrom::TokenResponse => tokens
+                    .response_fields
+                    .get(&source.field)?
+                    .expose()
+                    .to_string(),
+                CaptureFrom::Callback => callback?
+                    .query_pairs()
+                    .find(|(k, _)| k == source.field.as_str())?
+                    .1
+                    .into_owned(),
+            };
+            let value = source
+                .value_of(&raw)
+                .filter(|v| v.len() <= 4096 && !v.chars().any(char::is_control))?;
+            Some(CapturedProperty {
+                name: name.clone(),
+                value: Secret::new(value),
+                secret: ctx.def.is_secret_property(name),
+            })
+        })
+        .collect()
 }
 
 /// Test hook: `AUTHDESK_TEST_PAUSE_AT=<point>` makes the process announce the point on

@@ -32,6 +32,9 @@ pub struct ExtraFields {
     id_token: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     refresh_token_expires_in: Option<i64>,
+    /// Everything else the provider sent (e.g. Salesforce's `instance_url`).
+    #[serde(flatten)]
+    rest: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 impl std::fmt::Debug for ExtraFields {
@@ -283,6 +286,12 @@ fn new_tokens(r: Response, now: DateTime<Utc>) -> NewTokens {
                 .join(" ")
         }),
         expires_at: r.expires_in().map(|d| now + secs(d)),
+        response_fields: extra
+            .rest
+            .iter()
+            .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), Secret::new(s))))
+            .collect(),
+        captured: Vec::new(),
         refresh_expires_at: extra
             .refresh_token_expires_in
             .filter(|s| *s > 0)
