@@ -207,8 +207,11 @@ async function main(browser, env, issuer) {
 
   await check('screenshots of the library and settings', async () => {
     await (await byId('nav-library')).click();
+    assert(await (await byId('view-library')).isDisplayed(), 'the library is not shown');
+    assert(!(await (await byId('view-accounts')).isDisplayed()), 'the accounts view is still shown');
     await browser.saveScreenshot(path.join(ARTIFACTS, 'desktop-library.png'));
     await (await byId('nav-settings')).click();
+    assert(!(await (await byId('view-library')).isDisplayed()), 'the library is still shown');
     await waitText('callback-uri', (t) => t.includes('/connector/callback'), 'no redirect URI shown');
     await browser.saveScreenshot(path.join(ARTIFACTS, 'desktop-settings.png'));
   });
