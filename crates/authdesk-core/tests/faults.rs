@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use authdesk_core::engine::EngineConfig;
-use authdesk_core::{AuthStatus, Authdesk, Engine, Error, InstallRequest, NewAccount, Secret};
+use authdesk_core::{AuthStatus, Error, InstallRequest, Secret};
 use axum::extract::Path;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -98,32 +98,12 @@ async fn fault_response(fault: &str) -> Response {
     }
 }
 
-struct Setup {
-    _dir: tempfile::TempDir,
-    desk: Arc<Authdesk>,
-    engine: Engine,
-    account: String,
-}
+type Setup = support::EngineSetup;
 
 fn setup() -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let desk = support::desk_with_key_file(dir.path(), Arc::new(chrono::Utc::now));
     let mut config = EngineConfig::default();
     config.http.total_timeout = std::time::Duration::from_secs(2);
-    let engine = Engine::new(desk.clone(), config).unwrap();
-    let account = desk
-        .create_account(NewAccount {
-            name: "Faults".into(),
-            ..Default::default()
-        })
-        .unwrap()
-        .id;
-    Setup {
-        _dir: dir,
-        desk,
-        engine,
-        account,
-    }
+    support::engine_setup(config, "Faults")
 }
 
 async fn expired_credential_at(s: &Setup, base: &str, fault: &str) -> i64 {

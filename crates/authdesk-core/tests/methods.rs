@@ -9,9 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use authdesk_core::{
-    Authdesk, Engine, EngineConfig, InstallRequest, NewAccount, PropertyInput, Secret,
-};
+use authdesk_core::{EngineConfig, InstallRequest, PropertyInput, Secret};
 use axum::body::Bytes;
 use axum::extract::Form;
 use axum::http::{HeaderMap, Method, Uri};
@@ -74,30 +72,10 @@ async fn start_echo() -> EchoServer {
     EchoServer { base, requests }
 }
 
-struct Setup {
-    _dir: tempfile::TempDir,
-    desk: Arc<Authdesk>,
-    engine: Engine,
-    account: String,
-}
+type Setup = support::EngineSetup;
 
 fn setup() -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let desk = support::desk_with_key_file(dir.path(), Arc::new(chrono::Utc::now));
-    let engine = Engine::new(desk.clone(), EngineConfig::default()).unwrap();
-    let account = desk
-        .create_account(NewAccount {
-            name: "Wire".into(),
-            ..Default::default()
-        })
-        .unwrap()
-        .id;
-    Setup {
-        _dir: dir,
-        desk,
-        engine,
-        account,
-    }
+    support::engine_setup(EngineConfig::default(), "Wire")
 }
 
 const METHODS: &str = r#"
