@@ -95,8 +95,18 @@ pub fn create_account(
 }
 
 #[tauri::command]
-pub fn delete_account(shell: S<'_>, id: String) -> R<()> {
-    Ok(shell.desk.delete_account(&id)?)
+pub async fn delete_account(shell: S<'_>, id: String) -> R<()> {
+    // Revokes every account connector's tokens at its provider, as deleting one does.
+    for (ac, report) in shell.engine.delete_account(&id).await? {
+        if !report.errors.is_empty() {
+            tracing::warn!(
+                account_connector = ac,
+                "revocation failed: {}",
+                report.errors.join("; ")
+            );
+        }
+    }
+    Ok(())
 }
 
 #[tauri::command]

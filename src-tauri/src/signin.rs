@@ -6,9 +6,13 @@
 //!   navigation to the redirect URI (any scheme or host) is intercepted and blocked: the
 //!   callback never leaves the machine and the core completes the flow. Closing the window
 //!   cancels. The window matches no capability, so its pages cannot reach any command.
+//!   Every webview shares one WebKit context, so there is one sign-in window at a time: a
+//!   second Connect focuses the open one and says a sign-in is in progress (two at once
+//!   would see each other's provider session, and closing one would wipe the other's).
 //! - System browser (providers that refuse webviews): the default browser, with the local
-//!   API's `/connector/callback` as redirect URI (or a loopback listener of the engine when
-//!   the API is not running).
+//!   API's `/connector/callback` as redirect URI (or a loopback listener when the API is
+//!   not running). The engine announces the end of that very sign-in (by its id), so an
+//!   unrelated refresh is never taken for it and a failed sign-in is reported.
 //!
 //! Either way the outcome arrives in the main window as the event `sign-in-finished`.
 
@@ -54,6 +58,9 @@ fn finish(app: &AppHandle, id: i64, result: Result<(), String>, cancelled: bool)
     let _ = app.emit_to("main", "sign-in-finished", payload);
 }
 
+/// The label prefix of sign-in windows.
+const SIGN_IN_WINDOW: &str = "signin-";
+
 pub async fn start(app: &AppHandle, shell: &Shell, id: i64) -> Result<ConnectStarted, String> {
     let (ac, def) = shell
         .desk
@@ -76,7 +83,29 @@ pub async fn start(app: &AppHandle, shell: &Shell, id: i64) -> Result<ConnectSta
                 Some(v) => v.expose().to_string(),
                 None => shell.callback_uri(),
             };
-            open_window(app, shell.engine.clone(), id, &def.name, &redirect_uri)?;
+            if let Some(open) = open_sign_in_window(app) {
+                let _ = open.unminimize();
+                let _ = open.set_focus();
+                return Err(format!(
+                    "A sign-in is already in progress in its own window ({}); finish or cancel \
+                     it first. Sign-ins run one at a time so that one customer's provider \
+                     session never shows up in another's.",
+                    open.title().unwrap_or_else(|_| "Sign in".into())
+                ));
+            }
+            let start = shell
+                .engine
+                .begin_sign_in(id, &redirect_uri)
+                .await
+                .map_err(|e| e.to_string())?;
+            open_window(
+                app,
+                shell.engine.clone(),
+                id,
+                &def.name,
+                &redirect_uri,
+                start,
+            )?;
             Ok(ConnectStarted {
                 mode: "webview",
                 redirect_uri,
@@ -87,50 +116,45 @@ pub async fn start(app: &AppHandle, shell: &Shell, id: i64) -> Result<ConnectSta
             let handle = app.clone();
             if shell.api.is_ok() {
                 let redirect_uri = shell.callback_uri();
+                // Subscribed before the browser can possibly come back.
+                let mut events = engine.sign_in_events();
                 let start = engine
                     .begin_sign_in(id, &redirect_uri)
+                    .await
                     .map_err(|e| e.to_string())?;
-                let before = shell
-                    .desk
-                    .load_tokens(id)
-                    .map_err(|e| e.to_string())?
-                    .version;
                 open::that_detached(&start.authorization_url)
                     .map_err(|e| format!("cannot open the system browser: {e}"))?;
-                let desk = shell.desk.clone();
-                // The local API completes the flow; watch for the credential to change.
+                let ttl = engine
+                    .config()
+                    .sign_in_ttl
+                    .to_std()
+                    .unwrap_or(Duration::from_secs(600));
+                // The local API completes the flow; the engine says when this one ended.
                 tauri::async_runtime::spawn(async move {
-                    for _ in 0..(10 * 60 * 2) {
-                        tokio::time::sleep(Duration::from_millis(500)).await;
-                        let Ok(t) = desk.load_tokens(id) else { break };
-                        if t.version != before {
-                            let ac = desk.get_account_connector(id);
-                            let ok = ac.as_ref().is_ok_and(|a| a.authenticated);
-                            let msg = ac
-                                .ok()
-                                .and_then(|a| a.last_error)
-                                .unwrap_or_else(|| "Sign-in failed.".into());
-                            finish(&handle, id, if ok { Ok(()) } else { Err(msg) }, false);
-                            return;
-                        }
-                    }
+                    let ended = Engine::wait_for_sign_in(&mut events, &start.sign_in_id, ttl).await;
+                    let result = match ended {
+                        Some(e) if e.ok => Ok(()),
+                        Some(e) => Err(e.message),
+                        None => Err(
+                            "The sign-in was not completed in the browser in time; nothing was changed."
+                                .into(),
+                        ),
+                    };
+                    finish(&handle, id, result, false);
                 });
                 Ok(ConnectStarted {
                     mode: "system_browser",
                     redirect_uri,
                 })
             } else {
-                let sign_in = engine
-                    .begin_loopback_sign_in(id, 0)
+                let sign_in = authdesk_api::loopback::begin(&engine, id, 0)
                     .await
                     .map_err(|e| e.to_string())?;
                 let redirect_uri = sign_in.start.redirect_uri.clone();
                 open::that_detached(&sign_in.start.authorization_url)
                     .map_err(|e| format!("cannot open the system browser: {e}"))?;
                 tauri::async_runtime::spawn(async move {
-                    let r = engine
-                        .finish_loopback_sign_in(sign_in, Duration::from_secs(600))
-                        .await;
+                    let r = sign_in.finish(&engine, Duration::from_secs(600)).await;
                     finish(&handle, id, r.map(|_| ()).map_err(|e| e.to_string()), false);
                 });
                 Ok(ConnectStarted {
@@ -140,6 +164,14 @@ pub async fn start(app: &AppHandle, shell: &Shell, id: i64) -> Result<ConnectSta
             }
         }
     }
+}
+
+/// The open sign-in window, if there is one.
+fn open_sign_in_window(app: &AppHandle) -> Option<tauri::WebviewWindow> {
+    app.webview_windows()
+        .into_iter()
+        .find(|(label, _)| label.starts_with(SIGN_IN_WINDOW))
+        .map(|(_, w)| w)
 }
 
 /// Scheme, host, port and path of `url` equal the redirect URI's.
@@ -156,10 +188,8 @@ fn open_window(
     id: i64,
     provider: &str,
     redirect_uri: &str,
+    start: authdesk_core::engine::flow::SignInStart,
 ) -> Result<(), String> {
-    let start = engine
-        .begin_sign_in(id, redirect_uri)
-        .map_err(|e| e.to_string())?;
     let url: tauri::Url = start
         .authorization_url
         .parse()
@@ -167,7 +197,7 @@ fn open_window(
     let redirect: url::Url = redirect_uri
         .parse()
         .map_err(|e| format!("bad redirect URI: {e}"))?;
-    let label = format!("signin-{id}");
+    let label = format!("{SIGN_IN_WINDOW}{id}");
     if let Some(old) = app.get_webview_window(&label) {
         let _ = old.destroy();
     }
@@ -242,7 +272,7 @@ fn clear_browsing_data(app: &AppHandle) -> Result<(), String> {
 /// Cancels a sign-in the user no longer wants: closes its window (which reports the
 /// cancellation), or, for the system browser, just stops waiting here.
 pub fn cancel(app: &AppHandle, id: i64) {
-    match app.get_webview_window(&format!("signin-{id}")) {
+    match app.get_webview_window(&format!("{SIGN_IN_WINDOW}{id}")) {
         Some(window) => {
             let _ = window.destroy();
         }

@@ -10,7 +10,10 @@
 //! Invariants: targetOrigin must be an absolute http(s) URL whose exact origin is on the
 //! owner's allow-list, or nothing is redirected or posted anywhere; postMessage never uses
 //! `"*"`; callbackMessage travels as JSON data read by a nonce'd script, never as markup or
-//! code; error details are added to targetOrigin only when it was valid.
+//! code; error details are added to targetOrigin only when it was valid; both the success
+//! and the failure redirect go to the normalised targetOrigin URL. Nothing is written for
+//! an account connector before a valid sign-in token of its account is presented: a
+//! refused request only answers.
 
 use std::sync::Arc;
 
@@ -37,7 +40,7 @@ pub struct ConnectorAuthQuery {
 /// Where to send the browser at the end; kept with the pending sign-in.
 #[derive(Serialize, Deserialize)]
 struct WebReturn {
-    /// The full validated targetOrigin URL.
+    /// The full validated targetOrigin URL, normalised (as `url` serialises it).
     target: String,
     /// Its origin (what postMessage is addressed to).
     origin: String,
@@ -55,7 +58,12 @@ pub async fn update_account_connector_oauth(
             "targetOrigin is required: the URL (or origin) to return to when the sign-in ends.",
         );
     };
-    let origin = match s.desk.allowed_target(&target, OriginPurpose::Target) {
+    let checked = {
+        let target = target.clone();
+        s.db(move |desk| desk.allowed_target(&target, OriginPurpose::Target))
+            .await
+    };
+    let origin = match checked {
         Ok(Some(o)) => o,
         Ok(None) => {
             return page(
@@ -64,10 +72,18 @@ pub async fn update_account_connector_oauth(
                  start. The owner of this Authdesk can allow an origin with `authdesk origins add ORIGIN`.",
             )
         }
-        Err(e) => return page(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+        Err(e) => return page(StatusCode::SERVICE_UNAVAILABLE, &e.message),
+    };
+    // The allow-list check parsed it, so this cannot fail; the normalised form is what
+    // both the success and the failure redirect use.
+    let Ok(normalised) = url::Url::parse(target.trim()) else {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "targetOrigin is not an absolute URL.",
+        );
     };
     let web_return = WebReturn {
-        target: target.clone(),
+        target: normalised.to_string(),
         origin,
         message: q.callback_message.filter(|m| !m.is_empty()),
     };
@@ -88,38 +104,47 @@ pub async fn update_account_connector_oauth(
             "token (an account sign-in token) is required",
         );
     };
-    let ac = match s.desk.get_account_connector(id) {
-        Ok(ac) => ac,
-        Err(_) => {
+    let account = match s.db(move |desk| desk.account_connector_account(id)).await {
+        Ok(account) => account,
+        Err(e) if e.status == StatusCode::NOT_FOUND => {
             return fail(
                 StatusCode::NOT_FOUND,
                 "invalid_request",
                 "there is no such account connector",
             )
         }
+        Err(e) => return fail(StatusCode::SERVICE_UNAVAILABLE, "server_error", &e.message),
     };
-    let refused = match s.desk.consume_sign_in_token(&token, &ac.account_id) {
+    let consumed = s
+        .db(move |desk| desk.consume_sign_in_token(&token, &account))
+        .await;
+    let refused = match consumed {
         Ok(Ok(_username)) => None,
         Ok(Err(SignInTokenRejection::UnknownUsedOrExpired)) => {
             Some("the sign-in token is unknown, already used or expired (they are single-use and live 5 minutes)")
         }
         Ok(Err(SignInTokenRejection::OtherAccount)) => Some("the sign-in token belongs to another account"),
-        Err(e) => return fail(StatusCode::SERVICE_UNAVAILABLE, "server_error", &e.to_string()),
+        Err(e) => return fail(StatusCode::SERVICE_UNAVAILABLE, "server_error", &e.message),
     };
     if let Some(reason) = refused {
-        // The partner learns what happened from the account connector's status too.
-        let _ = s.desk.record_failure(id, "sign_in_refused", reason);
+        // Only an answer: whoever cannot present a valid token changes nothing here.
         return fail(StatusCode::FORBIDDEN, "access_denied", reason);
     }
     let encoded = serde_json::to_string(&web_return).unwrap_or_default();
     match s
         .engine
         .begin_sign_in_returning(id, &s.callback_uri(), Some(&encoded))
+        .await
     {
         Ok(start) => no_store(Redirect::to(&start.authorization_url).into_response()),
         Err(e) => {
-            let _ = s.desk.record_failure(id, "sign_in_failed", &e.to_string());
-            fail(StatusCode::BAD_REQUEST, "server_error", &e.to_string())
+            // A valid token was presented: the failure belongs on the account connector.
+            let message = e.to_string();
+            let recorded = message.clone();
+            let _ = s
+                .db(move |desk| desk.record_failure(id, "sign_in_failed", &recorded))
+                .await;
+            fail(StatusCode::BAD_REQUEST, "server_error", &message)
         }
     }
 }

@@ -33,19 +33,9 @@ pub async fn check_host(
     let host = request
         .headers()
         .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_ascii_lowercase);
+        .and_then(|h| h.to_str().ok());
     let port = state.port;
-    let ok = host.as_deref().is_some_and(|h| {
-        [
-            format!("127.0.0.1:{port}"),
-            format!("localhost:{port}"),
-            format!("[::1]:{port}"),
-        ]
-        .iter()
-        .any(|allowed| allowed == h)
-    });
-    if !ok {
+    if !host_allowed(host, port) {
         return ApiError::new(
             StatusCode::MISDIRECTED_REQUEST,
             format!(
@@ -56,6 +46,21 @@ pub async fn check_host(
         .into_response();
     }
     next.run(request).await
+}
+
+/// Whether a `Host` header names this loopback server: exactly `127.0.0.1:<port>`,
+/// `localhost:<port>` or `[::1]:<port>` (letters in any case), nothing more.
+pub fn host_allowed(host: Option<&str>, port: u16) -> bool {
+    let Some(host) = host else {
+        return false;
+    };
+    let Some((name, p)) = host.rsplit_once(':') else {
+        return false;
+    };
+    let name_ok = name.eq_ignore_ascii_case("localhost") || name == "127.0.0.1" || name == "[::1]";
+    // The port as written: digits only, no sign, no leading zeros.
+    let port_ok = p == port.to_string();
+    name_ok && port_ok
 }
 
 /// Origin policy and API-key authentication for `/v1.0/*`.
@@ -69,22 +74,29 @@ pub async fn check_api_caller(
         .get(header::ORIGIN)
         .and_then(|o| o.to_str().ok())
         .map(str::to_string);
-    let allowed_origin = match &origin {
+    let checked = match origin.clone() {
         None => None,
-        Some(o) => match state.desk.allowed_target(o, OriginPurpose::Cors) {
-            Ok(Some(allowed)) => Some(allowed),
-            Ok(None) => {
-                return ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    format!(
+        Some(o) => Some(
+            state
+                .engine
+                .db(move |desk| desk.allowed_target(&o, OriginPurpose::Cors))
+                .await,
+        ),
+    };
+    let allowed_origin = match (&origin, checked) {
+        (Some(o), Some(Ok(None))) => {
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!(
                     "cross-origin calls from {o} are refused; the owner can allow an origin with \
-                         `authdesk origins add --cors ORIGIN`"
+                     `authdesk origins add --cors ORIGIN`"
                 ),
-                )
-                .into_response()
-            }
-            Err(e) => return ApiError::from(e).into_response(),
-        },
+            )
+            .into_response()
+        }
+        (_, Some(Err(e))) => return ApiError::from(e).into_response(),
+        (_, Some(Ok(allowed))) => allowed,
+        (_, None) => None,
     };
     if let (Some(allowed), true) = (&allowed_origin, request.method() == Method::OPTIONS) {
         let mut response = StatusCode::NO_CONTENT.into_response();
@@ -104,7 +116,13 @@ pub async fn check_api_caller(
         );
         return response;
     }
-    if let Err(e) = authenticate(&state, &request) {
+    // Read the header first: `Request` is not `Sync`, so it is not held across an await.
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string);
+    if let Err(e) = authenticate(&state, presented).await {
         let mut response = e.into_response();
         if let Some(allowed) = &allowed_origin {
             add_cors(&mut response, allowed);
@@ -129,20 +147,22 @@ fn add_cors(response: &mut Response, origin: &str) {
     }
 }
 
-fn authenticate(state: &AppState, request: &Request) -> ApiResult<()> {
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|h| h.to_str().ok())
+async fn authenticate(state: &AppState, authorization: Option<String>) -> ApiResult<()> {
+    let presented = authorization
+        .as_deref()
         .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
-        .map(str::trim)
+        .map(|k| k.trim().to_string())
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "missing API key: send `Authorization: Bearer <key>` (print it with `authdesk api-key`)",
             )
         })?;
-    if !state.desk.check_api_key(presented)? {
+    let valid = state
+        .engine
+        .db(move |desk| desk.check_api_key(&presented))
+        .await?;
+    if !valid {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "wrong API key (print the current one with `authdesk api-key`)",
@@ -220,7 +240,8 @@ impl FromRequestParts<Arc<AppState>> for AccountScope {
                     "this call is account-scoped: send the `X-Cyclr-Account: <AccountId>` header",
                 )
             })?;
-        let account = state.desk.get_account(id)?;
+        let id = id.to_string();
+        let account = state.engine.db(move |desk| desk.get_account(&id)).await?;
         Ok(AccountScope(account.id))
     }
 }

@@ -9,6 +9,7 @@
 mod browser;
 mod error;
 mod guard;
+pub mod loopback;
 mod openapi;
 mod routes;
 
@@ -19,6 +20,7 @@ use authdesk_core::{Authdesk, Engine};
 use axum::routing::{get, post, put};
 use axum::Router;
 
+use error::ApiResult;
 pub use error::{ApiError, ErrorBody};
 
 /// The default listening address; the README states it. Overridable with `--listen`.
@@ -35,6 +37,15 @@ impl AppState {
     /// The redirect URI users register at providers for the browser flow.
     pub fn callback_uri(&self) -> String {
         format!("http://127.0.0.1:{}/connector/callback", self.port)
+    }
+
+    /// Runs a core call (SQLite, keychain) on a blocking thread, off the async workers.
+    pub async fn db<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        F: FnOnce(&Authdesk) -> authdesk_core::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        Ok(self.engine.db(f).await?)
     }
 }
 

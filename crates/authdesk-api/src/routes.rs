@@ -172,8 +172,12 @@ fn properties(list: Vec<Property>) -> Vec<PropertyInput> {
 
 /// Checks that the account connector belongs to the calling account (else 404: no hint
 /// that it exists elsewhere).
-fn check_owner(state: &AppState, account: &str, id: i64) -> ApiResult<()> {
-    match state.desk.account_connector_account(id) {
+async fn check_owner(state: &AppState, account: &str, id: i64) -> ApiResult<()> {
+    match state
+        .engine
+        .db(move |desk| desk.account_connector_account(id))
+        .await
+    {
         Ok(owner) if owner == account => Ok(()),
         Ok(_) | Err(authdesk_core::Error::NotFound { .. }) => Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -189,24 +193,28 @@ pub async fn create_account(
     State(s): S,
     ApiJson(b): ApiJson<CreateAccount>,
 ) -> ApiResult<Json<Account>> {
-    let account = s.desk.create_account(NewAccount {
-        id: b.id,
-        name: b.name,
-        description: b.description,
-        timezone: b.timezone,
-    })?;
+    let account = s
+        .db(move |desk| {
+            desk.create_account(NewAccount {
+                id: b.id,
+                name: b.name,
+                description: b.description,
+                timezone: b.timezone,
+            })
+        })
+        .await?;
     Ok(Json(account))
 }
 
 #[utoipa::path(get, path = "/v1.0/accounts", tag = "Accounts", responses((status = 200, description = "All accounts")))]
 pub async fn list_accounts(State(s): S) -> ApiResult<Json<Vec<Account>>> {
-    Ok(Json(s.desk.list_accounts()?))
+    Ok(Json(s.db(|desk| desk.list_accounts()).await?))
 }
 
 #[utoipa::path(get, path = "/v1.0/accounts/{account_id}", tag = "Accounts", params(("account_id" = String, Path)),
     responses((status = 200, description = "The account"), (status = 404, body = crate::ErrorBody)))]
 pub async fn get_account(State(s): S, Path(account_id): Path<String>) -> ApiResult<Json<Account>> {
-    Ok(Json(s.desk.get_account(&account_id)?))
+    Ok(Json(s.db(move |desk| desk.get_account(&account_id)).await?))
 }
 
 #[utoipa::path(put, path = "/v1.0/accounts/{account_id}", tag = "Accounts", params(("account_id" = String, Path)),
@@ -216,18 +224,31 @@ pub async fn update_account(
     Path(account_id): Path<String>,
     ApiJson(b): ApiJson<UpdateAccount>,
 ) -> ApiResult<Json<Account>> {
-    Ok(Json(s.desk.update_account(
-        &account_id,
-        b.name.as_deref(),
-        b.description.as_deref(),
-        b.timezone.as_deref(),
-    )?))
+    Ok(Json(
+        s.db(move |desk| {
+            desk.update_account(
+                &account_id,
+                b.name.as_deref(),
+                b.description.as_deref(),
+                b.timezone.as_deref(),
+            )
+        })
+        .await?,
+    ))
 }
 
 #[utoipa::path(delete, path = "/v1.0/accounts/{account_id}", tag = "Accounts", params(("account_id" = String, Path)),
-    responses((status = 204, description = "Deleted with its users and account connectors"), (status = 404, body = crate::ErrorBody)))]
+    responses((status = 204, description = "Deleted with its users and account connectors; their tokens are revoked at the providers first where they have an endpoint"), (status = 404, body = crate::ErrorBody)))]
 pub async fn delete_account(State(s): S, Path(account_id): Path<String>) -> ApiResult<StatusCode> {
-    s.desk.delete_account(&account_id)?;
+    for (id, report) in s.engine.delete_account(&account_id).await? {
+        if !report.errors.is_empty() {
+            tracing::warn!(
+                account_connector = id,
+                "revocation failed: {}",
+                report.errors.join("; ")
+            );
+        }
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -240,8 +261,8 @@ pub async fn sign_in_token(
     ApiJson(b): ApiJson<SignInTokenRequest>,
 ) -> ApiResult<Json<SignInTokenView>> {
     Ok(Json(
-        s.desk
-            .create_sign_in_token(&account_id, &b.username)?
+        s.db(move |desk| desk.create_sign_in_token(&account_id, &b.username))
+            .await?
             .into(),
     ))
 }
@@ -254,7 +275,7 @@ pub async fn launch(
     ApiJson(b): ApiJson<LaunchBody>,
 ) -> ApiResult<Json<LaunchResult>> {
     let p = b.partner_connector;
-    let connectors = s.desk.list_connectors()?;
+    let connectors = s.db(|desk| desk.list_connectors()).await?;
     let connector = connectors
         .iter()
         .find(|c| c.name == p.name && p.version.as_ref().is_none_or(|v| &c.version == v))
@@ -276,24 +297,28 @@ pub async fn launch(
         connector.definition.auth_type(),
         &Secret::new(p.auth_value.clone()),
     )?;
-    let account = match s.desk.get_account(&account_id) {
-        Ok(a) => a,
-        Err(authdesk_core::Error::NotFound { .. }) => s.desk.create_account(NewAccount {
-            id: Some(account_id.clone()),
-            name: b.account_name.unwrap_or_else(|| account_id.clone()),
-            ..Default::default()
-        })?,
-        Err(e) => return Err(e.into()),
-    };
-    let request = InstallRequest {
-        name: p.name.clone(),
-        description: None,
-        auth_value: Some(Secret::new(p.auth_value)),
-        properties: properties(p.properties),
-    };
-    let account_connector = s
-        .desk
-        .install(&account.id, &connector.id.to_string(), request)?;
+    let connector_id = connector.id.to_string();
+    let (account, account_connector) = s
+        .db(move |desk| {
+            let account = match desk.get_account(&account_id) {
+                Ok(a) => a,
+                Err(authdesk_core::Error::NotFound { .. }) => desk.create_account(NewAccount {
+                    id: Some(account_id.clone()),
+                    name: b.account_name.unwrap_or_else(|| account_id.clone()),
+                    ..Default::default()
+                })?,
+                Err(e) => return Err(e),
+            };
+            let request = InstallRequest {
+                name: p.name.clone(),
+                description: None,
+                auth_value: Some(Secret::new(p.auth_value)),
+                properties: properties(p.properties),
+            };
+            let ac = desk.install(&account.id, &connector_id, request)?;
+            Ok((account, ac))
+        })
+        .await?;
     Ok(Json(LaunchResult {
         account,
         account_connector,
@@ -302,7 +327,7 @@ pub async fn launch(
 
 #[utoipa::path(get, path = "/v1.0/connectors", tag = "Connectors", responses((status = 200, description = "The connector library")))]
 pub async fn list_connectors(State(s): S) -> ApiResult<Json<Vec<LibraryConnector>>> {
-    Ok(Json(s.desk.list_connectors()?))
+    Ok(Json(s.db(|desk| desk.list_connectors()).await?))
 }
 
 #[utoipa::path(get, path = "/v1.0/connectors/{connector_id}", tag = "Connectors", params(("connector_id" = String, Path, description = "Integer Id or the definition's id")),
@@ -311,7 +336,9 @@ pub async fn get_connector(
     State(s): S,
     Path(connector_id): Path<String>,
 ) -> ApiResult<Json<LibraryConnector>> {
-    Ok(Json(s.desk.get_connector(&connector_id)?))
+    Ok(Json(
+        s.db(move |desk| desk.get_connector(&connector_id)).await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1.0/connectors/{connector_id}/methods", tag = "Connectors", params(("connector_id" = String, Path)),
@@ -320,7 +347,7 @@ pub async fn connector_methods(
     State(s): S,
     Path(connector_id): Path<String>,
 ) -> ApiResult<Json<Vec<MethodView>>> {
-    let c = s.desk.get_connector(&connector_id)?;
+    let c = s.db(move |desk| desk.get_connector(&connector_id)).await?;
     let views = c
         .definition
         .methods
@@ -369,11 +396,10 @@ pub async fn set_connector_client(
     ApiJson(b): ApiJson<ClientBody>,
 ) -> ApiResult<Json<LibraryConnector>> {
     let secret = b.client_secret.map(Secret::new);
-    Ok(Json(s.desk.set_connector_client(
-        &connector_id,
-        &b.client_id,
-        secret.as_ref(),
-    )?))
+    Ok(Json(
+        s.db(move |desk| desk.set_connector_client(&connector_id, &b.client_id, secret.as_ref()))
+            .await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/v1.0/connectors/{connector_id}/install", tag = "Account connectors", params(("connector_id" = String, Path),
@@ -391,7 +417,10 @@ pub async fn install(
         auth_value: b.auth_value.map(Secret::new),
         properties: properties(b.properties),
     };
-    Ok(Json(s.desk.install(&account, &connector_id, request)?))
+    Ok(Json(
+        s.db(move |desk| desk.install(&account, &connector_id, request))
+            .await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1.0/account/connectors", tag = "Account connectors", params(("X-Cyclr-Account" = String, Header)),
@@ -400,7 +429,10 @@ pub async fn list_account_connectors(
     State(s): S,
     AccountScope(account): AccountScope,
 ) -> ApiResult<Json<Vec<AccountConnector>>> {
-    Ok(Json(s.desk.list_account_connectors(Some(&account))?))
+    Ok(Json(
+        s.db(move |desk| desk.list_account_connectors(Some(&account)))
+            .await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1.0/account/connectors/{id}", tag = "Account connectors", params(("id" = i64, Path), ("X-Cyclr-Account" = String, Header)),
@@ -410,8 +442,10 @@ pub async fn get_account_connector(
     AccountScope(account): AccountScope,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<AccountConnector>> {
-    check_owner(&s, &account, id)?;
-    Ok(Json(s.desk.get_account_connector(id)?))
+    check_owner(&s, &account, id).await?;
+    Ok(Json(
+        s.db(move |desk| desk.get_account_connector(id)).await?,
+    ))
 }
 
 #[utoipa::path(put, path = "/v1.0/account/connectors/{id}", tag = "Account connectors", params(("id" = i64, Path), ("X-Cyclr-Account" = String, Header)),
@@ -422,16 +456,16 @@ pub async fn update_account_connector(
     Path(id): Path<i64>,
     ApiJson(b): ApiJson<UpdateAccountConnectorBody>,
 ) -> ApiResult<Json<AccountConnector>> {
-    check_owner(&s, &account, id)?;
+    check_owner(&s, &account, id).await?;
     if b.auth_value.is_none() && b.properties.is_empty() {
         return Err(ApiError::bad_request("send AuthValue and/or Properties"));
     }
     let auth_value = b.auth_value.map(Secret::new);
-    Ok(Json(s.desk.update_account_connector(
-        id,
-        &properties(b.properties),
-        auth_value.as_ref(),
-    )?))
+    let properties = properties(b.properties);
+    Ok(Json(
+        s.db(move |desk| desk.update_account_connector(id, &properties, auth_value.as_ref()))
+            .await?,
+    ))
 }
 
 #[utoipa::path(delete, path = "/v1.0/account/connectors/{id}", tag = "Account connectors", params(("id" = i64, Path), ("X-Cyclr-Account" = String, Header)),
@@ -441,7 +475,7 @@ pub async fn delete_account_connector(
     AccountScope(account): AccountScope,
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
-    check_owner(&s, &account, id)?;
+    check_owner(&s, &account, id).await?;
     let report = s.engine.delete_account_connector(id).await?;
     if !report.errors.is_empty() {
         tracing::warn!(
@@ -463,7 +497,7 @@ pub async fn call_method(
     Path((id, method)): Path<(i64, String)>,
     ApiJson(b): ApiJson<CallBody>,
 ) -> ApiResult<Json<MethodResponse>> {
-    check_owner(&s, &account, id)?;
+    check_owner(&s, &account, id).await?;
     Ok(Json(
         s.engine.call_method(id, &method, &b.parameters).await?,
     ))
@@ -472,7 +506,9 @@ pub async fn call_method(
 #[utoipa::path(get, path = "/v1.0/settings/target-origins", tag = "Settings", responses((status = 200, body = Origins)))]
 pub async fn target_origins(State(s): S) -> ApiResult<Json<Origins>> {
     Ok(Json(Origins {
-        origins: s.desk.allowed_origins(OriginPurpose::Target)?,
+        origins: s
+            .db(|desk| desk.allowed_origins(OriginPurpose::Target))
+            .await?,
     }))
 }
 
@@ -484,7 +520,7 @@ pub async fn set_target_origins(
 ) -> ApiResult<Json<Origins>> {
     Ok(Json(Origins {
         origins: s
-            .desk
-            .replace_allowed_origins(OriginPurpose::Target, &b.origins)?,
+            .db(move |desk| desk.replace_allowed_origins(OriginPurpose::Target, &b.origins))
+            .await?,
     }))
 }

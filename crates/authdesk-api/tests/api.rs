@@ -919,36 +919,62 @@ async fn the_target_origin_allow_list_is_settable_through_the_api() {
         json!(["http://127.0.0.1:5173", "https://a.example"])
     );
 
-    // A refused sign-in token shows on the account connector's status.
+    // A refused sign-in token only answers: nothing is written for the account connector
+    // (status, LastError, history) by someone who cannot present a valid token for it.
     let acme = api.account("Acme").await;
+    let other = api.account("Other").await;
     let id = offline_oauth_connector(&api, &acme).await;
+    let path = format!("/v1.0/account/connectors/{id}");
+    let get = || api.call(Method::GET, &path, Some(&acme), None);
+    let (_, before) = get().await;
+    let history_before = api.desk.credential_events(id, 100).unwrap().len();
+    let other_token = api
+        .desk
+        .create_sign_in_token(&other, "mallory")
+        .unwrap()
+        .token
+        .expose()
+        .to_string();
+    for (token, target) in [
+        ("forged-token", "https://a.example/"),
+        (other_token.as_str(), "https://a.example/"),
+        ("", "https://a.example/"),
+    ] {
+        let r = api
+            .http
+            .get(connectorauth(&api, id, token, target, None))
+            .send()
+            .await
+            .unwrap();
+        let location = r.headers()[LOCATION].to_str().unwrap().to_string();
+        assert!(
+            location.starts_with("https://a.example/?error="),
+            "{token:?}: {location}"
+        );
+    }
+    // With a callbackMessage (postMessage mode) the refusal is a page; still no write.
     let r = api
         .http
         .get(connectorauth(
             &api,
             id,
-            "forged-token",
+            "forged",
             "https://a.example/",
-            None,
+            Some("done"),
         ))
         .send()
         .await
         .unwrap();
-    assert!(r.headers()[LOCATION]
-        .to_str()
-        .unwrap()
-        .starts_with("https://a.example/?error=access_denied"));
-    let (_, ac) = api
-        .call(
-            Method::GET,
-            &format!("/v1.0/account/connectors/{id}"),
-            Some(&acme),
-            None,
-        )
-        .await;
-    assert!(
-        ac["LastError"].as_str().unwrap().contains("sign-in token"),
-        "{ac}"
+    assert_eq!(r.status(), 403);
+    let (_, after) = get().await;
+    assert_eq!(
+        before, after,
+        "a refused sign-in changed the account connector"
+    );
+    assert_eq!(
+        api.desk.credential_events(id, 100).unwrap().len(),
+        history_before,
+        "a refused sign-in added history"
     );
 }
 

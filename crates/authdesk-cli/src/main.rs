@@ -55,9 +55,11 @@ enum Command {
     },
     /// Sign in (authorization code flow) in the system browser, with a loopback redirect
     /// on 127.0.0.1 (register `http://127.0.0.1/callback`, any port, at the provider).
+    /// With --json, standard output carries only the final JSON; the URL and messages go
+    /// to standard error.
     Connect {
         account_connector_id: i64,
-        /// Print the URL instead of opening the browser.
+        /// Print the URL (to stdout, or with --json to stderr) instead of opening the browser.
         #[arg(long)]
         no_browser: bool,
         /// Loopback port (0: any free port; use a fixed one if the provider needs an
@@ -68,7 +70,9 @@ enum Command {
         #[arg(long, default_value_t = 300)]
         timeout: u64,
     },
-    /// Call a connector method with the auth applied (refreshing first if needed).
+    /// Call a connector method with the auth applied (refreshing first if needed). The
+    /// third party's answer is printed; the exit status is 22 when it answered HTTP 400 or
+    /// more (like `curl --fail`), unless --no-fail.
     Call {
         account_connector_id: i64,
         /// The method's unique identifier or name.
@@ -79,6 +83,12 @@ enum Command {
         /// Parameters as a JSON object (for numbers, booleans and nested bodies).
         #[arg(long, value_name = "JSON")]
         params_json: Option<String>,
+        /// Exit 0 whatever the third party answered.
+        #[arg(long, conflicts_with = "fail")]
+        no_fail: bool,
+        /// Exit 22 when the third party answered HTTP 400 or more (the default).
+        #[arg(long)]
+        fail: bool,
     },
     /// Refresh an OAuth2 credential now.
     Refresh { account_connector_id: i64 },
@@ -159,7 +169,9 @@ enum AccountsCmd {
     Show {
         account_id: String,
     },
-    /// Delete an account, its users and its account connectors (with their secrets).
+    /// Delete an account, its users and its account connectors (with their secrets); their
+    /// tokens are revoked at the providers first (failures are reported and do not stop the
+    /// deletion).
     Delete {
         account_id: String,
     },
@@ -311,11 +323,15 @@ enum SignInChoice {
     Default,
 }
 
+/// `authdesk call`'s exit status when the third party answered HTTP 400 or more (curl's
+/// `--fail` uses the same number).
+const EXIT_HTTP_FAILURE: u8 = 22;
+
 fn main() -> ExitCode {
     authdesk_core::logging::init();
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             // One line: the core's messages already say what happened and what to do.
             let msg = format!("{e:#}").replace('\n', " ");
@@ -333,7 +349,22 @@ fn open(cli: &Cli) -> Result<Authdesk> {
     Ok(Authdesk::open(OpenOptions::new(dir))?)
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn run(cli: Cli) -> Result<ExitCode> {
+    run_command(cli).map(|outcome| match outcome {
+        Outcome::Done => ExitCode::SUCCESS,
+        Outcome::ThirdPartyFailed => ExitCode::from(EXIT_HTTP_FAILURE),
+    })
+}
+
+/// How a command ended when it did not fail itself.
+enum Outcome {
+    Done,
+    /// `call`: the third party answered HTTP >= 400 (its answer was printed).
+    ThirdPartyFailed,
+}
+
+fn run_command(cli: Cli) -> Result<Outcome> {
+    let mut outcome = Outcome::Done;
     let desk = Arc::new(open(&cli)?);
     let out = output::Out { json: cli.json };
     let engine = || -> Result<(Engine, tokio::runtime::Runtime)> {
@@ -343,7 +374,7 @@ fn run(cli: Cli) -> Result<()> {
             .build()?;
         Ok((Engine::new(desk.clone(), EngineConfig::default())?, runtime))
     };
-    match cli.command {
+    let done = match cli.command {
         Command::Connect {
             account_connector_id,
             no_browser,
@@ -352,9 +383,8 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let (engine, rt) = engine()?;
             rt.block_on(async {
-                let sign_in = engine
-                    .begin_loopback_sign_in(account_connector_id, port)
-                    .await?;
+                let sign_in =
+                    authdesk_api::loopback::begin(&engine, account_connector_id, port).await?;
                 let url = sign_in.start.authorization_url.clone();
                 eprintln!(
                     "Redirect URI for this sign-in: {}",
@@ -362,7 +392,12 @@ fn run(cli: Cli) -> Result<()> {
                 );
                 if no_browser {
                     eprintln!("Open this URL in your browser to sign in:");
-                    println!("{url}");
+                    // With --json, stdout is one JSON document: the URL goes to stderr.
+                    if out.json {
+                        eprintln!("{url}");
+                    } else {
+                        println!("{url}");
+                    }
                 } else if let Err(e) = open::that_detached(&url) {
                     eprintln!("Could not open a browser ({e}); open this URL yourself:\n{url}");
                 } else {
@@ -370,8 +405,8 @@ fn run(cli: Cli) -> Result<()> {
                         "Your browser should now show the provider's sign-in page. Waiting..."
                     );
                 }
-                let ac = engine
-                    .finish_loopback_sign_in(sign_in, std::time::Duration::from_secs(timeout))
+                let ac = sign_in
+                    .finish(&engine, std::time::Duration::from_secs(timeout))
                     .await?;
                 out.account_connector(&ac)
             })
@@ -381,6 +416,8 @@ fn run(cli: Cli) -> Result<()> {
             method,
             params,
             params_json,
+            no_fail,
+            fail: _,
         } => {
             let mut parameters = match params_json {
                 Some(text) => match serde_json::from_str::<serde_json::Value>(&text) {
@@ -398,7 +435,16 @@ fn run(cli: Cli) -> Result<()> {
             let (engine, rt) = engine()?;
             let response =
                 rt.block_on(engine.call_method(account_connector_id, &method, &parameters))?;
-            out.method_response(&response)
+            out.method_response(&response)?;
+            if response.status >= 400 && !no_fail {
+                eprintln!(
+                    "authdesk: the third party answered HTTP {} (exit status {EXIT_HTTP_FAILURE}; \
+                     --no-fail exits 0)",
+                    response.status
+                );
+                outcome = Outcome::ThirdPartyFailed;
+            }
+            Ok(())
         }
         Command::Refresh {
             account_connector_id,
@@ -508,8 +554,9 @@ fn run(cli: Cli) -> Result<()> {
                 out.account_detail(&account, &connectors)
             }
             AccountsCmd::Delete { account_id } => {
-                desk.delete_account(&account_id)?;
-                out.done(&format!("deleted account {account_id}"))
+                let (engine, rt) = engine()?;
+                let reports = rt.block_on(engine.delete_account(&account_id))?;
+                out.account_deleted(&account_id, &reports)
             }
             AccountsCmd::Users { account_id } => out.users(&desk.list_account_users(&account_id)?),
             AccountsCmd::AddUser {
@@ -672,7 +719,8 @@ fn run(cli: Cli) -> Result<()> {
                 )
             }
         },
-    }
+    };
+    done.map(|()| outcome)
 }
 
 /// Reads a secret from stdin, dropping one trailing newline.

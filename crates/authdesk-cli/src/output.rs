@@ -106,6 +106,37 @@ impl Out {
         })
     }
 
+    /// An account deleted, with what was revoked for each of its account connectors.
+    pub fn account_deleted(
+        &self,
+        account_id: &str,
+        reports: &[(i64, RevocationReport)],
+    ) -> Result<()> {
+        let value: Vec<serde_json::Value> = reports
+            .iter()
+            .map(|(id, r)| serde_json::json!({ "AccountConnectorId": id, "Revocation": r }))
+            .collect();
+        self.emit(
+            &serde_json::json!({
+                "Message": format!("deleted account {account_id}"),
+                "Revocations": value,
+            }),
+            || {
+                let mut s = format!("deleted account {account_id}\n");
+                for (id, r) in reports {
+                    for t in &r.revoked {
+                        let _ = writeln!(s, "account connector {id}: revoked at the provider: {t}");
+                    }
+                    for e in &r.errors {
+                        let _ =
+                            writeln!(s, "warning: account connector {id}: revocation failed: {e}");
+                    }
+                }
+                s
+            },
+        )
+    }
+
     pub fn revocation(&self, report: &RevocationReport, done: &str) -> Result<()> {
         self.emit(report, || {
             let mut s = format!("{done}\n");

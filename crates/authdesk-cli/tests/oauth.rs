@@ -58,10 +58,18 @@ async fn connected(server: &OidcServer) -> (Desk, i64) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    // With --json, stdout carries one JSON document and nothing else: the URL comes on
+    // stderr (scripts can parse stdout as JSON).
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut url = String::new();
-    stdout.read_line(&mut url).unwrap();
-    assert!(url.starts_with(&server.issuer), "connect printed {url:?}");
+    while !url.starts_with(&server.issuer) {
+        url.clear();
+        assert!(
+            stderr.read_line(&mut url).unwrap() > 0,
+            "connect printed no URL on stderr"
+        );
+    }
     let callback = sign_in(url.trim(), "carol").await;
     assert!(callback.starts_with("http://127.0.0.1:"), "{callback}");
     let page = reqwest::get(&callback).await.unwrap();

@@ -3,7 +3,9 @@
 //! Set once on the library entry (one app for all customers), or per account connector as
 //! properties named exactly `ClientId` and `ClientSecret`. The account connector's
 //! properties win. A library ClientSecret is only paired with the library's own ClientId:
-//! an account connector that names another app must bring that app's secret too.
+//! an account connector that names another app must bring that app's secret too. And it is
+//! never sent to a token endpoint whose host an account connector's property chooses
+//! freely (generic connectors): there, each account connector brings its own app.
 
 use serde::Serialize;
 
@@ -66,6 +68,16 @@ impl Authdesk {
         } else if library.client_secret_set
             && library.client_id.as_deref() == Some(client_id.as_str())
         {
+            if let Some(property) = def.property_choosing_secret_host() {
+                return Err(Error::InvalidInput(format!(
+                    "the library's ClientSecret of `{}` is shared by every account connector, so \
+                     it is not sent to a token endpoint whose host the property `{property}` \
+                     chooses; set ClientId and ClientSecret on account connector \
+                     {account_connector_id} itself (`authdesk account-connectors set-property \
+                     {account_connector_id} ClientSecret --value-stdin`)",
+                    ac.connector.slug
+                )));
+            }
             (
                 self.connector_client_secret(library.id)?,
                 Some(CredentialSource::ConnectorLibrary),

@@ -4,15 +4,23 @@
 //! account-connector properties it needs). Only the auth *kind* is code; adding a provider
 //! is adding a file. The format is documented in `docs/connector-format.md`.
 //!
-//! Every definition is checked when it is loaded: unknown keys, missing endpoints, bad
-//! URLs, placeholders naming undeclared properties, duplicate method ids. Errors name the
-//! file and the field.
+//! Every definition is checked when it is loaded (`validate.rs`): unknown keys, missing
+//! endpoints, bad URL templates, placeholders naming undeclared properties, duplicate
+//! method ids. Errors name the file and the field. Every templated URL is parsed then into
+//! a [`UrlTemplate`] (`template.rs`), the only way a URL is built from a definition, so a
+//! property value can never move a request to a host the definition did not name.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
+
+pub mod catalog;
+pub mod template;
+mod validate;
+
+pub use template::{placeholders, SlotKind, SlotValues, TemplateError, UrlTemplate};
 
 /// Largest definition file we accept (a definition is a few KiB; this stops accidents).
 pub const MAX_DEFINITION_BYTES: usize = 256 * 1024;
@@ -43,6 +51,54 @@ pub struct ConnectorDefinition {
     pub properties: Vec<PropertyDefinition>,
     #[serde(default)]
     pub methods: Vec<MethodDefinition>,
+    /// Parsed templates and patterns, derived from the fields above when the definition
+    /// loads.
+    #[serde(skip)]
+    pub(crate) compiled: Compiled,
+}
+
+/// What loading derives from a definition: its URL templates, parsed once, and the
+/// compiled property patterns.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Compiled {
+    pub api_base: Option<UrlTemplate>,
+    pub authorize: Option<UrlTemplate>,
+    pub token: Option<UrlTemplate>,
+    pub revoke: Option<UrlTemplate>,
+    pub issuer: Option<UrlTemplate>,
+    /// The full URL template of each method, in the order of `methods`.
+    pub methods: Vec<UrlTemplate>,
+    /// Where each property stands in the URLs.
+    pub slot_kinds: BTreeMap<String, BTreeSet<SlotKind>>,
+    pub patterns: BTreeMap<String, regex::Regex>,
+}
+
+impl PartialEq for Compiled {
+    /// Derived data: two definitions are equal when their fields are.
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+/// An OAuth endpoint of a definition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Authorize,
+    Token,
+    Revoke,
+    Issuer,
+}
+
+impl Endpoint {
+    /// The definition field, for messages.
+    pub fn field(self) -> &'static str {
+        match self {
+            Endpoint::Authorize => "auth.authorize_url",
+            Endpoint::Token => "auth.token_url",
+            Endpoint::Revoke => "auth.revoke_url",
+            Endpoint::Issuer => "auth.issuer",
+        }
+    }
 }
 
 /// How a connector authenticates. The variant is the `type` key.
@@ -132,6 +188,11 @@ pub struct OAuth2Definition {
     /// `|host` keeps only the host of a URL.
     #[serde(default)]
     pub capture: BTreeMap<String, String>,
+    /// Refresh when the access token expires within this many seconds (default: the
+    /// engine's, 60). Never more than a quarter of the token's lifetime is used, so a
+    /// short-lived token is not refreshed on every call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_margin_seconds: Option<u32>,
 }
 
 /// Where a captured property comes from (see [`OAuth2Definition::capture`]).
@@ -258,6 +319,16 @@ pub struct PropertyDefinition {
     /// Sealed in the vault and never shown unless revealed.
     #[serde(default)]
     pub secret: bool,
+    /// A regular expression the whole value must match, e.g. `^[0-9]{1,20}$`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    /// A suffix the value must end with (compared without regard to case), e.g.
+    /// `.myshopify.com`. For a property that stands for a host it must start with `.`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suffix: Option<String>,
+    /// A valid value, shown when a value is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub example: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -346,7 +417,7 @@ impl ConnectorDefinition {
     /// Parses and validates one definition. `origin` names the file in errors.
     pub fn from_toml(origin: &str, text: &str) -> Result<Self> {
         if text.len() > MAX_DEFINITION_BYTES {
-            return Err(invalid(
+            return Err(validate::invalid_at(
                 origin,
                 "(file)",
                 format!(
@@ -355,7 +426,7 @@ impl ConnectorDefinition {
                 ),
             ));
         }
-        let def: ConnectorDefinition = toml::from_str(text).map_err(|e| {
+        let mut def: ConnectorDefinition = toml::from_str(text).map_err(|e| {
             // toml's message names the key and line; keep it but drop the echoed source
             // snippet, which can be long.
             let msg = e.message().to_string();
@@ -366,9 +437,10 @@ impl ConnectorDefinition {
                 }
                 None => "(file)".to_string(),
             };
-            invalid(origin, &field, msg)
+            validate::invalid_at(origin, &field, msg)
         })?;
-        def.validate(origin)?;
+        def.compiled = validate::check(&def, origin)?;
+        validate::check_examples(&def, origin)?;
         Ok(def)
     }
 
@@ -400,244 +472,119 @@ impl ConnectorDefinition {
         self.property(name).is_some_and(|p| p.secret) || is_well_known_secret_name(name)
     }
 
-    fn validate(&self, origin: &str) -> Result<()> {
-        let slug_ok = !self.id.is_empty()
-            && self.id.len() <= 64
-            && self
-                .id
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if !slug_ok {
-            return Err(invalid(
-                origin,
-                "id",
-                "must be 1-64 characters of lowercase letters, digits and '-'",
-            ));
-        }
-        if self.name.trim().is_empty() {
-            return Err(invalid(origin, "name", "must not be empty"));
-        }
-        if self.version.trim().is_empty() {
-            return Err(invalid(origin, "version", "must not be empty"));
-        }
+    /// Where a property stands in this definition's URLs.
+    pub fn slot_kinds(&self, name: &str) -> impl Iterator<Item = SlotKind> + '_ {
+        self.compiled
+            .slot_kinds
+            .get(name)
+            .into_iter()
+            .flatten()
+            .copied()
+    }
 
-        let mut property_names = BTreeSet::new();
-        for (i, p) in self.properties.iter().enumerate() {
-            if !is_identifier(&p.name) {
-                return Err(invalid(
-                    origin,
-                    &format!("properties[{i}].name"),
-                    "must be letters, digits and '_' (it is used as a {placeholder})",
-                ));
-            }
-            if !property_names.insert(p.name.as_str()) {
-                return Err(invalid(
-                    origin,
-                    &format!("properties[{i}].name"),
-                    format!("`{}` is declared twice", p.name),
-                ));
-            }
-        }
-        let check_url = |field: &str, value: &str| -> Result<()> {
-            check_template_url(origin, field, value, &property_names)
+    /// Checks a property value against every place it stands in a URL and the property's
+    /// own `pattern` and `suffix`. Returns the value to store (a host name is trimmed and
+    /// lowercased), or a message that says what is wrong and what a valid value looks
+    /// like, without quoting the value.
+    pub fn check_property_value(
+        &self,
+        name: &str,
+        value: &str,
+    ) -> std::result::Result<String, String> {
+        let in_host = self.slot_kinds(name).any(SlotKind::is_host);
+        let value = if in_host {
+            value.trim().to_ascii_lowercase()
+        } else {
+            value.to_string()
         };
+        let problem = self
+            .slot_kinds(name)
+            .try_for_each(|kind| template::check_kind(kind, &value))
+            .and_then(|()| self.check_constraints(name, &value));
+        match problem {
+            Ok(()) => Ok(value),
+            Err(problem) => Err(self.property_problem(name, &problem)),
+        }
+    }
 
-        if let Some(base) = &self.api_base_url {
-            check_url("api_base_url", base)?;
-        }
-        for (name, value) in &self.headers {
-            let field = format!("headers.{name}");
-            if !is_header_name(name) {
-                return Err(invalid(origin, &field, "is not a valid HTTP header name"));
-            }
-            if value.chars().any(char::is_control) {
-                return Err(invalid(
-                    origin,
-                    &field,
-                    "must not contain control characters",
-                ));
-            }
-            for ph in placeholders(value).map_err(|e| invalid(origin, &field, e))? {
-                if !property_names.contains(ph.as_str()) {
-                    return Err(invalid(
-                        origin,
-                        &field,
-                        format!("placeholder {{{ph}}} names no declared property"),
-                    ));
-                }
+    /// The property's own constraints (`pattern`, `suffix`).
+    pub(crate) fn check_constraints(
+        &self,
+        name: &str,
+        value: &str,
+    ) -> std::result::Result<(), String> {
+        let Some(p) = self.property(name) else {
+            return Ok(());
+        };
+        if let Some(suffix) = &p.suffix {
+            let v = value.to_ascii_lowercase();
+            let s = suffix.to_ascii_lowercase();
+            if !v.ends_with(&s) || v.len() == s.len() {
+                return Err(format!("must end with `{suffix}`"));
             }
         }
-        match &self.auth {
-            AuthDefinition::Oauth2(o) => {
-                check_url("auth.token_url", &o.token_url)?;
-                match (&o.authorize_url, o.grant) {
-                    (Some(a), _) => check_url("auth.authorize_url", a)?,
-                    (None, OAuth2Grant::AuthorizationCode) => {
-                        return Err(invalid(
-                            origin,
-                            "auth.authorize_url",
-                            "is required for grant = \"authorization_code\"",
-                        ))
-                    }
-                    (None, _) => {}
-                }
-                if let Some(r) = &o.revoke_url {
-                    check_url("auth.revoke_url", r)?;
-                }
-                if let Some(iss) = &o.issuer {
-                    check_url("auth.issuer", iss)?;
-                }
-                if o.issuer_in_response && o.issuer.is_none() {
-                    return Err(invalid(
-                        origin,
-                        "auth.issuer",
-                        "is required when issuer_in_response = true",
-                    ));
-                }
-                if !is_header_name(&o.token_header) {
-                    return Err(invalid(
-                        origin,
-                        "auth.token_header",
-                        "is not a valid HTTP header name",
-                    ));
-                }
-                for (name, source) in &o.capture {
-                    let field = format!("auth.capture.{name}");
-                    if !property_names.contains(name.as_str()) {
-                        return Err(invalid(origin, &field, "names no declared property"));
-                    }
-                    CaptureSource::parse(source).map_err(|e| invalid(origin, &field, e))?;
-                }
-                if o.scope_separator.is_empty() {
-                    return Err(invalid(origin, "auth.scope_separator", "must not be empty"));
-                }
-                if let Some(s) = o
-                    .scopes
-                    .iter()
-                    .find(|s| s.is_empty() || s.contains(o.scope_separator.as_str()))
-                {
-                    return Err(invalid(
-                        origin,
-                        "auth.scopes",
-                        format!("scope `{s}` is empty or contains the scope separator"),
-                    ));
-                }
-                if o.grant == OAuth2Grant::Password {
-                    for needed in ["Username", "Password"] {
-                        if !property_names.contains(needed) {
-                            return Err(invalid(
-                                origin,
-                                "properties",
-                                format!("grant = \"password\" needs a `{needed}` property"),
-                            ));
-                        }
-                    }
-                }
-            }
-            AuthDefinition::ApiKey(k) => {
-                let valid = match k.placement {
-                    ApiKeyPlacement::Header => is_header_name(&k.name),
-                    ApiKeyPlacement::Query => !k.name.trim().is_empty(),
-                };
-                if !valid {
-                    return Err(invalid(
-                        origin,
-                        "auth.name",
-                        "must be a valid header or query parameter name",
-                    ));
-                }
-            }
-            AuthDefinition::Basic {} | AuthDefinition::None {} => {}
-        }
-
-        if !self.methods.is_empty() && self.api_base_url.is_none() {
-            let relative = self.methods.iter().position(|m| !is_absolute(&m.path));
-            if let Some(i) = relative {
-                return Err(invalid(
-                    origin,
-                    &format!("methods[{i}].path"),
-                    "is relative but the connector has no api_base_url",
-                ));
-            }
-        }
-        let mut method_ids = BTreeSet::new();
-        for (i, m) in self.methods.iter().enumerate() {
-            let at = |f: &str| format!("methods[{i}].{f}");
-            if m.id.is_empty()
-                || !m
-                    .id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
-            {
-                return Err(invalid(
-                    origin,
-                    &at("id"),
-                    "must be letters, digits, '-', '_' or '.'",
-                ));
-            }
-            if !method_ids.insert(m.id.as_str()) {
-                return Err(invalid(
-                    origin,
-                    &at("id"),
-                    format!("`{}` is used by two methods", m.id),
-                ));
-            }
-            if m.name.trim().is_empty() {
-                return Err(invalid(origin, &at("name"), "must not be empty"));
-            }
-            if is_absolute(&m.path) {
-                let mut probe = m.path.clone();
-                for ph in placeholders(&m.path).map_err(|e| invalid(origin, &at("path"), e))? {
-                    probe = probe.replace(&format!("{{{ph}}}"), "x");
-                }
-                check_template_url(origin, &at("path"), &probe, &property_names)?;
-            } else if !m.path.starts_with('/') {
-                return Err(invalid(
-                    origin,
-                    &at("path"),
-                    "must start with '/' or be an absolute https:// URL",
-                ));
-            }
-            let mut param_names = BTreeSet::new();
-            for (j, p) in m.parameters.iter().enumerate() {
-                let field = format!("methods[{i}].parameters[{j}].name");
-                if p.name.is_empty() || !param_names.insert(p.name.as_str()) {
-                    return Err(invalid(
-                        origin,
-                        &field,
-                        "must be non-empty and unique within the method",
-                    ));
-                }
-                if p.location == ParameterLocation::Header && !is_header_name(&p.name) {
-                    return Err(invalid(origin, &field, "is not a valid HTTP header name"));
-                }
-            }
-            let placeholders =
-                placeholders(&m.path).map_err(|e| invalid(origin, &at("path"), e))?;
-            for ph in &placeholders {
-                let declared = m
-                    .parameters
-                    .iter()
-                    .any(|p| p.name == *ph && p.location == ParameterLocation::Path);
-                if !declared && !property_names.contains(ph.as_str()) {
-                    return Err(invalid(
-                        origin,
-                        &at("path"),
-                        format!("placeholder {{{ph}}} is neither a path parameter nor a property"),
-                    ));
-                }
-            }
-            for (j, p) in m.parameters.iter().enumerate() {
-                if p.location == ParameterLocation::Path && !placeholders.contains(&p.name) {
-                    return Err(invalid(
-                        origin,
-                        &format!("methods[{i}].parameters[{j}]"),
-                        format!("path parameter `{}` does not appear in path", p.name),
-                    ));
-                }
+        if let (Some(re), Some(pattern)) = (self.compiled.patterns.get(name), &p.pattern) {
+            if !re.is_match(value) {
+                return Err(format!("does not match the pattern `{pattern}`"));
             }
         }
         Ok(())
+    }
+
+    /// "property `X` <problem>; it must be <what>, e.g. <example>".
+    pub(crate) fn property_problem(&self, name: &str, problem: &str) -> String {
+        let mut wanted: Vec<String> = self
+            .slot_kinds(name)
+            .map(|k| k.describe().to_string())
+            .collect();
+        wanted.dedup();
+        let p = self.property(name);
+        if let Some(s) = p.and_then(|p| p.suffix.as_deref()) {
+            wanted.push(format!("ending in `{s}`"));
+        }
+        if let Some(pattern) = p.and_then(|p| p.pattern.as_deref()) {
+            wanted.push(format!("matching `{pattern}`"));
+        }
+        let mut out = format!("property `{name}` {problem}");
+        if !wanted.is_empty() {
+            out.push_str(&format!("; it must be {}", wanted.join(", ")));
+        }
+        if let Some(e) = p.and_then(|p| p.example.as_deref()) {
+            out.push_str(&format!(", e.g. {e}"));
+        }
+        out
+    }
+
+    /// A property that alone chooses the host the client secret is sent to (the token or
+    /// revocation endpoint's host is that property, with no `suffix` or `pattern`), if any.
+    /// A library entry's ClientSecret, shared by every account connector, is not sent to
+    /// such a host: one customer's property could otherwise send it anywhere.
+    pub fn property_choosing_secret_host(&self) -> Option<&str> {
+        [Endpoint::Token, Endpoint::Revoke]
+            .into_iter()
+            .filter_map(|e| self.endpoint(e))
+            .flat_map(|t| t.slots())
+            .filter(|(_, kind)| *kind == SlotKind::Host)
+            .find_map(|(name, _)| {
+                let p = self.property(&name)?;
+                (p.suffix.is_none() && p.pattern.is_none()).then_some(p.name.as_str())
+            })
+    }
+
+    /// The URL template of an OAuth endpoint, if the definition has it.
+    pub fn endpoint(&self, which: Endpoint) -> Option<&UrlTemplate> {
+        match which {
+            Endpoint::Authorize => self.compiled.authorize.as_ref(),
+            Endpoint::Token => self.compiled.token.as_ref(),
+            Endpoint::Revoke => self.compiled.revoke.as_ref(),
+            Endpoint::Issuer => self.compiled.issuer.as_ref(),
+        }
+    }
+
+    /// The full URL template of a method (API base URL + path, or its absolute path).
+    pub fn method_url(&self, method: &MethodDefinition) -> Option<&UrlTemplate> {
+        let i = self.methods.iter().position(|m| m.id == method.id)?;
+        self.compiled.methods.get(i)
     }
 }
 
@@ -680,100 +627,6 @@ pub fn is_well_known_secret_name(name: &str) -> bool {
     ]
     .iter()
     .any(|needle| lower.contains(needle))
-}
-
-fn is_absolute(path: &str) -> bool {
-    path.starts_with("https://") || path.starts_with("http://")
-}
-
-fn is_identifier(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-}
-
-/// `{name}` placeholders in a template, in order.
-pub fn placeholders(template: &str) -> std::result::Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    let mut rest = template;
-    while let Some(start) = rest.find('{') {
-        let after = &rest[start + 1..];
-        let end = after
-            .find('}')
-            .ok_or_else(|| "has a '{' without a closing '}'".to_string())?;
-        let name = &after[..end];
-        if !is_identifier(name) {
-            return Err(format!("placeholder {{{name}}} is not a simple name"));
-        }
-        out.push(name.to_string());
-        rest = &after[end + 1..];
-    }
-    if rest.contains('}') {
-        return Err("has a '}' without an opening '{'".to_string());
-    }
-    Ok(out)
-}
-
-fn check_template_url(
-    origin: &str,
-    field: &str,
-    value: &str,
-    properties: &BTreeSet<&str>,
-) -> Result<()> {
-    let names = placeholders(value).map_err(|e| invalid(origin, field, e))?;
-    for n in &names {
-        if !properties.contains(n.as_str()) {
-            return Err(invalid(
-                origin,
-                field,
-                format!("placeholder {{{n}}} names no declared property"),
-            ));
-        }
-    }
-    // Substitute a harmless value so the URL shape can be checked.
-    let mut probe = value.to_string();
-    for n in &names {
-        probe = probe.replace(&format!("{{{n}}}"), "x");
-    }
-    let url = url::Url::parse(&probe)
-        .map_err(|e| invalid(origin, field, format!("is not an absolute URL ({e})")))?;
-    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" if loopback => Ok(()),
-        other => Err(invalid(
-            origin,
-            field,
-            format!("uses scheme `{other}`; use https (http only for loopback test servers)"),
-        )),
-    }
-}
-
-fn invalid(origin: &str, field: &str, message: impl Into<String>) -> Error {
-    Error::InvalidDefinition {
-        origin: origin.to_string(),
-        field: field.to_string(),
-        message: message.into(),
-    }
-}
-
-/// The built-in catalog, embedded in the binary.
-pub mod catalog {
-    use super::*;
-
-    include!(concat!(env!("OUT_DIR"), "/catalog.rs"));
-
-    /// Every built-in definition, parsed and validated. A broken built-in is a build
-    /// defect; the test suite loads them all.
-    pub fn builtin() -> Result<Vec<ConnectorDefinition>> {
-        BUILTIN
-            .iter()
-            .map(|(file, text)| ConnectorDefinition::from_toml(&format!("builtin:{file}"), text))
-            .collect()
-    }
-
-    /// The raw text of the built-in catalog, used to detect a changed catalog cheaply.
-    pub fn builtin_sources() -> &'static [(&'static str, &'static str)] {
-        BUILTIN
-    }
 }
 
 #[cfg(test)]

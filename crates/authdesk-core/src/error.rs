@@ -124,6 +124,9 @@ pub enum Error {
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),
 
+    #[error("internal error: {0}")]
+    Internal(String),
+
     #[error("{context}: {source}")]
     Io {
         context: String,

@@ -53,10 +53,14 @@ impl From<String> for Secret {
 }
 
 impl PartialEq for Secret {
-    /// Constant-time comparison.
+    /// Constant-time comparison (`subtle`): the time taken does not depend on where the
+    /// values differ, only on their lengths.
     fn eq(&self, other: &Self) -> bool {
-        let (a, b) = (self.expose().as_bytes(), other.expose().as_bytes());
-        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        use subtle::ConstantTimeEq;
+        self.expose()
+            .as_bytes()
+            .ct_eq(other.expose().as_bytes())
+            .into()
     }
 }
 
@@ -69,6 +73,14 @@ mod tests {
         let s = Secret::new("hunter2-canary");
         assert_eq!(format!("{s:?}"), "[redacted]");
         assert_eq!(format!("{:?}", Some(&s)), "Some([redacted])");
+    }
+
+    #[test]
+    fn equality_compares_whole_values() {
+        assert_eq!(Secret::new("abc"), Secret::new("abc"));
+        assert_ne!(Secret::new("abc"), Secret::new("abd"));
+        assert_ne!(Secret::new("abc"), Secret::new("abcd"));
+        assert_ne!(Secret::new(""), Secret::new("a"));
     }
 
     #[test]

@@ -245,10 +245,16 @@ impl Authdesk {
             })
     }
 
-    /// Deletes an account with its users and account connectors (and their secrets).
-    pub fn delete_account(&self, id: &str) -> Result<()> {
+    /// Deletes an account with its users and account connectors (and their secrets),
+    /// returning each account connector's OAuth tokens, read in the same transaction, for
+    /// revocation (`Engine::delete_account` revokes them).
+    pub fn delete_account_taking(
+        &self,
+        id: &str,
+    ) -> Result<Vec<(i64, Result<crate::token_store::TakenTokens>)>> {
         let account = self.get_account(id)?;
-        self.store().write(|tx| {
+        let ids = self.list_account_connector_ids(Some(&account.id))?;
+        self.take_and_delete(&ids, |tx| {
             tx.execute("DELETE FROM accounts WHERE id = ?1", [&account.id])?;
             Ok(())
         })
@@ -479,18 +485,21 @@ impl Authdesk {
         &self,
         account_id: Option<&str>,
     ) -> Result<Vec<AccountConnector>> {
-        let account = account_id.map(|a| self.get_account(a)).transpose()?;
-        let ids: Vec<i64> = {
-            let store = self.store();
-            let mut stmt = store.conn().prepare(
-                "SELECT id FROM account_connectors WHERE ?1 IS NULL OR account_id = ?1 ORDER BY id",
-            )?;
-            let rows = stmt.query_map([account.as_ref().map(|a| a.id.as_str())], |r| r.get(0))?;
-            rows.collect::<std::result::Result<_, _>>()?
-        };
-        ids.into_iter()
+        self.list_account_connector_ids(account_id)?
+            .into_iter()
             .map(|id| self.get_account_connector(id))
             .collect()
+    }
+
+    /// The Ids of an account's account connectors (all when `None`), in order.
+    pub fn list_account_connector_ids(&self, account_id: Option<&str>) -> Result<Vec<i64>> {
+        let account = account_id.map(|a| self.get_account(a)).transpose()?;
+        let store = self.store();
+        let mut stmt = store.conn().prepare(
+            "SELECT id FROM account_connectors WHERE ?1 IS NULL OR account_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([account.as_ref().map(|a| a.id.as_str())], |r| r.get(0))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
     pub fn get_account_connector(&self, id: i64) -> Result<AccountConnector> {
@@ -511,6 +520,22 @@ impl Authdesk {
             .ok_or_else(|| Error::not_found("account connector", id))
     }
 
+    /// The parsed definition of an account connector's connector (one query, cached parse).
+    pub fn account_connector_definition(&self, id: i64) -> Result<Arc<ConnectorDefinition>> {
+        let row: Option<(i64, String, String)> = self
+            .store()
+            .conn()
+            .query_row(
+                "SELECT c.id, c.slug, c.definition FROM account_connectors ac
+                 JOIN connectors c ON c.id = ac.connector_id WHERE ac.id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let (cid, slug, text) = row.ok_or_else(|| Error::not_found("account connector", id))?;
+        crate::definition::parse_cached(&format!("library connector {cid} ({slug})"), &text)
+    }
+
     /// The account connector and its parsed definition.
     pub fn account_connector_with_definition(
         &self,
@@ -528,11 +553,11 @@ impl Authdesk {
             value: value.clone(),
         };
         let checked = checked_properties(&def, std::slice::from_ref(&input))?;
-        let secret = checked[0].1;
-        let vault = if secret { Some(self.vault()?) } else { None };
+        let p = &checked[0];
+        let vault = if p.secret { Some(self.vault()?) } else { None };
         let now = ts(self.now());
         self.store().write(|tx| {
-            write_property(tx, vault.as_deref(), id, &input.name, &input.value, secret)?;
+            write_property(tx, vault.as_deref(), id, &p.name, &p.value, p.secret)?;
             touch(tx, id, &now)
         })?;
         self.get_account_connector(id)
@@ -604,12 +629,21 @@ impl Authdesk {
         self.get_account_connector(id)
     }
 
-    pub fn delete_account_connector(&self, id: i64) -> Result<()> {
-        self.get_account_connector(id)?;
-        self.store().write(|tx| {
+    /// Deletes an account connector, returning its OAuth tokens, read in the same
+    /// transaction, for revocation (`Engine::delete_account_connector` revokes them).
+    pub fn delete_account_connector_taking(
+        &self,
+        id: i64,
+    ) -> Result<crate::token_store::TakenTokens> {
+        self.account_connector_account(id)?;
+        let mut taken = self.take_and_delete(&[id], |tx| {
             tx.execute("DELETE FROM account_connectors WHERE id = ?1", [id])?;
             Ok(())
-        })
+        })?;
+        taken
+            .pop()
+            .map(|(_, t)| t)
+            .unwrap_or_else(|| Ok(Default::default()))
     }
 
     /// Opens one sealed credential of an account connector, if stored.
@@ -689,23 +723,16 @@ impl Authdesk {
 
 /// Properties and an AuthValue checked against a definition, with the vault opened only if
 /// something must be sealed: everything that can fail does so before the transaction.
-struct CredentialInput<'a> {
-    properties: Vec<(&'a PropertyInput, bool)>,
+struct CredentialInput {
+    properties: Vec<CheckedProperty>,
     auth_value: Option<AuthValue>,
     vault: Option<Arc<Vault>>,
 }
 
-impl CredentialInput<'_> {
+impl CredentialInput {
     fn write(&self, tx: &Transaction<'_>, id: i64, now: DateTime<Utc>) -> Result<()> {
-        for (input, secret) in &self.properties {
-            write_property(
-                tx,
-                self.vault.as_deref(),
-                id,
-                &input.name,
-                &input.value,
-                *secret,
-            )?;
+        for p in &self.properties {
+            write_property(tx, self.vault.as_deref(), id, &p.name, &p.value, p.secret)?;
         }
         if let Some(v) = &self.auth_value {
             apply_auth_value(tx, self.vault.as_deref(), id, v, now)?;
@@ -715,18 +742,18 @@ impl CredentialInput<'_> {
 }
 
 impl Authdesk {
-    fn check_credential_input<'a>(
+    fn check_credential_input(
         &self,
         def: &ConnectorDefinition,
-        properties: &'a [PropertyInput],
+        properties: &[PropertyInput],
         auth_value: Option<&Secret>,
-    ) -> Result<CredentialInput<'a>> {
+    ) -> Result<CredentialInput> {
         let properties = checked_properties(def, properties)?;
         let auth_value = auth_value
             .map(|raw| AuthValue::parse(def.auth_type(), raw))
             .transpose()?;
-        let needs_vault =
-            properties.iter().any(|p| p.1) || auth_value.as_ref().is_some_and(|v| !v.is_empty());
+        let needs_vault = properties.iter().any(|p| p.secret)
+            || auth_value.as_ref().is_some_and(|v| !v.is_empty());
         let vault = if needs_vault {
             Some(self.vault()?)
         } else {
@@ -1010,11 +1037,21 @@ fn load_account_connector(conn: &rusqlite::Connection, id: i64) -> Result<Accoun
     })
 }
 
-/// Validates property inputs against the definition; returns each with "is secret".
-fn checked_properties<'a>(
+/// A property input checked against the definition, ready to write.
+struct CheckedProperty {
+    name: String,
+    /// As it will be stored (a host name is trimmed and lowercased).
+    value: Secret,
+    secret: bool,
+}
+
+/// Validates property inputs against the definition: names, sizes, and for a property that
+/// stands in a URL, that the value fits there (a host name where the host is, ...) and
+/// matches the definition's `pattern`/`suffix`. Messages never quote a value.
+fn checked_properties(
     def: &ConnectorDefinition,
-    inputs: &'a [PropertyInput],
-) -> Result<Vec<(&'a PropertyInput, bool)>> {
+    inputs: &[PropertyInput],
+) -> Result<Vec<CheckedProperty>> {
     let mut seen = std::collections::BTreeSet::new();
     inputs
         .iter()
@@ -1035,7 +1072,14 @@ fn checked_properties<'a>(
             } else {
                 checked_text(name, p.value.expose(), MAX_PROPERTY_VALUE, false)?;
             }
-            Ok((p, secret))
+            let value = def
+                .check_property_value(name, p.value.expose())
+                .map_err(Error::InvalidInput)?;
+            Ok(CheckedProperty {
+                name: name.to_string(),
+                value: Secret::new(value),
+                secret,
+            })
         })
         .collect()
 }
@@ -1170,7 +1214,8 @@ pub(crate) fn apply_auth_value(
     tx.execute(
         "UPDATE account_connectors SET status = ?2, last_error = ?3, token_type = ?4, scopes = ?5,
              expires_at = ?6, refresh_expires_at = ?7, authenticated_at = ?8, updated_at = ?9,
-             credential_version = credential_version + 1, refresh_failures = 0, retry_after = NULL
+             credential_version = credential_version + 1, refresh_failures = 0, retry_after = NULL,
+             access_obtained_at = CASE WHEN ?6 IS NULL THEN NULL ELSE ?9 END
          WHERE id = ?1",
         params![
             id,

@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_initial.sql"),
     include_str!("../migrations/0002_oauth_engine.sql"),
     include_str!("../migrations/0003_local_api.sql"),
+    include_str!("../migrations/0004_trust.sql"),
 ];
 
 pub fn schema_version() -> i64 {

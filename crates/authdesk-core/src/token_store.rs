@@ -6,6 +6,11 @@
 //! - New tokens, their metadata, the bumped `credential_version`, the lease release and the
 //!   history event commit in one transaction. A rotated refresh token is therefore stored
 //!   before the new access token can be used by anyone.
+//! - Writes by the engine (a refresh's tokens, needs-re-authentication, a transient
+//!   failure) are conditional: they happen only if the credential is still at the
+//!   [`Expected`] version and the writer still holds the refresh lease. Writes by the user
+//!   (sign-in, an AuthValue, disconnect, delete) are unconditional and bump the version, so
+//!   a refresh in flight can never bring back or spoil what the user just did.
 //! - A refresh response without a refresh token keeps the old one.
 //! - `state` values are stored only as hashes and are taken at most once.
 
@@ -35,9 +40,16 @@ pub struct StoredTokens {
     pub refresh_expires_at: Option<DateTime<Utc>>,
     pub retry_after: Option<DateTime<Utc>>,
     pub refresh_failures: i64,
+    /// When the access token was obtained (with `expires_at`, its lifetime).
+    pub obtained_at: Option<DateTime<Utc>>,
 }
 
 impl StoredTokens {
+    /// The access token's lifetime, when both ends are known.
+    pub fn lifetime(&self) -> Option<Duration> {
+        Some(self.expires_at? - self.obtained_at?)
+    }
+
     /// An access token that is not expired at `at`.
     pub fn access_valid_at(&self, at: DateTime<Utc>) -> Option<&Secret> {
         self.access_token
@@ -97,6 +109,8 @@ pub struct CredentialEvent {
 #[derive(Debug)]
 pub struct PendingAuthorization {
     pub account_connector_id: i64,
+    /// The hash of its `state` ([`crate::engine::flow::SignInStart::sign_in_id`]).
+    pub sign_in_id: String,
     /// Set by the browser flow (/connectorauth): where to send the browser at the end.
     pub web_return: Option<String>,
     pub redirect_uri: String,
@@ -104,6 +118,44 @@ pub struct PendingAuthorization {
     pub expires_at: DateTime<Utc>,
     /// Taken too late: refused, but the browser flow still knows where to send the user.
     pub expired: bool,
+}
+
+/// The state an engine write was computed from: it only lands if the credential is still at
+/// `version` and `lease_holder` still holds the refresh lease.
+#[derive(Debug, Clone, Copy)]
+pub struct Expected<'a> {
+    pub version: i64,
+    pub lease_holder: &'a str,
+}
+
+/// Tokens taken out of the store by a disconnect or a delete, to revoke at the provider.
+#[derive(Debug, Default)]
+pub struct TakenTokens {
+    pub access_token: Option<Secret>,
+    pub refresh_token: Option<Secret>,
+}
+
+/// Whether the credential is still the one `expected` was read from, and the writer still
+/// holds its lease.
+fn still_current(tx: &Transaction<'_>, id: i64, expected: &Expected<'_>) -> Result<bool> {
+    let version: Option<i64> = tx
+        .query_row(
+            "SELECT credential_version FROM account_connectors WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if version != Some(expected.version) {
+        return Ok(false);
+    }
+    let holder: Option<String> = tx
+        .query_row(
+            "SELECT holder FROM refresh_leases WHERE account_connector_id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(holder.as_deref() == Some(expected.lease_holder))
 }
 
 /// `(account connector id, access token expiry, last refresh or sign-in)`.
@@ -137,7 +189,8 @@ pub(crate) fn record_event(
     Ok(())
 }
 
-fn state_hash(state: &str) -> String {
+/// SHA-256 of a `state`, in hex: how pending sign-ins are stored and named.
+pub(crate) fn state_hash(state: &str) -> String {
     let digest = Sha256::digest(state.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -175,15 +228,27 @@ impl Authdesk {
             Option<String>,
             Option<String>,
             i64,
+            Option<String>,
         );
         let row: Row = self
             .store()
             .conn()
             .query_row(
-                "SELECT credential_version, status, expires_at, refresh_expires_at, retry_after, refresh_failures
+                "SELECT credential_version, status, expires_at, refresh_expires_at, retry_after, refresh_failures,
+                        access_obtained_at
                  FROM account_connectors WHERE id = ?1",
                 [id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ))
+                },
             )
             .optional()?
             .ok_or_else(|| Error::not_found("account connector", id))?;
@@ -196,22 +261,30 @@ impl Authdesk {
             refresh_expires_at: row.3.map(parse_ts),
             retry_after: row.4.map(parse_ts),
             refresh_failures: row.5,
+            obtained_at: row.6.map(parse_ts),
         })
     }
 
     /// Stores tokens from a token endpoint, marks the credential authenticated, releases
-    /// `lease_holder`'s lease and records `event`, all in one transaction.
+    /// the lease and records `event`, all in one transaction. Returns the new credential
+    /// version, or `None` when `expected` no longer holds (nothing is written: the caller
+    /// discards the tokens). A sign-in passes no `expected`: the user's new grant wins.
     pub fn commit_tokens(
         &self,
         id: i64,
         tokens: &NewTokens,
         commit: TokenCommit,
         event: &str,
-        lease_holder: Option<&str>,
-    ) -> Result<i64> {
+        expected: Option<Expected<'_>>,
+    ) -> Result<Option<i64>> {
         let vault = self.vault()?;
         let now = self.now();
         self.store().write(|tx| {
+            if let Some(e) = &expected {
+                if !still_current(tx, id, e)? {
+                    return Ok(None);
+                }
+            }
             if commit == TokenCommit::NewGrant {
                 tx.execute(
                     "DELETE FROM account_connector_secrets WHERE account_connector_id = ?1",
@@ -233,7 +306,7 @@ impl Authdesk {
                      expires_at = ?4,
                      refresh_expires_at = COALESCE(?5, CASE WHEN ?7 THEN refresh_expires_at END),
                      authenticated_at = CASE WHEN ?7 THEN authenticated_at ELSE ?6 END,
-                     last_refreshed_at = ?6, updated_at = ?6,
+                     last_refreshed_at = ?6, updated_at = ?6, access_obtained_at = ?6,
                      credential_version = credential_version + 1,
                      refresh_failures = 0, retry_after = NULL
                  WHERE id = ?1",
@@ -253,8 +326,8 @@ impl Authdesk {
             for p in &tokens.captured {
                 crate::service::write_property(tx, Some(&vault), id, &p.name, &p.value, p.secret)?;
             }
-            if let Some(holder) = lease_holder {
-                release_lease_in(tx, id, holder)?;
+            if let Some(e) = &expected {
+                release_lease_in(tx, id, e.lease_holder)?;
             }
             let rotated = tokens.refresh_token.is_some() && keep;
             let detail = match (commit, rotated) {
@@ -262,55 +335,68 @@ impl Authdesk {
                 _ => None,
             };
             record_event(tx, id, now, event, detail)?;
-            Ok(tx.query_row(
+            Ok(Some(tx.query_row(
                 "SELECT credential_version FROM account_connectors WHERE id = ?1",
                 [id],
                 |r| r.get(0),
-            )?)
+            )?))
         })
     }
 
     /// The provider refused the grant (`invalid_grant`, or refresh expiry passed): the user
-    /// must sign in again. Tokens are kept for inspection; nothing will retry.
+    /// must sign in again. Tokens are kept for inspection; nothing will retry. `false` (and
+    /// nothing written) when `expected` no longer holds.
     pub fn mark_needs_reauth(
         &self,
         id: i64,
         message: &str,
-        lease_holder: Option<&str>,
-    ) -> Result<()> {
+        expected: Expected<'_>,
+    ) -> Result<bool> {
         let now = self.now();
         self.store().write(|tx| {
+            if !still_current(tx, id, &expected)? {
+                return Ok(false);
+            }
             tx.execute(
                 "UPDATE account_connectors SET status = 'needs_reauth', last_error = ?2, updated_at = ?3,
                      credential_version = credential_version + 1, retry_after = NULL
                  WHERE id = ?1",
                 params![id, message, ts(now)],
             )?;
-            if let Some(holder) = lease_holder {
-                release_lease_in(tx, id, holder)?;
-            }
-            record_event(tx, id, now, "needs_reauth", Some(message))
+            release_lease_in(tx, id, expected.lease_holder)?;
+            record_event(tx, id, now, "needs_reauth", Some(message))?;
+            Ok(true)
         })
     }
 
-    /// A refresh failed in a way that may pass (5xx, timeout, garbage): keep every token,
-    /// back off, and say so in the status.
+    /// A refresh failed in a way that may pass (5xx, timeout, rate limiting, garbage): keep
+    /// every token, back off (at least as long as the provider's `Retry-After`, if it sent
+    /// one), and say so in the status. `None` (and nothing written) when `expected` no
+    /// longer holds.
     pub fn record_transient_failure(
         &self,
         id: i64,
         message: &str,
-        lease_holder: Option<&str>,
-    ) -> Result<DateTime<Utc>> {
+        provider_retry_after: Option<Duration>,
+        expected: Expected<'_>,
+    ) -> Result<Option<DateTime<Utc>>> {
         let now = self.now();
         self.store().write(|tx| {
+            if !still_current(tx, id, &expected)? {
+                return Ok(None);
+            }
             let failures: i64 = tx.query_row(
                 "SELECT refresh_failures FROM account_connectors WHERE id = ?1",
                 [id],
                 |r| r.get(0),
             )?;
-            // 15 s, 30 s, 1 min, ... capped at 30 min.
+            // 15 s, 30 s, 1 min, ... capped at 30 min; longer if the provider asks (capped
+            // at a day, so a lying header cannot park a credential for ever).
             let backoff = Duration::seconds((15i64 << failures.min(7)).min(1800));
-            let retry_after = now + backoff;
+            let asked = provider_retry_after
+                .unwrap_or_default()
+                .min(Duration::days(1));
+            let retry_after = now + backoff.max(asked);
             let shown = format!("{message} (will retry after {})", ts(retry_after));
             tx.execute(
                 "UPDATE account_connectors SET status = 'error', last_error = ?2, updated_at = ?3,
@@ -318,11 +404,9 @@ impl Authdesk {
                  WHERE id = ?1",
                 params![id, shown, ts(now), ts(retry_after)],
             )?;
-            if let Some(holder) = lease_holder {
-                release_lease_in(tx, id, holder)?;
-            }
+            release_lease_in(tx, id, expected.lease_holder)?;
             record_event(tx, id, now, "refresh_failed", Some(message))?;
-            Ok(retry_after)
+            Ok(Some(retry_after))
         })
     }
 
@@ -341,24 +425,77 @@ impl Authdesk {
         })
     }
 
-    /// Removes the stored credential (after a disconnect): back to "not authenticated".
-    pub fn clear_credentials(&self, id: i64, event: &str, detail: Option<&str>) -> Result<()> {
+    /// Removes the stored credential (a disconnect): back to "not authenticated", the
+    /// version bumped so a refresh in flight discards what it gets. Returns the OAuth
+    /// tokens that were stored, read in the same transaction, for revocation.
+    pub fn take_credentials(&self, id: i64, event: &str) -> Result<TakenTokens> {
         let now = self.now();
-        self.store().write(|tx| {
+        let sealed = self.store().write(|tx| {
+            let sealed = sealed_tokens_in(tx, id)?;
             tx.execute("DELETE FROM account_connector_secrets WHERE account_connector_id = ?1", [id])?;
             tx.execute(
                 "UPDATE account_connectors SET status = 'not_authenticated', last_error = NULL,
                      token_type = NULL, scopes = NULL, expires_at = NULL, refresh_expires_at = NULL,
                      authenticated_at = NULL, updated_at = ?2, retry_after = NULL, refresh_failures = 0,
-                     credential_version = credential_version + 1
+                     access_obtained_at = NULL, credential_version = credential_version + 1
                  WHERE id = ?1",
                 params![id, ts(now)],
             )?;
-            record_event(tx, id, now, event, detail)
+            record_event(tx, id, now, event, None)?;
+            Ok(sealed)
+        })?;
+        self.open_taken(id, sealed)
+    }
+
+    /// Deletes account connectors, returning the OAuth tokens each had, read in the same
+    /// transaction, for revocation. `delete` runs in that transaction too (it deletes the
+    /// rows: one account connector, or a whole account).
+    pub(crate) fn take_and_delete(
+        &self,
+        ids: &[i64],
+        delete: impl FnOnce(&Transaction<'_>) -> Result<()>,
+    ) -> Result<Vec<(i64, Result<TakenTokens>)>> {
+        let sealed = self.store().write(|tx| {
+            let mut all = Vec::new();
+            for id in ids {
+                all.push((*id, sealed_tokens_in(tx, *id)?));
+            }
+            delete(tx)?;
+            Ok(all)
+        })?;
+        Ok(sealed
+            .into_iter()
+            .map(|(id, s)| (id, self.open_taken(id, s)))
+            .collect())
+    }
+
+    /// A history entry that is not a credential change (e.g. a refresh whose result was
+    /// discarded). Best effort: the account connector may be gone.
+    pub fn note_event(&self, id: i64, kind: &str, detail: Option<&str>) {
+        let now = self.now();
+        let _ = self
+            .store()
+            .write(|tx| record_event(tx, id, now, kind, detail));
+    }
+
+    fn open_taken(&self, id: i64, sealed: SealedTokens) -> Result<TakenTokens> {
+        let row = id.to_string();
+        let open = |field: &str, value: Option<Vec<u8>>| {
+            self.open_sealed(
+                value,
+                SealedAt {
+                    table: T_SECRETS,
+                    row: &row,
+                    field,
+                },
+            )
+        };
+        Ok(TakenTokens {
+            access_token: open(fields::ACCESS_TOKEN, sealed.access)?,
+            refresh_token: open(fields::REFRESH_TOKEN, sealed.refresh)?,
         })
     }
 
-    /// Takes the refresh lease of `id` for `holder` unless a live holder has it.
     /// Takes the refresh lease of `id` for `holder` unless a live holder has it, and only
     /// if the credential is still at `expected_version`: read and lease in one transaction,
     /// so nobody refreshes with a refresh token someone else has just replaced.
@@ -464,6 +601,7 @@ impl Authdesk {
         if expires_at <= now {
             return Ok(Some(PendingAuthorization {
                 account_connector_id: id,
+                sign_in_id: hash,
                 web_return,
                 redirect_uri,
                 pkce_verifier: None,
@@ -481,6 +619,7 @@ impl Authdesk {
         )?;
         Ok(Some(PendingAuthorization {
             account_connector_id: id,
+            sign_in_id: hash,
             web_return,
             redirect_uri,
             pkce_verifier,
@@ -526,6 +665,27 @@ impl Authdesk {
         })?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
+}
+
+struct SealedTokens {
+    access: Option<Vec<u8>>,
+    refresh: Option<Vec<u8>>,
+}
+
+fn sealed_tokens_in(tx: &Transaction<'_>, id: i64) -> Result<SealedTokens> {
+    let get = |field: &str| -> Result<Option<Vec<u8>>> {
+        Ok(tx
+            .query_row(
+                "SELECT sealed FROM account_connector_secrets WHERE account_connector_id = ?1 AND field = ?2",
+                params![id, field],
+                |r| r.get(0),
+            )
+            .optional()?)
+    };
+    Ok(SealedTokens {
+        access: get(fields::ACCESS_TOKEN)?,
+        refresh: get(fields::REFRESH_TOKEN)?,
+    })
 }
 
 fn release_lease_in(tx: &Transaction<'_>, id: i64, holder: &str) -> Result<()> {

@@ -113,7 +113,7 @@ impl Harness {
 
     async fn signed_in(&self) -> i64 {
         let id = self.install("oidc-test", None);
-        let start = self.engine.begin_sign_in(id, WEB_REDIRECT).unwrap();
+        let start = self.engine.begin_sign_in(id, WEB_REDIRECT).await.unwrap();
         let callback = sign_in(&start.authorization_url, "alice").await;
         self.engine.complete_sign_in(&callback).await.unwrap();
         id
@@ -144,7 +144,7 @@ async fn code_flow_end_to_end_then_userinfo() {
         ..Default::default()
     });
     let id = h.install("oidc-test", None);
-    let start = h.engine.begin_sign_in(id, WEB_REDIRECT).unwrap();
+    let start = h.engine.begin_sign_in(id, WEB_REDIRECT).await.unwrap();
     let url = url::Url::parse(&start.authorization_url).unwrap();
     let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
     assert_eq!(q["code_challenge_method"], "S256");
@@ -216,7 +216,7 @@ async fn bad_callbacks_make_no_token_request() {
     assert!(e.to_string().contains("no `state`"), "{e}");
 
     // The provider's denial, carried with its description.
-    let start = h.engine.begin_sign_in(id, WEB_REDIRECT).unwrap();
+    let start = h.engine.begin_sign_in(id, WEB_REDIRECT).await.unwrap();
     let state = state_of(&start.authorization_url);
     let denied = format!(
         "{WEB_REDIRECT}?error=access_denied&error_description=End-User%20aborted%20interaction&state={state}&iss={}",
@@ -237,7 +237,7 @@ async fn bad_callbacks_make_no_token_request() {
         .contains("access_denied"));
 
     // A real code with a forged issuer (mix-up): refused before the exchange.
-    let start = h.engine.begin_sign_in(id, WEB_REDIRECT).unwrap();
+    let start = h.engine.begin_sign_in(id, WEB_REDIRECT).await.unwrap();
     let callback = sign_in(&start.authorization_url, "alice").await;
     let forged = callback.replace(
         &urlencode(&h.server.issuer),
@@ -247,7 +247,7 @@ async fn bad_callbacks_make_no_token_request() {
     assert!(e.to_string().contains("mix-up"), "{e}");
 
     // Expired: sign-ins live 10 minutes.
-    let start = h.engine.begin_sign_in(id, WEB_REDIRECT).unwrap();
+    let start = h.engine.begin_sign_in(id, WEB_REDIRECT).await.unwrap();
     let callback = sign_in(&start.authorization_url, "alice").await;
     h.advance(11 * 60);
     let e = h.engine.complete_sign_in(&callback).await.unwrap_err();
@@ -482,44 +482,6 @@ async fn a_hundred_concurrent_calls_on_an_expired_credential_refresh_once() {
 }
 
 #[tokio::test]
-async fn loopback_sign_in_for_a_native_client() {
-    let h = Harness::start(OidcOptions::default());
-    let id = h.install("oidc-test", None);
-    h.desk
-        .set_property(id, "ClientId", &Secret::new("authdesk-native"))
-        .unwrap();
-    h.desk
-        .set_property(id, "ClientSecret", &Secret::new("authdesk-native-secret"))
-        .unwrap();
-    let sign_in_flow = h.engine.begin_loopback_sign_in(id, 0).await.unwrap();
-    let url = sign_in_flow.start.authorization_url.clone();
-    assert!(sign_in_flow
-        .start
-        .redirect_uri
-        .starts_with("http://127.0.0.1:"));
-    let browser = async {
-        let callback = sign_in(&url, "bob").await;
-        // The browser follows the provider's redirect to the loopback listener.
-        let page = reqwest::get(&callback).await.unwrap();
-        (page.status().as_u16(), page.text().await.unwrap())
-    };
-    let (done, (status, page)) = tokio::join!(
-        h.engine
-            .finish_loopback_sign_in(sign_in_flow, std::time::Duration::from_secs(30)),
-        browser
-    );
-    assert_eq!(done.unwrap().status, AuthStatus::Authenticated);
-    assert_eq!(status, 200);
-    assert!(page.contains("You can close this window"), "{page}");
-    let r = h
-        .engine
-        .call_method(id, "userinfo", &Default::default())
-        .await
-        .unwrap();
-    assert_eq!(r.body["sub"], "bob");
-}
-
-#[tokio::test]
 async fn keep_alive_refreshes_what_expires_soon_and_what_sat_idle() {
     let h = Harness::start(OidcOptions {
         access_ttl_secs: 3600,
@@ -596,7 +558,7 @@ async fn client_authentication_in_the_body_and_public_clients() {
             .set_connector_client(slug, client, secret.map(Secret::new).as_ref())
             .unwrap();
         let id = h.install(slug, None);
-        let start = h.engine.begin_sign_in(id, WEB_REDIRECT).unwrap();
+        let start = h.engine.begin_sign_in(id, WEB_REDIRECT).await.unwrap();
         let callback = sign_in(&start.authorization_url, "erin").await;
         let ac = h.engine.complete_sign_in(&callback).await.unwrap();
         assert_eq!(ac.status, AuthStatus::Authenticated, "{slug}");
@@ -628,7 +590,7 @@ async fn properties_captured_from_the_authorization_response() {
         )
         .unwrap();
     let id = h.install("oidc-capture", None);
-    let start = h.engine.begin_sign_in(id, WEB_REDIRECT).unwrap();
+    let start = h.engine.begin_sign_in(id, WEB_REDIRECT).await.unwrap();
     let callback = sign_in(&start.authorization_url, "gus").await;
     let ac = h.engine.complete_sign_in(&callback).await.unwrap();
     let p = ac
@@ -689,5 +651,7 @@ fn engine_futures_are_send(
     is_send(&engine.keep_alive_once());
     is_send(&engine.disconnect(1));
     is_send(&engine.discover("x", None, None));
-    is_send(&engine.begin_loopback_sign_in(1, 0));
+    is_send(&engine.begin_sign_in(1, "x"));
+    is_send(&engine.delete_account("x"));
+    is_send(&engine.delete_account_connector(1));
 }

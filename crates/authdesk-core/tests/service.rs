@@ -112,7 +112,7 @@ fn accounts_round_trip_and_reject_bad_ids() {
     f.desk.ensure_account_user(&a.id, "alice").unwrap();
     assert_eq!(f.desk.list_account_users(&a.id).unwrap().len(), 1);
 
-    f.desk.delete_account(&a.id).unwrap();
+    f.desk.delete_account_taking(&a.id).unwrap();
     assert!(matches!(
         f.desk.get_account(&a.id),
         Err(Error::NotFound { .. })

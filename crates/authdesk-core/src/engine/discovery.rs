@@ -160,9 +160,11 @@ impl Engine {
                 token_header: "Authorization".into(),
                 token_prefix: "Bearer ".into(),
                 capture: Default::default(),
+                refresh_margin_seconds: None,
             }),
             properties: vec![],
             methods,
+            compiled: Default::default(),
         };
         let toml = toml::to_string(&definition).map_err(|e| {
             Error::InvalidInput(format!("cannot write the discovered definition: {e}"))

@@ -24,10 +24,26 @@ pub struct SignInOutcome {
     pub result: Result<AccountConnector>,
 }
 
+/// Announced to [`Engine::sign_in_events`] subscribers when a sign-in ends, wherever its
+/// callback arrived (the local API, a loopback listener, a webview): how a shell learns
+/// the outcome of a sign-in it started without watching the credential.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SignInFinished {
+    /// [`SignInStart::sign_in_id`] of the sign-in that ended.
+    pub sign_in_id: String,
+    pub account_connector_id: i64,
+    pub ok: bool,
+    /// "Signed in." or what went wrong.
+    pub message: String,
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct SignInStart {
     pub account_connector_id: i64,
+    /// Names this sign-in in [`SignInFinished`] (not a secret: a hash of its `state`).
+    pub sign_in_id: String,
     /// The provider's authorization URL (holds `state` and the PKCE challenge, no secret).
     pub authorization_url: String,
     pub redirect_uri: String,
@@ -37,21 +53,45 @@ pub struct SignInStart {
 }
 
 impl Engine {
+    /// Every sign-in that ends from now on, in this process. Subscribe before sending the
+    /// user to the provider.
+    pub fn sign_in_events(&self) -> tokio::sync::broadcast::Receiver<SignInFinished> {
+        self.sign_ins.subscribe()
+    }
+
+    /// Waits for the end of sign-in `sign_in_id` on `events` (from [`Engine::sign_in_events`]).
+    pub async fn wait_for_sign_in(
+        events: &mut tokio::sync::broadcast::Receiver<SignInFinished>,
+        sign_in_id: &str,
+        timeout: std::time::Duration,
+    ) -> Option<SignInFinished> {
+        let wait = async {
+            loop {
+                match events.recv().await {
+                    Ok(e) if e.sign_in_id == sign_in_id => return Some(e),
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.ok().flatten()
+    }
+
     /// Starts a sign-in: records the pending request (state hash, sealed verifier, the
     /// exact redirect URI) and returns the URL to show.
-    pub fn begin_sign_in(&self, id: i64, redirect_uri: &str) -> Result<SignInStart> {
-        self.begin_sign_in_returning(id, redirect_uri, None)
+    pub async fn begin_sign_in(&self, id: i64, redirect_uri: &str) -> Result<SignInStart> {
+        self.begin_sign_in_returning(id, redirect_uri, None).await
     }
 
     /// [`Engine::begin_sign_in`] for the browser flow: `web_return` (opaque to the engine)
     /// comes back from [`Engine::complete_sign_in_returning`].
-    pub fn begin_sign_in_returning(
+    pub async fn begin_sign_in_returning(
         &self,
         id: i64,
         redirect_uri: &str,
         web_return: Option<&str>,
     ) -> Result<SignInStart> {
-        let ctx = self.context(id)?;
+        let ctx = self.context(id).await?;
         let o = ctx.oauth2()?;
         if o.grant != OAuth2Grant::AuthorizationCode {
             return Err(Error::InvalidInput(format!(
@@ -70,7 +110,9 @@ impl Engine {
                 "a redirect URI must not have a #fragment (RFC 6749 §3.1.2)".into(),
             ));
         }
-        let creds = self.desk.resolve_client_credentials(id)?;
+        let creds = self
+            .db(move |desk| desk.resolve_client_credentials(id))
+            .await?;
         let endpoints = ctx.endpoints()?;
         let state = Secret::new(oauth2::CsrfToken::new_random_len(32).secret().clone());
         let (challenge, verifier) = if o.pkce {
@@ -82,16 +124,27 @@ impl Engine {
         let request =
             tokens::authorization_url(o, &creds, &endpoints, redirect_uri, &state, challenge)
                 .map_err(Error::InvalidInput)?;
-        let expires_at = self.desk.insert_pending_authorization(
-            id,
-            &state,
-            redirect_uri,
-            verifier.as_ref(),
+        let (ttl, redirect, back) = (
             self.config.sign_in_ttl,
-            web_return,
-        )?;
+            redirect_uri.to_string(),
+            web_return.map(str::to_string),
+        );
+        let sign_in_id = crate::token_store::state_hash(state.expose());
+        let expires_at = self
+            .db(move |desk| {
+                desk.insert_pending_authorization(
+                    id,
+                    &state,
+                    &redirect,
+                    verifier.as_ref(),
+                    ttl,
+                    back.as_deref(),
+                )
+            })
+            .await?;
         Ok(SignInStart {
             account_connector_id: id,
+            sign_in_id,
             authorization_url: request.url.to_string(),
             redirect_uri: redirect_uri.to_string(),
             expires_at,
@@ -108,15 +161,39 @@ impl Engine {
     /// [`Engine::complete_sign_in`], also giving back the `web_return` of the sign-in it
     /// belonged to (when the state was known), so the browser flow can send the user on.
     pub async fn complete_sign_in_returning(&self, callback_url: &str) -> SignInOutcome {
-        let mut web_return = None;
-        let result = self.complete(callback_url, &mut web_return).await;
-        SignInOutcome { web_return, result }
+        // Its own task: a browser that goes away mid-exchange cannot lose the tokens.
+        let engine = self.clone();
+        let callback_url = callback_url.to_string();
+        let run = tokio::spawn(async move {
+            let mut web_return = None;
+            let mut pending = None;
+            let result = engine
+                .complete(&callback_url, &mut web_return, &mut pending)
+                .await;
+            if let Some((sign_in_id, id)) = pending {
+                let _ = engine.sign_ins.send(SignInFinished {
+                    sign_in_id,
+                    account_connector_id: id,
+                    ok: result.is_ok(),
+                    message: match &result {
+                        Ok(_) => "Signed in.".into(),
+                        Err(e) => e.to_string(),
+                    },
+                });
+            }
+            SignInOutcome { web_return, result }
+        });
+        run.await.unwrap_or_else(|e| SignInOutcome {
+            web_return: None,
+            result: Err(Error::Internal(format!("the sign-in task failed: {e}"))),
+        })
     }
 
     async fn complete(
         &self,
         callback_url: &str,
         web_return: &mut Option<String>,
+        finished: &mut Option<(String, i64)>,
     ) -> Result<AccountConnector> {
         let callback = url::Url::parse(callback_url).map_err(|_| {
             Error::AuthorizationFailed("the callback URL is not a valid URL".into())
@@ -133,20 +210,22 @@ impl Engine {
             )
         })?;
         let pending = self
-            .desk
-            .take_pending_authorization(&state)?
+            .db(move |desk| desk.take_pending_authorization(&state))
+            .await?
             .ok_or_else(|| {
                 Error::AuthorizationFailed(
                     "this sign-in is unknown or was already completed; start it again".into(),
                 )
             })?;
         web_return.clone_from(&pending.web_return);
+        *finished = Some((pending.sign_in_id.clone(), pending.account_connector_id));
         if pending.expired {
             return Err(Error::AuthorizationFailed(
                 "this sign-in took longer than allowed (10 minutes); start it again".into(),
             ));
         }
         let id = pending.account_connector_id;
+        // The caller presented this sign-in's `state`: recording its failure is allowed.
         let fail = |message: String| -> Error {
             let _ = self.desk.record_failure(id, "sign_in_failed", &message);
             Error::AuthorizationFailed(message)
@@ -166,11 +245,11 @@ impl Engine {
                 clip(&error)
             )));
         }
-        let ctx = self.context(id)?;
+        let ctx = self.context(id).await?;
         let o = ctx.oauth2()?.clone();
         // RFC 9207: when the provider names itself, it must be the issuer we talked to.
-        match (param("iss"), &o.issuer) {
-            (Some(iss), Some(expected)) if &iss != expected => {
+        match (param("iss"), ctx.issuer()?) {
+            (Some(iss), Some(expected)) if iss != expected => {
                 return Err(fail(format!(
                     "the answer came from issuer {} but the connector's issuer is {expected} (possible mix-up attack)",
                     clip(&iss)
@@ -186,7 +265,9 @@ impl Engine {
         }
         let code = param("code")
             .ok_or_else(|| fail("the provider's answer has neither `code` nor `error`".into()))?;
-        let creds = self.desk.resolve_client_credentials(id)?;
+        let creds = self
+            .db(move |desk| desk.resolve_client_credentials(id))
+            .await?;
         let endpoints = ctx.endpoints()?;
         let grant = Grant::Code {
             code: &code,
@@ -205,9 +286,13 @@ impl Engine {
         {
             Ok(mut tokens) => {
                 tokens.captured = super::captured(&ctx, &tokens, Some(&callback));
-                self.desk
-                    .commit_tokens(id, &tokens, TokenCommit::NewGrant, "signed_in", None)?;
-                self.desk.get_account_connector(id)
+                // The user's new grant wins over whatever is stored (no expected version);
+                // the version bump makes any refresh in flight discard its result.
+                self.db(move |desk| {
+                    desk.commit_tokens(id, &tokens, TokenCommit::NewGrant, "signed_in", None)?;
+                    desk.get_account_connector(id)
+                })
+                .await
             }
             Err(e) => Err(fail(e.message("code exchange"))),
         }

@@ -132,6 +132,21 @@ pub struct Observed {
     pub status: Option<u16>,
     pub content_type: Option<String>,
     pub location_host: Option<String>,
+    /// `Retry-After` in seconds or as an HTTP date, as a duration from now.
+    pub retry_after: Option<chrono::Duration>,
+}
+
+/// Parses `Retry-After` (RFC 9110 §10.2.3): delay-seconds or an HTTP date.
+pub fn parse_retry_after(
+    value: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<chrono::Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u32>() {
+        return Some(chrono::Duration::seconds(seconds.into()));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    Some((at.with_timezone(&chrono::Utc) - now).max(chrono::Duration::zero()))
 }
 
 /// The oauth2 HTTP client: sends through the strict client, caps the body, and records
@@ -190,6 +205,10 @@ impl<'c> oauth2::AsyncHttpClient<'c> for OAuthHttp<'_> {
                     .get(reqwest::header::CONTENT_TYPE)
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_string);
+                o.retry_after = headers
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
                 o.location_host = headers
                     .get(reqwest::header::LOCATION)
                     .and_then(|v| v.to_str().ok())

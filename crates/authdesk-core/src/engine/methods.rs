@@ -41,7 +41,9 @@ impl Engine {
         method: &str,
         parameters: &serde_json::Map<String, Value>,
     ) -> Result<MethodResponse> {
-        let (ctx, auth, version) = self.prepared(id).await?;
+        // The method, its parameters and its URL are checked before any credential is
+        // touched: a typo must not cost a refresh.
+        let (ctx, marker) = self.cached_context(id).await?;
         let m = ctx.def.method(method).ok_or_else(|| {
             let known: Vec<&str> = ctx.def.methods.iter().map(|m| m.id.as_str()).collect();
             let known = if known.is_empty() {
@@ -56,14 +58,16 @@ impl Engine {
             )
         })?;
         check_parameters(m, parameters)?;
-        let response = self.send(&ctx, m, parameters, &auth).await?;
+        let url = build_url(&ctx, m, parameters)?;
+        let (auth, version) = self.prepared(id, ctx.clone(), marker).await?;
+        let response = self.send(&ctx, m, url.clone(), parameters, &auth).await?;
         if response.status == 401 && ctx.def.oauth2().is_some() {
             // The provider refused a token we thought valid: refresh once (single flight:
             // if another task already did, its token is used) and try again.
             self.forget_prepared(id);
             let token = self.ensure_token(id, version).await?;
             let auth = super::bearer(ctx.oauth2()?, &token.value);
-            return self.send(&ctx, m, parameters, &auth).await;
+            return self.send(&ctx, m, url, parameters, &auth).await;
         }
         Ok(response)
     }
@@ -72,10 +76,10 @@ impl Engine {
         &self,
         ctx: &Context,
         m: &MethodDefinition,
+        mut url: url::Url,
         params: &serde_json::Map<String, Value>,
         auth: &AppliedAuth,
     ) -> Result<MethodResponse> {
-        let mut url = build_url(ctx, m, params)?;
         let mut query: Vec<(String, String)> = m
             .parameters
             .iter()
@@ -101,7 +105,7 @@ impl Engine {
         for (name, value) in &ctx.def.headers {
             request = request.header(
                 name.as_str(),
-                ctx.render(&format!("headers.{name}"), value)?,
+                ctx.header_value(&format!("headers.{name}"), value)?,
             );
         }
         for p in m
@@ -209,67 +213,26 @@ fn check_parameters(m: &MethodDefinition, given: &serde_json::Map<String, Value>
     Ok(())
 }
 
-/// Base URL + path; path parameters and properties are percent-encoded as one segment.
+/// The method's URL from its template (API base URL + path, or its absolute path): path
+/// parameters and properties percent-encoded as segments, hosts checked.
 fn build_url(
     ctx: &Context,
     m: &MethodDefinition,
     params: &serde_json::Map<String, Value>,
 ) -> Result<url::Url> {
-    let (base, path) = if let Some(scheme_end) = m.path.find("://") {
-        // An absolute URL: its origin is the base, the rest a path template.
-        let host_start = scheme_end + 3;
-        let path_start = m.path[host_start..]
-            .find('/')
-            .map_or(m.path.len(), |i| host_start + i);
-        (
-            m.path[..path_start].to_string(),
-            m.path[path_start..].to_string(),
-        )
-    } else {
-        let base = ctx.def.api_base_url.as_deref().ok_or_else(|| {
-            Error::InvalidInput(format!("connector `{}` has no api_base_url", ctx.def.id))
-        })?;
-        (ctx.render("api_base_url", base)?, m.path.clone())
-    };
-    let mut url = url::Url::parse(&base).map_err(|e| {
-        Error::InvalidInput(format!(
-            "api_base_url of `{}` is not a URL after filling placeholders: {e}",
-            ctx.def.id
-        ))
-    })?;
-    let mut segments: Vec<String> = url
-        .path_segments()
-        .map(|s| s.filter(|s| !s.is_empty()).map(str::to_string).collect())
-        .unwrap_or_default();
-    for template in path.split('/').filter(|s| !s.is_empty()) {
-        let mut segment = template.to_string();
-        for name in crate::definition::placeholders(template).map_err(Error::InvalidInput)? {
-            let value = match params.get(&name) {
-                Some(v) => scalar(v),
-                None => ctx
-                    .properties
-                    .get(&name)
-                    .map(|s| s.expose().to_string())
-                    .ok_or_else(|| {
-                        Error::InvalidInput(format!(
-                            "method `{}` needs `{name}` for its path",
-                            m.id
-                        ))
-                    })?,
-            };
-            segment = segment.replace(&format!("{{{name}}}"), &value);
-        }
-        segments.push(segment);
-    }
-    url.path_segments_mut()
-        .map_err(|_| Error::InvalidInput("api_base_url cannot take a path".into()))?
-        .clear()
-        .extend(segments.iter());
-    Ok(url)
+    let template = ctx
+        .def
+        .method_url(m)
+        .ok_or_else(|| Error::InvalidInput(format!("method `{}` has no URL template", m.id)))?;
+    ctx.url(
+        &format!("the URL of method `{}`", m.id),
+        template,
+        Some(params),
+    )
 }
 
 /// Strings as they are; numbers and booleans as their JSON text.
-fn scalar(v: &Value) -> String {
+pub(crate) fn scalar(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),

@@ -11,15 +11,30 @@
 //! Single flight: at most one refresh per credential at a time. Within a process, tasks
 //! queue on a per-credential async mutex; across processes, a lease row in SQLite taken
 //! with an IMMEDIATE transaction. Whoever waited re-reads and uses the new token.
+//!
+//! A refresh runs in a task of its own, holding the mutex and the lease, so a caller that
+//! goes away (an HTTP client that disconnects, Ctrl-C in a task) cannot lose a rotated
+//! refresh token between the provider's answer and the commit. Its writes are conditional
+//! on the credential version it read (`token_store::Expected`): if the user signed in,
+//! set an AuthValue, disconnected or deleted meanwhile, the result is discarded and the
+//! tokens it got are revoked where the provider can.
+//!
+//! The refresh margin scales with the token: a token is refreshed when it expires within
+//! the definition's `refresh_margin_seconds` (default 60 s), but never earlier than a
+//! quarter of its lifetime before expiry, so a provider that issues 10-second tokens gets
+//! one refresh every 7.5 seconds at most, not one per call.
+//!
+//! SQLite and keychain calls made from async code run on tokio's blocking threads
+//! ([`Engine::db`]), never on the async workers.
 
 pub mod discovery;
 pub mod flow;
 pub mod http;
-pub mod loopback;
 pub mod methods;
 pub mod tokens;
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
@@ -28,8 +43,8 @@ use serde::Serialize;
 
 use crate::credentials::ClientCredentials;
 use crate::definition::{
-    placeholders, ApiKeyPlacement, AuthDefinition, CaptureFrom, CaptureSource, ConnectorDefinition,
-    OAuth2Definition, OAuth2Grant,
+    template, ApiKeyPlacement, AuthDefinition, CaptureFrom, CaptureSource, ConnectorDefinition,
+    Endpoint, OAuth2Definition, OAuth2Grant, SlotKind, SlotValues, TemplateError, UrlTemplate,
 };
 use crate::domain::{AccountConnector, AuthStatus};
 use crate::error::{Error, Result};
@@ -37,7 +52,8 @@ use crate::secret::Secret;
 use crate::service::{fields, Authdesk};
 use crate::store::ChangeMarker;
 use crate::token_store::{
-    new_lease_holder, CapturedProperty, LeaseOutcome, NewTokens, StoredTokens, TokenCommit,
+    new_lease_holder, CapturedProperty, Expected, LeaseOutcome, NewTokens, StoredTokens,
+    TakenTokens, TokenCommit,
 };
 use http::{HttpClients, HttpConfig};
 use tokens::{Endpoints, Grant, TokenError};
@@ -69,13 +85,38 @@ impl Default for EngineConfig {
     }
 }
 
+/// The engine. Cheap to clone: clones share one state (a refresh task holds a clone).
+#[derive(Clone)]
 pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+pub struct Inner {
     desk: Arc<Authdesk>,
     http: HttpClients,
     config: EngineConfig,
     gates: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
     prepared: Mutex<HashMap<i64, Prepared>>,
     holder: String,
+    sign_ins: tokio::sync::broadcast::Sender<flow::SignInFinished>,
+}
+
+impl Deref for Engine {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+/// How many times a refresh may find the credential changed under it before giving up.
+const MAX_STALE_ROUNDS: u32 = 3;
+
+/// What a refresh under the lease came to.
+enum Obtained {
+    Token(Token),
+    /// The credential changed while the provider answered: nothing was written.
+    Stale,
 }
 
 /// A cached context and auth for one account connector (see [`Engine::prepared`]).
@@ -93,14 +134,17 @@ pub struct Token {
     pub value: Secret,
     pub version: i64,
     pub expires_at: Option<DateTime<Utc>>,
+    /// Until when it is used without looking again (expiry minus the refresh margin).
+    pub good_until: Option<DateTime<Utc>>,
 }
 
 impl Token {
-    fn of(value: &Secret, stored: &StoredTokens) -> Token {
+    fn of(value: &Secret, stored: &StoredTokens, margin: Duration) -> Token {
         Token {
             value: value.clone(),
             version: stored.version,
             expires_at: stored.expires_at,
+            good_until: stored.expires_at.map(|e| e - margin),
         }
     }
 }
@@ -139,37 +183,101 @@ impl Context {
         })
     }
 
-    /// Fills `{Property}` placeholders.
-    pub fn render(&self, field: &str, template: &str) -> Result<String> {
-        let mut out = template.to_string();
-        for name in placeholders(template).map_err(Error::InvalidInput)? {
-            let value = self.properties.get(&name).ok_or_else(|| {
+    /// Builds a URL from one of the definition's templates with this account connector's
+    /// properties (and, for a method, its call's parameters), checking every value again.
+    pub fn url(
+        &self,
+        field: &str,
+        template: &UrlTemplate,
+        params: Option<&serde_json::Map<String, serde_json::Value>>,
+    ) -> Result<url::Url> {
+        template
+            .build(&ContextSlots { ctx: self, params })
+            .map_err(|e| self.template_error(field, e))
+    }
+
+    fn endpoint(&self, which: Endpoint) -> Result<Option<String>> {
+        self.def
+            .endpoint(which)
+            .map(|t| {
+                t.render(&ContextSlots {
+                    ctx: self,
+                    params: None,
+                })
+                .map_err(|e| self.template_error(which.field(), e))
+            })
+            .transpose()
+    }
+
+    /// Fills `{Property}` placeholders of a header value.
+    pub fn header_value(&self, field: &str, text: &str) -> Result<String> {
+        template::fill_text(text, |name| {
+            self.properties.get(name).map(|v| v.expose().to_string())
+        })
+        .map_err(|e| self.template_error(field, e))
+    }
+
+    fn template_error(&self, field: &str, e: TemplateError) -> Error {
+        let (id, slug) = (self.ac.id, &self.def.id);
+        match e {
+            TemplateError::Missing { slot } => Error::InvalidInput(format!(
+                "{field} of connector `{slug}` needs the property `{slot}`: set it with \
+                 `authdesk account-connectors set-property {id} {slot} VALUE`"
+            )),
+            TemplateError::BadValue { slot, problem } => {
+                let message = if self.def.property(&slot).is_some() {
+                    self.def.property_problem(&slot, &problem)
+                } else {
+                    format!("`{slot}` {problem}")
+                };
                 Error::InvalidInput(format!(
-                    "{field} of connector `{}` needs the property `{name}`: set it with \
-                     `authdesk account-connectors set-property {} {name} VALUE`",
-                    self.def.id, self.ac.id
+                    "cannot build {field} of account connector {id}: {message}; nothing was sent"
                 ))
-            })?;
-            out = out.replace(&format!("{{{name}}}"), value.expose());
+            }
+            TemplateError::Template(m) => Error::InvalidInput(format!(
+                "connector `{slug}`: {field}: {m}; nothing was sent"
+            )),
         }
-        Ok(out)
     }
 
     pub fn endpoints(&self) -> Result<Endpoints> {
-        let o = self.oauth2()?;
+        self.oauth2()?;
         Ok(Endpoints {
-            authorize: o
-                .authorize_url
-                .as_deref()
-                .map(|u| self.render("authorize_url", u))
-                .transpose()?,
-            token: self.render("token_url", &o.token_url)?,
-            revoke: o
-                .revoke_url
-                .as_deref()
-                .map(|u| self.render("revoke_url", u))
-                .transpose()?,
+            authorize: self.endpoint(Endpoint::Authorize)?,
+            token: self
+                .endpoint(Endpoint::Token)?
+                .ok_or_else(|| Error::InvalidInput("the connector has no token_url".into()))?,
+            revoke: self.endpoint(Endpoint::Revoke)?,
         })
+    }
+
+    /// The issuer the provider must name in `iss` (RFC 9207), placeholders filled.
+    pub fn issuer(&self) -> Result<Option<String>> {
+        self.endpoint(Endpoint::Issuer)
+    }
+}
+
+/// Slot values for a template: method parameters (never for a host), then properties.
+struct ContextSlots<'a> {
+    ctx: &'a Context,
+    params: Option<&'a serde_json::Map<String, serde_json::Value>>,
+}
+
+impl SlotValues for ContextSlots<'_> {
+    fn value(&self, name: &str, kind: SlotKind) -> Option<String> {
+        if !kind.is_host() {
+            if let Some(v) = self.params.and_then(|p| p.get(name)) {
+                return Some(methods::scalar(v));
+            }
+        }
+        self.ctx
+            .properties
+            .get(name)
+            .map(|v| v.expose().to_string())
+    }
+
+    fn check(&self, name: &str, value: &str) -> std::result::Result<(), String> {
+        self.ctx.def.check_constraints(name, value)
     }
 }
 
@@ -195,13 +303,17 @@ pub struct RevocationReport {
 impl Engine {
     pub fn new(desk: Arc<Authdesk>, config: EngineConfig) -> Result<Engine> {
         let http = HttpClients::new(&config.http)?;
+        let (sign_ins, _) = tokio::sync::broadcast::channel(64);
         Ok(Engine {
-            desk,
-            http,
-            config,
-            gates: Mutex::new(HashMap::new()),
-            prepared: Mutex::new(HashMap::new()),
-            holder: new_lease_holder(),
+            inner: Arc::new(Inner {
+                desk,
+                http,
+                config,
+                gates: Mutex::new(HashMap::new()),
+                prepared: Mutex::new(HashMap::new()),
+                holder: new_lease_holder(),
+                sign_ins,
+            }),
         })
     }
 
@@ -213,19 +325,20 @@ impl Engine {
         &self.config
     }
 
-    pub(crate) fn context(&self, id: i64) -> Result<Context> {
-        let (ac, def) = self.desk.account_connector_with_definition(id)?;
-        let mut properties = BTreeMap::new();
-        for p in &ac.properties {
-            if let Some(v) = self.desk.property_value(id, &p.name)? {
-                properties.insert(p.name.clone(), v);
-            }
-        }
-        Ok(Context {
-            ac,
-            def,
-            properties,
-        })
+    /// Runs a store or keychain call on tokio's blocking threads, off the async workers.
+    pub async fn db<T, F>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(&Authdesk) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let desk = self.desk.clone();
+        tokio::task::spawn_blocking(move || f(&desk))
+            .await
+            .map_err(|e| Error::Internal(format!("a database task failed: {e}")))?
+    }
+
+    pub(crate) async fn context(&self, id: i64) -> Result<Context> {
+        self.db(move |desk| context_of(desk, id)).await
     }
 
     fn gate(&self, id: i64) -> Arc<tokio::sync::Mutex<()>> {
@@ -233,38 +346,58 @@ impl Engine {
         gates.entry(id).or_default().clone()
     }
 
+    /// The refresh margin for a token: the definition's (or the engine's default), but
+    /// never more than a quarter of the token's lifetime.
+    pub fn refresh_margin(&self, def: &ConnectorDefinition, t: &StoredTokens) -> Duration {
+        margin_for(&self.config, def, t.lifetime())
+    }
+
     /// The auth to apply to a request on account connector `id`, and the credential
     /// version it came from (for a forced refresh after a 401).
     pub async fn access(&self, id: i64) -> Result<(AppliedAuth, Option<i64>)> {
-        let ctx = self.context(id)?;
+        let ctx = self.context(id).await?;
         let (auth, version, _) = self.access_with(&ctx).await?;
         Ok((auth, version))
     }
 
-    /// Context and auth for a request, from a per-process cache that any commit to the data
-    /// directory (by this or another process) invalidates, so a hot path does no queries
+    /// The account connector's context, from a per-process cache that any commit to the
+    /// data directory (by this or another process) invalidates.
+    pub(crate) async fn cached_context(&self, id: i64) -> Result<(Arc<Context>, ChangeMarker)> {
+        let marker = self.db(|desk| desk.change_marker()).await?;
+        {
+            let cache = self.prepared.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(p) = cache.get(&id) {
+                if p.marker == marker {
+                    return Ok((p.ctx.clone(), marker));
+                }
+            }
+        }
+        Ok((Arc::new(self.context(id).await?), marker))
+    }
+
+    /// Context and auth for a request, from the same cache, so a hot path does no queries
     /// and no decryption.
     pub(crate) async fn prepared(
         &self,
         id: i64,
-    ) -> Result<(Arc<Context>, AppliedAuth, Option<i64>)> {
-        let marker = self.desk.change_marker()?;
-        let soon = self.desk.now() + self.config.refresh_margin;
+        ctx: Arc<Context>,
+        marker: ChangeMarker,
+    ) -> Result<(AppliedAuth, Option<i64>)> {
+        let now = self.desk.now();
         {
             let cache = self.prepared.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(p) = cache.get(&id) {
-                if p.marker == marker && p.good_until.is_none_or(|g| g > soon) {
-                    return Ok((p.ctx.clone(), p.auth.clone(), p.version));
+                if p.marker == marker && p.good_until.is_none_or(|g| g > now) {
+                    return Ok((p.auth.clone(), p.version));
                 }
             }
         }
-        let ctx = Arc::new(self.context(id)?);
         let (auth, version, good_until) = self.access_with(&ctx).await?;
         // Tagged with the marker from *before* reading: anything committed since makes the
         // entry stale (our own refresh included), never the other way round.
         let entry = Prepared {
             marker,
-            ctx: ctx.clone(),
+            ctx,
             auth: auth.clone(),
             version,
             good_until,
@@ -273,7 +406,7 @@ impl Engine {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(id, entry);
-        Ok((ctx, auth, version))
+        Ok((auth, version))
     }
 
     pub(crate) fn forget_prepared(&self, id: i64) {
@@ -283,6 +416,8 @@ impl Engine {
             .remove(&id);
     }
 
+    /// The auth, the credential version and until when (margin included) it may be used
+    /// without looking again.
     async fn access_with(
         &self,
         ctx: &Context,
@@ -292,8 +427,8 @@ impl Engine {
             AuthDefinition::None {} => Ok((AppliedAuth::None, None, None)),
             AuthDefinition::ApiKey(k) => {
                 let key = self
-                    .desk
-                    .credential_secret(id, fields::API_KEY)?
+                    .db(move |desk| desk.credential_secret(id, fields::API_KEY))
+                    .await?
                     .ok_or_else(|| Error::NeedsSignIn {
                         account_connector_id: id,
                         reason: "no API key is stored; set it as the AuthValue".into(),
@@ -312,7 +447,7 @@ impl Engine {
                 Ok((auth, None, None))
             }
             AuthDefinition::Basic {} => {
-                let joined = self.desk.credential_secret(id, fields::BASIC)?.ok_or_else(|| Error::NeedsSignIn {
+                let joined = self.db(move |desk| desk.credential_secret(id, fields::BASIC)).await?.ok_or_else(|| Error::NeedsSignIn {
                     account_connector_id: id,
                     reason: "no Basic credentials are stored; set base64(user:password) as the AuthValue".into(),
                 })?;
@@ -332,7 +467,7 @@ impl Engine {
                 Ok((
                     bearer(o, &token.value),
                     Some(token.version),
-                    token.expires_at,
+                    token.good_until,
                 ))
             }
         }
@@ -341,32 +476,58 @@ impl Engine {
     /// Refreshes now (or re-authenticates with client credentials / password), even if the
     /// access token is still valid — unless someone else refreshed meanwhile.
     pub async fn refresh_now(&self, id: i64) -> Result<AccountConnector> {
-        self.context(id)?.oauth2()?;
-        let version = self.desk.load_tokens(id)?.version;
+        self.context(id).await?.oauth2()?;
+        let version = self.db(move |desk| desk.load_tokens(id)).await?.version;
         self.ensure_token(id, Some(version)).await?;
         self.forget_prepared(id);
-        self.desk.get_account_connector(id)
+        self.db(move |desk| desk.get_account_connector(id)).await
     }
 
     /// A usable access token. With `stale_version`, the token of that version is not good
     /// enough (the provider refused it): a newer one is obtained or awaited.
     pub async fn ensure_token(&self, id: i64, stale_version: Option<i64>) -> Result<Token> {
-        let margin = self.config.refresh_margin;
-        if stale_version.is_none() {
-            let t = self.desk.load_tokens(id)?;
-            if t.status == AuthStatus::Authenticated {
-                if let Some(a) = t.access_valid_at(self.desk.now() + margin) {
-                    return Ok(Token::of(a, &t));
-                }
+        let (t, def) = self
+            .db(move |desk| {
+                Ok((
+                    desk.load_tokens(id)?,
+                    desk.account_connector_definition(id)?,
+                ))
+            })
+            .await?;
+        let margin = self.refresh_margin(&def, &t);
+        if stale_version.is_none() && t.status == AuthStatus::Authenticated {
+            if let Some(a) = t.access_valid_at(self.desk.now() + margin) {
+                return Ok(Token::of(a, &t, margin));
             }
         }
-        let gate = self.gate(id);
-        let _in_process = gate.lock().await;
-        let stored = loop {
-            let t = self.desk.load_tokens(id)?;
+        // The slow path runs in a task of its own, holding the in-process gate: a caller
+        // that goes away cannot cut a refresh between the provider's answer and the commit.
+        let engine = self.clone();
+        let first_seen = t.version;
+        tokio::spawn(async move {
+            let _in_process = engine.gate(id).lock_owned().await;
+            engine
+                .ensure_token_locked(id, stale_version, first_seen, def)
+                .await
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("the refresh task failed: {e}")))?
+    }
+
+    async fn ensure_token_locked(
+        &self,
+        id: i64,
+        stale_version: Option<i64>,
+        first_seen: i64,
+        def: Arc<ConnectorDefinition>,
+    ) -> Result<Token> {
+        let mut stale_rounds = 0;
+        loop {
+            let t = self.db(move |desk| desk.load_tokens(id)).await?;
             let now = self.desk.now();
+            let margin = self.refresh_margin(&def, &t);
             if t.status == AuthStatus::NeedsReauth {
-                let ac = self.desk.get_account_connector(id)?;
+                let ac = self.db(move |desk| desk.get_account_connector(id)).await?;
                 return Err(Error::NeedsReauth {
                     account_connector_id: id,
                     message: ac.last_error.unwrap_or_else(|| {
@@ -376,20 +537,24 @@ impl Engine {
             }
             let newer = stale_version.is_none_or(|v| t.version != v);
             if newer {
-                let wanted = if stale_version.is_some() {
+                // A token obtained while we waited (by this process or another) is used as
+                // long as it has not expired: that is what makes one refresh serve every
+                // waiter, whatever the token's lifetime.
+                let just_obtained = t.version != first_seen;
+                let wanted = if stale_version.is_some() || just_obtained {
                     now
                 } else {
                     now + margin
                 };
                 if let Some(a) = t.access_valid_at(wanted) {
-                    return Ok(Token::of(a, &t));
+                    return Ok(Token::of(a, &t, margin));
                 }
             }
             if let Some(retry) = t.retry_after.filter(|r| *r > now) {
                 if let (true, Some(a)) = (newer, t.access_valid_at(now)) {
-                    return Ok(Token::of(a, &t));
+                    return Ok(Token::of(a, &t, margin));
                 }
-                let ac = self.desk.get_account_connector(id)?;
+                let ac = self.db(move |desk| desk.get_account_connector(id)).await?;
                 return Err(Error::ProviderTransient {
                     message: ac
                         .last_error
@@ -397,40 +562,54 @@ impl Engine {
                     retry_after: Some(retry),
                 });
             }
-            match self
-                .desk
-                .try_acquire_lease(id, &self.holder, self.config.lease_ttl, t.version)?
-            {
-                LeaseOutcome::Acquired => break t,
+            let (holder, ttl, version) = (self.holder.clone(), self.config.lease_ttl, t.version);
+            let lease = self
+                .db(move |desk| desk.try_acquire_lease(id, &holder, ttl, version))
+                .await?;
+            match lease {
+                LeaseOutcome::Acquired => {
+                    let result = self.obtain(id, &t, stale_version.is_some()).await;
+                    // Every path below releases in its own transaction; make sure.
+                    let holder = self.holder.clone();
+                    let _ = self.db(move |desk| desk.release_lease(id, &holder)).await;
+                    match result? {
+                        Obtained::Token(token) => return Ok(token),
+                        Obtained::Stale => {
+                            stale_rounds += 1;
+                            if stale_rounds >= MAX_STALE_ROUNDS {
+                                return Err(Error::ProviderTransient {
+                                    message: format!(
+                                        "the credential of account connector {id} kept changing \
+                                         while it was being refreshed; try again"
+                                    ),
+                                    retry_after: None,
+                                });
+                            }
+                        }
+                    }
+                }
                 // Someone else refreshed between our read and the lease: look again.
-                LeaseOutcome::Changed => continue,
+                LeaseOutcome::Changed => {}
                 LeaseOutcome::HeldByOther => {
                     tokio::time::sleep(std::time::Duration::from_millis(25)).await
                 }
             }
-        };
-        let result = self.obtain(id, &stored).await;
-        if result.is_err() {
-            // Every failure path below releases in its own transaction; make sure.
-            let _ = self.desk.release_lease(id, &self.holder);
         }
-        result
     }
 
     /// Holding the lease: get a new token by refresh, or by the connector's own grant.
-    async fn obtain(&self, id: i64, stored: &StoredTokens) -> Result<Token> {
-        let ctx = self.context(id)?;
+    /// Every write is conditional on `stored.version` and the lease. `refused`: the
+    /// provider refused the stored access token (a 401), rather than it having expired.
+    async fn obtain(&self, id: i64, stored: &StoredTokens, refused: bool) -> Result<Obtained> {
+        let ctx = self.context(id).await?;
         let o = ctx.oauth2()?.clone();
         let now = self.desk.now();
         let (grant_kind, commit, event) = if stored.refresh_usable_at(now).is_some() {
             ("refresh", TokenCommit::Refresh, "refreshed")
         } else if stored.refresh_token.is_some() {
-            let msg = "the refresh token's RefreshExpires has passed";
-            self.desk.mark_needs_reauth(id, msg, Some(&self.holder))?;
-            return Err(Error::NeedsReauth {
-                account_connector_id: id,
-                message: msg.into(),
-            });
+            return self
+                .needs_reauth(id, stored, "the refresh token's RefreshExpires has passed")
+                .await;
         } else {
             match o.grant {
                 OAuth2Grant::ClientCredentials => (
@@ -440,15 +619,15 @@ impl Engine {
                 ),
                 OAuth2Grant::Password => ("password grant", TokenCommit::NewGrant, "authenticated"),
                 OAuth2Grant::AuthorizationCode if stored.access_token.is_some() => {
-                    let msg = "the access token has expired and there is no refresh token";
-                    self.desk.mark_needs_reauth(id, msg, Some(&self.holder))?;
-                    return Err(Error::NeedsReauth {
-                        account_connector_id: id,
-                        message: msg.into(),
-                    });
+                    let msg = if refused {
+                        "the provider refused the access token (HTTP 401) and there is no \
+                         refresh token to get a new one"
+                    } else {
+                        "the access token has expired and there is no refresh token"
+                    };
+                    return self.needs_reauth(id, stored, msg).await;
                 }
                 OAuth2Grant::AuthorizationCode => {
-                    self.desk.release_lease(id, &self.holder)?;
                     return Err(Error::NeedsSignIn {
                         account_connector_id: id,
                         reason:
@@ -458,48 +637,81 @@ impl Engine {
                 }
             }
         };
-        let creds = self.desk.resolve_client_credentials(id)?;
+        let creds = self
+            .db(move |desk| desk.resolve_client_credentials(id))
+            .await?;
         let endpoints = ctx.endpoints()?;
         test_pause("refresh:before_request");
         let result = self
             .token_request(&ctx, &o, &creds, &endpoints, stored, now)
             .await;
         test_pause("refresh:after_response");
+        let expected_version = stored.version;
         match result {
             Ok(mut tokens) => {
                 tokens.captured = captured(&ctx, &tokens, None);
-                let version =
-                    self.desk
-                        .commit_tokens(id, &tokens, commit, event, Some(&self.holder))?;
+                let (holder, commit_tokens) = (self.holder.clone(), tokens.clone());
+                let committed = self
+                    .db(move |desk| {
+                        desk.commit_tokens(
+                            id,
+                            &commit_tokens,
+                            commit,
+                            event,
+                            Some(Expected {
+                                version: expected_version,
+                                lease_holder: &holder,
+                            }),
+                        )
+                    })
+                    .await?;
+                let Some(version) = committed else {
+                    self.discard(&ctx, &o, &creds, &endpoints, &tokens).await;
+                    return Ok(Obtained::Stale);
+                };
                 test_pause("refresh:after_commit");
                 tracing::info!(
                     account_connector = id,
                     grant = grant_kind,
                     "obtained a new access token"
                 );
-                Ok(Token {
+                let lifetime = tokens.expires_at.map(|e| e - self.desk.now());
+                Ok(Obtained::Token(Token {
                     value: tokens.access_token,
                     version,
                     expires_at: tokens.expires_at,
-                })
+                    good_until: tokens
+                        .expires_at
+                        .map(|e| e - margin_for(&self.config, &ctx.def, lifetime)),
+                }))
             }
             Err(TokenError::InvalidGrant { description }) => {
                 let msg = TokenError::InvalidGrant { description }.message(grant_kind);
-                self.desk.mark_needs_reauth(id, &msg, Some(&self.holder))?;
-                Err(Error::NeedsReauth {
-                    account_connector_id: id,
-                    message: msg,
-                })
+                self.needs_reauth(id, stored, &msg).await
             }
             Err(e) => {
                 let msg = e.message(grant_kind);
-                let retry_after =
-                    self.desk
-                        .record_transient_failure(id, &msg, Some(&self.holder))?;
+                let (holder, text, hint) = (self.holder.clone(), msg.clone(), e.retry_after());
+                let recorded = self
+                    .db(move |desk| {
+                        desk.record_transient_failure(
+                            id,
+                            &text,
+                            hint,
+                            Expected {
+                                version: expected_version,
+                                lease_holder: &holder,
+                            },
+                        )
+                    })
+                    .await?;
+                let Some(retry_after) = recorded else {
+                    return Ok(Obtained::Stale);
+                };
                 tracing::warn!(account_connector = id, "{msg}");
                 // The old access token may still be good for a little while.
                 if let Some(a) = stored.access_valid_at(self.desk.now()) {
-                    return Ok(Token::of(a, stored));
+                    return Ok(Obtained::Token(Token::of(a, stored, Duration::zero())));
                 }
                 Err(match e {
                     TokenError::Rejected { .. } => Error::ProviderRejected(msg),
@@ -510,6 +722,88 @@ impl Engine {
                 })
             }
         }
+    }
+
+    /// Marks the credential as needing the user (if it is still the one we read).
+    async fn needs_reauth(&self, id: i64, stored: &StoredTokens, msg: &str) -> Result<Obtained> {
+        let (holder, text, version) = (self.holder.clone(), msg.to_string(), stored.version);
+        let marked = self
+            .db(move |desk| {
+                desk.mark_needs_reauth(
+                    id,
+                    &text,
+                    Expected {
+                        version,
+                        lease_holder: &holder,
+                    },
+                )
+            })
+            .await?;
+        if !marked {
+            return Ok(Obtained::Stale);
+        }
+        Err(Error::NeedsReauth {
+            account_connector_id: id,
+            message: msg.into(),
+        })
+    }
+
+    /// A refresh lost the race (the user signed in, set an AuthValue, disconnected or
+    /// deleted while the provider answered): its tokens are revoked where the provider can,
+    /// unless they are the ones now stored (a partner may have set the same refresh token).
+    async fn discard(
+        &self,
+        ctx: &Context,
+        o: &OAuth2Definition,
+        creds: &ClientCredentials,
+        endpoints: &Endpoints,
+        tokens: &NewTokens,
+    ) {
+        let id = ctx.ac.id;
+        let current = self
+            .db(move |desk| match desk.load_tokens(id) {
+                Ok(t) => Ok((t.access_token, t.refresh_token)),
+                Err(Error::NotFound { .. }) => Ok((None, None)),
+                Err(e) => Err(e),
+            })
+            .await;
+        let mut revoked = vec![];
+        if let (Ok((access, refresh)), true) = (current, endpoints.revoke.is_some()) {
+            let candidates = [
+                (tokens.refresh_token.as_ref(), true, refresh),
+                (Some(&tokens.access_token), false, access),
+            ];
+            for (token, is_refresh, now_stored) in candidates {
+                let Some(token) = token else { continue };
+                if now_stored.as_ref() == Some(token) {
+                    continue;
+                }
+                let ok = tokens::revoke(&self.http.strict, o, creds, endpoints, token, is_refresh)
+                    .await
+                    .is_ok();
+                revoked.push(match (is_refresh, ok) {
+                    (true, true) => "refresh token revoked",
+                    (false, true) => "access token revoked",
+                    (true, false) => "refresh token revocation failed",
+                    (false, false) => "access token revocation failed",
+                });
+            }
+        }
+        let detail = if revoked.is_empty() {
+            "the credential changed while the provider answered; its tokens were discarded".into()
+        } else {
+            format!(
+                "the credential changed while the provider answered; its tokens were discarded ({})",
+                revoked.join(", ")
+            )
+        };
+        tracing::info!(account_connector = id, "{detail}");
+        let _ = self
+            .db(move |desk| {
+                desk.note_event(id, "refresh_discarded", Some(&detail));
+                Ok(())
+            })
+            .await;
     }
 
     async fn token_request(
@@ -558,7 +852,7 @@ impl Engine {
         let now = self.desk.now();
         let soon = now + self.config.refresh_margin + Duration::minutes(5);
         let mut outcomes = vec![];
-        for (id, expires, last) in self.desk.oauth_credentials_to_watch()? {
+        for (id, expires, last) in self.db(|desk| desk.oauth_credentials_to_watch()).await? {
             let reason = if expires.is_some_and(|e| e <= soon) {
                 "expires soon"
             } else if last.is_none_or(|l| l + self.config.idle_refresh_after <= now) {
@@ -607,56 +901,183 @@ impl Engine {
         }
     }
 
-    /// Revokes the stored tokens at the provider (RFC 7009), when it has an endpoint.
-    pub async fn revoke(&self, id: i64) -> Result<RevocationReport> {
-        let ctx = self.context(id)?;
-        let Some(o) = ctx.def.oauth2() else {
-            return Ok(RevocationReport::default());
+    /// What revoking an account connector's tokens needs, read while it still exists.
+    async fn revoker(&self, id: i64) -> Result<Option<Revoker>> {
+        let ctx = self.context(id).await?;
+        let Some(o) = ctx.def.oauth2().cloned() else {
+            return Ok(None);
         };
         if o.revoke_url.is_none() {
-            return Ok(RevocationReport::default());
+            return Ok(None);
         }
+        let creds = self
+            .db(move |desk| desk.resolve_client_credentials(id))
+            .await;
+        let endpoints = ctx.endpoints();
+        Ok(Some(Revoker {
+            o,
+            setup: creds.and_then(|c| Ok((c, endpoints?))),
+        }))
+    }
+
+    /// Revokes taken tokens at the provider (RFC 7009).
+    async fn revoke_taken(&self, revoker: Option<Revoker>, taken: TakenTokens) -> RevocationReport {
         let mut report = RevocationReport::default();
-        let creds = match self.desk.resolve_client_credentials(id) {
-            Ok(c) => c,
-            Err(e) => {
-                report.attempted = true;
-                report.errors.push(e.to_string());
-                return Ok(report);
-            }
+        let Some(r) = revoker else {
+            return report;
         };
-        let endpoints = ctx.endpoints()?;
-        for (field, is_refresh) in [(fields::REFRESH_TOKEN, true), (fields::ACCESS_TOKEN, false)] {
-            let Some(token) = self.desk.credential_secret(id, field)? else {
-                continue;
-            };
+        let tokens = [
+            (fields::REFRESH_TOKEN, true, taken.refresh_token),
+            (fields::ACCESS_TOKEN, false, taken.access_token),
+        ];
+        for (field, is_refresh, token) in tokens {
+            let Some(token) = token else { continue };
             report.attempted = true;
-            match tokens::revoke(&self.http.strict, o, &creds, &endpoints, &token, is_refresh).await
+            let (creds, endpoints) = match &r.setup {
+                Ok(s) => s,
+                Err(e) => {
+                    report.errors.push(e.to_string());
+                    return report;
+                }
+            };
+            match tokens::revoke(
+                &self.http.strict,
+                &r.o,
+                creds,
+                endpoints,
+                &token,
+                is_refresh,
+            )
+            .await
             {
                 Ok(()) => report.revoked.push(field.to_string()),
                 Err(e) => report.errors.push(format!("{field}: {e}")),
             }
         }
-        Ok(report)
+        report
     }
 
-    /// Revokes at the provider, then forgets the credential (the account connector stays).
-    /// A failed revocation is reported; the local credential is removed all the same.
+    /// Forgets the credential here (the account connector stays), then revokes what was
+    /// stored at the provider. Forgetting first, in one transaction with reading the
+    /// tokens, means a refresh in flight finds the credential changed: it discards (and
+    /// revokes) what it gets instead of bringing the credential back.
     pub async fn disconnect(&self, id: i64) -> Result<RevocationReport> {
-        let report = self.revoke(id).await?;
-        let detail = (!report.errors.is_empty())
-            .then(|| format!("revocation failed: {}", report.errors.join("; ")));
-        self.desk
-            .clear_credentials(id, "disconnected", detail.as_deref())?;
+        let revoker = self.revoker(id).await?;
+        let taken = self
+            .db(move |desk| desk.take_credentials(id, "disconnected"))
+            .await?;
+        self.forget_prepared(id);
+        let report = self.revoke_taken(revoker, taken).await;
+        if !report.errors.is_empty() {
+            let detail = format!("revocation failed: {}", report.errors.join("; "));
+            let _ = self
+                .db(move |desk| {
+                    desk.note_event(id, "revocation_failed", Some(&detail));
+                    Ok(())
+                })
+                .await;
+        }
         Ok(report)
     }
 
-    /// Revokes at the provider, then deletes the account connector.
+    /// Deletes the account connector, then revokes its tokens at the provider.
     pub async fn delete_account_connector(&self, id: i64) -> Result<RevocationReport> {
-        let report = self.revoke(id).await?;
-        self.desk.delete_account_connector(id)?;
-        Ok(report)
+        let revoker = self.revoker(id).await?;
+        let taken = self
+            .db(move |desk| desk.delete_account_connector_taking(id))
+            .await?;
+        self.forget_prepared(id);
+        Ok(self.revoke_taken(revoker, taken).await)
     }
+
+    /// Deletes an account with its users and account connectors, then revokes every
+    /// account connector's tokens at its provider (as deleting one account connector does).
+    /// One report per account connector that had something to revoke.
+    pub async fn delete_account(&self, account_id: &str) -> Result<Vec<(i64, RevocationReport)>> {
+        let account = self
+            .db({
+                let a = account_id.to_string();
+                move |desk| desk.get_account(&a)
+            })
+            .await?
+            .id;
+        let ids = self
+            .db({
+                let a = account.clone();
+                move |desk| desk.list_account_connector_ids(Some(&a))
+            })
+            .await?;
+        let mut revokers = HashMap::new();
+        for id in ids {
+            // A connector whose context cannot be built (e.g. its definition no longer
+            // loads) is still deleted; its revocation is reported as failed.
+            revokers.insert(id, self.revoker(id).await);
+        }
+        let taken = self
+            .db(move |desk| desk.delete_account_taking(&account))
+            .await?;
+        let mut reports = Vec::new();
+        for (id, taken) in taken {
+            self.forget_prepared(id);
+            let revoker = revokers.remove(&id).unwrap_or_else(|| {
+                Err(Error::InvalidInput(
+                    "it was installed while the account was being deleted".into(),
+                ))
+            });
+            let report = match (taken, revoker) {
+                (Ok(t), Ok(r)) => self.revoke_taken(r, t).await,
+                (Err(e), _) | (_, Err(e)) => RevocationReport {
+                    attempted: true,
+                    revoked: vec![],
+                    errors: vec![e.to_string()],
+                },
+            };
+            if report.attempted {
+                reports.push((id, report));
+            }
+        }
+        Ok(reports)
+    }
+}
+
+/// What revoking needs for one account connector.
+struct Revoker {
+    o: OAuth2Definition,
+    setup: Result<(ClientCredentials, Endpoints)>,
+}
+
+/// The margin for a token of `lifetime` under a definition.
+fn margin_for(
+    config: &EngineConfig,
+    def: &ConnectorDefinition,
+    lifetime: Option<Duration>,
+) -> Duration {
+    let configured = def
+        .oauth2()
+        .and_then(|o| o.refresh_margin_seconds)
+        .map(|s| Duration::seconds(s.into()))
+        .unwrap_or(config.refresh_margin);
+    match lifetime {
+        Some(l) if l > Duration::zero() => configured.min(l / 4),
+        Some(_) => Duration::zero(),
+        None => configured,
+    }
+}
+
+/// An account connector with its properties opened (blocking: runs under [`Engine::db`]).
+fn context_of(desk: &Authdesk, id: i64) -> Result<Context> {
+    let (ac, def) = desk.account_connector_with_definition(id)?;
+    let mut properties = BTreeMap::new();
+    for p in &ac.properties {
+        if let Some(v) = desk.property_value(id, &p.name)? {
+            properties.insert(p.name.clone(), v);
+        }
+    }
+    Ok(Context {
+        ac,
+        def,
+        properties,
+    })
 }
 
 /// The account connector properties the definition captures from the provider's answers
@@ -688,6 +1109,18 @@ pub(crate) fn captured(
             let value = source
                 .value_of(&raw)
                 .filter(|v| v.len() <= 4096 && !v.chars().any(char::is_control))?;
+            // A provider's answer is input like any other: a captured host must be a host
+            // the definition allows, or it could steer later requests elsewhere.
+            let value = match ctx.def.check_property_value(name, &value) {
+                Ok(v) => v,
+                Err(problem) => {
+                    tracing::warn!(
+                        account_connector = ctx.ac.id,
+                        "not capturing from the provider's answer: {problem}"
+                    );
+                    return None;
+                }
+            };
             Some(CapturedProperty {
                 name: name.clone(),
                 value: Secret::new(value),

@@ -1,7 +1,9 @@
 //! Token endpoint requests through the `oauth2` crate (RFC 6749 §4.1.3, §4.3, §4.4, §6;
 //! RFC 7009 revocation), with our HTTP client and a classification of every failure:
-//! `invalid_grant` is final (the user must sign in again); 5xx, timeouts, redirects and
-//! bodies that are not a token response are transient; other OAuth errors are rejections.
+//! `invalid_grant` is final (the user must sign in again); 5xx, 429, timeouts, redirects,
+//! `temporarily_unavailable`, `slow_down` and bodies that are not a token response are
+//! transient (with the provider's `Retry-After`, when it sends one); other OAuth errors are
+//! rejections.
 //!
 //! Raw response bodies are never put in errors: on success they hold tokens.
 
@@ -69,8 +71,12 @@ pub enum TokenError {
         error: String,
         description: Option<String>,
     },
-    /// May pass by itself: back off and keep the refresh token.
-    Transient { message: String },
+    /// May pass by itself: back off (at least `retry_after`, if the provider said) and keep
+    /// the refresh token.
+    Transient {
+        message: String,
+        retry_after: Option<Duration>,
+    },
 }
 
 impl TokenError {
@@ -99,7 +105,24 @@ impl TokenError {
                     described(description)
                 )
             }
-            TokenError::Transient { message } => format!("the {what} failed for now: {message}"),
+            TokenError::Transient { message, .. } => {
+                format!("the {what} failed for now: {message}")
+            }
+        }
+    }
+
+    /// How long the provider asked us to wait (`Retry-After`), if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            TokenError::Transient { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    fn transient(message: String) -> TokenError {
+        TokenError::Transient {
+            message,
+            retry_after: None,
         }
     }
 }
@@ -318,12 +341,21 @@ fn classify(
             .location_host
             .as_deref()
             .unwrap_or("another location");
-        return TokenError::Transient {
-            message: format!(
-                "the endpoint answered HTTP {} redirecting to {to}; redirects are not followed on token endpoints",
-                status.unwrap_or_default()
-            ),
-        };
+        return TokenError::transient(format!(
+            "the endpoint answered HTTP {} redirecting to {to}; redirects are not followed on token endpoints",
+            status.unwrap_or_default()
+        ));
+    }
+    let waiting = |what: String| TokenError::Transient {
+        message: match observed.retry_after {
+            Some(d) => format!("{what}; it asked to wait {} s", d.num_seconds()),
+            None => what,
+        },
+        retry_after: observed.retry_after,
+    };
+    // Rate limiting is never a verdict on the grant, whatever the body says.
+    if status == Some(429) {
+        return waiting("the endpoint is rate limiting (HTTP 429)".into());
     }
     match e {
         RequestTokenError::ServerResponse(err) => {
@@ -335,19 +367,27 @@ fn classify(
                 }
                 other => other.to_string(),
             };
+            // RFC 6749 §4.1.2.1 `temporarily_unavailable`; RFC 8628 `slow_down`.
+            if matches!(code.as_str(), "temporarily_unavailable" | "slow_down") {
+                return waiting(format!(
+                    "the provider is temporarily unavailable (HTTP {}, {})",
+                    status.unwrap_or_default(),
+                    clip(&code)
+                ));
+            }
             if status.is_some_and(|s| s >= 500) {
-                return TokenError::Transient {
-                    message: format!("HTTP {} ({})", status.unwrap_or_default(), clip(&code)),
-                };
+                return waiting(format!(
+                    "HTTP {} ({})",
+                    status.unwrap_or_default(),
+                    clip(&code)
+                ));
             }
             TokenError::Rejected {
                 error: code,
                 description: err.error_description().cloned(),
             }
         }
-        RequestTokenError::Request(failure) => TokenError::Transient {
-            message: failure.to_string(),
-        },
+        RequestTokenError::Request(failure) => TokenError::transient(failure.to_string()),
         RequestTokenError::Parse(parse, body) => {
             let looks_like_markup = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<');
             let html = looks_like_markup
@@ -374,12 +414,10 @@ fn classify(
                     None => format!("a JSON body with a malformed `{}`", parse.path()),
                 }
             };
-            TokenError::Transient {
-                message: format!(
-                    "the endpoint answered HTTP {} with {what} instead of a token response",
-                    status.unwrap_or_default()
-                ),
-            }
+            waiting(format!(
+                "the endpoint answered HTTP {} with {what} instead of a token response",
+                status.unwrap_or_default()
+            ))
         }
         RequestTokenError::Other(msg) => {
             let html = observed
@@ -394,7 +432,7 @@ fn classify(
             } else {
                 format!("HTTP {}: {}", status.unwrap_or_default(), clip(&msg))
             };
-            TokenError::Transient { message }
+            waiting(message)
         }
     }
 }
