@@ -1009,3 +1009,56 @@ async fn the_openapi_document_lists_every_endpoint() {
         assert!(paths.contains(p), "{p} missing from {paths:?}");
     }
 }
+
+#[tokio::test]
+async fn property_values_cannot_steer_requests_to_other_hosts() {
+    let api = Api::start().await;
+    let acme = api.account("Acme").await;
+    for (connector, name, bad) in [
+        ("shopify", "ShopDomain", "evil.example/steal#"),
+        ("shopify", "ShopDomain", "a@evil.example"),
+        ("zendesk", "Subdomain", "evil.example#"),
+        ("zendesk", "Subdomain", "127.0.0.1:1"),
+    ] {
+        let (status, body) = api
+            .call(
+                Method::POST,
+                &format!("/v1.0/connectors/{connector}/install"),
+                Some(&acme),
+                Some(json!({"Name": "x", "Properties": [{"Name": name, "Value": bad}]})),
+            )
+            .await;
+        assert_eq!(status, 400, "{connector} {bad}: {body}");
+        let msg = body["Message"].as_str().unwrap();
+        assert!(msg.contains(name) && msg.contains("e.g."), "{msg}");
+        assert!(!msg.contains(bad), "the value is echoed: {msg}");
+    }
+    let (status, ac) = api
+        .call(
+            Method::POST,
+            "/v1.0/connectors/zendesk/install",
+            Some(&acme),
+            Some(json!({"Name": "x", "Properties": [{"Name": "Subdomain", "Value": "acme"}]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{ac}");
+    let id = ac["Id"].as_i64().unwrap();
+    let (status, body) = api
+        .call(
+            Method::PUT,
+            &format!("/v1.0/account/connectors/{id}"),
+            Some(&acme),
+            Some(json!({"Properties": [{"Name": "Subdomain", "Value": "evil.example/x#"}]})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (_, after) = api
+        .call(
+            Method::GET,
+            &format!("/v1.0/account/connectors/{id}"),
+            Some(&acme),
+            None,
+        )
+        .await;
+    assert_eq!(after["Properties"], ac["Properties"]);
+}

@@ -493,7 +493,7 @@ impl ConnectorDefinition {
     ) -> std::result::Result<String, String> {
         let in_host = self.slot_kinds(name).any(SlotKind::is_host);
         let value = if in_host {
-            value.trim().to_ascii_lowercase()
+            value.trim_matches(' ').to_ascii_lowercase()
         } else {
             value.to_string()
         };
@@ -801,6 +801,221 @@ required = true
         let d = ConnectorDefinition::from_toml("docs/connector-format.md", &doc[start..end])
             .unwrap_or_else(|e| panic!("the documented example does not load: {e}"));
         assert!(!d.methods.is_empty() && !d.properties.is_empty());
+    }
+
+    /// Slot values from the properties' examples; path parameters get "42".
+    struct Examples<'a> {
+        def: &'a ConnectorDefinition,
+        overrides: BTreeMap<String, String>,
+    }
+
+    impl SlotValues for Examples<'_> {
+        fn value(&self, name: &str, _kind: SlotKind) -> Option<String> {
+            if let Some(v) = self.overrides.get(name) {
+                return Some(v.clone());
+            }
+            match self.def.property(name) {
+                Some(p) => p.example.clone(),
+                None => Some("42".into()),
+            }
+        }
+
+        fn check(&self, name: &str, value: &str) -> std::result::Result<(), String> {
+            self.def.check_constraints(name, value)
+        }
+    }
+
+    /// Every URL of every catalog connector: (field, template).
+    fn all_templates(d: &ConnectorDefinition) -> Vec<(String, &UrlTemplate)> {
+        let mut out = vec![];
+        for e in [
+            Endpoint::Authorize,
+            Endpoint::Token,
+            Endpoint::Revoke,
+            Endpoint::Issuer,
+        ] {
+            if let Some(t) = d.endpoint(e) {
+                out.push((e.field().to_string(), t));
+            }
+        }
+        if let Some(t) = &d.compiled.api_base {
+            out.push(("api_base_url".into(), t));
+        }
+        for m in &d.methods {
+            out.push((format!("methods.{}", m.id), d.method_url(m).unwrap()));
+        }
+        out
+    }
+
+    const HOSTILE: &[&str] = &[
+        "evil.example#",
+        "evil.example/steal#",
+        "a@evil.example",
+        "127.0.0.1:1",
+        "127.0.0.1",
+        "x/../y",
+        "%2F",
+        "evil example",
+        "evil.example\n",
+        "\u{0435}vil.example",
+        "evil.example:443",
+        "[::1]",
+        "",
+    ];
+
+    #[test]
+    fn every_catalog_url_builds_with_sample_properties_and_refuses_injections() {
+        for d in catalog::builtin().unwrap() {
+            // Every property that stands in a URL says what a valid value looks like.
+            for (name, _) in &d.compiled.slot_kinds {
+                assert!(
+                    d.property(name).and_then(|p| p.example.as_ref()).is_some(),
+                    "{}: property {name} is used in a URL but has no example",
+                    d.id
+                );
+            }
+            let samples = Examples {
+                def: &d,
+                overrides: BTreeMap::new(),
+            };
+            for (field, t) in all_templates(&d) {
+                let url = t
+                    .build(&samples)
+                    .unwrap_or_else(|e| panic!("{} {field}: {e}", d.id));
+                assert_eq!(url.scheme(), "https", "{} {field}: {url}", d.id);
+                assert!(
+                    !url.as_str().contains(['{', '}']),
+                    "{} {field}: {url}",
+                    d.id
+                );
+                // Hostile values in any slot: refused when written, and again when built
+                // (a value stored before these checks existed).
+                for (slot, kind) in t.slots() {
+                    if d.property(&slot).is_none() {
+                        continue;
+                    }
+                    for bad in HOSTILE {
+                        if !kind.is_host() && !matches!(*bad, "" | "." | "..") {
+                            continue; // path and query slots encode what they get
+                        }
+                        assert!(
+                            d.check_property_value(&slot, bad).is_err(),
+                            "{} {slot}: {bad:?} accepted when written",
+                            d.id
+                        );
+                        let hostile = Examples {
+                            def: &d,
+                            overrides: [(slot.clone(), bad.to_string())].into(),
+                        };
+                        assert!(
+                            t.build(&hostile).is_err(),
+                            "{} {field}: {slot}={bad:?} built a URL",
+                            d.id
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn property_constraints_name_the_property_and_show_an_example() {
+        let shopify = catalog::builtin()
+            .unwrap()
+            .into_iter()
+            .find(|d| d.id == "shopify")
+            .unwrap();
+        let e = shopify
+            .check_property_value("ShopDomain", "evil.example")
+            .unwrap_err();
+        assert!(
+            e.contains("ShopDomain") && e.contains("acme.myshopify.com"),
+            "{e}"
+        );
+        assert!(!e.contains("evil.example"), "the value is echoed: {e}");
+        assert_eq!(
+            shopify
+                .check_property_value("ShopDomain", " Acme.MyShopify.com ")
+                .unwrap(),
+            "acme.myshopify.com"
+        );
+        let zendesk = catalog::builtin()
+            .unwrap()
+            .into_iter()
+            .find(|d| d.id == "zendesk")
+            .unwrap();
+        let e = zendesk
+            .check_property_value("Subdomain", "evil.example.com/x")
+            .unwrap_err();
+        assert!(e.contains("one DNS label"), "{e}");
+    }
+
+    #[test]
+    fn templated_issuers_and_absolute_method_paths_are_filled() {
+        let d = catalog::builtin()
+            .unwrap()
+            .into_iter()
+            .find(|d| d.id == "generic-oauth2")
+            .unwrap();
+        let samples = Examples {
+            def: &d,
+            overrides: BTreeMap::new(),
+        };
+        let userinfo = d.method_url(d.method("get-userinfo").unwrap()).unwrap();
+        assert_eq!(
+            userinfo.render(&samples).unwrap(),
+            "https://login.example.com/oauth2/userInfo"
+        );
+        let text = MINIMAL.replace(
+            "scopes = [\"read\", \"write\"]",
+            "scopes = [\"read\"]\nissuer = \"https://{Subdomain}.example.com\"",
+        );
+        let d = ConnectorDefinition::from_toml("x.toml", &text).unwrap();
+        let issuer = d.endpoint(Endpoint::Issuer).unwrap();
+        let values = Examples {
+            def: &d,
+            overrides: [("Subdomain".to_string(), "acme".to_string())].into(),
+        };
+        assert_eq!(issuer.render(&values).unwrap(), "https://acme.example.com");
+    }
+
+    #[test]
+    fn definitions_cannot_template_what_must_stay_fixed() {
+        let e = err_of(&MINIMAL.replace(
+            "path = \"/items/{item_id}\"",
+            "path = \"https://{item_id}/items\"",
+        ));
+        assert!(e.contains("only properties may stand for a host"), "{e}");
+        let e = err_of(&MINIMAL.replace(
+            "https://{Subdomain}.example.com/api",
+            "https://example.com:{Subdomain}/api",
+        ));
+        assert!(e.contains("port"), "{e}");
+        let e = err_of(&MINIMAL.replace(
+            "name = \"Subdomain\"\nrequired = true",
+            "name = \"Subdomain\"\nrequired = true\npattern = \"[a-z\"",
+        ));
+        assert!(e.contains("properties[0].pattern"), "{e}");
+        let e = err_of(&MINIMAL.replace(
+            "name = \"Subdomain\"\nrequired = true",
+            "name = \"Subdomain\"\nrequired = true\nexample = \"a.b\"",
+        ));
+        assert!(e.contains("properties[0].example"), "{e}");
+    }
+
+    #[test]
+    fn pkce_is_on_unless_the_file_says_why_not() {
+        for (file, text) in catalog::builtin_sources() {
+            let d = ConnectorDefinition::from_toml(file, text).unwrap();
+            if let Some(o) = d.oauth2() {
+                if o.grant == OAuth2Grant::AuthorizationCode && !o.pkce {
+                    assert!(
+                        text.contains("PKCE is off (") && text.contains("known to break"),
+                        "{file}: PKCE is off without saying why the provider is known to reject it"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

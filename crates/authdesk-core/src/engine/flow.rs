@@ -110,10 +110,10 @@ impl Engine {
                 "a redirect URI must not have a #fragment (RFC 6749 §3.1.2)".into(),
             ));
         }
+        let endpoints = ctx.endpoints()?;
         let creds = self
             .db(move |desk| desk.resolve_client_credentials(id))
             .await?;
-        let endpoints = ctx.endpoints()?;
         let state = Secret::new(oauth2::CsrfToken::new_random_len(32).secret().clone());
         let (challenge, verifier) = if o.pkce {
             let (c, v) = PkceCodeChallenge::new_random_sha256();

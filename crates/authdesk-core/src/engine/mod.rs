@@ -637,10 +637,10 @@ impl Engine {
                 }
             }
         };
+        let endpoints = ctx.endpoints()?;
         let creds = self
             .db(move |desk| desk.resolve_client_credentials(id))
             .await?;
-        let endpoints = ctx.endpoints()?;
         test_pause("refresh:before_request");
         let result = self
             .token_request(&ctx, &o, &creds, &endpoints, stored, now)

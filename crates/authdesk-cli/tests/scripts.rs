@@ -1,0 +1,161 @@
+//! What scripts rely on: `authdesk call` exits non-zero (22, as `curl --fail`) when the
+//! third party answers HTTP 400 or more and still prints its answer; `--json` output is
+//! one JSON document; hostile property values are refused with a one-line error.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+
+use common::Desk;
+
+/// A loopback HTTP server: `/missing...` answers 404, anything else 200, both with JSON.
+fn upstream() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            if reader.read_line(&mut request_line).is_err() {
+                continue;
+            }
+            // Drain the headers.
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let path = request_line.split(' ').nth(1).unwrap_or("/");
+            let (status, body) = if path.starts_with("/missing") {
+                ("404 Not Found", r#"{"error":"no such thing"}"#)
+            } else {
+                ("200 OK", r#"{"ok":true}"#)
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    base
+}
+
+fn desk_with_upstream() -> (Desk, i64) {
+    let base = upstream();
+    let desk = Desk::new();
+    let account = desk.create_account("Scripts");
+    let def = desk.dir.path().join("plain.toml");
+    std::fs::write(
+        &def,
+        format!(
+            r#"id = "plain"
+name = "Plain"
+version = "1"
+api_base_url = "{base}"
+[auth]
+type = "none"
+[[methods]]
+id = "found"
+name = "Found"
+http_method = "GET"
+path = "/things"
+[[methods]]
+id = "missing"
+name = "Missing"
+http_method = "GET"
+path = "/missing"
+"#
+        ),
+    )
+    .unwrap();
+    desk.run(&["connectors", "add", def.to_str().unwrap()]).ok();
+    let id = desk.install(&account, "plain", &[]);
+    (desk, id)
+}
+
+#[test]
+fn call_exits_22_when_the_third_party_fails_and_prints_its_answer() {
+    let (desk, id) = desk_with_upstream();
+    let id = id.to_string();
+    let ok = desk.run(&["--json", "call", &id, "found"]);
+    let v = ok.json();
+    assert_eq!(v["Status"], 200);
+
+    let failed = desk.run(&["--json", "call", &id, "missing"]);
+    assert_eq!(failed.out.status.code(), Some(22), "{}", failed.describe());
+    let body: serde_json::Value = serde_json::from_str(&failed.stdout()).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON document ({e}): {}",
+            failed.describe()
+        )
+    });
+    assert_eq!(body["Status"], 404);
+    assert_eq!(body["Body"]["error"], "no such thing");
+    assert!(
+        failed.stderr().contains("HTTP 404"),
+        "{}",
+        failed.describe()
+    );
+
+    let tolerant = desk.run(&["--json", "call", &id, "missing", "--no-fail"]);
+    assert_eq!(
+        tolerant.out.status.code(),
+        Some(0),
+        "{}",
+        tolerant.describe()
+    );
+    let explicit = desk.run(&["call", &id, "missing", "--fail"]);
+    assert_eq!(
+        explicit.out.status.code(),
+        Some(22),
+        "{}",
+        explicit.describe()
+    );
+    assert!(
+        explicit.stdout().contains("no such thing"),
+        "{}",
+        explicit.describe()
+    );
+
+    // An error of Authdesk itself (not the third party) stays exit 1.
+    let typo = desk.run(&["call", &id, "nope"]);
+    assert_eq!(typo.out.status.code(), Some(1), "{}", typo.describe());
+}
+
+#[test]
+fn hostile_property_values_are_refused_in_one_line() {
+    let desk = Desk::new();
+    let account = desk.create_account("Hostile");
+    for (connector, property) in [
+        ("shopify", "ShopDomain=evil.example/steal#"),
+        ("shopify", "ShopDomain=a@evil.example"),
+        ("zendesk", "Subdomain=evil.example#"),
+    ] {
+        let err = desk
+            .run(&[
+                "account-connectors",
+                "install",
+                &account,
+                connector,
+                "--name",
+                "x",
+                "--property",
+                property,
+            ])
+            .fails();
+        let name = property.split('=').next().unwrap();
+        assert!(err.contains(name) && err.contains("e.g."), "{err}");
+    }
+    let list = desk
+        .run(&[
+            "--json",
+            "account-connectors",
+            "list",
+            "--account",
+            &account,
+        ])
+        .json();
+    assert_eq!(list.as_array().unwrap().len(), 0);
+}

@@ -1,0 +1,199 @@
+//! Property values cannot steer requests: a value that stands for a host must be a host
+//! name the definition allows, refused when written (install, set, update, captured from a
+//! provider) and again when a URL is built, so a token or a shared client secret is never
+//! sent to a host the connector definition did not name.
+
+mod support;
+
+use authdesk_core::{EngineConfig, Error, InstallRequest, PropertyInput, Secret};
+
+fn setup() -> support::EngineSetup {
+    support::engine_setup(EngineConfig::default(), "Templates")
+}
+
+fn property(name: &str, value: &str) -> PropertyInput {
+    PropertyInput {
+        name: name.into(),
+        value: Secret::new(value),
+    }
+}
+
+fn install(
+    s: &support::EngineSetup,
+    connector: &str,
+    props: Vec<PropertyInput>,
+) -> Result<i64, Error> {
+    s.desk
+        .install(
+            &s.account,
+            connector,
+            InstallRequest {
+                name: "t".into(),
+                properties: props,
+                ..Default::default()
+            },
+        )
+        .map(|ac| ac.id)
+}
+
+const INJECTIONS: &[&str] = &[
+    "evil.example#",
+    "evil.example/steal#",
+    "a@evil.example",
+    "127.0.0.1:1",
+    "x/../y",
+    "%2F",
+    "evil .example",
+    "evil.example\t",
+    "\u{0435}vil.example", // Cyrillic "е"
+    "evil.example?",
+];
+
+#[test]
+fn hostile_hosts_are_refused_when_written_and_nothing_is_stored() {
+    let s = setup();
+    for (connector, name) in [("shopify", "ShopDomain"), ("zendesk", "Subdomain")] {
+        for bad in INJECTIONS {
+            let e = install(&s, connector, vec![property(name, bad)]).unwrap_err();
+            let msg = e.to_string();
+            assert!(
+                matches!(e, Error::InvalidInput(_)),
+                "{connector} {bad:?}: {e:?}"
+            );
+            assert!(msg.contains(name), "{msg}");
+            assert!(
+                msg.contains("e.g."),
+                "says what a valid value looks like: {msg}"
+            );
+        }
+        assert!(s
+            .desk
+            .list_account_connectors(Some(&s.account))
+            .unwrap()
+            .is_empty());
+    }
+    // Shopify only takes myshopify.com stores; an ordinary host is not enough.
+    let e = install(&s, "shopify", vec![property("ShopDomain", "evil.example")]).unwrap_err();
+    assert!(e.to_string().contains("myshopify"), "{e}");
+    let id = install(
+        &s,
+        "shopify",
+        vec![property("ShopDomain", "Acme.myshopify.com")],
+    )
+    .unwrap();
+    // Stored normalised; a later update with a hostile value changes nothing.
+    let ac = s.desk.get_account_connector(id).unwrap();
+    assert_eq!(
+        ac.properties[0].value.as_deref(),
+        Some("acme.myshopify.com")
+    );
+    assert!(s
+        .desk
+        .set_property(id, "ShopDomain", &Secret::new("evil.example/x#"))
+        .is_err());
+    assert!(s
+        .desk
+        .update_account_connector(id, &[property("ShopDomain", "a@evil.example")], None)
+        .is_err());
+    let ac = s.desk.get_account_connector(id).unwrap();
+    assert_eq!(
+        ac.properties[0].value.as_deref(),
+        Some("acme.myshopify.com")
+    );
+}
+
+#[tokio::test]
+async fn a_hostile_value_already_stored_is_refused_when_the_url_is_built() {
+    let s = setup();
+    let id = install(&s, "zendesk", vec![property("Subdomain", "acme")]).unwrap();
+    s.desk
+        .set_auth_value(
+            id,
+            &Secret::new(r#"{"AccessToken":"zendesk-token","Expires":"2099-01-01T00:00:00Z"}"#),
+        )
+        .unwrap();
+    // As an older Authdesk, which did not check, could have stored it.
+    let db = rusqlite::Connection::open(s.desk.data_dir().join("authdesk.db")).unwrap();
+    db.execute(
+        "UPDATE account_connector_properties SET value = 'evil.example#' WHERE name = 'Subdomain'",
+        [],
+    )
+    .unwrap();
+    drop(db);
+    let e = s
+        .engine
+        .call_method(id, "list-tickets", &Default::default())
+        .await
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, Error::InvalidInput(_)), "{e:?}");
+    assert!(
+        msg.contains("Subdomain") && msg.contains("nothing was sent"),
+        "{msg}"
+    );
+    // The sign-in URL and the token endpoint are built the same way.
+    let e = s
+        .engine
+        .begin_sign_in(id, "https://app.example.com/callback")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("Subdomain"), "{e}");
+}
+
+#[tokio::test]
+async fn a_library_secret_is_not_sent_to_a_host_a_property_chooses() {
+    let s = setup();
+    s.desk
+        .set_connector_client(
+            "generic-oauth2",
+            "library-app",
+            Some(&Secret::new("shared")),
+        )
+        .unwrap();
+    let id = install(
+        &s,
+        "generic-oauth2",
+        vec![
+            property("AuthHost", "login.customer.example"),
+            property("ApiHost", "api.customer.example"),
+        ],
+    )
+    .unwrap();
+    let e = s
+        .desk
+        .resolve_client_credentials(id)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("AuthHost") && e.contains("ClientSecret"), "{e}");
+    // The account connector's own app is used as usual.
+    s.desk
+        .set_property(id, "ClientId", &Secret::new("own-app"))
+        .unwrap();
+    s.desk
+        .set_property(id, "ClientSecret", &Secret::new("own-secret"))
+        .unwrap();
+    let c = s.desk.resolve_client_credentials(id).unwrap();
+    assert_eq!(c.client_id, "own-app");
+    // A connector whose token host is fixed (Zendesk's domain) keeps using the library app.
+    s.desk
+        .set_connector_client("zendesk", "zd-app", Some(&Secret::new("zd-secret")))
+        .unwrap();
+    let zd = install(&s, "zendesk", vec![property("Subdomain", "acme")]).unwrap();
+    assert_eq!(
+        s.desk.resolve_client_credentials(zd).unwrap().client_id,
+        "zd-app"
+    );
+    // The sign-in URL goes to the customer's host, with its placeholders filled.
+    let start = s
+        .engine
+        .begin_sign_in(id, "https://app.example.com/callback")
+        .await
+        .unwrap();
+    assert!(
+        start
+            .authorization_url
+            .starts_with("https://login.customer.example/oauth2/authorize?"),
+        "{}",
+        start.authorization_url
+    );
+}
