@@ -265,6 +265,8 @@ function renderInspection(ac, i) {
     ['Token type', i.TokenType || '—'],
     ['Expires', el('span', '', 'countdown')],
     ['Refresh expires', el('span', '', 'refresh-countdown')],
+    ['Refresh margin', i.RefreshMarginSeconds == null ? '—'
+      : `${i.RefreshMarginSeconds} s before expiry${i.RefreshDueAt ? ` (next refresh due ${when(i.RefreshDueAt)})` : ''}`],
     ['Authenticated at', when(i.AuthenticatedAt)],
   ];
   dl.replaceChildren(...rows.flatMap(([k, v]) => {

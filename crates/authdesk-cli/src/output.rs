@@ -345,6 +345,13 @@ impl Out {
                 "Refresh expires: {}",
                 expiry(i.refresh_expires_at.as_ref(), i.refresh_expires_in_seconds)
             );
+            if let Some(m) = i.refresh_margin_seconds {
+                let due = i
+                    .refresh_due_at
+                    .map(|d| format!(", next refresh due {}", d.to_rfc3339()))
+                    .unwrap_or_default();
+                let _ = writeln!(s, "Refresh margin:  {m} s before expiry{due}");
+            }
             if let Some(reason) = &i.secrets_unavailable {
                 let _ = writeln!(s, "Secrets:         cannot be opened: {reason}");
             } else if i.secrets.is_empty() {

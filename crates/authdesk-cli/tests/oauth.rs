@@ -43,7 +43,12 @@ async fn connected(server: &OidcServer) -> (Desk, i64) {
         Some("authdesk-native-secret"),
     )
     .ok();
+    connect(&desk, id, server, "carol").await;
+    (desk, id)
+}
 
+/// Runs `authdesk --json connect` and signs in as `login` in the provider's forms.
+async fn connect(desk: &Desk, id: i64, server: &OidcServer, login: &str) {
     let mut child = desk
         .command(&[
             "--json",
@@ -70,7 +75,7 @@ async fn connected(server: &OidcServer) -> (Desk, i64) {
             "connect printed no URL on stderr"
         );
     }
-    let callback = sign_in(url.trim(), "carol").await;
+    let callback = sign_in(url.trim(), login).await;
     assert!(callback.starts_with("http://127.0.0.1:"), "{callback}");
     let page = reqwest::get(&callback).await.unwrap();
     assert_eq!(page.status(), 200);
@@ -80,7 +85,6 @@ async fn connected(server: &OidcServer) -> (Desk, i64) {
     assert!(status.success(), "connect failed: {rest}");
     let ac: Value = serde_json::from_str(&rest).unwrap();
     assert_eq!(ac["Status"], "Authenticated");
-    (desk, id)
 }
 
 fn tokens(desk: &Desk, id: i64) -> Tokens {
@@ -255,4 +259,243 @@ async fn a_refresh_killed_midway_leaves_the_old_or_the_new_credential() {
             .json();
         assert_eq!(r["Status"], 200, "{point}: {r}");
     }
+}
+
+/// A `refresh` process paused at `point` (it waits until `resume` is called).
+struct Paused {
+    child: std::process::Child,
+    stderr: BufReader<std::process::ChildStderr>,
+    resume_file: std::path::PathBuf,
+}
+
+impl Paused {
+    fn start(desk: &Desk, id: i64, point: &str) -> Paused {
+        let resume_file = desk
+            .dir
+            .path()
+            .join(format!("resume-{}", point.replace(':', "-")));
+        let _ = std::fs::remove_file(&resume_file);
+        let mut child = desk
+            .command(&["--json", "refresh", &id.to_string()])
+            .env("AUTHDESK_TEST_PAUSE_AT", point)
+            .env("AUTHDESK_TEST_RESUME_FILE", &resume_file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        while !line.contains("test pause at") {
+            line.clear();
+            assert!(
+                stderr.read_line(&mut line).unwrap() > 0,
+                "{point}: the process ended before pausing"
+            );
+        }
+        Paused {
+            child,
+            stderr,
+            resume_file,
+        }
+    }
+
+    /// Lets it go on; returns (exit success, stdout, stderr).
+    fn resume(mut self) -> (bool, String, String) {
+        std::fs::write(&self.resume_file, b"").unwrap();
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut self.stderr, &mut err).unwrap();
+        let out = self.child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            err,
+        )
+    }
+}
+
+fn history_kinds(desk: &Desk, id: i64) -> Vec<(String, String)> {
+    desk.run(&["--json", "history", &id.to_string(), "--limit", "50"])
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["Kind"].as_str().unwrap_or_default().to_string(),
+                e["Detail"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disconnect_during_a_refresh_is_not_undone() {
+    let server = OidcServer::start(OidcOptions {
+        access_ttl_secs: 3600,
+        rotate_refresh: true,
+    });
+    let (desk, id) = connected(&server).await;
+    let old = tokens(&desk, id);
+    expire(&desk, id, &old);
+    server.reset_stats().await;
+    // The provider has answered (and rotated) when the user disconnects.
+    let paused = Paused::start(&desk, id, "refresh:after_response");
+    desk.run(&["account-connectors", "disconnect", &id.to_string()])
+        .ok();
+    let (ok, _, err) = paused.resume();
+    assert!(
+        !ok,
+        "the refresh cannot succeed on a disconnected credential: {err}"
+    );
+    let shown = desk
+        .run(&["--json", "account-connectors", "show", &id.to_string()])
+        .json();
+    assert_eq!(shown["Status"], "NotAuthenticated", "{shown}");
+    assert_eq!(shown["SecretsSet"], serde_json::json!([]), "{shown}");
+    let history = history_kinds(&desk, id);
+    let discarded = history
+        .iter()
+        .find(|(k, _)| k == "refresh_discarded")
+        .unwrap_or_else(|| panic!("no refresh_discarded in {history:?}"));
+    assert!(
+        discarded.1.contains("refresh token revoked"),
+        "{discarded:?}"
+    );
+    // Revoked: the disconnect's two tokens and the refresh's two new ones.
+    let stats = server.stats().await;
+    assert_eq!(stats["revocations"], 4, "{stats}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_during_a_refresh_wins() {
+    let server = OidcServer::start(OidcOptions {
+        access_ttl_secs: 3600,
+        rotate_refresh: true,
+    });
+    let (desk, id) = connected(&server).await;
+    let old = tokens(&desk, id);
+    expire(&desk, id, &old);
+    let paused = Paused::start(&desk, id, "refresh:after_response");
+    connect(&desk, id, &server, "dave").await;
+    let dave = tokens(&desk, id);
+    let (ok, out, err) = paused.resume();
+    assert!(ok, "the refresh gives back the new sign-in's token: {err}");
+    let shown: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(shown["Status"], "Authenticated");
+    let now = tokens(&desk, id);
+    assert_eq!(
+        (now.access.as_str(), now.refresh.as_str()),
+        (dave.access.as_str(), dave.refresh.as_str()),
+        "the refresh of the old grant overwrote the new sign-in"
+    );
+    let r = desk
+        .run(&["--json", "call", &id.to_string(), "userinfo"])
+        .json();
+    assert_eq!(r["Body"]["email"], "dave@example.com");
+    assert!(history_kinds(&desk, id)
+        .iter()
+        .any(|(k, _)| k == "refresh_discarded"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_invalid_grant_does_not_spoil_a_new_sign_in() {
+    let server = OidcServer::start(OidcOptions {
+        access_ttl_secs: 3600,
+        rotate_refresh: true,
+    });
+    let (desk, id) = connected(&server).await;
+    let old = tokens(&desk, id);
+    expire(&desk, id, &old);
+    // The refresh is about to send the old grant's refresh token...
+    let paused = Paused::start(&desk, id, "refresh:before_request");
+    // ...which dies at the provider, and the user signs in again meanwhile.
+    let r = reqwest::Client::new()
+        .post(format!("{}/token/revocation", server.issuer))
+        .basic_auth("authdesk-native", Some("authdesk-native-secret"))
+        .form(&[
+            ("token", old.refresh.as_str()),
+            ("token_type_hint", "refresh_token"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    connect(&desk, id, &server, "erin").await;
+    let (ok, _, err) = paused.resume();
+    assert!(ok, "{err}");
+    let shown = desk
+        .run(&["--json", "account-connectors", "show", &id.to_string()])
+        .json();
+    assert_eq!(shown["Status"], "Authenticated", "{shown}");
+    assert!(
+        !history_kinds(&desk, id)
+            .iter()
+            .any(|(k, _)| k == "needs_reauth"),
+        "the old grant's invalid_grant marked the new sign-in"
+    );
+    let r = desk
+        .run(&["--json", "call", &id.to_string(), "userinfo"])
+        .json();
+    assert_eq!(r["Body"]["email"], "erin@example.com");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_lived_tokens_are_refreshed_once_for_forty_calls_in_eight_processes() {
+    // 10-second access tokens: the old fixed 60 s margin refreshed on every call.
+    let server = OidcServer::start(OidcOptions {
+        access_ttl_secs: 10,
+        rotate_refresh: true,
+    });
+    let (desk, id) = connected(&server).await;
+    let old = tokens(&desk, id);
+    expire(&desk, id, &old);
+    server.reset_stats().await;
+    let started = std::time::Instant::now();
+    let lanes: Vec<_> = (0..8)
+        .map(|_| {
+            let cmd = desk.command(&["--json", "call", &id.to_string(), "userinfo"]);
+            let program = cmd.get_program().to_owned();
+            let args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
+            let envs: Vec<_> = cmd
+                .get_envs()
+                .map(|(k, v)| (k.to_owned(), v.map(|v| v.to_owned())))
+                .collect();
+            std::thread::spawn(move || {
+                for _ in 0..5 {
+                    let mut c = std::process::Command::new(&program);
+                    c.args(&args);
+                    for (k, v) in &envs {
+                        match v {
+                            Some(v) => c.env(k, v),
+                            None => c.env_remove(k),
+                        };
+                    }
+                    let out = c.stdin(Stdio::null()).output().unwrap();
+                    assert!(
+                        out.status.success(),
+                        "{}",
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+                    assert_eq!(r["Status"], 200);
+                }
+            })
+        })
+        .collect();
+    for lane in lanes {
+        lane.join().unwrap();
+    }
+    let elapsed = started.elapsed();
+    let stats = server.stats().await;
+    assert_eq!(
+        stats["grants"]["refresh_token"], 1,
+        "exactly one refresh for 40 calls after expiry: {stats}"
+    );
+    eprintln!("40 calls in 8 processes after expiry: {elapsed:?}, 1 refresh");
+    // The margin is visible, and a quarter of the 10 s lifetime at most.
+    let i = desk.run(&["--json", "inspect", &id.to_string()]).json();
+    let margin = i["RefreshMarginSeconds"].as_i64().unwrap();
+    assert!((0..=3).contains(&margin), "{i}");
+    assert!(i["RefreshDueAt"].is_string(), "{i}");
 }

@@ -30,6 +30,12 @@ pub struct Inspection {
     pub expires_in_seconds: Option<i64>,
     pub refresh_expires_at: Option<DateTime<Utc>>,
     pub refresh_expires_in_seconds: Option<i64>,
+    /// OAuth2: how long before expiry the access token is refreshed (the definition's
+    /// `refresh_margin_seconds`, at most a quarter of the token's lifetime).
+    pub refresh_margin_seconds: Option<i64>,
+    /// OAuth2: when the next use will refresh the access token (`ExpiresAt` minus the
+    /// margin).
+    pub refresh_due_at: Option<DateTime<Utc>>,
     pub authenticated_at: Option<DateTime<Utc>>,
     pub secrets: Vec<InspectedSecret>,
     /// Why the secrets could not be opened (e.g. keychain unavailable), if so.
@@ -51,12 +57,22 @@ impl Authdesk {
     pub fn inspect(&self, account_connector_id: i64, reveal: bool) -> Result<Inspection> {
         let ac: AccountConnector = self.get_account_connector(account_connector_id)?;
         let now = self.now();
-        let separator = self
-            .get_connector(&ac.connector.id.to_string())?
-            .definition
+        let definition = self.get_connector(&ac.connector.id.to_string())?.definition;
+        let separator = definition
             .oauth2()
             .map(|o| o.scope_separator.clone())
             .unwrap_or_else(|| " ".to_string());
+        let margin = match definition.oauth2() {
+            Some(_) => {
+                let t = self.load_token_times(account_connector_id)?;
+                Some(crate::engine::refresh_margin(
+                    chrono::Duration::seconds(crate::engine::DEFAULT_REFRESH_MARGIN_SECONDS),
+                    &definition,
+                    t,
+                ))
+            }
+            None => None,
+        };
         let scopes = ac
             .scopes
             .as_deref()
@@ -111,6 +127,8 @@ impl Authdesk {
             expires_at: ac.expires_at,
             refresh_expires_in_seconds: ac.refresh_expires_at.map(|e| (e - now).num_seconds()),
             refresh_expires_at: ac.refresh_expires_at,
+            refresh_margin_seconds: margin.map(|m| m.num_seconds()),
+            refresh_due_at: ac.expires_at.zip(margin).map(|(e, m)| e - m),
             authenticated_at: ac.authenticated_at,
             secrets,
             secrets_unavailable,

@@ -265,6 +265,24 @@ impl Authdesk {
         })
     }
 
+    /// The stored access token's lifetime (expiry minus when it was obtained), if known.
+    /// Reads no secret.
+    pub fn load_token_times(&self, id: i64) -> Result<Option<Duration>> {
+        let row: Option<(Option<String>, Option<String>)> = self
+            .store()
+            .conn()
+            .query_row(
+                "SELECT expires_at, access_obtained_at FROM account_connectors WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let (expires, obtained) = row.ok_or_else(|| Error::not_found("account connector", id))?;
+        Ok(expires
+            .zip(obtained)
+            .map(|(e, o)| parse_ts(e) - parse_ts(o)))
+    }
+
     /// Stores tokens from a token endpoint, marks the credential authenticated, releases
     /// the lease and records `event`, all in one transaction. Returns the new credential
     /// version, or `None` when `expected` no longer holds (nothing is written: the caller

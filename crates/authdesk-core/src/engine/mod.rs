@@ -73,11 +73,14 @@ pub struct EngineConfig {
     pub idle_refresh_after: Duration,
 }
 
+/// The refresh margin when a definition does not set `refresh_margin_seconds`.
+pub const DEFAULT_REFRESH_MARGIN_SECONDS: i64 = 60;
+
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
             http: HttpConfig::default(),
-            refresh_margin: Duration::seconds(60),
+            refresh_margin: Duration::seconds(DEFAULT_REFRESH_MARGIN_SECONDS),
             lease_ttl: Duration::seconds(60),
             sign_in_ttl: Duration::minutes(10),
             idle_refresh_after: Duration::days(7),
@@ -641,11 +644,11 @@ impl Engine {
         let creds = self
             .db(move |desk| desk.resolve_client_credentials(id))
             .await?;
-        test_pause("refresh:before_request");
+        test_pause("refresh:before_request").await;
         let result = self
             .token_request(&ctx, &o, &creds, &endpoints, stored, now)
             .await;
-        test_pause("refresh:after_response");
+        test_pause("refresh:after_response").await;
         let expected_version = stored.version;
         match result {
             Ok(mut tokens) => {
@@ -669,7 +672,7 @@ impl Engine {
                     self.discard(&ctx, &o, &creds, &endpoints, &tokens).await;
                     return Ok(Obtained::Stale);
                 };
-                test_pause("refresh:after_commit");
+                test_pause("refresh:after_commit").await;
                 tracing::info!(
                     account_connector = id,
                     grant = grant_kind,
@@ -1046,9 +1049,20 @@ struct Revoker {
     setup: Result<(ClientCredentials, Endpoints)>,
 }
 
-/// The margin for a token of `lifetime` under a definition.
+/// The margin for a token of `lifetime` under a definition (engine config's default).
 fn margin_for(
     config: &EngineConfig,
+    def: &ConnectorDefinition,
+    lifetime: Option<Duration>,
+) -> Duration {
+    refresh_margin(config.refresh_margin, def, lifetime)
+}
+
+/// The refresh margin: the definition's `refresh_margin_seconds` (else `default`), but never
+/// more than a quarter of the token's lifetime, so a short-lived token is used for three
+/// quarters of its life instead of being refreshed on every call.
+pub fn refresh_margin(
+    default: Duration,
     def: &ConnectorDefinition,
     lifetime: Option<Duration>,
 ) -> Duration {
@@ -1056,7 +1070,7 @@ fn margin_for(
         .oauth2()
         .and_then(|o| o.refresh_margin_seconds)
         .map(|s| Duration::seconds(s.into()))
-        .unwrap_or(config.refresh_margin);
+        .unwrap_or(default);
     match lifetime {
         Some(l) if l > Duration::zero() => configured.min(l / 4),
         Some(_) => Duration::zero(),
@@ -1131,11 +1145,21 @@ pub(crate) fn captured(
 }
 
 /// Test hook: `AUTHDESK_TEST_PAUSE_AT=<point>` makes the process announce the point on
-/// stderr and stop there, so a crash test can kill it at a known place. It only waits; it
-/// cannot change what is stored.
-fn test_pause(point: &str) {
-    if std::env::var("AUTHDESK_TEST_PAUSE_AT").is_ok_and(|p| p == point) {
-        eprintln!("authdesk: test pause at {point}");
-        std::thread::sleep(std::time::Duration::from_secs(120));
+/// stderr and wait there (up to two minutes, or until the file named by
+/// `AUTHDESK_TEST_RESUME_FILE` exists), so a test can kill the process there or act while
+/// it waits. It only waits; it cannot change what is stored.
+async fn test_pause(point: &str) {
+    if !std::env::var("AUTHDESK_TEST_PAUSE_AT").is_ok_and(|p| p == point) {
+        return;
+    }
+    eprintln!("authdesk: test pause at {point}");
+    let resume = std::env::var_os("AUTHDESK_TEST_RESUME_FILE").map(std::path::PathBuf::from);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while std::time::Instant::now() < until {
+        if resume.as_ref().is_some_and(|f| f.exists()) {
+            eprintln!("authdesk: test resume at {point}");
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
