@@ -367,12 +367,15 @@ fn run_command(cli: Cli) -> Result<Outcome> {
     let mut outcome = Outcome::Done;
     let desk = Arc::new(open(&cli)?);
     let out = output::Out { json: cli.json };
-    let engine = || -> Result<(Engine, tokio::runtime::Runtime)> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
+    let engine = || -> Result<Runner> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()?;
-        Ok((Engine::new(desk.clone(), EngineConfig::default())?, runtime))
+        Ok(Runner {
+            engine: Engine::new(desk.clone(), EngineConfig::default())?,
+            rt,
+        })
     };
     let done = match cli.command {
         Command::Connect {
@@ -381,8 +384,9 @@ fn run_command(cli: Cli) -> Result<Outcome> {
             port,
             timeout,
         } => {
-            let (engine, rt) = engine()?;
-            rt.block_on(async {
+            let runner = engine()?;
+            let engine = &runner.engine;
+            runner.run(async {
                 let sign_in =
                     authdesk_api::loopback::begin(&engine, account_connector_id, port).await?;
                 let url = sign_in.start.authorization_url.clone();
@@ -432,9 +436,10 @@ fn run_command(cli: Cli) -> Result<Outcome> {
                     .with_context(|| format!("--param {p:?} must be NAME=VALUE"))?;
                 parameters.insert(n.to_string(), serde_json::Value::String(v.to_string()));
             }
-            let (engine, rt) = engine()?;
+            let runner = engine()?;
+            let engine = &runner.engine;
             let response =
-                rt.block_on(engine.call_method(account_connector_id, &method, &parameters))?;
+                runner.run(engine.call_method(account_connector_id, &method, &parameters))?;
             out.method_response(&response)?;
             if response.status >= 400 && !no_fail {
                 eprintln!(
@@ -449,12 +454,14 @@ fn run_command(cli: Cli) -> Result<Outcome> {
         Command::Refresh {
             account_connector_id,
         } => {
-            let (engine, rt) = engine()?;
-            out.account_connector(&rt.block_on(engine.refresh_now(account_connector_id))?)
+            let runner = engine()?;
+            let engine = &runner.engine;
+            out.account_connector(&runner.run(engine.refresh_now(account_connector_id))?)
         }
         Command::KeepAlive { watch } => {
-            let (engine, rt) = engine()?;
-            rt.block_on(async {
+            let runner = engine()?;
+            let engine = &runner.engine;
+            runner.run(async {
                 loop {
                     let outcomes = engine.keep_alive_once().await?;
                     out.keep_alive(&outcomes)?;
@@ -462,15 +469,16 @@ fn run_command(cli: Cli) -> Result<Outcome> {
                         Some(seconds) => {
                             tokio::time::sleep(std::time::Duration::from_secs(seconds.max(1))).await
                         }
-                        None => return Ok(()),
+                        None => return anyhow::Ok(()),
                     }
                 }
             })
         }
         Command::Serve { listen } => {
-            let (engine, rt) = engine()?;
-            rt.block_on(async {
-                let engine = Arc::new(engine);
+            let runner = engine()?;
+            let engine = &runner.engine;
+            runner.rt.block_on(async {
+                let engine = Arc::new(engine.clone());
                 let server =
                     authdesk_api::Server::start(desk.clone(), engine.clone(), listen).await?;
                 eprintln!("Authdesk API listening on http://{}", server.addr);
@@ -489,7 +497,11 @@ fn run_command(cli: Cli) -> Result<Outcome> {
                 });
                 tokio::select! {
                     r = server.wait() => r.map_err(anyhow::Error::from),
-                    _ = tokio::signal::ctrl_c() => Ok(()),
+                    _ = tokio::signal::ctrl_c() => {
+                        // Let refreshes in flight commit what the provider answered.
+                        engine.settle(std::time::Duration::from_secs(30)).await;
+                        Ok(())
+                    }
                 }
             })
         }
@@ -554,8 +566,9 @@ fn run_command(cli: Cli) -> Result<Outcome> {
                 out.account_detail(&account, &connectors)
             }
             AccountsCmd::Delete { account_id } => {
-                let (engine, rt) = engine()?;
-                let reports = rt.block_on(engine.delete_account(&account_id))?;
+                let runner = engine()?;
+                let engine = &runner.engine;
+                let reports = runner.run(engine.delete_account(&account_id))?;
                 out.account_deleted(&account_id, &reports)
             }
             AccountsCmd::Users { account_id } => out.users(&desk.list_account_users(&account_id)?),
@@ -701,8 +714,9 @@ fn run_command(cli: Cli) -> Result<Outcome> {
             AccountConnectorsCmd::Disconnect {
                 account_connector_id,
             } => {
-                let (engine, rt) = engine()?;
-                let report = rt.block_on(engine.disconnect(account_connector_id))?;
+                let runner = engine()?;
+                let engine = &runner.engine;
+                let report = runner.run(engine.disconnect(account_connector_id))?;
                 out.revocation(
                     &report,
                     &format!("disconnected account connector {account_connector_id}"),
@@ -711,8 +725,9 @@ fn run_command(cli: Cli) -> Result<Outcome> {
             AccountConnectorsCmd::Delete {
                 account_connector_id,
             } => {
-                let (engine, rt) = engine()?;
-                let report = rt.block_on(engine.delete_account_connector(account_connector_id))?;
+                let runner = engine()?;
+                let engine = &runner.engine;
+                let report = runner.run(engine.delete_account_connector(account_connector_id))?;
                 out.revocation(
                     &report,
                     &format!("deleted account connector {account_connector_id}"),
@@ -721,6 +736,32 @@ fn run_command(cli: Cli) -> Result<Outcome> {
         },
     };
     done.map(|()| outcome)
+}
+
+/// The engine with its runtime, for commands that talk to providers.
+struct Runner {
+    engine: Engine,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Runner {
+    /// Runs `fut`; on Ctrl-C, stops it but first lets a refresh in flight commit what the
+    /// provider answered (a rotated refresh token must not be lost), then fails.
+    fn run<T, E: Into<anyhow::Error>>(
+        &self,
+        fut: impl std::future::Future<Output = std::result::Result<T, E>>,
+    ) -> Result<T> {
+        self.rt.block_on(async {
+            tokio::select! {
+                r = fut => r.map_err(Into::into),
+                _ = tokio::signal::ctrl_c() => {
+                    eprintln!("authdesk: interrupted; letting a refresh in flight finish...");
+                    self.engine.settle(std::time::Duration::from_secs(30)).await;
+                    bail!("interrupted")
+                }
+            }
+        })
+    }
 }
 
 /// Reads a secret from stdin, dropping one trailing newline.

@@ -499,3 +499,36 @@ async fn short_lived_tokens_are_refreshed_once_for_forty_calls_in_eight_processe
     assert!((0..=3).contains(&margin), "{i}");
     assert!(i["RefreshDueAt"].is_string(), "{i}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_after_the_provider_answered_keeps_the_rotated_refresh_token() {
+    let server = OidcServer::start(OidcOptions {
+        access_ttl_secs: 3600,
+        rotate_refresh: true,
+    });
+    let (desk, id) = connected(&server).await;
+    let old = tokens(&desk, id);
+    expire(&desk, id, &old);
+    let paused = Paused::start(&desk, id, "refresh:after_response");
+    // Ctrl-C while the rotated refresh token is only in memory.
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &paused.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (ok, _, err) = paused.resume();
+    assert!(!ok, "interrupted: {err}");
+    assert!(err.contains("interrupted"), "{err}");
+    let now = tokens(&desk, id);
+    assert_ne!(
+        now.refresh, old.refresh,
+        "the rotated refresh token was lost"
+    );
+    let r = desk
+        .run(&["--json", "call", &id.to_string(), "userinfo"])
+        .json();
+    assert_eq!(r["Status"], 200);
+    // And it keeps working: the next refresh uses the stored (rotated) token.
+    desk.run(&["refresh", &id.to_string()]).ok();
+}

@@ -635,6 +635,183 @@ fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
+/// Stores the same tokens with an access-token expiry in the past.
+fn expire(h: &Harness, id: i64) {
+    let value = serde_json::json!({
+        "AccessToken": h.secret(id, "AccessToken").unwrap(),
+        "RefreshToken": h.secret(id, "RefreshToken").unwrap(),
+        "Expires": "2000-01-01T00:00:00Z",
+    });
+    h.desk
+        .set_auth_value(id, &Secret::new(value.to_string()))
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_typo_in_a_method_or_its_parameters_costs_no_refresh() {
+    let h = Harness::start(OidcOptions::default());
+    let id = h.signed_in().await;
+    expire(&h, id);
+    let before = h.grants("refresh_token").await;
+    let e = h
+        .engine
+        .call_method(id, "userinfoo", &Default::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::NotFound { .. }), "{e}");
+    let mut params = serde_json::Map::new();
+    params.insert("nope".into(), json!(1));
+    let e = h
+        .engine
+        .call_method(id, "userinfo", &params)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("has no parameter `nope`"), "{e}");
+    assert_eq!(
+        h.grants("refresh_token").await,
+        before,
+        "a typo caused a refresh"
+    );
+    // The credential is still expired and refreshes on the first real call.
+    let r = h
+        .engine
+        .call_method(id, "userinfo", &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(h.grants("refresh_token").await, before + 1);
+}
+
+#[tokio::test]
+async fn a_refused_token_without_a_refresh_token_says_the_provider_refused_it() {
+    let h = Harness::start(OidcOptions::default());
+    let id = h.install(
+        "oidc-test",
+        Some(
+            r#"{"AccessToken":"not-a-token-the-provider-knows","Expires":"2099-01-01T00:00:00Z"}"#,
+        ),
+    );
+    let e = h
+        .engine
+        .call_method(id, "userinfo", &Default::default())
+        .await
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, Error::NeedsReauth { .. }), "{e}");
+    assert!(
+        msg.contains("refused the access token") && !msg.contains("expired"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn deleting_an_account_revokes_its_account_connectors() {
+    let h = Harness::start(OidcOptions::default());
+    let first = h.signed_in().await;
+    let second = h.signed_in().await;
+    let refresh = h.secret(first, "RefreshToken").unwrap();
+    h.server.reset_stats().await;
+    let reports = h.engine.delete_account(&h.account).await.unwrap();
+    assert_eq!(reports.len(), 2, "{reports:?}");
+    for (id, r) in &reports {
+        assert!([first, second].contains(id));
+        assert_eq!(r.revoked, vec!["RefreshToken", "AccessToken"], "{r:?}");
+        assert!(r.errors.is_empty(), "{r:?}");
+    }
+    assert_eq!(h.server.stats().await["revocations"], 4);
+    assert!(matches!(
+        h.desk.get_account(&h.account),
+        Err(Error::NotFound { .. })
+    ));
+    // The provider no longer honours the deleted credential's refresh token.
+    let r = reqwest::Client::new()
+        .post(format!("{}/token", h.server.issuer))
+        .basic_auth("authdesk-web", Some("authdesk-web-secret"))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn the_refresh_margin_scales_with_the_token_and_the_definition() {
+    // 3600 s tokens: the default 60 s margin; a definition asking for 300 s gets it.
+    let h = Harness::start(OidcOptions {
+        access_ttl_secs: 3600,
+        ..Default::default()
+    });
+    let id = h.signed_in().await;
+    assert_eq!(
+        h.desk.inspect(id, false).unwrap().refresh_margin_seconds,
+        Some(60)
+    );
+    h.desk
+        .add_connector(
+            "margin",
+            &definition(
+                &h.server.issuer,
+                "oidc-margin",
+                "authorization_code",
+                "refresh_margin_seconds = 300",
+            ),
+            false,
+        )
+        .unwrap();
+    h.desk
+        .set_connector_client(
+            "oidc-margin",
+            "authdesk-web",
+            Some(&Secret::new("authdesk-web-secret")),
+        )
+        .unwrap();
+    let id = h.install("oidc-margin", None);
+    let start = h.engine.begin_sign_in(id, WEB_REDIRECT).await.unwrap();
+    let callback = sign_in(&start.authorization_url, "alice").await;
+    h.engine.complete_sign_in(&callback).await.unwrap();
+    let i = h.desk.inspect(id, false).unwrap();
+    assert_eq!(i.refresh_margin_seconds, Some(300));
+    assert_eq!(
+        i.refresh_due_at.unwrap(),
+        i.expires_at.unwrap() - Duration::seconds(300)
+    );
+    // 240 s before expiry is inside the margin: the next use refreshes.
+    h.advance(3600 - 240);
+    let before = h.grants("refresh_token").await;
+    h.engine.access(id).await.unwrap();
+    assert_eq!(h.grants("refresh_token").await, before + 1);
+}
+
+#[tokio::test]
+async fn a_ten_second_token_is_used_for_most_of_its_life() {
+    let h = Harness::start(OidcOptions {
+        access_ttl_secs: 10,
+        ..Default::default()
+    });
+    let id = h.signed_in().await;
+    let i = h.desk.inspect(id, false).unwrap();
+    assert_eq!(
+        i.refresh_margin_seconds,
+        Some(2),
+        "a quarter of 10 s, not 60 s"
+    );
+    let before = h.grants("refresh_token").await;
+    for _ in 0..20 {
+        h.engine.access(id).await.unwrap();
+    }
+    assert_eq!(
+        h.grants("refresh_token").await,
+        before,
+        "refreshed a fresh token"
+    );
+    h.advance(8);
+    let futures: Vec<_> = (0..20).map(|_| h.engine.access(id)).collect();
+    for r in futures::future::join_all(futures).await {
+        r.unwrap();
+    }
+    assert_eq!(h.grants("refresh_token").await, before + 1);
+}
+
 /// The engine's futures must be `Send` so they can run on tokio tasks and in axum handlers.
 /// This does not run: it fails to compile if one of them stops being `Send`.
 #[allow(dead_code)]

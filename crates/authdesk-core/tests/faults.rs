@@ -94,6 +94,27 @@ async fn fault_response(fault: &str) -> Response {
             r#"{"error":"invalid_grant","error_description":"refresh token revoked"}"#,
         ),
         "invalid_client" => json(StatusCode::UNAUTHORIZED, r#"{"error":"invalid_client"}"#),
+        // Rate limiting and overload, with and without an OAuth error body.
+        "429" => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (header::RETRY_AFTER, "120"),
+            ],
+            r#"{"error":"rate_limited"}"#,
+        )
+            .into_response(),
+        "429_bare" => (StatusCode::TOO_MANY_REQUESTS, "slow down").into_response(),
+        "temporarily_unavailable" => (
+            StatusCode::BAD_REQUEST,
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (header::RETRY_AFTER, "90"),
+            ],
+            r#"{"error":"temporarily_unavailable"}"#,
+        )
+            .into_response(),
+        "slow_down" => json(StatusCode::BAD_REQUEST, r#"{"error":"slow_down"}"#),
         other => (StatusCode::NOT_FOUND, format!("no fault {other}")).into_response(),
     }
 }
@@ -158,6 +179,10 @@ async fn transient_faults_keep_the_refresh_token_and_back_off() {
         ("huge", "larger than"),
         ("hang", "timed out"),
         ("redirect", "redirects are not followed"),
+        ("429", "rate limiting"),
+        ("429_bare", "rate limiting"),
+        ("temporarily_unavailable", "temporarily unavailable"),
+        ("slow_down", "temporarily unavailable"),
     ] {
         let id = expired_credential_at(&s, &fake.base, fault).await;
         let before = fake.requests.load(Ordering::SeqCst);
@@ -209,6 +234,34 @@ async fn transient_faults_keep_the_refresh_token_and_back_off() {
         );
         let events = s.desk.credential_events(id, 1).unwrap();
         assert_eq!(events[0].kind, "refresh_failed", "{fault}");
+    }
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let fake = FakeFaultyTokenEndpoint::start().await;
+    let s = setup();
+    for (fault, at_least) in [("429", 120), ("temporarily_unavailable", 90)] {
+        let id = expired_credential_at(&s, &fake.base, fault).await;
+        let started = chrono::Utc::now();
+        let e = s.engine.access(id).await.unwrap_err();
+        let Error::ProviderTransient {
+            retry_after: Some(at),
+            ..
+        } = &e
+        else {
+            panic!("{fault}: {e:?}");
+        };
+        assert!(
+            *at >= started + chrono::Duration::seconds(at_least),
+            "{fault}: retry at {at}, asked for {at_least} s"
+        );
+        assert!(e.to_string().contains(&format!("wait {at_least} s")), "{e}");
+        assert_eq!(
+            s.desk.get_account_connector(id).unwrap().status,
+            AuthStatus::Error,
+            "{fault}: transient, not a verdict on the grant"
+        );
     }
 }
 

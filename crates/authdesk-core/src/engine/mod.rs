@@ -102,6 +102,34 @@ pub struct Inner {
     prepared: Mutex<HashMap<i64, Prepared>>,
     holder: String,
     sign_ins: tokio::sync::broadcast::Sender<flow::SignInFinished>,
+    /// Refresh tasks running now (see [`Engine::settle`]).
+    in_flight: std::sync::atomic::AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+/// Counts a refresh task for [`Engine::settle`] while it lives.
+struct InFlight(Engine);
+
+impl InFlight {
+    fn new(engine: &Engine) -> InFlight {
+        engine
+            .in_flight
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        InFlight(engine.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if self
+            .0
+            .in_flight
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst)
+            == 1
+        {
+            self.0.idle.notify_waiters();
+        }
+    }
 }
 
 impl Deref for Engine {
@@ -316,12 +344,30 @@ impl Engine {
                 prepared: Mutex::new(HashMap::new()),
                 holder: new_lease_holder(),
                 sign_ins,
+                in_flight: Default::default(),
+                idle: tokio::sync::Notify::new(),
             }),
         })
     }
 
     pub fn desk(&self) -> &Arc<Authdesk> {
         &self.desk
+    }
+
+    /// Waits (up to `timeout`) until no refresh is in flight in this process, so a shell
+    /// that is asked to stop (Ctrl-C) lets a refresh commit what the provider answered.
+    /// `true` when nothing is left in flight.
+    pub async fn settle(&self, timeout: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.idle.notified();
+            if self.in_flight.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.in_flight.load(std::sync::atomic::Ordering::SeqCst) == 0;
+            }
+        }
     }
 
     pub fn config(&self) -> &EngineConfig {
@@ -507,7 +553,9 @@ impl Engine {
         // that goes away cannot cut a refresh between the provider's answer and the commit.
         let engine = self.clone();
         let first_seen = t.version;
+        let counted = InFlight::new(self);
         tokio::spawn(async move {
+            let _counted = counted;
             let _in_process = engine.gate(id).lock_owned().await;
             engine
                 .ensure_token_locked(id, stale_version, first_seen, def)
