@@ -388,7 +388,7 @@ fn run_command(cli: Cli) -> Result<Outcome> {
             let engine = &runner.engine;
             runner.run(async {
                 let sign_in =
-                    authdesk_api::loopback::begin(&engine, account_connector_id, port).await?;
+                    authdesk_api::loopback::begin(engine, account_connector_id, port).await?;
                 let url = sign_in.start.authorization_url.clone();
                 eprintln!(
                     "Redirect URI for this sign-in: {}",
@@ -410,7 +410,7 @@ fn run_command(cli: Cli) -> Result<Outcome> {
                     );
                 }
                 let ac = sign_in
-                    .finish(&engine, std::time::Duration::from_secs(timeout))
+                    .finish(engine, std::time::Duration::from_secs(timeout))
                     .await?;
                 out.account_connector(&ac)
             })

@@ -867,7 +867,7 @@ required = true
     fn every_catalog_url_builds_with_sample_properties_and_refuses_injections() {
         for d in catalog::builtin().unwrap() {
             // Every property that stands in a URL says what a valid value looks like.
-            for (name, _) in &d.compiled.slot_kinds {
+            for name in d.compiled.slot_kinds.keys() {
                 assert!(
                     d.property(name).and_then(|p| p.example.as_ref()).is_some(),
                     "{}: property {name} is used in a URL but has no example",
