@@ -195,6 +195,31 @@ async function main(browser, env, issuer) {
     assert(!outcome.startsWith('ALLOWED'), outcome);
   });
 
+  await check('a second Connect (another customer) while a sign-in is open opens no second window and says one is in progress', async () => {
+    await browser.switchToWindow(main);
+    // Rows are clicked from the page: the sign-in window may overlap the main one (no
+    // window manager under Xvfb), which WebKitWebDriver reports as "not interactable".
+    const selectRow = async (account, connector) => {
+      await browser.execute((name) => [...document.querySelectorAll('#account-list li')]
+        .find((li) => li.textContent.startsWith(name)).click(), account);
+      await browser.waitUntil(async () => browser.execute((name) => [...document.querySelectorAll('#ac-table tr')]
+        .some((tr) => tr.textContent.includes(name)), connector), { timeout: 10_000, timeoutMsg: `no row ${connector}` });
+      await browser.execute((name) => [...document.querySelectorAll('#ac-table tr')]
+        .find((tr) => tr.textContent.includes(name)).click(), connector);
+      await waitText('ac-title', (t) => t.startsWith(connector), `${connector} did not open`);
+    };
+    await selectRow('Customer A', 'Customer A provider');
+    await browser.execute(() => document.getElementById('connect').click());
+    await toastSays('already in progress');
+    const handles = await browser.getWindowHandles();
+    assert(handles.length === 2, `${handles.length} windows: a second sign-in window opened`);
+    // Customer B's sign-in window is untouched: still at the provider's login form.
+    await browser.switchToWindow(handles.find((h) => h !== main));
+    await loginForm();
+    await browser.switchToWindow(main);
+    await selectRow('Customer B', 'Customer B provider');
+  });
+
   await check('Cancel closes the sign-in window and says nothing was changed', async () => {
     await browser.switchToWindow(main);
     await (await byId('cancel-sign-in')).click();

@@ -812,6 +812,45 @@ async fn a_ten_second_token_is_used_for_most_of_its_life() {
     assert_eq!(h.grants("refresh_token").await, before + 1);
 }
 
+#[tokio::test]
+async fn a_sign_in_reports_its_own_end_and_nothing_else_does() {
+    let h = Harness::start(OidcOptions::default());
+    let id = h.signed_in().await;
+    let mut events = h.engine.sign_in_events();
+    // A refresh is not a sign-in.
+    h.engine.refresh_now(id).await.unwrap();
+    // A refused sign-in is reported as such, under its own id.
+    let start = h.engine.begin_sign_in(id, WEB_REDIRECT).await.unwrap();
+    let state = state_of(&start.authorization_url);
+    let _ = h
+        .engine
+        .complete_sign_in(&format!("{WEB_REDIRECT}?error=access_denied&state={state}"))
+        .await;
+    let ended = Engine::wait_for_sign_in(
+        &mut events,
+        &start.sign_in_id,
+        std::time::Duration::from_secs(5),
+    )
+    .await
+    .expect("no event for the refused sign-in");
+    assert!(!ended.ok);
+    assert_eq!(ended.account_connector_id, id);
+    assert!(ended.message.contains("access_denied"), "{}", ended.message);
+    assert!(events.try_recv().is_err(), "an event for something else");
+    // A successful one too.
+    let start = h.engine.begin_sign_in(id, WEB_REDIRECT).await.unwrap();
+    let callback = sign_in(&start.authorization_url, "alice").await;
+    h.engine.complete_sign_in(&callback).await.unwrap();
+    let ended = Engine::wait_for_sign_in(
+        &mut events,
+        &start.sign_in_id,
+        std::time::Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    assert!(ended.ok, "{}", ended.message);
+}
+
 /// The engine's futures must be `Send` so they can run on tokio tasks and in axum handlers.
 /// This does not run: it fails to compile if one of them stops being `Send`.
 #[allow(dead_code)]
