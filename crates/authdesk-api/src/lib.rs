@@ -22,6 +22,7 @@ use axum::Router;
 
 use error::ApiResult;
 pub use error::{ApiError, ErrorBody};
+pub use guard::host_allowed;
 
 /// The default listening address; the README states it. Overridable with `--listen`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8788";

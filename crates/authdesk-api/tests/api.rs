@@ -831,7 +831,7 @@ async fn the_browser_flow_end_to_end_over_http() {
         .await;
     assert_eq!(ac["Authenticated"], true);
 
-    // Redirect mode lands on targetOrigin (the full URL).
+    // Redirect mode lands on targetOrigin (the full URL), normalised as on failure.
     let token = sign_in_token(&api, &acme).await;
     let r = api
         .http
@@ -839,7 +839,7 @@ async fn the_browser_flow_end_to_end_over_http() {
             &api,
             id,
             &token,
-            &format!("{PARTNER}/complete?step=2"),
+            "HTTPS://Partner.Example:443/complete?step=2",
             None,
         ))
         .send()

@@ -257,7 +257,12 @@ pub fn parse_datetime(s: &str) -> std::result::Result<DateTime<Utc>, String> {
 /// Formats like Cyclr: UTC, `Z`, 7 fractional digits.
 pub fn format_cyclr_datetime(d: DateTime<Utc>) -> String {
     let nanos = d.timestamp_subsec_nanos();
-    format!("{}.{:07}Z", d.format("%Y-%m-%dT%H:%M:%S"), nanos / 100)
+    // A leap second carries 1e9.. nanoseconds in chrono: keep to seven digits.
+    format!(
+        "{}.{:07}Z",
+        d.format("%Y-%m-%dT%H:%M:%S"),
+        nanos.min(999_999_999) / 100
+    )
 }
 
 fn bad(field: &str, message: impl Into<String>) -> Error {
