@@ -10,6 +10,8 @@ if [ "${1:-app}" = test ]; then
   # The test authorization server (oidc-provider) runs on Node.js; use the machine's own
   # Node if it has one (oidc-provider 9 wants Node >= 20).
   command -v node >/dev/null || want+=(nodejs npm)
+  # The second test authorization server (django-oauth-toolkit) runs in a virtualenv.
+  python3 -c 'import venv, ensurepip' 2>/dev/null || want+=(python3 python3-venv)
 fi
 missing=()
 for p in "${want[@]}"; do
@@ -29,5 +31,13 @@ if [ "${1:-app}" = test ]; then
   # playwright-core drives Debian's chromium (never a downloaded browser); webdriverio
   # drives the desktop app through tauri-driver and WebKitWebDriver.
   (cd "$root/tests/e2e" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  # django-oauth-toolkit, pinned, in tests/dot/.venv (remade when requirements.txt changes).
+  dot="$root/tests/dot"
+  if ! cmp -s "$dot/requirements.txt" "$dot/.venv/requirements.txt" 2>/dev/null; then
+    rm -rf "$dot/.venv"
+    python3 -m venv "$dot/.venv"
+    "$dot/.venv/bin/pip" install --quiet --disable-pip-version-check -r "$dot/requirements.txt"
+    cp "$dot/requirements.txt" "$dot/.venv/requirements.txt"
+  fi
   command -v tauri-driver >/dev/null || cargo install tauri-driver --version 2.1.0 --locked --quiet
 fi

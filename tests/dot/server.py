@@ -14,7 +14,8 @@ stdout carries exactly one line (`listening ...`, read by a test harness); every
 (Django's request log, DOT's warnings, errors) goes to stderr.
 
 Endpoints: /o/authorize/, /o/token/, /o/revoke_token/, /o/introspect/, login form at
-/accounts/login/, RFC 8414 metadata at /.well-known/oauth-authorization-server.
+/accounts/login/, RFC 8414 metadata at /.well-known/oauth-authorization-server, and a
+protected resource GET /api/me (the bearer token's user, client and scope; 401 without one).
 Extra test endpoints (outside DOT):
   GET  /__test/stats  -> {"grants":{"authorization_code":1,...},"errors":{"invalid_grant":1},"revocations":1}
   POST /__test/reset  -> zeroes those counts
@@ -239,6 +240,7 @@ from django.views.decorators.csrf import csrf_exempt  # noqa: E402
 from django.views.decorators.http import require_GET, require_POST  # noqa: E402
 from oauth2_provider import urls as dot_urls  # noqa: E402
 from oauth2_provider import views as dot_views  # noqa: E402
+from oauth2_provider.oauth2_backends import get_oauthlib_core  # noqa: E402
 
 # ---- counters ------------------------------------------------------------------------------
 _stats_lock = threading.Lock()
@@ -299,6 +301,24 @@ def reset_view(request):
         return JsonResponse(json.loads(json.dumps(_stats)))
 
 
+@require_GET
+def me_view(request):
+    """A protected resource: who the bearer token belongs to. RFC 6750: 401 with
+    `WWW-Authenticate: Bearer error="invalid_token"` without a valid token."""
+    valid, r = get_oauthlib_core().verify_request(request, scopes=[])
+    if not valid:
+        response = JsonResponse({"error": "invalid_token"}, status=401)
+        response["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        return response
+    return JsonResponse(
+        {
+            "username": r.user.username if r.user else None,
+            "client_id": r.client.client_id,
+            "scope": " ".join(r.scopes or []),
+        }
+    )
+
+
 # ---- URLs ----------------------------------------------------------------------------------
 urlpatterns = [
     # authorize/, token/, revoke_token/, introspect/ (+ DOT's device-flow endpoints, unused).
@@ -306,6 +326,7 @@ urlpatterns = [
     path(".well-known/oauth-authorization-server", dot_views.OAuthServerMetadataView.as_view()),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/me", me_view),
     path("__test/stats", stats_view),
     path("__test/reset", reset_view),
 ]

@@ -2,6 +2,7 @@
 //! not every file uses every helper).
 #![allow(dead_code)]
 
+pub mod dot;
 pub mod oidc;
 
 use std::path::Path;
