@@ -219,7 +219,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// The account of an account-scoped call (`X-Cyclr-Account`), checked to exist.
+/// The account of an account-scoped call (`X-Cyclr-Account`), in canonical form. Whether
+/// it exists is checked by the call itself, in the same trip to the store (an unknown
+/// account is a 404 naming it).
 pub struct AccountScope(pub String);
 
 impl FromRequestParts<Arc<AppState>> for AccountScope {
@@ -227,7 +229,7 @@ impl FromRequestParts<Arc<AppState>> for AccountScope {
 
     async fn from_request_parts(
         parts: &mut Parts,
-        state: &Arc<AppState>,
+        _state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
         let id = parts
             .headers
@@ -240,8 +242,6 @@ impl FromRequestParts<Arc<AppState>> for AccountScope {
                     "this call is account-scoped: send the `X-Cyclr-Account: <AccountId>` header",
                 )
             })?;
-        let id = id.to_string();
-        let account = state.engine.db(move |desk| desk.get_account(&id)).await?;
-        Ok(AccountScope(account.id))
+        Ok(AccountScope(authdesk_core::service::parse_guid(id)?))
     }
 }

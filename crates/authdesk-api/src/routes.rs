@@ -173,18 +173,23 @@ fn properties(list: Vec<Property>) -> Vec<PropertyInput> {
 /// Checks that the account connector belongs to the calling account (else 404: no hint
 /// that it exists elsewhere).
 async fn check_owner(state: &AppState, account: &str, id: i64) -> ApiResult<()> {
-    match state
-        .engine
-        .db(move |desk| desk.account_connector_account(id))
+    let account = account.to_string();
+    state
+        .db(move |desk| match desk.account_connector_account(id) {
+            Ok(owner) if owner == account => Ok(()),
+            Ok(_) | Err(authdesk_core::Error::NotFound { .. }) => {
+                // An unknown account says so; a known one gives no hint that the account
+                // connector exists elsewhere.
+                desk.get_account(&account)?;
+                Err(authdesk_core::Error::NotFound {
+                    what: "account connector",
+                    id: id.to_string(),
+                    hint: " in this account".into(),
+                })
+            }
+            Err(e) => Err(e),
+        })
         .await
-    {
-        Ok(owner) if owner == account => Ok(()),
-        Ok(_) | Err(authdesk_core::Error::NotFound { .. }) => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!("account connector `{id}` was not found in this account"),
-        )),
-        Err(e) => Err(e.into()),
-    }
 }
 
 #[utoipa::path(post, path = "/v1.0/accounts", request_body = CreateAccount, tag = "Accounts",

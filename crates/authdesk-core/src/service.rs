@@ -1258,7 +1258,9 @@ fn account_from_row(r: &Row<'_>) -> rusqlite::Result<Account> {
     })
 }
 
-fn parse_guid(s: &str) -> Result<String> {
+/// An account Id in its canonical form (lowercase, hyphenated GUID), or an error that
+/// says what an Id looks like.
+pub fn parse_guid(s: &str) -> Result<String> {
     uuid::Uuid::parse_str(s.trim())
         .map(|u| u.hyphenated().to_string())
         .map_err(|_| {
