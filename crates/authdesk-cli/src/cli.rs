@@ -1,0 +1,312 @@
+//! The command line's grammar (clap): every command, argument and help text. Handlers are
+//! in `commands/`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "authdesk",
+    version,
+    about = "Set up and keep alive connector authentication, on your desktop."
+)]
+pub struct Cli {
+    /// Data directory (default: the OS's per-user data directory, e.g. ~/.local/share/authdesk).
+    #[arg(long, global = true, env = "AUTHDESK_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Print JSON instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Accounts (one per customer).
+    #[command(subcommand)]
+    Accounts(AccountsCmd),
+    /// The connector library.
+    #[command(subcommand)]
+    Connectors(ConnectorsCmd),
+    /// Connectors installed into accounts.
+    #[command(subcommand, name = "account-connectors")]
+    AccountConnectors(AccountConnectorsCmd),
+    /// Show an account connector's stored credentials, offline: status, expiry, scopes,
+    /// decoded JWT claims. Values are masked unless --reveal.
+    Inspect {
+        account_connector_id: i64,
+        /// Print the token values themselves.
+        #[arg(long)]
+        reveal: bool,
+    },
+    /// Sign in (authorization code flow) in the system browser, with a loopback redirect
+    /// on 127.0.0.1 (register `http://127.0.0.1/callback`, any port, at the provider).
+    /// With --json, standard output carries only the final JSON; the URL and messages go
+    /// to standard error.
+    Connect {
+        account_connector_id: i64,
+        /// Print the URL (to stdout, or with --json to stderr) instead of opening the browser.
+        #[arg(long)]
+        no_browser: bool,
+        /// Loopback port (0: any free port; use a fixed one if the provider needs an
+        /// exact redirect URI).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Seconds to wait for the browser to come back.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
+    /// Call a connector method with the auth applied (refreshing first if needed). The
+    /// third party's answer is printed; the exit status is 22 when it answered HTTP 400 or
+    /// more (like `curl --fail`), unless --no-fail.
+    Call {
+        account_connector_id: i64,
+        /// The method's unique identifier or name.
+        method: String,
+        /// A parameter, NAME=VALUE (repeatable; values are strings).
+        #[arg(long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
+        /// Parameters as a JSON object (for numbers, booleans and nested bodies).
+        #[arg(long, value_name = "JSON")]
+        params_json: Option<String>,
+        /// Exit 0 whatever the third party answered.
+        #[arg(long, conflicts_with = "fail")]
+        no_fail: bool,
+        /// Exit 22 when the third party answered HTTP 400 or more (the default).
+        #[arg(long)]
+        fail: bool,
+    },
+    /// Refresh an OAuth2 credential now.
+    Refresh { account_connector_id: i64 },
+    /// Refresh credentials that expire soon and exercise idle refresh tokens.
+    KeepAlive {
+        /// Keep running, checking every this many seconds.
+        #[arg(long, value_name = "SECONDS")]
+        watch: Option<u64>,
+    },
+    /// What happened to a credential: sign-ins, refreshes, failures.
+    History {
+        account_connector_id: i64,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Run the Cyclr-compatible local API (loopback only) and the keep-alive.
+    Serve {
+        /// Address to listen on (127.0.0.1 or ::1).
+        #[arg(long, default_value = authdesk_api::DEFAULT_LISTEN)]
+        listen: std::net::SocketAddr,
+    },
+    /// Print the local API key (created on first use), or replace it.
+    ApiKey {
+        #[arg(long)]
+        rotate: bool,
+    },
+    /// Origins the browser flow may return to (targetOrigin), or with --cors, web pages
+    /// allowed to call the API from a browser.
+    #[command(subcommand)]
+    Origins(OriginsCmd),
+    /// Print the data directory in use.
+    DataDir,
+    /// The vault that protects secrets.
+    #[command(subcommand)]
+    Vault(VaultCmd),
+}
+
+#[derive(Subcommand)]
+pub enum OriginsCmd {
+    List {
+        #[arg(long)]
+        cors: bool,
+    },
+    /// Allow an origin (e.g. https://partner.example); any URL on it is reduced to its origin.
+    Add {
+        origin: String,
+        #[arg(long)]
+        cors: bool,
+    },
+    Remove {
+        origin: String,
+        #[arg(long)]
+        cors: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum VaultCmd {
+    /// Where the data key lives and whether it opens this data directory's secrets.
+    Status,
+}
+
+#[derive(Subcommand)]
+pub enum AccountsCmd {
+    /// Create an account.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// A GUID (generated when omitted).
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long)]
+        timezone: Option<String>,
+    },
+    List,
+    Show {
+        account_id: String,
+    },
+    /// Delete an account, its users and its account connectors (with their secrets); their
+    /// tokens are revoked at the providers first (failures are reported and do not stop the
+    /// deletion).
+    Delete {
+        account_id: String,
+    },
+    /// List an account's users.
+    Users {
+        account_id: String,
+    },
+    /// Add a user to an account.
+    AddUser {
+        account_id: String,
+        username: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ConnectorsCmd {
+    List,
+    /// Show a library entry: auth, endpoints, properties and methods.
+    Show {
+        connector: String,
+    },
+    /// Add your own connector from a definition file (TOML; see docs/connector-format.md).
+    Add {
+        file: PathBuf,
+        /// Update a user connector with the same id.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Remove a user connector that no account uses.
+    Remove {
+        connector: String,
+    },
+    /// Set the library entry's OAuth app (ClientId, ClientSecret) used by every account
+    /// connector that does not set its own.
+    SetClient {
+        connector: String,
+        #[arg(long)]
+        client_id: String,
+        #[command(flatten)]
+        secret: ClientSecretArgs,
+    },
+    /// Remove the library entry's ClientId and ClientSecret.
+    ClearClient {
+        connector: String,
+    },
+}
+
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+pub struct ClientSecretArgs {
+    /// Read the ClientSecret from standard input.
+    #[arg(long)]
+    pub client_secret_stdin: bool,
+    /// Read the ClientSecret from a file.
+    #[arg(long, value_name = "FILE")]
+    pub client_secret_file: Option<PathBuf>,
+    /// A public client: no ClientSecret.
+    #[arg(long)]
+    pub public: bool,
+}
+
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+pub struct SecretInput {
+    /// Read the value from standard input.
+    #[arg(long)]
+    pub stdin: bool,
+    /// Read the value from a file.
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+pub enum AccountConnectorsCmd {
+    /// Install a connector into an account.
+    Install {
+        account_id: String,
+        /// Library connector Id or id (slug).
+        connector: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+        /// A non-secret property, NAME=VALUE (repeatable). Secret ones go in --properties-file
+        /// or `set-property --value-stdin`.
+        #[arg(long = "property", value_name = "NAME=VALUE")]
+        properties: Vec<String>,
+        /// Properties as Cyclr's JSON: [{"Name": "...", "Value": "..."}].
+        #[arg(long, value_name = "FILE")]
+        properties_file: Option<PathBuf>,
+        /// Read the AuthValue from standard input.
+        #[arg(long, conflicts_with = "auth_value_file")]
+        auth_value_stdin: bool,
+        /// Read the AuthValue from a file.
+        #[arg(long, value_name = "FILE")]
+        auth_value_file: Option<PathBuf>,
+    },
+    List {
+        /// Only this account's.
+        #[arg(long)]
+        account: Option<String>,
+    },
+    Show {
+        account_connector_id: i64,
+    },
+    /// Set a property. Secret properties (ClientSecret, Password, ...) must come from
+    /// --value-stdin or --value-file.
+    SetProperty {
+        account_connector_id: i64,
+        name: String,
+        value: Option<String>,
+        #[arg(long, conflicts_with_all = ["value", "value_file"])]
+        value_stdin: bool,
+        #[arg(long, value_name = "FILE", conflicts_with = "value")]
+        value_file: Option<PathBuf>,
+    },
+    RemoveProperty {
+        account_connector_id: i64,
+        name: String,
+    },
+    /// Replace the credentials with an AuthValue (JSON tokens, "{}", an API key, or
+    /// base64 user:password), read from stdin or a file.
+    SetAuthvalue {
+        account_connector_id: i64,
+        #[command(flatten)]
+        input: SecretInput,
+    },
+    /// Choose where sign-in runs for this account connector.
+    SetSignIn {
+        account_connector_id: i64,
+        mode: SignInChoice,
+    },
+    /// Revoke the credential at the provider (when it has an endpoint) and forget it here.
+    Disconnect {
+        account_connector_id: i64,
+    },
+    /// Delete an account connector; its tokens are revoked at the provider first (a failed
+    /// revocation is reported and does not stop the deletion).
+    Delete {
+        account_connector_id: i64,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum SignInChoice {
+    Webview,
+    SystemBrowser,
+    /// Whatever the connector definition says.
+    Default,
+}

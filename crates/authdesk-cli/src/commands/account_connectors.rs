@@ -1,0 +1,137 @@
+//! `authdesk account-connectors ...`: connectors installed into accounts, their
+//! properties, AuthValues and sign-in mode, disconnect and delete.
+
+use anyhow::{bail, Context, Result};
+use authdesk_core::definition::SignInMode;
+use authdesk_core::{InstallRequest, PropertyInput, Secret};
+
+use super::Ctx;
+use crate::cli::{AccountConnectorsCmd, SignInChoice};
+use crate::secrets;
+
+pub fn run(ctx: &Ctx, cmd: AccountConnectorsCmd) -> Result<()> {
+    let (desk, out) = (&ctx.desk, &ctx.out);
+    match cmd {
+        AccountConnectorsCmd::Install {
+            account_id,
+            connector,
+            name,
+            description,
+            properties,
+            properties_file,
+            auth_value_stdin,
+            auth_value_file,
+        } => {
+            let library = desk.get_connector(&connector)?;
+            let mut inputs = Vec::new();
+            for p in &properties {
+                let (n, v) = p
+                    .split_once('=')
+                    .with_context(|| format!("--property {p:?} must be NAME=VALUE"))?;
+                if library.definition.is_secret_property(n) {
+                    bail!(
+                        "`{n}` is a secret: do not put it on the command line (shell history, \
+                         process list); use --properties-file, or after installing \
+                         `authdesk account-connectors set-property ID {n} --value-stdin`"
+                    );
+                }
+                inputs.push(PropertyInput {
+                    name: n.to_string(),
+                    value: Secret::new(v),
+                });
+            }
+            if let Some(f) = &properties_file {
+                inputs.extend(secrets::read_properties_file(f)?);
+            }
+            let auth_value = match (auth_value_stdin, auth_value_file) {
+                (true, _) => Some(secrets::read_stdin("AuthValue")?),
+                (_, Some(f)) => Some(secrets::read_file("AuthValue", &f)?),
+                _ => None,
+            };
+            let req = InstallRequest {
+                name,
+                description,
+                auth_value,
+                properties: inputs,
+            };
+            out.account_connector(&desk.install(&account_id, &library.id.to_string(), req)?)
+        }
+        AccountConnectorsCmd::List { account } => {
+            out.account_connectors(&desk.list_account_connectors(account.as_deref())?)
+        }
+        AccountConnectorsCmd::Show {
+            account_connector_id,
+        } => out.account_connector(&desk.get_account_connector(account_connector_id)?),
+        AccountConnectorsCmd::SetProperty {
+            account_connector_id,
+            name,
+            value,
+            value_stdin,
+            value_file,
+        } => {
+            let (_, def) = desk.account_connector_with_definition(account_connector_id)?;
+            let value = match (value, value_stdin, value_file) {
+                (Some(v), _, _) => {
+                    if def.is_secret_property(&name) {
+                        bail!(
+                            "`{name}` is a secret: do not put it on the command line (shell \
+                             history, process list); pass it with --value-stdin or --value-file"
+                        );
+                    }
+                    Secret::new(v)
+                }
+                (None, true, _) => secrets::read_stdin(&name)?,
+                (None, false, Some(f)) => secrets::read_file(&name, &f)?,
+                (None, false, None) => bail!("give a VALUE, --value-stdin or --value-file"),
+            };
+            out.account_connector(&desk.set_property(account_connector_id, &name, &value)?)
+        }
+        AccountConnectorsCmd::RemoveProperty {
+            account_connector_id,
+            name,
+        } => out.account_connector(&desk.remove_property(account_connector_id, &name)?),
+        AccountConnectorsCmd::SetAuthvalue {
+            account_connector_id,
+            input,
+        } => {
+            let raw = match input.file {
+                Some(f) => secrets::read_file("AuthValue", &f)?,
+                None => secrets::read_stdin("AuthValue")?,
+            };
+            out.account_connector(&desk.set_auth_value(account_connector_id, &raw)?)
+        }
+        AccountConnectorsCmd::SetSignIn {
+            account_connector_id,
+            mode,
+        } => {
+            let mode = match mode {
+                SignInChoice::Webview => Some(SignInMode::Webview),
+                SignInChoice::SystemBrowser => Some(SignInMode::SystemBrowser),
+                SignInChoice::Default => None,
+            };
+            out.account_connector(&desk.set_sign_in_mode(account_connector_id, mode)?)
+        }
+        AccountConnectorsCmd::Disconnect {
+            account_connector_id,
+        } => {
+            let runner = ctx.runner()?;
+            let engine = &runner.engine;
+            let report = runner.run(engine.disconnect(account_connector_id))?;
+            out.revocation(
+                &report,
+                &format!("disconnected account connector {account_connector_id}"),
+            )
+        }
+        AccountConnectorsCmd::Delete {
+            account_connector_id,
+        } => {
+            let runner = ctx.runner()?;
+            let engine = &runner.engine;
+            let report = runner.run(engine.delete_account_connector(account_connector_id))?;
+            out.revocation(
+                &report,
+                &format!("deleted account connector {account_connector_id}"),
+            )
+        }
+    }
+}

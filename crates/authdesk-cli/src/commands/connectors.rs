@@ -1,0 +1,41 @@
+//! `authdesk connectors ...`: the connector library and its OAuth apps.
+
+use anyhow::Result;
+
+use super::Ctx;
+use crate::cli::ConnectorsCmd;
+use crate::secrets;
+
+pub fn run(ctx: &Ctx, cmd: ConnectorsCmd) -> Result<()> {
+    let (desk, out) = (&ctx.desk, &ctx.out);
+    match cmd {
+        ConnectorsCmd::List => out.connectors(&desk.list_connectors()?),
+        ConnectorsCmd::Show { connector } => out.connector(&desk.get_connector(&connector)?),
+        ConnectorsCmd::Add { file, replace } => {
+            out.connector(&desk.add_connector_file(&file, replace)?)
+        }
+        ConnectorsCmd::Remove { connector } => {
+            desk.remove_connector(&connector)?;
+            out.done(&format!("removed connector {connector}"))
+        }
+        ConnectorsCmd::SetClient {
+            connector,
+            client_id,
+            secret,
+        } => {
+            let secret = match (
+                secret.client_secret_stdin,
+                secret.client_secret_file,
+                secret.public,
+            ) {
+                (true, _, _) => Some(secrets::read_stdin("ClientSecret")?),
+                (_, Some(f), _) => Some(secrets::read_file("ClientSecret", &f)?),
+                _ => None,
+            };
+            out.connector(&desk.set_connector_client(&connector, &client_id, secret.as_ref())?)
+        }
+        ConnectorsCmd::ClearClient { connector } => {
+            out.connector(&desk.clear_connector_client(&connector)?)
+        }
+    }
+}

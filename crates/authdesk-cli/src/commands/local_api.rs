@@ -1,0 +1,77 @@
+//! The local API and what it needs: `serve`, `api-key`, `origins`; and where things live:
+//! `data-dir`, `vault status`.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use authdesk_core::settings::OriginPurpose;
+
+use super::Ctx;
+use crate::cli::OriginsCmd;
+
+pub fn serve(ctx: &Ctx, listen: std::net::SocketAddr) -> Result<()> {
+    let runner = ctx.runner()?;
+    runner.rt.block_on(async {
+        let engine = Arc::new(runner.engine.clone());
+        let server = authdesk_api::Server::start(ctx.desk.clone(), engine.clone(), listen).await?;
+        eprintln!("Authdesk API listening on http://{}", server.addr);
+        eprintln!(
+            "Redirect URI to register at providers: {}",
+            server.state.callback_uri()
+        );
+        eprintln!("API key: `authdesk api-key`; allowed targetOrigins: `authdesk origins list`");
+        let keep_alive = engine.clone();
+        tokio::spawn(async move {
+            keep_alive
+                .keep_alive_forever(std::time::Duration::from_secs(60))
+                .await
+        });
+        tokio::select! {
+            r = server.wait() => r.map_err(anyhow::Error::from),
+            _ = tokio::signal::ctrl_c() => {
+                // Let refreshes in flight commit what the provider answered.
+                engine.settle(std::time::Duration::from_secs(30)).await;
+                Ok(())
+            }
+        }
+    })
+}
+
+pub fn api_key(ctx: &Ctx, rotate: bool) -> Result<()> {
+    let key = if rotate {
+        ctx.desk.rotate_api_key()?
+    } else {
+        ctx.desk.api_key()?
+    };
+    ctx.out.text(key.expose())
+}
+
+pub fn origins(ctx: &Ctx, cmd: OriginsCmd) -> Result<()> {
+    let (desk, out) = (&ctx.desk, &ctx.out);
+    let purpose = |cors: bool| {
+        if cors {
+            OriginPurpose::Cors
+        } else {
+            OriginPurpose::Target
+        }
+    };
+    match cmd {
+        OriginsCmd::List { cors } => out.origins(&desk.allowed_origins(purpose(cors))?),
+        OriginsCmd::Add { origin, cors } => {
+            let added = desk.allow_origin(purpose(cors), &origin)?;
+            out.done(&format!("allowed {added}"))
+        }
+        OriginsCmd::Remove { origin, cors } => {
+            desk.disallow_origin(purpose(cors), &origin)?;
+            out.done(&format!("removed {origin}"))
+        }
+    }
+}
+
+pub fn data_dir(ctx: &Ctx) -> Result<()> {
+    ctx.out.text(&ctx.desk.data_dir().display().to_string())
+}
+
+pub fn vault_status(ctx: &Ctx) -> Result<()> {
+    ctx.out.vault_status(&ctx.desk.vault_status()?)
+}

@@ -1,0 +1,68 @@
+//! One module per group of commands; each handler parses nothing (clap did), calls the
+//! core or the engine, and prints through [`Out`].
+
+pub mod account_connectors;
+pub mod accounts;
+pub mod connectors;
+pub mod local_api;
+pub mod oauth;
+
+use std::sync::Arc;
+
+use anyhow::{bail, Result};
+use authdesk_core::{Authdesk, Engine, EngineConfig};
+
+use crate::output::Out;
+
+/// What every command gets: the data directory's core and the printer.
+pub struct Ctx {
+    pub desk: Arc<Authdesk>,
+    pub out: Out,
+}
+
+impl Ctx {
+    /// The engine with a runtime, for commands that talk to providers.
+    pub fn runner(&self) -> Result<Runner> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        Ok(Runner {
+            engine: Engine::new(self.desk.clone(), EngineConfig::default())?,
+            rt,
+        })
+    }
+}
+
+/// How a command ended when it did not fail itself.
+pub enum Outcome {
+    Done,
+    /// `call`: the third party answered HTTP >= 400 (its answer was printed).
+    ThirdPartyFailed,
+}
+
+/// The engine with its runtime.
+pub struct Runner {
+    pub engine: Engine,
+    pub rt: tokio::runtime::Runtime,
+}
+
+impl Runner {
+    /// Runs `fut`; on Ctrl-C, stops it but first lets a refresh in flight commit what the
+    /// provider answered (a rotated refresh token must not be lost), then fails.
+    pub fn run<T, E: Into<anyhow::Error>>(
+        &self,
+        fut: impl std::future::Future<Output = std::result::Result<T, E>>,
+    ) -> Result<T> {
+        self.rt.block_on(async {
+            tokio::select! {
+                r = fut => r.map_err(Into::into),
+                _ = tokio::signal::ctrl_c() => {
+                    eprintln!("authdesk: interrupted; letting a refresh in flight finish...");
+                    self.engine.settle(std::time::Duration::from_secs(30)).await;
+                    bail!("interrupted")
+                }
+            }
+        })
+    }
+}

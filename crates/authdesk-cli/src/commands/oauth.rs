@@ -1,0 +1,118 @@
+//! Commands that use credentials: `connect` (sign-in with a loopback redirect), `call`,
+//! `refresh`, `keep-alive`, and the offline `history` and `inspect`.
+
+use anyhow::{bail, Context, Result};
+
+use super::{Ctx, Outcome};
+
+/// `authdesk call`'s exit status when the third party answered HTTP 400 or more (curl's
+/// `--fail` uses the same number).
+pub const EXIT_HTTP_FAILURE: u8 = 22;
+
+pub fn connect(
+    ctx: &Ctx,
+    account_connector_id: i64,
+    no_browser: bool,
+    port: u16,
+    timeout: u64,
+) -> Result<()> {
+    let out = &ctx.out;
+    let runner = ctx.runner()?;
+    let engine = &runner.engine;
+    runner.run(async {
+        let sign_in = authdesk_api::loopback::begin(engine, account_connector_id, port).await?;
+        let url = sign_in.start.authorization_url.clone();
+        eprintln!(
+            "Redirect URI for this sign-in: {}",
+            sign_in.start.redirect_uri
+        );
+        if no_browser {
+            eprintln!("Open this URL in your browser to sign in:");
+            // With --json, stdout is one JSON document: the URL goes to stderr.
+            if out.json {
+                eprintln!("{url}");
+            } else {
+                println!("{url}");
+            }
+        } else if let Err(e) = open::that_detached(&url) {
+            eprintln!("Could not open a browser ({e}); open this URL yourself:\n{url}");
+        } else {
+            eprintln!("Your browser should now show the provider's sign-in page. Waiting...");
+        }
+        let ac = sign_in
+            .finish(engine, std::time::Duration::from_secs(timeout))
+            .await?;
+        out.account_connector(&ac)
+    })
+}
+
+pub fn call(
+    ctx: &Ctx,
+    account_connector_id: i64,
+    method: &str,
+    params: &[String],
+    params_json: Option<&str>,
+    no_fail: bool,
+) -> Result<Outcome> {
+    let mut parameters = match params_json {
+        Some(text) => match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => bail!("--params-json must be a JSON object, e.g. '{{\"limit\": 10}}'"),
+        },
+        None => serde_json::Map::new(),
+    };
+    for p in params {
+        let (n, v) = p
+            .split_once('=')
+            .with_context(|| format!("--param {p:?} must be NAME=VALUE"))?;
+        parameters.insert(n.to_string(), serde_json::Value::String(v.to_string()));
+    }
+    let runner = ctx.runner()?;
+    let engine = &runner.engine;
+    let response = runner.run(engine.call_method(account_connector_id, method, &parameters))?;
+    ctx.out.method_response(&response)?;
+    if response.status >= 400 && !no_fail {
+        eprintln!(
+            "authdesk: the third party answered HTTP {} (exit status {EXIT_HTTP_FAILURE}; \
+             --no-fail exits 0)",
+            response.status
+        );
+        return Ok(Outcome::ThirdPartyFailed);
+    }
+    Ok(Outcome::Done)
+}
+
+pub fn refresh(ctx: &Ctx, account_connector_id: i64) -> Result<()> {
+    let runner = ctx.runner()?;
+    let engine = &runner.engine;
+    ctx.out
+        .account_connector(&runner.run(engine.refresh_now(account_connector_id))?)
+}
+
+pub fn keep_alive(ctx: &Ctx, watch: Option<u64>) -> Result<()> {
+    let runner = ctx.runner()?;
+    let engine = &runner.engine;
+    runner.run(async {
+        loop {
+            let outcomes = engine.keep_alive_once().await?;
+            ctx.out.keep_alive(&outcomes)?;
+            match watch {
+                Some(seconds) => {
+                    tokio::time::sleep(std::time::Duration::from_secs(seconds.max(1))).await
+                }
+                None => return anyhow::Ok(()),
+            }
+        }
+    })
+}
+
+pub fn history(ctx: &Ctx, account_connector_id: i64, limit: usize) -> Result<()> {
+    ctx.desk.get_account_connector(account_connector_id)?;
+    ctx.out
+        .history(&ctx.desk.credential_events(account_connector_id, limit)?)
+}
+
+pub fn inspect(ctx: &Ctx, account_connector_id: i64, reveal: bool) -> Result<()> {
+    ctx.out
+        .inspection(&ctx.desk.inspect(account_connector_id, reveal)?)
+}
