@@ -115,6 +115,14 @@ async fn fault_response(fault: &str) -> Response {
         )
             .into_response(),
         "slow_down" => json(StatusCode::BAD_REQUEST, r#"{"error":"slow_down"}"#),
+        // A slow endpoint issuing one-second tokens: they are nearly gone when they arrive.
+        "slow_short" => {
+            tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+            json(
+                StatusCode::OK,
+                r#"{"access_token":"short-lived","token_type":"Bearer","expires_in":1,"refresh_token":"next-refresh"}"#,
+            )
+        }
         other => (StatusCode::NOT_FOUND, format!("no fault {other}")).into_response(),
     }
 }
@@ -122,8 +130,12 @@ async fn fault_response(fault: &str) -> Response {
 type Setup = support::EngineSetup;
 
 fn setup() -> Setup {
+    setup_with_timeout(2)
+}
+
+fn setup_with_timeout(seconds: u64) -> Setup {
     let mut config = EngineConfig::default();
-    config.http.total_timeout = std::time::Duration::from_secs(2);
+    config.http.total_timeout = std::time::Duration::from_secs(seconds);
     support::engine_setup(config, "Faults")
 }
 
@@ -235,6 +247,22 @@ async fn transient_faults_keep_the_refresh_token_and_back_off() {
         let events = s.desk.credential_events(id, 1).unwrap();
         assert_eq!(events[0].kind, "refresh_failed", "{fault}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_obtained_while_callers_waited_serves_them_all_whatever_its_lifetime() {
+    let fake = FakeFaultyTokenEndpoint::start().await;
+    let s = setup_with_timeout(10);
+    let id = expired_credential_at(&s, &fake.base, "slow_short").await;
+    let calls: Vec<_> = (0..20).map(|_| s.engine.access(id)).collect();
+    for r in futures::future::join_all(calls).await {
+        r.unwrap();
+    }
+    assert_eq!(
+        fake.requests.load(Ordering::SeqCst),
+        1,
+        "one refresh for every caller that waited"
+    );
 }
 
 #[tokio::test]

@@ -225,16 +225,13 @@ impl Engine {
             ));
         }
         let id = pending.account_connector_id;
-        // The caller presented this sign-in's `state`: recording its failure is allowed.
-        let fail = |message: String| -> Error {
-            let _ = self.desk.record_failure(id, "sign_in_failed", &message);
-            Error::AuthorizationFailed(message)
-        };
+        let fail = |message: String| self.sign_in_failed(id, message);
         if !same_endpoint(&callback, &pending.redirect_uri) {
             return Err(fail(
                 "the answer arrived at another address than the redirect URI the sign-in used"
                     .into(),
-            ));
+            )
+            .await);
         }
         if let Some(error) = param("error") {
             let description = param("error_description")
@@ -243,7 +240,8 @@ impl Engine {
             return Err(fail(format!(
                 "the provider did not grant access ({}{description})",
                 clip(&error)
-            )));
+            ))
+            .await);
         }
         let ctx = self.context(id).await?;
         let o = ctx.oauth2()?.clone();
@@ -253,18 +251,21 @@ impl Engine {
                 return Err(fail(format!(
                     "the answer came from issuer {} but the connector's issuer is {expected} (possible mix-up attack)",
                     clip(&iss)
-                )));
+                ))
+                .await);
             }
             (None, Some(_)) if o.issuer_in_response => {
                 return Err(fail(
                     "the provider promises an `iss` parameter (RFC 9207) but the answer has none"
                         .into(),
-                ));
+                )
+                .await);
             }
             _ => {}
         }
-        let code = param("code")
-            .ok_or_else(|| fail("the provider's answer has neither `code` nor `error`".into()))?;
+        let Some(code) = param("code") else {
+            return Err(fail("the provider's answer has neither `code` nor `error`".into()).await);
+        };
         let creds = self
             .db(move |desk| desk.resolve_client_credentials(id))
             .await?;
@@ -294,8 +295,18 @@ impl Engine {
                 })
                 .await
             }
-            Err(e) => Err(fail(e.message("code exchange"))),
+            Err(e) => Err(fail(e.message("code exchange")).await),
         }
+    }
+
+    /// A sign-in whose `state` was presented failed: the failure belongs on the account
+    /// connector (status and history), recorded off the async workers.
+    async fn sign_in_failed(&self, id: i64, message: String) -> Error {
+        let recorded = message.clone();
+        let _ = self
+            .db(move |desk| desk.record_failure(id, "sign_in_failed", &recorded))
+            .await;
+        Error::AuthorizationFailed(message)
     }
 }
 

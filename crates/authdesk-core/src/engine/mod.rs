@@ -140,6 +140,13 @@ impl Deref for Engine {
     }
 }
 
+/// The credential as a caller first saw it, before it waited for the gate or the lease.
+#[derive(Clone, Copy)]
+struct Seen {
+    version: i64,
+    at: DateTime<Utc>,
+}
+
 /// How many times a refresh may find the credential changed under it before giving up.
 const MAX_STALE_ROUNDS: u32 = 3;
 
@@ -552,13 +559,16 @@ impl Engine {
         // The slow path runs in a task of its own, holding the in-process gate: a caller
         // that goes away cannot cut a refresh between the provider's answer and the commit.
         let engine = self.clone();
-        let first_seen = t.version;
+        let seen = Seen {
+            version: t.version,
+            at: self.desk.now(),
+        };
         let counted = InFlight::new(self);
         tokio::spawn(async move {
             let _counted = counted;
             let _in_process = engine.gate(id).lock_owned().await;
             engine
-                .ensure_token_locked(id, stale_version, first_seen, def)
+                .ensure_token_locked(id, stale_version, seen, def)
                 .await
         })
         .await
@@ -569,7 +579,7 @@ impl Engine {
         &self,
         id: i64,
         stale_version: Option<i64>,
-        first_seen: i64,
+        seen: Seen,
         def: Arc<ConnectorDefinition>,
     ) -> Result<Token> {
         let mut stale_rounds = 0;
@@ -588,11 +598,17 @@ impl Engine {
             }
             let newer = stale_version.is_none_or(|v| t.version != v);
             if newer {
-                // A token obtained while we waited (by this process or another) is used as
-                // long as it has not expired: that is what makes one refresh serve every
-                // waiter, whatever the token's lifetime.
-                let just_obtained = t.version != first_seen;
-                let wanted = if stale_version.is_some() || just_obtained {
+                // A token obtained while we waited (by this process or another) is used:
+                // that is what makes one refresh serve every waiter, whatever the token's
+                // lifetime (even one so short that it is nearly gone by now).
+                let changed = t.version != seen.version;
+                let obtained_meanwhile = changed
+                    && t.status == AuthStatus::Authenticated
+                    && t.obtained_at.is_some_and(|o| o >= seen.at);
+                if let (true, Some(a)) = (obtained_meanwhile, t.access_token.as_ref()) {
+                    return Ok(Token::of(a, &t, margin));
+                }
+                let wanted = if stale_version.is_some() || changed {
                     now
                 } else {
                     now + margin
