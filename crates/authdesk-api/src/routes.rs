@@ -502,9 +502,11 @@ pub async fn call_method(
     Path((id, method)): Path<(i64, String)>,
     ApiJson(b): ApiJson<CallBody>,
 ) -> ApiResult<Json<MethodResponse>> {
-    check_owner(&s, &account, id).await?;
+    // Ownership is checked by the engine against its cached context: one trip less.
     Ok(Json(
-        s.engine.call_method(id, &method, &b.parameters).await?,
+        s.engine
+            .call_method_in(Some(&account), id, &method, &b.parameters)
+            .await?,
     ))
 }
 

@@ -444,6 +444,15 @@ async fn connectors_install_update_and_secrets_never_come_back() {
         )
         .await;
     assert_eq!(s, 404, "another account's connector is not visible");
+    let (s, v) = api
+        .call(
+            Method::POST,
+            &format!("/v1.0/account/connectors/{id}/methods/get-authenticated-user"),
+            Some(&other),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(s, 404, "another account's connector cannot be called: {v}");
     let (s, _) = api
         .call(
             Method::GET,

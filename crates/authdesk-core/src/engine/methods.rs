@@ -41,9 +41,29 @@ impl Engine {
         method: &str,
         parameters: &serde_json::Map<String, Value>,
     ) -> Result<MethodResponse> {
+        self.call_method_in(None, id, method, parameters).await
+    }
+
+    /// [`Engine::call_method`] for an account-scoped caller (the API's `X-Cyclr-Account`):
+    /// an account connector of another account is "not found", checked against the cached
+    /// context, so the hot path makes no extra trip to the store.
+    pub async fn call_method_in(
+        &self,
+        account: Option<&str>,
+        id: i64,
+        method: &str,
+        parameters: &serde_json::Map<String, Value>,
+    ) -> Result<MethodResponse> {
         // The method, its parameters and its URL are checked before any credential is
         // touched: a typo must not cost a refresh.
         let (ctx, marker) = self.cached_context(id).await?;
+        if account.is_some_and(|a| a != ctx.ac.account_id) {
+            return Err(Error::NotFound {
+                what: "account connector",
+                id: id.to_string(),
+                hint: " in this account".into(),
+            });
+        }
         let m = ctx.def.method(method).ok_or_else(|| {
             let known: Vec<&str> = ctx.def.methods.iter().map(|m| m.id.as_str()).collect();
             let known = if known.is_empty() {
