@@ -326,31 +326,6 @@ impl Authdesk {
             Some((_, username)) => Ok(username),
         })
     }
-
-    /// Updates an account's name, description or timezone.
-    pub fn update_account(
-        &self,
-        id: &str,
-        name: Option<&str>,
-        description: Option<&str>,
-        timezone: Option<&str>,
-    ) -> Result<crate::domain::Account> {
-        let current = self.get_account(id)?;
-        let name = name.unwrap_or(&current.name).trim().to_string();
-        if name.is_empty() {
-            return Err(Error::InvalidInput("Name must not be empty".into()));
-        }
-        let description = description.unwrap_or(&current.description).to_string();
-        let timezone = timezone.unwrap_or(&current.timezone).trim().to_string();
-        self.store().write(|tx| {
-            tx.execute(
-                "UPDATE accounts SET name = ?2, description = ?3, timezone = ?4 WHERE id = ?1",
-                params![current.id, name, description, timezone],
-            )?;
-            Ok(())
-        })?;
-        self.get_account(&current.id)
-    }
 }
 
 /// `N` bytes from the OS random number generator.

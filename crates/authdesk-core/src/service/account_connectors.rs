@@ -1,0 +1,648 @@
+//! Account connectors: installs, properties (checked against where they stand in the
+//! definition's URLs), AuthValues, sign-in mode, deletion, and the sealed values they hold.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension, Transaction};
+
+use super::library::find_connector;
+use super::{
+    checked_text, fields, name_and_description, parse_ts, ts, Authdesk, MAX_PROPERTY_VALUE,
+    T_PROPERTIES, T_SECRETS,
+};
+use crate::authvalue::AuthValue;
+use crate::definition::{ConnectorDefinition, SignInMode};
+use crate::domain::*;
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+use crate::vault::{SealedAt, Vault};
+
+impl Authdesk {
+    pub fn install(
+        &self,
+        account_id: &str,
+        connector: &str,
+        req: InstallRequest,
+    ) -> Result<AccountConnector> {
+        let account = self.get_account(account_id)?;
+        let connector = self.get_connector(connector)?;
+        let def = &connector.definition;
+        let (name, description) = name_and_description(&req.name, req.description.as_deref())?;
+        let input = self.check_credential_input(def, &req.properties, req.auth_value.as_ref())?;
+        let now = self.now();
+        let id = self.store().write(|tx| {
+            tx.execute(
+                "INSERT INTO account_connectors(account_id, connector_id, name, description, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                params![account.id, connector.id, name, description, ts(now)],
+            )?;
+            let id = tx.last_insert_rowid();
+            input.write(tx, id, now)?;
+            Ok(id)
+        })?;
+        self.get_account_connector(id)
+    }
+
+    pub fn list_account_connectors(
+        &self,
+        account_id: Option<&str>,
+    ) -> Result<Vec<AccountConnector>> {
+        self.list_account_connector_ids(account_id)?
+            .into_iter()
+            .map(|id| self.get_account_connector(id))
+            .collect()
+    }
+
+    /// The Ids of an account's account connectors (all when `None`), in order.
+    pub fn list_account_connector_ids(&self, account_id: Option<&str>) -> Result<Vec<i64>> {
+        let account = account_id.map(|a| self.get_account(a)).transpose()?;
+        let store = self.store();
+        let mut stmt = store.conn().prepare(
+            "SELECT id FROM account_connectors WHERE ?1 IS NULL OR account_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([account.as_ref().map(|a| a.id.as_str())], |r| r.get(0))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    pub fn get_account_connector(&self, id: i64) -> Result<AccountConnector> {
+        let store = self.store();
+        load_account_connector(store.conn(), id)
+    }
+
+    /// The account an account connector belongs to (one indexed read).
+    pub fn account_connector_account(&self, id: i64) -> Result<String> {
+        self.store()
+            .conn()
+            .query_row(
+                "SELECT account_id FROM account_connectors WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| Error::not_found("account connector", id))
+    }
+
+    /// The parsed definition of an account connector's connector (one query, cached parse).
+    pub fn account_connector_definition(&self, id: i64) -> Result<Arc<ConnectorDefinition>> {
+        let row: Option<(i64, String, String)> = self
+            .store()
+            .conn()
+            .query_row(
+                "SELECT c.id, c.slug, c.definition FROM account_connectors ac
+                 JOIN connectors c ON c.id = ac.connector_id WHERE ac.id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let (cid, slug, text) = row.ok_or_else(|| Error::not_found("account connector", id))?;
+        crate::definition::parse_cached(&format!("library connector {cid} ({slug})"), &text)
+    }
+
+    /// The account connector and its parsed definition.
+    pub fn account_connector_with_definition(
+        &self,
+        id: i64,
+    ) -> Result<(AccountConnector, std::sync::Arc<ConnectorDefinition>)> {
+        let ac = self.get_account_connector(id)?;
+        let def = self.get_connector(&ac.connector.id.to_string())?.definition;
+        Ok((ac, def))
+    }
+
+    pub fn set_property(&self, id: i64, name: &str, value: &Secret) -> Result<AccountConnector> {
+        let (_, def) = self.account_connector_with_definition(id)?;
+        let input = PropertyInput {
+            name: name.to_string(),
+            value: value.clone(),
+        };
+        let checked = checked_properties(&def, std::slice::from_ref(&input))?;
+        let p = &checked[0];
+        let vault = if p.secret { Some(self.vault()?) } else { None };
+        let now = ts(self.now());
+        self.store().write(|tx| {
+            write_property(tx, vault.as_deref(), id, &p.name, &p.value, p.secret)?;
+            touch(tx, id, &now)
+        })?;
+        self.get_account_connector(id)
+    }
+
+    pub fn remove_property(&self, id: i64, name: &str) -> Result<AccountConnector> {
+        self.get_account_connector(id)?;
+        let now = ts(self.now());
+        self.store().write(|tx| {
+            let n = tx.execute(
+                "DELETE FROM account_connector_properties WHERE account_connector_id = ?1 AND name = ?2",
+                params![id, name],
+            )?;
+            if n == 0 {
+                return Err(Error::not_found("property", name));
+            }
+            touch(tx, id, &now)
+        })?;
+        self.get_account_connector(id)
+    }
+
+    /// Replaces the account connector's credentials with an AuthValue (Cyclr's forms).
+    pub fn set_auth_value(&self, id: i64, raw: &Secret) -> Result<AccountConnector> {
+        let (_, def) = self.account_connector_with_definition(id)?;
+        let value = AuthValue::parse(def.auth_type(), raw)?;
+        let vault = if value.is_empty() {
+            None
+        } else {
+            Some(self.vault()?)
+        };
+        let now = self.now();
+        self.store()
+            .write(|tx| apply_auth_value(tx, vault.as_deref(), id, &value, now))?;
+        self.get_account_connector(id)
+    }
+
+    /// Sets properties and/or the AuthValue in one transaction: everything is checked first,
+    /// so bad input changes nothing (the API's `PUT /account/connectors/{Id}`).
+    pub fn update_account_connector(
+        &self,
+        id: i64,
+        properties: &[PropertyInput],
+        auth_value: Option<&Secret>,
+    ) -> Result<AccountConnector> {
+        let (_, def) = self.account_connector_with_definition(id)?;
+        let input = self.check_credential_input(&def, properties, auth_value)?;
+        let now = self.now();
+        self.store().write(|tx| {
+            input.write(tx, id, now)?;
+            touch(tx, id, &ts(now))
+        })?;
+        self.get_account_connector(id)
+    }
+
+    pub fn set_sign_in_mode(&self, id: i64, mode: Option<SignInMode>) -> Result<AccountConnector> {
+        self.get_account_connector(id)?;
+        let mode = mode.map(|m| match m {
+            SignInMode::Webview => "webview",
+            SignInMode::SystemBrowser => "system_browser",
+        });
+        let now = ts(self.now());
+        self.store().write(|tx| {
+            tx.execute(
+                "UPDATE account_connectors SET sign_in_mode = ?2, updated_at = ?3 WHERE id = ?1",
+                params![id, mode, now],
+            )?;
+            Ok(())
+        })?;
+        self.get_account_connector(id)
+    }
+
+    /// Deletes an account connector, returning its OAuth tokens, read in the same
+    /// transaction, for revocation (`Engine::delete_account_connector` revokes them).
+    pub fn delete_account_connector_taking(
+        &self,
+        id: i64,
+    ) -> Result<crate::token_store::TakenTokens> {
+        self.account_connector_account(id)?;
+        let mut taken = self.take_and_delete(&[id], |tx| {
+            tx.execute("DELETE FROM account_connectors WHERE id = ?1", [id])?;
+            Ok(())
+        })?;
+        taken
+            .pop()
+            .map(|(_, t)| t)
+            .unwrap_or_else(|| Ok(Default::default()))
+    }
+
+    /// Opens one sealed credential of an account connector, if stored.
+    pub fn credential_secret(&self, id: i64, field: &str) -> Result<Option<Secret>> {
+        let sealed: Option<Vec<u8>> = self
+            .store()
+            .conn()
+            .query_row(
+                "SELECT sealed FROM account_connector_secrets WHERE account_connector_id = ?1 AND field = ?2",
+                params![id, field],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let row = id.to_string();
+        self.open_sealed(
+            sealed,
+            SealedAt {
+                table: T_SECRETS,
+                row: &row,
+                field,
+            },
+        )
+    }
+
+    /// Opens a property value (sealed or not), if set.
+    pub fn property_value(&self, id: i64, name: &str) -> Result<Option<Secret>> {
+        let row: Option<(Option<String>, Option<Vec<u8>>)> = self
+            .store()
+            .conn()
+            .query_row(
+                "SELECT value, sealed_value FROM account_connector_properties
+                 WHERE account_connector_id = ?1 AND name = ?2",
+                params![id, name],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        match row {
+            None => Ok(None),
+            Some((Some(v), _)) => Ok(Some(Secret::new(v))),
+            Some((None, sealed)) => {
+                let row = id.to_string();
+                self.open_sealed(
+                    sealed,
+                    SealedAt {
+                        table: T_PROPERTIES,
+                        row: &row,
+                        field: name,
+                    },
+                )
+            }
+        }
+    }
+
+    fn check_credential_input(
+        &self,
+        def: &ConnectorDefinition,
+        properties: &[PropertyInput],
+        auth_value: Option<&Secret>,
+    ) -> Result<CredentialInput> {
+        let properties = checked_properties(def, properties)?;
+        let auth_value = auth_value
+            .map(|raw| AuthValue::parse(def.auth_type(), raw))
+            .transpose()?;
+        let needs_vault = properties.iter().any(|p| p.secret)
+            || auth_value.as_ref().is_some_and(|v| !v.is_empty());
+        let vault = if needs_vault {
+            Some(self.vault()?)
+        } else {
+            None
+        };
+        Ok(CredentialInput {
+            properties,
+            auth_value,
+            vault,
+        })
+    }
+}
+
+/// Properties and an AuthValue checked against a definition, with the vault opened only if
+/// something must be sealed: everything that can fail does so before the transaction.
+struct CredentialInput {
+    properties: Vec<CheckedProperty>,
+    auth_value: Option<AuthValue>,
+    vault: Option<Arc<Vault>>,
+}
+
+impl CredentialInput {
+    fn write(&self, tx: &Transaction<'_>, id: i64, now: DateTime<Utc>) -> Result<()> {
+        for p in &self.properties {
+            write_property(tx, self.vault.as_deref(), id, &p.name, &p.value, p.secret)?;
+        }
+        if let Some(v) = &self.auth_value {
+            apply_auth_value(tx, self.vault.as_deref(), id, v, now)?;
+        }
+        Ok(())
+    }
+}
+
+fn load_account_connector(conn: &rusqlite::Connection, id: i64) -> Result<AccountConnector> {
+    type AcRow = (
+        String,
+        i64,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        String,
+        String,
+    );
+    let row: Option<AcRow> = conn
+        .query_row(
+            "SELECT account_id, connector_id, name, description, status, last_error, sign_in_mode,
+                    token_type, scopes, expires_at, refresh_expires_at, authenticated_at,
+                    created_at, updated_at
+             FROM account_connectors WHERE id = ?1",
+            [id],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                    r.get(10)?,
+                    r.get(11)?,
+                    r.get(12)?,
+                    r.get(13)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((
+        account_id,
+        connector_id,
+        name,
+        description,
+        status,
+        last_error,
+        sign_in_mode,
+        token_type,
+        scopes,
+        expires_at,
+        refresh_expires_at,
+        authenticated_at,
+        created_at,
+        updated_at,
+    )) = row
+    else {
+        return Err(Error::not_found_hint(
+            "account connector",
+            id,
+            "list them with `authdesk account-connectors list`",
+        ));
+    };
+    let connector = find_connector(conn, &connector_id.to_string())?;
+    let mut stmt = conn.prepare(
+        "SELECT name, value, sealed_value IS NOT NULL FROM account_connector_properties
+         WHERE account_connector_id = ?1 ORDER BY name",
+    )?;
+    let properties: Vec<PropertyView> = stmt
+        .query_map([id], |r| {
+            Ok(PropertyView {
+                name: r.get(0)?,
+                value: r.get(1)?,
+                is_secret: r.get(2)?,
+            })
+        })?
+        .collect::<std::result::Result<_, _>>()?;
+    let missing_properties = connector
+        .definition
+        .properties
+        .iter()
+        .filter(|p| p.required && !properties.iter().any(|v| v.name == p.name))
+        .map(|p| p.name.clone())
+        .collect();
+    let mut stmt = conn.prepare(
+        "SELECT field FROM account_connector_secrets WHERE account_connector_id = ?1 ORDER BY field",
+    )?;
+    let secrets_set = stmt
+        .query_map([id], |r| r.get(0))?
+        .collect::<std::result::Result<_, _>>()?;
+    let status = AuthStatus::from_db(&status);
+    Ok(AccountConnector {
+        id,
+        account_id,
+        name,
+        description,
+        authenticated: status == AuthStatus::Authenticated,
+        status,
+        last_error,
+        connector: ConnectorSummary {
+            id: connector.id,
+            slug: connector.slug,
+            name: connector.name,
+            version: connector.version,
+            auth_type: connector.auth_type,
+            oauth2_type: connector.oauth2_type,
+        },
+        properties,
+        missing_properties,
+        secrets_set,
+        sign_in_mode: sign_in_mode.map(|m| {
+            if m == "system_browser" {
+                SignInMode::SystemBrowser
+            } else {
+                SignInMode::Webview
+            }
+        }),
+        token_type,
+        scopes,
+        expires_at: expires_at.map(parse_ts),
+        refresh_expires_at: refresh_expires_at.map(parse_ts),
+        authenticated_at: authenticated_at.map(parse_ts),
+        created_at: parse_ts(created_at),
+        updated_at: parse_ts(updated_at),
+    })
+}
+
+/// A property input checked against the definition, ready to write.
+struct CheckedProperty {
+    name: String,
+    /// As it will be stored (a host name is trimmed and lowercased).
+    value: Secret,
+    secret: bool,
+}
+
+/// Validates property inputs against the definition: names, sizes, and for a property that
+/// stands in a URL, that the value fits there (a host name where the host is, ...) and
+/// matches the definition's `pattern`/`suffix`. Messages never quote a value.
+fn checked_properties(
+    def: &ConnectorDefinition,
+    inputs: &[PropertyInput],
+) -> Result<Vec<CheckedProperty>> {
+    let mut seen = std::collections::BTreeSet::new();
+    inputs
+        .iter()
+        .map(|p| {
+            let name = p.name.trim();
+            if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) || name != p.name {
+                return Err(Error::InvalidInput(format!(
+                    "property name {:?} is not valid: use 1-128 characters without surrounding spaces",
+                    p.name
+                )));
+            }
+            if !seen.insert(name) {
+                return Err(Error::InvalidInput(format!("property `{name}` is given twice")));
+            }
+            let secret = def.is_secret_property(name);
+            if secret {
+                check_secret_value(name, &p.value)?;
+            } else {
+                checked_text(name, p.value.expose(), MAX_PROPERTY_VALUE, false)?;
+            }
+            let value = def
+                .check_property_value(name, p.value.expose())
+                .map_err(Error::InvalidInput)?;
+            Ok(CheckedProperty {
+                name: name.to_string(),
+                value: Secret::new(value),
+                secret,
+            })
+        })
+        .collect()
+}
+
+pub(super) fn check_secret_value(field: &str, value: &Secret) -> Result<()> {
+    if value.len() > MAX_PROPERTY_VALUE {
+        return Err(Error::InvalidInput(format!(
+            "`{field}` is {} bytes; the limit is {MAX_PROPERTY_VALUE}",
+            value.len()
+        )));
+    }
+    if value.expose().chars().any(char::is_control) {
+        return Err(Error::InvalidInput(format!(
+            "`{field}` contains control characters (a stray newline?); the value was not saved"
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn write_property(
+    tx: &Transaction<'_>,
+    vault: Option<&Vault>,
+    id: i64,
+    name: &str,
+    value: &Secret,
+    secret: bool,
+) -> Result<()> {
+    let (plain, sealed) = if secret {
+        let vault = vault.expect("caller opens the vault for secret properties");
+        let row = id.to_string();
+        (
+            None,
+            Some(vault.seal(
+                SealedAt {
+                    table: T_PROPERTIES,
+                    row: &row,
+                    field: name,
+                },
+                value,
+            )),
+        )
+    } else {
+        (Some(value.expose().to_string()), None)
+    };
+    tx.execute(
+        "INSERT INTO account_connector_properties(account_connector_id, name, value, sealed_value)
+         VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT(account_connector_id, name) DO UPDATE SET value = excluded.value,
+             sealed_value = excluded.sealed_value",
+        params![id, name, plain, sealed],
+    )?;
+    Ok(())
+}
+
+/// Replaces all credentials of an account connector with `value`, and sets its status.
+pub(crate) fn apply_auth_value(
+    tx: &Transaction<'_>,
+    vault: Option<&Vault>,
+    id: i64,
+    value: &AuthValue,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    tx.execute(
+        "DELETE FROM account_connector_secrets WHERE account_connector_id = ?1",
+        [id],
+    )?;
+    let row = id.to_string();
+    let put = |field: &str, secret: &Secret| -> Result<()> {
+        let vault = vault.expect("caller opens the vault for non-empty AuthValues");
+        let sealed = vault.seal(
+            SealedAt {
+                table: T_SECRETS,
+                row: &row,
+                field,
+            },
+            secret,
+        );
+        tx.execute(
+            "INSERT INTO account_connector_secrets(account_connector_id, field, sealed) VALUES (?1, ?2, ?3)",
+            params![id, field, sealed],
+        )?;
+        Ok(())
+    };
+    let mut meta = CredentialMeta::default();
+    let (status, error) = match value {
+        AuthValue::Empty => (AuthStatus::NotAuthenticated, None),
+        AuthValue::ApiKey(k) => {
+            put(fields::API_KEY, k)?;
+            (AuthStatus::Authenticated, None)
+        }
+        AuthValue::Basic(b) => {
+            put(fields::BASIC, &b.joined())?;
+            (AuthStatus::Authenticated, None)
+        }
+        AuthValue::OAuth2(t) => {
+            for (field, v) in [
+                (fields::ACCESS_TOKEN, &t.access_token),
+                (fields::REFRESH_TOKEN, &t.refresh_token),
+                (fields::ID_TOKEN, &t.id_token),
+            ] {
+                if let Some(v) = v {
+                    put(field, v)?;
+                }
+            }
+            meta = CredentialMeta {
+                token_type: t.token_type.clone(),
+                scopes: t.scope.clone(),
+                expires_at: t.expires,
+                refresh_expires_at: t.refresh_expires,
+            };
+            let access_ok = t.access_token.is_some() && t.expires.is_none_or(|e| e > now);
+            let refresh_ok = t.refresh_token.is_some() && t.refresh_expires.is_none_or(|e| e > now);
+            if access_ok || refresh_ok {
+                (AuthStatus::Authenticated, None)
+            } else if t.refresh_token.is_some() {
+                (
+                    AuthStatus::NeedsReauth,
+                    Some("the supplied AuthValue's RefreshExpires has passed: the user must sign in again".to_string()),
+                )
+            } else if t.access_token.is_some() {
+                (
+                    AuthStatus::NeedsReauth,
+                    Some("the supplied AuthValue's access token has expired and there is no RefreshToken: the user must sign in again".to_string()),
+                )
+            } else {
+                (AuthStatus::NotAuthenticated, None)
+            }
+        }
+    };
+    let authenticated_at = (status == AuthStatus::Authenticated).then(|| ts(now));
+    crate::token_store::record_event(tx, id, now, "auth_value_set", Some(status.describe()))?;
+    tx.execute(
+        "UPDATE account_connectors SET status = ?2, last_error = ?3, token_type = ?4, scopes = ?5,
+             expires_at = ?6, refresh_expires_at = ?7, authenticated_at = ?8, updated_at = ?9,
+             credential_version = credential_version + 1, refresh_failures = 0, retry_after = NULL,
+             access_obtained_at = CASE WHEN ?6 IS NULL THEN NULL ELSE ?9 END
+         WHERE id = ?1",
+        params![
+            id,
+            status.as_db(),
+            error,
+            meta.token_type,
+            meta.scopes,
+            meta.expires_at.map(ts),
+            meta.refresh_expires_at.map(ts),
+            authenticated_at,
+            ts(now)
+        ],
+    )?;
+    Ok(())
+}
+
+#[derive(Default)]
+struct CredentialMeta {
+    token_type: Option<String>,
+    scopes: Option<String>,
+    expires_at: Option<DateTime<Utc>>,
+    refresh_expires_at: Option<DateTime<Utc>>,
+}
+
+fn touch(tx: &Transaction<'_>, id: i64, now: &str) -> Result<()> {
+    tx.execute(
+        "UPDATE account_connectors SET updated_at = ?2 WHERE id = ?1",
+        params![id, now],
+    )?;
+    Ok(())
+}

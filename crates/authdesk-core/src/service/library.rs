@@ -1,0 +1,296 @@
+//! The connector library: the built-in catalog (synced by hash at open), the user's own
+//! definitions, and each entry's OAuth app (ClientId, sealed ClientSecret).
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension, Row};
+use sha2::{Digest, Sha256};
+
+use super::account_connectors::check_secret_value;
+use super::{checked_text, hex, ts, Authdesk, META_CATALOG, T_CONNECTORS};
+use crate::definition::{catalog, ConnectorDefinition};
+use crate::domain::*;
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+use crate::store::{self, Store};
+use crate::vault::SealedAt;
+
+impl Authdesk {
+    pub fn list_connectors(&self) -> Result<Vec<LibraryConnector>> {
+        let store = self.store();
+        let mut stmt = store
+            .conn()
+            .prepare(&format!("{LIBRARY_SELECT} ORDER BY source, slug"))?;
+        let rows = stmt.query_map([], library_row)?;
+        rows.map(|r| r.map_err(Error::from).and_then(library_connector))
+            .collect()
+    }
+
+    /// Finds a library entry by integer Id or by slug.
+    pub fn get_connector(&self, reference: &str) -> Result<LibraryConnector> {
+        let store = self.store();
+        find_connector(store.conn(), reference)
+    }
+
+    /// Adds a user connector from TOML text. `replace` allows overwriting a user connector
+    /// with the same slug (its Id, settings and installs are kept).
+    pub fn add_connector(
+        &self,
+        origin: &str,
+        toml_text: &str,
+        replace: bool,
+    ) -> Result<LibraryConnector> {
+        let def = ConnectorDefinition::from_toml(origin, toml_text)?;
+        let now = ts(self.now());
+        let slug = def.id.clone();
+        self.store().write(|tx| {
+            let existing: Option<String> = tx
+                .query_row(
+                    "SELECT source FROM connectors WHERE slug = ?1",
+                    [&slug],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match existing.as_deref() {
+                Some("builtin") => {
+                    return Err(Error::AlreadyExists(format!(
+                        "a built-in connector with id `{slug}`; give yours another id"
+                    )))
+                }
+                Some(_) if !replace => {
+                    return Err(Error::AlreadyExists(format!(
+                        "connector `{slug}` (use --replace to update it)"
+                    )))
+                }
+                Some(_) => {
+                    tx.execute(
+                        "UPDATE connectors SET definition = ?2, updated_at = ?3 WHERE slug = ?1",
+                        params![slug, toml_text, now],
+                    )?;
+                }
+                None => {
+                    tx.execute(
+                        "INSERT INTO connectors(slug, source, definition, created_at, updated_at)
+                         VALUES (?1, 'user', ?2, ?3, ?3)",
+                        params![slug, toml_text, now],
+                    )?;
+                }
+            }
+            Ok(())
+        })?;
+        self.get_connector(&slug)
+    }
+
+    pub fn add_connector_file(&self, path: &Path, replace: bool) -> Result<LibraryConnector> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::io(
+                format!("cannot read connector definition {}", path.display()),
+                e,
+            )
+        })?;
+        self.add_connector(&path.display().to_string(), &text, replace)
+    }
+
+    /// Removes a user connector that no account connector uses.
+    pub fn remove_connector(&self, reference: &str) -> Result<()> {
+        let c = self.get_connector(reference)?;
+        if c.source == ConnectorSource::Builtin {
+            return Err(Error::InvalidInput(format!(
+                "connector `{}` is built in and cannot be removed",
+                c.slug
+            )));
+        }
+        self.store().write(|tx| {
+            let used: i64 = tx.query_row(
+                "SELECT count(*) FROM account_connectors WHERE connector_id = ?1",
+                [c.id],
+                |r| r.get(0),
+            )?;
+            if used > 0 {
+                return Err(Error::InvalidInput(format!(
+                    "connector `{}` is installed in {used} account connector(s); delete those first",
+                    c.slug
+                )));
+            }
+            tx.execute("DELETE FROM connectors WHERE id = ?1", [c.id])?;
+            Ok(())
+        })
+    }
+
+    /// Sets the library entry's OAuth app: ClientId, and ClientSecret (sealed; `None` for a
+    /// public client).
+    pub fn set_connector_client(
+        &self,
+        reference: &str,
+        client_id: &str,
+        client_secret: Option<&Secret>,
+    ) -> Result<LibraryConnector> {
+        let c = self.get_connector(reference)?;
+        let client_id = checked_text("ClientId", client_id, 1024, true)?;
+        let sealed = match client_secret {
+            Some(s) => {
+                check_secret_value("ClientSecret", s)?;
+                Some(self.vault()?.seal(
+                    SealedAt {
+                        table: T_CONNECTORS,
+                        row: &c.id.to_string(),
+                        field: "ClientSecret",
+                    },
+                    s,
+                ))
+            }
+            None => None,
+        };
+        let now = ts(self.now());
+        self.store().write(|tx| {
+            tx.execute(
+                "UPDATE connectors SET client_id = ?2, sealed_client_secret = ?3, updated_at = ?4 WHERE id = ?1",
+                params![c.id, client_id, sealed, now],
+            )?;
+            Ok(())
+        })?;
+        self.get_connector(&c.id.to_string())
+    }
+
+    pub fn clear_connector_client(&self, reference: &str) -> Result<LibraryConnector> {
+        let c = self.get_connector(reference)?;
+        let now = ts(self.now());
+        self.store().write(|tx| {
+            tx.execute(
+                "UPDATE connectors SET client_id = NULL, sealed_client_secret = NULL, updated_at = ?2 WHERE id = ?1",
+                params![c.id, now],
+            )?;
+            Ok(())
+        })?;
+        self.get_connector(&c.id.to_string())
+    }
+
+    /// The library entry's ClientSecret, if set.
+    pub fn connector_client_secret(&self, connector_id: i64) -> Result<Option<Secret>> {
+        let sealed: Option<Vec<u8>> = self
+            .store()
+            .conn()
+            .query_row(
+                "SELECT sealed_client_secret FROM connectors WHERE id = ?1",
+                [connector_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        let row = connector_id.to_string();
+        self.open_sealed(
+            sealed,
+            SealedAt {
+                table: T_CONNECTORS,
+                row: &row,
+                field: "ClientSecret",
+            },
+        )
+    }
+}
+
+/// Upserts the built-in catalog when the binary's catalog differs from the one recorded,
+/// so the common start-up path is one small read.
+pub(super) fn sync_builtin_catalog(store: &mut Store, now: &DateTime<Utc>) -> Result<()> {
+    let sources = catalog::builtin_sources();
+    let mut hasher = Sha256::new();
+    for (file, text) in sources {
+        hasher.update(file.as_bytes());
+        hasher.update([0]);
+        hasher.update(text.as_bytes());
+        hasher.update([0]);
+    }
+    let digest = hex(&hasher.finalize());
+    if store.meta(META_CATALOG)?.as_deref() == Some(digest.as_str()) {
+        return Ok(());
+    }
+    let defs = catalog::builtin()?;
+    let now = ts(*now);
+    store.write(|tx| {
+        if store::meta_in(tx, META_CATALOG)?.as_deref() == Some(digest.as_str()) {
+            return Ok(());
+        }
+        for ((_, text), def) in sources.iter().zip(&defs) {
+            tx.execute(
+                "INSERT INTO connectors(slug, source, definition, created_at, updated_at)
+                 VALUES (?1, 'builtin', ?2, ?3, ?3)
+                 ON CONFLICT(slug) DO UPDATE SET definition = excluded.definition,
+                     updated_at = excluded.updated_at
+                 WHERE connectors.source = 'builtin' AND connectors.definition <> excluded.definition",
+                params![def.id, text, now],
+            )?;
+        }
+        store::set_meta_in(tx, META_CATALOG, &digest)
+    })
+}
+
+const LIBRARY_SELECT: &str =
+    "SELECT id, slug, source, definition, client_id, sealed_client_secret IS NOT NULL FROM connectors";
+
+type LibraryRow = (i64, String, String, String, Option<String>, bool);
+
+fn library_row(r: &Row<'_>) -> rusqlite::Result<LibraryRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
+}
+
+fn library_connector(row: LibraryRow) -> Result<LibraryConnector> {
+    let (id, slug, source, text, client_id, client_secret_set) = row;
+    let definition =
+        crate::definition::parse_cached(&format!("library connector {id} ({slug})"), &text)?;
+    let (auth_type, oauth2_type) = auth_type_name(&definition);
+    Ok(LibraryConnector {
+        id,
+        slug,
+        name: definition.name.clone(),
+        version: definition.version.clone(),
+        description: definition.description.clone(),
+        auth_type,
+        oauth2_type,
+        source: if source == "builtin" {
+            ConnectorSource::Builtin
+        } else {
+            ConnectorSource::User
+        },
+        client_id,
+        client_secret_set,
+        definition,
+    })
+}
+
+pub(super) fn find_connector(
+    conn: &rusqlite::Connection,
+    reference: &str,
+) -> Result<LibraryConnector> {
+    let reference = reference.trim();
+    let row = match reference.parse::<i64>() {
+        Ok(id) => conn
+            .query_row(
+                &format!("{LIBRARY_SELECT} WHERE id = ?1"),
+                [id],
+                library_row,
+            )
+            .optional()?,
+        Err(_) => conn
+            .query_row(
+                &format!("{LIBRARY_SELECT} WHERE slug = ?1"),
+                [reference],
+                library_row,
+            )
+            .optional()?,
+    };
+    row.map(library_connector).transpose()?.ok_or_else(|| {
+        Error::not_found_hint(
+            "connector",
+            reference,
+            "list the library with `authdesk connectors list`",
+        )
+    })
+}
