@@ -212,23 +212,8 @@ async fn a_refresh_killed_midway_leaves_the_old_or_the_new_credential() {
     ] {
         let old = tokens(&desk, id);
         expire(&desk, id, &old);
-        let mut child = desk
-            .command(&["refresh", &id.to_string()])
-            .env("AUTHDESK_TEST_PAUSE_AT", point)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        while !line.contains("test pause at") {
-            line.clear();
-            assert!(
-                stderr.read_line(&mut line).unwrap() > 0,
-                "{point}: the process ended before pausing"
-            );
-        }
+        let mut paused = Paused::start(&desk, id, point);
+        let child = &mut paused.child;
         child.kill().unwrap(); // SIGKILL: no destructor, no rollback code runs.
         child.wait().unwrap();
 
