@@ -465,18 +465,19 @@ impl Authdesk {
         self.open_taken(id, sealed)
     }
 
-    /// Deletes account connectors, returning the OAuth tokens each had, read in the same
-    /// transaction, for revocation. `delete` runs in that transaction too (it deletes the
-    /// rows: one account connector, or a whole account).
+    /// Deletes account connectors, returning the OAuth tokens each had, for revocation.
+    /// `ids` (which account connectors go) and `delete` (which deletes their rows: one
+    /// account connector, or a whole account) run in the same transaction as the reading,
+    /// so nothing installed or refreshed meanwhile escapes revocation.
     pub(crate) fn take_and_delete(
         &self,
-        ids: &[i64],
+        ids: impl FnOnce(&Transaction<'_>) -> Result<Vec<i64>>,
         delete: impl FnOnce(&Transaction<'_>) -> Result<()>,
     ) -> Result<Vec<(i64, Result<TakenTokens>)>> {
         let sealed = self.store().write(|tx| {
             let mut all = Vec::new();
-            for id in ids {
-                all.push((*id, sealed_tokens_in(tx, *id)?));
+            for id in ids(tx)? {
+                all.push((id, sealed_tokens_in(tx, id)?));
             }
             delete(tx)?;
             Ok(all)

@@ -197,3 +197,41 @@ async fn a_library_secret_is_not_sent_to_a_host_a_property_chooses() {
         start.authorization_url
     );
 }
+
+#[test]
+fn a_stored_definition_that_no_longer_loads_hides_nothing_else_and_can_be_removed() {
+    let s = setup();
+    // An older Authdesk accepted a method parameter in the host; today's checks refuse it.
+    let old = r#"id = "old-style"
+name = "Old style"
+version = "1"
+[auth]
+type = "none"
+[[methods]]
+id = "m"
+name = "M"
+http_method = "GET"
+path = "https://{host}/x"
+[[methods.parameters]]
+name = "host"
+in = "path"
+"#;
+    let db = rusqlite::Connection::open(s.desk.data_dir().join("authdesk.db")).unwrap();
+    db.execute(
+        "INSERT INTO connectors(slug, source, definition, created_at, updated_at)
+         VALUES ('old-style', 'user', ?1, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+        [old],
+    )
+    .unwrap();
+    drop(db);
+    let e = s.desk.add_connector("old.toml", old, true).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("only properties may stand for a host"),
+        "{e}"
+    );
+    let library = s.desk.list_connectors().unwrap();
+    assert!(library.iter().any(|c| c.slug == "github"));
+    assert!(!library.iter().any(|c| c.slug == "old-style"));
+    s.desk.remove_connector("old-style").unwrap();
+}

@@ -199,10 +199,13 @@ impl Authdesk {
         id: i64,
     ) -> Result<crate::token_store::TakenTokens> {
         self.account_connector_account(id)?;
-        let mut taken = self.take_and_delete(&[id], |tx| {
-            tx.execute("DELETE FROM account_connectors WHERE id = ?1", [id])?;
-            Ok(())
-        })?;
+        let mut taken = self.take_and_delete(
+            |_| Ok(vec![id]),
+            |tx| {
+                tx.execute("DELETE FROM account_connectors WHERE id = ?1", [id])?;
+                Ok(())
+            },
+        )?;
         taken
             .pop()
             .map(|(_, t)| t)

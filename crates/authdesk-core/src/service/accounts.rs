@@ -70,8 +70,12 @@ impl Authdesk {
         id: &str,
     ) -> Result<Vec<(i64, Result<crate::token_store::TakenTokens>)>> {
         let account = self.get_account(id)?;
-        let ids = self.list_account_connector_ids(Some(&account.id))?;
-        self.take_and_delete(&ids, |tx| {
+        let ids = |tx: &rusqlite::Transaction<'_>| -> Result<Vec<i64>> {
+            let mut stmt = tx.prepare("SELECT id FROM account_connectors WHERE account_id = ?1")?;
+            let rows = stmt.query_map([&account.id], |r| r.get(0))?;
+            Ok(rows.collect::<std::result::Result<_, _>>()?)
+        };
+        self.take_and_delete(ids, |tx| {
             tx.execute("DELETE FROM accounts WHERE id = ?1", [&account.id])?;
             Ok(())
         })

@@ -23,8 +23,17 @@ impl Authdesk {
             .conn()
             .prepare(&format!("{LIBRARY_SELECT} ORDER BY source, slug"))?;
         let rows = stmt.query_map([], library_row)?;
-        rows.map(|r| r.map_err(Error::from).and_then(library_connector))
-            .collect()
+        let mut out = Vec::new();
+        for row in rows {
+            // A user definition stored by an older Authdesk may fail today's checks (they
+            // grow stricter): it is left out of the list, with the reason in the log, rather
+            // than hiding the whole library. `connectors add --replace` or `remove` mend it.
+            match library_connector(row?) {
+                Ok(c) => out.push(c),
+                Err(e) => tracing::warn!("a library connector no longer loads: {e}"),
+            }
+        }
+        Ok(out)
     }
 
     /// Finds a library entry by integer Id or by slug.
@@ -94,26 +103,42 @@ impl Authdesk {
 
     /// Removes a user connector that no account connector uses.
     pub fn remove_connector(&self, reference: &str) -> Result<()> {
-        let c = self.get_connector(reference)?;
-        if c.source == ConnectorSource::Builtin {
+        // By Id or slug without parsing the definition: one that no longer loads can still
+        // be removed.
+        let reference = reference.trim();
+        let found: Option<(i64, String, String)> = self
+            .store()
+            .conn()
+            .query_row(
+                "SELECT id, slug, source FROM connectors WHERE slug = ?1 OR CAST(id AS TEXT) = ?1",
+                [reference],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((id, slug, source)) = found else {
+            return Err(Error::not_found_hint(
+                "connector",
+                reference,
+                "list the library with `authdesk connectors list`",
+            ));
+        };
+        if source == "builtin" {
             return Err(Error::InvalidInput(format!(
-                "connector `{}` is built in and cannot be removed",
-                c.slug
+                "connector `{slug}` is built in and cannot be removed"
             )));
         }
         self.store().write(|tx| {
             let used: i64 = tx.query_row(
                 "SELECT count(*) FROM account_connectors WHERE connector_id = ?1",
-                [c.id],
+                [id],
                 |r| r.get(0),
             )?;
             if used > 0 {
                 return Err(Error::InvalidInput(format!(
-                    "connector `{}` is installed in {used} account connector(s); delete those first",
-                    c.slug
+                    "connector `{slug}` is installed in {used} account connector(s); delete those first"
                 )));
             }
-            tx.execute("DELETE FROM connectors WHERE id = ?1", [c.id])?;
+            tx.execute("DELETE FROM connectors WHERE id = ?1", [id])?;
             Ok(())
         })
     }
