@@ -1,6 +1,8 @@
 //! The Tauri commands: each one is a call into `authdesk-core` (or its engine) returning a
 //! serialisable view. No secret leaves through here unless the user asked to reveal it
-//! (`inspect` with `reveal`, `reveal_api_key`).
+//! (`inspect` with `reveal`, `reveal_api_key`). Every command is async and runs the core
+//! on a blocking thread (`Shell::db`): a keychain prompt or a busy database never freezes
+//! the window (Tauri runs synchronous commands on the main thread).
 
 use std::sync::Arc;
 
@@ -28,6 +30,15 @@ pub struct Shell {
 }
 
 impl Shell {
+    /// Runs a core call (SQLite, keychain) on a blocking thread.
+    pub async fn db<T, F>(&self, f: F) -> R<T>
+    where
+        F: FnOnce(&Authdesk) -> authdesk_core::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        Ok(self.engine.db(f).await?)
+    }
+
     /// The redirect URI registered at providers: the local API's callback.
     pub fn callback_uri(&self) -> String {
         let port = self.api.as_ref().copied().unwrap_or(8788);
@@ -38,7 +49,7 @@ impl Shell {
 /// An error as the UI shows it: one message saying what happened and what to do.
 #[derive(Debug, Serialize)]
 pub struct CommandError {
-    message: String,
+    pub(crate) message: String,
 }
 
 impl From<authdesk_core::Error> for CommandError {
@@ -68,30 +79,38 @@ pub struct Overview {
 }
 
 #[tauri::command]
-pub fn overview(shell: S<'_>) -> R<Overview> {
-    let overview = Overview {
-        data_dir: shell.desk.data_dir().display().to_string(),
-        accounts: shell.desk.list_accounts()?,
-        connectors: shell.desk.list_connectors()?,
-        account_connectors: shell.desk.list_account_connectors(None)?,
-    };
+pub async fn overview(shell: S<'_>) -> R<Overview> {
+    let overview = shell
+        .db(|desk| {
+            Ok(Overview {
+                data_dir: desk.data_dir().display().to_string(),
+                accounts: desk.list_accounts()?,
+                connectors: desk.list_connectors()?,
+                account_connectors: desk.list_account_connectors(None)?,
+            })
+        })
+        .await?;
     tracing::info!(accounts = overview.accounts.len(), "served overview");
     Ok(overview)
 }
 
 #[tauri::command]
-pub fn create_account(
+pub async fn create_account(
     shell: S<'_>,
     name: String,
     timezone: Option<String>,
     description: Option<String>,
 ) -> R<Account> {
-    Ok(shell.desk.create_account(NewAccount {
-        id: None,
-        name,
-        description,
-        timezone,
-    })?)
+    shell
+        .db(move |desk| {
+            desk.create_account(NewAccount {
+                id: None,
+                name,
+                description,
+                timezone,
+            })
+        })
+        .await
 }
 
 #[tauri::command]
@@ -110,13 +129,15 @@ pub async fn delete_account(shell: S<'_>, id: String) -> R<()> {
 }
 
 #[tauri::command]
-pub fn add_connector(
+pub async fn add_connector(
     shell: S<'_>,
     file_name: String,
     text: String,
     replace: bool,
 ) -> R<LibraryConnector> {
-    Ok(shell.desk.add_connector(&file_name, &text, replace)?)
+    shell
+        .db(move |desk| desk.add_connector(&file_name, &text, replace))
+        .await
 }
 
 #[tauri::command]
@@ -134,68 +155,82 @@ pub async fn discover_connector(
             name.as_deref().filter(|s| !s.is_empty()),
         )
         .await?;
-    Ok(shell
-        .desk
-        .add_connector(&format!("discovered from {issuer}"), &found.toml, false)?)
+    shell
+        .db(move |desk| {
+            desk.add_connector(&format!("discovered from {issuer}"), &found.toml, false)
+        })
+        .await
 }
 
 #[tauri::command]
-pub fn set_connector_client(
+pub async fn set_connector_client(
     shell: S<'_>,
     connector: String,
     client_id: String,
     client_secret: Option<String>,
 ) -> R<LibraryConnector> {
     let secret = client_secret.filter(|s| !s.is_empty()).map(Secret::new);
-    Ok(shell
-        .desk
-        .set_connector_client(&connector, &client_id, secret.as_ref())?)
+    shell
+        .db(move |desk| desk.set_connector_client(&connector, &client_id, secret.as_ref()))
+        .await
 }
 
 #[tauri::command]
-pub fn install(
+pub async fn install(
     shell: S<'_>,
     account_id: String,
     connector: String,
     name: String,
 ) -> R<AccountConnector> {
-    Ok(shell.desk.install(
-        &account_id,
-        &connector,
-        InstallRequest {
-            name,
-            ..Default::default()
-        },
-    )?)
+    shell
+        .db(move |desk| {
+            desk.install(
+                &account_id,
+                &connector,
+                InstallRequest {
+                    name,
+                    ..Default::default()
+                },
+            )
+        })
+        .await
 }
 
 #[tauri::command]
-pub fn set_property(shell: S<'_>, id: i64, name: String, value: String) -> R<AccountConnector> {
+pub async fn set_property(
+    shell: S<'_>,
+    id: i64,
+    name: String,
+    value: String,
+) -> R<AccountConnector> {
     let input = [PropertyInput {
         name,
         value: Secret::new(value),
     }];
-    Ok(shell.desk.update_account_connector(id, &input, None)?)
+    shell
+        .db(move |desk| desk.update_account_connector(id, &input, None))
+        .await
 }
 
 #[tauri::command]
-pub fn remove_property(shell: S<'_>, id: i64, name: String) -> R<AccountConnector> {
-    Ok(shell.desk.remove_property(id, &name)?)
+pub async fn remove_property(shell: S<'_>, id: i64, name: String) -> R<AccountConnector> {
+    shell.db(move |desk| desk.remove_property(id, &name)).await
 }
 
 #[tauri::command]
-pub fn set_auth_value(shell: S<'_>, id: i64, value: String) -> R<AccountConnector> {
-    Ok(shell.desk.set_auth_value(id, &Secret::new(value))?)
+pub async fn set_auth_value(shell: S<'_>, id: i64, value: String) -> R<AccountConnector> {
+    let value = Secret::new(value);
+    shell.db(move |desk| desk.set_auth_value(id, &value)).await
 }
 
 #[tauri::command]
-pub fn set_sign_in_mode(shell: S<'_>, id: i64, mode: String) -> R<AccountConnector> {
+pub async fn set_sign_in_mode(shell: S<'_>, id: i64, mode: String) -> R<AccountConnector> {
     let mode = match mode.as_str() {
         "webview" => Some(SignInMode::Webview),
         "system_browser" => Some(SignInMode::SystemBrowser),
         _ => None,
     };
-    Ok(shell.desk.set_sign_in_mode(id, mode)?)
+    shell.db(move |desk| desk.set_sign_in_mode(id, mode)).await
 }
 
 #[derive(Serialize)]
@@ -232,13 +267,13 @@ pub async fn delete_account_connector(shell: S<'_>, id: i64) -> R<RevocationRepo
 }
 
 #[tauri::command]
-pub fn inspect(shell: S<'_>, id: i64, reveal: bool) -> R<Inspection> {
-    Ok(shell.desk.inspect(id, reveal)?)
+pub async fn inspect(shell: S<'_>, id: i64, reveal: bool) -> R<Inspection> {
+    shell.db(move |desk| desk.inspect(id, reveal)).await
 }
 
 #[tauri::command]
-pub fn history(shell: S<'_>, id: i64) -> R<Vec<CredentialEvent>> {
-    Ok(shell.desk.credential_events(id, 50)?)
+pub async fn history(shell: S<'_>, id: i64) -> R<Vec<CredentialEvent>> {
+    shell.db(move |desk| desk.credential_events(id, 50)).await
 }
 
 #[tauri::command]
@@ -266,8 +301,10 @@ pub struct ParameterInfo {
 }
 
 #[tauri::command]
-pub fn methods(shell: S<'_>, id: i64) -> R<Vec<MethodInfo>> {
-    let (_, def) = shell.desk.account_connector_with_definition(id)?;
+pub async fn methods(shell: S<'_>, id: i64) -> R<Vec<MethodInfo>> {
+    let def = shell
+        .db(move |desk| desk.account_connector_definition(id))
+        .await?;
     Ok(def
         .methods
         .iter()
@@ -312,7 +349,10 @@ pub struct Settings {
 }
 
 #[tauri::command]
-pub fn settings(shell: S<'_>) -> R<Settings> {
+pub async fn settings(shell: S<'_>) -> R<Settings> {
+    let target_origins = shell
+        .db(|desk| desk.allowed_origins(OriginPurpose::Target))
+        .await?;
     Ok(Settings {
         api_address: shell
             .api
@@ -322,32 +362,44 @@ pub fn settings(shell: S<'_>) -> R<Settings> {
         api_problem: shell.api.as_ref().err().cloned(),
         callback_uri: shell.callback_uri(),
         data_dir: shell.desk.data_dir().display().to_string(),
-        target_origins: shell.desk.allowed_origins(OriginPurpose::Target)?,
+        target_origins,
         key_source: shell.desk.key_source().describe(),
     })
 }
 
 /// The local API key, shown because the user asked (Settings → Reveal).
 #[tauri::command]
-pub fn reveal_api_key(shell: S<'_>) -> R<String> {
-    Ok(shell.desk.api_key()?.expose().to_string())
+pub async fn reveal_api_key(shell: S<'_>) -> R<String> {
+    shell
+        .db(|desk| Ok(desk.api_key()?.expose().to_string()))
+        .await
 }
 
 #[tauri::command]
-pub fn rotate_api_key(shell: S<'_>) -> R<String> {
-    Ok(shell.desk.rotate_api_key()?.expose().to_string())
+pub async fn rotate_api_key(shell: S<'_>) -> R<String> {
+    shell
+        .db(|desk| Ok(desk.rotate_api_key()?.expose().to_string()))
+        .await
 }
 
 #[tauri::command]
-pub fn add_target_origin(shell: S<'_>, origin: String) -> R<Vec<String>> {
-    shell.desk.allow_origin(OriginPurpose::Target, &origin)?;
-    Ok(shell.desk.allowed_origins(OriginPurpose::Target)?)
+pub async fn add_target_origin(shell: S<'_>, origin: String) -> R<Vec<String>> {
+    shell
+        .db(move |desk| {
+            desk.allow_origin(OriginPurpose::Target, &origin)?;
+            desk.allowed_origins(OriginPurpose::Target)
+        })
+        .await
 }
 
 #[tauri::command]
-pub fn remove_target_origin(shell: S<'_>, origin: String) -> R<Vec<String>> {
-    shell.desk.disallow_origin(OriginPurpose::Target, &origin)?;
-    Ok(shell.desk.allowed_origins(OriginPurpose::Target)?)
+pub async fn remove_target_origin(shell: S<'_>, origin: String) -> R<Vec<String>> {
+    shell
+        .db(move |desk| {
+            desk.disallow_origin(OriginPurpose::Target, &origin)?;
+            desk.allowed_origins(OriginPurpose::Target)
+        })
+        .await
 }
 
 /// Every command, for the invoke handler and the permission manifest (build.rs).

@@ -63,9 +63,9 @@ const SIGN_IN_WINDOW: &str = "signin-";
 
 pub async fn start(app: &AppHandle, shell: &Shell, id: i64) -> Result<ConnectStarted, String> {
     let (ac, def) = shell
-        .desk
-        .account_connector_with_definition(id)
-        .map_err(|e| e.to_string())?;
+        .db(move |desk| desk.account_connector_with_definition(id))
+        .await
+        .map_err(|e| e.message)?;
     let o = def.oauth2().ok_or_else(|| {
         format!(
             "{} does not use OAuth2: set its AuthValue instead",
@@ -76,9 +76,9 @@ pub async fn start(app: &AppHandle, shell: &Shell, id: i64) -> Result<ConnectSta
     match mode {
         SignInMode::Webview => {
             let redirect_uri = match shell
-                .desk
-                .property_value(id, REDIRECT_URI_PROPERTY)
-                .map_err(|e| e.to_string())?
+                .db(move |desk| desk.property_value(id, REDIRECT_URI_PROPERTY))
+                .await
+                .map_err(|e| e.message)?
             {
                 Some(v) => v.expose().to_string(),
                 None => shell.callback_uri(),
