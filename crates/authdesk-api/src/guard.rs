@@ -19,6 +19,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
+use authdesk_core::api_clients::TokenGrant;
 use authdesk_core::settings::OriginPurpose;
 
 use crate::error::{ApiError, ApiResult};
@@ -116,13 +117,26 @@ pub async fn check_api_caller(
         );
         return response;
     }
-    // Read the header first: `Request` is not `Sync`, so it is not held across an await.
+    // Read what is needed first: `Request` is not `Sync`, so it is not held across an await.
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
         .map(str::to_string);
-    if let Err(e) = authenticate(&state, presented).await {
+    let target = Target {
+        method: request.method().clone(),
+        path: request.uri().path().to_string(),
+        account_header: request
+            .headers()
+            .get("x-cyclr-account")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+    };
+    let allowed = match authenticate(&state, presented).await {
+        Ok(caller) => caller.may(&target),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = allowed {
         let mut response = e.into_response();
         if let Some(allowed) = &allowed_origin {
             add_cors(&mut response, allowed);
@@ -147,28 +161,106 @@ fn add_cors(response: &mut Response, origin: &str) {
     }
 }
 
-async fn authenticate(state: &AppState, authorization: Option<String>) -> ApiResult<()> {
+/// Who is calling: the owner (the static API key, Authdesk's own addition for scripts), or
+/// an API client with a token from `POST /oauth/token`.
+enum Caller {
+    Owner,
+    Client(TokenGrant),
+}
+
+/// What a request touches, for the account limit of a client token.
+struct Target {
+    method: Method,
+    path: String,
+    account_header: Option<String>,
+}
+
+impl Caller {
+    /// A token limited to one account (`scope=account:{Id}`) may only act for that account:
+    /// account-scoped calls with its `X-Cyclr-Account`, `/accounts/{its id}/...`, and reading
+    /// the connector library. Anything else is 403.
+    fn may(&self, target: &Target) -> ApiResult<()> {
+        let Caller::Client(TokenGrant {
+            account_id: Some(account),
+            ..
+        }) = self
+        else {
+            return Ok(());
+        };
+        let refused = |what: &str| {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "this token is limited to account {account} (scope=account:{account}); {what}"
+                ),
+            ))
+        };
+        if let Some(header) = &target.account_header {
+            let same = authdesk_core::service::parse_guid(header).is_ok_and(|h| &h == account);
+            if !same {
+                return refused("X-Cyclr-Account names another account");
+            }
+        }
+        // Inside the /v1.0 router the prefix may or may not be stripped; accept both.
+        let path = target.path.strip_prefix("/v1.0").unwrap_or(&target.path);
+        let mut segments = path.split('/').filter(|s| !s.is_empty());
+        match (segments.next(), segments.next()) {
+            (Some("accounts"), Some(id)) => {
+                let same = authdesk_core::service::parse_guid(id).is_ok_and(|i| &i == account);
+                if same {
+                    Ok(())
+                } else {
+                    refused("the call names another account")
+                }
+            }
+            // Account-scoped calls carry the (already checked) account header.
+            (Some("account"), _) if target.account_header.is_some() => Ok(()),
+            (Some("connectors"), _) if path.ends_with("/install") => {
+                if target.account_header.is_some() {
+                    Ok(())
+                } else {
+                    refused("send X-Cyclr-Account with that account")
+                }
+            }
+            // Reading the library is how a partner builds its install form.
+            (Some("connectors"), _) if target.method == Method::GET => Ok(()),
+            _ => refused("this call is not about that account"),
+        }
+    }
+}
+
+async fn authenticate(state: &AppState, authorization: Option<String>) -> ApiResult<Caller> {
     let presented = authorization
         .as_deref()
-        .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
         .map(|k| k.trim().to_string())
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
-                "missing API key: send `Authorization: Bearer <key>` (print it with `authdesk api-key`)",
+                "missing credentials: send `Authorization: Bearer <token>` with a token from \
+                 `POST /oauth/token` (create a client with `authdesk api-clients create`), or \
+                 the local API key (`authdesk api-key`)",
             )
         })?;
-    let valid = state
+    let caller = state
         .engine
-        .db(move |desk| desk.check_api_key(&presented))
+        .db(move |desk| {
+            if desk.check_api_key(&presented)? {
+                return Ok(Some(Caller::Owner));
+            }
+            Ok(desk.check_api_token(&presented)?.map(Caller::Client))
+        })
         .await?;
-    if !valid {
-        return Err(ApiError::new(
+    caller.ok_or_else(|| {
+        ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "wrong API key (print the current one with `authdesk api-key`)",
-        ));
-    }
-    Ok(())
+            "the bearer token is not valid (expired, revoked, or not a token of this Authdesk): \
+             get a new one from `POST /oauth/token`, or use the key from `authdesk api-key`",
+        )
+    })
 }
 
 /// A JSON body. Malformed JSON, a wrong type or a missing field is a 400 whose message

@@ -10,6 +10,7 @@ mod browser;
 mod error;
 mod guard;
 pub mod loopback;
+mod oauth;
 mod openapi;
 mod routes;
 
@@ -104,6 +105,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(browser::update_account_connector_oauth),
         )
         .route("/connector/callback", get(browser::callback))
+        .route("/oauth/token", post(oauth::token))
         .route("/openapi.json", get(openapi::document))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

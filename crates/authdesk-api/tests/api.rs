@@ -1071,3 +1071,180 @@ async fn property_values_cannot_steer_requests_to_other_hosts() {
         .await;
     assert_eq!(after["Properties"], ac["Properties"]);
 }
+
+#[tokio::test]
+async fn partner_code_authenticates_with_client_credentials_as_cyclr_documents() {
+    let api = Api::start().await;
+    let acme = api.account("Acme").await;
+    let other = api.account("Other").await;
+    let client = api.desk.create_api_client("Partner backend").unwrap();
+    let (id, secret) = (
+        client.client.client_id.clone(),
+        client.client_secret.expose().to_string(),
+    );
+    let token_url = format!("{}/oauth/token", api.base);
+    let form = |extra: &[(&'static str, &str)]| -> Vec<(&'static str, String)> {
+        let mut f = vec![
+            ("grant_type", "client_credentials".to_string()),
+            ("client_id", id.clone()),
+            ("client_secret", secret.clone()),
+        ];
+        f.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+        f
+    };
+
+    // Cyclr's answer, exactly: token_type, access_token, expires_in (14 days), clientId.
+    let r = api
+        .http
+        .post(&token_url)
+        .form(&form(&[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let t: Value = r.json().await.unwrap();
+    let keys: HashSet<&str> = t.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        HashSet::from(["token_type", "access_token", "expires_in", "clientId"])
+    );
+    assert_eq!(t["token_type"], "bearer");
+    assert_eq!(t["expires_in"], 1209599);
+    assert_eq!(t["clientId"], id.as_str());
+    let token = t["access_token"].as_str().unwrap().to_string();
+    let with = |token: &str, method: Method, path: &str, account: Option<&str>| {
+        let mut r = api
+            .http
+            .request(method, format!("{}{path}", api.base))
+            .bearer_auth(token);
+        if let Some(a) = account {
+            r = r.header("X-Cyclr-Account", a);
+        }
+        r
+    };
+    let r = with(&token, Method::GET, "/v1.0/accounts", None)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // The client as HTTP Basic works too; both at once, a wrong secret, another grant do not.
+    let r = api
+        .http
+        .post(&token_url)
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = api
+        .http
+        .post(&token_url)
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", id.as_str()),
+            ("client_secret", "wrong-secret-canary"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("invalid_client") && !body.contains("canary"),
+        "{body}"
+    );
+    let r = api
+        .http
+        .post(&token_url)
+        .form(&[("grant_type", "password"), ("client_id", id.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("unsupported_grant_type"));
+    let r = api
+        .http
+        .post(&token_url)
+        .form(&form(&[("scope", "account:not-a-guid")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("invalid_scope"));
+
+    // scope=account:{Id}: that account only.
+    let r = api
+        .http
+        .post(&token_url)
+        .form(&form(&[("scope", &format!("account:{acme}"))]))
+        .send()
+        .await
+        .unwrap();
+    let scoped = r.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (method, path, account, expected) in [
+        (
+            Method::GET,
+            "/v1.0/account/connectors".to_string(),
+            Some(acme.as_str()),
+            200,
+        ),
+        (
+            Method::GET,
+            "/v1.0/account/connectors".to_string(),
+            Some(other.as_str()),
+            403,
+        ),
+        (Method::GET, format!("/v1.0/accounts/{acme}"), None, 200),
+        (Method::GET, format!("/v1.0/accounts/{other}"), None, 403),
+        (Method::GET, "/v1.0/accounts".to_string(), None, 403),
+        (Method::GET, "/v1.0/connectors".to_string(), None, 200),
+        (
+            Method::GET,
+            "/v1.0/settings/target-origins".to_string(),
+            None,
+            403,
+        ),
+    ] {
+        let r = with(&scoped, method.clone(), &path, account)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status().as_u16(),
+            expected,
+            "{method} {path} as {account:?}"
+        );
+    }
+
+    // Tokens are kept only as hashes; revoking the client ends them at once.
+    let db = std::fs::read(api.desk.data_dir().join("authdesk.db")).unwrap();
+    for t in [&token, &scoped, &secret] {
+        assert!(
+            !db.windows(t.len()).any(|w| w == t.as_bytes()),
+            "stored in plaintext"
+        );
+    }
+    api.desk.revoke_api_client(&id).unwrap();
+    let r = with(&token, Method::GET, "/v1.0/accounts", None)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = api
+        .http
+        .post(&token_url)
+        .form(&form(&[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // The static API key keeps working (Authdesk's own addition, for scripts).
+    let (s, _) = api.call(Method::GET, "/v1.0/accounts", None, None).await;
+    assert_eq!(s, 200);
+}

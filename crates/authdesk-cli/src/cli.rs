@@ -98,7 +98,12 @@ pub enum Command {
         #[arg(long, default_value = authdesk_api::DEFAULT_LISTEN)]
         listen: std::net::SocketAddr,
     },
-    /// Print the local API key (created on first use), or replace it.
+    /// API clients: OAuth client credentials for partner code (`POST /oauth/token`, as
+    /// Cyclr documents).
+    #[command(subcommand, name = "api-clients")]
+    ApiClients(ApiClientsCmd),
+    /// Print the local API key (created on first use), or replace it. (Authdesk's own
+    /// addition for scripts; partner code uses API clients.)
     ApiKey {
         #[arg(long)]
         rotate: bool,
@@ -130,6 +135,20 @@ pub enum OriginsCmd {
         origin: String,
         #[arg(long)]
         cors: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ApiClientsCmd {
+    /// Create a client; its ClientSecret is printed once and kept only as a hash.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    List,
+    /// Revoke a client: it gets no more tokens and every token it has stops working.
+    Revoke {
+        client_id: String,
     },
 }
 

@@ -79,6 +79,7 @@ fn run(cli: Cli) -> Result<Outcome> {
         } => oauth::inspect(&ctx, account_connector_id, reveal),
         Command::Serve { listen } => local_api::serve(&ctx, listen),
         Command::ApiKey { rotate } => local_api::api_key(&ctx, rotate),
+        Command::ApiClients(cmd) => local_api::api_clients(&ctx, cmd),
         Command::Origins(cmd) => local_api::origins(&ctx, cmd),
         Command::DataDir => local_api::data_dir(&ctx),
         Command::Vault(VaultCmd::Status) => local_api::vault_status(&ctx),

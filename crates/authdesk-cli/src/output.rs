@@ -31,6 +31,50 @@ impl Out {
         self.emit(s, || format!("{s}\n"))
     }
 
+    /// A new API client with its secret, shown this once.
+    pub fn new_api_client(&self, c: &authdesk_core::api_clients::NewApiClient) -> Result<()> {
+        let secret = c.client_secret.expose();
+        self.emit(
+            &serde_json::json!({
+                "ClientId": c.client.client_id,
+                "ClientSecret": secret,
+                "Name": c.client.name,
+            }),
+            || {
+                format!(
+                    "ClientId:     {}\nClientSecret: {secret}\n(shown once: store it now; Authdesk keeps only a hash)\n\
+                     Get a token: POST /oauth/token with grant_type=client_credentials&client_id=...&client_secret=...\n",
+                    c.client.client_id
+                )
+            },
+        )
+    }
+
+    pub fn api_clients(&self, list: &[authdesk_core::api_clients::ApiClient]) -> Result<()> {
+        self.emit(list, || {
+            let mut s = String::new();
+            if list.is_empty() {
+                s.push_str(
+                    "No API clients. Create one with `authdesk api-clients create --name NAME`.\n",
+                );
+            }
+            for c in list {
+                let state = match c.revoked_at {
+                    Some(at) => format!("revoked {}", at.to_rfc3339()),
+                    None => "active".into(),
+                };
+                let _ = writeln!(
+                    s,
+                    "{}  {}  created {}  {state}",
+                    c.client_id,
+                    c.name,
+                    c.created_at.to_rfc3339()
+                );
+            }
+            s
+        })
+    }
+
     pub fn done(&self, s: &str) -> Result<()> {
         self.emit(&serde_json::json!({ "Message": s }), || format!("{s}\n"))
     }

@@ -4,6 +4,7 @@
 //! It knows nothing of Tauri, HTTP servers or terminals: the desktop shell, the local API
 //! and the `authdesk` CLI are thin layers over [`Authdesk`]. See `ARCHITECTURE.md`.
 
+pub mod api_clients;
 pub mod authvalue;
 pub mod credentials;
 pub mod definition;

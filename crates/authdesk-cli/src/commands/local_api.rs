@@ -7,7 +7,7 @@ use anyhow::Result;
 use authdesk_core::settings::OriginPurpose;
 
 use super::Ctx;
-use crate::cli::OriginsCmd;
+use crate::cli::{ApiClientsCmd, OriginsCmd};
 
 pub fn serve(ctx: &Ctx, listen: std::net::SocketAddr) -> Result<()> {
     let runner = ctx.runner()?;
@@ -64,6 +64,21 @@ pub fn origins(ctx: &Ctx, cmd: OriginsCmd) -> Result<()> {
         OriginsCmd::Remove { origin, cors } => {
             desk.disallow_origin(purpose(cors), &origin)?;
             out.done(&format!("removed {origin}"))
+        }
+    }
+}
+
+pub fn api_clients(ctx: &Ctx, cmd: ApiClientsCmd) -> Result<()> {
+    let (desk, out) = (&ctx.desk, &ctx.out);
+    match cmd {
+        ApiClientsCmd::Create { name } => out.new_api_client(&desk.create_api_client(&name)?),
+        ApiClientsCmd::List => out.api_clients(&desk.list_api_clients()?),
+        ApiClientsCmd::Revoke { client_id } => {
+            let c = desk.revoke_api_client(&client_id)?;
+            out.done(&format!(
+                "revoked API client {} ({}); its tokens no longer work",
+                c.client_id, c.name
+            ))
         }
     }
 }
