@@ -241,7 +241,8 @@ async function loadAccountConnector() {
   $('ac-panel').hidden = false;
   $('ac-title').textContent = `${ac.Name} — ${ac.Connector.Name}`;
   $('sign-in-mode').value = ac.SignInMode || 'default';
-  const oauth = ac.Connector.AuthType === 'OAuth2';
+  // The way to authenticate this account connector uses (a connector may offer several).
+  const oauth = ac.Authentication.AuthType === 'OAuth2';
   for (const b of ['connect', 'refresh-now', 'sign-in-mode']) $(b).disabled = !oauth;
   $('connect').textContent = ac.Authenticated ? 'Reconnect' : 'Connect';
   const [inspection, history, methods] = await Promise.all([
@@ -260,7 +261,8 @@ function renderInspection(ac, i) {
   const rows = [
     ['Status', badge(i.Status)],
     ['Last error', i.LastError || '—'],
-    ['Auth type', i.OAuth2Type ? `${i.AuthType} (${i.OAuth2Type})` : i.AuthType],
+    ['Auth type', (i.OAuth2Type ? `${i.AuthType} (${i.OAuth2Type})` : i.AuthType)
+      + (ac.Authentication.IsDefault ? '' : ` — ${ac.Authentication.AuthName}`)],
     ['Scopes', i.Scopes.length ? i.Scopes.join(' ') : '—'],
     ['Token type', i.TokenType || '—'],
     ['Expires', el('span', '', 'countdown')],
@@ -478,13 +480,15 @@ function renderLibrary() {
   const cs = state.overview.Connectors;
   fill($('library').tBodies[0], cs.map((c) => {
     const tr = el('tr');
-    const app = c.ClientId ? `${c.ClientId}${c.ClientSecretSet ? ' + secret' : ' (public)'}` : c.OAuth2Type ? 'not set' : '—';
-    tr.append(el('td', c.Id), el('td', `${c.Name} ${c.Version}`), el('td', c.OAuth2Type ? `${c.AuthType} (${c.OAuth2Type})` : c.AuthType), el('td', c.Source), el('td', app));
+    const oauth = c.Authentication.some((a) => a.AuthType === 'OAuth2');
+    const app = c.ClientId ? `${c.ClientId}${c.ClientSecretSet ? ' + secret' : ' (public)'}` : oauth ? 'not set' : '—';
+    const ways = c.Authentication.map((a) => (a.AuthType === 'OAuth2' ? `${a.AuthType} (${a.OAuth2Type})` : a.AuthType)).join(' or ');
+    tr.append(el('td', c.Id), el('td', `${c.Name} ${c.Version}`), el('td', ways), el('td', c.Source), el('td', app));
     return tr;
   }));
   const select = $('client-connector');
   const current = select.value;
-  select.replaceChildren(...cs.filter((c) => c.OAuth2Type).map((c) => {
+  select.replaceChildren(...cs.filter((c) => c.Authentication.some((a) => a.AuthType === 'OAuth2')).map((c) => {
     const o = el('option', c.Name);
     o.value = c.Slug;
     return o;

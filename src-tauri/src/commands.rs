@@ -108,6 +108,7 @@ pub async fn create_account(
                 name,
                 description,
                 timezone,
+                ..Default::default()
             })
         })
         .await

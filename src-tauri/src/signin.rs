@@ -66,12 +66,16 @@ pub async fn start(app: &AppHandle, shell: &Shell, id: i64) -> Result<ConnectSta
         .db(move |desk| desk.account_connector_with_definition(id))
         .await
         .map_err(|e| e.message)?;
-    let o = def.oauth2().ok_or_else(|| {
-        format!(
-            "{} does not use OAuth2: set its AuthValue instead",
-            def.name
-        )
-    })?;
+    // The way to authenticate this account connector uses.
+    let o = def
+        .auth_method(Some(&ac.authentication.method_id))
+        .and_then(|m| m.oauth2())
+        .ok_or_else(|| {
+            format!(
+                "{} authenticates with {} here, not OAuth2: set its AuthValue instead",
+                def.name, ac.authentication.auth_name
+            )
+        })?;
     let mode = ac.sign_in_mode.unwrap_or(o.sign_in);
     match mode {
         SignInMode::Webview => {

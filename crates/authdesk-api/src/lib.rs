@@ -52,47 +52,59 @@ impl AppState {
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
+    use routes::{account_connectors as ac, accounts, connectors, settings};
     let api = Router::new()
         .route(
             "/accounts",
-            post(routes::create_account).get(routes::list_accounts),
+            post(accounts::create_account).get(accounts::list_accounts),
         )
         .route(
             "/accounts/{account_id}",
-            get(routes::get_account)
-                .put(routes::update_account)
-                .delete(routes::delete_account),
+            get(accounts::get_account)
+                .put(accounts::update_account)
+                .delete(accounts::delete_account),
         )
         .route(
             "/accounts/{account_id}/signintoken",
-            post(routes::sign_in_token),
+            post(accounts::sign_in_token),
         )
-        .route("/accounts/{account_id}/launch", post(routes::launch))
-        .route("/connectors", get(routes::list_connectors))
-        .route("/connectors/{connector_id}", get(routes::get_connector))
+        .route("/accounts/{account_id}/launch", post(accounts::launch))
+        .route("/connectors", get(connectors::list_connectors))
+        .route("/connectors/{connector_id}", get(connectors::get_connector))
         .route(
             "/connectors/{connector_id}/methods",
-            get(routes::connector_methods),
+            get(connectors::connector_methods),
+        )
+        .route(
+            "/connectors/{connector_id}/{version}/methods",
+            get(connectors::connector_version_methods),
         )
         .route(
             "/connectors/{connector_id}/client",
-            put(routes::set_connector_client),
+            put(connectors::set_connector_client),
         )
-        .route("/connectors/{connector_id}/install", post(routes::install))
-        .route("/account/connectors", get(routes::list_account_connectors))
+        .route(
+            "/connectors/{connector_id}/install",
+            post(connectors::install),
+        )
+        .route("/account/connectors", get(ac::list_account_connectors))
         .route(
             "/account/connectors/{id}",
-            get(routes::get_account_connector)
-                .put(routes::update_account_connector)
-                .delete(routes::delete_account_connector),
+            get(ac::get_account_connector)
+                .put(ac::update_account_connector)
+                .delete(ac::delete_account_connector),
+        )
+        .route(
+            "/account/connectors/{id}/properties",
+            post(ac::set_property),
         )
         .route(
             "/account/connectors/{id}/methods/{method}",
-            post(routes::call_method),
+            post(ac::call_method),
         )
         .route(
             "/settings/target-origins",
-            get(routes::target_origins).put(routes::set_target_origins),
+            get(settings::target_origins).put(settings::set_target_origins),
         )
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -4,7 +4,8 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{oauth, routes};
+use crate::oauth;
+use crate::routes::{account_connectors as ac, accounts, connectors, settings};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -14,11 +15,12 @@ use crate::{oauth, routes};
         limits it to one account), or the local API key (`authdesk api-key`, Authdesk's own addition for scripts). \
         Account-scoped calls also send `X-Cyclr-Account: <AccountId>`. Listens on loopback only."),
     paths(
-        routes::create_account, routes::list_accounts, routes::get_account, routes::update_account,
-        routes::delete_account, routes::sign_in_token, routes::launch, routes::list_connectors,
-        routes::get_connector, routes::connector_methods, routes::set_connector_client, routes::install,
-        routes::list_account_connectors, routes::get_account_connector, routes::update_account_connector,
-        routes::delete_account_connector, routes::call_method, routes::target_origins, routes::set_target_origins,
+        accounts::create_account, accounts::list_accounts, accounts::get_account, accounts::update_account,
+        accounts::delete_account, accounts::sign_in_token, accounts::launch,
+        connectors::list_connectors, connectors::get_connector, connectors::connector_methods,
+        connectors::connector_version_methods, connectors::set_connector_client, connectors::install,
+        ac::list_account_connectors, ac::get_account_connector, ac::update_account_connector, ac::set_property,
+        ac::delete_account_connector, ac::call_method, settings::target_origins, settings::set_target_origins,
         oauth::token,
     ),
     components(schemas(crate::ErrorBody, oauth::TokenAnswer)),

@@ -262,6 +262,11 @@ pub enum AccountConnectorsCmd {
         name: String,
         #[arg(long)]
         description: Option<String>,
+        /// Which way to authenticate, for connectors that offer several: the id shown by
+        /// `connectors show` (or Cyclr's AuthenticationId GUID). Default: the connector's
+        /// default.
+        #[arg(long, value_name = "ID")]
+        authentication: Option<String>,
         /// A non-secret property, NAME=VALUE (repeatable). Secret ones go in --properties-file
         /// or `set-property --value-stdin`.
         #[arg(long = "property", value_name = "NAME=VALUE")]
@@ -305,6 +310,13 @@ pub enum AccountConnectorsCmd {
         account_connector_id: i64,
         #[command(flatten)]
         input: SecretInput,
+    },
+    /// Switch the way to authenticate (for connectors that offer several); the stored
+    /// credential is forgotten.
+    SetAuthentication {
+        account_connector_id: i64,
+        /// The method's id (see `connectors show`) or Cyclr's AuthenticationId GUID.
+        authentication: String,
     },
     /// Choose where sign-in runs for this account connector.
     SetSignIn {

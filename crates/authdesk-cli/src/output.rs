@@ -309,8 +309,16 @@ impl Out {
             );
             let _ = writeln!(
                 s,
-                "Auth type:     {}",
-                auth_label(ac.connector.auth_type, ac.connector.oauth2_type)
+                "Auth type:     {}{}",
+                auth_label(ac.authentication.auth_type, ac.authentication.oauth2_type),
+                if ac.authentication.is_default {
+                    String::new()
+                } else {
+                    format!(
+                        " — {} (AuthenticationId {})",
+                        ac.authentication.auth_name, ac.authentication_id
+                    )
+                }
             );
             let _ = writeln!(s, "Status:        {}", ac.status.describe());
             if let Some(e) = &ac.last_error {
@@ -367,7 +375,7 @@ impl Out {
             let _ = writeln!(
                 s,
                 "Auth type:       {}",
-                auth_label(i.auth_type, i.oauth2_type)
+                auth_label(i.auth_type, i.oauth2_type.unwrap_or("Unknown"))
             );
             let _ = writeln!(s, "Status:          {}", i.status.describe());
             if let Some(e) = &i.last_error {
@@ -468,6 +476,19 @@ fn connector_text(c: &LibraryConnector) -> String {
     }
     let _ = writeln!(s, "Source:      {:?}", c.source);
     let _ = writeln!(s, "Auth:        {}", auth_label(c.auth_type, c.oauth2_type));
+    if c.authentication.len() > 1 {
+        let _ = writeln!(s, "Ways to authenticate (install --authentication ID):");
+        for a in &c.authentication {
+            let _ = writeln!(
+                s,
+                "  {}  {:<10} {}{}",
+                a.id,
+                a.method_id,
+                a.auth_name,
+                if a.is_default { " (default)" } else { "" }
+            );
+        }
+    }
     match &d.auth {
         AuthDefinition::Oauth2(o) => {
             if let Some(a) = &o.authorize_url {
@@ -532,10 +553,12 @@ fn connector_text(c: &LibraryConnector) -> String {
     s
 }
 
-fn auth_label(auth: &str, oauth2: Option<&str>) -> String {
+/// "OAuth2 (AuthorisationCode)", or just the type when it is not OAuth 2.0 (Cyclr writes
+/// `Unknown` then).
+fn auth_label(auth: &str, oauth2: &str) -> String {
     match oauth2 {
-        Some(g) => format!("{auth} ({g})"),
-        None => auth.to_string(),
+        "Unknown" => auth.to_string(),
+        g => format!("{auth} ({g})"),
     }
 }
 
@@ -543,7 +566,7 @@ fn client_label(c: &LibraryConnector) -> String {
     match (&c.client_id, c.client_secret_set) {
         (Some(id), true) => format!("{id} + secret"),
         (Some(id), false) => format!("{id} (public)"),
-        (None, _) if c.oauth2_type.is_some() => "not set".into(),
+        (None, _) if c.oauth2_type != "Unknown" => "not set".into(),
         (None, _) => "-".into(),
     }
 }

@@ -39,8 +39,10 @@ impl Authdesk {
     ) -> Result<ClientCredentials> {
         let (ac, def) = self.account_connector_with_definition(account_connector_id)?;
         let library = self.get_connector(&ac.connector.id.to_string())?;
+        // The way to authenticate this account connector uses.
         let needs_secret = def
-            .oauth2()
+            .auth_method(Some(&ac.authentication.method_id))
+            .and_then(|m| m.oauth2())
             .is_some_and(|o| o.client_auth != ClientAuth::None);
         let missing = |what: &'static str| Error::ClientCredentialsMissing {
             missing: what,

@@ -13,6 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 
 use crate::error::Result;
 
@@ -45,7 +46,13 @@ pub struct ConnectorDefinition {
     /// Values may contain `{Property}` placeholders; secrets do not belong here.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// The default way to authenticate (its id is [`DEFAULT_AUTH_ID`]).
     pub auth: AuthDefinition,
+    /// More ways to authenticate, for providers that offer several (e.g. OAuth 2.0 and an
+    /// API key). An install picks one with Cyclr's `AuthenticationId`; the default is
+    /// `[auth]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub auth_methods: Vec<AuthMethodDefinition>,
     /// Account connector properties this connector needs.
     #[serde(default)]
     pub properties: Vec<PropertyDefinition>,
@@ -62,10 +69,9 @@ pub struct ConnectorDefinition {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Compiled {
     pub api_base: Option<UrlTemplate>,
-    pub authorize: Option<UrlTemplate>,
-    pub token: Option<UrlTemplate>,
-    pub revoke: Option<UrlTemplate>,
-    pub issuer: Option<UrlTemplate>,
+    /// The OAuth endpoints of each way to authenticate (`[auth]` first, then
+    /// `auth_methods` in order).
+    pub endpoints: Vec<AuthEndpoints>,
     /// The full URL template of each method, in the order of `methods`.
     pub methods: Vec<UrlTemplate>,
     /// Where each property stands in the URLs.
@@ -77,6 +83,72 @@ impl PartialEq for Compiled {
     /// Derived data: two definitions are equal when their fields are.
     fn eq(&self, _: &Self) -> bool {
         true
+    }
+}
+
+/// The OAuth endpoint templates of one way to authenticate.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AuthEndpoints {
+    pub authorize: Option<UrlTemplate>,
+    pub token: Option<UrlTemplate>,
+    pub revoke: Option<UrlTemplate>,
+    pub issuer: Option<UrlTemplate>,
+}
+
+/// The id of `[auth]`, the default way to authenticate.
+pub const DEFAULT_AUTH_ID: &str = "default";
+
+/// One more way to authenticate (`[[auth_methods]]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthMethodDefinition {
+    /// Stable id within the file: letters, digits and `-` (not `default`, which is `[auth]`).
+    pub id: String,
+    /// Shown to users and as Cyclr's `AuthName`, e.g. "API key".
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub auth: AuthDefinition,
+}
+
+/// One way a connector authenticates, as callers see it: `[auth]` or an `auth_methods` entry.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthMethod<'a> {
+    /// Position: 0 is `[auth]`.
+    pub index: usize,
+    /// `default` for `[auth]`.
+    pub id: &'a str,
+    pub name: &'a str,
+    pub description: &'a str,
+    pub auth: &'a AuthDefinition,
+}
+
+impl<'a> AuthMethod<'a> {
+    pub fn auth_type(&self) -> AuthType {
+        self.auth.auth_type()
+    }
+
+    pub fn oauth2(&self) -> Option<&'a OAuth2Definition> {
+        match self.auth {
+            AuthDefinition::Oauth2(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    pub fn is_default(&self) -> bool {
+        self.index == 0
+    }
+}
+
+impl AuthDefinition {
+    /// The name of an unnamed method (`[auth]`), from its kind.
+    pub fn default_name(&self) -> &'static str {
+        match self {
+            AuthDefinition::Oauth2(_) => "OAuth 2.0",
+            AuthDefinition::ApiKey(_) => "API key",
+            AuthDefinition::Basic {} => "HTTP Basic",
+            AuthDefinition::None {} => "None",
+        }
     }
 }
 
@@ -448,6 +520,7 @@ impl ConnectorDefinition {
         self.auth.auth_type()
     }
 
+    /// The default method's OAuth 2.0 settings, if it is OAuth 2.0.
     pub fn oauth2(&self) -> Option<&OAuth2Definition> {
         match &self.auth {
             AuthDefinition::Oauth2(o) => Some(o),
@@ -455,11 +528,100 @@ impl ConnectorDefinition {
         }
     }
 
-    pub fn method(&self, id_or_name: &str) -> Option<&MethodDefinition> {
+    /// The way to authenticate at `index` ([`AuthMethod::index`]); the default when out of
+    /// range.
+    pub fn auth_definition(&self, index: usize) -> &AuthDefinition {
+        match index {
+            0 => &self.auth,
+            i => self.auth_methods.get(i - 1).map_or(&self.auth, |m| &m.auth),
+        }
+    }
+
+    /// Every way to authenticate: `[auth]` (id `default`) first, then `auth_methods`.
+    pub fn auth_methods(&self) -> Vec<AuthMethod<'_>> {
+        let mut all = vec![AuthMethod {
+            index: 0,
+            id: DEFAULT_AUTH_ID,
+            name: self.auth.default_name(),
+            description: "",
+            auth: &self.auth,
+        }];
+        all.extend(
+            self.auth_methods
+                .iter()
+                .enumerate()
+                .map(|(i, m)| AuthMethod {
+                    index: i + 1,
+                    id: &m.id,
+                    name: &m.name,
+                    description: &m.description,
+                    auth: &m.auth,
+                }),
+        );
+        all
+    }
+
+    /// The method an account connector uses: by its id within the file (`None`: the
+    /// default). `None` when the id names no method.
+    pub fn auth_method(&self, id: Option<&str>) -> Option<AuthMethod<'_>> {
+        let id = id.unwrap_or(DEFAULT_AUTH_ID);
+        self.auth_methods().into_iter().find(|m| m.id == id)
+    }
+
+    /// Cyclr's `Authentication[].Id` of a method: a GUID derived from the connector and the
+    /// method ids, so it is stable across installs, restarts and machines.
+    pub fn authentication_guid(&self, method_id: &str) -> String {
+        let digest = sha2::Sha256::digest(format!("{}\0{method_id}", self.id).as_bytes());
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        uuid::Builder::from_random_bytes(bytes)
+            .into_uuid()
+            .hyphenated()
+            .to_string()
+    }
+
+    /// Finds a method by what an install names: Cyclr's `AuthenticationId` GUID, or the
+    /// method's id in the file. A message listing the choices when nothing matches.
+    pub fn find_auth_method(&self, reference: &str) -> std::result::Result<AuthMethod<'_>, String> {
+        let reference = reference.trim();
+        let all = self.auth_methods();
+        all.iter()
+            .copied()
+            .find(|m| m.id == reference || self.authentication_guid(m.id).eq_ignore_ascii_case(reference))
+            .ok_or_else(|| {
+                let choices: Vec<String> = all
+                    .iter()
+                    .map(|m| format!("{} ({}, {})", self.authentication_guid(m.id), m.id, m.name))
+                    .collect();
+                format!(
+                    "AuthenticationId does not name a way to authenticate with connector `{}`; it offers: {}",
+                    self.id,
+                    choices.join("; ")
+                )
+            })
+    }
+
+    /// A method by its id (Cyclr's MethodUniqueIdentifier), Cyclr's integer method Id
+    /// ([`ConnectorDefinition::method_number`]) or its name.
+    pub fn method(&self, reference: &str) -> Option<&MethodDefinition> {
+        let number = reference.parse::<i64>().ok();
         self.methods
             .iter()
-            .find(|m| m.id == id_or_name)
-            .or_else(|| self.methods.iter().find(|m| m.name == id_or_name))
+            .find(|m| m.id == reference)
+            .or_else(|| {
+                number.and_then(|n| self.methods.iter().find(|m| self.method_number(m) == n))
+            })
+            .or_else(|| self.methods.iter().find(|m| m.name == reference))
+    }
+
+    /// Cyclr's integer `Id` of a method: stable for this connector and method id.
+    pub fn method_number(&self, m: &MethodDefinition) -> i64 {
+        crate::domain::stable_id(&self.id, "method", &m.id)
+    }
+
+    /// Cyclr's integer `Id` of a method parameter (the keys of a call's `Parameters`).
+    pub fn parameter_number(&self, m: &MethodDefinition, name: &str) -> i64 {
+        crate::domain::stable_id(&self.id, &format!("parameter:{}", m.id), name)
     }
 
     pub fn property(&self, name: &str) -> Option<&PropertyDefinition> {
@@ -560,9 +722,11 @@ impl ConnectorDefinition {
     /// A library entry's ClientSecret, shared by every account connector, is not sent to
     /// such a host: one customer's property could otherwise send it anywhere.
     pub fn property_choosing_secret_host(&self) -> Option<&str> {
-        [Endpoint::Token, Endpoint::Revoke]
-            .into_iter()
-            .filter_map(|e| self.endpoint(e))
+        self.compiled
+            .endpoints
+            .iter()
+            .flat_map(|e| [e.token.as_ref(), e.revoke.as_ref()])
+            .flatten()
             .flat_map(|t| t.slots())
             .filter(|(_, kind)| *kind == SlotKind::Host)
             .find_map(|(name, _)| {
@@ -571,13 +735,19 @@ impl ConnectorDefinition {
             })
     }
 
-    /// The URL template of an OAuth endpoint, if the definition has it.
+    /// The URL template of an OAuth endpoint of the default method, if it has it.
     pub fn endpoint(&self, which: Endpoint) -> Option<&UrlTemplate> {
+        self.method_endpoint(0, which)
+    }
+
+    /// The URL template of an OAuth endpoint of method `index` ([`AuthMethod::index`]).
+    pub fn method_endpoint(&self, index: usize, which: Endpoint) -> Option<&UrlTemplate> {
+        let e = self.compiled.endpoints.get(index)?;
         match which {
-            Endpoint::Authorize => self.compiled.authorize.as_ref(),
-            Endpoint::Token => self.compiled.token.as_ref(),
-            Endpoint::Revoke => self.compiled.revoke.as_ref(),
-            Endpoint::Issuer => self.compiled.issuer.as_ref(),
+            Endpoint::Authorize => e.authorize.as_ref(),
+            Endpoint::Token => e.token.as_ref(),
+            Endpoint::Revoke => e.revoke.as_ref(),
+            Endpoint::Issuer => e.issuer.as_ref(),
         }
     }
 

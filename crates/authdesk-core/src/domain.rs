@@ -1,11 +1,12 @@
 //! The domain in Cyclr's vocabulary. These are *views*: serialisable, PascalCase like
-//! Cyclr's JSON, and free of secret values (they say which secrets are set, never what
-//! they are).
+//! Cyclr's JSON with the fields Cyclr's API documents (`CreatedDate`, `Connector.Status`,
+//! `Authentication`, `Parameters`, ...) plus Authdesk's own, and free of secret values
+//! (they say which secrets are set, never what they are; `AuthValue` is always null).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::definition::{AuthType, ConnectorDefinition, SignInMode};
+use crate::definition::{AuthDefinition, AuthMethod, ConnectorDefinition, SignInMode};
 use crate::secret::Secret;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -16,6 +17,26 @@ pub struct Account {
     pub description: String,
     pub timezone: String,
     pub created_at: DateTime<Utc>,
+    /// Cyclr's spelling of `CreatedAt` (UTC, seven fractional digits).
+    pub created_date: String,
+    #[serde(flatten)]
+    pub settings: AccountSettings,
+    /// Cyclr returns audit details here; Authdesk keeps none (always null).
+    pub audit_info: Option<serde_json::Value>,
+    pub task_audit_info: Option<serde_json::Value>,
+}
+
+/// Account fields Cyclr's API documents for features Authdesk does not have (step data of
+/// cycles, transaction-error webhooks) and sub-accounts: stored and returned as given.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct AccountSettings {
+    pub step_data_success_retention_hours: Option<i64>,
+    pub step_data_errored_retention_hours: Option<i64>,
+    pub transaction_error_webhook_enabled: Option<bool>,
+    pub transaction_error_webhook_url: Option<String>,
+    pub transaction_error_webhook_include_warnings: Option<bool>,
+    pub parent_account_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -25,6 +46,16 @@ pub struct NewAccount {
     pub name: String,
     pub description: Option<String>,
     pub timezone: Option<String>,
+    pub settings: AccountSettings,
+}
+
+/// A change to an account: each `Some` replaces the stored value, each `None` keeps it.
+#[derive(Debug, Clone, Default)]
+pub struct AccountUpdate {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub timezone: Option<String>,
+    pub settings: AccountSettings,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -52,9 +83,20 @@ pub struct LibraryConnector {
     pub name: String,
     pub version: String,
     pub description: String,
+    /// Cyclr's connector status; every library entry here is usable: `Approved`.
+    pub status: &'static str,
+    /// Cyclr sends base64 icon data; Authdesk has none (null).
+    pub icon: Option<String>,
+    /// The default way to authenticate, as Cyclr's flat fields.
+    pub auth_description: Option<String>,
     pub auth_type: &'static str,
-    #[serde(rename = "OAuth2Type", skip_serializing_if = "Option::is_none")]
-    pub oauth2_type: Option<&'static str>,
+    #[serde(rename = "OAuth2Type")]
+    pub oauth2_type: &'static str,
+    pub auth_scheme: Option<String>,
+    /// Every way to authenticate (an install picks one with `AuthenticationId`).
+    pub authentication: Vec<AuthenticationView>,
+    /// What an install form asks for: the account connector properties.
+    pub parameters: Vec<ParameterView>,
     pub source: ConnectorSource,
     /// Application-level OAuth client id (not secret).
     pub client_id: Option<String>,
@@ -102,9 +144,55 @@ impl AuthStatus {
     }
 }
 
+/// One way a connector authenticates (Cyclr's `Authentication[]`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct AuthenticationView {
+    /// Cyclr's `AuthenticationId`: a GUID stable for this connector and method.
+    pub id: String,
+    /// The method's id in the definition (`default` for `[auth]`).
+    pub method_id: String,
+    pub auth_name: String,
+    pub auth_description: Option<String>,
+    pub auth_type: &'static str,
+    /// `AuthorisationCode`, `ClientCredentials`, `PasswordCredentials`, or `Unknown` when
+    /// the method is not OAuth 2.0 (as Cyclr writes it).
+    #[serde(rename = "OAuth2Type")]
+    pub oauth2_type: &'static str,
+    pub auth_scheme: Option<String>,
+    pub is_default: bool,
+}
+
+/// An account connector property an install form asks for (Cyclr's `Parameters[]`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct ParameterView {
+    /// Stable for this connector and property; install's `Properties[].Id`.
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    /// The property's name, which install's `Properties[].Name` carries.
+    pub target_name: String,
+    pub target_type: &'static str,
+    pub is_account_connector_property: bool,
+    pub is_sensitive: bool,
+    pub is_optional: bool,
+    pub data_type: &'static str,
+    pub trigger_name: Option<String>,
+    /// Allowed values, when the definition lists them (none here: free text).
+    pub values: Vec<String>,
+    /// Authdesk: a valid example, and the constraints a value must meet.
+    pub example: Option<String>,
+    pub pattern: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
 pub struct PropertyView {
+    /// Cyclr's `Parameters[].Id` of this property (0 for one the definition does not
+    /// declare, e.g. `ClientId`).
+    pub id: i64,
+    pub account_connector_id: i64,
     pub name: String,
     /// `None` for secret properties: see `IsSecret`.
     pub value: Option<String>,
@@ -117,10 +205,15 @@ pub struct ConnectorSummary {
     pub id: i64,
     pub slug: String,
     pub name: String,
+    pub description: String,
+    pub status: &'static str,
     pub version: String,
+    pub icon: Option<String>,
+    pub auth_description: Option<String>,
     pub auth_type: &'static str,
-    #[serde(rename = "OAuth2Type", skip_serializing_if = "Option::is_none")]
-    pub oauth2_type: Option<&'static str>,
+    #[serde(rename = "OAuth2Type")]
+    pub oauth2_type: &'static str,
+    pub auth_scheme: Option<String>,
 }
 
 /// A connector installed into an account.
@@ -131,11 +224,21 @@ pub struct AccountConnector {
     pub account_id: String,
     pub name: String,
     pub description: String,
+    /// Always null: Authdesk never hands a secret out (Cyclr echoes it). `SecretsSet`
+    /// says what is stored.
+    pub auth_value: Option<String>,
     pub authenticated: bool,
     pub status: AuthStatus,
     pub last_error: Option<String>,
     pub connector: ConnectorSummary,
+    /// The way to authenticate this account connector uses (Cyclr's `AuthenticationId`).
+    pub authentication_id: String,
+    pub authentication: AuthenticationView,
+    /// Installed by LAUNCH as the partner's own connector.
+    pub is_partner_integration_connector: bool,
     pub properties: Vec<PropertyView>,
+    /// Cyclr's custom fields; Authdesk has none (always empty).
+    pub custom_fields: Vec<serde_json::Value>,
     /// Required properties (from the definition) that have no value yet.
     pub missing_properties: Vec<String>,
     /// Names of the credential secrets that are stored (`AccessToken`, `RefreshToken`...).
@@ -151,8 +254,9 @@ pub struct AccountConnector {
 }
 
 impl AccountConnector {
+    /// The auth type of the method in use.
     pub fn auth_type(&self) -> &'static str {
-        self.connector.auth_type
+        self.authentication.auth_type
     }
 }
 
@@ -168,11 +272,98 @@ pub struct PropertyInput {
 pub struct InstallRequest {
     pub name: String,
     pub description: Option<String>,
+    /// Which way to authenticate: Cyclr's `AuthenticationId` GUID or the method's id in the
+    /// definition; `None`: the default.
+    pub authentication_id: Option<String>,
     pub auth_value: Option<Secret>,
     pub properties: Vec<PropertyInput>,
+    /// Installed by LAUNCH as the partner's own connector.
+    pub partner_integration: bool,
 }
 
-pub(crate) fn auth_type_name(def: &ConnectorDefinition) -> (&'static str, Option<&'static str>) {
-    let t: AuthType = def.auth_type();
-    (t.cyclr_name(), def.oauth2().map(|o| o.grant.cyclr_name()))
+/// A change to an account connector (`None`/empty: keep what is stored).
+#[derive(Debug, Clone, Default)]
+pub struct AccountConnectorChange {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// Switch the way to authenticate (Cyclr's `AuthenticationId` or the method's id).
+    pub authentication_id: Option<String>,
+    pub properties: Vec<PropertyInput>,
+    pub auth_value: Option<Secret>,
+}
+
+/// A stable positive integer for a connector-scoped name (Cyclr's integer Ids of
+/// parameters and methods): the same everywhere, for as long as the name is the same.
+pub fn stable_id(connector_slug: &str, kind: &str, name: &str) -> i64 {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("{connector_slug}\0{kind}\0{name}").as_bytes());
+    let n = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]) & 0x7fff_ffff;
+    i64::from(n.max(1))
+}
+
+/// Cyclr's view of one way to authenticate.
+pub fn authentication_view(def: &ConnectorDefinition, m: AuthMethod<'_>) -> AuthenticationView {
+    let (auth_scheme, auth_type) = (auth_scheme(m.auth), m.auth_type());
+    AuthenticationView {
+        id: def.authentication_guid(m.id),
+        method_id: m.id.to_string(),
+        auth_name: m.name.to_string(),
+        auth_description: (!m.description.is_empty()).then(|| m.description.to_string()),
+        auth_type: auth_type.cyclr_name(),
+        oauth2_type: m.oauth2().map_or("Unknown", |o| o.grant.cyclr_name()),
+        auth_scheme,
+        is_default: m.is_default(),
+    }
+}
+
+/// Cyclr's `AuthScheme`: the header (or query parameter) an API key travels in, or the
+/// OAuth token header when it is not the usual `Authorization`.
+fn auth_scheme(auth: &AuthDefinition) -> Option<String> {
+    match auth {
+        AuthDefinition::ApiKey(k) => Some(k.name.clone()),
+        AuthDefinition::Oauth2(o) if o.token_header != "Authorization" => {
+            Some(o.token_header.clone())
+        }
+        _ => None,
+    }
+}
+
+/// Cyclr's `Parameters[]` of a connector: its declared account connector properties.
+pub fn parameter_views(def: &ConnectorDefinition) -> Vec<ParameterView> {
+    def.properties
+        .iter()
+        .map(|p| ParameterView {
+            id: stable_id(&def.id, "property", &p.name),
+            name: p.name.clone(),
+            description: p.description.clone(),
+            target_name: p.name.clone(),
+            target_type: "AccountConnectorProperty",
+            is_account_connector_property: true,
+            is_sensitive: def.is_secret_property(&p.name),
+            is_optional: !p.required,
+            data_type: "Text",
+            trigger_name: None,
+            values: vec![],
+            example: p.example.clone(),
+            pattern: p.pattern.clone(),
+        })
+        .collect()
+}
+
+/// The connector-level summary (the default way to authenticate in the flat fields).
+pub fn connector_summary(id: i64, slug: &str, def: &ConnectorDefinition) -> ConnectorSummary {
+    let default = authentication_view(def, def.auth_methods()[0]);
+    ConnectorSummary {
+        id,
+        slug: slug.to_string(),
+        name: def.name.clone(),
+        description: def.description.clone(),
+        status: "Approved",
+        version: def.version.clone(),
+        icon: None,
+        auth_description: default.auth_description,
+        auth_type: default.auth_type,
+        oauth2_type: default.oauth2_type,
+        auth_scheme: default.auth_scheme,
+    }
 }

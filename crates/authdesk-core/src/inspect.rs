@@ -58,16 +58,20 @@ impl Authdesk {
         let ac: AccountConnector = self.get_account_connector(account_connector_id)?;
         let now = self.now();
         let definition = self.get_connector(&ac.connector.id.to_string())?.definition;
-        let separator = definition
-            .oauth2()
+        // The way to authenticate this account connector uses.
+        let oauth2 = definition
+            .auth_method(Some(&ac.authentication.method_id))
+            .and_then(|m| m.oauth2().cloned());
+        let separator = oauth2
+            .as_ref()
             .map(|o| o.scope_separator.clone())
             .unwrap_or_else(|| " ".to_string());
-        let margin = match definition.oauth2() {
-            Some(_) => {
+        let margin = match &oauth2 {
+            Some(o) => {
                 let t = self.load_token_times(account_connector_id)?;
                 Some(crate::engine::refresh_margin(
                     chrono::Duration::seconds(crate::engine::DEFAULT_REFRESH_MARGIN_SECONDS),
-                    &definition,
+                    Some(o),
                     t,
                 ))
             }
@@ -117,8 +121,8 @@ impl Authdesk {
                 "{} {} ({})",
                 ac.connector.name, ac.connector.version, ac.connector.slug
             ),
-            auth_type: ac.connector.auth_type,
-            oauth2_type: ac.connector.oauth2_type,
+            auth_type: ac.authentication.auth_type,
+            oauth2_type: oauth2.as_ref().map(|o| o.grant.cyclr_name()),
             status: ac.status,
             last_error: ac.last_error.clone(),
             token_type: ac.token_type.clone(),

@@ -22,7 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_oauth_engine.sql"),
     include_str!("../migrations/0003_local_api.sql"),
     include_str!("../migrations/0004_trust.sql"),
-    include_str!("../migrations/0005_api_clients.sql"),
+    include_str!("../migrations/0005_cyclr_compat.sql"),
 ];
 
 pub fn schema_version() -> i64 {

@@ -17,6 +17,7 @@ pub fn run(ctx: &Ctx, cmd: AccountConnectorsCmd) -> Result<()> {
             connector,
             name,
             description,
+            authentication,
             properties,
             properties_file,
             auth_value_stdin,
@@ -51,11 +52,23 @@ pub fn run(ctx: &Ctx, cmd: AccountConnectorsCmd) -> Result<()> {
             let req = InstallRequest {
                 name,
                 description,
+                authentication_id: authentication,
                 auth_value,
                 properties: inputs,
+                partner_integration: false,
             };
             out.account_connector(&desk.install(&account_id, &library.id.to_string(), req)?)
         }
+        AccountConnectorsCmd::SetAuthentication {
+            account_connector_id,
+            authentication,
+        } => out.account_connector(&desk.change_account_connector(
+            account_connector_id,
+            authdesk_core::AccountConnectorChange {
+                authentication_id: Some(authentication),
+                ..Default::default()
+            },
+        )?),
         AccountConnectorsCmd::List { account } => {
             out.account_connectors(&desk.list_account_connectors(account.as_deref())?)
         }

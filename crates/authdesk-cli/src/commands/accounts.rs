@@ -19,6 +19,7 @@ pub fn run(ctx: &Ctx, cmd: AccountsCmd) -> Result<()> {
             name,
             description,
             timezone,
+            ..Default::default()
         })?),
         AccountsCmd::List => out.accounts(&desk.list_accounts()?),
         AccountsCmd::Show { account_id } => {

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::template::{self, SlotKind, UrlTemplate};
 use super::{
-    is_header_name, ApiKeyPlacement, AuthDefinition, CaptureSource, Compiled, ConnectorDefinition,
-    OAuth2Grant, ParameterLocation,
+    is_header_name, ApiKeyPlacement, AuthDefinition, AuthEndpoints, CaptureSource, Compiled,
+    ConnectorDefinition, OAuth2Grant, ParameterLocation,
 };
 use crate::error::{Error, Result};
 
@@ -107,93 +107,46 @@ pub(super) fn check(def: &ConnectorDefinition, origin: &str) -> Result<Compiled>
             }
         }
     }
-    match &def.auth {
-        AuthDefinition::Oauth2(o) => {
-            compiled.token = Some(url("auth.token_url", &o.token_url)?);
-            compiled.authorize = match (&o.authorize_url, o.grant) {
-                (Some(a), _) => Some(url("auth.authorize_url", a)?),
-                (None, OAuth2Grant::AuthorizationCode) => {
-                    return Err(invalid(
-                        "auth.authorize_url",
-                        "is required for grant = \"authorization_code\"".into(),
-                    ))
-                }
-                (None, _) => None,
-            };
-            compiled.revoke = o
-                .revoke_url
-                .as_deref()
-                .map(|r| url("auth.revoke_url", r))
-                .transpose()?;
-            compiled.issuer = o
-                .issuer
-                .as_deref()
-                .map(|i| url("auth.issuer", i))
-                .transpose()?;
-            if o.issuer_in_response && o.issuer.is_none() {
-                return Err(invalid(
-                    "auth.issuer",
-                    "is required when issuer_in_response = true".into(),
-                ));
-            }
-            if !is_header_name(&o.token_header) {
-                return Err(invalid(
-                    "auth.token_header",
-                    "is not a valid HTTP header name".into(),
-                ));
-            }
-            for (name, source) in &o.capture {
-                let field = format!("auth.capture.{name}");
-                if !property_names.contains(name.as_str()) {
-                    return Err(invalid(&field, "names no declared property".into()));
-                }
-                CaptureSource::parse(source).map_err(|e| invalid(&field, e))?;
-            }
-            if o.scope_separator.is_empty() {
-                return Err(invalid("auth.scope_separator", "must not be empty".into()));
-            }
-            if let Some(s) = o
-                .scopes
-                .iter()
-                .find(|s| s.is_empty() || s.contains(o.scope_separator.as_str()))
-            {
-                return Err(invalid(
-                    "auth.scopes",
-                    format!("scope `{s}` is empty or contains the scope separator"),
-                ));
-            }
-            if o.grant == OAuth2Grant::Password {
-                for needed in ["Username", "Password"] {
-                    if !property_names.contains(needed) {
-                        return Err(invalid(
-                            "properties",
-                            format!("grant = \"password\" needs a `{needed}` property"),
-                        ));
-                    }
-                }
-            }
-            if o.refresh_margin_seconds
-                .is_some_and(|m| m == 0 || m > MAX_REFRESH_MARGIN_SECONDS)
-            {
-                return Err(invalid(
-                    "auth.refresh_margin_seconds",
-                    format!("must be 1-{MAX_REFRESH_MARGIN_SECONDS}"),
-                ));
-            }
+    compiled.endpoints.push(check_auth(
+        &def.auth,
+        "auth",
+        &property_names,
+        &mut url,
+        &invalid,
+    )?);
+    let mut auth_ids = BTreeSet::from([super::DEFAULT_AUTH_ID]);
+    for (i, m) in def.auth_methods.iter().enumerate() {
+        let prefix = format!("auth_methods[{i}]");
+        let id_ok = !m.id.is_empty()
+            && m.id.len() <= 64
+            && m.id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !id_ok {
+            return Err(invalid(
+                &format!("{prefix}.id"),
+                "must be 1-64 letters, digits, '-' or '_'".into(),
+            ));
         }
-        AuthDefinition::ApiKey(k) => {
-            let valid = match k.placement {
-                ApiKeyPlacement::Header => is_header_name(&k.name),
-                ApiKeyPlacement::Query => !k.name.trim().is_empty(),
-            };
-            if !valid {
-                return Err(invalid(
-                    "auth.name",
-                    "must be a valid header or query parameter name".into(),
-                ));
-            }
+        if !auth_ids.insert(m.id.as_str()) {
+            return Err(invalid(
+                &format!("{prefix}.id"),
+                format!("`{}` is used twice (`default` is the id of [auth])", m.id),
+            ));
         }
-        AuthDefinition::Basic {} | AuthDefinition::None {} => {}
+        if m.name.trim().is_empty() {
+            return Err(invalid(
+                &format!("{prefix}.name"),
+                "must not be empty".into(),
+            ));
+        }
+        compiled.endpoints.push(check_auth(
+            &m.auth,
+            &format!("{prefix}.auth"),
+            &property_names,
+            &mut url,
+            &invalid,
+        )?);
     }
 
     let mut method_ids = BTreeSet::new();
@@ -318,6 +271,111 @@ pub(super) fn check(def: &ConnectorDefinition, origin: &str) -> Result<Compiled>
         }
     }
     Ok(compiled)
+}
+
+/// Checks one way to authenticate (`[auth]` or an `auth_methods` entry, named `at` in
+/// messages) and parses its endpoint templates.
+fn check_auth(
+    auth: &AuthDefinition,
+    at: &str,
+    property_names: &BTreeSet<&str>,
+    url: &mut dyn FnMut(&str, &str) -> Result<UrlTemplate>,
+    invalid: &dyn Fn(&str, String) -> Error,
+) -> Result<AuthEndpoints> {
+    let field = |f: &str| format!("{at}.{f}");
+    let mut endpoints = AuthEndpoints::default();
+    match auth {
+        AuthDefinition::Oauth2(o) => {
+            endpoints.token = Some(url(&field("token_url"), &o.token_url)?);
+            endpoints.authorize = match (&o.authorize_url, o.grant) {
+                (Some(a), _) => Some(url(&field("authorize_url"), a)?),
+                (None, OAuth2Grant::AuthorizationCode) => {
+                    return Err(invalid(
+                        &field("authorize_url"),
+                        "is required for grant = \"authorization_code\"".into(),
+                    ))
+                }
+                (None, _) => None,
+            };
+            endpoints.revoke = o
+                .revoke_url
+                .as_deref()
+                .map(|r| url(&field("revoke_url"), r))
+                .transpose()?;
+            endpoints.issuer = o
+                .issuer
+                .as_deref()
+                .map(|i| url(&field("issuer"), i))
+                .transpose()?;
+            if o.issuer_in_response && o.issuer.is_none() {
+                return Err(invalid(
+                    &field("issuer"),
+                    "is required when issuer_in_response = true".into(),
+                ));
+            }
+            if !is_header_name(&o.token_header) {
+                return Err(invalid(
+                    &field("token_header"),
+                    "is not a valid HTTP header name".into(),
+                ));
+            }
+            for (name, source) in &o.capture {
+                let f = field(&format!("capture.{name}"));
+                if !property_names.contains(name.as_str()) {
+                    return Err(invalid(&f, "names no declared property".into()));
+                }
+                CaptureSource::parse(source).map_err(|e| invalid(&f, e))?;
+            }
+            if o.scope_separator.is_empty() {
+                return Err(invalid(
+                    &field("scope_separator"),
+                    "must not be empty".into(),
+                ));
+            }
+            if let Some(s) = o
+                .scopes
+                .iter()
+                .find(|s| s.is_empty() || s.contains(o.scope_separator.as_str()))
+            {
+                return Err(invalid(
+                    &field("scopes"),
+                    format!("scope `{s}` is empty or contains the scope separator"),
+                ));
+            }
+            if o.grant == OAuth2Grant::Password {
+                for needed in ["Username", "Password"] {
+                    if !property_names.contains(needed) {
+                        return Err(invalid(
+                            "properties",
+                            format!("grant = \"password\" needs a `{needed}` property"),
+                        ));
+                    }
+                }
+            }
+            if o.refresh_margin_seconds
+                .is_some_and(|m| m == 0 || m > MAX_REFRESH_MARGIN_SECONDS)
+            {
+                return Err(invalid(
+                    &field("refresh_margin_seconds"),
+                    format!("must be 1-{MAX_REFRESH_MARGIN_SECONDS}"),
+                ));
+            }
+        }
+        AuthDefinition::ApiKey(k) => {
+            let valid = match k.placement {
+                ApiKeyPlacement::Header => is_header_name(&k.name),
+                ApiKeyPlacement::Query => !k.name.trim().is_empty(),
+            };
+            if !valid {
+                return Err(invalid(
+                    &field("name"),
+                    "must be a valid header or query parameter name".into(),
+                ));
+            }
+        }
+        AuthDefinition::Basic {} | AuthDefinition::None {} => {}
+    }
+    Ok(endpoints)
 }
 
 /// Checks each property's `example` against the definition (after [`check`]).

@@ -162,6 +162,7 @@ impl Engine {
                 capture: Default::default(),
                 refresh_margin_seconds: None,
             }),
+            auth_methods: vec![],
             properties: vec![],
             methods,
             compiled: Default::default(),

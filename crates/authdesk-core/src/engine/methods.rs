@@ -77,11 +77,13 @@ impl Engine {
                 &format!("connector `{}` has: {known}", ctx.def.id),
             )
         })?;
+        // Cyclr keys parameters by their integer Id; Authdesk also by name.
+        let parameters = &by_name(&ctx.def, m, parameters)?;
         check_parameters(m, parameters)?;
         let url = build_url(&ctx, m, parameters)?;
         let (auth, version) = self.prepared(id, ctx.clone(), marker).await?;
         let response = self.send(&ctx, m, url.clone(), parameters, &auth).await?;
-        if response.status == 401 && ctx.def.oauth2().is_some() {
+        if response.status == 401 && ctx.oauth2().is_ok() {
             // The provider refused a token we thought valid: refresh once (single flight:
             // if another task already did, its token is used) and try again.
             self.forget_prepared(id);
@@ -189,6 +191,36 @@ impl Engine {
             body,
         })
     }
+}
+
+/// The call's parameters keyed by name: a key that is a parameter's integer Id (as
+/// Cyclr's `Parameters` and `Fields` carry them) becomes its name.
+fn by_name(
+    def: &crate::definition::ConnectorDefinition,
+    m: &MethodDefinition,
+    given: &serde_json::Map<String, Value>,
+) -> Result<serde_json::Map<String, Value>> {
+    let mut out = serde_json::Map::new();
+    for (key, value) in given {
+        let name = if m.parameters.iter().any(|p| &p.name == key) {
+            key.clone()
+        } else {
+            match key.parse::<i64>().ok().and_then(|n| {
+                m.parameters
+                    .iter()
+                    .find(|p| def.parameter_number(m, &p.name) == n)
+            }) {
+                Some(p) => p.name.clone(),
+                None => key.clone(),
+            }
+        };
+        if out.insert(name.clone(), value.clone()).is_some() {
+            return Err(Error::InvalidInput(format!(
+                "parameter `{name}` is given twice (by name and by Id)"
+            )));
+        }
+    }
+    Ok(out)
 }
 
 fn check_parameters(m: &MethodDefinition, given: &serde_json::Map<String, Value>) -> Result<()> {

@@ -208,17 +208,26 @@ pub(crate) struct Context {
     pub ac: AccountConnector,
     pub def: Arc<ConnectorDefinition>,
     pub properties: BTreeMap<String, Secret>,
+    /// Which of the definition's ways to authenticate it uses ([`AuthMethod::index`]).
+    pub method: usize,
 }
 
 impl Context {
+    /// The way to authenticate this account connector uses.
+    pub fn auth(&self) -> &AuthDefinition {
+        self.def.auth_definition(self.method)
+    }
+
     pub fn oauth2(&self) -> Result<&OAuth2Definition> {
-        self.def.oauth2().ok_or_else(|| {
-            Error::InvalidInput(format!(
-                "connector `{}` uses {} authentication, not OAuth2",
+        match self.auth() {
+            AuthDefinition::Oauth2(o) => Ok(o),
+            other => Err(Error::InvalidInput(format!(
+                "account connector {} of `{}` uses {} authentication, not OAuth2",
+                self.ac.id,
                 self.def.id,
-                self.def.auth_type().cyclr_name()
-            ))
-        })
+                other.auth_type().cyclr_name()
+            ))),
+        }
     }
 
     /// Builds a URL from one of the definition's templates with this account connector's
@@ -236,7 +245,7 @@ impl Context {
 
     fn endpoint(&self, which: Endpoint) -> Result<Option<String>> {
         self.def
-            .endpoint(which)
+            .method_endpoint(self.method, which)
             .map(|t| {
                 t.render(&ContextSlots {
                     ctx: self,
@@ -404,8 +413,8 @@ impl Engine {
 
     /// The refresh margin for a token: the definition's (or the engine's default), but
     /// never more than a quarter of the token's lifetime.
-    pub fn refresh_margin(&self, def: &ConnectorDefinition, t: &StoredTokens) -> Duration {
-        margin_for(&self.config, def, t.lifetime())
+    pub fn refresh_margin(&self, oauth2: Option<&OAuth2Definition>, t: &StoredTokens) -> Duration {
+        margin_for(&self.config, oauth2, t.lifetime())
     }
 
     /// The auth to apply to a request on account connector `id`, and the credential
@@ -479,7 +488,7 @@ impl Engine {
         ctx: &Context,
     ) -> Result<(AppliedAuth, Option<i64>, Option<DateTime<Utc>>)> {
         let id = ctx.ac.id;
-        match &ctx.def.auth {
+        match ctx.auth() {
             AuthDefinition::None {} => Ok((AppliedAuth::None, None, None)),
             AuthDefinition::ApiKey(k) => {
                 let key = self
@@ -542,15 +551,10 @@ impl Engine {
     /// A usable access token. With `stale_version`, the token of that version is not good
     /// enough (the provider refused it): a newer one is obtained or awaited.
     pub async fn ensure_token(&self, id: i64, stale_version: Option<i64>) -> Result<Token> {
-        let (t, def) = self
-            .db(move |desk| {
-                Ok((
-                    desk.load_tokens(id)?,
-                    desk.account_connector_definition(id)?,
-                ))
-            })
+        let (t, oauth2) = self
+            .db(move |desk| Ok((desk.load_tokens(id)?, desk.account_connector_oauth2(id)?)))
             .await?;
-        let margin = self.refresh_margin(&def, &t);
+        let margin = self.refresh_margin(oauth2.as_ref(), &t);
         if stale_version.is_none() && t.status == AuthStatus::Authenticated {
             if let Some(a) = t.access_valid_at(self.desk.now() + margin) {
                 return Ok(Token::of(a, &t, margin));
@@ -568,7 +572,7 @@ impl Engine {
             let _counted = counted;
             let _in_process = engine.gate(id).lock_owned().await;
             engine
-                .ensure_token_locked(id, stale_version, seen, def)
+                .ensure_token_locked(id, stale_version, seen, oauth2)
                 .await
         })
         .await
@@ -580,13 +584,13 @@ impl Engine {
         id: i64,
         stale_version: Option<i64>,
         seen: Seen,
-        def: Arc<ConnectorDefinition>,
+        oauth2: Option<OAuth2Definition>,
     ) -> Result<Token> {
         let mut stale_rounds = 0;
         loop {
             let t = self.db(move |desk| desk.load_tokens(id)).await?;
             let now = self.desk.now();
-            let margin = self.refresh_margin(&def, &t);
+            let margin = self.refresh_margin(oauth2.as_ref(), &t);
             if t.status == AuthStatus::NeedsReauth {
                 let ac = self.db(move |desk| desk.get_account_connector(id)).await?;
                 return Err(Error::NeedsReauth {
@@ -749,7 +753,7 @@ impl Engine {
                     expires_at: tokens.expires_at,
                     good_until: tokens
                         .expires_at
-                        .map(|e| e - margin_for(&self.config, &ctx.def, lifetime)),
+                        .map(|e| e - margin_for(&self.config, Some(&o), lifetime)),
                 }))
             }
             Err(TokenError::InvalidGrant { description }) => {
@@ -971,7 +975,7 @@ impl Engine {
     /// What revoking an account connector's tokens needs, read while it still exists.
     async fn revoker(&self, id: i64) -> Result<Option<Revoker>> {
         let ctx = self.context(id).await?;
-        let Some(o) = ctx.def.oauth2().cloned() else {
+        let Ok(o) = ctx.oauth2().cloned() else {
             return Ok(None);
         };
         if o.revoke_url.is_none() {
@@ -1116,10 +1120,10 @@ struct Revoker {
 /// The margin for a token of `lifetime` under a definition (engine config's default).
 fn margin_for(
     config: &EngineConfig,
-    def: &ConnectorDefinition,
+    oauth2: Option<&OAuth2Definition>,
     lifetime: Option<Duration>,
 ) -> Duration {
-    refresh_margin(config.refresh_margin, def, lifetime)
+    refresh_margin(config.refresh_margin, oauth2, lifetime)
 }
 
 /// The refresh margin: the definition's `refresh_margin_seconds` (else `default`), but never
@@ -1127,11 +1131,10 @@ fn margin_for(
 /// quarters of its life instead of being refreshed on every call.
 pub fn refresh_margin(
     default: Duration,
-    def: &ConnectorDefinition,
+    oauth2: Option<&OAuth2Definition>,
     lifetime: Option<Duration>,
 ) -> Duration {
-    let configured = def
-        .oauth2()
+    let configured = oauth2
         .and_then(|o| o.refresh_margin_seconds)
         .map(|s| Duration::seconds(s.into()))
         .unwrap_or(default);
@@ -1151,10 +1154,14 @@ fn context_of(desk: &Authdesk, id: i64) -> Result<Context> {
             properties.insert(p.name.clone(), v);
         }
     }
+    let method = def
+        .auth_method(Some(&ac.authentication.method_id))
+        .map_or(0, |m| m.index);
     Ok(Context {
         ac,
         def,
         properties,
+        method,
     })
 }
 
@@ -1165,7 +1172,7 @@ pub(crate) fn captured(
     tokens: &NewTokens,
     callback: Option<&url::Url>,
 ) -> Vec<CapturedProperty> {
-    let Some(o) = ctx.def.oauth2() else {
+    let Ok(o) = ctx.oauth2() else {
         return vec![];
     };
     o.capture

@@ -12,7 +12,7 @@ use super::{
     T_PROPERTIES, T_SECRETS,
 };
 use crate::authvalue::AuthValue;
-use crate::definition::{ConnectorDefinition, SignInMode};
+use crate::definition::{AuthMethod, ConnectorDefinition, SignInMode};
 use crate::domain::*;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
@@ -29,13 +29,34 @@ impl Authdesk {
         let connector = self.get_connector(connector)?;
         let def = &connector.definition;
         let (name, description) = name_and_description(&req.name, req.description.as_deref())?;
-        let input = self.check_credential_input(def, &req.properties, req.auth_value.as_ref())?;
+        let method = match req
+            .authentication_id
+            .as_deref()
+            .filter(|a| !a.trim().is_empty())
+        {
+            Some(reference) => def
+                .find_auth_method(reference)
+                .map_err(Error::InvalidInput)?,
+            None => def.auth_methods()[0],
+        };
+        let input =
+            self.check_credential_input(def, method, &req.properties, req.auth_value.as_ref())?;
+        let stored_method = (!method.is_default()).then(|| method.id.to_string());
         let now = self.now();
         let id = self.store().write(|tx| {
             tx.execute(
-                "INSERT INTO account_connectors(account_id, connector_id, name, description, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                params![account.id, connector.id, name, description, ts(now)],
+                "INSERT INTO account_connectors(account_id, connector_id, name, description, created_at, updated_at,
+                     authentication_method, partner_integration)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)",
+                params![
+                    account.id,
+                    connector.id,
+                    name,
+                    description,
+                    ts(now),
+                    stored_method,
+                    req.partner_integration
+                ],
             )?;
             let id = tx.last_insert_rowid();
             input.write(tx, id, now)?;
@@ -81,6 +102,28 @@ impl Authdesk {
             )
             .optional()?
             .ok_or_else(|| Error::not_found("account connector", id))
+    }
+
+    /// The OAuth 2.0 settings of the way to authenticate an account connector uses, if it
+    /// is OAuth 2.0 (one query, cached parse).
+    pub fn account_connector_oauth2(
+        &self,
+        id: i64,
+    ) -> Result<Option<crate::definition::OAuth2Definition>> {
+        let def = self.account_connector_definition(id)?;
+        let method: Option<String> = self
+            .store()
+            .conn()
+            .query_row(
+                "SELECT authentication_method FROM account_connectors WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        Ok(def
+            .auth_method(method.as_deref())
+            .and_then(|m| m.oauth2().cloned()))
     }
 
     /// The parsed definition of an account connector's connector (one query, cached parse).
@@ -144,8 +187,8 @@ impl Authdesk {
 
     /// Replaces the account connector's credentials with an AuthValue (Cyclr's forms).
     pub fn set_auth_value(&self, id: i64, raw: &Secret) -> Result<AccountConnector> {
-        let (_, def) = self.account_connector_with_definition(id)?;
-        let value = AuthValue::parse(def.auth_type(), raw)?;
+        let (ac, def) = self.account_connector_with_definition(id)?;
+        let value = AuthValue::parse(method_of(&def, &ac).auth_type(), raw)?;
         let vault = if value.is_empty() {
             None
         } else {
@@ -165,10 +208,60 @@ impl Authdesk {
         properties: &[PropertyInput],
         auth_value: Option<&Secret>,
     ) -> Result<AccountConnector> {
-        let (_, def) = self.account_connector_with_definition(id)?;
-        let input = self.check_credential_input(&def, properties, auth_value)?;
+        self.change_account_connector(
+            id,
+            AccountConnectorChange {
+                properties: properties.to_vec(),
+                auth_value: auth_value.cloned(),
+                ..Default::default()
+            },
+        )
+    }
+
+    /// Changes name, description, the way to authenticate, properties and/or the AuthValue
+    /// in one transaction: everything is checked first, so bad input changes nothing (the
+    /// API's `PUT /account/connectors/{Id}`). Switching the way to authenticate forgets the
+    /// stored credential unless an AuthValue for the new way comes with it.
+    pub fn change_account_connector(
+        &self,
+        id: i64,
+        change: AccountConnectorChange,
+    ) -> Result<AccountConnector> {
+        let (ac, def) = self.account_connector_with_definition(id)?;
+        let current = method_of(&def, &ac);
+        let method = match change
+            .authentication_id
+            .as_deref()
+            .filter(|a| !a.trim().is_empty())
+        {
+            Some(reference) => def
+                .find_auth_method(reference)
+                .map_err(Error::InvalidInput)?,
+            None => current,
+        };
+        let switched = method.index != current.index;
+        let (name, description) = name_and_description(
+            change.name.as_deref().unwrap_or(&ac.name),
+            Some(change.description.as_deref().unwrap_or(&ac.description)),
+        )?;
+        let input = self.check_credential_input(
+            &def,
+            method,
+            &change.properties,
+            change.auth_value.as_ref(),
+        )?;
+        let forget = switched && change.auth_value.is_none();
+        let stored_method = (!method.is_default()).then(|| method.id.to_string());
         let now = self.now();
         self.store().write(|tx| {
+            tx.execute(
+                "UPDATE account_connectors SET name = ?2, description = ?3, authentication_method = ?4
+                 WHERE id = ?1",
+                params![id, name, description, stored_method],
+            )?;
+            if forget {
+                apply_auth_value(tx, None, id, &AuthValue::Empty, now)?;
+            }
             input.write(tx, id, now)?;
             touch(tx, id, &ts(now))
         })?;
@@ -266,12 +359,13 @@ impl Authdesk {
     fn check_credential_input(
         &self,
         def: &ConnectorDefinition,
+        method: AuthMethod<'_>,
         properties: &[PropertyInput],
         auth_value: Option<&Secret>,
     ) -> Result<CredentialInput> {
         let properties = checked_properties(def, properties)?;
         let auth_value = auth_value
-            .map(|raw| AuthValue::parse(def.auth_type(), raw))
+            .map(|raw| AuthValue::parse(method.auth_type(), raw))
             .transpose()?;
         let needs_vault = properties.iter().any(|p| p.secret)
             || auth_value.as_ref().is_some_and(|v| !v.is_empty());
@@ -286,6 +380,12 @@ impl Authdesk {
             vault,
         })
     }
+}
+
+/// The way to authenticate an account connector uses.
+fn method_of<'a>(def: &'a ConnectorDefinition, ac: &AccountConnector) -> AuthMethod<'a> {
+    def.auth_method(Some(&ac.authentication.method_id))
+        .unwrap_or_else(|| def.auth_methods()[0])
 }
 
 /// Properties and an AuthValue checked against a definition, with the vault opened only if
@@ -324,12 +424,14 @@ fn load_account_connector(conn: &rusqlite::Connection, id: i64) -> Result<Accoun
         Option<String>,
         String,
         String,
+        Option<String>,
+        bool,
     );
     let row: Option<AcRow> = conn
         .query_row(
             "SELECT account_id, connector_id, name, description, status, last_error, sign_in_mode,
                     token_type, scopes, expires_at, refresh_expires_at, authenticated_at,
-                    created_at, updated_at
+                    created_at, updated_at, authentication_method, partner_integration
              FROM account_connectors WHERE id = ?1",
             [id],
             |r| {
@@ -348,6 +450,8 @@ fn load_account_connector(conn: &rusqlite::Connection, id: i64) -> Result<Accoun
                     r.get(11)?,
                     r.get(12)?,
                     r.get(13)?,
+                    r.get(14)?,
+                    r.get(15)?,
                 ))
             },
         )
@@ -367,6 +471,8 @@ fn load_account_connector(conn: &rusqlite::Connection, id: i64) -> Result<Accoun
         authenticated_at,
         created_at,
         updated_at,
+        authentication_method,
+        partner_integration,
     )) = row
     else {
         return Err(Error::not_found_hint(
@@ -380,10 +486,16 @@ fn load_account_connector(conn: &rusqlite::Connection, id: i64) -> Result<Accoun
         "SELECT name, value, sealed_value IS NOT NULL FROM account_connector_properties
          WHERE account_connector_id = ?1 ORDER BY name",
     )?;
+    let def = &connector.definition;
     let properties: Vec<PropertyView> = stmt
         .query_map([id], |r| {
+            let name: String = r.get(0)?;
             Ok(PropertyView {
-                name: r.get(0)?,
+                id: def
+                    .property(&name)
+                    .map_or(0, |p| stable_id(&def.id, "property", &p.name)),
+                account_connector_id: id,
+                name,
                 value: r.get(1)?,
                 is_secret: r.get(2)?,
             })
@@ -403,23 +515,26 @@ fn load_account_connector(conn: &rusqlite::Connection, id: i64) -> Result<Accoun
         .query_map([id], |r| r.get(0))?
         .collect::<std::result::Result<_, _>>()?;
     let status = AuthStatus::from_db(&status);
+    // A method that a later version of the definition dropped falls back to the default.
+    let method = def
+        .auth_method(authentication_method.as_deref())
+        .unwrap_or_else(|| def.auth_methods()[0]);
+    let authentication = authentication_view(def, method);
     Ok(AccountConnector {
         id,
         account_id,
         name,
         description,
+        auth_value: None,
         authenticated: status == AuthStatus::Authenticated,
         status,
         last_error,
-        connector: ConnectorSummary {
-            id: connector.id,
-            slug: connector.slug,
-            name: connector.name,
-            version: connector.version,
-            auth_type: connector.auth_type,
-            oauth2_type: connector.oauth2_type,
-        },
+        connector: connector_summary(connector.id, &connector.slug, def),
+        authentication_id: authentication.id.clone(),
+        authentication,
+        is_partner_integration_connector: partner_integration,
         properties,
+        custom_fields: vec![],
         missing_properties,
         secrets_set,
         sign_in_mode: sign_in_mode.map(|m| {

@@ -19,12 +19,27 @@ impl Authdesk {
             64,
             true,
         )?;
+        let settings = self.checked_settings(new.settings, Some(&id))?;
         let now = self.now();
         self.store().write(|tx| {
             let n = tx.execute(
-                "INSERT INTO accounts(id, name, description, timezone, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(id) DO NOTHING",
-                params![id, name, description, timezone, ts(now)],
+                &format!(
+                    "INSERT INTO accounts(id, name, description, timezone, created_at, {SETTINGS_COLUMNS})
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT(id) DO NOTHING"
+                ),
+                params![
+                    id,
+                    name,
+                    description,
+                    timezone,
+                    ts(now),
+                    settings.step_data_success_retention_hours,
+                    settings.step_data_errored_retention_hours,
+                    settings.transaction_error_webhook_enabled,
+                    settings.transaction_error_webhook_url,
+                    settings.transaction_error_webhook_include_warnings,
+                    settings.parent_account_id,
+                ],
             )?;
             if n == 0 {
                 return Err(Error::AlreadyExists(format!("account {id}")));
@@ -36,9 +51,9 @@ impl Authdesk {
 
     pub fn list_accounts(&self) -> Result<Vec<Account>> {
         let store = self.store();
-        let mut stmt = store.conn().prepare(
-            "SELECT id, name, description, timezone, created_at FROM accounts ORDER BY name, id",
-        )?;
+        let mut stmt = store
+            .conn()
+            .prepare(&format!("{ACCOUNT_SELECT} ORDER BY name, id"))?;
         let rows = stmt.query_map([], account_from_row)?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
@@ -48,7 +63,7 @@ impl Authdesk {
         self.store()
             .conn()
             .query_row(
-                "SELECT id, name, description, timezone, created_at FROM accounts WHERE id = ?1",
+                &format!("{ACCOUNT_SELECT} WHERE id = ?1"),
                 [&id],
                 account_from_row,
             )
@@ -125,38 +140,164 @@ impl Authdesk {
     }
 
     /// Updates an account's name, description or timezone.
-    pub fn update_account(
-        &self,
-        id: &str,
-        name: Option<&str>,
-        description: Option<&str>,
-        timezone: Option<&str>,
-    ) -> Result<Account> {
+    pub fn update_account(&self, id: &str, update: AccountUpdate) -> Result<Account> {
         let current = self.get_account(id)?;
         // The same checks as at creation: nothing is changed unless every field is valid.
         let (name, description) = name_and_description(
-            name.unwrap_or(&current.name),
-            Some(description.unwrap_or(&current.description)),
+            update.name.as_deref().unwrap_or(&current.name),
+            Some(
+                update
+                    .description
+                    .as_deref()
+                    .unwrap_or(&current.description),
+            ),
         )?;
-        let timezone = checked_text("Timezone", timezone.unwrap_or(&current.timezone), 64, true)?;
+        let timezone = checked_text(
+            "Timezone",
+            update.timezone.as_deref().unwrap_or(&current.timezone),
+            64,
+            true,
+        )?;
+        let given = self.checked_settings(update.settings, Some(&current.id))?;
+        let old = current.settings;
+        let settings = AccountSettings {
+            step_data_success_retention_hours: given
+                .step_data_success_retention_hours
+                .or(old.step_data_success_retention_hours),
+            step_data_errored_retention_hours: given
+                .step_data_errored_retention_hours
+                .or(old.step_data_errored_retention_hours),
+            transaction_error_webhook_enabled: given
+                .transaction_error_webhook_enabled
+                .or(old.transaction_error_webhook_enabled),
+            transaction_error_webhook_url: given
+                .transaction_error_webhook_url
+                .or(old.transaction_error_webhook_url),
+            transaction_error_webhook_include_warnings: given
+                .transaction_error_webhook_include_warnings
+                .or(old.transaction_error_webhook_include_warnings),
+            parent_account_id: given.parent_account_id.or(old.parent_account_id),
+        };
         self.store().write(|tx| {
             tx.execute(
-                "UPDATE accounts SET name = ?2, description = ?3, timezone = ?4 WHERE id = ?1",
-                params![current.id, name, description, timezone],
+                "UPDATE accounts SET name = ?2, description = ?3, timezone = ?4,
+                     step_data_success_retention_hours = ?5, step_data_errored_retention_hours = ?6,
+                     transaction_error_webhook_enabled = ?7, transaction_error_webhook_url = ?8,
+                     transaction_error_webhook_include_warnings = ?9, parent_account_id = ?10
+                 WHERE id = ?1",
+                params![
+                    current.id,
+                    name,
+                    description,
+                    timezone,
+                    settings.step_data_success_retention_hours,
+                    settings.step_data_errored_retention_hours,
+                    settings.transaction_error_webhook_enabled,
+                    settings.transaction_error_webhook_url,
+                    settings.transaction_error_webhook_include_warnings,
+                    settings.parent_account_id,
+                ],
             )?;
             Ok(())
         })?;
         self.get_account(&current.id)
     }
+
+    /// Checks the Cyclr account settings: hours within reason, an absolute http(s) webhook
+    /// URL, a parent account that exists and is not the account itself.
+    fn checked_settings(
+        &self,
+        settings: AccountSettings,
+        account_id: Option<&str>,
+    ) -> Result<AccountSettings> {
+        for (field, hours) in [
+            (
+                "StepDataSuccessRetentionHours",
+                settings.step_data_success_retention_hours,
+            ),
+            (
+                "StepDataErroredRetentionHours",
+                settings.step_data_errored_retention_hours,
+            ),
+        ] {
+            if hours.is_some_and(|h| !(0..=1_000_000).contains(&h)) {
+                return Err(Error::InvalidInput(format!(
+                    "{field} must be a number of hours from 0 to 1000000"
+                )));
+            }
+        }
+        let url = match settings
+            .transaction_error_webhook_url
+            .as_deref()
+            .map(str::trim)
+        {
+            None | Some("") => None,
+            Some(u) => {
+                let ok = u.len() <= 2048
+                    && url::Url::parse(u)
+                        .is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.has_host());
+                if !ok {
+                    return Err(Error::InvalidInput(
+                        "TransactionErrorWebhookUrl must be an absolute http(s) URL".into(),
+                    ));
+                }
+                Some(u.to_string())
+            }
+        };
+        let parent = match settings.parent_account_id.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(p) => {
+                let parent = self.get_account(p).map_err(|e| match e {
+                    Error::NotFound { .. } => Error::InvalidInput(
+                        "ParentAccountId names no account; create the parent account first".into(),
+                    ),
+                    other => other,
+                })?;
+                if Some(parent.id.as_str()) == account_id {
+                    return Err(Error::InvalidInput(
+                        "ParentAccountId cannot be the account itself".into(),
+                    ));
+                }
+                Some(parent.id)
+            }
+        };
+        Ok(AccountSettings {
+            transaction_error_webhook_url: url,
+            parent_account_id: parent,
+            ..settings
+        })
+    }
 }
 
+const ACCOUNT_SELECT: &str = "SELECT id, name, description, timezone, created_at,
+    step_data_success_retention_hours, step_data_errored_retention_hours,
+    transaction_error_webhook_enabled, transaction_error_webhook_url,
+    transaction_error_webhook_include_warnings, parent_account_id FROM accounts";
+
+const SETTINGS_COLUMNS: &str =
+    "step_data_success_retention_hours, step_data_errored_retention_hours,
+    transaction_error_webhook_enabled, transaction_error_webhook_url,
+    transaction_error_webhook_include_warnings, parent_account_id";
+
 fn account_from_row(r: &Row<'_>) -> rusqlite::Result<Account> {
+    let created_at = parse_ts(r.get::<_, String>(4)?);
     Ok(Account {
         id: r.get(0)?,
         name: r.get(1)?,
         description: r.get(2)?,
         timezone: r.get(3)?,
-        created_at: parse_ts(r.get::<_, String>(4)?),
+        created_at,
+        created_date: crate::authvalue::format_cyclr_datetime(created_at),
+        settings: AccountSettings {
+            step_data_success_retention_hours: r.get(5)?,
+            step_data_errored_retention_hours: r.get(6)?,
+            transaction_error_webhook_enabled: r.get(7)?,
+            transaction_error_webhook_url: r.get(8)?,
+            transaction_error_webhook_include_warnings: r.get(9)?,
+            parent_account_id: r.get(10)?,
+        },
+        audit_info: None,
+        task_audit_info: None,
     })
 }
 

@@ -36,6 +36,28 @@ impl Authdesk {
         Ok(out)
     }
 
+    /// Finds a library entry by its name as Cyclr's documentation addresses connectors
+    /// (`/v1.0/connectors/{name}[/{version}]/methods`), else by integer Id or slug.
+    pub fn get_connector_by_name(
+        &self,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<LibraryConnector> {
+        let found = self
+            .list_connectors()?
+            .into_iter()
+            .find(|c| c.name == name && version.is_none_or(|v| c.version == v));
+        match (found, version) {
+            (Some(c), _) => Ok(c),
+            (None, None) => self.get_connector(name),
+            (None, Some(v)) => Err(Error::not_found_hint(
+                "connector",
+                format!("{name} {v}"),
+                "list the library with `authdesk connectors list` (names and versions)",
+            )),
+        }
+    }
+
     /// Finds a library entry by integer Id or by slug.
     pub fn get_connector(&self, reference: &str) -> Result<LibraryConnector> {
         let store = self.store();
@@ -270,15 +292,25 @@ fn library_connector(row: LibraryRow) -> Result<LibraryConnector> {
     let (id, slug, source, text, client_id, client_secret_set) = row;
     let definition =
         crate::definition::parse_cached(&format!("library connector {id} ({slug})"), &text)?;
-    let (auth_type, oauth2_type) = auth_type_name(&definition);
+    let summary = connector_summary(id, &slug, &definition);
     Ok(LibraryConnector {
         id,
         slug,
-        name: definition.name.clone(),
-        version: definition.version.clone(),
-        description: definition.description.clone(),
-        auth_type,
-        oauth2_type,
+        name: summary.name,
+        version: summary.version,
+        description: summary.description,
+        status: summary.status,
+        icon: summary.icon,
+        auth_description: summary.auth_description,
+        auth_type: summary.auth_type,
+        oauth2_type: summary.oauth2_type,
+        auth_scheme: summary.auth_scheme,
+        authentication: definition
+            .auth_methods()
+            .into_iter()
+            .map(|m| authentication_view(&definition, m))
+            .collect(),
+        parameters: parameter_views(&definition),
         source: if source == "builtin" {
             ConnectorSource::Builtin
         } else {

@@ -1,0 +1,195 @@
+//! Account connectors (account-scoped: `X-Cyclr-Account`): list, read, update, set a
+//! property, delete, and call a method.
+
+use std::sync::Arc;
+
+use authdesk_core::engine::methods::MethodResponse;
+use authdesk_core::{AccountConnector, AccountConnectorChange, Secret};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::{check_owner, properties, Paging, Property};
+use crate::error::{ApiError, ApiResult};
+use crate::guard::{AccountScope, ApiJson};
+use crate::AppState;
+
+type S = State<Arc<AppState>>;
+
+/// Cyclr documents `AuthValue` (`04-authentication/02-api-key-authentication.md`); Authdesk
+/// also takes the install body's other fields.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct UpdateAccountConnectorBody {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// Switch to another of the connector's `Authentication` entries (its `Id`); the
+    /// stored credential is forgotten unless an AuthValue comes with it.
+    pub authentication_id: Option<String>,
+    pub auth_value: Option<String>,
+    #[serde(default)]
+    pub properties: Vec<Property>,
+}
+
+/// Cyclr's one-property body (`POST .../properties`).
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct PropertyBody {
+    pub name: Option<String>,
+    pub id: Option<i64>,
+    pub value: String,
+}
+
+/// Cyclr's call body (`pages/v2/11-data-on-demand/05-call-a-connector-method.md`):
+/// `Parameters` and `Fields` keyed by their Id (or, in Authdesk, by name); `{}` when there
+/// are none.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct CallBody {
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub parameters: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+
+#[utoipa::path(get, path = "/v1.0/account/connectors", tag = "Account connectors", params(("X-Cyclr-Account" = String, Header), Paging),
+    responses((status = 200, description = "The account's connectors (a page with per_page; headers Total-Pages and Total-Records)")))]
+pub async fn list_account_connectors(
+    State(s): S,
+    AccountScope(account): AccountScope,
+    Query(paging): Query<Paging>,
+) -> ApiResult<(HeaderMap, Json<Vec<AccountConnector>>)> {
+    let all = s
+        .db(move |desk| desk.list_account_connectors(Some(&account)))
+        .await?;
+    let (headers, page) = paging.apply(all)?;
+    Ok((headers, Json(page)))
+}
+
+#[utoipa::path(get, path = "/v1.0/account/connectors/{id}", tag = "Account connectors", params(("id" = i64, Path), ("X-Cyclr-Account" = String, Header)),
+    responses((status = 200, description = "The account connector: status, expiry, which secrets are set (never their values: AuthValue is null)"), (status = 404, body = crate::ErrorBody)))]
+pub async fn get_account_connector(
+    State(s): S,
+    AccountScope(account): AccountScope,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<AccountConnector>> {
+    check_owner(&s, &account, id).await?;
+    Ok(Json(
+        s.db(move |desk| desk.get_account_connector(id)).await?,
+    ))
+}
+
+#[utoipa::path(put, path = "/v1.0/account/connectors/{id}", tag = "Account connectors", params(("id" = i64, Path), ("X-Cyclr-Account" = String, Header)),
+    request_body = UpdateAccountConnectorBody, responses((status = 200, description = "The account connector"), (status = 400, body = crate::ErrorBody)))]
+pub async fn update_account_connector(
+    State(s): S,
+    AccountScope(account): AccountScope,
+    Path(id): Path<i64>,
+    ApiJson(b): ApiJson<UpdateAccountConnectorBody>,
+) -> ApiResult<Json<AccountConnector>> {
+    check_owner(&s, &account, id).await?;
+    let empty = b.auth_value.is_none()
+        && b.properties.is_empty()
+        && b.name.is_none()
+        && b.description.is_none()
+        && b.authentication_id.is_none();
+    if empty {
+        return Err(ApiError::bad_request(
+            "send AuthValue, Properties, Name, Description and/or AuthenticationId",
+        ));
+    }
+    let changed = s
+        .db(move |desk| {
+            let (_, def) = desk.account_connector_with_definition(id)?;
+            let props = properties(&def, b.properties)
+                .map_err(|e| authdesk_core::Error::InvalidInput(e.message))?;
+            desk.change_account_connector(
+                id,
+                AccountConnectorChange {
+                    name: b.name,
+                    description: b.description,
+                    authentication_id: b.authentication_id,
+                    properties: props,
+                    auth_value: b.auth_value.map(Secret::new),
+                },
+            )
+        })
+        .await?;
+    Ok(Json(changed))
+}
+
+#[utoipa::path(post, path = "/v1.0/account/connectors/{id}/properties", tag = "Account connectors", params(("id" = i64, Path), ("X-Cyclr-Account" = String, Header)),
+    request_body = PropertyBody, responses((status = 200, description = "The account connector"), (status = 400, body = crate::ErrorBody)))]
+pub async fn set_property(
+    State(s): S,
+    AccountScope(account): AccountScope,
+    Path(id): Path<i64>,
+    ApiJson(b): ApiJson<PropertyBody>,
+) -> ApiResult<Json<AccountConnector>> {
+    check_owner(&s, &account, id).await?;
+    let changed = s
+        .db(move |desk| {
+            let (_, def) = desk.account_connector_with_definition(id)?;
+            let props = properties(
+                &def,
+                vec![Property {
+                    name: b.name,
+                    id: b.id,
+                    value: super::PropertyValue::One(b.value),
+                }],
+            )
+            .map_err(|e| authdesk_core::Error::InvalidInput(e.message))?;
+            desk.update_account_connector(id, &props, None)
+        })
+        .await?;
+    Ok(Json(changed))
+}
+
+#[utoipa::path(delete, path = "/v1.0/account/connectors/{id}", tag = "Account connectors", params(("id" = i64, Path), ("X-Cyclr-Account" = String, Header)),
+    responses((status = 204, description = "Deleted; tokens revoked at the provider first where it has an endpoint"), (status = 404, body = crate::ErrorBody)))]
+pub async fn delete_account_connector(
+    State(s): S,
+    AccountScope(account): AccountScope,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    check_owner(&s, &account, id).await?;
+    let report = s.engine.delete_account_connector(id).await?;
+    if !report.errors.is_empty() {
+        tracing::warn!(
+            account_connector = id,
+            "revocation failed: {}",
+            report.errors.join("; ")
+        );
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/v1.0/account/connectors/{id}/methods/{method}", tag = "Account connectors",
+    params(("id" = i64, Path), ("method" = String, Path, description = "MethodUniqueIdentifier, the integer method Id, or the method's name"), ("X-Cyclr-Account" = String, Header)),
+    request_body = CallBody,
+    responses((status = 200, description = "The third party's response: Status, selected Headers, Body"), (status = 409, body = crate::ErrorBody, description = "Needs the user to sign in")))]
+pub async fn call_method(
+    State(s): S,
+    AccountScope(account): AccountScope,
+    Path((id, method)): Path<(i64, String)>,
+    ApiJson(b): ApiJson<CallBody>,
+) -> ApiResult<Json<MethodResponse>> {
+    let mut parameters = b.parameters;
+    for (key, value) in b.fields {
+        if parameters.insert(key.clone(), value).is_some() {
+            return Err(ApiError::bad_request(format!(
+                "`{key}` is in both Parameters and Fields"
+            )));
+        }
+    }
+    // Ownership is checked by the engine against its cached context: one trip less.
+    Ok(Json(
+        s.engine
+            .call_method_in(Some(&account), id, &method, &parameters)
+            .await?,
+    ))
+}

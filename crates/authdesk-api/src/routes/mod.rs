@@ -1,0 +1,155 @@
+//! The `/v1.0` endpoints, in Cyclr's shapes (PascalCase JSON, the request bodies and answer
+//! fields Cyclr's documentation shows; see `docs/cyclr-compatibility.md`). Each handler
+//! parses, calls the core or the engine, and returns a view; no view carries a secret value.
+//! One module per resource.
+
+pub mod account_connectors;
+pub mod accounts;
+pub mod connectors;
+pub mod settings;
+
+use authdesk_core::{ConnectorDefinition, PropertyInput, Secret};
+use axum::http::{HeaderMap, HeaderValue};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::{ApiError, ApiResult};
+use crate::AppState;
+
+/// A property as Cyclr's install and update bodies carry it: `Name` (the parameter's
+/// `TargetName`) and/or `Id` (the parameter's `Id`), and `Value`. Secret properties
+/// (ClientSecret, Password, ...) are sealed and never returned.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct Property {
+    pub name: Option<String>,
+    /// Cyclr's `Parameters[].Id` of the property.
+    pub id: Option<i64>,
+    /// A string (Cyclr's table also allows a list with one value of `Parameters[].Values`).
+    #[schema(value_type = String)]
+    pub value: PropertyValue,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum PropertyValue {
+    One(String),
+    List(Vec<String>),
+}
+
+/// Property inputs with `Id`s resolved to names against `def`; an unknown Id, a Name and
+/// an Id that disagree, or a list of several values is a 400 naming the property.
+pub fn properties(def: &ConnectorDefinition, list: Vec<Property>) -> ApiResult<Vec<PropertyInput>> {
+    let parameters = authdesk_core::domain::parameter_views(def);
+    list.into_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let by_id = match p.id {
+                None => None,
+                Some(id) => Some(
+                    parameters
+                        .iter()
+                        .find(|v| v.id == id)
+                        .map(|v| v.target_name.clone())
+                        .ok_or_else(|| {
+                            ApiError::bad_request(format!(
+                                "Properties[{i}].Id {id} is not a parameter of connector `{}` (see its Parameters)",
+                                def.id
+                            ))
+                        })?,
+                ),
+            };
+            let name = match (p.name, by_id) {
+                (Some(n), Some(m)) if n != m => {
+                    return Err(ApiError::bad_request(format!(
+                        "Properties[{i}]: Name `{n}` and Id name different parameters"
+                    )))
+                }
+                (Some(n), _) => n,
+                (None, Some(m)) => m,
+                (None, None) => {
+                    return Err(ApiError::bad_request(format!(
+                        "Properties[{i}] needs a Name (or the parameter's Id)"
+                    )))
+                }
+            };
+            let value = match p.value {
+                PropertyValue::One(v) => v,
+                PropertyValue::List(mut l) if l.len() == 1 => l.remove(0),
+                PropertyValue::List(_) => {
+                    return Err(ApiError::bad_request(format!(
+                        "Properties[{i}].Value (`{name}`): give one value"
+                    )))
+                }
+            };
+            Ok(PropertyInput {
+                name,
+                value: Secret::new(value),
+            })
+        })
+        .collect()
+}
+
+/// Checks that the account connector belongs to the calling account (else 404: no hint
+/// that it exists elsewhere).
+pub async fn check_owner(state: &AppState, account: &str, id: i64) -> ApiResult<()> {
+    let account = account.to_string();
+    state
+        .db(move |desk| match desk.account_connector_account(id) {
+            Ok(owner) if owner == account => Ok(()),
+            Ok(_) | Err(authdesk_core::Error::NotFound { .. }) => {
+                // An unknown account says so; a known one gives no hint that the account
+                // connector exists elsewhere.
+                desk.get_account(&account)?;
+                Err(authdesk_core::Error::NotFound {
+                    what: "account connector",
+                    id: id.to_string(),
+                    hint: " in this account".into(),
+                })
+            }
+            Err(e) => Err(e),
+        })
+        .await
+}
+
+/// `page` and `per_page` of a list, as Cyclr's API reference names them. Without
+/// `per_page` the whole list comes back (as one page).
+#[derive(Deserialize, IntoParams)]
+pub struct Paging {
+    /// 1-based page number (default 1).
+    pub page: Option<u64>,
+    /// Items per page (1-1000; default: all).
+    pub per_page: Option<u64>,
+}
+
+/// The largest page.
+const MAX_PER_PAGE: u64 = 1000;
+
+impl Paging {
+    /// One page of `items`, and the headers `Total-Pages` and `Total-Records`.
+    pub fn apply<T>(&self, items: Vec<T>) -> ApiResult<(HeaderMap, Vec<T>)> {
+        let total = items.len() as u64;
+        let page = self.page.unwrap_or(1);
+        if page == 0 {
+            return Err(ApiError::bad_request("page counts from 1"));
+        }
+        let per_page = match self.per_page {
+            None => total.max(1),
+            Some(n) if (1..=MAX_PER_PAGE).contains(&n) => n,
+            Some(_) => {
+                return Err(ApiError::bad_request(format!(
+                    "per_page must be 1-{MAX_PER_PAGE}"
+                )))
+            }
+        };
+        let pages = total.div_ceil(per_page).max(1);
+        let mut headers = HeaderMap::new();
+        headers.insert("Total-Pages", HeaderValue::from(pages));
+        headers.insert("Total-Records", HeaderValue::from(total));
+        let start = ((page - 1) * per_page).min(total) as usize;
+        let end = (start as u64 + per_page).min(total) as usize;
+        let mut items = items;
+        items.truncate(end);
+        Ok((headers, items.split_off(start)))
+    }
+}
