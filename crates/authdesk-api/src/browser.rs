@@ -23,7 +23,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-use authdesk_core::settings::{OriginPurpose, SignInTokenRejection};
+use authdesk_core::settings::{SignInTokenRejection, TargetRefusal};
 
 use crate::AppState;
 
@@ -60,27 +60,30 @@ pub async fn update_account_connector_oauth(
     };
     let checked = {
         let target = target.clone();
-        s.db(move |desk| desk.allowed_target(&target, OriginPurpose::Target))
-            .await
+        s.db(move |desk| desk.return_target(&target)).await
     };
-    let origin = match checked {
-        Ok(Some(o)) => o,
-        Ok(None) => {
+    // A bare host (`example.com`, as Cyclr's examples write it) means https://example.com.
+    let (normalised, origin) = match checked {
+        Ok(Ok(t)) => (t.url, t.origin),
+        Ok(Err(TargetRefusal::NotAllowed(origin))) => {
             return page(
                 StatusCode::BAD_REQUEST,
-                "targetOrigin is not an absolute http(s) URL on an allowed origin, so this sign-in cannot \
-                 start. The owner of this Authdesk can allow an origin with `authdesk origins add ORIGIN`.",
+                &format!(
+                    "targetOrigin is on {origin}, which this Authdesk does not allow, so this sign-in \
+                     cannot start. The owner can allow it with `authdesk origins add {origin}` (or in \
+                     the desktop app's Settings, or PUT /v1.0/settings/target-origins)."
+                ),
+            )
+        }
+        Ok(Err(TargetRefusal::Malformed)) => {
+            return page(
+                StatusCode::BAD_REQUEST,
+                "targetOrigin is neither an absolute http(s) URL nor a host name, so this sign-in \
+                 cannot start. Give the page to return to, e.g. https://partner.example/done or \
+                 partner.example.",
             )
         }
         Err(e) => return page(StatusCode::SERVICE_UNAVAILABLE, &e.message),
-    };
-    // The allow-list check parsed it, so this cannot fail; the normalised form is what
-    // both the success and the failure redirect use.
-    let Ok(normalised) = url::Url::parse(target.trim()) else {
-        return page(
-            StatusCode::BAD_REQUEST,
-            "targetOrigin is not an absolute URL.",
-        );
     };
     let web_return = WebReturn {
         target: normalised.to_string(),

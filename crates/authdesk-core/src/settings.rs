@@ -80,7 +80,69 @@ pub fn origin_of(text: &str) -> Option<String> {
     origin.is_tuple().then(|| origin.ascii_serialization())
 }
 
+/// A `targetOrigin` as Cyclr's examples write it: an absolute http(s) URL, or a bare host
+/// (`example.com`, `example.com/done`), which means `https://` plus it. `None` for anything
+/// else.
+pub fn target_url(text: &str) -> Option<url::Url> {
+    let text = text.trim();
+    let absolute = if text.contains("://") {
+        text.to_string()
+    } else {
+        // A bare host must be a host name (so no `javascript:`, `data:`, `*`, `a@b`).
+        let host_end = text.find(['/', '?', '#']).unwrap_or(text.len());
+        let authority = &text[..host_end];
+        let host = match authority.rsplit_once(':') {
+            Some((h, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => h,
+            _ => authority,
+        };
+        // A dot too: `null` (the opaque origin's spelling) is no partner's host.
+        let host_ok = host.eq_ignore_ascii_case("localhost")
+            || (host.contains('.') && crate::definition::template::check_host_name(host).is_ok());
+        if !host_ok {
+            return None;
+        }
+        format!("https://{text}")
+    };
+    let url = url::Url::parse(&absolute).ok()?;
+    origin_of(url.as_str())?;
+    Some(url)
+}
+
+/// Where the browser flow may send the user: the URL and its (allowed) origin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReturnTarget {
+    pub url: url::Url,
+    pub origin: String,
+}
+
+/// Why a `targetOrigin` was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetRefusal {
+    /// Not a URL or a host at all.
+    Malformed,
+    /// A fine URL whose origin is not on the allow-list: this origin.
+    NotAllowed(String),
+}
+
 impl Authdesk {
+    /// Checks a `targetOrigin` of the browser flow (a URL or a bare host) against the
+    /// allow-list.
+    pub fn return_target(
+        &self,
+        text: &str,
+    ) -> Result<std::result::Result<ReturnTarget, TargetRefusal>> {
+        let Some(url) = target_url(text) else {
+            return Ok(Err(TargetRefusal::Malformed));
+        };
+        let Some(origin) = origin_of(url.as_str()) else {
+            return Ok(Err(TargetRefusal::Malformed));
+        };
+        Ok(match self.allowed_target(&origin, OriginPurpose::Target)? {
+            Some(origin) => Ok(ReturnTarget { url, origin }),
+            None => Err(TargetRefusal::NotAllowed(origin)),
+        })
+    }
+
     /// The local API key, creating it on first use.
     pub fn api_key(&self) -> Result<Secret> {
         match self.setting_secret(API_KEY)? {
@@ -339,6 +401,34 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bare_hosts_mean_https() {
+        let u = |t: &str| target_url(t).map(|u| u.to_string());
+        assert_eq!(u("example.com").as_deref(), Some("https://example.com/"));
+        assert_eq!(
+            u("example.com/done?x=1").as_deref(),
+            Some("https://example.com/done?x=1")
+        );
+        assert_eq!(
+            u("example.com:8443").as_deref(),
+            Some("https://example.com:8443/")
+        );
+        assert_eq!(
+            u("http://127.0.0.1:5173/x").as_deref(),
+            Some("http://127.0.0.1:5173/x")
+        );
+        for bad in [
+            "javascript:alert(1)",
+            "data:text/html,x",
+            "",
+            "a@evil.com",
+            "*",
+            "null",
+        ] {
+            assert_eq!(u(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn origins_are_exact_and_refuse_tricks() {

@@ -344,3 +344,104 @@ InstanceHost = "token:instance_url|host"
     assert_eq!(host.value.as_deref(), Some("acme.my.example.com"));
     assert!(!ac.properties.iter().any(|p| p.name == "other"));
 }
+
+#[tokio::test]
+async fn a_connector_with_several_ways_to_authenticate() {
+    let echo = start_echo().await;
+    let s = setup();
+    let def = format!(
+        "id = \"two-ways\"\nname = \"Two ways\"\nversion = \"1\"\napi_base_url = \"{}/api\"\n{METHODS}\n\
+         [auth]\ntype = \"basic\"\n\
+         [[auth_methods]]\nid = \"token\"\nname = \"API token\"\ndescription = \"A personal token.\"\n\
+         [auth_methods.auth]\ntype = \"api_key\"\nplacement = \"header\"\nname = \"X-Token\"\n",
+        echo.base
+    );
+    let library = s.desk.add_connector("two.toml", &def, false).unwrap();
+    assert_eq!(library.authentication.len(), 2);
+    let (basic, token) = (&library.authentication[0], &library.authentication[1]);
+    assert!(basic.is_default && basic.auth_type == "Basic" && basic.method_id == "default");
+    assert_eq!(
+        (token.auth_type, token.auth_name.as_str()),
+        ("ApiKey", "API token")
+    );
+    assert_eq!(token.auth_scheme.as_deref(), Some("X-Token"));
+    // Cyclr's AuthenticationId is a GUID, stable across reads.
+    assert!(uuid::Uuid::parse_str(&token.id).is_ok());
+    assert_eq!(
+        s.desk.get_connector("two-ways").unwrap().authentication[1].id,
+        token.id
+    );
+    let tenant = || {
+        vec![PropertyInput {
+            name: "Tenant".into(),
+            value: Secret::new("t-1"),
+        }]
+    };
+    let install = |authentication: Option<&str>, auth_value: &str| {
+        s.desk.install(
+            &s.account,
+            "two-ways",
+            InstallRequest {
+                name: "two".into(),
+                authentication_id: authentication.map(str::to_string),
+                auth_value: Some(Secret::new(auth_value)),
+                properties: tenant(),
+                ..Default::default()
+            },
+        )
+    };
+    // By the GUID or by the method's id; the AuthValue is read as that method's kind.
+    let by_guid = install(Some(&token.id), "tok-123").unwrap();
+    assert_eq!(by_guid.authentication_id, token.id);
+    assert_eq!(by_guid.auth_type(), "ApiKey");
+    let r = s
+        .engine
+        .call_method(by_guid.id, "get-item", &params(json!({"item_id": "1"})))
+        .await
+        .unwrap();
+    assert_eq!(r.body["headers"]["x-token"], "tok-123");
+    assert!(r.body["headers"].get("authorization").is_none());
+    let by_id = install(Some("token"), "tok-456").unwrap();
+    assert_eq!(by_id.authentication.method_id, "token");
+    // The default is Basic: base64(user:password).
+    let basic_ac = install(None, "dXNlcjpwYXNz").unwrap();
+    let r = s
+        .engine
+        .call_method(basic_ac.id, "get-item", &params(json!({"item_id": "1"})))
+        .await
+        .unwrap();
+    assert_eq!(r.body["headers"]["authorization"], "Basic dXNlcjpwYXNz");
+    // An unknown one is refused, listing the choices; nothing is installed.
+    let before = s
+        .desk
+        .list_account_connectors(Some(&s.account))
+        .unwrap()
+        .len();
+    let e = install(Some("oauth"), "x").unwrap_err().to_string();
+    assert!(e.contains(&token.id) && e.contains("API token"), "{e}");
+    assert_eq!(
+        s.desk
+            .list_account_connectors(Some(&s.account))
+            .unwrap()
+            .len(),
+        before
+    );
+    // Switching ways forgets the stored credential (it belongs to the other way).
+    let switched = s
+        .desk
+        .change_account_connector(
+            basic_ac.id,
+            authdesk_core::AccountConnectorChange {
+                authentication_id: Some("token".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(switched.authentication.method_id, "token");
+    assert!(
+        switched.secrets_set.is_empty(),
+        "{:?}",
+        switched.secrets_set
+    );
+    assert!(!switched.authenticated);
+}
