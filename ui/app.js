@@ -535,6 +535,10 @@ async function loadSettings() {
   $('callback-uri').textContent = s.CallbackUri;
   $('data-dir').textContent = s.DataDir;
   $('key-source').textContent = s.KeySource;
+  // A new client's secret is shown once, until Settings is opened again.
+  $('api-client-secret').hidden = true;
+  $('new-client-secret').textContent = '';
+  loadApiClients();
   $('origins').replaceChildren(...s.TargetOrigins.map((o) => {
     const li = el('li');
     const remove = el('button', 'Remove', 'small danger');
@@ -543,6 +547,43 @@ async function loadSettings() {
     return li;
   }));
 }
+
+async function loadApiClients() {
+  const clients = await call('api_clients');
+  $('api-clients').replaceChildren(...clients.map((c) => {
+    const li = el('li');
+    li.dataset.id = c.ClientId;
+    li.append(el('span', `${c.Name} · ${c.ClientId}`), el('span', c.RevokedAt ? ` revoked ${when(c.RevokedAt)}` : '', 'muted'));
+    if (!c.RevokedAt) {
+      const revoke = el('button', 'Revoke', 'small danger');
+      revoke.addEventListener('click', () => act(revoke, async () => {
+        if (!confirmed(revoke, 'Click again: its tokens stop working')) return;
+        await call('revoke_api_client', { clientId: c.ClientId });
+        toast(`API client ${c.Name} revoked.`);
+        loadApiClients();
+      }));
+      li.append(revoke);
+    }
+    return li;
+  }));
+  if (clients.length === 0) $('api-clients').append(el('li', 'No API clients yet.', 'muted'));
+}
+
+$('api-client-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  act(null, async () => {
+    const c = await call('create_api_client', { name: $('api-client-name').value });
+    $('api-client-name').value = '';
+    $('new-client-id').textContent = c.ClientId;
+    $('new-client-secret').textContent = c.ClientSecret;
+    $('api-client-secret').hidden = false;
+    loadApiClients();
+  });
+});
+$('copy-client-secret').addEventListener('click', () => act($('copy-client-secret'), async () => {
+  await navigator.clipboard.writeText($('new-client-secret').textContent);
+  toast('ClientSecret copied.');
+}));
 
 $('reveal-key').addEventListener('click', () => act($('reveal-key'), async () => {
   $('api-key').textContent = await call('reveal_api_key');

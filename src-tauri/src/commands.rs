@@ -1,11 +1,12 @@
 //! The Tauri commands: each one is a call into `authdesk-core` (or its engine) returning a
 //! serialisable view. No secret leaves through here unless the user asked to reveal it
-//! (`inspect` with `reveal`, `reveal_api_key`). Every command is async and runs the core
+//! (`inspect` with `reveal`, `reveal_api_key`, a new API client's secret, shown once). Every command is async and runs the core
 //! on a blocking thread (`Shell::db`): a keychain prompt or a busy database never freezes
 //! the window (Tauri runs synchronous commands on the main thread).
 
 use std::sync::Arc;
 
+use authdesk_core::api_clients::ApiClient;
 use authdesk_core::definition::SignInMode;
 use authdesk_core::engine::methods::MethodResponse;
 use authdesk_core::engine::RevocationReport;
@@ -403,6 +404,41 @@ pub async fn remove_target_origin(shell: S<'_>, origin: String) -> R<Vec<String>
         .await
 }
 
+#[tauri::command]
+pub async fn api_clients(shell: S<'_>) -> R<Vec<ApiClient>> {
+    shell.db(|desk| desk.list_api_clients()).await
+}
+
+/// A new API client for partner code; its secret is shown this once.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NewClientView {
+    client_id: String,
+    client_secret: String,
+    name: String,
+}
+
+#[tauri::command]
+pub async fn create_api_client(shell: S<'_>, name: String) -> R<NewClientView> {
+    shell
+        .db(move |desk| {
+            let c = desk.create_api_client(&name)?;
+            Ok(NewClientView {
+                client_id: c.client.client_id,
+                client_secret: c.client_secret.expose().to_string(),
+                name: c.client.name,
+            })
+        })
+        .await
+}
+
+#[tauri::command]
+pub async fn revoke_api_client(shell: S<'_>, client_id: String) -> R<ApiClient> {
+    shell
+        .db(move |desk| desk.revoke_api_client(&client_id))
+        .await
+}
+
 /// Every command, for the invoke handler and the permission manifest (build.rs).
 #[macro_export]
 macro_rules! all_commands {
@@ -433,6 +469,9 @@ macro_rules! all_commands {
             commands::rotate_api_key,
             commands::add_target_origin,
             commands::remove_target_origin,
+            commands::api_clients,
+            commands::create_api_client,
+            commands::revoke_api_client,
         ]
     };
 }

@@ -240,6 +240,30 @@ async function main(browser, env, issuer) {
     await waitText('callback-uri', (t) => t.includes('/connector/callback'), 'no redirect URI shown');
     await browser.saveScreenshot(path.join(ARTIFACTS, 'desktop-settings.png'));
   });
+
+  await check('Settings creates an API client whose credentials get a token at /oauth/token; revoking it ends that', async () => {
+    await (await byId('api-client-name')).setValue('Partner backend');
+    await browser.execute(() => document.querySelector('#api-client-form button[type=submit]').click());
+    await waitText('new-client-secret', (t) => t.startsWith('adk_cs_'), 'no ClientSecret shown');
+    const clientId = await text('new-client-id');
+    const clientSecret = await text('new-client-secret');
+    const api = await text('api-address');
+    const token = () => fetch(`${api}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret }),
+    });
+    const r = await token();
+    assert(r.status === 200, `token request answered ${r.status}`);
+    const answer = await r.json();
+    assert(answer.token_type === 'bearer' && answer.clientId === clientId, JSON.stringify(answer));
+    await browser.saveScreenshot(path.join(ARTIFACTS, 'desktop-api-clients.png'));
+    const revoke = () => browser.execute((id) => document.querySelector(`#api-clients li[data-id="${id}"] button`).click(), clientId);
+    await revoke(); // arms
+    await revoke(); // confirms
+    await toastSays('revoked');
+    assert((await token()).status === 401, 'a revoked client still gets tokens');
+  });
 }
 
 async function run() {
