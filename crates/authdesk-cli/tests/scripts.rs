@@ -159,3 +159,47 @@ fn hostile_property_values_are_refused_in_one_line() {
         .json();
     assert_eq!(list.as_array().unwrap().len(), 0);
 }
+
+#[test]
+fn api_clients_are_created_listed_and_revoked() {
+    let desk = Desk::new();
+    let created = desk
+        .run(&[
+            "--json",
+            "api-clients",
+            "create",
+            "--name",
+            "Partner backend",
+        ])
+        .json();
+    let id = created["ClientId"].as_str().unwrap().to_string();
+    let secret = created["ClientSecret"].as_str().unwrap().to_string();
+    assert!(
+        secret.starts_with("adk_cs_") && secret.len() > 40,
+        "{created}"
+    );
+    let list = desk.run(&["--json", "api-clients", "list"]).json();
+    let listed = list.as_array().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["ClientId"], id.as_str());
+    assert!(
+        !list.to_string().contains(&secret),
+        "the secret is shown once, never listed"
+    );
+    assert!(desk.run(&["api-clients", "list"]).ok().contains("active"));
+    desk.run(&["api-clients", "revoke", &id]).ok();
+    let list = desk.run(&["--json", "api-clients", "list"]).json();
+    assert!(list[0]["RevokedAt"].is_string(), "{list}");
+    let err = desk
+        .run(&["api-clients", "revoke", "no-such-client"])
+        .fails();
+    assert!(err.contains("API client"), "{err}");
+    // Only a hash is kept.
+    for f in common::files_under(&desk.data_dir()) {
+        assert!(
+            !common::contains(&std::fs::read(&f).unwrap(), &secret),
+            "{}",
+            f.display()
+        );
+    }
+}
