@@ -1014,6 +1014,10 @@ async fn the_openapi_document_lists_every_endpoint() {
         "/v1.0/connectors/{connector_id}/install",
         "/v1.0/account/connectors/{id}",
         "/v1.0/account/connectors/{id}/methods/{method}",
+        "/v1.0/account/connectors/{id}/properties",
+        "/v1.0/connectors/{connector}/methods",
+        "/v1.0/connectors/{connector}/{version}/methods",
+        "/oauth/token",
     ] {
         assert!(paths.contains(p), "{p} missing from {paths:?}");
     }
