@@ -374,8 +374,10 @@ impl Out {
             let _ = writeln!(s, "Connector:       {}", i.connector);
             let _ = writeln!(
                 s,
-                "Auth type:       {}",
-                auth_label(i.auth_type, i.oauth2_type.unwrap_or("Unknown"))
+                "Auth type:       {} — {} (AuthenticationId {})",
+                auth_label(i.auth_type, i.oauth2_type.unwrap_or("Unknown")),
+                i.auth_name,
+                i.authentication_id
             );
             let _ = writeln!(s, "Status:          {}", i.status.describe());
             if let Some(e) = &i.last_error {

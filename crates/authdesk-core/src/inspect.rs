@@ -21,6 +21,10 @@ pub struct Inspection {
     pub auth_type: &'static str,
     #[serde(rename = "OAuth2Type")]
     pub oauth2_type: Option<&'static str>,
+    /// Which of the connector's ways to authenticate is in use (its name and Cyclr's
+    /// AuthenticationId).
+    pub auth_name: String,
+    pub authentication_id: String,
     pub status: AuthStatus,
     pub last_error: Option<String>,
     pub token_type: Option<String>,
@@ -122,6 +126,8 @@ impl Authdesk {
                 ac.connector.name, ac.connector.version, ac.connector.slug
             ),
             auth_type: ac.authentication.auth_type,
+            auth_name: ac.authentication.auth_name.clone(),
+            authentication_id: ac.authentication_id.clone(),
             oauth2_type: oauth2.as_ref().map(|o| o.grant.cyclr_name()),
             status: ac.status,
             last_error: ac.last_error.clone(),
