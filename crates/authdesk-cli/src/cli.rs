@@ -281,10 +281,30 @@ pub enum AccountConnectorsCmd {
         #[arg(long, value_name = "FILE")]
         auth_value_file: Option<PathBuf>,
     },
+    /// List account connectors, a page at a time (`--all` for every one).
     List {
         /// Only this account's.
         #[arg(long)]
         account: Option<String>,
+        /// Only those with this status (authenticated, not-authenticated,
+        /// needs-reauthentication, error).
+        #[arg(long)]
+        status: Option<String>,
+        /// Only those of this library connector (Id or id).
+        #[arg(long)]
+        connector: Option<String>,
+        /// Only those whose name or connector id contains this text.
+        #[arg(long)]
+        search: Option<String>,
+        /// Page number, from 1.
+        #[arg(long, default_value_t = 1)]
+        page: u64,
+        /// Account connectors per page.
+        #[arg(long, default_value_t = 1000)]
+        per_page: u64,
+        /// Every one that matches, in one list.
+        #[arg(long, conflicts_with_all = ["page", "per_page"])]
+        all: bool,
     },
     Show {
         account_connector_id: i64,

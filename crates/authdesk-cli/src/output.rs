@@ -19,11 +19,16 @@ pub struct Out {
 
 impl Out {
     fn emit<T: Serialize + ?Sized>(&self, value: &T, human: impl FnOnce() -> String) -> Result<()> {
+        use std::io::Write;
+        // One buffered write: a list of 100,000 rows is not 100,000 line flushes.
+        let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
         if self.json {
-            println!("{}", serde_json::to_string_pretty(value)?);
+            serde_json::to_writer_pretty(&mut stdout, value)?;
+            stdout.write_all(b"\n")?;
         } else {
-            print!("{}", human());
+            stdout.write_all(human().as_bytes())?;
         }
+        stdout.flush()?;
         Ok(())
     }
 
@@ -457,7 +462,7 @@ fn account_connector_table(list: &[AccountConnector]) -> String {
                 ac.account_id.clone(),
                 ac.name.clone(),
                 ac.connector.slug.clone(),
-                ac.connector.auth_type.to_string(),
+                ac.authentication.auth_type.to_string(),
                 ac.status.describe().to_string(),
                 ac.expires_at
                     .as_ref()

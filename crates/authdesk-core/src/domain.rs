@@ -106,7 +106,7 @@ pub struct LibraryConnector {
 }
 
 /// Authentication status of an account connector.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub enum AuthStatus {
     NotAuthenticated,
     Authenticated,
@@ -132,6 +132,21 @@ impl AuthStatus {
             "error" => AuthStatus::Error,
             _ => AuthStatus::NotAuthenticated,
         }
+    }
+
+    /// From what a user types: `NeedsReauthentication`, `needs_reauth`, `needs-reauth`,
+    /// `authenticated`, ... (any case).
+    pub fn parse(text: &str) -> Option<AuthStatus> {
+        let t = text.trim().to_ascii_lowercase().replace(['-', ' '], "_");
+        Some(match t.as_str() {
+            "authenticated" => AuthStatus::Authenticated,
+            "notauthenticated" | "not_authenticated" => AuthStatus::NotAuthenticated,
+            "needsreauthentication" | "needs_reauthentication" | "needs_reauth" | "needsreauth" => {
+                AuthStatus::NeedsReauth
+            }
+            "error" => AuthStatus::Error,
+            _ => return None,
+        })
     }
 
     pub fn describe(self) -> &'static str {
@@ -279,6 +294,37 @@ pub struct InstallRequest {
     pub properties: Vec<PropertyInput>,
     /// Installed by LAUNCH as the partner's own connector.
     pub partner_integration: bool,
+}
+
+/// Which account connectors a list shows (every field narrows it).
+#[derive(Debug, Clone, Default)]
+pub struct AccountConnectorFilter {
+    pub account_id: Option<String>,
+    pub status: Option<AuthStatus>,
+    /// A library connector: its Id or slug.
+    pub connector: Option<String>,
+    /// Part of the account connector's name or its connector's slug (any case).
+    pub search: Option<String>,
+}
+
+/// One page of a list, and how many items the whole list has.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+}
+
+/// Counts over the whole data directory, from aggregate queries.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Counts {
+    pub accounts: u64,
+    pub account_connectors: u64,
+    pub authenticated: u64,
+    pub not_authenticated: u64,
+    pub needs_reauthentication: u64,
+    pub error: u64,
 }
 
 /// A change to an account connector (`None`/empty: keep what is stored).

@@ -259,6 +259,15 @@ fn checked_text(field: &str, value: &str, max: usize, required: bool) -> Result<
     Ok(v.to_string())
 }
 
+/// A LIKE pattern for "contains `text`", with `%`, `_` and `\` escaped.
+pub(crate) fn like_pattern(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
 /// Timestamps are stored as RFC 3339 UTC with a fixed width, so they sort as text.
 pub(crate) fn ts(d: DateTime<Utc>) -> String {
     d.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)

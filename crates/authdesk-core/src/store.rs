@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_local_api.sql"),
     include_str!("../migrations/0004_trust.sql"),
     include_str!("../migrations/0005_cyclr_compat.sql"),
+    include_str!("../migrations/0006_scale.sql"),
 ];
 
 pub fn schema_version() -> i64 {

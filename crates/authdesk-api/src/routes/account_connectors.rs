@@ -63,11 +63,15 @@ pub async fn list_account_connectors(
     AccountScope(account): AccountScope,
     Query(paging): Query<Paging>,
 ) -> ApiResult<(HeaderMap, Json<Vec<AccountConnector>>)> {
-    let all = s
-        .db(move |desk| desk.list_account_connectors(Some(&account)))
+    let (offset, limit) = paging.window()?;
+    let filter = authdesk_core::AccountConnectorFilter {
+        account_id: Some(account),
+        ..Default::default()
+    };
+    let page = s
+        .db(move |desk| desk.account_connectors_page(&filter, offset, limit))
         .await?;
-    let (headers, page) = paging.apply(all)?;
-    Ok((headers, Json(page)))
+    Ok((paging.headers(page.total), Json(page.items)))
 }
 
 #[utoipa::path(get, path = "/v1.0/account/connectors/{id}", tag = "Account connectors", params(("id" = i64, Path), ("X-Cyclr-Account" = String, Header)),

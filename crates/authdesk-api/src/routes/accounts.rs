@@ -184,9 +184,11 @@ pub async fn list_accounts(
     State(s): S,
     Query(paging): Query<Paging>,
 ) -> ApiResult<(HeaderMap, Json<Vec<Account>>)> {
-    let all = s.db(|desk| desk.list_accounts()).await?;
-    let (headers, page) = paging.apply(all)?;
-    Ok((headers, Json(page)))
+    let (offset, limit) = paging.window()?;
+    let page = s
+        .db(move |desk| desk.accounts_page(None, offset, limit))
+        .await?;
+    Ok((paging.headers(page.total), Json(page.items)))
 }
 
 #[utoipa::path(get, path = "/v1.0/accounts/{account_id}", tag = "Accounts", params(("account_id" = String, Path)),

@@ -126,30 +126,45 @@ pub struct Paging {
 const MAX_PER_PAGE: u64 = 1000;
 
 impl Paging {
-    /// One page of `items`, and the headers `Total-Pages` and `Total-Records`.
-    pub fn apply<T>(&self, items: Vec<T>) -> ApiResult<(HeaderMap, Vec<T>)> {
-        let total = items.len() as u64;
+    /// The window to read: offset and limit (`None`: everything).
+    pub fn window(&self) -> ApiResult<(u64, Option<u64>)> {
         let page = self.page.unwrap_or(1);
         if page == 0 {
             return Err(ApiError::bad_request("page counts from 1"));
         }
-        let per_page = match self.per_page {
-            None => total.max(1),
-            Some(n) if (1..=MAX_PER_PAGE).contains(&n) => n,
-            Some(_) => {
-                return Err(ApiError::bad_request(format!(
-                    "per_page must be 1-{MAX_PER_PAGE}"
-                )))
+        match self.per_page {
+            None if page == 1 => Ok((0, None)),
+            None => Ok((u64::MAX, Some(0))), // only page 1 exists without per_page
+            Some(n) if (1..=MAX_PER_PAGE).contains(&n) => {
+                Ok(((page - 1).saturating_mul(n), Some(n)))
             }
-        };
-        let pages = total.div_ceil(per_page).max(1);
+            Some(_) => Err(ApiError::bad_request(format!(
+                "per_page must be 1-{MAX_PER_PAGE}"
+            ))),
+        }
+    }
+
+    /// `Total-Pages` and `Total-Records` for a list of `total` items.
+    pub fn headers(&self, total: u64) -> HeaderMap {
+        let per_page = self.per_page.unwrap_or(total.max(1)).max(1);
         let mut headers = HeaderMap::new();
-        headers.insert("Total-Pages", HeaderValue::from(pages));
+        headers.insert(
+            "Total-Pages",
+            HeaderValue::from(total.div_ceil(per_page).max(1)),
+        );
         headers.insert("Total-Records", HeaderValue::from(total));
-        let start = ((page - 1) * per_page).min(total) as usize;
-        let end = (start as u64 + per_page).min(total) as usize;
-        let mut items = items;
-        items.truncate(end);
-        Ok((headers, items.split_off(start)))
+        headers
+    }
+
+    /// One page of `items` held in memory (the connector library), with its headers.
+    pub fn apply<T>(&self, items: Vec<T>) -> ApiResult<(HeaderMap, Vec<T>)> {
+        let (offset, limit) = self.window()?;
+        let headers = self.headers(items.len() as u64);
+        let page = items
+            .into_iter()
+            .skip(offset.min(usize::MAX as u64) as usize)
+            .take(limit.map_or(usize::MAX, |l| l as usize))
+            .collect();
+        Ok((headers, page))
     }
 }

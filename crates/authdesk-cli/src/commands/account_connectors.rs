@@ -69,8 +69,52 @@ pub fn run(ctx: &Ctx, cmd: AccountConnectorsCmd) -> Result<()> {
                 ..Default::default()
             },
         )?),
-        AccountConnectorsCmd::List { account } => {
-            out.account_connectors(&desk.list_account_connectors(account.as_deref())?)
+        AccountConnectorsCmd::List {
+            account,
+            status,
+            connector,
+            search,
+            page,
+            per_page,
+            all,
+        } => {
+            let status = status
+                .map(|s| {
+                    authdesk_core::AuthStatus::parse(&s).with_context(|| {
+                        format!(
+                            "--status {s:?} is not a status; use authenticated, not-authenticated, \
+                             needs-reauthentication or error"
+                        )
+                    })
+                })
+                .transpose()?;
+            if page == 0 || per_page == 0 {
+                bail!("--page and --per-page count from 1");
+            }
+            let filter = authdesk_core::AccountConnectorFilter {
+                account_id: account,
+                status,
+                connector,
+                search,
+            };
+            let (offset, limit) = if all {
+                (0, None)
+            } else {
+                ((page - 1).saturating_mul(per_page), Some(per_page))
+            };
+            let found = desk.account_connectors_page(&filter, offset, limit)?;
+            out.account_connectors(&found.items)?;
+            let shown = found.items.len() as u64;
+            if shown < found.total {
+                eprintln!(
+                    "(account connectors {}-{} of {}; --page {} for more, --all for every one)",
+                    offset + 1,
+                    offset + shown,
+                    found.total,
+                    page + 1
+                );
+            }
+            Ok(())
         }
         AccountConnectorsCmd::Show {
             account_connector_id,

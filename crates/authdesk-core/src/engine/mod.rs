@@ -922,8 +922,12 @@ impl Engine {
     pub async fn keep_alive_once(&self) -> Result<Vec<KeepAliveOutcome>> {
         let now = self.desk.now();
         let soon = now + self.config.refresh_margin + Duration::minutes(5);
+        let idle_before = now - self.config.idle_refresh_after;
         let mut outcomes = vec![];
-        for (id, expires, last) in self.db(|desk| desk.oauth_credentials_to_watch()).await? {
+        for (id, expires, last) in self
+            .db(move |desk| desk.oauth_credentials_to_watch(soon, idle_before))
+            .await?
+        {
             let reason = if expires.is_some_and(|e| e <= soon) {
                 "expires soon"
             } else if last.is_none_or(|l| l + self.config.idle_refresh_after <= now) {

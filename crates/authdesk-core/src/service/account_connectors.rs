@@ -3,13 +3,15 @@
 
 use std::sync::Arc;
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::library::find_connector;
 use super::{
-    checked_text, fields, name_and_description, parse_ts, ts, Authdesk, MAX_PROPERTY_VALUE,
-    T_PROPERTIES, T_SECRETS,
+    checked_text, fields, like_pattern, name_and_description, parse_ts, ts, Authdesk,
+    MAX_PROPERTY_VALUE, T_PROPERTIES, T_SECRETS,
 };
 use crate::authvalue::AuthValue;
 use crate::definition::{AuthMethod, ConnectorDefinition, SignInMode};
@@ -69,10 +71,126 @@ impl Authdesk {
         &self,
         account_id: Option<&str>,
     ) -> Result<Vec<AccountConnector>> {
-        self.list_account_connector_ids(account_id)?
-            .into_iter()
-            .map(|id| self.get_account_connector(id))
-            .collect()
+        let filter = AccountConnectorFilter {
+            account_id: account_id.map(str::to_string),
+            ..Default::default()
+        };
+        Ok(self.account_connectors_page(&filter, 0, None)?.items)
+    }
+
+    /// A page of the account connectors `filter` selects (in Id order), and how many it
+    /// selects in all: one query for the count, three for the page, whatever the size of
+    /// the data directory (indexes of schema 6).
+    pub fn account_connectors_page(
+        &self,
+        filter: &AccountConnectorFilter,
+        offset: u64,
+        limit: Option<u64>,
+    ) -> Result<Page<AccountConnector>> {
+        let account = filter
+            .account_id
+            .as_deref()
+            .map(|a| self.get_account(a))
+            .transpose()?
+            .map(|a| a.id);
+        let connector = filter
+            .connector
+            .as_deref()
+            .map(|c| self.get_connector(c))
+            .transpose()?
+            .map(|c| c.id);
+        let pattern = filter
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(like_pattern);
+        let status = filter.status.map(|s| s.as_db());
+        // Only the conditions that apply, so SQLite plans each list with its index (an
+        // `?1 IS NULL OR ...` condition would make it scan).
+        let mut clauses: Vec<String> = vec![];
+        let mut params: Vec<&dyn rusqlite::ToSql> = vec![];
+        fn add<'a>(
+            clauses: &mut Vec<String>,
+            params: &mut Vec<&'a dyn rusqlite::ToSql>,
+            clause: &str,
+            value: &'a dyn rusqlite::ToSql,
+        ) {
+            params.push(value);
+            clauses.push(clause.replace('#', &format!("?{}", params.len())));
+        }
+        if let Some(a) = &account {
+            add(&mut clauses, &mut params, "ac.account_id = #", a);
+        }
+        if let Some(st) = &status {
+            add(&mut clauses, &mut params, "ac.status = #", st);
+        }
+        if let Some(c) = &connector {
+            add(&mut clauses, &mut params, "ac.connector_id = #", c);
+        }
+        if let Some(p) = &pattern {
+            add(
+                &mut clauses,
+                &mut params,
+                "(ac.name LIKE # ESCAPE '\\' OR c.slug LIKE # ESCAPE '\\')",
+                p,
+            );
+        }
+        let condition = if clauses.is_empty() {
+            "1".to_string()
+        } else {
+            clauses.join(" AND ")
+        };
+        let store = self.store();
+        let conn = store.conn();
+        let total: i64 = conn
+            .prepare_cached(&format!(
+                "SELECT count(*) FROM account_connectors ac JOIN connectors c ON c.id = ac.connector_id
+                 WHERE {condition}"
+            ))?
+            .query_row(params.as_slice(), |r| r.get(0))?;
+        // SQLite's LIMIT -1 means no limit.
+        let limit = limit.map_or(-1, |l| l.min(i64::MAX as u64) as i64);
+        let tail = format!(
+            "ORDER BY ac.id LIMIT {limit} OFFSET {}",
+            offset.min(i64::MAX as u64)
+        );
+        let items = load_many(
+            conn,
+            &condition,
+            &params,
+            &tail,
+            &mut ConnectorCache::default(),
+        )?;
+        Ok(Page {
+            items,
+            total: total as u64,
+        })
+    }
+
+    /// Counts over the whole data directory (aggregate queries, no rows loaded).
+    pub fn counts(&self) -> Result<Counts> {
+        let store = self.store();
+        let conn = store.conn();
+        let mut counts = Counts {
+            accounts: conn.query_row("SELECT count(*) FROM accounts", [], |r| r.get::<_, i64>(0))?
+                as u64,
+            ..Default::default()
+        };
+        let mut stmt =
+            conn.prepare_cached("SELECT status, count(*) FROM account_connectors GROUP BY status")?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+            let (status, n) = row?;
+            let n = n as u64;
+            counts.account_connectors += n;
+            match AuthStatus::from_db(&status) {
+                AuthStatus::Authenticated => counts.authenticated += n,
+                AuthStatus::NotAuthenticated => counts.not_authenticated += n,
+                AuthStatus::NeedsReauth => counts.needs_reauthentication += n,
+                AuthStatus::Error => counts.error += n,
+            }
+        }
+        Ok(counts)
     }
 
     /// The Ids of an account's account connectors (all when `None`), in order.
@@ -409,149 +527,193 @@ impl CredentialInput {
 }
 
 fn load_account_connector(conn: &rusqlite::Connection, id: i64) -> Result<AccountConnector> {
-    type AcRow = (
-        String,
-        i64,
-        String,
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        String,
-        String,
-        Option<String>,
-        bool,
-    );
-    let row: Option<AcRow> = conn
-        .query_row(
-            "SELECT account_id, connector_id, name, description, status, last_error, sign_in_mode,
-                    token_type, scopes, expires_at, refresh_expires_at, authenticated_at,
-                    created_at, updated_at, authentication_method, partner_integration
-             FROM account_connectors WHERE id = ?1",
-            [id],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                    r.get(8)?,
-                    r.get(9)?,
-                    r.get(10)?,
-                    r.get(11)?,
-                    r.get(12)?,
-                    r.get(13)?,
-                    r.get(14)?,
-                    r.get(15)?,
-                ))
-            },
-        )
-        .optional()?;
-    let Some((
-        account_id,
-        connector_id,
-        name,
-        description,
-        status,
-        last_error,
-        sign_in_mode,
-        token_type,
-        scopes,
-        expires_at,
-        refresh_expires_at,
-        authenticated_at,
-        created_at,
-        updated_at,
-        authentication_method,
-        partner_integration,
-    )) = row
-    else {
-        return Err(Error::not_found_hint(
+    load_many(
+        conn,
+        "ac.id = ?1",
+        &[&id],
+        "",
+        &mut ConnectorCache::default(),
+    )?
+    .pop()
+    .ok_or_else(|| {
+        Error::not_found_hint(
             "account connector",
             id,
             "list them with `authdesk account-connectors list`",
-        ));
-    };
-    let connector = find_connector(conn, &connector_id.to_string())?;
-    let mut stmt = conn.prepare(
-        "SELECT name, value, sealed_value IS NOT NULL FROM account_connector_properties
-         WHERE account_connector_id = ?1 ORDER BY name",
-    )?;
-    let def = &connector.definition;
-    let properties: Vec<PropertyView> = stmt
-        .query_map([id], |r| {
-            let name: String = r.get(0)?;
-            Ok(PropertyView {
-                id: def
-                    .property(&name)
-                    .map_or(0, |p| stable_id(&def.id, "property", &p.name)),
-                account_connector_id: id,
-                name,
-                value: r.get(1)?,
-                is_secret: r.get(2)?,
+        )
+    })
+}
+
+/// Library entries by Id, each parsed once per list.
+#[derive(Default)]
+struct ConnectorCache(HashMap<i64, LibraryConnector>);
+
+impl ConnectorCache {
+    fn get(&mut self, conn: &rusqlite::Connection, id: i64) -> Result<&LibraryConnector> {
+        Ok(match self.0.entry(id) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(find_connector(conn, &id.to_string())?)
+            }
+        })
+    }
+}
+
+const AC_COLUMNS: &str = "ac.id, ac.account_id, ac.connector_id, ac.name, ac.description, ac.status,
+    ac.last_error, ac.sign_in_mode, ac.token_type, ac.scopes, ac.expires_at, ac.refresh_expires_at,
+    ac.authenticated_at, ac.created_at, ac.updated_at, ac.authentication_method, ac.partner_integration";
+
+/// The account connectors matching `condition` (over `account_connectors ac`, optionally
+/// joined with `connectors c`), in `tail` order and limit: three queries whatever their
+/// number (the rows, then their properties and their secrets' names), each definition
+/// parsed once, no keychain or vault work.
+fn load_many(
+    conn: &rusqlite::Connection,
+    condition: &str,
+    params: &[&dyn rusqlite::ToSql],
+    tail: &str,
+    connectors: &mut ConnectorCache,
+) -> Result<Vec<AccountConnector>> {
+    struct Row {
+        id: i64,
+        account_id: String,
+        connector_id: i64,
+        name: String,
+        description: String,
+        status: String,
+        last_error: Option<String>,
+        sign_in_mode: Option<String>,
+        token_type: Option<String>,
+        scopes: Option<String>,
+        expires_at: Option<String>,
+        refresh_expires_at: Option<String>,
+        authenticated_at: Option<String>,
+        created_at: String,
+        updated_at: String,
+        authentication_method: Option<String>,
+        partner_integration: bool,
+    }
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {AC_COLUMNS} FROM account_connectors ac JOIN connectors c ON c.id = ac.connector_id
+         WHERE {condition} {tail}"
+    ))?;
+    let rows: Vec<Row> = stmt
+        .query_map(params, |r| {
+            Ok(Row {
+                id: r.get(0)?,
+                account_id: r.get(1)?,
+                connector_id: r.get(2)?,
+                name: r.get(3)?,
+                description: r.get(4)?,
+                status: r.get(5)?,
+                last_error: r.get(6)?,
+                sign_in_mode: r.get(7)?,
+                token_type: r.get(8)?,
+                scopes: r.get(9)?,
+                expires_at: r.get(10)?,
+                refresh_expires_at: r.get(11)?,
+                authenticated_at: r.get(12)?,
+                created_at: r.get(13)?,
+                updated_at: r.get(14)?,
+                authentication_method: r.get(15)?,
+                partner_integration: r.get(16)?,
             })
         })?
         .collect::<std::result::Result<_, _>>()?;
-    let missing_properties = connector
-        .definition
-        .properties
+    if rows.is_empty() {
+        return Ok(vec![]);
+    }
+    // Integers only, so the list is safe to inline.
+    let ids = rows
         .iter()
-        .filter(|p| p.required && !properties.iter().any(|v| v.name == p.name))
-        .map(|p| p.name.clone())
-        .collect();
-    let mut stmt = conn.prepare(
-        "SELECT field FROM account_connector_secrets WHERE account_connector_id = ?1 ORDER BY field",
-    )?;
-    let secrets_set = stmt
-        .query_map([id], |r| r.get(0))?
-        .collect::<std::result::Result<_, _>>()?;
-    let status = AuthStatus::from_db(&status);
-    // A method that a later version of the definition dropped falls back to the default.
-    let method = def
-        .auth_method(authentication_method.as_deref())
-        .unwrap_or_else(|| def.auth_methods()[0]);
-    let authentication = authentication_view(def, method);
-    Ok(AccountConnector {
-        id,
-        account_id,
-        name,
-        description,
-        auth_value: None,
-        authenticated: status == AuthStatus::Authenticated,
-        status,
-        last_error,
-        connector: connector_summary(connector.id, &connector.slug, def),
-        authentication_id: authentication.id.clone(),
-        authentication,
-        is_partner_integration_connector: partner_integration,
-        properties,
-        custom_fields: vec![],
-        missing_properties,
-        secrets_set,
-        sign_in_mode: sign_in_mode.map(|m| {
-            if m == "system_browser" {
-                SignInMode::SystemBrowser
-            } else {
-                SignInMode::Webview
-            }
-        }),
-        token_type,
-        scopes,
-        expires_at: expires_at.map(parse_ts),
-        refresh_expires_at: refresh_expires_at.map(parse_ts),
-        authenticated_at: authenticated_at.map(parse_ts),
-        created_at: parse_ts(created_at),
-        updated_at: parse_ts(updated_at),
-    })
+        .map(|r| r.id.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut properties: HashMap<i64, Vec<(String, Option<String>, bool)>> = HashMap::new();
+    let mut stmt = conn.prepare(&format!(
+        "SELECT account_connector_id, name, value, sealed_value IS NOT NULL
+         FROM account_connector_properties WHERE account_connector_id IN ({ids}) ORDER BY name"
+    ))?;
+    for row in stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))? {
+        let (id, name, value, secret): (i64, String, Option<String>, bool) = row?;
+        properties
+            .entry(id)
+            .or_default()
+            .push((name, value, secret));
+    }
+    let mut secrets: HashMap<i64, Vec<String>> = HashMap::new();
+    let mut stmt = conn.prepare(&format!(
+        "SELECT account_connector_id, field FROM account_connector_secrets
+         WHERE account_connector_id IN ({ids}) ORDER BY field"
+    ))?;
+    for row in stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))? {
+        let (id, field): (i64, String) = row?;
+        secrets.entry(id).or_default().push(field);
+    }
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let connector = connectors.get(conn, row.connector_id)?;
+        let def = &connector.definition;
+        let properties: Vec<PropertyView> = properties
+            .remove(&row.id)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, value, is_secret)| PropertyView {
+                id: def
+                    .property(&name)
+                    .map_or(0, |p| stable_id(&def.id, "property", &p.name)),
+                account_connector_id: row.id,
+                name,
+                value,
+                is_secret,
+            })
+            .collect();
+        let missing_properties = def
+            .properties
+            .iter()
+            .filter(|p| p.required && !properties.iter().any(|v| v.name == p.name))
+            .map(|p| p.name.clone())
+            .collect();
+        let status = AuthStatus::from_db(&row.status);
+        // A method that a later version of the definition dropped falls back to the default.
+        let method = def
+            .auth_method(row.authentication_method.as_deref())
+            .unwrap_or_else(|| def.auth_methods()[0]);
+        let authentication = authentication_view(def, method);
+        out.push(AccountConnector {
+            id: row.id,
+            account_id: row.account_id,
+            name: row.name,
+            description: row.description,
+            auth_value: None,
+            authenticated: status == AuthStatus::Authenticated,
+            status,
+            last_error: row.last_error,
+            connector: connector_summary(connector.id, &connector.slug, def),
+            authentication_id: authentication.id.clone(),
+            authentication,
+            is_partner_integration_connector: row.partner_integration,
+            properties,
+            custom_fields: vec![],
+            missing_properties,
+            secrets_set: secrets.remove(&row.id).unwrap_or_default(),
+            sign_in_mode: row.sign_in_mode.map(|m| {
+                if m == "system_browser" {
+                    SignInMode::SystemBrowser
+                } else {
+                    SignInMode::Webview
+                }
+            }),
+            token_type: row.token_type,
+            scopes: row.scopes,
+            expires_at: row.expires_at.map(parse_ts),
+            refresh_expires_at: row.refresh_expires_at.map(parse_ts),
+            authenticated_at: row.authenticated_at.map(parse_ts),
+            created_at: parse_ts(row.created_at),
+            updated_at: parse_ts(row.updated_at),
+        });
+    }
+    Ok(out)
 }
 
 /// A property input checked against the definition, ready to write.

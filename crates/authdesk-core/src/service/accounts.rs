@@ -2,7 +2,7 @@
 
 use rusqlite::{params, OptionalExtension, Row};
 
-use super::{checked_text, name_and_description, parse_ts, ts, Authdesk, MAX_NAME};
+use super::{checked_text, like_pattern, name_and_description, parse_ts, ts, Authdesk, MAX_NAME};
 use crate::domain::*;
 use crate::error::{Error, Result};
 
@@ -56,6 +56,58 @@ impl Authdesk {
             .prepare(&format!("{ACCOUNT_SELECT} ORDER BY name, id"))?;
         let rows = stmt.query_map([], account_from_row)?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// A page of the accounts (by name), optionally only those whose name or Id contains
+    /// `search` (any case), and how many match in all.
+    pub fn accounts_page(
+        &self,
+        search: Option<&str>,
+        offset: u64,
+        limit: Option<u64>,
+    ) -> Result<Page<Account>> {
+        let pattern = search
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(like_pattern);
+        let condition = "?1 IS NULL OR name LIKE ?1 ESCAPE '\\' OR id LIKE ?1 ESCAPE '\\'";
+        let store = self.store();
+        let conn = store.conn();
+        let total: i64 = conn
+            .prepare_cached(&format!("SELECT count(*) FROM accounts WHERE {condition}"))?
+            .query_row([&pattern], |r| r.get(0))?;
+        let limit = limit.map_or(-1, |l| l.min(i64::MAX as u64) as i64);
+        let mut stmt = conn.prepare_cached(&format!(
+            "{ACCOUNT_SELECT} WHERE {condition} ORDER BY name, id LIMIT {limit} OFFSET {}",
+            offset.min(i64::MAX as u64)
+        ))?;
+        let items = stmt
+            .query_map([&pattern], account_from_row)?
+            .collect::<std::result::Result<_, _>>()?;
+        Ok(Page {
+            items,
+            total: total as u64,
+        })
+    }
+
+    /// For each of `account_ids`, how many of its account connectors need the user to sign
+    /// in again (one aggregate query).
+    pub fn needing_reauth_by_account(
+        &self,
+        account_ids: &[String],
+    ) -> Result<std::collections::HashMap<String, u64>> {
+        let store = self.store();
+        let mut stmt = store.conn().prepare_cached(
+            "SELECT count(*) FROM account_connectors WHERE account_id = ?1 AND status = 'needs_reauth'",
+        )?;
+        let mut out = std::collections::HashMap::new();
+        for id in account_ids {
+            let n: i64 = stmt.query_row([id], |r| r.get(0))?;
+            if n > 0 {
+                out.insert(id.clone(), n as u64);
+            }
+        }
+        Ok(out)
     }
 
     pub fn get_account(&self, id: &str) -> Result<Account> {
