@@ -7,7 +7,17 @@ const $ = (id) => document.getElementById(id);
 
 const state = {
   overview: null,
-  account: null, // selected account id
+  accounts: [], // the account list's rows loaded so far
+  accountsTotal: 0,
+  accountSearch: '',
+  loadingAccounts: false,
+  accountId: null, // selected account
+  accountRow: null,
+  acs: [], // its account connectors loaded so far
+  acsTotal: 0,
+  acFilter: '',
+  found: [], // Find: the rows loaded so far
+  foundTotal: 0,
   ac: null, // selected account connector id
   reveal: false,
   expiresAt: null, // for the live countdown
@@ -114,26 +124,74 @@ function show(view) {
   for (const s of document.querySelectorAll('.view')) s.hidden = s.id !== `view-${view}`;
   if (view === 'settings') loadSettings();
   if (view === 'library') renderLibrary();
+  if (view === 'find') find().catch((e) => toast(errorText(e), true));
 }
 
 // ---- data ---------------------------------------------------------------------------
+// Nothing here loads every row: the shell answers pages (PAGE rows at a time, at most
+// MAX_ROWS in one list) and counts from aggregate queries, so the window is as quick with
+// 100,000 account connectors as with ten.
+
+const PAGE = 100;
+const MAX_ROWS = 1000;
+
+/** Calls `fn` after `ms` of quiet (typing in a search box). */
+function debounce(fn, ms = 200) {
+  let timer;
+  return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
+}
+
+/** The latest of overlapping requests wins: `latest(key)` returns a check to call on answer. */
+const generations = {};
+function latest(key) {
+  const g = (generations[key] = (generations[key] || 0) + 1);
+  return () => generations[key] === g;
+}
 
 async function reload() {
-  state.overview = await call('overview');
-  renderAccounts();
+  const current = latest('overview');
+  const o = await call('overview', {
+    accountSearch: state.accountSearch || null,
+    accountLimit: Math.min(MAX_ROWS, Math.max(PAGE, state.accounts.length)),
+  });
+  if (!current()) return;
+  state.overview = o;
+  state.accounts = o.Accounts.Items;
+  state.accountsTotal = o.Accounts.Total;
+  renderAccountList();
   renderLibrary();
   renderAttention();
+  if (state.accountId) {
+    try {
+      await loadAccount();
+    } catch {
+      state.accountId = null; // deleted meanwhile
+      state.ac = null;
+      renderAccount();
+    }
+  } else {
+    renderAccount();
+  }
   if (state.ac) await loadAccountConnector();
   document.body.dataset.ready = 'true';
 }
 
 function renderAttention() {
-  const bad = state.overview.AccountConnectors.filter((a) => a.Status === 'NeedsReauthentication' || a.Status === 'Error');
+  const c = state.overview.Counts;
+  const bad = c.NeedsReauthentication + c.Error;
   const a = $('attention');
-  a.hidden = bad.length === 0;
-  a.textContent = bad.length === 1 ? '1 connector needs attention' : `${bad.length} connectors need attention`;
-  for (const ac of bad) notifyOnce(ac);
+  a.hidden = bad === 0;
+  a.textContent = bad === 1 ? '1 connector needs attention' : `${bad.toLocaleString()} connectors need attention`;
+  $('totals').textContent = `${c.Accounts.toLocaleString()} accounts · ${c.AccountConnectors.toLocaleString()} connectors`;
+  for (const ac of state.overview.NeedingReauthentication) notifyOnce(ac);
 }
+
+$('attention').addEventListener('click', () => {
+  $('find-status').value = state.overview.Counts.NeedsReauthentication ? 'NeedsReauthentication' : 'Error';
+  $('find-search').value = '';
+  $('find-connector').value = '';
+  show('find');
+});
 
 const notified = new Set();
 function notifyOnce(ac) {
@@ -146,50 +204,142 @@ function notifyOnce(ac) {
   else if (Notification.permission !== 'denied') Notification.requestPermission().then((p) => { if (p === 'granted') send(); });
 }
 
-// ---- accounts -----------------------------------------------------------------------
+/** "shown of total" when the list is not all there. */
+function countText(shown, total) {
+  if (!total) return '';
+  return shown < total ? `${shown.toLocaleString()} of ${total.toLocaleString()}` : total.toLocaleString();
+}
 
-function renderAccounts() {
+// ---- accounts: a paged, searchable list ----------------------------------------------
+
+function renderAccountList() {
   const list = $('account-list');
-  const items = state.overview.Accounts.map((a) => {
+  const items = state.accounts.map((a) => {
     const li = el('li');
     li.dataset.id = a.Id;
     li.append(el('span', a.Name));
-    const needing = state.overview.AccountConnectors.filter((c) => c.AccountId === a.Id && c.Status === 'NeedsReauthentication').length;
-    if (needing) li.append(el('span', '!', 'badge NeedsReauthentication'));
-    li.classList.toggle('selected', a.Id === state.account);
-    li.addEventListener('click', () => selectAccount(a.Id));
+    if (a.NeedingReauthentication) {
+      const b = el('span', String(a.NeedingReauthentication), 'badge NeedsReauthentication');
+      b.title = `${a.NeedingReauthentication} need re-authentication`;
+      li.append(b);
+    }
+    li.classList.toggle('selected', a.Id === state.accountId);
+    li.addEventListener('click', () => selectAccount(a.Id).catch((e) => toast(errorText(e), true)));
     return li;
   });
   list.replaceChildren(...items);
-  if (items.length === 0) list.append(el('li', 'No accounts yet.', 'muted'));
+  if (items.length === 0) list.append(el('li', state.accountSearch ? 'No account matches.' : 'No accounts yet.', 'muted'));
+  const shown = state.accounts.length;
+  $('account-count').textContent = countText(shown, state.accountsTotal);
+  $('accounts-more').hidden = shown >= state.accountsTotal || shown >= MAX_ROWS;
+  $('accounts-cap').hidden = !(shown >= MAX_ROWS && shown < state.accountsTotal);
+}
+
+async function moreAccounts() {
+  if (state.loadingAccounts || state.accounts.length >= Math.min(state.accountsTotal, MAX_ROWS)) return;
+  state.loadingAccounts = true;
+  const current = latest('accounts');
+  try {
+    const page = await call('accounts_page', { search: state.accountSearch || null, offset: state.accounts.length, limit: PAGE });
+    if (!current()) return;
+    state.accounts = state.accounts.concat(page.Items);
+    state.accountsTotal = page.Total;
+    renderAccountList();
+  } finally {
+    state.loadingAccounts = false;
+  }
+}
+
+$('accounts-more').addEventListener('click', () => act($('accounts-more'), moreAccounts));
+$('account-list').addEventListener('scroll', () => {
+  const l = $('account-list');
+  if (l.scrollTop + l.clientHeight >= l.scrollHeight - 40) moreAccounts().catch(() => {});
+});
+$('account-search').addEventListener('input', debounce(() => act(null, async () => {
+  state.accountSearch = $('account-search').value.trim();
+  const current = latest('accounts');
+  const page = await call('accounts_page', { search: state.accountSearch || null, offset: 0, limit: PAGE });
+  if (!current()) return;
+  state.accounts = page.Items;
+  state.accountsTotal = page.Total;
+  renderAccountList();
+  $('account-list').scrollTop = 0;
+})));
+
+async function selectAccount(id, ac = null) {
+  state.accountId = id;
+  state.ac = ac;
+  state.acs = [];
+  state.acFilter = '';
+  $('ac-filter').value = '';
+  renderAccountList();
+  await loadAccount();
+  if (ac) await loadAccountConnector();
+}
+
+/** The selected account and its account connectors: the pages shown so far, re-read. */
+async function loadAccount() {
+  const id = state.accountId;
+  const current = latest('account');
+  const [account, page] = await Promise.all([
+    state.accounts.find((a) => a.Id === id) || call('account', { id }),
+    call('account_connectors_page', {
+      accountId: id, status: null, connector: null, search: state.acFilter || null,
+      offset: 0, limit: Math.min(MAX_ROWS, Math.max(PAGE, state.acs.length)),
+    }),
+  ]);
+  if (!current() || state.accountId !== id) return;
+  state.accountRow = account;
+  state.acs = page.Items;
+  state.acsTotal = page.Total;
   renderAccount();
 }
 
-function selectAccount(id) {
-  state.account = id;
-  state.ac = null;
-  renderAccounts();
+async function moreAccountConnectors() {
+  const id = state.accountId;
+  const page = await call('account_connectors_page', {
+    accountId: id, status: null, connector: null, search: state.acFilter || null, offset: state.acs.length, limit: PAGE,
+  });
+  if (state.accountId !== id) return;
+  state.acs = state.acs.concat(page.Items);
+  state.acsTotal = page.Total;
+  renderAccount();
+}
+$('ac-more').addEventListener('click', () => act($('ac-more'), moreAccountConnectors));
+$('ac-filter').addEventListener('input', debounce(() => act(null, async () => {
+  state.acFilter = $('ac-filter').value.trim();
+  state.acs = [];
+  await loadAccount();
+})));
+
+function acRow(c, withAccount) {
+  const tr = el('tr');
+  tr.className = 'clickable' + (c.Id === state.ac ? ' selected' : '');
+  tr.dataset.id = c.Id;
+  const status = el('td');
+  status.append(badge(c.Status));
+  tr.append(el('td', c.Id));
+  if (withAccount) tr.append(el('td', c.AccountName));
+  tr.append(el('td', c.Name), el('td', `${c.Connector.Name} ${c.Connector.Version}`), status, el('td', when(c.ExpiresAt)));
+  return tr;
 }
 
 function renderAccount() {
-  const account = state.overview.Accounts.find((a) => a.Id === state.account);
+  const account = state.accountId ? state.accountRow : null;
   $('account-empty').hidden = !!account;
   $('account-panel').hidden = !account;
   $('ac-panel').hidden = !state.ac;
   if (!account) return;
   $('account-title').textContent = account.Name;
   $('account-meta').textContent = `${account.Id} · ${account.Timezone}`;
-  const acs = state.overview.AccountConnectors.filter((c) => c.AccountId === account.Id);
-  fill($('ac-table').tBodies[0], acs.map((c) => {
-    const tr = el('tr');
-    tr.className = 'clickable' + (c.Id === state.ac ? ' selected' : '');
-    tr.dataset.id = c.Id;
-    const status = el('td');
-    status.append(badge(c.Status));
-    tr.append(el('td', c.Id), el('td', c.Name), el('td', `${c.Connector.Name} ${c.Connector.Version}`), status, el('td', when(c.ExpiresAt)));
+  fill($('ac-table').tBodies[0], state.acs.map((c) => {
+    const tr = acRow(c, false);
     tr.addEventListener('click', () => { state.ac = c.Id; state.reveal = false; renderAccount(); loadAccountConnector(); });
     return tr;
   }));
+  const shown = state.acs.length;
+  $('ac-count').textContent = countText(shown, state.acsTotal);
+  $('ac-more').hidden = shown >= state.acsTotal || shown >= MAX_ROWS;
   const select = $('install-connector');
   const current = select.value;
   select.replaceChildren(...state.overview.Connectors.map((c) => {
@@ -205,17 +355,19 @@ $('new-account').addEventListener('submit', (e) => {
   act($('create-account'), async () => {
     const a = await call('create_account', { name: $('new-account-name').value, timezone: $('new-account-timezone').value || null, description: null });
     $('new-account-name').value = '';
-    state.account = a.Id;
+    state.accountId = a.Id;
+    state.ac = null;
+    state.acs = [];
     await reload();
     toast(`Account ${a.Name} created.`);
   });
 });
 
 $('delete-account').addEventListener('click', () => act($('delete-account'), async () => {
-  const a = state.overview.Accounts.find((x) => x.Id === state.account);
+  const a = state.accountRow;
   if (!a || !confirmed($('delete-account'), 'Click again to delete the account and all its connectors')) return;
   await call('delete_account', { id: a.Id });
-  state.account = null;
+  state.accountId = null;
   state.ac = null;
   await reload();
 }));
@@ -223,7 +375,7 @@ $('delete-account').addEventListener('click', () => act($('delete-account'), asy
 $('install').addEventListener('submit', (e) => {
   e.preventDefault();
   act($('install-button'), async () => {
-    const ac = await call('install', { accountId: state.account, connector: $('install-connector').value, name: $('install-name').value });
+    const ac = await call('install', { accountId: state.accountId, connector: $('install-connector').value, name: $('install-name').value });
     $('install-name').value = '';
     state.ac = ac.Id;
     await reload();
@@ -231,13 +383,56 @@ $('install').addEventListener('submit', (e) => {
   });
 });
 
+// ---- finding account connectors across accounts --------------------------------------
+
+function findFilter() {
+  return {
+    accountId: null,
+    search: $('find-search').value.trim() || null,
+    status: $('find-status').value || null,
+    connector: $('find-connector').value || null,
+  };
+}
+
+async function find(more = false) {
+  const current = latest('find');
+  const page = await call('account_connectors_page', { ...findFilter(), offset: more ? state.found.length : 0, limit: PAGE });
+  if (!current()) return;
+  state.found = more ? state.found.concat(page.Items) : page.Items;
+  state.foundTotal = page.Total;
+  fill($('find-table').tBodies[0], state.found.map((c) => {
+    const tr = acRow(c, true);
+    tr.addEventListener('click', () => act(null, async () => {
+      show('accounts');
+      await selectAccount(c.AccountId, c.Id);
+    }));
+    return tr;
+  }));
+  const shown = state.found.length;
+  $('find-count').textContent = shown ? countText(shown, state.foundTotal) : 'none found';
+  $('find-more').hidden = shown >= state.foundTotal || shown >= MAX_ROWS;
+}
+
+const findNow = debounce(() => act(null, () => find()));
+$('find-form').addEventListener('submit', (e) => { e.preventDefault(); findNow(); });
+$('find-search').addEventListener('input', findNow);
+$('find-status').addEventListener('change', findNow);
+$('find-connector').addEventListener('change', findNow);
+$('find-more').addEventListener('click', () => act($('find-more'), () => find(true)));
+
 // ---- one account connector ----------------------------------------------------------
 
 async function loadAccountConnector() {
   const id = state.ac;
   if (!id) return;
-  const ac = state.overview.AccountConnectors.find((c) => c.Id === id);
-  if (!ac) { state.ac = null; renderAccount(); return; }
+  let ac;
+  try {
+    ac = await call('account_connector', { id });
+  } catch {
+    if (state.ac === id) { state.ac = null; renderAccount(); } // deleted meanwhile
+    return;
+  }
+  if (state.ac !== id) return;
   $('ac-panel').hidden = false;
   $('ac-title').textContent = `${ac.Name} — ${ac.Connector.Name}`;
   $('sign-in-mode').value = ac.SignInMode || 'default';
@@ -250,6 +445,7 @@ async function loadAccountConnector() {
     call('history', { id }),
     call('methods', { id }),
   ]);
+  if (state.ac !== id) return;
   renderInspection(ac, inspection);
   renderProperties(ac);
   renderHistory(history);
@@ -486,6 +682,15 @@ function renderLibrary() {
     tr.append(el('td', c.Id), el('td', `${c.Name} ${c.Version}`), el('td', ways), el('td', c.Source), el('td', app));
     return tr;
   }));
+  const byConnector = $('find-connector');
+  const chosen = byConnector.value;
+  byConnector.replaceChildren(el('option', 'Any connector'), ...cs.map((c) => {
+    const o = el('option', c.Name);
+    o.value = c.Slug;
+    return o;
+  }));
+  byConnector.options[0].value = '';
+  byConnector.value = chosen;
   const select = $('client-connector');
   const current = select.value;
   select.replaceChildren(...cs.filter((c) => c.Authentication.some((a) => a.AuthType === 'OAuth2')).map((c) => {

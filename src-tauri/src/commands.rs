@@ -14,8 +14,8 @@ use authdesk_core::inspect::Inspection;
 use authdesk_core::settings::OriginPurpose;
 use authdesk_core::token_store::CredentialEvent;
 use authdesk_core::{
-    Account, AccountConnector, Authdesk, Engine, InstallRequest, LibraryConnector, NewAccount,
-    PropertyInput, Secret,
+    Account, AccountConnector, AccountConnectorFilter, AuthStatus, Authdesk, Counts, Engine,
+    InstallRequest, LibraryConnector, NewAccount, Page, PropertyInput, Secret,
 };
 use serde::Serialize;
 use tauri::{AppHandle, State};
@@ -70,29 +70,186 @@ impl From<String> for CommandError {
 type R<T> = Result<T, CommandError>;
 type S<'a> = State<'a, Shell>;
 
+/// Most rows one list command returns: the window shows pages, never every row.
+const MAX_PAGE: u64 = 1000;
+
+/// What the window shows first, whatever the number of account connectors: counts from
+/// aggregate queries, the library, the first page of accounts and the account connectors
+/// that need the user (the first 50). Nothing here grows with the data directory beyond
+/// the page sizes.
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Overview {
     data_dir: String,
-    accounts: Vec<Account>,
+    counts: Counts,
     connectors: Vec<LibraryConnector>,
-    account_connectors: Vec<AccountConnector>,
+    accounts: Page<AccountRow>,
+    needing_reauthentication: Vec<AccountConnector>,
 }
 
+/// An account in the list, with how many of its account connectors need re-authentication.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AccountRow {
+    #[serde(flatten)]
+    account: Account,
+    needing_reauthentication: u64,
+}
+
+fn accounts_rows(
+    desk: &Authdesk,
+    search: Option<&str>,
+    offset: u64,
+    limit: u64,
+) -> authdesk_core::Result<Page<AccountRow>> {
+    let page = desk.accounts_page(search, offset, Some(limit.min(MAX_PAGE)))?;
+    let ids: Vec<String> = page.items.iter().map(|a| a.id.clone()).collect();
+    let needing = desk.needing_reauth_by_account(&ids)?;
+    Ok(Page {
+        total: page.total,
+        items: page
+            .items
+            .into_iter()
+            .map(|account| AccountRow {
+                needing_reauthentication: needing.get(&account.id).copied().unwrap_or(0),
+                account,
+            })
+            .collect(),
+    })
+}
+
+/// `account_search` and `account_limit`: the account list as the window shows it now (a
+/// search, how many rows are loaded), so a reload keeps it.
 #[tauri::command]
-pub async fn overview(shell: S<'_>) -> R<Overview> {
+pub async fn overview(
+    shell: S<'_>,
+    account_search: Option<String>,
+    account_limit: Option<u64>,
+) -> R<Overview> {
     let overview = shell
-        .db(|desk| {
+        .db(move |desk| {
             Ok(Overview {
                 data_dir: desk.data_dir().display().to_string(),
-                accounts: desk.list_accounts()?,
+                counts: desk.counts()?,
                 connectors: desk.list_connectors()?,
-                account_connectors: desk.list_account_connectors(None)?,
+                accounts: accounts_rows(
+                    desk,
+                    account_search.as_deref(),
+                    0,
+                    account_limit.unwrap_or(100),
+                )?,
+                needing_reauthentication: desk
+                    .account_connectors_page(
+                        &AccountConnectorFilter {
+                            status: Some(AuthStatus::NeedsReauth),
+                            ..Default::default()
+                        },
+                        0,
+                        Some(50),
+                    )?
+                    .items,
             })
         })
         .await?;
-    tracing::info!(accounts = overview.accounts.len(), "served overview");
+    tracing::info!(
+        accounts = overview.counts.accounts,
+        account_connectors = overview.counts.account_connectors,
+        "served overview"
+    );
     Ok(overview)
+}
+
+#[tauri::command]
+pub async fn accounts_page(
+    shell: S<'_>,
+    search: Option<String>,
+    offset: u64,
+    limit: u64,
+) -> R<Page<AccountRow>> {
+    shell
+        .db(move |desk| accounts_rows(desk, search.as_deref(), offset, limit))
+        .await
+}
+
+/// An account connector in a list, with its account's name.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AccountConnectorRow {
+    #[serde(flatten)]
+    account_connector: AccountConnector,
+    account_name: String,
+}
+
+/// Account connectors across accounts or of one, by status, connector and a search of
+/// their names and connector ids; a page at a time.
+#[tauri::command]
+#[allow(clippy::too_many_arguments)]
+pub async fn account_connectors_page(
+    shell: S<'_>,
+    account_id: Option<String>,
+    status: Option<String>,
+    connector: Option<String>,
+    search: Option<String>,
+    offset: u64,
+    limit: u64,
+) -> R<Page<AccountConnectorRow>> {
+    let nonempty = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
+    let status = match nonempty(status) {
+        Some(s) => Some(AuthStatus::parse(&s).ok_or_else(|| {
+            format!(
+                "Unknown status {s:?}: use Authenticated, NotAuthenticated, \
+                 NeedsReauthentication or Error."
+            )
+        })?),
+        None => None,
+    };
+    let filter = AccountConnectorFilter {
+        account_id: nonempty(account_id),
+        status,
+        connector: nonempty(connector),
+        search: nonempty(search),
+    };
+    shell
+        .db(move |desk| {
+            let page = desk.account_connectors_page(&filter, offset, Some(limit.min(MAX_PAGE)))?;
+            // The page's accounts, each read once.
+            let mut names = std::collections::HashMap::new();
+            let mut items = Vec::with_capacity(page.items.len());
+            for ac in page.items {
+                if !names.contains_key(&ac.account_id) {
+                    let name = desk.get_account(&ac.account_id)?.name;
+                    names.insert(ac.account_id.clone(), name);
+                }
+                items.push(AccountConnectorRow {
+                    account_name: names[&ac.account_id].clone(),
+                    account_connector: ac,
+                });
+            }
+            Ok(Page {
+                items,
+                total: page.total,
+            })
+        })
+        .await
+}
+
+#[tauri::command]
+pub async fn account(shell: S<'_>, id: String) -> R<AccountRow> {
+    shell
+        .db(move |desk| {
+            let account = desk.get_account(&id)?;
+            let needing = desk.needing_reauth_by_account(std::slice::from_ref(&account.id))?;
+            Ok(AccountRow {
+                needing_reauthentication: needing.get(&account.id).copied().unwrap_or(0),
+                account,
+            })
+        })
+        .await
+}
+
+#[tauri::command]
+pub async fn account_connector(shell: S<'_>, id: i64) -> R<AccountConnector> {
+    shell.db(move |desk| desk.get_account_connector(id)).await
 }
 
 #[tauri::command]
@@ -445,6 +602,10 @@ macro_rules! all_commands {
     () => {
         tauri::generate_handler![
             commands::overview,
+            commands::accounts_page,
+            commands::account_connectors_page,
+            commands::account_connector,
+            commands::account,
             commands::create_account,
             commands::delete_account,
             commands::add_connector,

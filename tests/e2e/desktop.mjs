@@ -230,6 +230,36 @@ async function main(browser, env, issuer) {
     await waitText('inspect-status', (t) => t.includes('Not authenticated'), 'status changed');
   });
 
+  await check('the account search narrows the list; Find locates an account connector across accounts by name and status', async () => {
+    await browser.switchToWindow(main);
+    const setField = (id, value) => browser.execute((i, v) => {
+      const e = document.getElementById(i);
+      e.value = v;
+      e.dispatchEvent(new Event(e.tagName === 'SELECT' ? 'change' : 'input'));
+    }, id, value);
+    const accounts = () => browser.execute(() => [...document.querySelectorAll('#account-list li')].map((li) => li.textContent).join('|'));
+    await setField('account-search', 'customer b');
+    await browser.waitUntil(async () => { const t = await accounts(); return t.startsWith('Customer B') && !t.includes('Customer A'); },
+      { timeout: 10_000, timeoutMsg: 'the account list was not narrowed' });
+    await setField('account-search', '');
+    await browser.waitUntil(async () => (await accounts()).includes('Customer A'), { timeout: 10_000, timeoutMsg: 'the full list did not come back' });
+    await browser.execute(() => document.getElementById('nav-find').click());
+    await setField('find-status', 'NotAuthenticated');
+    await setField('find-search', 'A provider');
+    const rows = () => browser.execute(() => [...document.querySelectorAll('#find-table tbody tr')].map((tr) => tr.textContent));
+    await browser.waitUntil(async () => { const r = await rows(); return r.length === 1 && r[0].includes('Customer ACustomer A provider'); },
+      { timeout: 10_000, timeoutMsg: `Find shows: ${JSON.stringify(await rows())}` });
+    await setField('find-status', 'Authenticated');
+    await browser.waitUntil(async () => (await rows()).join('').includes('(none)'), { timeout: 10_000, timeoutMsg: 'the status filter did not apply' });
+    await setField('find-status', '');
+    await browser.waitUntil(async () => { const r = await rows(); return r.length === 1 && r[0].includes('Customer A provider'); },
+      { timeout: 10_000, timeoutMsg: 'no row without the status filter' });
+    await browser.saveScreenshot(path.join(ARTIFACTS, 'desktop-find.png'));
+    await browser.execute(() => document.querySelector('#find-table tbody tr').click());
+    await waitText('ac-title', (t) => t.startsWith('Customer A provider'), 'the found account connector did not open');
+    assert(await (await byId('view-accounts')).isDisplayed(), 'the accounts view is not shown');
+  });
+
   await check('screenshots of the library and settings', async () => {
     await (await byId('nav-library')).click();
     assert(await (await byId('view-library')).isDisplayed(), 'the library is not shown');

@@ -131,6 +131,26 @@ fn account_connectors_page_filter_and_count() {
         ),
         (2, 30, 25, 5)
     );
+    // Needing re-authentication, per account, from one aggregate (the status is set here
+    // directly: how a refresh comes to need it is tested in the engine's tests).
+    let db = rusqlite::Connection::open(s.desk.data_dir().join("authdesk.db")).unwrap();
+    db.execute(
+        "UPDATE account_connectors SET status = 'needs_reauth' WHERE id IN (?1, ?2)",
+        [by_account.items[0].id, by_account.items[1].id],
+    )
+    .unwrap();
+    let needing = s
+        .desk
+        .needing_reauth_by_account(&[s.account.clone(), other.clone()])
+        .unwrap();
+    assert_eq!(needing.get(&other), Some(&2));
+    assert_eq!(needing.get(&s.account), None);
+    assert!(s
+        .desk
+        .needing_reauth_by_account(&[s.account.clone()])
+        .unwrap()
+        .is_empty());
+    assert_eq!(s.desk.counts().unwrap().needs_reauthentication, 2);
     // Accounts: by name, searchable by name or Id.
     let accounts = s.desk.accounts_page(Some("other"), 0, None).unwrap();
     assert_eq!(
@@ -185,6 +205,11 @@ fn lists_and_counts_use_indexes() {
         "SELECT id FROM account_connectors WHERE status IN ('authenticated', 'error')
          AND COALESCE(last_refreshed_at, authenticated_at) <= '2030'",
         "account_connectors_by_last_use",
+    );
+    no_scan(
+        "SELECT account_id, count(*) FROM account_connectors WHERE status = 'needs_reauth'
+         GROUP BY account_id",
+        "INDEX account_connectors_by_",
     );
     let p = plan(&db, "SELECT id FROM accounts ORDER BY name, id LIMIT 100");
     assert!(

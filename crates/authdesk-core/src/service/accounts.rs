@@ -91,20 +91,24 @@ impl Authdesk {
     }
 
     /// For each of `account_ids`, how many of its account connectors need the user to sign
-    /// in again (one aggregate query).
+    /// in again: one aggregate over the rows that need it (the status index), whatever the
+    /// number of accounts.
     pub fn needing_reauth_by_account(
         &self,
         account_ids: &[String],
     ) -> Result<std::collections::HashMap<String, u64>> {
         let store = self.store();
         let mut stmt = store.conn().prepare_cached(
-            "SELECT count(*) FROM account_connectors WHERE account_id = ?1 AND status = 'needs_reauth'",
+            "SELECT account_id, count(*) FROM account_connectors WHERE status = 'needs_reauth'
+             GROUP BY account_id",
         )?;
+        let wanted: std::collections::HashSet<&str> =
+            account_ids.iter().map(String::as_str).collect();
         let mut out = std::collections::HashMap::new();
-        for id in account_ids {
-            let n: i64 = stmt.query_row([id], |r| r.get(0))?;
-            if n > 0 {
-                out.insert(id.clone(), n as u64);
+        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+            let (id, n) = row?;
+            if wanted.contains(id.as_str()) {
+                out.insert(id, n as u64);
             }
         }
         Ok(out)
