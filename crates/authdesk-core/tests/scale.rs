@@ -147,7 +147,7 @@ fn account_connectors_page_filter_and_count() {
     assert_eq!(needing.get(&s.account), None);
     assert!(s
         .desk
-        .needing_reauth_by_account(&[s.account.clone()])
+        .needing_reauth_by_account(std::slice::from_ref(&s.account))
         .unwrap()
         .is_empty());
     assert_eq!(s.desk.counts().unwrap().needs_reauthentication, 2);
