@@ -5,7 +5,13 @@ same run (alternating), under the caller's X display and D-Bus session.
 Interactive = the page has loaded and called into Rust (Authdesk logs "served overview",
 the bare window logs "bare-window: ready"). Memory = PSS summed over the app process and
 all its descendants (WebKitWebProcess, WebKitNetworkProcess), 3 s after it is interactive.
-Prints each run, the medians and the ratios. Usage: bench_desktop.py AUTHDESK_APP BARE_APP [RUNS]
+Prints each run, the medians and the ratios.
+
+With SEEDED (a directory holding data/ and vault.key, made by
+`cargo bench -p authdesk-cli --bench scale -- --seed SEEDED`), Authdesk on that data
+directory is measured too, next to Authdesk on an empty one (both with a key file).
+
+Usage: bench_desktop.py AUTHDESK_APP BARE_APP [RUNS] [SEEDED]
 """
 import os
 import shutil
@@ -50,10 +56,12 @@ def pss_kib(pids):
     return total
 
 
-def run_once(binary, marker):
+def run_once(binary, marker, seeded=None, key_file=False):
     home = tempfile.mkdtemp(prefix="bench-home-")
-    env = dict(os.environ, HOME=home, AUTHDESK_DATA_DIR=os.path.join(home, "data"),
+    env = dict(os.environ, HOME=home, AUTHDESK_DATA_DIR=os.path.join(seeded or home, "data"),
                AUTHDESK_LISTEN="127.0.0.1:0", AUTHDESK_LOG="info")
+    if key_file:
+        env["AUTHDESK_VAULT_KEY_FILE"] = os.path.join(seeded or home, "vault.key")
     t0 = time.monotonic()
     proc = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
@@ -83,21 +91,32 @@ def run_once(binary, marker):
 def main():
     app, bare = sys.argv[1], sys.argv[2]
     runs = int(sys.argv[3]) if len(sys.argv) > 3 else 5
+    seeded = sys.argv[4] if len(sys.argv) > 4 else None
     apps = {"authdesk": (app, "served overview"), "bare": (bare, "bare-window: ready")}
+    if seeded:
+        apps = {"empty": (app, "served overview", None, True),
+                "100k": (app, "served overview", seeded, True),
+                "bare": (bare, "bare-window: ready")}
     results = {name: [] for name in apps}
-    run_once(*apps["bare"])  # warm the page cache for both binaries' shared libraries
-    run_once(*apps["authdesk"])
+    for warm in apps.values():  # the page cache: shared libraries, the seeded database
+        run_once(*warm)
     for i in range(runs):
-        for name, (binary, marker) in apps.items():
-            t, pss, n = run_once(binary, marker)
+        for name, spec in apps.items():
+            t, pss, n = run_once(*spec)
             results[name].append((t, pss))
             print(f"run {i + 1} {name:8s}: interactive after {t * 1000:6.0f} ms, PSS {pss / 1024:6.1f} MiB over {n} processes")
     med = {name: (statistics.median(t for t, _ in r), statistics.median(p for _, p in r)) for name, r in results.items()}
     for name, (t, p) in med.items():
         print(f"median {name:8s}: {t * 1000:.0f} ms to interactive, {p / 1024:.1f} MiB PSS")
-    ta, pa = med["authdesk"]
     tb, pb = med["bare"]
-    print(f"ratio authdesk/bare: launch {ta / tb:.2f}x, memory {pa / pb:.2f}x (goal: within 1.2x on both)")
+    if seeded:
+        te, pe = med["empty"]
+        ts, ps = med["100k"]
+        print(f"ratio 100k/empty: launch {ts / te:.2f}x, memory {ps / pe:.2f}x (goal: within 1.2x)")
+        print(f"ratio empty/bare: launch {te / tb:.2f}x, memory {pe / pb:.2f}x")
+    else:
+        ta, pa = med["authdesk"]
+        print(f"ratio authdesk/bare: launch {ta / tb:.2f}x, memory {pa / pb:.2f}x (goal: within 1.2x on both)")
 
 
 if __name__ == "__main__":

@@ -17,15 +17,40 @@ use clap::Parser;
 use cli::{Cli, Command, VaultCmd};
 use commands::{local_api, oauth, Ctx, Outcome};
 
+/// The error and its causes on one line, each cause once (a message that already quotes its
+/// cause, like "writing the list: Broken pipe", is not followed by it again).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !msg.contains(&text) {
+            if !msg.is_empty() {
+                msg.push_str(": ");
+            }
+            msg.push_str(&text);
+        }
+    }
+    msg.replace('\n', " ")
+}
+
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 fn main() -> ExitCode {
     authdesk_core::logging::init();
     let cli = Cli::parse();
     match run(cli) {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::ThirdPartyFailed) => ExitCode::from(oauth::EXIT_HTTP_FAILURE),
+        // The reader went away (`authdesk ... | head`): stop quietly, as other tools do.
+        Err(e) if broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             // One line: the core's messages already say what happened and what to do.
-            let msg = format!("{e:#}").replace('\n', " ");
+            let msg = one_line(&e);
             eprintln!("authdesk: error: {msg}");
             ExitCode::FAILURE
         }

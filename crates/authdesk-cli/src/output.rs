@@ -17,13 +17,53 @@ pub struct Out {
     pub json: bool,
 }
 
-impl Out {
-    fn emit<T: Serialize + ?Sized>(&self, value: &T, human: impl FnOnce() -> String) -> Result<()> {
+/// A JSON array being written to standard output (see [`Out::json_array_stream`]).
+pub struct JsonArray {
+    out: std::io::BufWriter<std::io::StdoutLock<'static>>,
+    first: bool,
+}
+
+impl JsonArray {
+    pub fn push<T: Serialize>(&mut self, value: &T) -> std::io::Result<()> {
         use std::io::Write;
+        if !std::mem::take(&mut self.first) {
+            self.out.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut self.out, value).map_err(std::io::Error::from)
+    }
+
+    pub fn finish(mut self) -> std::io::Result<()> {
+        use std::io::Write;
+        self.out.write_all(b"]\n")?;
+        self.out.flush()
+    }
+}
+
+impl Out {
+    /// With `--json` into a pipe or a file: a long list written as one compact JSON array
+    /// while it is read, so memory stays one chunk. `None`: print lists whole (a table, or
+    /// pretty JSON on a terminal).
+    pub fn json_array_stream(&self) -> Result<Option<JsonArray>> {
+        use std::io::{IsTerminal, Write};
+        if !self.json || std::io::stdout().is_terminal() {
+            return Ok(None);
+        }
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        out.write_all(b"[")?;
+        Ok(Some(JsonArray { out, first: true }))
+    }
+
+    fn emit<T: Serialize + ?Sized>(&self, value: &T, human: impl FnOnce() -> String) -> Result<()> {
+        use std::io::{IsTerminal, Write};
         // One buffered write: a list of 100,000 rows is not 100,000 line flushes.
+        let terminal = std::io::stdout().is_terminal();
         let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
-        if self.json {
+        if self.json && terminal {
             serde_json::to_writer_pretty(&mut stdout, value)?;
+            stdout.write_all(b"\n")?;
+        } else if self.json {
+            // Into a pipe or a file: compact (a third of the bytes for a long list).
+            serde_json::to_writer(&mut stdout, value)?;
             stdout.write_all(b"\n")?;
         } else {
             stdout.write_all(human().as_bytes())?;

@@ -476,3 +476,70 @@ fn read_commands_speak_json_and_the_library_is_complete() {
     );
     assert!(desk.run(&["data-dir"]).ok().trim_end().ends_with("data"));
 }
+
+#[test]
+fn account_connector_lists_page_filter_and_stream() {
+    let desk = Desk::new();
+    let a = desk.create_account("Paged A");
+    let b = desk.create_account("Paged B");
+    let mut ids = vec![];
+    for _ in 0..3 {
+        ids.push(desk.install(&a, "github", &[]));
+    }
+    for _ in 0..2 {
+        ids.push(desk.install(&a, "slack", &[]));
+    }
+    ids.push(desk.install(&b, "github", &[]));
+    let list = |args: &[&str]| {
+        let mut all = vec!["--json", "account-connectors", "list"];
+        all.extend_from_slice(args);
+        let run = desk.run(&all);
+        let v = run.json();
+        let got: Vec<i64> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|ac| ac["Id"].as_i64().unwrap())
+            .collect();
+        (got, run.stderr())
+    };
+    // Pages in Id order, saying where the rest is.
+    let (first, note) = list(&["--per-page", "2"]);
+    assert_eq!(first, ids[..2]);
+    assert!(
+        note.contains("1-2 of 6") && note.contains("--page 2"),
+        "{note}"
+    );
+    assert_eq!(list(&["--per-page", "2", "--page", "3"]).0, ids[4..]);
+    assert_eq!(
+        list(&["--per-page", "2", "--page", "9"]).0,
+        Vec::<i64>::new()
+    );
+    // Filters narrow; --all (streamed: stdout is a pipe here) prints every one.
+    assert_eq!(list(&["--connector", "slack"]).0, ids[3..5]);
+    assert_eq!(list(&["--account", &b]).0, ids[5..]);
+    assert_eq!(
+        list(&["--account", &a, "--connector", "github"]).0,
+        ids[..3]
+    );
+    assert_eq!(list(&["--status", "not-authenticated", "--all"]).0, ids);
+    assert_eq!(
+        list(&["--status", "authenticated", "--all"]).0,
+        Vec::<i64>::new()
+    );
+    assert_eq!(list(&["--all"]).0, ids);
+    assert_eq!(list(&["--all", "--connector", "slack"]).0, ids[3..5]);
+    // Bad filters say what is wrong.
+    let err = desk
+        .run(&["account-connectors", "list", "--status", "sleepy"])
+        .fails();
+    assert!(err.contains("not a status"), "{err}");
+    let err = desk
+        .run(&["account-connectors", "list", "--connector", "nope"])
+        .fails();
+    assert!(err.contains("nope"), "{err}");
+    let err = desk
+        .run(&["account-connectors", "list", "--page", "0"])
+        .fails();
+    assert!(err.contains("count from 1"), "{err}");
+}

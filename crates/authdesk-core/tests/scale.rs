@@ -117,6 +117,36 @@ fn account_connectors_page_filter_and_count() {
         None,
     );
     assert_eq!(none.total, 0, "_ is not a wildcard");
+    // Read in chunks (each after the last Id of the one before): every row once, in order.
+    let mut chunks = vec![];
+    let n = s
+        .desk
+        .for_each_account_connector(&AccountConnectorFilter::default(), 7, |items| {
+            chunks.push(items);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(n, 30);
+    assert_eq!(
+        chunks.iter().map(Vec::len).collect::<Vec<_>>(),
+        [7, 7, 7, 7, 2]
+    );
+    assert_eq!(chunks.concat(), all.items);
+    let mut theirs = vec![];
+    s.desk
+        .for_each_account_connector(
+            &AccountConnectorFilter {
+                account_id: Some(other.clone()),
+                ..Default::default()
+            },
+            2,
+            |items| {
+                theirs.extend(items);
+                Ok(())
+            },
+        )
+        .unwrap();
+    assert_eq!(theirs, by_account.items);
     // A page read the same as one by one.
     for ac in &all.items {
         assert_eq!(ac, &s.desk.get_account_connector(ac.id).unwrap());

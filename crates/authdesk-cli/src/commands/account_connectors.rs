@@ -97,6 +97,21 @@ pub fn run(ctx: &Ctx, cmd: AccountConnectorsCmd) -> Result<()> {
                 connector,
                 search,
             };
+            if all {
+                if let Some(mut array) = out.json_array_stream()? {
+                    desk.for_each_account_connector(&filter, 2000, |items| {
+                        items
+                            .iter()
+                            .try_for_each(|ac| array.push(ac))
+                            .map_err(|source| authdesk_core::Error::Io {
+                                context: "writing the list".into(),
+                                source,
+                            })
+                    })?;
+                    array.finish()?;
+                    return Ok(());
+                }
+            }
             let (offset, limit) = if all {
                 (0, None)
             } else {

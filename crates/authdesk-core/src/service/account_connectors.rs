@@ -87,68 +87,17 @@ impl Authdesk {
         offset: u64,
         limit: Option<u64>,
     ) -> Result<Page<AccountConnector>> {
-        let account = filter
-            .account_id
-            .as_deref()
-            .map(|a| self.get_account(a))
-            .transpose()?
-            .map(|a| a.id);
-        let connector = filter
-            .connector
-            .as_deref()
-            .map(|c| self.get_connector(c))
-            .transpose()?
-            .map(|c| c.id);
-        let pattern = filter
-            .search
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(like_pattern);
-        let status = filter.status.map(|s| s.as_db());
-        // Only the conditions that apply, so SQLite plans each list with its index (an
-        // `?1 IS NULL OR ...` condition would make it scan).
-        let mut clauses: Vec<String> = vec![];
-        let mut params: Vec<&dyn rusqlite::ToSql> = vec![];
-        fn add<'a>(
-            clauses: &mut Vec<String>,
-            params: &mut Vec<&'a dyn rusqlite::ToSql>,
-            clause: &str,
-            value: &'a dyn rusqlite::ToSql,
-        ) {
-            params.push(value);
-            clauses.push(clause.replace('#', &format!("?{}", params.len())));
-        }
-        if let Some(a) = &account {
-            add(&mut clauses, &mut params, "ac.account_id = #", a);
-        }
-        if let Some(st) = &status {
-            add(&mut clauses, &mut params, "ac.status = #", st);
-        }
-        if let Some(c) = &connector {
-            add(&mut clauses, &mut params, "ac.connector_id = #", c);
-        }
-        if let Some(p) = &pattern {
-            add(
-                &mut clauses,
-                &mut params,
-                "(ac.name LIKE # ESCAPE '\\' OR c.slug LIKE # ESCAPE '\\')",
-                p,
-            );
-        }
-        let condition = if clauses.is_empty() {
-            "1".to_string()
-        } else {
-            clauses.join(" AND ")
-        };
+        let filter = self.resolve(filter)?;
+        let condition = filter.condition(None);
         let store = self.store();
         let conn = store.conn();
         let total: i64 = conn
             .prepare_cached(&format!(
                 "SELECT count(*) FROM account_connectors ac JOIN connectors c ON c.id = ac.connector_id
-                 WHERE {condition}"
+                 WHERE {}",
+                condition.sql()
             ))?
-            .query_row(params.as_slice(), |r| r.get(0))?;
+            .query_row(condition.params().as_slice(), |r| r.get(0))?;
         // SQLite's LIMIT -1 means no limit.
         let limit = limit.map_or(-1, |l| l.min(i64::MAX as u64) as i64);
         let tail = format!(
@@ -157,14 +106,69 @@ impl Authdesk {
         );
         let items = load_many(
             conn,
-            &condition,
-            &params,
+            &condition.sql(),
+            &condition.params(),
             &tail,
             &mut ConnectorCache::default(),
         )?;
         Ok(Page {
             items,
             total: total as u64,
+        })
+    }
+
+    /// Every account connector `filter` selects, in Id order, handed to `each` `chunk` at a
+    /// time (each chunk read after the last Id of the one before, so memory stays one chunk
+    /// and nothing is skipped or repeated). Returns how many there were.
+    pub fn for_each_account_connector(
+        &self,
+        filter: &AccountConnectorFilter,
+        chunk: u64,
+        mut each: impl FnMut(Vec<AccountConnector>) -> Result<()>,
+    ) -> Result<u64> {
+        let filter = self.resolve(filter)?;
+        let mut connectors = ConnectorCache::default();
+        let (mut after, mut n) = (None, 0u64);
+        loop {
+            let condition = filter.condition(after);
+            let items = load_many(
+                self.store().conn(),
+                &condition.sql(),
+                &condition.params(),
+                &format!("ORDER BY ac.id LIMIT {}", chunk.clamp(1, 100_000)),
+                &mut connectors,
+            )?;
+            let Some(last) = items.last() else {
+                return Ok(n);
+            };
+            after = Some(last.id);
+            n += items.len() as u64;
+            each(items)?;
+        }
+    }
+
+    /// A filter with its account and connector looked up (an unknown one is an error).
+    fn resolve(&self, filter: &AccountConnectorFilter) -> Result<ResolvedFilter> {
+        Ok(ResolvedFilter {
+            account: filter
+                .account_id
+                .as_deref()
+                .map(|a| self.get_account(a))
+                .transpose()?
+                .map(|a| a.id),
+            status: filter.status.map(|s| s.as_db()),
+            connector: filter
+                .connector
+                .as_deref()
+                .map(|c| self.get_connector(c))
+                .transpose()?
+                .map(|c| c.id),
+            pattern: filter
+                .search
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(like_pattern),
         })
     }
 
@@ -542,6 +546,68 @@ fn load_account_connector(conn: &rusqlite::Connection, id: i64) -> Result<Accoun
             "list them with `authdesk account-connectors list`",
         )
     })
+}
+
+struct ResolvedFilter {
+    account: Option<String>,
+    status: Option<&'static str>,
+    connector: Option<i64>,
+    pattern: Option<String>,
+}
+
+impl ResolvedFilter {
+    /// The SQL condition over `account_connectors ac JOIN connectors c`, with only the
+    /// clauses that apply, so SQLite plans each list with its index (an `?1 IS NULL OR ...`
+    /// condition would make it scan). `after`: only Ids above it.
+    fn condition(&self, after: Option<i64>) -> Where {
+        let mut w = Where::default();
+        if let Some(a) = &self.account {
+            w.add("ac.account_id = #", a.clone());
+        }
+        if let Some(st) = self.status {
+            w.add("ac.status = #", st);
+        }
+        if let Some(c) = self.connector {
+            w.add("ac.connector_id = #", c);
+        }
+        if let Some(p) = &self.pattern {
+            w.add(
+                "(ac.name LIKE # ESCAPE '\\' OR c.slug LIKE # ESCAPE '\\')",
+                p.clone(),
+            );
+        }
+        if let Some(id) = after {
+            w.add("ac.id > #", id);
+        }
+        w
+    }
+}
+
+/// A WHERE clause and its parameters (`#` in a clause is its parameter).
+#[derive(Default)]
+struct Where {
+    clauses: Vec<String>,
+    params: Vec<Box<dyn rusqlite::ToSql>>,
+}
+
+impl Where {
+    fn add(&mut self, clause: &str, value: impl rusqlite::ToSql + 'static) {
+        self.params.push(Box::new(value));
+        self.clauses
+            .push(clause.replace('#', &format!("?{}", self.params.len())));
+    }
+
+    fn sql(&self) -> String {
+        if self.clauses.is_empty() {
+            "1".into()
+        } else {
+            self.clauses.join(" AND ")
+        }
+    }
+
+    fn params(&self) -> Vec<&dyn rusqlite::ToSql> {
+        self.params.iter().map(|p| p.as_ref()).collect()
+    }
 }
 
 /// Library entries by Id, each parsed once per list.
