@@ -466,7 +466,7 @@ async fn connectors_install_update_and_secrets_never_come_back() {
     // A bad AuthValue in a PUT changes nothing, not even the properties sent with it.
     let (s, v) = api
         .call(Method::PUT, &format!("/v1.0/account/connectors/{id}"), Some(&acme),
-            Some(json!({"AuthValue": "{\"Expires\":\"tomorrow\"}", "Properties": [{"Name": "Region", "Value": "eu"}]})))
+            Some(json!({"AuthValue": "{\"Expires\":\"tomorrow\"}", "Properties": [{"Name": "ClientId", "Value": "eu-app"}]})))
         .await;
     assert_eq!(s, 400);
     assert!(v["Message"].as_str().unwrap().contains("`Expires`"), "{v}");
@@ -482,13 +482,15 @@ async fn connectors_install_update_and_secrets_never_come_back() {
         .as_array()
         .unwrap()
         .iter()
-        .any(|p| p["Name"] == "Region"));
+        .any(|p| p["Value"] == "eu-app"));
     let (s, v) = api
         .call(
             Method::PUT,
             &format!("/v1.0/account/connectors/{id}"),
             Some(&acme),
-            Some(json!({"AuthValue": "{}", "Properties": [{"Name": "Region", "Value": "eu"}]})),
+            Some(
+                json!({"AuthValue": "{}", "Properties": [{"Name": "ClientId", "Value": "eu-app"}]}),
+            ),
         )
         .await;
     assert_eq!(
@@ -499,7 +501,7 @@ async fn connectors_install_update_and_secrets_never_come_back() {
         .as_array()
         .unwrap()
         .iter()
-        .any(|p| p["Name"] == "Region" && p["Value"] == "eu"));
+        .any(|p| p["Name"] == "ClientId" && p["Value"] == "eu-app"));
 
     let (s, _) = api
         .call(

@@ -30,6 +30,15 @@ fn one_line(e: &anyhow::Error) -> String {
             msg.push_str(&text);
         }
     }
+    // What to do, as a command (the core says it in words for the API and the window).
+    let hint = e
+        .chain()
+        .find_map(|c| c.downcast_ref::<authdesk_core::Error>())
+        .and_then(authdesk_core::Error::hint);
+    if let Some(hint) = hint {
+        msg.push_str("; ");
+        msg.push_str(&hint.cli());
+    }
     msg.replace('\n', " ")
 }
 

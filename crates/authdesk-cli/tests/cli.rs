@@ -438,7 +438,7 @@ fn read_commands_speak_json_and_the_library_is_complete() {
     let def = desk.dir.path().join("mine.toml");
     std::fs::write(
         &def,
-        "id = \"mine\"\nname = \"Mine\"\nversion = \"1\"\napi_base_url = \"https://api.mine.test\"\n[auth]\ntype = \"basic\"\n",
+        "id = \"mine\"\nname = \"Mine\"\nversion = \"1\"\napi_base_url = \"https://api.mine.test\"\n[[properties]]\nname = \"Region\"\n[auth]\ntype = \"basic\"\n",
     )
     .unwrap();
     let added = desk

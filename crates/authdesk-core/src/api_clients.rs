@@ -138,11 +138,7 @@ impl Authdesk {
                 params![client_id, ts(now)],
             )?;
             if n == 0 {
-                return Err(Error::not_found_hint(
-                    "API client",
-                    &client_id,
-                    "list them with `authdesk api-clients list`",
-                ));
+                return Err(Error::not_found("API client", &client_id));
             }
             tx.execute("DELETE FROM api_tokens WHERE client_id = ?1", [&client_id])?;
             Ok(())

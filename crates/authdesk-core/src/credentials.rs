@@ -74,9 +74,8 @@ impl Authdesk {
                 return Err(Error::InvalidInput(format!(
                     "the library's ClientSecret of `{}` is shared by every account connector, so \
                      it is not sent to a token endpoint whose host the property `{property}` \
-                     chooses; set ClientId and ClientSecret on account connector \
-                     {account_connector_id} itself (`authdesk account-connectors set-property \
-                     {account_connector_id} ClientSecret --value-stdin`)",
+                     chooses; set ClientId and ClientSecret as properties of account connector \
+                     {account_connector_id} itself",
                     ac.connector.slug
                 )));
             }

@@ -105,6 +105,16 @@ pub struct LibraryConnector {
     pub definition: std::sync::Arc<ConnectorDefinition>,
 }
 
+/// What to do with a library entry's ClientSecret when its OAuth app is saved.
+#[derive(Debug, Clone, Copy)]
+pub enum ClientSecretChange<'a> {
+    /// Keep the stored secret (an error if there is none: say `Public`).
+    Keep,
+    Set(&'a Secret),
+    /// A public client: no secret (PKCE protects the code).
+    Public,
+}
+
 /// Authentication status of an account connector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub enum AuthStatus {
@@ -266,6 +276,19 @@ pub struct AccountConnector {
     pub authenticated_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The last verdict of a method call on the stored credential (this version of it):
+    /// none until a call answers 2xx or 401/403.
+    pub last_check: Option<CredentialCheck>,
+}
+
+/// What a method call said about the stored credential.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct CredentialCheck {
+    pub at: DateTime<Utc>,
+    pub http_status: u16,
+    /// 2xx: the credential works; 401/403: the provider refused it.
+    pub ok: bool,
 }
 
 impl AccountConnector {

@@ -32,9 +32,8 @@ pub enum Error {
 
     #[error(
         "no {missing} is configured for account connector {account_connector_id} ({connector}): \
-         set it on the connector library entry (`authdesk connectors set-client {connector} ...`) \
-         or as the account connector property `{missing}` \
-         (`authdesk account-connectors set-property {account_connector_id} {missing} ...`)"
+         set it in the OAuth app of the connector library entry `{connector}`, or as the \
+         account connector's own property `{missing}`"
     )]
     ClientCredentialsMissing {
         missing: &'static str,
@@ -91,7 +90,7 @@ pub enum Error {
         known: i64,
     },
 
-    #[error("account connector {account_connector_id} needs the user to sign in again: {message}. Run `authdesk connect {account_connector_id}`")]
+    #[error("account connector {account_connector_id} needs the user to sign in again: {message}")]
     NeedsReauth {
         account_connector_id: i64,
         message: String,
@@ -99,7 +98,7 @@ pub enum Error {
 
     #[error(
         "account connector {account_connector_id} has no credentials and cannot get any by \
-         itself ({reason}); sign in with `authdesk connect {account_connector_id}` or set an AuthValue"
+         itself ({reason}); sign in, or set an AuthValue"
     )]
     NeedsSignIn {
         account_connector_id: i64,
@@ -114,6 +113,17 @@ pub enum Error {
 
     #[error("{0}")]
     ProviderRejected(String),
+
+    #[error(
+        "{field} of connector `{connector}` needs the property `{property}`: set it on account \
+         connector {account_connector_id}"
+    )]
+    MissingProperty {
+        account_connector_id: i64,
+        connector: String,
+        field: String,
+        property: String,
+    },
 
     #[error("sign-in failed: {0}")]
     AuthorizationFailed(String),
@@ -135,7 +145,109 @@ pub enum Error {
     },
 }
 
+/// What a user can do about an error. Each surface renders it its own way: the CLI as a
+/// command to run, the window as a button, the API not at all (its message already says
+/// what to do in words).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(
+    tag = "Kind",
+    rename_all = "PascalCase",
+    rename_all_fields = "PascalCase"
+)]
+pub enum Hint {
+    /// Sign in (again) for this account connector.
+    SignIn { account_connector_id: i64 },
+    /// Set the OAuth app's ClientId or ClientSecret: on the library entry, or as the
+    /// account connector's properties.
+    SetClient {
+        connector: String,
+        account_connector_id: i64,
+        missing: String,
+    },
+    /// Set a property of the account connector.
+    SetProperty {
+        account_connector_id: i64,
+        property: String,
+    },
+    /// Unlock, or start, the OS keychain.
+    Keychain,
+    /// Look at the list of what exists (`what`: an account, a connector, ...).
+    List { what: String },
+}
+
+impl Hint {
+    /// The command-line way to act on it.
+    pub fn cli(&self) -> String {
+        match self {
+            Hint::SignIn {
+                account_connector_id: id,
+            } => format!("run `authdesk connect {id}`"),
+            Hint::SetClient {
+                connector,
+                account_connector_id,
+                missing,
+            } => format!(
+                "run `authdesk connectors set-client {connector} --client-id ID \
+                 --client-secret-stdin`, or `authdesk account-connectors set-property \
+                 {account_connector_id} {missing} --value-stdin`"
+            ),
+            Hint::SetProperty {
+                account_connector_id,
+                property,
+            } => format!(
+                "run `authdesk account-connectors set-property {account_connector_id} {property} VALUE`"
+            ),
+            Hint::Keychain => "see `authdesk vault status`".into(),
+            Hint::List { what } => match what.as_str() {
+                "account" => "list them with `authdesk accounts list`".into(),
+                "connector" => "list them with `authdesk connectors list`".into(),
+                "account connector" => "list them with `authdesk account-connectors list`".into(),
+                "API client" => "list them with `authdesk api-clients list`".into(),
+                other => format!("no {other} by that name exists"),
+            },
+        }
+    }
+}
+
 impl Error {
+    /// What the user can do about it, if there is one thing to do.
+    pub fn hint(&self) -> Option<Hint> {
+        Some(match self {
+            Error::NeedsReauth {
+                account_connector_id,
+                ..
+            }
+            | Error::NeedsSignIn {
+                account_connector_id,
+                ..
+            } => Hint::SignIn {
+                account_connector_id: *account_connector_id,
+            },
+            Error::ClientCredentialsMissing {
+                missing,
+                connector,
+                account_connector_id,
+            } => Hint::SetClient {
+                connector: connector.clone(),
+                account_connector_id: *account_connector_id,
+                missing: missing.to_string(),
+            },
+            Error::MissingProperty {
+                account_connector_id,
+                property,
+                ..
+            } => Hint::SetProperty {
+                account_connector_id: *account_connector_id,
+                property: property.clone(),
+            },
+            Error::KeychainUnavailable { .. } | Error::KeychainLocked { .. } => Hint::Keychain,
+            Error::NotFound { what, .. } => Hint::List {
+                what: what.to_string(),
+            },
+            _ => return None,
+        })
+    }
+
     pub fn not_found(what: &'static str, id: impl ToString) -> Self {
         Error::NotFound {
             what,

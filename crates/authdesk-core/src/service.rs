@@ -19,7 +19,7 @@ mod library;
 
 use crate::vault::{KeySource, SealedAt, Vault, KEY_CHECK_PLAINTEXT};
 pub(crate) use account_connectors::write_property;
-pub use accounts::parse_guid;
+pub use accounts::{checked_timezone, parse_guid, timezone_names};
 
 /// The time source; injectable so tests can move time.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;

@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_trust.sql"),
     include_str!("../migrations/0005_cyclr_compat.sql"),
     include_str!("../migrations/0006_scale.sql"),
+    include_str!("../migrations/0007_window.sql"),
 ];
 
 pub fn schema_version() -> i64 {

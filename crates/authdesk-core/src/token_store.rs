@@ -103,6 +103,8 @@ pub struct CredentialEvent {
     pub at: DateTime<Utc>,
     pub kind: String,
     pub detail: Option<String>,
+    /// `call`, `keep_alive` or `user` for what the engine did on its own account.
+    pub trigger: Option<String>,
 }
 
 /// A pending authorization request, taken by its `state`.
@@ -126,6 +128,29 @@ pub struct PendingAuthorization {
 pub struct Expected<'a> {
     pub version: i64,
     pub lease_holder: &'a str,
+    /// What asked for the work, recorded in the history with what it wrote.
+    pub trigger: Trigger,
+}
+
+/// What made the engine refresh a credential: shown in the history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// A method call needed a valid token.
+    Call,
+    /// The keep-alive (the token was about to expire, or the refresh token sat idle).
+    KeepAlive,
+    /// Someone asked for it (Refresh now, `authdesk refresh`).
+    User,
+}
+
+impl Trigger {
+    pub fn as_db(self) -> &'static str {
+        match self {
+            Trigger::Call => "call",
+            Trigger::KeepAlive => "keep_alive",
+            Trigger::User => "user",
+        }
+    }
 }
 
 /// Tokens taken out of the store by a disconnect or a delete, to revoke at the provider.
@@ -174,10 +199,12 @@ pub(crate) fn record_event(
     at: DateTime<Utc>,
     kind: &str,
     detail: Option<&str>,
+    trigger: Option<Trigger>,
 ) -> Result<()> {
     tx.execute(
-        "INSERT INTO credential_events(account_connector_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4)",
-        params![id, ts(at), kind, detail],
+        "INSERT INTO credential_events(account_connector_id, at, kind, detail, trigger)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![id, ts(at), kind, detail, trigger.map(Trigger::as_db)],
     )?;
     // Keep the history bounded.
     tx.execute(
@@ -352,7 +379,7 @@ impl Authdesk {
                 (TokenCommit::Refresh, true) => Some("refresh token rotated"),
                 _ => None,
             };
-            record_event(tx, id, now, event, detail)?;
+            record_event(tx, id, now, event, detail, expected.map(|e| e.trigger))?;
             Ok(Some(tx.query_row(
                 "SELECT credential_version FROM account_connectors WHERE id = ?1",
                 [id],
@@ -382,7 +409,7 @@ impl Authdesk {
                 params![id, message, ts(now)],
             )?;
             release_lease_in(tx, id, expected.lease_holder)?;
-            record_event(tx, id, now, "needs_reauth", Some(message))?;
+            record_event(tx, id, now, "needs_reauth", Some(message), Some(expected.trigger))?;
             Ok(true)
         })
     }
@@ -423,7 +450,14 @@ impl Authdesk {
                 params![id, shown, ts(now), ts(retry_after)],
             )?;
             release_lease_in(tx, id, expected.lease_holder)?;
-            record_event(tx, id, now, "refresh_failed", Some(message))?;
+            record_event(
+                tx,
+                id,
+                now,
+                "refresh_failed",
+                Some(message),
+                Some(expected.trigger),
+            )?;
             Ok(Some(retry_after))
         })
     }
@@ -439,7 +473,7 @@ impl Authdesk {
                  WHERE id = ?1",
                 params![id, message, ts(now)],
             )?;
-            record_event(tx, id, now, kind, Some(message))
+            record_event(tx, id, now, kind, Some(message), None)
         })
     }
 
@@ -459,7 +493,7 @@ impl Authdesk {
                  WHERE id = ?1",
                 params![id, ts(now)],
             )?;
-            record_event(tx, id, now, event, None)?;
+            record_event(tx, id, now, event, None, None)?;
             Ok(sealed)
         })?;
         self.open_taken(id, sealed)
@@ -490,11 +524,47 @@ impl Authdesk {
 
     /// A history entry that is not a credential change (e.g. a refresh whose result was
     /// discarded). Best effort: the account connector may be gone.
-    pub fn note_event(&self, id: i64, kind: &str, detail: Option<&str>) {
+    pub fn note_event(&self, id: i64, kind: &str, detail: Option<&str>, trigger: Option<Trigger>) {
         let now = self.now();
         let _ = self
             .store()
-            .write(|tx| record_event(tx, id, now, kind, detail));
+            .write(|tx| record_event(tx, id, now, kind, detail, trigger));
+    }
+
+    /// A method call's verdict on the stored credential: 2xx verified it, 401/403 refused
+    /// it. Recorded (with a history entry) only when it differs from what is known for the
+    /// current credential version.
+    pub fn record_check(&self, id: i64, http_status: u16) -> Result<()> {
+        let ok = (200..300).contains(&http_status);
+        let now = self.now();
+        self.store().write(|tx| {
+            let known: Option<(Option<i64>, bool)> = tx
+                .query_row(
+                    "SELECT checked_status, checked_version IS credential_version
+                     FROM account_connectors WHERE id = ?1",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let Some((status, current)) = known else {
+                return Ok(());
+            };
+            if current && status.map(|s| (200..300).contains(&s)) == Some(ok) {
+                return Ok(());
+            }
+            tx.execute(
+                "UPDATE account_connectors SET checked_at = ?2, checked_status = ?3,
+                     checked_version = credential_version
+                 WHERE id = ?1",
+                params![id, ts(now), http_status],
+            )?;
+            let (kind, detail) = if ok {
+                ("verified", format!("a call answered HTTP {http_status}"))
+            } else {
+                ("refused", format!("a call answered HTTP {http_status}"))
+            };
+            record_event(tx, id, now, kind, Some(&detail), Some(Trigger::Call))
+        })
     }
 
     fn open_taken(&self, id: i64, sealed: SealedTokens) -> Result<TakenTokens> {
@@ -651,7 +721,7 @@ impl Authdesk {
     pub fn credential_events(&self, id: i64, limit: usize) -> Result<Vec<CredentialEvent>> {
         let store = self.store();
         let mut stmt = store.conn().prepare(
-            "SELECT at, kind, detail FROM credential_events WHERE account_connector_id = ?1
+            "SELECT at, kind, detail, trigger FROM credential_events WHERE account_connector_id = ?1
              ORDER BY id DESC LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![id, limit as i64], |r| {
@@ -659,6 +729,7 @@ impl Authdesk {
                 at: parse_ts(r.get(0)?),
                 kind: r.get(1)?,
                 detail: r.get(2)?,
+                trigger: r.get(3)?,
             })
         })?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)

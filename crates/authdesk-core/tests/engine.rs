@@ -351,10 +351,19 @@ async fn empty_auth_value_authenticates_with_client_credentials() {
     // An authorization-code connector with "{}" cannot help itself.
     let code = h.install("oidc-test", Some("{}"));
     let e = h.engine.access(code).await.unwrap_err();
-    assert!(
-        matches!(e, Error::NeedsSignIn { .. }) && e.to_string().contains("authdesk connect"),
-        "{e}"
+    assert!(matches!(e, Error::NeedsSignIn { .. }), "{e}");
+    // What to do, for each surface to render: sign in to this account connector.
+    assert_eq!(
+        e.hint(),
+        Some(authdesk_core::error::Hint::SignIn {
+            account_connector_id: code
+        })
     );
+    assert!(e
+        .hint()
+        .unwrap()
+        .cli()
+        .contains(&format!("authdesk connect {code}")));
 }
 
 #[tokio::test]
@@ -505,6 +514,31 @@ async fn keep_alive_refreshes_what_expires_soon_and_what_sat_idle() {
         "{done:?}"
     );
     assert_eq!(h.grants("refresh_token").await, 2);
+    // The history says what asked for each refresh.
+    h.engine.refresh_now(id).await.unwrap();
+    h.advance(3600);
+    h.engine
+        .call_method(id, "userinfo", &Default::default())
+        .await
+        .unwrap();
+    let triggers: Vec<Option<String>> = h
+        .desk
+        .credential_events(id, 10)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "refreshed")
+        .map(|e| e.trigger)
+        .collect();
+    assert_eq!(
+        triggers,
+        [
+            Some("call"),
+            Some("user"),
+            Some("keep_alive"),
+            Some("keep_alive")
+        ]
+        .map(|t| t.map(String::from))
+    );
 }
 
 #[tokio::test]

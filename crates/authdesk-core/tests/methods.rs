@@ -63,8 +63,13 @@ async fn start_echo() -> EchoServer {
             )
         }
     };
+    // Answers with the status it is asked for (a provider refusing a key, or failing).
+    let status = |axum::extract::Path(code): axum::extract::Path<u16>| async move {
+        axum::http::StatusCode::from_u16(code).unwrap()
+    };
     let app = axum::Router::new()
         .route("/password/token", post(password))
+        .route("/api/status/{code}", axum::routing::get(status))
         .fallback(any(echo));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -112,6 +117,15 @@ required = true
 [[methods.parameters]]
 name = "count"
 in = "body"
+[[methods]]
+id = "status"
+name = "Answer with a status"
+http_method = "GET"
+path = "/status/{code}"
+[[methods.parameters]]
+name = "code"
+in = "path"
+required = true
 [[methods]]
 id = "create-form"
 name = "Create (form)"
@@ -444,4 +458,55 @@ async fn a_connector_with_several_ways_to_authenticate() {
         switched.secrets_set
     );
     assert!(!switched.authenticated);
+}
+
+#[tokio::test]
+async fn a_call_verifies_or_refuses_an_api_key_and_a_new_key_is_unknown_again() {
+    let echo = start_echo().await;
+    let s = setup();
+    let id = install(
+        &s,
+        "verdict",
+        "type = \"api_key\"\nplacement = \"header\"\nname = \"X-Api-Key\"",
+        &echo.base,
+        "key-1",
+    );
+    let check = || s.desk.get_account_connector(id).unwrap().last_check;
+    let events = |kind: &str| {
+        s.desk
+            .credential_events(id, 50)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.kind == kind)
+            .collect::<Vec<_>>()
+    };
+    let call = |code: &'static str| {
+        let engine = &s.engine;
+        async move {
+            engine
+                .call_method(id, "status", &params(json!({ "code": code })))
+                .await
+        }
+    };
+    assert_eq!(check(), None, "not verified before any call");
+    assert_eq!(call("200").await.unwrap().status, 200);
+    let c = check().unwrap();
+    assert!(c.ok && c.http_status == 200, "{c:?}");
+    // What is already known writes nothing: one history entry for two successes.
+    assert_eq!(call("204").await.unwrap().status, 204);
+    assert_eq!(events("verified").len(), 1);
+    assert_eq!(events("verified")[0].trigger.as_deref(), Some("call"));
+    // A server error says nothing about the key.
+    assert_eq!(call("500").await.unwrap().status, 500);
+    assert!(check().unwrap().ok);
+    // The provider refuses the key.
+    assert_eq!(call("401").await.unwrap().status, 401);
+    let c = check().unwrap();
+    assert!(!c.ok && c.http_status == 401, "{c:?}");
+    assert_eq!(events("refused").len(), 1);
+    // A new key is unknown again until a call says otherwise.
+    s.desk.set_auth_value(id, &Secret::new("key-2")).unwrap();
+    assert_eq!(check(), None);
+    assert_eq!(call("200").await.unwrap().status, 200);
+    assert!(check().unwrap().ok);
 }

@@ -132,7 +132,7 @@ fn client_credentials_resolution() {
     assert!(
         e.contains("ClientId")
             && e.contains("connector library entry")
-            && e.contains("account connector property"),
+            && e.contains("account connector's own property"),
         "{e}"
     );
 

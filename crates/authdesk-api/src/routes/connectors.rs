@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use authdesk_core::definition::{HttpMethod, ParameterLocation};
-use authdesk_core::{AccountConnector, InstallRequest, LibraryConnector, Secret};
+use authdesk_core::{
+    AccountConnector, ClientSecretChange, InstallRequest, LibraryConnector, Secret,
+};
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::Json;
@@ -11,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{properties, Paging, Property};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::guard::{AccountScope, ApiJson};
 use crate::AppState;
 
@@ -21,8 +23,11 @@ type S = State<Arc<AppState>>;
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct ClientBody {
     pub client_id: String,
-    /// Omit for a public client.
+    /// A new ClientSecret. Omitted: the stored one is kept (an error if there is none and
+    /// `Public` is not true).
     pub client_secret: Option<String>,
+    /// True: a public client, without a secret (the stored one is removed).
+    pub public: Option<bool>,
 }
 
 /// Cyclr's install body (`pages/v2/10-accounts-and-connectors/03-install-connectors/02-install-connector-api.md`).
@@ -171,9 +176,22 @@ pub async fn set_connector_client(
     ApiJson(b): ApiJson<ClientBody>,
 ) -> ApiResult<Json<LibraryConnector>> {
     let secret = b.client_secret.map(Secret::new);
+    let public = b.public.unwrap_or(false);
+    if public && secret.is_some() {
+        return Err(ApiError::bad_request(
+            "give either ClientSecret or \"Public\": true, not both",
+        ));
+    }
     Ok(Json(
-        s.db(move |desk| desk.set_connector_client(&connector_id, &b.client_id, secret.as_ref()))
-            .await?,
+        s.db(move |desk| {
+            let change = match (&secret, public) {
+                (Some(secret), _) => ClientSecretChange::Set(secret),
+                (None, true) => ClientSecretChange::Public,
+                (None, false) => ClientSecretChange::Keep,
+            };
+            desk.update_connector_client(&connector_id, &b.client_id, change)
+        })
+        .await?,
     ))
 }
 

@@ -82,16 +82,46 @@ impl Engine {
         check_parameters(m, parameters)?;
         let url = build_url(&ctx, m, parameters)?;
         let (auth, version) = self.prepared(id, ctx.clone(), marker).await?;
-        let response = self.send(&ctx, m, url.clone(), parameters, &auth).await?;
+        let mut response = self.send(&ctx, m, url.clone(), parameters, &auth).await?;
         if response.status == 401 && ctx.oauth2().is_ok() {
             // The provider refused a token we thought valid: refresh once (single flight:
             // if another task already did, its token is used) and try again.
             self.forget_prepared(id);
             let token = self.ensure_token(id, version).await?;
             let auth = super::bearer(ctx.oauth2()?, &token.value);
-            return self.send(&ctx, m, url, parameters, &auth).await;
+            response = self.send(&ctx, m, url, parameters, &auth).await?;
         }
+        self.note_check(&ctx, response.status).await;
         Ok(response)
+    }
+
+    /// Records what the answer says about an API key or Basic credential (2xx: it works;
+    /// 401/403: it was refused), only when that is news for this credential: a call whose
+    /// verdict is already known writes nothing. (An OAuth token's provider already said
+    /// so when it issued it; a refused one is refreshed.)
+    async fn note_check(&self, ctx: &Context, status: u16) {
+        if !matches!(
+            ctx.auth(),
+            crate::definition::AuthDefinition::ApiKey(_)
+                | crate::definition::AuthDefinition::Basic {}
+        ) {
+            return;
+        }
+        let ok = match status {
+            200..=299 => true,
+            401 | 403 => false,
+            _ => return,
+        };
+        if ctx.ac.last_check.as_ref().is_some_and(|c| c.ok == ok) {
+            return;
+        }
+        let id = ctx.ac.id;
+        if let Err(e) = self.db(move |desk| desk.record_check(id, status)).await {
+            tracing::warn!(
+                account_connector = id,
+                "could not record a call's verdict: {e}"
+            );
+        }
     }
 
     async fn send(

@@ -53,7 +53,7 @@ use crate::service::{fields, Authdesk};
 use crate::store::ChangeMarker;
 use crate::token_store::{
     new_lease_holder, CapturedProperty, Expected, LeaseOutcome, NewTokens, StoredTokens,
-    TakenTokens, TokenCommit,
+    TakenTokens, TokenCommit, Trigger,
 };
 use http::{HttpClients, HttpConfig};
 use tokens::{Endpoints, Grant, TokenError};
@@ -267,10 +267,12 @@ impl Context {
     fn template_error(&self, field: &str, e: TemplateError) -> Error {
         let (id, slug) = (self.ac.id, &self.def.id);
         match e {
-            TemplateError::Missing { slot } => Error::InvalidInput(format!(
-                "{field} of connector `{slug}` needs the property `{slot}`: set it with \
-                 `authdesk account-connectors set-property {id} {slot} VALUE`"
-            )),
+            TemplateError::Missing { slot } => Error::MissingProperty {
+                account_connector_id: id,
+                connector: slug.clone(),
+                field: field.to_string(),
+                property: slot,
+            },
             TemplateError::BadValue { slot, problem } => {
                 let message = if self.def.property(&slot).is_some() {
                     self.def.property_problem(&slot, &problem)
@@ -541,9 +543,14 @@ impl Engine {
     /// Refreshes now (or re-authenticates with client credentials / password), even if the
     /// access token is still valid — unless someone else refreshed meanwhile.
     pub async fn refresh_now(&self, id: i64) -> Result<AccountConnector> {
+        self.refresh_for(id, Trigger::User).await
+    }
+
+    /// [`Engine::refresh_now`], saying in the history what asked for it.
+    async fn refresh_for(&self, id: i64, trigger: Trigger) -> Result<AccountConnector> {
         self.context(id).await?.oauth2()?;
         let version = self.db(move |desk| desk.load_tokens(id)).await?.version;
-        self.ensure_token(id, Some(version)).await?;
+        self.ensure_token_for(id, Some(version), trigger).await?;
         self.forget_prepared(id);
         self.db(move |desk| desk.get_account_connector(id)).await
     }
@@ -551,6 +558,16 @@ impl Engine {
     /// A usable access token. With `stale_version`, the token of that version is not good
     /// enough (the provider refused it): a newer one is obtained or awaited.
     pub async fn ensure_token(&self, id: i64, stale_version: Option<i64>) -> Result<Token> {
+        self.ensure_token_for(id, stale_version, Trigger::Call)
+            .await
+    }
+
+    async fn ensure_token_for(
+        &self,
+        id: i64,
+        stale_version: Option<i64>,
+        trigger: Trigger,
+    ) -> Result<Token> {
         let (t, oauth2) = self
             .db(move |desk| Ok((desk.load_tokens(id)?, desk.account_connector_oauth2(id)?)))
             .await?;
@@ -572,7 +589,7 @@ impl Engine {
             let _counted = counted;
             let _in_process = engine.gate(id).lock_owned().await;
             engine
-                .ensure_token_locked(id, stale_version, seen, oauth2)
+                .ensure_token_locked(id, stale_version, seen, oauth2, trigger)
                 .await
         })
         .await
@@ -585,6 +602,7 @@ impl Engine {
         stale_version: Option<i64>,
         seen: Seen,
         oauth2: Option<OAuth2Definition>,
+        trigger: Trigger,
     ) -> Result<Token> {
         let mut stale_rounds = 0;
         loop {
@@ -639,7 +657,7 @@ impl Engine {
                 .await?;
             match lease {
                 LeaseOutcome::Acquired => {
-                    let result = self.obtain(id, &t, stale_version.is_some()).await;
+                    let result = self.obtain(id, &t, stale_version.is_some(), trigger).await;
                     // Every path below releases in its own transaction; make sure.
                     let holder = self.holder.clone();
                     let _ = self.db(move |desk| desk.release_lease(id, &holder)).await;
@@ -671,7 +689,13 @@ impl Engine {
     /// Holding the lease: get a new token by refresh, or by the connector's own grant.
     /// Every write is conditional on `stored.version` and the lease. `refused`: the
     /// provider refused the stored access token (a 401), rather than it having expired.
-    async fn obtain(&self, id: i64, stored: &StoredTokens, refused: bool) -> Result<Obtained> {
+    async fn obtain(
+        &self,
+        id: i64,
+        stored: &StoredTokens,
+        refused: bool,
+        trigger: Trigger,
+    ) -> Result<Obtained> {
         let ctx = self.context(id).await?;
         let o = ctx.oauth2()?.clone();
         let now = self.desk.now();
@@ -679,7 +703,12 @@ impl Engine {
             ("refresh", TokenCommit::Refresh, "refreshed")
         } else if stored.refresh_token.is_some() {
             return self
-                .needs_reauth(id, stored, "the refresh token's RefreshExpires has passed")
+                .needs_reauth(
+                    id,
+                    stored,
+                    "the refresh token's RefreshExpires has passed",
+                    trigger,
+                )
                 .await;
         } else {
             match o.grant {
@@ -696,7 +725,7 @@ impl Engine {
                     } else {
                         "the access token has expired and there is no refresh token"
                     };
-                    return self.needs_reauth(id, stored, msg).await;
+                    return self.needs_reauth(id, stored, msg, trigger).await;
                 }
                 OAuth2Grant::AuthorizationCode => {
                     return Err(Error::NeedsSignIn {
@@ -732,12 +761,14 @@ impl Engine {
                             Some(Expected {
                                 version: expected_version,
                                 lease_holder: &holder,
+                                trigger,
                             }),
                         )
                     })
                     .await?;
                 let Some(version) = committed else {
-                    self.discard(&ctx, &o, &creds, &endpoints, &tokens).await;
+                    self.discard(&ctx, &o, &creds, &endpoints, &tokens, trigger)
+                        .await;
                     return Ok(Obtained::Stale);
                 };
                 test_pause("refresh:after_commit").await;
@@ -758,7 +789,7 @@ impl Engine {
             }
             Err(TokenError::InvalidGrant { description }) => {
                 let msg = TokenError::InvalidGrant { description }.message(grant_kind);
-                self.needs_reauth(id, stored, &msg).await
+                self.needs_reauth(id, stored, &msg, trigger).await
             }
             Err(e) => {
                 let msg = e.message(grant_kind);
@@ -772,6 +803,7 @@ impl Engine {
                             Expected {
                                 version: expected_version,
                                 lease_holder: &holder,
+                                trigger,
                             },
                         )
                     })
@@ -796,7 +828,13 @@ impl Engine {
     }
 
     /// Marks the credential as needing the user (if it is still the one we read).
-    async fn needs_reauth(&self, id: i64, stored: &StoredTokens, msg: &str) -> Result<Obtained> {
+    async fn needs_reauth(
+        &self,
+        id: i64,
+        stored: &StoredTokens,
+        msg: &str,
+        trigger: Trigger,
+    ) -> Result<Obtained> {
         let (holder, text, version) = (self.holder.clone(), msg.to_string(), stored.version);
         let marked = self
             .db(move |desk| {
@@ -806,6 +844,7 @@ impl Engine {
                     Expected {
                         version,
                         lease_holder: &holder,
+                        trigger,
                     },
                 )
             })
@@ -829,6 +868,7 @@ impl Engine {
         creds: &ClientCredentials,
         endpoints: &Endpoints,
         tokens: &NewTokens,
+        trigger: Trigger,
     ) {
         let id = ctx.ac.id;
         let current = self
@@ -871,7 +911,7 @@ impl Engine {
         tracing::info!(account_connector = id, "{detail}");
         let _ = self
             .db(move |desk| {
-                desk.note_event(id, "refresh_discarded", Some(&detail));
+                desk.note_event(id, "refresh_discarded", Some(&detail), Some(trigger));
                 Ok(())
             })
             .await;
@@ -936,7 +976,7 @@ impl Engine {
                 continue;
             };
             let result = self
-                .refresh_now(id)
+                .refresh_for(id, Trigger::KeepAlive)
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string());
@@ -1047,7 +1087,7 @@ impl Engine {
             let detail = format!("revocation failed: {}", report.errors.join("; "));
             let _ = self
                 .db(move |desk| {
-                    desk.note_event(id, "revocation_failed", Some(&detail));
+                    desk.note_event(id, "revocation_failed", Some(&detail), None);
                     Ok(())
                 })
                 .await;

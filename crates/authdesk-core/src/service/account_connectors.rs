@@ -539,13 +539,7 @@ fn load_account_connector(conn: &rusqlite::Connection, id: i64) -> Result<Accoun
         &mut ConnectorCache::default(),
     )?
     .pop()
-    .ok_or_else(|| {
-        Error::not_found_hint(
-            "account connector",
-            id,
-            "list them with `authdesk account-connectors list`",
-        )
-    })
+    .ok_or_else(|| Error::not_found("account connector", id))
 }
 
 struct ResolvedFilter {
@@ -627,7 +621,9 @@ impl ConnectorCache {
 
 const AC_COLUMNS: &str = "ac.id, ac.account_id, ac.connector_id, ac.name, ac.description, ac.status,
     ac.last_error, ac.sign_in_mode, ac.token_type, ac.scopes, ac.expires_at, ac.refresh_expires_at,
-    ac.authenticated_at, ac.created_at, ac.updated_at, ac.authentication_method, ac.partner_integration";
+    ac.authenticated_at, ac.created_at, ac.updated_at, ac.authentication_method, ac.partner_integration,
+    CASE WHEN ac.checked_version = ac.credential_version THEN ac.checked_at END,
+    CASE WHEN ac.checked_version = ac.credential_version THEN ac.checked_status END";
 
 /// The account connectors matching `condition` (over `account_connectors ac`, optionally
 /// joined with `connectors c`), in `tail` order and limit: three queries whatever their
@@ -658,6 +654,8 @@ fn load_many(
         updated_at: String,
         authentication_method: Option<String>,
         partner_integration: bool,
+        checked_at: Option<String>,
+        checked_status: Option<u16>,
     }
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {AC_COLUMNS} FROM account_connectors ac JOIN connectors c ON c.id = ac.connector_id
@@ -683,6 +681,8 @@ fn load_many(
                 updated_at: r.get(14)?,
                 authentication_method: r.get(15)?,
                 partner_integration: r.get(16)?,
+                checked_at: r.get(17)?,
+                checked_status: r.get(18)?,
             })
         })?
         .collect::<std::result::Result<_, _>>()?;
@@ -777,6 +777,14 @@ fn load_many(
             authenticated_at: row.authenticated_at.map(parse_ts),
             created_at: parse_ts(row.created_at),
             updated_at: parse_ts(row.updated_at),
+            last_check: row
+                .checked_at
+                .zip(row.checked_status)
+                .map(|(at, http_status)| CredentialCheck {
+                    at: parse_ts(at),
+                    http_status,
+                    ok: (200..300).contains(&http_status),
+                }),
         });
     }
     Ok(out)
@@ -811,6 +819,7 @@ fn checked_properties(
             if !seen.insert(name) {
                 return Err(Error::InvalidInput(format!("property `{name}` is given twice")));
             }
+            check_declared(def, name)?;
             let secret = def.is_secret_property(name);
             if secret {
                 check_secret_value(name, &p.value)?;
@@ -827,6 +836,46 @@ fn checked_properties(
             })
         })
         .collect()
+}
+
+/// The property names an account connector of `def` takes: the definition's own, and
+/// ClientId/ClientSecret (its own OAuth app) when it can authenticate with OAuth.
+pub fn declared_property_names(def: &ConnectorDefinition) -> Vec<&str> {
+    let mut names: Vec<&str> = def.properties.iter().map(|p| p.name.as_str()).collect();
+    let oauth = def
+        .auth_methods()
+        .iter()
+        .any(|m| m.auth_type() == crate::definition::AuthType::Oauth2);
+    if oauth {
+        for n in ["ClientId", "ClientSecret"] {
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+    }
+    names
+}
+
+/// A property name the definition does not declare is refused (a typo such as `Apihost`
+/// would otherwise sit next to "ApiHost is required and missing"), naming the valid ones.
+fn check_declared(def: &ConnectorDefinition, name: &str) -> Result<()> {
+    let names = declared_property_names(def);
+    if names.contains(&name) {
+        return Ok(());
+    }
+    let near = names.iter().find(|n| n.eq_ignore_ascii_case(name));
+    let valid = if names.is_empty() {
+        "it takes no properties".to_string()
+    } else {
+        format!("its properties are {}", names.join(", "))
+    };
+    Err(Error::InvalidInput(match near {
+        Some(n) => format!(
+            "connector `{}` has no property `{name}`: did you mean `{n}`? ({valid})",
+            def.id
+        ),
+        None => format!("connector `{}` has no property `{name}`: {valid}", def.id),
+    }))
 }
 
 pub(super) fn check_secret_value(field: &str, value: &Secret) -> Result<()> {
@@ -955,7 +1004,7 @@ pub(crate) fn apply_auth_value(
         }
     };
     let authenticated_at = (status == AuthStatus::Authenticated).then(|| ts(now));
-    crate::token_store::record_event(tx, id, now, "auth_value_set", Some(status.describe()))?;
+    crate::token_store::record_event(tx, id, now, "auth_value_set", Some(status.describe()), None)?;
     tx.execute(
         "UPDATE account_connectors SET status = ?2, last_error = ?3, token_type = ?4, scopes = ?5,
              expires_at = ?6, refresh_expires_at = ?7, authenticated_at = ?8, updated_at = ?9,

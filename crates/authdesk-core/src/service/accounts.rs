@@ -13,12 +13,7 @@ impl Authdesk {
             None => uuid::Uuid::new_v4().to_string(),
         };
         let (name, description) = name_and_description(&new.name, new.description.as_deref())?;
-        let timezone = checked_text(
-            "Timezone",
-            new.timezone.as_deref().unwrap_or("UTC"),
-            64,
-            true,
-        )?;
+        let timezone = checked_timezone(new.timezone.as_deref().unwrap_or("UTC"))?;
         let settings = self.checked_settings(new.settings, Some(&id))?;
         let now = self.now();
         self.store().write(|tx| {
@@ -124,13 +119,7 @@ impl Authdesk {
                 account_from_row,
             )
             .optional()?
-            .ok_or_else(|| {
-                Error::not_found_hint(
-                    "account",
-                    &id,
-                    "list accounts with `authdesk accounts list`",
-                )
-            })
+            .ok_or_else(|| Error::not_found("account", &id))
     }
 
     /// Deletes an account with its users and account connectors (and their secrets),
@@ -208,12 +197,11 @@ impl Authdesk {
                     .unwrap_or(&current.description),
             ),
         )?;
-        let timezone = checked_text(
-            "Timezone",
-            update.timezone.as_deref().unwrap_or(&current.timezone),
-            64,
-            true,
-        )?;
+        // Checked when given (an account stored before names were checked keeps its own).
+        let timezone = match update.timezone.as_deref() {
+            Some(t) => checked_timezone(t)?,
+            None => current.timezone.clone(),
+        };
         let given = self.checked_settings(update.settings, Some(&current.id))?;
         let old = current.settings;
         let settings = AccountSettings {
@@ -359,6 +347,24 @@ fn account_from_row(r: &Row<'_>) -> rusqlite::Result<Account> {
 
 /// An account Id in its canonical form (lowercase, hyphenated GUID), or an error that
 /// says what an Id looks like.
+/// An IANA time zone name (`Europe/London`, `UTC`), in its canonical spelling.
+pub fn checked_timezone(text: &str) -> Result<String> {
+    let text = checked_text("Timezone", text, 64, true)?;
+    chrono_tz::Tz::from_str_insensitive(&text)
+        .map(|tz| tz.name().to_string())
+        .map_err(|_| {
+            Error::InvalidInput(format!(
+                "Timezone `{text}` is not an IANA time zone name; use one such as \
+                 Europe/London, America/New_York or UTC"
+            ))
+        })
+}
+
+/// Every IANA time zone name, for pickers.
+pub fn timezone_names() -> Vec<&'static str> {
+    chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect()
+}
+
 pub fn parse_guid(s: &str) -> Result<String> {
     uuid::Uuid::parse_str(s.trim())
         .map(|u| u.hyphenated().to_string())

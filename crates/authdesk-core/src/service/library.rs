@@ -53,7 +53,7 @@ impl Authdesk {
             (None, Some(v)) => Err(Error::not_found_hint(
                 "connector",
                 format!("{name} {v}"),
-                "list the library with `authdesk connectors list` (names and versions)",
+                "the connector library lists every name and version",
             )),
         }
     }
@@ -138,11 +138,7 @@ impl Authdesk {
             )
             .optional()?;
         let Some((id, slug, source)) = found else {
-            return Err(Error::not_found_hint(
-                "connector",
-                reference,
-                "list the library with `authdesk connectors list`",
-            ));
+            return Err(Error::not_found("connector", reference));
         };
         if source == "builtin" {
             return Err(Error::InvalidInput(format!(
@@ -173,28 +169,59 @@ impl Authdesk {
         client_id: &str,
         client_secret: Option<&Secret>,
     ) -> Result<LibraryConnector> {
+        let change = match client_secret {
+            Some(s) => ClientSecretChange::Set(s),
+            None => ClientSecretChange::Public,
+        };
+        self.update_connector_client(reference, client_id, change)
+    }
+
+    /// Sets the library entry's ClientId, and changes its ClientSecret as `change` says:
+    /// keeping the stored one is the default a form wants (a blank secret field must not
+    /// turn the app into a public client); becoming public is said explicitly.
+    pub fn update_connector_client(
+        &self,
+        reference: &str,
+        client_id: &str,
+        change: ClientSecretChange<'_>,
+    ) -> Result<LibraryConnector> {
         let c = self.get_connector(reference)?;
         let client_id = checked_text("ClientId", client_id, 1024, true)?;
-        let sealed = match client_secret {
-            Some(s) => {
+        let sealed = match change {
+            ClientSecretChange::Set(s) => {
                 check_secret_value("ClientSecret", s)?;
-                Some(self.vault()?.seal(
+                Some(Some(self.vault()?.seal(
                     SealedAt {
                         table: T_CONNECTORS,
                         row: &c.id.to_string(),
                         field: "ClientSecret",
                     },
                     s,
-                ))
+                )))
             }
-            None => None,
+            ClientSecretChange::Public => Some(None),
+            ClientSecretChange::Keep if c.client_secret_set => None,
+            ClientSecretChange::Keep => {
+                return Err(Error::InvalidInput(format!(
+                    "no ClientSecret is stored for `{}`: give the app's ClientSecret, or say \
+                     that it is a public client (one without a secret)",
+                    c.slug
+                )))
+            }
         };
         let now = ts(self.now());
         self.store().write(|tx| {
-            tx.execute(
-                "UPDATE connectors SET client_id = ?2, sealed_client_secret = ?3, updated_at = ?4 WHERE id = ?1",
-                params![c.id, client_id, sealed, now],
-            )?;
+            match &sealed {
+                Some(secret) => tx.execute(
+                    "UPDATE connectors SET client_id = ?2, sealed_client_secret = ?3, updated_at = ?4
+                     WHERE id = ?1",
+                    params![c.id, client_id, secret, now],
+                )?,
+                None => tx.execute(
+                    "UPDATE connectors SET client_id = ?2, updated_at = ?3 WHERE id = ?1",
+                    params![c.id, client_id, now],
+                )?,
+            };
             Ok(())
         })?;
         self.get_connector(&c.id.to_string())
@@ -343,11 +370,7 @@ pub(super) fn find_connector(
             )
             .optional()?,
     };
-    row.map(library_connector).transpose()?.ok_or_else(|| {
-        Error::not_found_hint(
-            "connector",
-            reference,
-            "list the library with `authdesk connectors list`",
-        )
-    })
+    row.map(library_connector)
+        .transpose()?
+        .ok_or_else(|| Error::not_found("connector", reference))
 }
