@@ -18,6 +18,7 @@ use sha2::Digest;
 use crate::error::Result;
 
 pub mod catalog;
+pub mod form;
 pub mod template;
 mod validate;
 

@@ -105,6 +105,26 @@ pub struct LibraryConnector {
     pub definition: std::sync::Arc<ConnectorDefinition>,
 }
 
+/// Credentials typed into a form, one kind per way to authenticate (the window's credential
+/// forms; the API and the CLI take Cyclr's AuthValue text instead).
+#[derive(Debug, Clone)]
+pub enum CredentialForm {
+    ApiKey {
+        key: Secret,
+    },
+    Basic {
+        username: String,
+        password: Secret,
+    },
+    /// Tokens obtained elsewhere; dates as Cyclr writes them (ISO 8601).
+    OAuth2 {
+        access_token: Option<Secret>,
+        refresh_token: Option<Secret>,
+        expires: Option<String>,
+        refresh_expires: Option<String>,
+    },
+}
+
 /// What to do with a library entry's ClientSecret when its OAuth app is saved.
 #[derive(Debug, Clone, Copy)]
 pub enum ClientSecretChange<'a> {

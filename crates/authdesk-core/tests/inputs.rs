@@ -162,3 +162,139 @@ fn time_zones_are_iana_names() {
     assert!(invalid(e).contains("IANA"));
     assert_eq!(desk.get_account(&a.id).unwrap().timezone, "Europe/London");
 }
+
+#[test]
+fn an_oauth_connector_from_a_form_loads_like_a_file_and_can_be_renamed() {
+    use authdesk_core::definition::form::OAuthConnectorForm;
+    use authdesk_core::definition::{ClientAuth, SignInMode};
+    let (_dir, desk) = open();
+    let form = OAuthConnectorForm {
+        id: "acme-crm".into(),
+        name: "Acme CRM".into(),
+        authorize_url: "https://login.acme.example/oauth/authorize".into(),
+        token_url: "https://login.acme.example/oauth/token".into(),
+        revoke_url: None,
+        api_base_url: Some("https://api.acme.example/v2".into()),
+        scopes: "contacts.read, contacts.write offline_access".into(),
+        pkce: true,
+        client_auth: ClientAuth::Body,
+        sign_in: SignInMode::SystemBrowser,
+    };
+    let c = desk.add_oauth_connector(&form).unwrap();
+    assert_eq!((c.slug.as_str(), c.name.as_str()), ("acme-crm", "Acme CRM"));
+    let def = &c.definition;
+    let authdesk_core::definition::AuthDefinition::Oauth2(o) = &def.auth else {
+        panic!("not OAuth")
+    };
+    assert_eq!(
+        o.scopes,
+        ["contacts.read", "contacts.write", "offline_access"]
+    );
+    assert!(o.pkce && o.client_auth == ClientAuth::Body && o.sign_in == SignInMode::SystemBrowser);
+    // A bad field is named, and nothing is added.
+    let bad = OAuthConnectorForm {
+        id: "acme-two".into(),
+        token_url: "not a url".into(),
+        ..form.clone()
+    };
+    let e = desk.add_oauth_connector(&bad).unwrap_err().to_string();
+    assert!(e.contains("token_url"), "{e}");
+    assert!(desk.get_connector("acme-two").is_err());
+    // Renaming keeps the rest of the file, comments included.
+    let renamed = desk.rename_connector("acme-crm", "Acme CRM (EU)").unwrap();
+    assert_eq!(renamed.name, "Acme CRM (EU)");
+    let text = desk.connector_definition_text("acme-crm").unwrap();
+    assert!(text.starts_with("# Made in Authdesk") && text.contains("name = \"Acme CRM (EU)\""));
+    assert!(
+        desk.rename_connector("github", "Mine").is_err(),
+        "built-ins keep their name"
+    );
+}
+
+#[test]
+fn credentials_from_a_form_are_encoded_by_the_app_and_must_match_the_connector() {
+    use authdesk_core::CredentialForm;
+    let (_dir, desk) = open();
+    let account = desk
+        .create_account(NewAccount {
+            name: "Forms".into(),
+            ..Default::default()
+        })
+        .unwrap()
+        .id;
+    desk.add_connector(
+        "basic.toml",
+        "id = \"basic-api\"\nname = \"Basic API\"\nversion = \"1\"\napi_base_url = \"https://api.basic.example\"\n[auth]\ntype = \"basic\"\n",
+        false,
+    )
+    .unwrap();
+    let ac = desk
+        .install(
+            &account,
+            "basic-api",
+            InstallRequest {
+                name: "b".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let e = desk
+        .set_credential(
+            ac.id,
+            CredentialForm::Basic {
+                username: "a:b".into(),
+                password: Secret::new("pw"),
+            },
+        )
+        .unwrap_err();
+    assert!(invalid(e).contains("`:`"));
+    let e = desk
+        .set_credential(
+            ac.id,
+            CredentialForm::ApiKey {
+                key: Secret::new("k"),
+            },
+        )
+        .unwrap_err();
+    assert!(invalid(e).contains("authenticates with Basic, not ApiKey"));
+    let done = desk
+        .set_credential(
+            ac.id,
+            CredentialForm::Basic {
+                username: "dora".into(),
+                password: Secret::new("pässwörd:with colon"),
+            },
+        )
+        .unwrap();
+    assert!(done.authenticated);
+    assert_eq!(
+        desk.credential_secret(ac.id, "BasicCredentials")
+            .unwrap()
+            .unwrap()
+            .expose(),
+        "dora:pässwörd:with colon"
+    );
+    // OAuth tokens as fields; a bad date is named.
+    let gh = desk
+        .install(
+            &account,
+            "github",
+            InstallRequest {
+                name: "g".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let tokens = |expires: &str| CredentialForm::OAuth2 {
+        access_token: Some(Secret::new("at")),
+        refresh_token: Some(Secret::new("rt")),
+        expires: Some(expires.into()),
+        refresh_expires: None,
+    };
+    let e = desk.set_credential(gh.id, tokens("tomorrow")).unwrap_err();
+    assert!(e.to_string().contains("Expires"), "{e}");
+    let done = desk
+        .set_credential(gh.id, tokens("2030-01-01T00:00:00Z"))
+        .unwrap();
+    assert_eq!(done.secrets_set, ["AccessToken", "RefreshToken"]);
+}

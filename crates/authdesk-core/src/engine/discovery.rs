@@ -133,8 +133,10 @@ impl Engine {
         let definition = ConnectorDefinition {
             id: slug,
             name: name
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
                 .map(str::to_string)
-                .unwrap_or_else(|| format!("OpenID provider {host}")),
+                .unwrap_or_else(|| provider_name(&parsed)),
             version: "1".into(),
             description: format!("Discovered from {issuer}"),
             sources: vec![candidates[0].clone()],
@@ -195,5 +197,52 @@ impl Engine {
             .await
             .map_err(|e| e.to_string())?;
         serde_json::from_slice(&body).map_err(|e| format!("not a metadata document ({e})"))
+    }
+}
+
+/// A name for a provider known only by its issuer URL: the organisation's label of the
+/// host (`login.example.com` → Example, `auth.example.co.uk` → Example), or "Provider at"
+/// an address for an IP or localhost issuer.
+pub fn provider_name(issuer: &url::Url) -> String {
+    let host = issuer.host_str().unwrap_or("issuer");
+    let is_domain = matches!(issuer.host(), Some(url::Host::Domain(_))) && host != "localhost";
+    if !is_domain {
+        return match issuer.port() {
+            Some(p) => format!("Provider at {host}:{p}"),
+            None => format!("Provider at {host}"),
+        };
+    }
+    let labels: Vec<&str> = host.split('.').filter(|l| !l.is_empty()).collect();
+    let n = labels.len();
+    let second_level = ["co", "com", "org", "net", "ac", "gov", "edu"];
+    let main = match n {
+        0 => host,
+        1 => labels[0],
+        _ if n >= 3 && labels[n - 1].len() == 2 && second_level.contains(&labels[n - 2]) => {
+            labels[n - 3]
+        }
+        _ => labels[n - 2],
+    };
+    let mut chars = main.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => host.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::provider_name;
+
+    #[test]
+    fn providers_are_named_after_their_organisation() {
+        let name = |u: &str| provider_name(&url::Url::parse(u).unwrap());
+        assert_eq!(name("https://login.example.com"), "Example");
+        assert_eq!(name("https://accounts.google.com"), "Google");
+        assert_eq!(name("https://dev-123.okta.com/oauth2/default"), "Okta");
+        assert_eq!(name("https://auth.example.co.uk/"), "Example");
+        assert_eq!(name("http://127.0.0.1:4000"), "Provider at 127.0.0.1:4000");
+        assert_eq!(name("http://localhost:8080"), "Provider at localhost:8080");
+        assert_eq!(name("https://[::1]:9000"), "Provider at [::1]:9000");
     }
 }

@@ -322,6 +322,81 @@ impl Authdesk {
         self.get_account_connector(id)
     }
 
+    /// Sets credentials from a form: each field on its own (the app encodes Basic
+    /// credentials, builds the OAuth AuthValue), checked like an AuthValue. The form's kind
+    /// must be the account connector's way to authenticate.
+    pub fn set_credential(&self, id: i64, form: CredentialForm) -> Result<AccountConnector> {
+        use crate::definition::AuthType;
+        let (ac, def) = self.account_connector_with_definition(id)?;
+        let expected = method_of(&def, &ac).auth_type();
+        let (kind, raw) = match form {
+            CredentialForm::ApiKey { key } => {
+                let key = key.expose().trim();
+                if key.is_empty() {
+                    return Err(Error::InvalidInput("the API key is empty".into()));
+                }
+                (AuthType::ApiKey, Secret::new(key))
+            }
+            CredentialForm::Basic { username, password } => {
+                if username.is_empty()
+                    || username.contains(':')
+                    || username.chars().any(char::is_control)
+                {
+                    return Err(Error::InvalidInput(
+                        "the username must be given and cannot contain `:` or control characters \
+                         (HTTP Basic joins it to the password with a colon)"
+                            .into(),
+                    ));
+                }
+                let joined = format!("{username}:{}", password.expose());
+                (
+                    AuthType::Basic,
+                    Secret::new(base64::Engine::encode(
+                        &base64::engine::general_purpose::STANDARD,
+                        joined,
+                    )),
+                )
+            }
+            CredentialForm::OAuth2 {
+                access_token,
+                refresh_token,
+                expires,
+                refresh_expires,
+            } => {
+                let mut o = serde_json::Map::new();
+                let mut put = |k: &str, v: Option<String>| {
+                    if let Some(v) = v.filter(|v| !v.trim().is_empty()) {
+                        o.insert(k.into(), serde_json::Value::String(v.trim().to_string()));
+                    }
+                };
+                put("AccessToken", access_token.map(|s| s.expose().to_string()));
+                put(
+                    "RefreshToken",
+                    refresh_token.map(|s| s.expose().to_string()),
+                );
+                put("Expires", expires);
+                put("RefreshExpires", refresh_expires);
+                if o.is_empty() {
+                    return Err(Error::InvalidInput(
+                        "give an access token or a refresh token (or both)".into(),
+                    ));
+                }
+                (
+                    AuthType::Oauth2,
+                    Secret::new(serde_json::Value::Object(o).to_string()),
+                )
+            }
+        };
+        if kind != expected {
+            return Err(Error::InvalidInput(format!(
+                "account connector {id} authenticates with {}, not {}",
+                expected.cyclr_name(),
+                kind.cyclr_name()
+            )));
+        }
+        self.set_auth_value(id, &raw)
+    }
+
     /// Sets properties and/or the AuthValue in one transaction: everything is checked first,
     /// so bad input changes nothing (the API's `PUT /account/connectors/{Id}`).
     pub fn update_account_connector(

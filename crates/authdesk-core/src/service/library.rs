@@ -8,7 +8,8 @@ use rusqlite::{params, OptionalExtension, Row};
 use sha2::{Digest, Sha256};
 
 use super::account_connectors::check_secret_value;
-use super::{checked_text, hex, ts, Authdesk, META_CATALOG, T_CONNECTORS};
+use super::{checked_text, hex, ts, Authdesk, MAX_NAME, META_CATALOG, T_CONNECTORS};
+use crate::definition::form::OAuthConnectorForm;
 use crate::definition::{catalog, ConnectorDefinition};
 use crate::domain::*;
 use crate::error::{Error, Result};
@@ -111,6 +112,59 @@ impl Authdesk {
             Ok(())
         })?;
         self.get_connector(&slug)
+    }
+
+    /// Adds an OAuth connector made from the window's form (see [`OAuthConnectorForm`]).
+    pub fn add_oauth_connector(&self, form: &OAuthConnectorForm) -> Result<LibraryConnector> {
+        let text = form.to_toml()?;
+        self.add_connector(&format!("{}.toml", form.id.trim()), &text, false)
+    }
+
+    /// Renames a user connector: its definition's `name`, changed in the stored file with
+    /// everything else in it (comments too) left as it was.
+    pub fn rename_connector(&self, reference: &str, name: &str) -> Result<LibraryConnector> {
+        let c = self.get_connector(reference)?;
+        if c.source == ConnectorSource::Builtin {
+            return Err(Error::InvalidInput(format!(
+                "`{}` is built in and keeps its name; copy its file to make your own",
+                c.slug
+            )));
+        }
+        let name = checked_text("Name", name, MAX_NAME, true)?;
+        let text: String = self.store().conn().query_row(
+            "SELECT definition FROM connectors WHERE id = ?1",
+            [c.id],
+            |r| r.get(0),
+        )?;
+        let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| {
+            Error::InvalidInput(format!(
+                "the stored definition of `{}` does not parse: {e}",
+                c.slug
+            ))
+        })?;
+        doc["name"] = toml_edit::value(name);
+        let text = doc.to_string();
+        ConnectorDefinition::from_toml(&format!("{}.toml", c.slug), &text)?;
+        let now = ts(self.now());
+        self.store().write(|tx| {
+            tx.execute(
+                "UPDATE connectors SET definition = ?2, updated_at = ?3 WHERE id = ?1",
+                params![c.id, text, now],
+            )?;
+            Ok(())
+        })?;
+        self.get_connector(&c.id.to_string())
+    }
+
+    /// A user connector's definition as stored (to save it as a file); a built-in one's
+    /// from the catalog.
+    pub fn connector_definition_text(&self, reference: &str) -> Result<String> {
+        let c = self.get_connector(reference)?;
+        Ok(self.store().conn().query_row(
+            "SELECT definition FROM connectors WHERE id = ?1",
+            [c.id],
+            |r| r.get(0),
+        )?)
     }
 
     pub fn add_connector_file(&self, path: &Path, replace: bool) -> Result<LibraryConnector> {
