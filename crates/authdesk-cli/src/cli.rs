@@ -296,6 +296,10 @@ pub enum AccountConnectorsCmd {
         /// Only those whose name or connector id contains this text.
         #[arg(long)]
         search: Option<String>,
+        /// Only those with an expiry, the soonest first (with --status authenticated:
+        /// what the keep-alive will refresh next).
+        #[arg(long)]
+        expiring: bool,
         /// Page number, from 1.
         #[arg(long, default_value_t = 1)]
         page: u64,

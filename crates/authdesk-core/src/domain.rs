@@ -348,6 +348,9 @@ pub struct AccountConnectorFilter {
     pub connector: Option<String>,
     /// Part of the account connector's name or its connector's slug (any case).
     pub search: Option<String>,
+    /// Only those with an expiry, the soonest first (the window's "expiring next"); else
+    /// in Id order.
+    pub expiring_first: bool,
 }
 
 /// One page of a list, and how many items the whole list has.

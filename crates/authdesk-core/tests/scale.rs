@@ -241,6 +241,16 @@ fn lists_and_counts_use_indexes() {
          GROUP BY account_id",
         "INDEX account_connectors_by_",
     );
+    // What expires next, soonest first, read from the index in order (no sort of all).
+    let p = plan(
+        &db,
+        "SELECT ac.id FROM account_connectors ac WHERE ac.status = 'authenticated'
+         AND ac.expires_at IS NOT NULL ORDER BY ac.expires_at, ac.id LIMIT 100",
+    );
+    assert!(
+        p.contains("account_connectors_by_expiry") && !p.contains("TEMP B-TREE"),
+        "{p}"
+    );
     let p = plan(&db, "SELECT id FROM accounts ORDER BY name, id LIMIT 100");
     assert!(
         p.contains("accounts_by_name") && !p.contains("TEMP B-TREE"),

@@ -74,6 +74,7 @@ pub fn run(ctx: &Ctx, cmd: AccountConnectorsCmd) -> Result<()> {
             status,
             connector,
             search,
+            expiring,
             page,
             per_page,
             all,
@@ -96,8 +97,10 @@ pub fn run(ctx: &Ctx, cmd: AccountConnectorsCmd) -> Result<()> {
                 status,
                 connector,
                 search,
+                expiring_first: expiring,
             };
-            if all {
+            // Streamed in Id order; an --expiring list is read whole, in its own order.
+            if all && !expiring {
                 if let Some(mut array) = out.json_array_stream()? {
                     desk.for_each_account_connector(&filter, 2000, |items| {
                         items

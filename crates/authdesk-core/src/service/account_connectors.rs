@@ -100,8 +100,13 @@ impl Authdesk {
             .query_row(condition.params().as_slice(), |r| r.get(0))?;
         // SQLite's LIMIT -1 means no limit.
         let limit = limit.map_or(-1, |l| l.min(i64::MAX as u64) as i64);
+        let order = if filter.expiring_first {
+            "ac.expires_at, ac.id"
+        } else {
+            "ac.id"
+        };
         let tail = format!(
-            "ORDER BY ac.id LIMIT {limit} OFFSET {}",
+            "ORDER BY {order} LIMIT {limit} OFFSET {}",
             offset.min(i64::MAX as u64)
         );
         let items = load_many(
@@ -126,7 +131,11 @@ impl Authdesk {
         chunk: u64,
         mut each: impl FnMut(Vec<AccountConnector>) -> Result<()>,
     ) -> Result<u64> {
-        let filter = self.resolve(filter)?;
+        let filter = self.resolve(&AccountConnectorFilter {
+            // Chunks follow Ids.
+            expiring_first: false,
+            ..filter.clone()
+        })?;
         let mut connectors = ConnectorCache::default();
         let (mut after, mut n) = (None, 0u64);
         loop {
@@ -169,6 +178,7 @@ impl Authdesk {
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
                 .map(like_pattern),
+            expiring_first: filter.expiring_first,
         })
     }
 
@@ -622,6 +632,7 @@ struct ResolvedFilter {
     status: Option<&'static str>,
     connector: Option<i64>,
     pattern: Option<String>,
+    expiring_first: bool,
 }
 
 impl ResolvedFilter {
@@ -647,6 +658,9 @@ impl ResolvedFilter {
         }
         if let Some(id) = after {
             w.add("ac.id > #", id);
+        }
+        if self.expiring_first {
+            w.clauses.push("ac.expires_at IS NOT NULL".into());
         }
         w
     }
@@ -913,8 +927,9 @@ fn checked_properties(
         .collect()
 }
 
-/// The property names an account connector of `def` takes: the definition's own, and
-/// ClientId/ClientSecret (its own OAuth app) when it can authenticate with OAuth.
+/// The property names an account connector of `def` takes: the definition's own, and,
+/// when it can authenticate with OAuth, ClientId/ClientSecret (its own OAuth app) and
+/// RedirectUri (the redirect URI that app registered, which the window's sign-in uses).
 pub fn declared_property_names(def: &ConnectorDefinition) -> Vec<&str> {
     let mut names: Vec<&str> = def.properties.iter().map(|p| p.name.as_str()).collect();
     let oauth = def
@@ -922,7 +937,7 @@ pub fn declared_property_names(def: &ConnectorDefinition) -> Vec<&str> {
         .iter()
         .any(|m| m.auth_type() == crate::definition::AuthType::Oauth2);
     if oauth {
-        for n in ["ClientId", "ClientSecret"] {
+        for n in ["ClientId", "ClientSecret", "RedirectUri"] {
             if !names.contains(&n) {
                 names.push(n);
             }
