@@ -1,4 +1,4 @@
-//! The Authdesk desktop shell. Thin by rule: `commands.rs` calls `authdesk-core` and returns
+//! The Authdesk desktop shell. Thin by rule: `commands/` calls `authdesk-core` and returns
 //! views, `signin.rs` shows the provider's page; everything else lives in the core. The
 //! shell also runs the local API and the keep-alive in-process.
 
@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use authdesk_core::{paths, Authdesk, Engine, EngineConfig, OpenOptions};
-use tauri::Manager;
+use tauri::{Emitter, Manager};
 
 /// `--data-dir DIR`, else `AUTHDESK_DATA_DIR`, else the OS default.
 fn data_dir() -> Result<PathBuf, authdesk_core::Error> {
@@ -103,6 +103,23 @@ fn main() {
                 keep_alive
                     .keep_alive_forever(std::time::Duration::from_secs(60))
                     .await
+            });
+            // Anything committed to the data directory (by this window, the keep-alive, the
+            // local API or the CLI in another process) tells the window to update what it
+            // shows, instead of it reloading blindly.
+            let (watch_engine, handle) = (engine.clone(), app.handle().clone());
+            tauri::async_runtime::spawn(async move {
+                let mut last = None;
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+                    let Ok(marker) = watch_engine.db(|desk| desk.change_marker()).await else {
+                        continue;
+                    };
+                    if last.as_ref().is_some_and(|l| *l != marker) {
+                        let _ = handle.emit_to("main", "data-changed", ());
+                    }
+                    last = Some(marker);
+                }
             });
             app.manage(commands::Shell {
                 desk: desk.clone(),

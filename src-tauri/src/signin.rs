@@ -25,7 +25,8 @@ use authdesk_core::Engine;
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, WebviewUrl, WebviewWindowBuilder, WindowEvent};
 
-use crate::commands::{ConnectStarted, Shell};
+use crate::commands::account_connectors::ConnectStarted;
+use crate::commands::Shell;
 
 /// The account connector property that overrides the redirect URI used in the webview
 /// (e.g. an https URI registered for the partner's own app); it is intercepted anyway.
@@ -113,6 +114,7 @@ pub async fn start(app: &AppHandle, shell: &Shell, id: i64) -> Result<ConnectSta
             Ok(ConnectStarted {
                 mode: "webview",
                 redirect_uri,
+                sign_in_url: None,
             })
         }
         SignInMode::SystemBrowser => {
@@ -126,6 +128,7 @@ pub async fn start(app: &AppHandle, shell: &Shell, id: i64) -> Result<ConnectSta
                     .begin_sign_in(id, &redirect_uri)
                     .await
                     .map_err(|e| e.to_string())?;
+                let sign_in_url = start.authorization_url.clone();
                 open::that_detached(&start.authorization_url)
                     .map_err(|e| format!("cannot open the system browser: {e}"))?;
                 let ttl = engine
@@ -149,12 +152,14 @@ pub async fn start(app: &AppHandle, shell: &Shell, id: i64) -> Result<ConnectSta
                 Ok(ConnectStarted {
                     mode: "system_browser",
                     redirect_uri,
+                    sign_in_url: Some(sign_in_url),
                 })
             } else {
                 let sign_in = authdesk_api::loopback::begin(&engine, id, 0)
                     .await
                     .map_err(|e| e.to_string())?;
                 let redirect_uri = sign_in.start.redirect_uri.clone();
+                let sign_in_url = sign_in.start.authorization_url.clone();
                 open::that_detached(&sign_in.start.authorization_url)
                     .map_err(|e| format!("cannot open the system browser: {e}"))?;
                 tauri::async_runtime::spawn(async move {
@@ -164,6 +169,7 @@ pub async fn start(app: &AppHandle, shell: &Shell, id: i64) -> Result<ConnectSta
                 Ok(ConnectStarted {
                     mode: "system_browser",
                     redirect_uri,
+                    sign_in_url: Some(sign_in_url),
                 })
             }
         }

@@ -1,0 +1,255 @@
+//! One account connector: install it, its properties and credentials (typed into forms per
+//! way to authenticate, or as an AuthValue), sign-in, refresh, disconnect, the inspector
+//! (one secret revealed at a time), the history and the method tester.
+
+use authdesk_core::definition::SignInMode;
+use authdesk_core::engine::methods::MethodResponse;
+use authdesk_core::engine::RevocationReport;
+use authdesk_core::inspect::Inspection;
+use authdesk_core::token_store::CredentialEvent;
+use authdesk_core::{
+    AccountConnector, CredentialForm, InstallRequest, PropertyInput, Secret,
+};
+use serde::{Deserialize, Serialize};
+use tauri::AppHandle;
+
+use super::{CommandError, R, S};
+use crate::signin;
+
+#[tauri::command]
+pub async fn account_connector(shell: S<'_>, id: i64) -> R<AccountConnector> {
+    shell.db(move |desk| desk.get_account_connector(id)).await
+}
+
+#[tauri::command]
+pub async fn install(
+    shell: S<'_>,
+    account_id: String,
+    connector: String,
+    name: String,
+) -> R<AccountConnector> {
+    shell
+        .db(move |desk| {
+            desk.install(
+                &account_id,
+                &connector,
+                InstallRequest {
+                    name,
+                    ..Default::default()
+                },
+            )
+        })
+        .await
+}
+
+#[tauri::command]
+pub async fn set_property(
+    shell: S<'_>,
+    id: i64,
+    name: String,
+    value: String,
+) -> R<AccountConnector> {
+    let input = [PropertyInput {
+        name,
+        value: Secret::new(value),
+    }];
+    shell
+        .db(move |desk| desk.update_account_connector(id, &input, None))
+        .await
+}
+
+#[tauri::command]
+pub async fn remove_property(shell: S<'_>, id: i64, name: String) -> R<AccountConnector> {
+    shell.db(move |desk| desk.remove_property(id, &name)).await
+}
+
+/// Cyclr's AuthValue text (tokens as JSON, `{}`, an API key, base64 of `user:password`).
+#[tauri::command]
+pub async fn set_auth_value(shell: S<'_>, id: i64, value: String) -> R<AccountConnector> {
+    let value = Secret::new(value);
+    shell.db(move |desk| desk.set_auth_value(id, &value)).await
+}
+
+/// What a credential form sends: its kind and its fields.
+#[derive(Deserialize)]
+#[serde(tag = "Kind", rename_all_fields = "PascalCase")]
+pub enum CredentialInput {
+    ApiKey {
+        key: String,
+    },
+    Basic {
+        username: String,
+        password: String,
+    },
+    OAuth2 {
+        access_token: Option<String>,
+        refresh_token: Option<String>,
+        expires: Option<String>,
+        refresh_expires: Option<String>,
+    },
+}
+
+/// Credentials from the form of the account connector's way to authenticate; the app
+/// encodes them (Basic) or builds the AuthValue (OAuth tokens).
+#[tauri::command]
+pub async fn set_credential(
+    shell: S<'_>,
+    id: i64,
+    credential: CredentialInput,
+) -> R<AccountConnector> {
+    let secret = |s: Option<String>| s.filter(|s| !s.trim().is_empty()).map(Secret::new);
+    let form = match credential {
+        CredentialInput::ApiKey { key } => CredentialForm::ApiKey {
+            key: Secret::new(key),
+        },
+        CredentialInput::Basic { username, password } => CredentialForm::Basic {
+            username,
+            password: Secret::new(password),
+        },
+        CredentialInput::OAuth2 {
+            access_token,
+            refresh_token,
+            expires,
+            refresh_expires,
+        } => CredentialForm::OAuth2 {
+            access_token: secret(access_token),
+            refresh_token: secret(refresh_token),
+            expires,
+            refresh_expires,
+        },
+    };
+    shell.db(move |desk| desk.set_credential(id, form)).await
+}
+
+#[tauri::command]
+pub async fn set_sign_in_mode(shell: S<'_>, id: i64, mode: String) -> R<AccountConnector> {
+    let mode = match mode.as_str() {
+        "webview" => Some(SignInMode::Webview),
+        "system_browser" => Some(SignInMode::SystemBrowser),
+        _ => None,
+    };
+    shell.db(move |desk| desk.set_sign_in_mode(id, mode)).await
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ConnectStarted {
+    /// "webview" or "system_browser".
+    pub(crate) mode: &'static str,
+    pub(crate) redirect_uri: String,
+    /// The system browser's sign-in page, for the user to copy into another browser when
+    /// the default one is not the right one (no secret: a one-time `state`, a PKCE
+    /// challenge).
+    pub(crate) sign_in_url: Option<String>,
+}
+
+/// Starts a sign-in: an isolated webview window whose redirect is intercepted, or the system
+/// browser with the local API's (or a loopback) redirect. The result arrives as the event
+/// `sign-in-finished`.
+#[tauri::command]
+pub async fn connect(app: AppHandle, shell: S<'_>, id: i64) -> R<ConnectStarted> {
+    signin::start(&app, &shell, id)
+        .await
+        .map_err(CommandError::from)
+}
+
+#[tauri::command]
+pub fn cancel_sign_in(app: AppHandle, id: i64) {
+    signin::cancel(&app, id);
+}
+
+#[tauri::command]
+pub async fn disconnect(shell: S<'_>, id: i64) -> R<RevocationReport> {
+    Ok(shell.engine.disconnect(id).await?)
+}
+
+#[tauri::command]
+pub async fn delete_account_connector(shell: S<'_>, id: i64) -> R<RevocationReport> {
+    Ok(shell.engine.delete_account_connector(id).await?)
+}
+
+/// The inspector, every value masked.
+#[tauri::command]
+pub async fn inspect(shell: S<'_>, id: i64) -> R<Inspection> {
+    shell.db(move |desk| desk.inspect(id, false)).await
+}
+
+/// One stored secret's value, because the user asked for that one (Reveal or Copy).
+#[tauri::command]
+pub async fn reveal_secret(shell: S<'_>, id: i64, field: String) -> R<String> {
+    shell
+        .db(move |desk| {
+            desk.credential_secret(id, &field)?
+                .map(|s| s.expose().to_string())
+                .ok_or_else(|| authdesk_core::Error::not_found("stored secret", field))
+        })
+        .await
+}
+
+#[tauri::command]
+pub async fn history(shell: S<'_>, id: i64) -> R<Vec<CredentialEvent>> {
+    shell.db(move |desk| desk.credential_events(id, 50)).await
+}
+
+#[tauri::command]
+pub async fn refresh_now(shell: S<'_>, id: i64) -> R<AccountConnector> {
+    Ok(shell.engine.refresh_now(id).await?)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MethodInfo {
+    id: String,
+    name: String,
+    description: String,
+    http_method: String,
+    path: String,
+    parameters: Vec<ParameterInfo>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ParameterInfo {
+    name: String,
+    location: String,
+    required: bool,
+    description: String,
+}
+
+#[tauri::command]
+pub async fn methods(shell: S<'_>, id: i64) -> R<Vec<MethodInfo>> {
+    let def = shell
+        .db(move |desk| desk.account_connector_definition(id))
+        .await?;
+    Ok(def
+        .methods
+        .iter()
+        .map(|m| MethodInfo {
+            id: m.id.clone(),
+            name: m.name.clone(),
+            description: m.description.clone(),
+            http_method: format!("{:?}", m.http_method).to_uppercase(),
+            path: m.path.clone(),
+            parameters: m
+                .parameters
+                .iter()
+                .map(|p| ParameterInfo {
+                    name: p.name.clone(),
+                    location: format!("{:?}", p.location).to_lowercase(),
+                    required: p.required,
+                    description: p.description.clone(),
+                })
+                .collect(),
+        })
+        .collect())
+}
+
+#[tauri::command]
+pub async fn call_method(
+    shell: S<'_>,
+    id: i64,
+    method: String,
+    parameters: serde_json::Map<String, serde_json::Value>,
+) -> R<MethodResponse> {
+    Ok(shell.engine.call_method(id, &method, &parameters).await?)
+}
