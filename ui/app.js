@@ -1,9 +1,16 @@
-// The Authdesk UI. It talks to the shell only through Tauri commands, builds the DOM with
-// textContent (never innerHTML of data), and sees a secret only when the user reveals one.
+// The Authdesk window. It talks to the shell only through Tauri commands, builds the DOM
+// with textContent (never innerHTML of data), and sees a secret only when the user asks for
+// that one value. It never reloads blindly: the shell says when the data directory changed
+// (`data-changed`, which includes changes made by the CLI or the local API), and updates
+// change only what changed: what the user is typing survives every one of them.
 
 const tauri = window.__TAURI__;
 const call = (cmd, args = {}) => tauri.core.invoke(cmd, args);
 const $ = (id) => document.getElementById(id);
+
+// Lists are pages: PAGE rows at a time, at most MAX_ROWS in one list (then: search).
+const PAGE = 100;
+const MAX_ROWS = 1000;
 
 const state = {
   overview: null,
@@ -16,12 +23,23 @@ const state = {
   acs: [], // its account connectors loaded so far
   acsTotal: 0,
   acFilter: '',
-  found: [], // Find: the rows loaded so far
+  found: [], // dashboard search results loaded so far
   foundTotal: 0,
   ac: null, // selected account connector id
-  reveal: false,
-  expiresAt: null, // for the live countdown
+  acView: null, // its AccountConnector view
+  tab: 'credential',
+  revealed: {}, // secret field -> value, for the selected account connector only
+  expiresAt: null, // for the live countdowns
   refreshExpiresAt: null,
+  methods: [],
+  methodsFor: null, // the account connector the methods belong to
+  params: {}, // `${ac}:${method}` -> { parameter: typed value }
+  resultFor: null, // `${ac}:${method}` the shown result belongs to
+  credentialFormFor: null, // which form is rendered: `${ac}:${auth type}`
+  library: null, // selected library connector (slug)
+  details: {}, // slug -> connector_detail, cleared when the library changes
+  librarySignature: '',
+  signInUrl: null,
 };
 
 // ---- small helpers ------------------------------------------------------------------
@@ -33,68 +51,146 @@ function el(tag, text, className) {
   return e;
 }
 
-function toast(message, isError = false) {
+function button(text, className, onClick) {
+  const b = el('button', text, className);
+  b.type = 'button';
+  if (onClick) b.addEventListener('click', () => act(b, onClick));
+  return b;
+}
+
+/** Makes a row or list item usable from the keyboard as well as the mouse. */
+function activate(node, fn) {
+  node.tabIndex = 0;
+  node.addEventListener('click', fn);
+  node.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' || e.key === ' ') {
+      e.preventDefault();
+      fn();
+    }
+  });
+}
+
+/**
+ * A message at the bottom right. Information goes away by itself; an error stays until it
+ * is dismissed or replaced, with the buttons its hint offers ("Sign in again", ...).
+ */
+function toast(message, { error = false, hint = null, actions = [] } = {}) {
   const t = $('toast');
-  t.textContent = message;
-  t.className = isError ? 'error' : '';
+  $('toast-text').textContent = message;
+  $('toast-actions').replaceChildren(...actions, ...hintActions(hint));
+  t.className = error ? 'error' : '';
   t.hidden = false;
   clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => { t.hidden = true; }, isError ? 9000 : 3500);
+  if (!error) toast.timer = setTimeout(() => { t.hidden = true; }, 4000);
 }
+$('toast-close').addEventListener('click', () => { $('toast').hidden = true; });
 
 function errorText(e) {
   return (e && e.message) || String(e);
+}
+
+/** What the user can do about an error, as buttons (the core's hint, per surface). */
+function hintActions(hint) {
+  if (!hint) return [];
+  switch (hint.Kind) {
+    case 'SignIn':
+      return [button('Sign in again', 'small', async () => {
+        await openAccountConnectorById(hint.AccountConnectorId);
+        await startSignIn();
+      })];
+    case 'SetClient':
+      return [
+        button('Set the library OAuth app', 'small', () => openLibrary(hint.Connector, 'client-id')),
+        button(`Set ${hint.Missing} on this connection`, 'small', async () => {
+          await openAccountConnectorById(hint.AccountConnectorId, 'properties');
+          focusProperty(hint.Missing);
+        }),
+      ];
+    case 'SetProperty':
+      return [button(`Set ${hint.Property}`, 'small', async () => {
+        await openAccountConnectorById(hint.AccountConnectorId, 'properties');
+        focusProperty(hint.Property);
+      })];
+    case 'Keychain':
+      return [button('Open Settings', 'small', () => show('settings'))];
+    default:
+      return [];
+  }
 }
 
 /**
  * A destructive button asks once: the first click arms it ("Click again to …") for five
  * seconds, the second does it. Returns true on the second click.
  */
-function confirmed(button, question) {
-  if (button.dataset.armed === 'true') {
-    clearTimeout(button.armTimer);
-    button.dataset.armed = 'false';
-    button.textContent = button.dataset.label;
+function confirmed(btn, question) {
+  if (btn.dataset.armed === 'true') {
+    clearTimeout(btn.armTimer);
+    btn.dataset.armed = 'false';
+    btn.textContent = btn.dataset.label;
     return true;
   }
-  button.dataset.label = button.textContent;
-  button.dataset.armed = 'true';
-  button.textContent = question;
-  button.armTimer = setTimeout(() => {
-    button.dataset.armed = 'false';
-    button.textContent = button.dataset.label;
+  btn.dataset.label = btn.textContent;
+  btn.dataset.armed = 'true';
+  btn.textContent = question;
+  btn.armTimer = setTimeout(() => {
+    btn.dataset.armed = 'false';
+    btn.textContent = btn.dataset.label;
   }, 5000);
   return false;
 }
 
-/** Runs a UI action with its button disabled and errors shown. */
-async function act(button, fn) {
-  if (button) button.disabled = true;
+/** Runs a UI action with its button disabled and errors shown (with what to do). */
+async function act(btn, fn) {
+  if (btn) btn.disabled = true;
   try {
     return await fn();
   } catch (e) {
-    toast(errorText(e), true);
+    toast(errorText(e), { error: true, hint: e && e.hint });
     return undefined;
   } finally {
-    if (button) button.disabled = false;
+    if (btn) btn.disabled = false;
   }
 }
 
-function badge(status) {
-  const labels = {
-    Authenticated: 'Authenticated',
-    NotAuthenticated: 'Not authenticated',
-    NeedsReauthentication: 'Needs re-authentication',
-    Error: 'Error',
-  };
-  return el('span', labels[status] || status, `badge ${status}`);
+const STATUS_LABELS = {
+  Authenticated: 'Authenticated',
+  NotAuthenticated: 'Not authenticated',
+  NeedsReauthentication: 'Needs re-authentication',
+  Error: 'Error',
+};
+
+function badge(text, cls) {
+  return el('span', text, `badge ${cls}`);
+}
+
+/**
+ * What is known about an account connector's credential, in one badge: secrets that
+ * cannot be opened, an API key or Basic credentials set but not yet verified by a call (or
+ * refused by one), else the status.
+ */
+function statusBadge(ac, secretsUnavailable = false) {
+  if (secretsUnavailable && ac.SecretsSet.length) return badge('Secrets unavailable', 'Unavailable');
+  const type = ac.Authentication.AuthType;
+  if (ac.Status === 'Authenticated' && (type === 'ApiKey' || type === 'Basic')) {
+    const what = type === 'ApiKey' ? 'Key' : 'Credentials';
+    const check = ac.LastCheck;
+    if (check && check.Ok) return badge(`${what} set · verified`, 'Verified');
+    if (check) return badge(`${what} refused (HTTP ${check.HttpStatus})`, 'Error');
+    return badge(`${what} set · not verified`, 'Unavailable');
+  }
+  return badge(STATUS_LABELS[ac.Status] || ac.Status, ac.Status);
+}
+
+function vaultProblem() {
+  const v = state.overview && state.overview.Vault;
+  return !!(v && v.VaultId && !v.Available);
 }
 
 function span(seconds) {
   const s = Math.abs(seconds);
   const d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60), sec = Math.floor(s % 60);
   const text = d ? `${d}d ${h}h` : h ? `${h}h ${m}m` : m ? `${m}m ${sec}s` : `${sec}s`;
-  return seconds >= 0 ? `in ${text}` : `expired ${text} ago`;
+  return seconds >= 0 ? `in ${text}` : `${text} ago`;
 }
 
 function when(iso) {
@@ -102,38 +198,16 @@ function when(iso) {
   return new Date(iso).toLocaleString();
 }
 
-function fill(tbody, rows) {
+function fill(tbody, rows, columns = 6) {
   tbody.replaceChildren(...rows);
   if (rows.length === 0) {
     const tr = el('tr');
     const td = el('td', '(none)', 'muted');
-    td.colSpan = 6;
+    td.colSpan = columns;
     tr.append(td);
     tbody.append(tr);
   }
 }
-
-// ---- navigation ---------------------------------------------------------------------
-
-for (const b of document.querySelectorAll('nav button')) {
-  b.addEventListener('click', () => show(b.dataset.view));
-}
-
-function show(view) {
-  for (const b of document.querySelectorAll('nav button')) b.classList.toggle('active', b.dataset.view === view);
-  for (const s of document.querySelectorAll('.view')) s.hidden = s.id !== `view-${view}`;
-  if (view === 'settings') loadSettings();
-  if (view === 'library') renderLibrary();
-  if (view === 'find') find().catch((e) => toast(errorText(e), true));
-}
-
-// ---- data ---------------------------------------------------------------------------
-// Nothing here loads every row: the shell answers pages (PAGE rows at a time, at most
-// MAX_ROWS in one list) and counts from aggregate queries, so the window is as quick with
-// 100,000 account connectors as with ten.
-
-const PAGE = 100;
-const MAX_ROWS = 1000;
 
 /** Calls `fn` after `ms` of quiet (typing in a search box). */
 function debounce(fn, ms = 200) {
@@ -148,6 +222,51 @@ function latest(key) {
   return () => generations[key] === g;
 }
 
+/**
+ * Re-renders `container` keeping what the user typed: inputs marked `data-draft` get their
+ * values back, and the focused one its focus and selection.
+ */
+function preserving(container, render) {
+  const drafts = {};
+  for (const i of container.querySelectorAll('[data-draft]')) drafts[i.dataset.draft] = i.value;
+  const active = document.activeElement;
+  const focus = active && container.contains(active) ? active.dataset.draft : null;
+  let selection = null;
+  try { if (focus) selection = [active.selectionStart, active.selectionEnd]; } catch { /* not a text input */ }
+  render();
+  for (const i of container.querySelectorAll('[data-draft]')) {
+    if (drafts[i.dataset.draft] !== undefined) i.value = drafts[i.dataset.draft];
+  }
+  if (focus) {
+    const i = [...container.querySelectorAll('[data-draft]')].find((x) => x.dataset.draft === focus);
+    if (i) {
+      i.focus();
+      try { if (selection) i.setSelectionRange(...selection); } catch { /* not a text input */ }
+    }
+  }
+}
+
+async function copy(text, what) {
+  await navigator.clipboard.writeText(text);
+  toast(`${what} copied.`);
+}
+
+// ---- navigation ---------------------------------------------------------------------
+
+for (const b of document.querySelectorAll('nav button')) {
+  b.addEventListener('click', () => show(b.dataset.view));
+}
+
+function show(view) {
+  for (const b of document.querySelectorAll('nav button')) b.classList.toggle('active', b.dataset.view === view);
+  for (const s of document.querySelectorAll('.view')) s.hidden = s.id !== `view-${view}`;
+  if (view === 'settings') act(null, loadSettings);
+  if (view === 'library') renderLibrary();
+  if (view === 'dashboard') act(null, () => find());
+}
+
+// ---- data ---------------------------------------------------------------------------
+
 async function reload() {
   const current = latest('overview');
   const o = await call('overview', {
@@ -158,6 +277,11 @@ async function reload() {
   state.overview = o;
   state.accounts = o.Accounts.Items;
   state.accountsTotal = o.Accounts.Total;
+  const signature = JSON.stringify(o.Connectors.map((c) => [c.Id, c.Name, c.ClientId, c.ClientSecretSet]));
+  if (signature !== state.librarySignature) {
+    state.librarySignature = signature;
+    state.details = {};
+  }
   renderAccountList();
   renderLibrary();
   renderAttention();
@@ -173,6 +297,7 @@ async function reload() {
     renderAccount();
   }
   if (state.ac) await loadAccountConnector();
+  if (!$('view-dashboard').hidden) await find();
   document.body.dataset.ready = 'true';
 }
 
@@ -183,15 +308,19 @@ function renderAttention() {
   a.hidden = bad === 0;
   a.textContent = bad === 1 ? '1 connector needs attention' : `${bad.toLocaleString()} connectors need attention`;
   $('totals').textContent = `${c.Accounts.toLocaleString()} accounts · ${c.AccountConnectors.toLocaleString()} connectors`;
+  const v = state.overview.Vault;
+  $('vault-banner').hidden = !vaultProblem();
+  $('vault-banner-text').textContent = vaultProblem() ? `Secrets cannot be opened: ${v.Problem}` : '';
   for (const ac of state.overview.NeedingReauthentication) notifyOnce(ac);
 }
 
 $('attention').addEventListener('click', () => {
-  $('find-status').value = state.overview.Counts.NeedsReauthentication ? 'NeedsReauthentication' : 'Error';
+  $('find-status').value = '';
   $('find-search').value = '';
   $('find-connector').value = '';
-  show('find');
+  show('dashboard');
 });
+$('vault-banner-settings').addEventListener('click', () => show('settings'));
 
 const notified = new Set();
 function notifyOnce(ac) {
@@ -224,7 +353,7 @@ function renderAccountList() {
       li.append(b);
     }
     li.classList.toggle('selected', a.Id === state.accountId);
-    li.addEventListener('click', () => selectAccount(a.Id).catch((e) => toast(errorText(e), true)));
+    activate(li, () => act(null, () => selectAccount(a.Id)));
     return li;
   });
   list.replaceChildren(...items);
@@ -266,12 +395,15 @@ $('account-search').addEventListener('input', debounce(() => act(null, async () 
   $('account-list').scrollTop = 0;
 })));
 
-async function selectAccount(id, ac = null) {
+async function selectAccount(id, ac = null, tab = null) {
+  if (state.accountId !== id) {
+    state.acs = [];
+    state.acFilter = '';
+    $('ac-filter').value = '';
+    $('account-form').hidden = true;
+  }
   state.accountId = id;
-  state.ac = ac;
-  state.acs = [];
-  state.acFilter = '';
-  $('ac-filter').value = '';
+  selectAccountConnector(ac, tab);
   renderAccountList();
   await loadAccount();
   if (ac) await loadAccountConnector();
@@ -282,9 +414,9 @@ async function loadAccount() {
   const id = state.accountId;
   const current = latest('account');
   const [account, page] = await Promise.all([
-    state.accounts.find((a) => a.Id === id) || call('account', { id }),
+    call('account', { id }),
     call('account_connectors_page', {
-      accountId: id, status: null, connector: null, search: state.acFilter || null,
+      accountId: id, status: null, connector: null, search: state.acFilter || null, expiring: false,
       offset: 0, limit: Math.min(MAX_ROWS, Math.max(PAGE, state.acs.length)),
     }),
   ]);
@@ -298,7 +430,7 @@ async function loadAccount() {
 async function moreAccountConnectors() {
   const id = state.accountId;
   const page = await call('account_connectors_page', {
-    accountId: id, status: null, connector: null, search: state.acFilter || null, offset: state.acs.length, limit: PAGE,
+    accountId: id, status: null, connector: null, search: state.acFilter || null, expiring: false, offset: state.acs.length, limit: PAGE,
   });
   if (state.accountId !== id) return;
   state.acs = state.acs.concat(page.Items);
@@ -312,15 +444,16 @@ $('ac-filter').addEventListener('input', debounce(() => act(null, async () => {
   await loadAccount();
 })));
 
-function acRow(c, withAccount) {
+function acRow(c, withAccount, onOpen) {
   const tr = el('tr');
   tr.className = 'clickable' + (c.Id === state.ac ? ' selected' : '');
   tr.dataset.id = c.Id;
   const status = el('td');
-  status.append(badge(c.Status));
+  status.append(statusBadge(c, vaultProblem()));
   tr.append(el('td', c.Id));
   if (withAccount) tr.append(el('td', c.AccountName));
   tr.append(el('td', c.Name), el('td', `${c.Connector.Name} ${c.Connector.Version}`), status, el('td', when(c.ExpiresAt)));
+  activate(tr, onOpen);
   return tr;
 }
 
@@ -331,12 +464,12 @@ function renderAccount() {
   $('ac-panel').hidden = !state.ac;
   if (!account) return;
   $('account-title').textContent = account.Name;
-  $('account-meta').textContent = `${account.Id} · ${account.Timezone}`;
-  fill($('ac-table').tBodies[0], state.acs.map((c) => {
-    const tr = acRow(c, false);
-    tr.addEventListener('click', () => { state.ac = c.Id; state.reveal = false; renderAccount(); loadAccountConnector(); });
-    return tr;
-  }));
+  $('account-meta').textContent = [account.Id, account.Timezone, account.Description].filter(Boolean).join(' · ');
+  fill($('ac-table').tBodies[0], state.acs.map((c) => acRow(c, false, () => {
+    selectAccountConnector(c.Id);
+    renderAccount();
+    act(null, loadAccountConnector);
+  })), 5);
   const shown = state.acs.length;
   $('ac-count').textContent = countText(shown, state.acsTotal);
   $('ac-more').hidden = shown >= state.acsTotal || shown >= MAX_ROWS;
@@ -355,11 +488,37 @@ $('new-account').addEventListener('submit', (e) => {
   act($('create-account'), async () => {
     const a = await call('create_account', { name: $('new-account-name').value, timezone: $('new-account-timezone').value || null, description: null });
     $('new-account-name').value = '';
+    $('new-account-timezone').value = '';
     state.accountId = a.Id;
-    state.ac = null;
+    selectAccountConnector(null);
     state.acs = [];
     await reload();
     toast(`Account ${a.Name} created.`);
+  });
+});
+
+$('edit-account').addEventListener('click', () => {
+  const a = state.accountRow;
+  $('account-name').value = a.Name;
+  $('account-description').value = a.Description;
+  $('account-timezone').value = a.Timezone;
+  $('account-form').hidden = false;
+  $('account-name').focus();
+});
+$('cancel-account').addEventListener('click', () => { $('account-form').hidden = true; });
+$('account-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  act($('save-account'), async () => {
+    const a = await call('update_account', {
+      id: state.accountId,
+      name: $('account-name').value,
+      description: $('account-description').value,
+      timezone: $('account-timezone').value,
+    });
+    $('account-form').hidden = true;
+    state.accountRow = a;
+    renderAccount();
+    toast(`Account ${a.Name} saved.`);
   });
 });
 
@@ -368,7 +527,7 @@ $('delete-account').addEventListener('click', () => act($('delete-account'), asy
   if (!a || !confirmed($('delete-account'), 'Click again to delete the account and all its connectors')) return;
   await call('delete_account', { id: a.Id });
   state.accountId = null;
-  state.ac = null;
+  selectAccountConnector(null);
   await reload();
 }));
 
@@ -377,13 +536,13 @@ $('install').addEventListener('submit', (e) => {
   act($('install-button'), async () => {
     const ac = await call('install', { accountId: state.accountId, connector: $('install-connector').value, name: $('install-name').value });
     $('install-name').value = '';
-    state.ac = ac.Id;
+    selectAccountConnector(ac.Id);
     await reload();
     toast(`${ac.Name} installed.`);
   });
 });
 
-// ---- finding account connectors across accounts --------------------------------------
+// ---- the dashboard: every account -----------------------------------------------------
 
 function findFilter() {
   return {
@@ -391,23 +550,37 @@ function findFilter() {
     search: $('find-search').value.trim() || null,
     status: $('find-status').value || null,
     connector: $('find-connector').value || null,
+    expiring: false,
   };
 }
 
+function openFound(c) {
+  return () => act(null, async () => {
+    show('accounts');
+    await selectAccount(c.AccountId, c.Id);
+  });
+}
+
 async function find(more = false) {
+  const f = findFilter();
+  const filtered = f.search || f.status || f.connector;
+  $('dashboard-lists').hidden = !!filtered;
+  $('find-results').hidden = !filtered;
   const current = latest('find');
-  const page = await call('account_connectors_page', { ...findFilter(), offset: more ? state.found.length : 0, limit: PAGE });
+  if (!filtered) {
+    const d = await call('dashboard');
+    if (!current()) return;
+    fill($('attention-table').tBodies[0], d.NeedsAttention.map((c) => acRow(c, true, openFound(c))));
+    fill($('expiring-table').tBodies[0], d.ExpiringNext.map((c) => acRow(c, true, openFound(c))));
+    $('attention-count').textContent = d.NeedsAttentionTotal ? countText(d.NeedsAttention.length, d.NeedsAttentionTotal) : '';
+    $('find-count').textContent = '';
+    return;
+  }
+  const page = await call('account_connectors_page', { ...f, offset: more ? state.found.length : 0, limit: PAGE });
   if (!current()) return;
   state.found = more ? state.found.concat(page.Items) : page.Items;
   state.foundTotal = page.Total;
-  fill($('find-table').tBodies[0], state.found.map((c) => {
-    const tr = acRow(c, true);
-    tr.addEventListener('click', () => act(null, async () => {
-      show('accounts');
-      await selectAccount(c.AccountId, c.Id);
-    }));
-    return tr;
-  }));
+  fill($('find-table').tBodies[0], state.found.map((c) => acRow(c, true, openFound(c))));
   const shown = state.found.length;
   $('find-count').textContent = shown ? countText(shown, state.foundTotal) : 'none found';
   $('find-more').hidden = shown >= state.foundTotal || shown >= MAX_ROWS;
@@ -422,6 +595,31 @@ $('find-more').addEventListener('click', () => act($('find-more'), () => find(tr
 
 // ---- one account connector ----------------------------------------------------------
 
+/** Selects an account connector (or none), forgetting what belonged to the previous one. */
+function selectAccountConnector(id, tab = null) {
+  if (state.ac !== id) {
+    state.ac = id;
+    state.acView = null;
+    state.revealed = {};
+    state.credentialFormFor = null;
+    $('tester-result').hidden = true;
+    state.resultFor = null;
+    progress(null);
+  }
+  if (tab) selectTab(tab);
+}
+
+async function openAccountConnectorById(id, tab = null) {
+  const ac = await call('account_connector', { id });
+  show('accounts');
+  await selectAccount(ac.AccountId, ac.Id, tab);
+}
+
+async function connectorDetail(slug) {
+  if (!state.details[slug]) state.details[slug] = await call('connector_detail', { connector: slug });
+  return state.details[slug];
+}
+
 async function loadAccountConnector() {
   const id = state.ac;
   if (!id) return;
@@ -429,44 +627,85 @@ async function loadAccountConnector() {
   try {
     ac = await call('account_connector', { id });
   } catch {
-    if (state.ac === id) { state.ac = null; renderAccount(); } // deleted meanwhile
+    if (state.ac === id) { selectAccountConnector(null); renderAccount(); } // deleted meanwhile
     return;
   }
   if (state.ac !== id) return;
+  const [inspection, history, detail] = await Promise.all([
+    call('inspect', { id }),
+    call('history', { id }),
+    connectorDetail(ac.Connector.Slug),
+  ]);
+  if (state.methodsFor !== id) {
+    const methods = await call('methods', { id });
+    if (state.ac !== id) return;
+    state.methods = methods;
+    state.methodsFor = id;
+    renderMethods();
+  }
+  if (state.ac !== id) return;
+  state.acView = ac;
   $('ac-panel').hidden = false;
   $('ac-title').textContent = `${ac.Name} — ${ac.Connector.Name}`;
-  $('sign-in-mode').value = ac.SignInMode || 'default';
-  // The way to authenticate this account connector uses (a connector may offer several).
+  $('ac-status').replaceChildren(statusBadge(ac, !!inspection.SecretsUnavailable));
+  if (document.activeElement !== $('sign-in-mode')) $('sign-in-mode').value = ac.SignInMode || 'default';
   const oauth = ac.Authentication.AuthType === 'OAuth2';
   for (const b of ['connect', 'refresh-now', 'sign-in-mode']) $(b).disabled = !oauth;
   $('connect').textContent = ac.Authenticated ? 'Reconnect' : 'Connect';
-  const [inspection, history, methods] = await Promise.all([
-    call('inspect', { id, reveal: state.reveal }),
-    call('history', { id }),
-    call('methods', { id }),
-  ]);
-  if (state.ac !== id) return;
   renderInspection(ac, inspection);
-  renderProperties(ac);
+  renderCredentialForm(ac);
+  renderProperties(ac, detail);
   renderHistory(history);
-  renderMethods(methods);
 }
+
+// Tabs: Credential, Properties, Method tester, History.
+const TABS = ['credential', 'properties', 'tester', 'history'];
+function selectTab(tab) {
+  state.tab = tab;
+  for (const t of TABS) {
+    $(`tab-${t}`).setAttribute('aria-selected', String(t === tab));
+    $(`tab-${t}`).tabIndex = t === tab ? 0 : -1;
+    $(`panel-${t}`).hidden = t !== tab;
+  }
+}
+for (const t of TABS) {
+  $(`tab-${t}`).addEventListener('click', () => selectTab(t));
+  $(`tab-${t}`).addEventListener('keydown', (e) => {
+    const step = e.key === 'ArrowRight' ? 1 : e.key === 'ArrowLeft' ? -1 : 0;
+    if (!step) return;
+    const next = TABS[(TABS.indexOf(t) + step + TABS.length) % TABS.length];
+    selectTab(next);
+    $(`tab-${next}`).focus();
+  });
+}
+selectTab('credential');
+
+// JWT times as dates next to the raw value.
+const JWT_TIMES = ['exp', 'iat', 'nbf', 'auth_time'];
 
 function renderInspection(ac, i) {
   const dl = $('inspector');
+  const type = ac.Authentication.AuthType;
   const rows = [
-    ['Status', badge(i.Status)],
-    ['Last error', i.LastError || '—'],
+    ['Status', statusBadge(ac, !!i.SecretsUnavailable)],
     ['Auth type', (i.OAuth2Type ? `${i.AuthType} (${i.OAuth2Type})` : i.AuthType)
       + (ac.Authentication.IsDefault ? '' : ` — ${ac.Authentication.AuthName}`)],
-    ['Scopes', i.Scopes.length ? i.Scopes.join(' ') : '—'],
-    ['Token type', i.TokenType || '—'],
-    ['Expires', el('span', '', 'countdown')],
-    ['Refresh expires', el('span', '', 'refresh-countdown')],
-    ['Refresh margin', i.RefreshMarginSeconds == null ? '—'
-      : `${i.RefreshMarginSeconds} s before expiry${i.RefreshDueAt ? ` (next refresh due ${when(i.RefreshDueAt)})` : ''}`],
-    ['Authenticated at', when(i.AuthenticatedAt)],
   ];
+  if (type === 'OAuth2') {
+    rows.push(
+      ['Scopes', i.Scopes.length ? i.Scopes.join(' ') : '—'],
+      ['Token type', i.TokenType || '—'],
+      ['Expires', el('span', '', 'countdown')],
+      ['Refresh expires', el('span', '', 'refresh-countdown')],
+      ['Refresh margin', i.RefreshMarginSeconds == null ? '—'
+        : `${i.RefreshMarginSeconds} s before expiry${i.RefreshDueAt ? ` (next refresh due ${when(i.RefreshDueAt)})` : ''}`],
+    );
+  } else if (type === 'ApiKey' || type === 'Basic') {
+    const c = ac.LastCheck;
+    rows.push(['Last check', c ? `${c.Ok ? 'worked' : 'refused'}: a call answered HTTP ${c.HttpStatus} at ${when(c.At)}`
+      : (ac.SecretsSet.length ? 'not verified yet: a successful method call verifies it' : '—')]);
+  }
+  rows.push(['Authenticated at', when(i.AuthenticatedAt)]);
   dl.replaceChildren(...rows.flatMap(([k, v]) => {
     const dd = el('dd');
     if (v instanceof Node) dd.append(v); else dd.textContent = v;
@@ -476,29 +715,49 @@ function renderInspection(ac, i) {
   state.expiresAt = i.ExpiresAt;
   state.refreshExpiresAt = i.RefreshExpiresAt;
   tick();
-  const box = $('secrets');
+  // The last error stays in view (a toast goes away), with what to do about it.
+  const box = $('last-error');
+  box.hidden = !i.LastError && !i.SecretsUnavailable;
+  $('last-error-text').textContent = i.SecretsUnavailable ? `Secrets cannot be opened: ${i.SecretsUnavailable}` : (i.LastError || '');
+  const actions = [];
+  if (i.SecretsUnavailable) actions.push(button('Open Settings', 'small', () => show('settings')));
+  else if (ac.Status === 'NeedsReauthentication' && type === 'OAuth2') actions.push(button('Sign in again', 'small', startSignIn));
+  $('last-error-actions').replaceChildren(...actions);
+  renderSecrets(ac, i);
+}
+
+function renderSecrets(ac, i) {
   const parts = [];
-  if (i.SecretsUnavailable) parts.push(el('p', `Secrets cannot be opened: ${i.SecretsUnavailable}`, 'progress'));
   for (const s of i.Secrets) {
     const div = el('div', null, 'secret');
     div.dataset.field = s.Field;
-    const head = el('div');
-    head.append(el('strong', `${s.Field} `), el('code', s.Value ?? s.Masked));
-    if (s.Value) {
-      const copy = el('button', 'Copy', 'small');
-      copy.addEventListener('click', () => navigator.clipboard.writeText(s.Value).then(() => toast(`${s.Field} copied.`)));
-      head.append(' ', copy);
-    }
+    const head = el('div', null, 'row');
+    const shown = state.revealed[s.Field];
+    head.append(el('strong', s.Field), el('code', shown ?? s.Masked));
+    head.append(
+      button(shown === undefined ? 'Reveal' : 'Hide', 'small', async () => {
+        if (state.revealed[s.Field] === undefined) {
+          state.revealed[s.Field] = await call('reveal_secret', { id: ac.Id, field: s.Field });
+        } else {
+          delete state.revealed[s.Field];
+        }
+        renderSecrets(ac, i);
+      }),
+      button('Copy', 'small', async () => copy(await call('reveal_secret', { id: ac.Id, field: s.Field }), s.Field)),
+    );
     div.append(head);
     if (s.Jwt) {
+      const claims = s.Jwt.Claims ?? s.Jwt.claims ?? {};
+      const times = JWT_TIMES.filter((k) => typeof claims[k] === 'number')
+        .map((k) => `${k} ${claims[k]} = ${new Date(claims[k] * 1000).toLocaleString()} (${span(claims[k] - Date.now() / 1000)})`);
       div.append(el('div', 'JWT claims (decoded, not verified):', 'muted'));
-      div.append(el('pre', JSON.stringify(s.Jwt.Claims ?? s.Jwt.claims, null, 2), 'claims'));
+      if (times.length) div.append(el('div', times.join('\n'), 'claims jwt-times'));
+      div.append(el('pre', JSON.stringify(claims, null, 2), 'claims'));
     }
     parts.push(div);
   }
   if (i.Secrets.length === 0 && !i.SecretsUnavailable) parts.push(el('p', 'No credentials stored.', 'muted'));
-  box.replaceChildren(...parts);
-  $('reveal').textContent = state.reveal ? 'Mask values' : 'Reveal values';
+  $('secrets').replaceChildren(...parts);
 }
 
 function tick() {
@@ -511,61 +770,269 @@ function tick() {
 }
 setInterval(tick, 1000);
 
-function renderProperties(ac) {
-  fill($('properties').tBodies[0], ac.Properties.map((p) => {
-    const tr = el('tr');
-    const remove = el('button', 'Remove', 'small danger');
-    remove.addEventListener('click', () => act(remove, async () => {
-      await call('remove_property', { id: ac.Id, name: p.Name });
-      await reload();
-    }));
-    const actions = el('td');
-    actions.append(remove);
-    tr.append(el('td', p.Name), el('td', p.IsSecret ? '•••• (secret, set)' : p.Value), actions);
-    return tr;
-  }));
-  if (ac.MissingProperties.length) {
-    const tr = el('tr');
-    const td = el('td', `Required and missing: ${ac.MissingProperties.join(', ')}`, 'progress');
-    td.colSpan = 3;
-    tr.append(td);
-    $('properties').tBodies[0].append(tr);
-  }
+// Credential forms, one per way to authenticate. Rendered when the account connector or
+// its way changes, never by an update: what is typed stays.
+function field(labelText, id, { type = 'text', placeholder = '' } = {}) {
+  const label = el('label', labelText);
+  label.htmlFor = id;
+  const input = el('input');
+  input.id = id;
+  input.type = type;
+  input.placeholder = placeholder;
+  input.autocomplete = 'off';
+  return [label, input];
 }
+
+/** A password field with a Show/Hide button. */
+function secretField(labelText, id, placeholder = '') {
+  const [label, input] = field(labelText, id, { type: 'password', placeholder });
+  const row = el('div', null, 'row');
+  const toggle = el('button', 'Show', 'small');
+  toggle.type = 'button';
+  toggle.setAttribute('aria-label', `Show ${labelText}`);
+  toggle.addEventListener('click', () => {
+    input.type = input.type === 'password' ? 'text' : 'password';
+    toggle.textContent = input.type === 'password' ? 'Show' : 'Hide';
+  });
+  row.append(input, toggle);
+  return [label, row];
+}
+
+/** Text someone pasted where an API key belongs but that looks like JSON (tokens?). */
+function looksLikeJson(text) {
+  return /^\s*[[{]/.test(text) || /"[A-Za-z_]+"\s*:/.test(text);
+}
+
+function renderCredentialForm(ac) {
+  const type = ac.Authentication.AuthType;
+  const key = `${ac.Id}:${type}`;
+  if (state.credentialFormFor === key) return;
+  state.credentialFormFor = key;
+  const box = $('credential-form');
+  const form = el('form', null, 'card stack');
+  form.id = 'cred-form';
+  if (type === 'ApiKey') {
+    form.append(el('h3', ac.SecretsSet.length ? 'Replace the API key' : 'API key'),
+      ...secretField('API key', 'cred-key'));
+    const save = el('button', 'Save API key');
+    save.type = 'submit';
+    save.id = 'save-credential';
+    form.append(save);
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      act(null, async () => {
+        const key = $('cred-key').value;
+        if (looksLikeJson(key) && !confirmed(save, 'Save it anyway (it looks like JSON)')) {
+          toast('This looks like JSON (tokens?), not an API key. Check what you pasted; click again to save it as the key anyway.', { error: true });
+          return;
+        }
+        save.disabled = true;
+        try {
+          await call('set_credential', { id: ac.Id, credential: { Kind: 'ApiKey', Key: key } });
+        } finally {
+          save.disabled = false;
+        }
+        $('cred-key').value = '';
+        toast('API key saved. A successful method call verifies it.');
+      });
+    });
+  } else if (type === 'Basic') {
+    form.append(el('h3', ac.SecretsSet.length ? 'Replace the username and password' : 'Username and password'),
+      ...field('Username', 'cred-username'), ...secretField('Password', 'cred-password'));
+    const save = el('button', 'Save credentials');
+    save.type = 'submit';
+    save.id = 'save-credential';
+    form.append(save);
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      act(save, async () => {
+        await call('set_credential', {
+          id: ac.Id,
+          credential: { Kind: 'Basic', Username: $('cred-username').value, Password: $('cred-password').value },
+        });
+        $('cred-password').value = '';
+        toast('Credentials saved (sent as HTTP Basic). A successful method call verifies them.');
+      });
+    });
+  } else if (type === 'OAuth2') {
+    const details = el('details');
+    details.append(el('summary', 'Import tokens obtained elsewhere'));
+    const inner = el('div', null, 'stack');
+    inner.append(
+      ...secretField('Access token', 'cred-access'),
+      ...secretField('Refresh token', 'cred-refresh'),
+      ...field('Expires (ISO 8601, e.g. 2030-01-01T00:00:00Z)', 'cred-expires'),
+      ...field('Refresh token expires (optional)', 'cred-refresh-expires'),
+    );
+    const save = el('button', 'Import tokens');
+    save.type = 'submit';
+    save.id = 'save-credential';
+    inner.append(save);
+    details.append(inner);
+    form.append(details);
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      act(save, async () => {
+        await call('set_credential', {
+          id: ac.Id,
+          credential: {
+            Kind: 'OAuth2',
+            AccessToken: $('cred-access').value || null,
+            RefreshToken: $('cred-refresh').value || null,
+            Expires: $('cred-expires').value || null,
+            RefreshExpires: $('cred-refresh-expires').value || null,
+          },
+        });
+        for (const f of ['cred-access', 'cred-refresh', 'cred-expires', 'cred-refresh-expires']) $(f).value = '';
+        toast('Tokens imported.');
+      });
+    });
+  }
+  box.replaceChildren(...(form.childElementCount ? [form] : []));
+}
+
+// Properties: one row per declared property, its description, a required marker, and a
+// secret input where the definition says so. Names cannot be mistyped: there is no name
+// field.
+const OAUTH_PROPERTIES = [
+  { name: 'ClientId', description: "This connection's own OAuth app (overrides the library's).", secret: false },
+  { name: 'ClientSecret', description: 'The secret of that OAuth app.', secret: true },
+  { name: 'RedirectUri', description: "The redirect URI that app registered, if not the local API's callback.", secret: false },
+];
+
+function declaredProperties(ac, detail) {
+  const def = detail.Definition;
+  const list = (def.properties || []).map((p) => ({ ...p }));
+  const oauth = [def.auth, ...(def.auth_methods || []).map((m) => m.auth)].some((a) => a && a.type === 'oauth2');
+  if (oauth) for (const p of OAUTH_PROPERTIES) if (!list.some((x) => x.name === p.name)) list.push({ ...p, required: false });
+  return list;
+}
+
+function renderProperties(ac, detail) {
+  const box = $('properties');
+  preserving(box, () => {
+    const declared = declaredProperties(ac, detail);
+    const rows = declared.map((p) => {
+      const stored = ac.Properties.find((x) => x.Name === p.name);
+      const div = el('div', null, 'prop-row');
+      div.dataset.property = p.name;
+      const head = el('div', null, 'row');
+      head.append(el('strong', p.name));
+      if (p.required) head.append(el('span', 'required', 'required'));
+      head.append(el('span', stored ? (stored.IsSecret ? '•••• set' : `= ${stored.Value}`) : 'not set', 'muted'));
+      div.append(head);
+      if (p.description) div.append(el('div', p.description, 'muted'));
+      const form = el('form', null, 'row');
+      const input = el('input');
+      input.type = p.secret ? 'password' : 'text';
+      input.autocomplete = 'off';
+      input.dataset.draft = `${ac.Id}:prop:${p.name}`;
+      input.setAttribute('aria-label', p.name);
+      input.placeholder = stored && p.secret ? 'type to replace the stored value' : (p.example ? `e.g. ${p.example}` : '');
+      const save = el('button', stored ? 'Replace' : 'Set', 'small');
+      save.type = 'submit';
+      form.append(input, save);
+      if (stored) form.append(button('Remove', 'small danger', async () => {
+        await call('remove_property', { id: ac.Id, name: p.name });
+        toast(`${p.name} removed.`);
+      }));
+      form.addEventListener('submit', (e) => {
+        e.preventDefault();
+        act(save, async () => {
+          await call('set_property', { id: ac.Id, name: p.name, value: input.value });
+          input.value = '';
+          toast(`${p.name} saved.`);
+        });
+      });
+      div.append(form);
+      return div;
+    });
+    // Stored under a name the definition no longer declares: can only be removed.
+    for (const stored of ac.Properties.filter((x) => !declared.some((p) => p.name === x.Name))) {
+      const div = el('div', null, 'prop-row');
+      div.append(el('strong', stored.Name), el('span', ' — not declared by this connector', 'muted'),
+        button('Remove', 'small danger', async () => { await call('remove_property', { id: ac.Id, name: stored.Name }); }));
+      rows.push(div);
+    }
+    if (ac.MissingProperties.length) rows.unshift(el('p', `Required and missing: ${ac.MissingProperties.join(', ')}`, 'note'));
+    if (!rows.length) rows.push(el('p', 'This connector declares no properties.', 'muted'));
+    box.replaceChildren(...rows);
+  });
+}
+
+function focusProperty(name) {
+  const row = [...document.querySelectorAll('#properties .prop-row')].find((r) => r.dataset.property === name);
+  if (row) row.querySelector('input').focus();
+}
+
+const EVENT_WORDS = {
+  signed_in: 'Signed in',
+  authenticated: 'Obtained a token (the connector\'s own grant)',
+  refreshed: 'Refreshed the access token',
+  needs_reauth: 'The provider refused the grant: the user must sign in again',
+  refresh_failed: 'A refresh failed; it will be retried',
+  refresh_discarded: 'A refresh was discarded (the credential changed meanwhile)',
+  sign_in_failed: 'A sign-in failed',
+  auth_value_set: 'Credentials set',
+  disconnected: 'Disconnected: tokens forgotten (and revoked at the provider)',
+  revocation_failed: 'Revocation at the provider failed',
+  verified: 'A method call worked with the stored credential',
+  refused: 'The provider refused the stored credential',
+};
+const TRIGGER_WORDS = {
+  call: 'a method call needed it',
+  keep_alive: 'the keep-alive (before expiry, or to keep an idle refresh token alive)',
+  user: 'you asked (Refresh now or the CLI)',
+};
 
 function renderHistory(events) {
   fill($('history').tBodies[0], events.map((e) => {
     const tr = el('tr');
-    tr.append(el('td', when(e.At)), el('td', e.Kind), el('td', e.Detail || ''));
+    const what = EVENT_WORDS[e.Kind] || e.Kind.replace(/_/g, ' ');
+    tr.append(el('td', when(e.At)), el('td', e.Detail ? `${what} — ${e.Detail}` : what), el('td', TRIGGER_WORDS[e.Trigger] || ''));
     return tr;
-  }));
+  }), 3);
 }
 
-let methodsCache = [];
-function renderMethods(methods) {
-  methodsCache = methods;
+// The method tester: what is typed is kept per account connector and method; a result is
+// shown only with the method it came from.
+function renderMethods() {
   const select = $('tester-method');
   const current = select.value;
-  select.replaceChildren(...methods.map((m) => {
+  select.replaceChildren(...state.methods.map((m) => {
     const o = el('option', `${m.Name} — ${m.HttpMethod} ${m.Path}`);
     o.value = m.Id;
     return o;
   }));
-  if (methods.some((m) => m.Id === current)) select.value = current;
-  $('run-method').disabled = methods.length === 0;
+  if (state.methods.some((m) => m.Id === current)) select.value = current;
+  $('run-method').disabled = state.methods.length === 0;
   renderParams();
 }
 
+function paramKey() {
+  return `${state.ac}:${$('tester-method').value}`;
+}
+
 function renderParams() {
-  const m = methodsCache.find((x) => x.Id === $('tester-method').value);
+  const m = state.methods.find((x) => x.Id === $('tester-method').value);
+  $('tester-description').textContent = m ? m.Description : (state.methods.length ? '' : 'This connector has no methods.');
+  const key = paramKey();
+  const typed = state.params[key] || (state.params[key] = {});
   const box = $('tester-params');
   box.replaceChildren(...(m ? m.Parameters : []).flatMap((p) => {
+    const id = `param-${p.Name}`;
+    const label = el('label', `${p.Name}${p.Required ? ' *' : ''}`);
+    label.htmlFor = id;
     const input = el('input');
+    input.id = id;
     input.name = p.Name;
     input.placeholder = `${p.Location}${p.Required ? ', required' : ''}${p.Description ? ` — ${p.Description}` : ''}`;
     input.required = p.Required;
-    return [el('label', p.Name), input];
+    input.value = typed[p.Name] ?? '';
+    input.addEventListener('input', () => { typed[p.Name] = input.value; });
+    return [label, input];
   }));
+  $('tester-result').hidden = state.resultFor !== key;
 }
 $('tester-method').addEventListener('change', renderParams);
 
@@ -576,44 +1043,55 @@ $('tester').addEventListener('submit', (e) => {
     for (const input of $('tester-params').querySelectorAll('input')) {
       if (input.value !== '') parameters[input.name] = input.value;
     }
+    const key = paramKey();
     const out = $('tester-result');
+    state.resultFor = key;
     out.hidden = false;
     out.textContent = 'Running…';
     try {
       const r = await call('call_method', { id: state.ac, method: $('tester-method').value, parameters });
       const headers = Object.entries(r.Headers).map(([k, v]) => `${k}: ${v}`).join('\n');
       const body = typeof r.Body === 'string' ? r.Body : JSON.stringify(r.Body, null, 2);
-      out.textContent = `HTTP ${r.Status}\n${headers}\n\n${body}`;
+      if (state.resultFor === key) out.textContent = `HTTP ${r.Status}\n${headers}\n\n${body}`;
     } catch (err) {
-      out.textContent = errorText(err);
+      if (state.resultFor === key) out.textContent = errorText(err);
       throw err;
-    } finally {
-      await reload();
     }
   });
 });
 
-function progress(text, cancellable = false) {
+// Sign-in.
+function progress(text, { cancellable = false, link = null } = {}) {
   $('progress').hidden = !text;
   $('progress-text').textContent = text || '';
   $('cancel-sign-in').hidden = !cancellable;
+  state.signInUrl = link;
+  $('copy-sign-in-link').hidden = !link;
 }
 
 $('cancel-sign-in').addEventListener('click', () => act($('cancel-sign-in'), () => call('cancel_sign_in', { id: state.ac })));
+$('copy-sign-in-link').addEventListener('click', () => act($('copy-sign-in-link'), () => copy(state.signInUrl, 'The sign-in link')));
 
-$('connect').addEventListener('click', () => act($('connect'), async () => {
+async function startSignIn() {
   const started = await call('connect', { id: state.ac });
-  progress(started.Mode === 'webview'
-    ? 'Signing in in the Authdesk sign-in window…'
-    : 'Signing in in your browser… come back here when you are done.', true);
-}));
+  if (started.Mode === 'webview') {
+    progress('Signing in in the Authdesk sign-in window…', { cancellable: true });
+  } else if (started.BrowserProblem) {
+    progress(`No browser could be opened (${started.BrowserProblem}). Copy the sign-in link into a browser; Authdesk completes the sign-in when it comes back.`,
+      { cancellable: true, link: started.SignInUrl });
+  } else {
+    progress('Signing in in your browser… come back here when you are done. Wrong browser? Copy the sign-in link into another.',
+      { cancellable: true, link: started.SignInUrl });
+  }
+}
+$('connect').addEventListener('click', () => act($('connect'), startSignIn));
 
 tauri.event.listen('sign-in-finished', async (event) => {
   const r = event.payload;
-  progress(null);
-  await reload();
+  if (r.AccountConnectorId === state.ac) progress(null);
+  await reload().catch(() => {});
   if (r.Ok) toast('Signed in.');
-  else toast(r.Message, !r.Cancelled);
+  else toast(r.Message, { error: !r.Cancelled });
 });
 
 $('refresh-now').addEventListener('click', () => act($('refresh-now'), async () => {
@@ -623,7 +1101,6 @@ $('refresh-now').addEventListener('click', () => act($('refresh-now'), async () 
     toast('Refreshed.');
   } finally {
     progress(null);
-    await reload();
   }
 }));
 
@@ -631,57 +1108,53 @@ $('disconnect').addEventListener('click', () => act($('disconnect'), async () =>
   if (!confirmed($('disconnect'), 'Click again to revoke and forget the tokens')) return;
   const report = await call('disconnect', { id: state.ac });
   await reload();
-  toast(report.Errors.length ? `Disconnected here; revocation failed: ${report.Errors.join('; ')}` : 'Disconnected.', report.Errors.length > 0);
+  if (report.Errors.length) toast(`Disconnected here; revocation failed: ${report.Errors.join('; ')}`, { error: true });
+  else toast('Disconnected.');
 }));
 
 $('delete-ac').addEventListener('click', () => act($('delete-ac'), async () => {
   if (!confirmed($('delete-ac'), 'Click again to revoke and delete')) return;
   const report = await call('delete_account_connector', { id: state.ac });
-  state.ac = null;
+  selectAccountConnector(null);
   await reload();
-  toast(report.Errors.length ? `Deleted; revocation failed: ${report.Errors.join('; ')}` : 'Deleted.', report.Errors.length > 0);
+  if (report.Errors.length) toast(`Deleted; revocation failed: ${report.Errors.join('; ')}`, { error: true });
+  else toast('Deleted.');
 }));
 
 $('sign-in-mode').addEventListener('change', () => act(null, async () => {
   await call('set_sign_in_mode', { id: state.ac, mode: $('sign-in-mode').value });
-  await reload();
 }));
-
-$('reveal').addEventListener('click', () => { state.reveal = !state.reveal; loadAccountConnector(); });
-
-$('property-form').addEventListener('submit', (e) => {
-  e.preventDefault();
-  act(null, async () => {
-    await call('set_property', { id: state.ac, name: $('property-name').value, value: $('property-value').value });
-    $('property-name').value = '';
-    $('property-value').value = '';
-    await reload();
-  });
-});
 
 $('authvalue-form').addEventListener('submit', (e) => {
   e.preventDefault();
   act(null, async () => {
     await call('set_auth_value', { id: state.ac, value: $('authvalue').value });
     $('authvalue').value = '';
-    await reload();
     toast('AuthValue imported.');
   });
 });
 
 // ---- library ------------------------------------------------------------------------
 
+function authWays(c) {
+  return c.Authentication.map((a) => (a.AuthType === 'OAuth2' ? `${a.AuthType} (${a.OAuth2Type})` : a.AuthType)).join(' or ');
+}
+
 function renderLibrary() {
   if (!state.overview) return;
   const cs = state.overview.Connectors;
   fill($('library').tBodies[0], cs.map((c) => {
     const tr = el('tr');
+    tr.className = 'clickable' + (c.Slug === state.library ? ' selected' : '');
+    tr.dataset.slug = c.Slug;
     const oauth = c.Authentication.some((a) => a.AuthType === 'OAuth2');
     const app = c.ClientId ? `${c.ClientId}${c.ClientSecretSet ? ' + secret' : ' (public)'}` : oauth ? 'not set' : '—';
-    const ways = c.Authentication.map((a) => (a.AuthType === 'OAuth2' ? `${a.AuthType} (${a.OAuth2Type})` : a.AuthType)).join(' or ');
-    tr.append(el('td', c.Id), el('td', `${c.Name} ${c.Version}`), el('td', ways), el('td', c.Source), el('td', app));
+    const name = el('td');
+    name.append(el('div', `${c.Name}`), el('div', `${c.Slug} · v${c.Version}${c.Source === 'User' ? ' · yours' : ''}`, 'muted'));
+    tr.append(name, el('td', authWays(c)), el('td', app));
+    activate(tr, () => act(null, () => openLibrary(c.Slug)));
     return tr;
-  }));
+  }), 3);
   const byConnector = $('find-connector');
   const chosen = byConnector.value;
   byConnector.replaceChildren(el('option', 'Any connector'), ...cs.map((c) => {
@@ -691,15 +1164,97 @@ function renderLibrary() {
   }));
   byConnector.options[0].value = '';
   byConnector.value = chosen;
-  const select = $('client-connector');
-  const current = select.value;
-  select.replaceChildren(...cs.filter((c) => c.Authentication.some((a) => a.AuthType === 'OAuth2')).map((c) => {
-    const o = el('option', c.Name);
-    o.value = c.Slug;
-    return o;
-  }));
-  if (current) select.value = current;
 }
+
+async function openLibrary(slug, focus = null) {
+  show('library');
+  state.library = slug;
+  delete state.details[slug];
+  const d = await connectorDetail(slug);
+  renderLibrary();
+  renderLibraryDetail(d);
+  if (focus) $(focus).focus();
+}
+
+function renderLibraryDetail(d) {
+  const c = d.Connector;
+  const def = d.Definition;
+  $('library-empty').hidden = true;
+  $('library-detail').hidden = false;
+  $('lib-title').textContent = `${c.Name} (${c.Slug}, v${c.Version})`;
+  $('lib-source').textContent = c.Source === 'User' ? 'Your connector' : 'Built in';
+  $('lib-description').textContent = c.Description;
+  $('rename-form').hidden = c.Source !== 'User';
+  $('rename-name').value = c.Name;
+  const ways = [def.auth, ...(def.auth_methods || []).map((m) => m.auth)];
+  const rows = [];
+  for (const a of ways) {
+    if (a.type === 'oauth2') {
+      rows.push(['OAuth 2.0', `${a.grant.replace(/_/g, ' ')} grant`],
+        ['Authorize URL', a.authorize_url || '—'], ['Token URL', a.token_url], ['Revocation URL', a.revoke_url || '—'],
+        ['Scopes', (a.scopes || []).join(' ') || '—'], ['PKCE', a.pkce ? 'yes (S256)' : 'no'],
+        ['Client authentication', { basic: 'HTTP Basic', body: 'form body', none: 'none (public client)' }[a.client_auth] || a.client_auth],
+        ['Sign-in runs in', a.sign_in === 'system_browser' ? 'the system browser' : 'an embedded window']);
+    } else if (a.type === 'api_key') {
+      rows.push(['API key', `${a.placement === 'query' ? 'query parameter' : 'header'} ${a.name}${a.prefix ? ` (prefix "${a.prefix}")` : ''}`]);
+    } else {
+      rows.push(['Auth', a.type === 'basic' ? 'HTTP Basic (username and password)' : 'none']);
+    }
+  }
+  if (def.api_base_url) rows.push(['API base URL', def.api_base_url]);
+  $('lib-auth').replaceChildren(...rows.flatMap(([k, v]) => [el('dt', k), el('dd', v)]));
+  const oauth = ways.some((a) => a.type === 'oauth2');
+  $('client').hidden = !oauth;
+  $('lib-redirect').textContent = d.RedirectUri;
+  $('client-id').value = c.ClientId || '';
+  $('client-secret').value = '';
+  $('client-public').checked = !!c.ClientId && !c.ClientSecretSet;
+  $('client-secret-note').textContent = c.ClientSecretSet
+    ? 'A ClientSecret is stored. Leave this blank to keep it; type a new one to replace it.'
+    : c.ClientId ? 'No ClientSecret is stored: this is a public client.' : 'Not set up yet.';
+  fill($('lib-properties').tBodies[0], (def.properties || []).map((p) => {
+    const tr = el('tr');
+    tr.append(el('td', `${p.name}${p.secret ? ' (secret)' : ''}`), el('td', p.required ? 'yes' : 'no'), el('td', p.description || ''));
+    return tr;
+  }), 3);
+  fill($('lib-methods').tBodies[0], (def.methods || []).map((m) => {
+    const tr = el('tr');
+    tr.append(el('td', m.id), el('td', `${m.http_method.toUpperCase()} ${m.path}`), el('td', m.description || m.name));
+    return tr;
+  }), 3);
+  $('lib-sources').replaceChildren(...(def.sources || []).map((s) => el('li', s)));
+  if (!(def.sources || []).length) $('lib-sources').append(el('li', '—', 'muted'));
+  $('lib-definition').textContent = d.DefinitionText;
+}
+
+$('copy-redirect').addEventListener('click', () => act($('copy-redirect'), () => copy($('lib-redirect').textContent, 'The redirect URI')));
+$('copy-definition').addEventListener('click', () => act($('copy-definition'), () => copy($('lib-definition').textContent, 'The definition')));
+$('client-public').addEventListener('change', () => {
+  if ($('client-public').checked) $('client-secret').value = '';
+});
+
+$('client').addEventListener('submit', (e) => {
+  e.preventDefault();
+  act($('save-client'), async () => {
+    const c = await call('set_connector_client', {
+      connector: state.library,
+      clientId: $('client-id').value,
+      clientSecret: $('client-secret').value || null,
+      public: $('client-public').checked,
+    });
+    toast(c.ClientSecretSet ? 'OAuth app saved (ClientSecret stored).' : 'OAuth app saved as a public client.');
+    await openLibrary(state.library);
+  });
+});
+
+$('rename-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  act(null, async () => {
+    const c = await call('rename_connector', { connector: state.library, name: $('rename-name').value });
+    toast(`Renamed to ${c.Name}.`);
+    await openLibrary(c.Slug);
+  });
+});
 
 $('add-connector').addEventListener('submit', (e) => {
   e.preventDefault();
@@ -707,8 +1262,8 @@ $('add-connector').addEventListener('submit', (e) => {
     const file = $('connector-file').files[0];
     if (!file) throw new Error('Choose a connector definition file (.toml) first.');
     const c = await call('add_connector', { fileName: file.name, text: await file.text(), replace: $('connector-replace').checked });
-    await reload();
     toast(`${c.Name} added to the library.`);
+    await openLibrary(c.Slug);
   });
 });
 
@@ -716,19 +1271,32 @@ $('discover').addEventListener('submit', (e) => {
   e.preventDefault();
   act(e.submitter, async () => {
     toast('Reading the provider\'s metadata…');
-    const c = await call('discover_connector', { issuer: $('discover-issuer').value, id: $('discover-id').value || null, name: null });
-    await reload();
+    const c = await call('discover_connector', { issuer: $('discover-issuer').value, id: $('discover-id').value || null, name: $('discover-name').value || null });
     toast(`${c.Name} added to the library.`);
+    await openLibrary(c.Slug);
   });
 });
 
-$('client').addEventListener('submit', (e) => {
+$('oauth-form').addEventListener('submit', (e) => {
   e.preventDefault();
-  act(e.submitter, async () => {
-    await call('set_connector_client', { connector: $('client-connector').value, clientId: $('client-id').value, clientSecret: $('client-secret').value || null });
-    $('client-secret').value = '';
-    await reload();
-    toast('OAuth app saved.');
+  act($('create-oauth'), async () => {
+    const c = await call('add_oauth_connector', {
+      form: {
+        Id: $('oauth-id').value,
+        Name: $('oauth-name').value,
+        AuthorizeUrl: $('oauth-authorize').value,
+        TokenUrl: $('oauth-token').value,
+        RevokeUrl: $('oauth-revoke').value || null,
+        ApiBaseUrl: $('oauth-api').value || null,
+        Scopes: $('oauth-scopes').value,
+        Pkce: $('oauth-pkce').checked,
+        ClientAuth: $('oauth-client-auth').value,
+        SignIn: $('oauth-sign-in').value,
+      },
+    });
+    $('oauth-form').reset();
+    toast(`${c.Name} created. Set its OAuth app below.`);
+    await openLibrary(c.Slug, 'client-id');
   });
 });
 
@@ -740,17 +1308,27 @@ async function loadSettings() {
   $('callback-uri').textContent = s.CallbackUri;
   $('data-dir').textContent = s.DataDir;
   $('key-source').textContent = s.KeySource;
+  const v = s.Vault;
+  $('vault-health').replaceChildren(v.Available
+    ? badge('OK: the data key opens this data directory\'s secrets', 'Verified')
+    : v.VaultId ? badge(`Secrets cannot be opened: ${v.Problem}`, 'Error')
+      : el('span', 'No secret stored yet: the data key is created with the first one.', 'muted'));
   // A new client's secret is shown once, until Settings is opened again.
   $('api-client-secret').hidden = true;
   $('new-client-secret').textContent = '';
-  loadApiClients();
-  $('origins').replaceChildren(...s.TargetOrigins.map((o) => {
+  await loadApiClients();
+  renderOrigins(s.TargetOrigins);
+}
+
+function renderOrigins(origins) {
+  $('origins').replaceChildren(...origins.map((o) => {
     const li = el('li');
-    const remove = el('button', 'Remove', 'small danger');
-    remove.addEventListener('click', () => act(remove, async () => { await call('remove_target_origin', { origin: o }); loadSettings(); }));
-    li.append(el('span', o), remove);
+    li.append(el('span', o), button('Remove', 'small danger', async () => {
+      renderOrigins(await call('remove_target_origin', { origin: o }));
+    }));
     return li;
   }));
+  if (origins.length === 0) $('origins').append(el('li', 'None yet.', 'muted'));
 }
 
 async function loadApiClients() {
@@ -765,7 +1343,7 @@ async function loadApiClients() {
         if (!confirmed(revoke, 'Click again: its tokens stop working')) return;
         await call('revoke_api_client', { clientId: c.ClientId });
         toast(`API client ${c.Name} revoked.`);
-        loadApiClients();
+        await loadApiClients();
       }));
       li.append(revoke);
     }
@@ -782,32 +1360,36 @@ $('api-client-form').addEventListener('submit', (e) => {
     $('new-client-id').textContent = c.ClientId;
     $('new-client-secret').textContent = c.ClientSecret;
     $('api-client-secret').hidden = false;
-    loadApiClients();
+    await loadApiClients();
   });
 });
-$('copy-client-secret').addEventListener('click', () => act($('copy-client-secret'), async () => {
-  await navigator.clipboard.writeText($('new-client-secret').textContent);
-  toast('ClientSecret copied.');
-}));
+$('copy-client-secret').addEventListener('click', () => act($('copy-client-secret'), () => copy($('new-client-secret').textContent, 'ClientSecret')));
 
 $('reveal-key').addEventListener('click', () => act($('reveal-key'), async () => {
+  if ($('reveal-key').textContent === 'Hide') {
+    $('api-key').textContent = '••••••••';
+    $('reveal-key').textContent = 'Reveal';
+    return;
+  }
   $('api-key').textContent = await call('reveal_api_key');
+  $('reveal-key').textContent = 'Hide';
 }));
-$('copy-key').addEventListener('click', () => act($('copy-key'), async () => {
-  await navigator.clipboard.writeText(await call('reveal_api_key'));
-  toast('API key copied.');
-}));
+$('copy-key').addEventListener('click', () => act($('copy-key'), async () => copy(await call('reveal_api_key'), 'API key')));
+$('copy-callback').addEventListener('click', () => act($('copy-callback'), () => copy($('callback-uri').textContent, 'The redirect URI')));
 $('rotate-key').addEventListener('click', () => act($('rotate-key'), async () => {
   if (!confirmed($('rotate-key'), 'Click again: programs using the old key stop working')) return;
   $('api-key').textContent = await call('rotate_api_key');
+  $('reveal-key').textContent = 'Hide';
   toast('API key replaced.');
 }));
 $('origin-form').addEventListener('submit', (e) => {
   e.preventDefault();
   act(null, async () => {
-    await call('add_target_origin', { origin: $('origin').value });
+    const added = await call('add_target_origin', { origin: $('origin').value });
     $('origin').value = '';
-    loadSettings();
+    $('origin-note').hidden = !added.Note;
+    $('origin-note').textContent = added.Note || '';
+    await loadSettings();
   });
 });
 
@@ -816,6 +1398,12 @@ $('origin-form').addEventListener('submit', (e) => {
 if (!tauri) {
   document.body.textContent = 'This page runs inside the Authdesk app.';
 } else {
-  reload().catch((e) => toast(errorText(e), true));
-  setInterval(() => { reload().catch(() => {}); }, 15000);
+  reload().catch((e) => toast(errorText(e), { error: true, hint: e && e.hint }));
+  // The shell says when anything in the data directory changed (this window, the
+  // keep-alive, the local API, the CLI): only then is the data read again.
+  const changed = debounce(() => reload().catch(() => {}), 150);
+  tauri.event.listen('data-changed', changed);
+  call('timezones').then((names) => {
+    $('timezone-names').replaceChildren(...names.map((n) => { const o = el('option'); o.value = n; return o; }));
+  }).catch(() => {});
 }

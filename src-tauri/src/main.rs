@@ -6,6 +6,8 @@
 
 mod commands;
 mod signin;
+#[cfg(target_os = "linux")]
+mod x_errors;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -77,6 +79,9 @@ fn main() {
             }
         })
         .setup(move |app| {
+            // A sign-in window destroyed by another X client must not take the app with it.
+            #[cfg(target_os = "linux")]
+            x_errors::install();
             let api = tauri::async_runtime::block_on(authdesk_api::Server::start(
                 desk.clone(),
                 engine.clone(),

@@ -26,7 +26,7 @@ use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, WebviewUrl, WebviewWindowBuilder, WindowEvent};
 
 use crate::commands::account_connectors::ConnectStarted;
-use crate::commands::Shell;
+use crate::commands::{CommandError, Shell};
 
 /// The account connector property that overrides the redirect URI used in the webview
 /// (e.g. an https URI registered for the partner's own app); it is intercepted anyway.
@@ -62,11 +62,14 @@ fn finish(app: &AppHandle, id: i64, result: Result<(), String>, cancelled: bool)
 /// The label prefix of sign-in windows.
 const SIGN_IN_WINDOW: &str = "signin-";
 
-pub async fn start(app: &AppHandle, shell: &Shell, id: i64) -> Result<ConnectStarted, String> {
+pub async fn start(
+    app: &AppHandle,
+    shell: &Shell,
+    id: i64,
+) -> Result<ConnectStarted, CommandError> {
     let (ac, def) = shell
         .db(move |desk| desk.account_connector_with_definition(id))
-        .await
-        .map_err(|e| e.message)?;
+        .await?;
     // The way to authenticate this account connector uses.
     let o = def
         .auth_method(Some(&ac.authentication.method_id))
@@ -82,8 +85,7 @@ pub async fn start(app: &AppHandle, shell: &Shell, id: i64) -> Result<ConnectSta
         SignInMode::Webview => {
             let redirect_uri = match shell
                 .db(move |desk| desk.property_value(id, REDIRECT_URI_PROPERTY))
-                .await
-                .map_err(|e| e.message)?
+                .await?
             {
                 Some(v) => v.expose().to_string(),
                 None => shell.callback_uri(),
@@ -96,13 +98,10 @@ pub async fn start(app: &AppHandle, shell: &Shell, id: i64) -> Result<ConnectSta
                      it first. Sign-ins run one at a time so that one customer's provider \
                      session never shows up in another's.",
                     open.title().unwrap_or_else(|_| "Sign in".into())
-                ));
+                )
+                .into());
             }
-            let start = shell
-                .engine
-                .begin_sign_in(id, &redirect_uri)
-                .await
-                .map_err(|e| e.to_string())?;
+            let start = shell.engine.begin_sign_in(id, &redirect_uri).await?;
             open_window(
                 app,
                 shell.engine.clone(),
@@ -115,6 +114,7 @@ pub async fn start(app: &AppHandle, shell: &Shell, id: i64) -> Result<ConnectSta
                 mode: "webview",
                 redirect_uri,
                 sign_in_url: None,
+                browser_problem: None,
             })
         }
         SignInMode::SystemBrowser => {
@@ -124,13 +124,12 @@ pub async fn start(app: &AppHandle, shell: &Shell, id: i64) -> Result<ConnectSta
                 let redirect_uri = shell.callback_uri();
                 // Subscribed before the browser can possibly come back.
                 let mut events = engine.sign_in_events();
-                let start = engine
-                    .begin_sign_in(id, &redirect_uri)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let start = engine.begin_sign_in(id, &redirect_uri).await?;
                 let sign_in_url = start.authorization_url.clone();
-                open::that_detached(&start.authorization_url)
-                    .map_err(|e| format!("cannot open the system browser: {e}"))?;
+                // No browser is not the end of it: the user can copy the link.
+                let browser_problem = open::that_detached(&start.authorization_url)
+                    .err()
+                    .map(|e| e.to_string());
                 let ttl = engine
                     .config()
                     .sign_in_ttl
@@ -153,15 +152,15 @@ pub async fn start(app: &AppHandle, shell: &Shell, id: i64) -> Result<ConnectSta
                     mode: "system_browser",
                     redirect_uri,
                     sign_in_url: Some(sign_in_url),
+                    browser_problem,
                 })
             } else {
-                let sign_in = authdesk_api::loopback::begin(&engine, id, 0)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let sign_in = authdesk_api::loopback::begin(&engine, id, 0).await?;
                 let redirect_uri = sign_in.start.redirect_uri.clone();
                 let sign_in_url = sign_in.start.authorization_url.clone();
-                open::that_detached(&sign_in.start.authorization_url)
-                    .map_err(|e| format!("cannot open the system browser: {e}"))?;
+                let browser_problem = open::that_detached(&sign_in.start.authorization_url)
+                    .err()
+                    .map(|e| e.to_string());
                 tauri::async_runtime::spawn(async move {
                     let r = sign_in.finish(&engine, Duration::from_secs(600)).await;
                     finish(&handle, id, r.map(|_| ()).map_err(|e| e.to_string()), false);
@@ -170,6 +169,7 @@ pub async fn start(app: &AppHandle, shell: &Shell, id: i64) -> Result<ConnectSta
                     mode: "system_browser",
                     redirect_uri,
                     sign_in_url: Some(sign_in_url),
+                    browser_problem,
                 })
             }
         }

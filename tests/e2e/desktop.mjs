@@ -22,7 +22,7 @@ const APP = process.env.AUTHDESK_APP || path.join(ROOT, 'target', 'debug', 'auth
 const BIN = process.env.AUTHDESK_BIN || path.join(ROOT, 'target', 'debug', 'authdesk');
 const DRIVER = process.env.TAURI_DRIVER || 'tauri-driver';
 const ARTIFACTS = path.join(ROOT, 'tests', 'artifacts');
-const TIMEOUT = 180_000;
+const TIMEOUT = 360_000;
 
 let passed = 0;
 let failed = 0;
@@ -79,7 +79,7 @@ function start(name, command, args, env, re) {
   });
 }
 
-async function main(browser, env, issuer) {
+async function main(browser, env, issuer, cli) {
   const main = await browser.getWindowHandle();
   const byId = (id) => browser.$(`#${id}`);
   const text = async (id) => (await byId(id)).getText();
@@ -91,6 +91,18 @@ async function main(browser, env, issuer) {
   const toastSays = async (needle) => browser.waitUntil(async () => (await text('toast').catch(() => '')).includes(needle), {
     timeout: 20_000, timeoutMsg: `no "${needle}" message; toast: ${await text('toast').catch(() => '?')}`,
   });
+  // Clicks and typing go through the page: a sign-in window may overlap the main one (no
+  // window manager under Xvfb), which WebKitWebDriver reports as "not interactable".
+  const click = (selector) => browser.execute((sel) => document.querySelector(sel).click(), selector);
+  const setField = (id, value) => browser.execute((i, v) => {
+    const e = document.getElementById(i);
+    e.value = v;
+    e.dispatchEvent(new Event(e.tagName === 'SELECT' ? 'change' : 'input'));
+  }, id, value);
+  const submit = (formId) => browser.execute((f) => document.getElementById(f).requestSubmit(), formId);
+  const tab = (name) => click(`#tab-${name}`);
+  const shot = (name) => browser.saveScreenshot(path.join(ARTIFACTS, `desktop-${name}.png`));
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
 
   await check('the main window shows the UI', async () => {
     await browser.waitUntil(async () => (await browser.execute(() => document.body.dataset.ready)) === 'true', {
@@ -98,20 +110,51 @@ async function main(browser, env, issuer) {
     });
   });
 
-  const createAndInstall = async (accountName) => {
+  const openLibraryEntry = async (slug) => {
+    await click('#nav-library');
+    await browser.waitUntil(async () => browser.execute((s) => !!document.querySelector(`#library tr[data-slug="${s}"]`), slug),
+      { timeout: 10_000, timeoutMsg: `no library row ${slug}` });
+    await click(`#library tr[data-slug="${slug}"]`);
+    await waitText('lib-title', (t) => t.includes(`(${slug},`), `${slug} did not open`);
+  };
+
+  await check('the library OAuth app form shows the stored app; saving it twice with a blank secret keeps the secret', async () => {
+    await openLibraryEntry('test-provider');
+    const shown = await browser.execute(() => [document.getElementById('client-id').value, document.getElementById('client-secret').value,
+      document.getElementById('client-public').checked, document.getElementById('client-secret-note').textContent]);
+    assert(shown[0] === 'authdesk-native' && shown[1] === '' && shown[2] === false && shown[3].includes('stored'), JSON.stringify(shown));
+    assert((await text('lib-redirect')).endsWith('/connector/callback'), 'no redirect URI to register');
+    await shot('library-detail');
+    for (let i = 0; i < 2; i++) {
+      await submit('client');
+      await toastSays('ClientSecret stored');
+      await browser.execute(() => { document.getElementById('toast').hidden = true; });
+    }
+    const c = JSON.parse(cli(['--json', 'connectors', 'show', 'test-provider']));
+    assert(c.ClientId === 'authdesk-native' && c.ClientSecretSet === true, JSON.stringify({ id: c.ClientId, set: c.ClientSecretSet }));
+  });
+
+  const createAccount = async (accountName) => {
+    await click('#nav-accounts');
     await (await byId('new-account-name')).setValue(accountName);
-    await (await byId('create-account')).click();
+    await click('#create-account');
     await toastSays(`Account ${accountName} created.`);
-    await (await byId('install-connector')).selectByAttribute('value', 'test-provider');
-    await (await byId('install-name')).setValue(`${accountName} provider`);
-    await (await byId('install-button')).click();
-    await toastSays('installed');
-    await waitText('ac-title', (t) => t.startsWith(`${accountName} provider`), 'the account connector did not open');
+  };
+  const install = async (slug, name) => {
+    await (await byId('install-connector')).selectByAttribute('value', slug);
+    await setField('install-name', name);
+    await click('#install-button');
+    await toastSays(`${name} installed.`);
+    await waitText('ac-title', (t) => t.startsWith(name), `${name} did not open`);
+  };
+  const createAndInstall = async (accountName) => {
+    await createAccount(accountName);
+    await install('test-provider', `${accountName} provider`);
   };
 
   /** Clicks Connect and returns the handle of the sign-in window. */
   const openSignIn = async () => {
-    await (await byId('connect')).click();
+    await click('#connect');
     let handles = [];
     try {
       await browser.waitUntil(async () => (handles = await browser.getWindowHandles()).length > 1, { timeout: 20_000 });
@@ -127,11 +170,25 @@ async function main(browser, env, issuer) {
 
   await check('create an account and install the test provider through the UI', () => createAndInstall('Customer A'));
 
+  await check('an account is edited; a time zone that is not an IANA name is refused and nothing is lost', async () => {
+    await click('#edit-account');
+    await setField('account-description', 'Key customer');
+    await setField('account-timezone', 'Mars/Olympus');
+    await submit('account-form');
+    await toastSays('IANA');
+    assert(!(await browser.execute(() => document.getElementById('account-form').hidden)), 'the form closed on an error');
+    assert((await browser.execute(() => document.getElementById('account-description').value)) === 'Key customer', 'the typed description was lost');
+    await setField('account-timezone', 'Europe/London');
+    await submit('account-form');
+    await toastSays('Account Customer A saved.');
+    await waitText('account-meta', (t) => t.includes('Europe/London') && t.includes('Key customer'), 'the account did not change');
+  });
+
   await check('Connect opens the provider in a sign-in window; login and consent there; the window closes', async () => {
+    await browser.execute(() => { document.getElementById('toast').hidden = true; });
     const auth = await openSignIn();
     await browser.switchToWindow(auth);
     await loginForm();
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
     await (await browser.$('input[name=login]')).setValue('dora');
     await (await browser.$('input[name=password]')).setValue('anything');
     const loginUrl = await browser.getUrl();
@@ -140,7 +197,7 @@ async function main(browser, env, issuer) {
     await browser.waitUntil(async () => /continue/i.test(await browser.$('button[type=submit]').getText().catch(() => '')), {
       timeout: 20_000, timeoutMsg: 'no consent page',
     });
-    await browser.saveScreenshot(path.join(ARTIFACTS, 'desktop-consent.png'));
+    await shot('consent');
     await (await browser.$('button[type=submit]')).click();
     await browser.waitUntil(async () => (await browser.getWindowHandles()).length === 1, {
       timeout: 20_000, timeoutMsg: 'the sign-in window did not close',
@@ -148,31 +205,113 @@ async function main(browser, env, issuer) {
     await browser.switchToWindow(main);
   });
 
-  await check('the inspector shows Authenticated with an expiry', async () => {
+  await check('the inspector shows Authenticated with an expiry; a secret is revealed on its own and hidden again', async () => {
     await toastSays('Signed in.');
     await waitText('inspect-status', (t) => t.includes('Authenticated') && !t.includes('Not'), 'not authenticated');
     await waitText('inspect-expires', (t) => t.includes('(in '), 'no expiry countdown');
-    await browser.saveScreenshot(path.join(ARTIFACTS, 'desktop-inspector.png'));
+    const secret = (field) => browser.execute((f) => {
+      const div = [...document.querySelectorAll('#secrets .secret')].find((d) => d.dataset.field === f);
+      return div ? div.querySelector('code').textContent : null;
+    }, field);
+    const masked = await secret('AccessToken');
+    assert(masked && masked.includes('…'), `not masked: ${masked}`);
+    await browser.execute(() => [...document.querySelectorAll('#secrets .secret')].find((d) => d.dataset.field === 'AccessToken')
+      .querySelector('button').click());
+    await browser.waitUntil(async () => (await secret('AccessToken')) !== masked, { timeout: 10_000, timeoutMsg: 'not revealed' });
+    assert((await secret('RefreshToken')).includes('…'), 'revealing one value revealed another');
+    await shot('inspector');
+    await browser.execute(() => [...document.querySelectorAll('#secrets .secret')].find((d) => d.dataset.field === 'AccessToken')
+      .querySelector('button').click());
+    await browser.waitUntil(async () => (await secret('AccessToken')) === masked, { timeout: 10_000, timeoutMsg: 'not hidden again' });
   });
 
   await check('the method tester runs userinfo and shows the provider\'s answer', async () => {
+    await tab('tester');
     await (await byId('tester-method')).selectByAttribute('value', 'userinfo');
-    await (await byId('run-method')).click();
+    await click('#run-method');
     await waitText('tester-result', (t) => t.startsWith('HTTP 200') && t.includes('dora@example.com'), 'no userinfo');
-    await browser.saveScreenshot(path.join(ARTIFACTS, 'desktop-method-tester.png'));
+    await shot('method-tester');
   });
 
-  await check('Refresh now gets a new token and the history shows it', async () => {
-    await (await byId('refresh-now')).click();
+  await check('Refresh now gets a new token and the history says so, and why', async () => {
+    await click('#refresh-now');
     await toastSays('Refreshed.');
-    await waitText('history', (t) => t.includes('refreshed'), 'no refresh in the history');
+    await tab('history');
+    await waitText('history', (t) => t.includes('Refreshed the access token') && t.includes('you asked'), 'no refresh in the history');
+    await shot('history');
   });
 
   await check('Disconnect revokes and forgets the credential', async () => {
-    await (await byId('disconnect')).click(); // arms
-    await (await byId('disconnect')).click(); // confirms
+    await tab('credential');
+    await click('#disconnect'); // arms
+    await click('#disconnect'); // confirms
     await toastSays('Disconnected.');
     await waitText('inspect-status', (t) => t.includes('Not authenticated'), 'still authenticated');
+  });
+
+  await check('JSON pasted as an API key is questioned, not stored', async () => {
+    await install('stripe', 'Customer A Stripe');
+    await tab('credential');
+    await setField('cred-key', '{"AccessToken": "abc", ');
+    await submit('cred-form');
+    await toastSays('looks like JSON');
+    await waitText('inspect-status', (t) => t.includes('Not authenticated'), 'the JSON was stored as the key');
+    assert((await browser.execute(() => document.getElementById('cred-key').type)) === 'password', 'the key field is not a password field');
+    await shot('api-key-form');
+  });
+
+  await check('Basic credentials from the form authenticate a Basic method at the real server; what is typed survives an update from the CLI', async () => {
+    await install('test-basic', 'Customer A token endpoint');
+    await tab('credential');
+    await setField('cred-username', 'authdesk-web');
+    await setField('cred-password', 'authdesk-web-secret');
+    await submit('cred-form');
+    await toastSays('Credentials saved');
+    await waitText('inspect-status', (t) => t.includes('not verified'), 'no "not verified" state');
+    await tab('tester');
+    await (await byId('tester-method')).selectByAttribute('value', 'client-token');
+    const grant = await byId('param-grant_type');
+    await grant.click();
+    await grant.setValue('client_credentials');
+    const before = await text('totals');
+    // Another process changes the data directory: the window updates, the typing stays.
+    cli(['accounts', 'create', '--name', 'Bystander']);
+    await waitText('totals', (t) => t !== before && t.includes('2 accounts'), 'the window did not notice the CLI');
+    const kept = await browser.execute(() => [document.getElementById('param-grant_type').value,
+      document.activeElement && document.activeElement.id]);
+    assert(kept[0] === 'client_credentials' && kept[1] === 'param-grant_type', `typed value or focus lost: ${JSON.stringify(kept)}`);
+    await click('#run-method');
+    await waitText('tester-result', (t) => t.startsWith('HTTP 200') && t.includes('access_token'), 'the server did not accept the Basic credentials');
+    await waitText('ac-status', (t) => t.includes('verified') && !t.includes('not'), 'the call did not verify the credentials');
+    await shot('basic-verified');
+  });
+
+  await check('an error says what to do with a button: Connect without an OAuth app offers to set it up', async () => {
+    await install('github', 'Customer A GitHub');
+    await click('#connect');
+    await toastSays('ClientId');
+    await shot('error-hint');
+    await browser.execute(() => [...document.querySelectorAll('#toast-actions button')]
+      .find((b) => b.textContent.startsWith('Set the library OAuth app')).click());
+    await waitText('lib-title', (t) => t.includes('(github,'), 'the library entry did not open');
+    assert((await browser.execute(() => document.activeElement.id)) === 'client-id', 'the ClientId field is not focused');
+    await browser.execute(() => { document.getElementById('toast').hidden = true; });
+    await click('#nav-accounts');
+  });
+
+  await check('properties are one row per declared property (no free-text names)', async () => {
+    await browser.execute(() => [...document.querySelectorAll('#account-list li')].find((li) => li.textContent.startsWith('Customer A')).click());
+    await browser.waitUntil(async () => browser.execute(() => [...document.querySelectorAll('#ac-table tr')].some((tr) => tr.textContent.includes('Customer A provider'))),
+      { timeout: 10_000, timeoutMsg: 'no provider row' });
+    await browser.execute(() => [...document.querySelectorAll('#ac-table tr')].find((tr) => tr.textContent.includes('Customer A provider')).click());
+    await waitText('ac-title', (t) => t.startsWith('Customer A provider'), 'did not open');
+    await tab('properties');
+    const rows = await browser.execute(() => [...document.querySelectorAll('#properties .prop-row')].map((r) => r.dataset.property));
+    assert(['ClientId', 'ClientSecret', 'RedirectUri'].every((p) => rows.includes(p)), JSON.stringify(rows));
+    assert(await browser.execute(() => document.querySelector('#properties [data-property="ClientSecret"] input').type === 'password'), 'ClientSecret is not a secret input');
+    assert(!(await browser.execute(() => !!document.getElementById('property-name'))), 'a free-text property name field exists');
+    await shot('properties');
+    await tab('credential');
   });
 
   await check('a second account\'s sign-in shows the login form again (no cookie carried over)', async () => {
@@ -195,21 +334,20 @@ async function main(browser, env, issuer) {
     assert(!outcome.startsWith('ALLOWED'), outcome);
   });
 
+  const selectRow = async (account, connector) => {
+    await browser.execute((name) => [...document.querySelectorAll('#account-list li')]
+      .find((li) => li.textContent.startsWith(name)).click(), account);
+    await browser.waitUntil(async () => browser.execute((name) => [...document.querySelectorAll('#ac-table tr')]
+      .some((tr) => tr.textContent.includes(name)), connector), { timeout: 10_000, timeoutMsg: `no row ${connector}` });
+    await browser.execute((name) => [...document.querySelectorAll('#ac-table tr')]
+      .find((tr) => tr.textContent.includes(name)).click(), connector);
+    await waitText('ac-title', (t) => t.startsWith(connector), `${connector} did not open`);
+  };
+
   await check('a second Connect (another customer) while a sign-in is open opens no second window and says one is in progress', async () => {
     await browser.switchToWindow(main);
-    // Rows are clicked from the page: the sign-in window may overlap the main one (no
-    // window manager under Xvfb), which WebKitWebDriver reports as "not interactable".
-    const selectRow = async (account, connector) => {
-      await browser.execute((name) => [...document.querySelectorAll('#account-list li')]
-        .find((li) => li.textContent.startsWith(name)).click(), account);
-      await browser.waitUntil(async () => browser.execute((name) => [...document.querySelectorAll('#ac-table tr')]
-        .some((tr) => tr.textContent.includes(name)), connector), { timeout: 10_000, timeoutMsg: `no row ${connector}` });
-      await browser.execute((name) => [...document.querySelectorAll('#ac-table tr')]
-        .find((tr) => tr.textContent.includes(name)).click(), connector);
-      await waitText('ac-title', (t) => t.startsWith(connector), `${connector} did not open`);
-    };
     await selectRow('Customer A', 'Customer A provider');
-    await browser.execute(() => document.getElementById('connect').click());
+    await click('#connect');
     await toastSays('already in progress');
     const handles = await browser.getWindowHandles();
     assert(handles.length === 2, `${handles.length} windows: a second sign-in window opened`);
@@ -222,7 +360,7 @@ async function main(browser, env, issuer) {
 
   await check('Cancel closes the sign-in window and says nothing was changed', async () => {
     await browser.switchToWindow(main);
-    await (await byId('cancel-sign-in')).click();
+    await click('#cancel-sign-in');
     await toastSays('The sign-in window was closed; nothing was changed.');
     await browser.waitUntil(async () => (await browser.getWindowHandles()).length === 1, {
       timeout: 10_000, timeoutMsg: 'the sign-in window is still open',
@@ -230,20 +368,65 @@ async function main(browser, env, issuer) {
     await waitText('inspect-status', (t) => t.includes('Not authenticated'), 'status changed');
   });
 
-  await check('the account search narrows the list; Find locates an account connector across accounts by name and status', async () => {
-    await browser.switchToWindow(main);
-    const setField = (id, value) => browser.execute((i, v) => {
-      const e = document.getElementById(i);
-      e.value = v;
-      e.dispatchEvent(new Event(e.tagName === 'SELECT' ? 'change' : 'input'));
-    }, id, value);
+  for (const [how, what] of [['destroy', 'destroyed by another X client (XDestroyWindow)'], ['delete', 'closed by a window manager (WM_DELETE_WINDOW)']]) {
+    await check(`a sign-in window ${what} cancels the sign-in and the app lives on`, async () => {
+      await browser.execute(() => { document.getElementById('toast').hidden = true; });
+      await openSignIn();
+      await browser.switchToWindow(main);
+      execFileSync('python3', [path.join(ROOT, 'tests', 'e2e', 'xact.py'), how, 'name:Sign in to'], { env, encoding: 'utf8' });
+      await toastSays('The sign-in window was closed; nothing was changed.');
+      await browser.waitUntil(async () => (await browser.getWindowHandles()).length === 1, {
+        timeout: 10_000, timeoutMsg: 'the sign-in window is still listed',
+      });
+      await waitText('inspect-status', (t) => t.includes('Not authenticated'), 'status changed');
+    });
+  }
+
+  await check('in system-browser mode the sign-in link can be copied (for another browser, or when none opens)', async () => {
+    await browser.execute(() => { document.getElementById('toast').hidden = true; });
+    await setField('sign-in-mode', 'system_browser');
+    await browser.waitUntil(async () => JSON.parse(cli(['--json', 'account-connectors', 'list', '--search', 'Customer B provider']))[0].SignInMode === 'system_browser',
+      { timeout: 10_000, timeoutMsg: 'the sign-in mode was not saved' });
+    await click('#connect');
+    await browser.waitUntil(async () => browser.execute(() => !document.getElementById('copy-sign-in-link').hidden),
+      { timeout: 20_000, timeoutMsg: `no sign-in link; progress: ${await text('progress-text').catch(() => '?')}` });
+    await shot('system-browser');
+    await click('#cancel-sign-in');
+    await toastSays('nothing was changed');
+    await setField('sign-in-mode', 'default');
+  });
+
+  await check('tokens imported from the form that the provider refuses mark the connector as needing the user; the header chip opens the dashboard', async () => {
+    await browser.execute(() => { document.getElementById('toast').hidden = true; });
+    await tab('credential');
+    await browser.execute(() => { document.querySelector('#cred-form details').open = true; });
+    await setField('cred-access', 'expired-access-token');
+    await setField('cred-refresh', 'not-a-refresh-token');
+    await setField('cred-expires', '2020-01-01T00:00:00Z');
+    await submit('cred-form');
+    await toastSays('Tokens imported.');
+    await tab('tester');
+    await (await byId('tester-method')).selectByAttribute('value', 'userinfo');
+    await click('#run-method');
+    await toastSays('sign in again');
+    assert(await browser.execute(() => [...document.querySelectorAll('#toast-actions button')].some((b) => b.textContent === 'Sign in again')),
+      'no "Sign in again" button');
+    await waitText('attention', (t) => t.includes('1 connector needs attention'), 'no attention chip');
+    await click('#attention');
+    await waitText('attention-table', (t) => t.includes('Customer B provider') && t.includes('Needs re-authentication'), 'not on the dashboard');
+    await waitText('expiring-table', (t) => t.length > 0, 'no expiring list');
+    await shot('dashboard');
+  });
+
+  await check('the account search narrows the list; the dashboard finds an account connector across accounts by name and status', async () => {
+    await click('#nav-accounts');
     const accounts = () => browser.execute(() => [...document.querySelectorAll('#account-list li')].map((li) => li.textContent).join('|'));
     await setField('account-search', 'customer b');
     await browser.waitUntil(async () => { const t = await accounts(); return t.startsWith('Customer B') && !t.includes('Customer A'); },
       { timeout: 10_000, timeoutMsg: 'the account list was not narrowed' });
     await setField('account-search', '');
     await browser.waitUntil(async () => (await accounts()).includes('Customer A'), { timeout: 10_000, timeoutMsg: 'the full list did not come back' });
-    await browser.execute(() => document.getElementById('nav-find').click());
+    await click('#nav-dashboard');
     await setField('find-status', 'NotAuthenticated');
     await setField('find-search', 'A provider');
     const rows = () => browser.execute(() => [...document.querySelectorAll('#find-table tbody tr')].map((tr) => tr.textContent));
@@ -254,26 +437,28 @@ async function main(browser, env, issuer) {
     await setField('find-status', '');
     await browser.waitUntil(async () => { const r = await rows(); return r.length === 1 && r[0].includes('Customer A provider'); },
       { timeout: 10_000, timeoutMsg: 'no row without the status filter' });
-    await browser.saveScreenshot(path.join(ARTIFACTS, 'desktop-find.png'));
-    await browser.execute(() => document.querySelector('#find-table tbody tr').click());
+    await shot('find');
+    await click('#find-table tbody tr');
     await waitText('ac-title', (t) => t.startsWith('Customer A provider'), 'the found account connector did not open');
     assert(await (await byId('view-accounts')).isDisplayed(), 'the accounts view is not shown');
+    await shot('accounts');
   });
 
-  await check('screenshots of the library and settings', async () => {
-    await (await byId('nav-library')).click();
+  await check('screenshots of the library and settings; Settings says the keychain opens the secrets', async () => {
+    await click('#nav-library');
     assert(await (await byId('view-library')).isDisplayed(), 'the library is not shown');
     assert(!(await (await byId('view-accounts')).isDisplayed()), 'the accounts view is still shown');
-    await browser.saveScreenshot(path.join(ARTIFACTS, 'desktop-library.png'));
-    await (await byId('nav-settings')).click();
+    await shot('library');
+    await click('#nav-settings');
     assert(!(await (await byId('view-library')).isDisplayed()), 'the library is still shown');
     await waitText('callback-uri', (t) => t.includes('/connector/callback'), 'no redirect URI shown');
-    await browser.saveScreenshot(path.join(ARTIFACTS, 'desktop-settings.png'));
+    await waitText('vault-health', (t) => t.startsWith('OK'), 'no keychain health line');
+    await shot('settings');
   });
 
   await check('Settings creates an API client whose credentials get a token at /oauth/token; revoking it ends that', async () => {
     await (await byId('api-client-name')).setValue('Partner backend');
-    await browser.execute(() => document.querySelector('#api-client-form button[type=submit]').click());
+    await click('#api-client-form button[type=submit]');
     await waitText('new-client-secret', (t) => t.startsWith('adk_cs_'), 'no ClientSecret shown');
     const clientId = await text('new-client-id');
     const clientSecret = await text('new-client-secret');
@@ -287,12 +472,19 @@ async function main(browser, env, issuer) {
     assert(r.status === 200, `token request answered ${r.status}`);
     const answer = await r.json();
     assert(answer.token_type === 'bearer' && answer.clientId === clientId, JSON.stringify(answer));
-    await browser.saveScreenshot(path.join(ARTIFACTS, 'desktop-api-clients.png'));
+    await shot('api-clients');
     const revoke = () => browser.execute((id) => document.querySelector(`#api-clients li[data-id="${id}"] button`).click(), clientId);
     await revoke(); // arms
     await revoke(); // confirms
     await toastSays('revoked');
     assert((await token()).status === 401, 'a revoked client still gets tokens');
+  });
+
+  await check('an allowed origin typed with a path is trimmed, with a visible note', async () => {
+    await setField('origin', 'https://partner.example/complete?x=1');
+    await submit('origin-form');
+    await waitText('origin-note', (t) => t.includes('allowed as https://partner.example'), 'no note');
+    await waitText('origins', (t) => t.includes('https://partner.example'), 'not in the list');
   });
 }
 
@@ -315,6 +507,17 @@ async function run() {
       fs.writeFileSync(def, template.replaceAll('@ISSUER@', issuer).replace('sign_in = "system_browser"', 'sign_in = "webview"'));
       cli(['connectors', 'add', def]);
       cli(['connectors', 'set-client', 'test-provider', '--client-id', 'authdesk-native', '--client-secret-stdin'], 'authdesk-native-secret');
+      // A Basic connector whose method is the server's own token endpoint: oidc-provider
+      // checks the HTTP Basic credentials (client_secret_basic) and answers 200 or 401.
+      const basic = path.join(tmp, 'test-basic.toml');
+      fs.writeFileSync(basic, [
+        'id = "test-basic"', 'name = "Test token endpoint (Basic)"', 'version = "1"', `api_base_url = "${issuer}"`,
+        '[auth]', 'type = "basic"',
+        '[[methods]]', 'id = "client-token"', 'name = "Client credentials token"', 'http_method = "POST"', 'path = "/token"', 'body_format = "form"',
+        '[[methods.parameters]]', 'name = "grant_type"', 'in = "body"', 'required = true',
+        '[[methods.parameters]]', 'name = "scope"', 'in = "body"', '',
+      ].join('\n'));
+      cli(['connectors', 'add', basic]);
     });
     const port = await freePort();
     const driver = spawn(DRIVER, ['--port', String(port), '--native-port', String(await freePort())], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -332,7 +535,7 @@ async function run() {
       hostname: '127.0.0.1', port, logLevel: 'error', connectionRetryTimeout: 60_000,
       capabilities: { 'tauri:options': { application: APP } },
     });
-    await main(browser, env, issuer);
+    await main(browser, env, issuer, cli);
   } finally {
     if (browser) await browser.deleteSession().catch(() => {});
     for (const c of children.reverse()) c.kill('SIGTERM');
@@ -340,7 +543,7 @@ async function run() {
   }
 }
 
-const timer = setTimeout(() => { console.log('not ok - the run took longer than 180 s'); process.exit(1); }, TIMEOUT);
+const timer = setTimeout(() => { console.log('not ok - the run took longer than 360 s'); process.exit(1); }, TIMEOUT);
 try {
   await run();
 } catch (e) {

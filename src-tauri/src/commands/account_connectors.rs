@@ -7,13 +7,11 @@ use authdesk_core::engine::methods::MethodResponse;
 use authdesk_core::engine::RevocationReport;
 use authdesk_core::inspect::Inspection;
 use authdesk_core::token_store::CredentialEvent;
-use authdesk_core::{
-    AccountConnector, CredentialForm, InstallRequest, PropertyInput, Secret,
-};
+use authdesk_core::{AccountConnector, CredentialForm, InstallRequest, PropertyInput, Secret};
 use serde::{Deserialize, Serialize};
 use tauri::AppHandle;
 
-use super::{CommandError, R, S};
+use super::{R, S};
 use crate::signin;
 
 #[tauri::command]
@@ -141,6 +139,8 @@ pub struct ConnectStarted {
     /// the default one is not the right one (no secret: a one-time `state`, a PKCE
     /// challenge).
     pub(crate) sign_in_url: Option<String>,
+    /// Why no browser could be opened (the sign-in still waits: the link can be copied).
+    pub(crate) browser_problem: Option<String>,
 }
 
 /// Starts a sign-in: an isolated webview window whose redirect is intercepted, or the system
@@ -148,9 +148,7 @@ pub struct ConnectStarted {
 /// `sign-in-finished`.
 #[tauri::command]
 pub async fn connect(app: AppHandle, shell: S<'_>, id: i64) -> R<ConnectStarted> {
-    signin::start(&app, &shell, id)
-        .await
-        .map_err(CommandError::from)
+    signin::start(&app, &shell, id).await
 }
 
 #[tauri::command]

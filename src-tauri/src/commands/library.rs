@@ -99,10 +99,12 @@ pub async fn set_connector_client(
 ) -> R<LibraryConnector> {
     let secret = client_secret.filter(|s| !s.is_empty()).map(Secret::new);
     if public && secret.is_some() {
-        return Err("A public client has no ClientSecret: clear the secret field, or untick \
+        return Err(
+            "A public client has no ClientSecret: clear the secret field, or untick \
                     \"Public client\"."
-            .to_string()
-            .into());
+                .to_string()
+                .into(),
+        );
     }
     shell
         .db(move |desk| {
