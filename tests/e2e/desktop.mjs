@@ -214,11 +214,12 @@ async function main(browser, env, issuer, cli) {
       return div ? div.querySelector('code').textContent : null;
     }, field);
     const masked = await secret('AccessToken');
-    assert(masked && masked.includes('…'), `not masked: ${masked}`);
+    assert(masked && masked.includes('••••'), `not masked: ${masked}`);
     await browser.execute(() => [...document.querySelectorAll('#secrets .secret')].find((d) => d.dataset.field === 'AccessToken')
       .querySelector('button').click());
     await browser.waitUntil(async () => (await secret('AccessToken')) !== masked, { timeout: 10_000, timeoutMsg: 'not revealed' });
-    assert((await secret('RefreshToken')).includes('…'), 'revealing one value revealed another');
+    assert(!(await secret('AccessToken')).includes('••••'), 'the revealed value is still masked');
+    assert((await secret('RefreshToken')).includes('••••'), 'revealing one value revealed another');
     await shot('inspector');
     await browser.execute(() => [...document.querySelectorAll('#secrets .secret')].find((d) => d.dataset.field === 'AccessToken')
       .querySelector('button').click());

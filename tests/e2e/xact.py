@@ -53,22 +53,52 @@ x.XFetchName.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.POINTER(ctypes.
 x.XFree.argtypes = [ctypes.c_void_p]
 
 
-def top_level_named(d, prefix):
-    """The first child of the root window whose WM_NAME starts with `prefix`."""
+x.XGetWindowProperty.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_long,
+                                 ctypes.c_long, ctypes.c_int, ctypes.c_ulong,
+                                 ctypes.POINTER(ctypes.c_ulong), ctypes.POINTER(ctypes.c_int),
+                                 ctypes.POINTER(ctypes.c_ulong), ctypes.POINTER(ctypes.c_ulong),
+                                 ctypes.POINTER(ctypes.c_void_p)]
+
+
+def title(d, win):
+    """_NET_WM_NAME (UTF-8), else WM_NAME."""
+    for prop, kind in ((b"_NET_WM_NAME", b"UTF8_STRING"), (b"WM_NAME", None)):
+        atom = x.XInternAtom(d, prop, 0)
+        req_type = x.XInternAtom(d, kind, 0) if kind else 0  # 0: AnyPropertyType
+        actual, fmt = ctypes.c_ulong(), ctypes.c_int()
+        n, after, data = ctypes.c_ulong(), ctypes.c_ulong(), ctypes.c_void_p()
+        if x.XGetWindowProperty(d, win, atom, 0, 1024, 0, req_type, ctypes.byref(actual),
+                                ctypes.byref(fmt), ctypes.byref(n), ctypes.byref(after),
+                                ctypes.byref(data)) == 0 and data.value and fmt.value == 8:
+            raw = ctypes.string_at(data.value, n.value)
+            x.XFree(data)
+            return raw.decode("utf-8", "replace")
+    return None
+
+
+def children_of(d, win):
     root, parent = ctypes.c_ulong(), ctypes.c_ulong()
     children, n = ctypes.POINTER(ctypes.c_ulong)(), ctypes.c_uint()
-    if not x.XQueryTree(d, x.XDefaultRootWindow(d), ctypes.byref(root), ctypes.byref(parent),
+    if not x.XQueryTree(d, win, ctypes.byref(root), ctypes.byref(parent),
                         ctypes.byref(children), ctypes.byref(n)):
-        return None
-    found = None
-    for i in range(n.value):
-        name = ctypes.c_char_p()
-        if x.XFetchName(d, children[i], ctypes.byref(name)) and name.value is not None:
-            if name.value.decode("latin-1").startswith(prefix):
-                found = children[i]
-        if found:
-            break
-    return found
+        return []
+    return [children[i] for i in range(n.value)]
+
+
+def top_level_named(d, prefix):
+    """The first window (top-level first, then one level down: a reparenting window manager
+    puts a frame around it) whose title starts with `prefix`; waits up to 10 s for it."""
+    import time
+    deadline = time.monotonic() + 10
+    while True:
+        tops = children_of(d, x.XDefaultRootWindow(d))
+        for win in tops + [c for t in tops for c in children_of(d, t)]:
+            name = title(d, win)
+            if name and name.startswith(prefix):
+                return win
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.2)
 
 
 ClientMessage = 33
