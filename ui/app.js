@@ -347,9 +347,9 @@ function renderAccountList() {
     const li = el('li');
     li.dataset.id = a.Id;
     li.append(el('span', a.Name));
-    if (a.NeedingReauthentication) {
-      const b = el('span', String(a.NeedingReauthentication), 'badge NeedsReauthentication');
-      b.title = `${a.NeedingReauthentication} need re-authentication`;
+    if (a.NeedingAttention) {
+      const b = el('span', String(a.NeedingAttention), 'badge NeedsReauthentication');
+      b.title = `${a.NeedingAttention} need attention (re-authentication or an error)`;
       li.append(b);
     }
     li.classList.toggle('selected', a.Id === state.accountId);

@@ -315,7 +315,7 @@ async fn measure(desk: &Arc<Authdesk>, dir: &Path, key: &Path, size: &Size) -> R
                 let counts = desk.counts().unwrap();
                 let page = desk.accounts_page(None, 0, Some(100)).unwrap();
                 let ids: Vec<String> = page.items.iter().map(|a| a.id.clone()).collect();
-                desk.needing_reauth_by_account(&ids).unwrap();
+                desk.needing_attention_by_account(&ids).unwrap();
                 desk.account_connectors_page(
                     &AccountConnectorFilter {
                         status: Some(AuthStatus::NeedsReauth),

@@ -373,6 +373,14 @@ pub struct Counts {
     pub error: u64,
 }
 
+impl Counts {
+    /// What needs the user: re-authentication or an error. The one rule for every
+    /// "needs attention" marker (the header's count, each account's).
+    pub fn needing_attention(&self) -> u64 {
+        self.needs_reauthentication + self.error
+    }
+}
+
 /// A change to an account connector (`None`/empty: keep what is stored).
 #[derive(Debug, Clone, Default)]
 pub struct AccountConnectorChange {

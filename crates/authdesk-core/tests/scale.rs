@@ -161,26 +161,38 @@ fn account_connectors_page_filter_and_count() {
         ),
         (2, 30, 25, 5)
     );
-    // Needing re-authentication, per account, from one aggregate (the status is set here
-    // directly: how a refresh comes to need it is tested in the engine's tests).
+    // Needing attention (re-authentication or an error), per account, from one aggregate,
+    // by the same rule as the header's count (the statuses are set here directly: how a
+    // refresh comes to them is tested in the engine's tests).
     let db = rusqlite::Connection::open(s.desk.data_dir().join("authdesk.db")).unwrap();
     db.execute(
-        "UPDATE account_connectors SET status = 'needs_reauth' WHERE id IN (?1, ?2)",
-        [by_account.items[0].id, by_account.items[1].id],
+        "UPDATE account_connectors SET status = 'needs_reauth' WHERE id = ?1",
+        [by_account.items[0].id],
+    )
+    .unwrap();
+    db.execute(
+        "UPDATE account_connectors SET status = 'error' WHERE id = ?1",
+        [by_account.items[1].id],
     )
     .unwrap();
     let needing = s
         .desk
-        .needing_reauth_by_account(&[s.account.clone(), other.clone()])
+        .needing_attention_by_account(&[s.account.clone(), other.clone()])
         .unwrap();
     assert_eq!(needing.get(&other), Some(&2));
     assert_eq!(needing.get(&s.account), None);
     assert!(s
         .desk
-        .needing_reauth_by_account(std::slice::from_ref(&s.account))
+        .needing_attention_by_account(std::slice::from_ref(&s.account))
         .unwrap()
         .is_empty());
-    assert_eq!(s.desk.counts().unwrap().needs_reauthentication, 2);
+    let counts = s.desk.counts().unwrap();
+    assert_eq!((counts.needs_reauthentication, counts.error), (1, 1));
+    assert_eq!(
+        counts.needing_attention(),
+        2,
+        "the header and the account agree"
+    );
     // Accounts: by name, searchable by name or Id.
     let accounts = s.desk.accounts_page(Some("other"), 0, None).unwrap();
     assert_eq!(
@@ -237,8 +249,8 @@ fn lists_and_counts_use_indexes() {
         "account_connectors_by_last_use",
     );
     no_scan(
-        "SELECT account_id, count(*) FROM account_connectors WHERE status = 'needs_reauth'
-         GROUP BY account_id",
+        "SELECT account_id, count(*) FROM account_connectors
+         WHERE status IN ('needs_reauth', 'error') GROUP BY account_id",
         "INDEX account_connectors_by_",
     );
     // What expires next, soonest first, read from the index in order (no sort of all).

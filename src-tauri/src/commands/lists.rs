@@ -27,20 +27,21 @@ pub struct Overview {
     vault: VaultStatus,
 }
 
-/// An account in the list, with how many of its account connectors need re-authentication.
+/// An account in the list, with how many of its account connectors need attention.
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AccountRow {
     #[serde(flatten)]
     pub(crate) account: Account,
-    pub(crate) needing_reauthentication: u64,
+    /// Needing re-authentication or failed: the same rule as the header's count.
+    pub(crate) needing_attention: u64,
 }
 
 impl AccountRow {
     pub(crate) fn of(desk: &Authdesk, account: Account) -> authdesk_core::Result<AccountRow> {
-        let needing = desk.needing_reauth_by_account(std::slice::from_ref(&account.id))?;
+        let needing = desk.needing_attention_by_account(std::slice::from_ref(&account.id))?;
         Ok(AccountRow {
-            needing_reauthentication: needing.get(&account.id).copied().unwrap_or(0),
+            needing_attention: needing.get(&account.id).copied().unwrap_or(0),
             account,
         })
     }
@@ -54,14 +55,14 @@ fn accounts_rows(
 ) -> authdesk_core::Result<Page<AccountRow>> {
     let page = desk.accounts_page(search, offset, Some(limit.min(MAX_PAGE)))?;
     let ids: Vec<String> = page.items.iter().map(|a| a.id.clone()).collect();
-    let needing = desk.needing_reauth_by_account(&ids)?;
+    let needing = desk.needing_attention_by_account(&ids)?;
     Ok(Page {
         total: page.total,
         items: page
             .items
             .into_iter()
             .map(|account| AccountRow {
-                needing_reauthentication: needing.get(&account.id).copied().unwrap_or(0),
+                needing_attention: needing.get(&account.id).copied().unwrap_or(0),
                 account,
             })
             .collect(),

@@ -85,17 +85,18 @@ impl Authdesk {
         })
     }
 
-    /// For each of `account_ids`, how many of its account connectors need the user to sign
-    /// in again: one aggregate over the rows that need it (the status index), whatever the
-    /// number of accounts.
-    pub fn needing_reauth_by_account(
+    /// For each of `account_ids`, how many of its account connectors need attention (they
+    /// need the user to sign in again, or failed): the same rule as the header's count
+    /// ([`Counts::needing_attention`]), from one aggregate over those rows (the status
+    /// index), whatever the number of accounts.
+    pub fn needing_attention_by_account(
         &self,
         account_ids: &[String],
     ) -> Result<std::collections::HashMap<String, u64>> {
         let store = self.store();
         let mut stmt = store.conn().prepare_cached(
-            "SELECT account_id, count(*) FROM account_connectors WHERE status = 'needs_reauth'
-             GROUP BY account_id",
+            "SELECT account_id, count(*) FROM account_connectors
+             WHERE status IN ('needs_reauth', 'error') GROUP BY account_id",
         )?;
         let wanted: std::collections::HashSet<&str> =
             account_ids.iter().map(String::as_str).collect();
