@@ -261,8 +261,12 @@ function show(view) {
   for (const b of document.querySelectorAll('nav button')) b.classList.toggle('active', b.dataset.view === view);
   for (const s of document.querySelectorAll('.view')) s.hidden = s.id !== `view-${view}`;
   if (view === 'settings') act(null, loadSettings);
+  // Hidden views are built when shown: a window that never opens them never pays for them.
   if (view === 'library') renderLibrary();
-  if (view === 'dashboard') act(null, () => find());
+  if (view === 'dashboard') {
+    renderFindConnectors();
+    act(null, () => find());
+  }
 }
 
 // ---- data ---------------------------------------------------------------------------
@@ -283,7 +287,8 @@ async function reload() {
     state.details = {};
   }
   renderAccountList();
-  renderLibrary();
+  if (!$('view-library').hidden) renderLibrary();
+  if (!$('view-dashboard').hidden) renderFindConnectors();
   renderAttention();
   if (state.accountId) {
     try {
@@ -1155,6 +1160,12 @@ function renderLibrary() {
     activate(tr, () => act(null, () => openLibrary(c.Slug)));
     return tr;
   }), 3);
+}
+
+/** The dashboard's connector filter (filled when the dashboard is shown). */
+function renderFindConnectors() {
+  if (!state.overview) return;
+  const cs = state.overview.Connectors;
   const byConnector = $('find-connector');
   const chosen = byConnector.value;
   byConnector.replaceChildren(el('option', 'Any connector'), ...cs.map((c) => {
@@ -1403,7 +1414,14 @@ if (!tauri) {
   // keep-alive, the local API, the CLI): only then is the data read again.
   const changed = debounce(() => reload().catch(() => {}), 150);
   tauri.event.listen('data-changed', changed);
-  call('timezones').then((names) => {
-    $('timezone-names').replaceChildren(...names.map((n) => { const o = el('option'); o.value = n; return o; }));
-  }).catch(() => {});
+  // The ~600 IANA names are loaded into the pickers when one is first used, not at start
+  // (they would cost the window memory it may never need).
+  const loadTimezones = () => {
+    if (loadTimezones.done) return;
+    loadTimezones.done = true;
+    call('timezones').then((names) => {
+      $('timezone-names').replaceChildren(...names.map((n) => { const o = el('option'); o.value = n; return o; }));
+    }).catch(() => { loadTimezones.done = false; });
+  };
+  for (const id of ['new-account-timezone', 'account-timezone']) $(id).addEventListener('focus', loadTimezones);
 }

@@ -45,8 +45,13 @@ fn listen_address() -> std::net::SocketAddr {
         })
 }
 
+/// Which build of the window's files is embedded (build.rs; also what makes cargo rebuild
+/// this crate when only ui/ changed).
+const UI_DIGEST: &str = env!("AUTHDESK_UI_DIGEST");
+
 fn main() {
     authdesk_core::logging::init();
+    tracing::debug!(ui = UI_DIGEST, "starting");
     let desk = match data_dir().and_then(|d| Authdesk::open(OpenOptions::new(d))) {
         Ok(d) => Arc::new(d),
         Err(e) => {

@@ -110,6 +110,12 @@ async function main(browser, env, issuer, cli) {
     });
   });
 
+  await check('only the Accounts view is shown at start (a hidden view costs the window nothing)', async () => {
+    const shown = await browser.execute(() => [...document.querySelectorAll('.view')]
+      .filter((v) => v.getClientRects().length > 0).map((v) => v.id));
+    assert(JSON.stringify(shown) === '["view-accounts"]', `views shown at start: ${JSON.stringify(shown)}`);
+  });
+
   const openLibraryEntry = async (slug) => {
     await click('#nav-library');
     await browser.waitUntil(async () => browser.execute((s) => !!document.querySelector(`#library tr[data-slug="${s}"]`), slug),
