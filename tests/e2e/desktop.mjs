@@ -451,6 +451,32 @@ async function main(browser, env, issuer, cli) {
     await shot('accounts');
   });
 
+  await check('every input, select and text area has a label; keyboard: Enter opens an account, arrow keys move between tabs', async () => {
+    // The account connector's panel is open (dynamic forms included): check the whole page.
+    const unlabelled = await browser.execute(() => [...document.querySelectorAll('input, select, textarea')]
+      .filter((e) => e.type !== 'hidden' && !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby'))
+      .map((e) => e.id || e.name || e.outerHTML.slice(0, 80)));
+    assert(unlabelled.length === 0, `inputs without a label: ${JSON.stringify(unlabelled)}`);
+    // The account connector found on the dashboard is open.
+    await (await browser.$('#tab-credential')).click();
+    await browser.keys('ArrowRight');
+    await browser.waitUntil(async () => (await browser.execute(() => [document.activeElement.id,
+      document.getElementById('tab-properties').getAttribute('aria-selected'),
+      document.getElementById('panel-properties').hidden])).join() === 'tab-properties,true,false',
+    { timeout: 5_000, timeoutMsg: 'ArrowRight did not move to the Properties tab' });
+    await browser.keys('ArrowLeft');
+    await browser.waitUntil(async () => (await browser.execute(() => document.activeElement.id)) === 'tab-credential',
+      { timeout: 5_000, timeoutMsg: 'ArrowLeft did not move back to the Credential tab' });
+    const other = await browser.execute(() => {
+      const current = document.getElementById('account-title').textContent;
+      const li = [...document.querySelectorAll('#account-list li')].find((l) => !l.textContent.startsWith(current));
+      li.focus();
+      return li.textContent;
+    });
+    await browser.keys('Enter');
+    await waitText('account-title', (t) => t.length > 0 && other.startsWith(t), `Enter on the row "${other}" did not open it`);
+  });
+
   await check('screenshots of the library and settings; Settings says the keychain opens the secrets', async () => {
     await click('#nav-library');
     assert(await (await byId('view-library')).isDisplayed(), 'the library is not shown');
