@@ -293,6 +293,22 @@ async function main(browser, env, issuer, cli) {
     await shot('basic-verified');
   });
 
+  await check('the method tester keeps inputs per method, wraps long answers, and clears the result when another connector is opened', async () => {
+    const methods = await browser.execute(() => [...document.querySelectorAll('#tester-method option')].map((o) => o.value));
+    const another = methods.find((m) => m !== 'client-token');
+    assert(another, `only one method: ${JSON.stringify(methods)}`);
+    await (await byId('tester-method')).selectByAttribute('value', another);
+    await (await byId('tester-method')).selectByAttribute('value', 'client-token');
+    assert((await (await byId('param-grant_type')).getValue()) === 'client_credentials', 'the typed parameter was lost on a method switch');
+    const wrap = await browser.execute(() => getComputedStyle(document.getElementById('tester-result')).whiteSpace);
+    assert(wrap === 'pre-wrap', `long answers do not wrap (white-space: ${wrap})`);
+    assert(await (await byId('tester-result')).isDisplayed(), 'no result to clear');
+    await click('#ac-table tbody tr:first-child');
+    await waitText('ac-title', (t) => !t.startsWith('Customer A token endpoint'), 'another connector did not open');
+    await tab('tester');
+    assert(!(await (await byId('tester-result')).isDisplayed()), 'the previous connector\'s result is still shown');
+  });
+
   await check('an error says what to do with a button: Connect without an OAuth app offers to set it up', async () => {
     await install('github', 'Customer A GitHub');
     await click('#connect');
@@ -548,7 +564,9 @@ async function run() {
         '[auth]', 'type = "basic"',
         '[[methods]]', 'id = "client-token"', 'name = "Client credentials token"', 'http_method = "POST"', 'path = "/token"', 'body_format = "form"',
         '[[methods.parameters]]', 'name = "grant_type"', 'in = "body"', 'required = true',
-        '[[methods.parameters]]', 'name = "scope"', 'in = "body"', '',
+        '[[methods.parameters]]', 'name = "scope"', 'in = "body"',
+        '[[methods]]', 'id = "introspect"', 'name = "Token introspection"', 'http_method = "POST"', 'path = "/token/introspection"', 'body_format = "form"',
+        '[[methods.parameters]]', 'name = "token"', 'in = "body"', 'required = true', '',
       ].join('\n'));
       cli(['connectors', 'add', basic]);
     });
