@@ -9,9 +9,9 @@
 //! - Revoking a client ends every token it got, at once.
 //! - A token names its client and, if limited, its account; the API enforces the limit.
 
+use crate::store::{args, Row};
 use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -80,12 +80,12 @@ fn random_token(prefix: &str) -> String {
     )
 }
 
-fn client_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiClient> {
+fn client_from_row(r: &Row<'_>) -> Result<ApiClient> {
     Ok(ApiClient {
         client_id: r.get(0)?,
         name: r.get(1)?,
         created_at: parse_ts(r.get(2)?),
-        revoked_at: r.get::<_, Option<String>>(3)?.map(parse_ts),
+        revoked_at: r.get::<Option<String>>(3)?.map(parse_ts),
     })
 }
 
@@ -104,8 +104,7 @@ impl Authdesk {
         self.store().write(|tx| {
             tx.execute(
                 "INSERT INTO api_clients(client_id, name, secret_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![client_id, name, sha256_hex(secret.expose()), ts(now)],
-            )?;
+                args![client_id, name, sha256_hex(secret.expose()), ts(now)])?;
             Ok(())
         })?;
         Ok(NewApiClient {
@@ -121,11 +120,11 @@ impl Authdesk {
 
     pub fn list_api_clients(&self) -> Result<Vec<ApiClient>> {
         let store = self.store();
-        let mut stmt = store.conn().prepare(
+        store.conn().query_map(
             "SELECT client_id, name, created_at, revoked_at FROM api_clients ORDER BY created_at, client_id",
-        )?;
-        let rows = stmt.query_map([], client_from_row)?;
-        Ok(rows.collect::<std::result::Result<_, _>>()?)
+            args![],
+            client_from_row,
+        )
     }
 
     /// Revokes a client: it can get no more tokens and every token it has stops working.
@@ -135,21 +134,23 @@ impl Authdesk {
         self.store().write(|tx| {
             let n = tx.execute(
                 "UPDATE api_clients SET revoked_at = COALESCE(revoked_at, ?2) WHERE client_id = ?1",
-                params![client_id, ts(now)],
+                args![client_id, ts(now)],
             )?;
             if n == 0 {
                 return Err(Error::not_found("API client", &client_id));
             }
-            tx.execute("DELETE FROM api_tokens WHERE client_id = ?1", [&client_id])?;
+            tx.execute(
+                "DELETE FROM api_tokens WHERE client_id = ?1",
+                args![&client_id],
+            )?;
             Ok(())
         })?;
         self.store()
             .conn()
             .query_row(
                 "SELECT client_id, name, created_at, revoked_at FROM api_clients WHERE client_id = ?1",
-                [&client_id],
-                client_from_row,
-            )
+                args![&client_id],
+                client_from_row)
             .map_err(Error::from)
     }
 
@@ -161,15 +162,11 @@ impl Authdesk {
         client_secret: &Secret,
         scope: Option<&str>,
     ) -> Result<std::result::Result<IssuedToken, TokenRefusal>> {
-        let stored: Option<String> = self
-            .store()
-            .conn()
-            .query_row(
-                "SELECT secret_hash FROM api_clients WHERE client_id = ?1 AND revoked_at IS NULL",
-                [client_id],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let stored: Option<String> = self.store().conn().query_opt(
+            "SELECT secret_hash FROM api_clients WHERE client_id = ?1 AND revoked_at IS NULL",
+            args![client_id],
+            |r| r.get(0),
+        )?;
         // Compared in constant time; an unknown client compares against a dummy so the
         // answer takes as long either way.
         let presented = Secret::new(sha256_hex(client_secret.expose()));
@@ -197,18 +194,17 @@ impl Authdesk {
         let now = self.now();
         let expires_at = now + API_TOKEN_TTL;
         self.store().write(|tx| {
-            tx.execute("DELETE FROM api_tokens WHERE expires_at < ?1", [ts(now)])?;
+            tx.execute("DELETE FROM api_tokens WHERE expires_at < ?1", args![ts(now)])?;
             tx.execute(
                 "INSERT INTO api_tokens(token_hash, client_id, account_id, created_at, expires_at)
                  SELECT ?1, client_id, ?3, ?4, ?5 FROM api_clients WHERE client_id = ?2 AND revoked_at IS NULL",
-                params![
+                args![
                     sha256_hex(token.expose()),
                     client_id,
                     account_id,
                     ts(now),
                     ts(expires_at)
-                ],
-            )?;
+                ])?;
             Ok(())
         })?;
         Ok(Ok(IssuedToken {
@@ -222,21 +218,17 @@ impl Authdesk {
     /// Who a bearer token speaks for, if it is a live token of a live client.
     pub fn check_api_token(&self, token: &str) -> Result<Option<TokenGrant>> {
         let now = ts(self.now());
-        Ok(self
-            .store()
-            .conn()
-            .query_row(
-                "SELECT t.client_id, t.account_id FROM api_tokens t
+        Ok(self.store().conn().query_opt(
+            "SELECT t.client_id, t.account_id FROM api_tokens t
                  JOIN api_clients c ON c.client_id = t.client_id
                  WHERE t.token_hash = ?1 AND t.expires_at > ?2 AND c.revoked_at IS NULL",
-                params![sha256_hex(token), now],
-                |r| {
-                    Ok(TokenGrant {
-                        client_id: r.get(0)?,
-                        account_id: r.get(1)?,
-                    })
-                },
-            )
-            .optional()?)
+            args![sha256_hex(token), now],
+            |r| {
+                Ok(TokenGrant {
+                    client_id: r.get(0)?,
+                    account_id: r.get(1)?,
+                })
+            },
+        )?)
     }
 }

@@ -132,7 +132,7 @@ pub enum Error {
     Http { what: String, message: String },
 
     #[error("database error: {0}")]
-    Database(#[from] rusqlite::Error),
+    Database(crate::store::sql::DbError),
 
     #[error("internal error: {0}")]
     Internal(String),

@@ -9,9 +9,9 @@
 //! - Sign-in tokens carry 256 random bits, are stored only as SHA-256 hashes, and are
 //!   consumed by one conditional UPDATE, so of many parallel uses exactly one succeeds.
 
+use crate::store::args;
 use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::{params, OptionalExtension};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
@@ -173,8 +173,7 @@ impl Authdesk {
         let now = ts(self.now());
         let stored = self.store().write(|tx| {
             let exists: bool = tx
-                .query_row("SELECT 1 FROM settings WHERE key = ?1", [API_KEY], |_| Ok(true))
-                .optional()?
+                .query_opt("SELECT 1 FROM settings WHERE key = ?1", args![API_KEY], |_| Ok(true))?
                 .unwrap_or(false);
             if exists && !replace {
                 return Ok(false); // another process created it first
@@ -182,8 +181,7 @@ impl Authdesk {
             tx.execute(
                 "INSERT INTO settings(key, value, sealed_value, updated_at) VALUES (?1, NULL, ?2, ?3)
                  ON CONFLICT(key) DO UPDATE SET value = NULL, sealed_value = excluded.sealed_value, updated_at = excluded.updated_at",
-                params![API_KEY, sealed, now],
-            )?;
+                args![API_KEY, sealed, now])?;
             Ok(true)
         })?;
         if stored {
@@ -223,12 +221,11 @@ impl Authdesk {
         let sealed: Option<Vec<u8>> = self
             .store()
             .conn()
-            .query_row(
+            .query_opt(
                 "SELECT sealed_value FROM settings WHERE key = ?1",
-                [key],
+                args![key],
                 |r| r.get(0),
-            )
-            .optional()?
+            )?
             .flatten();
         self.open_sealed(
             sealed,
@@ -242,11 +239,11 @@ impl Authdesk {
 
     pub fn allowed_origins(&self, purpose: OriginPurpose) -> Result<Vec<String>> {
         let store = self.store();
-        let mut stmt = store
-            .conn()
-            .prepare("SELECT origin FROM allowed_origins WHERE purpose = ?1 ORDER BY origin")?;
-        let rows = stmt.query_map([purpose.as_db()], |r| r.get(0))?;
-        Ok(rows.collect::<std::result::Result<_, _>>()?)
+        store.conn().query_map(
+            "SELECT origin FROM allowed_origins WHERE purpose = ?1 ORDER BY origin",
+            args![purpose.as_db()],
+            |r| r.get(0),
+        )
     }
 
     /// Adds an origin (an origin or any absolute http(s) URL on it).
@@ -260,8 +257,7 @@ impl Authdesk {
         self.store().write(|tx| {
             tx.execute(
                 "INSERT INTO allowed_origins(purpose, origin, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-                params![purpose.as_db(), normal, now],
-            )?;
+                args![purpose.as_db(), normal, now])?;
             Ok(())
         })?;
         Ok(normal)
@@ -285,12 +281,11 @@ impl Authdesk {
             .collect::<Result<Vec<_>>>()?;
         let now = ts(self.now());
         self.store().write(|tx| {
-            tx.execute("DELETE FROM allowed_origins WHERE purpose = ?1", [purpose.as_db()])?;
+            tx.execute("DELETE FROM allowed_origins WHERE purpose = ?1", args![purpose.as_db()])?;
             for o in &normal {
                 tx.execute(
                     "INSERT INTO allowed_origins(purpose, origin, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-                    params![purpose.as_db(), o, now],
-                )?;
+                    args![purpose.as_db(), o, now])?;
             }
             Ok(())
         })?;
@@ -302,7 +297,7 @@ impl Authdesk {
         let n = self.store().write(|tx| {
             Ok(tx.execute(
                 "DELETE FROM allowed_origins WHERE purpose = ?1 AND origin = ?2",
-                params![purpose.as_db(), normal],
+                args![purpose.as_db(), normal],
             )?)
         })?;
         if n == 0 {
@@ -316,15 +311,11 @@ impl Authdesk {
         let Some(origin) = origin_of(url) else {
             return Ok(None);
         };
-        let found: Option<i64> = self
-            .store()
-            .conn()
-            .query_row(
-                "SELECT 1 FROM allowed_origins WHERE purpose = ?1 AND origin = ?2",
-                params![purpose.as_db(), origin],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let found: Option<i64> = self.store().conn().query_opt(
+            "SELECT 1 FROM allowed_origins WHERE purpose = ?1 AND origin = ?2",
+            args![purpose.as_db(), origin],
+            |r| r.get(0),
+        )?;
         Ok(found.map(|_| origin))
     }
 
@@ -345,14 +336,12 @@ impl Authdesk {
             tx.execute(
                 "INSERT INTO account_users(account_id, username, created_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT(account_id, username) DO NOTHING",
-                params![account.id, username, ts(now)],
-            )?;
-            tx.execute("DELETE FROM sign_in_tokens WHERE expires_at < ?1", [ts(now - Duration::days(1))])?;
+                args![account.id, username, ts(now)])?;
+            tx.execute("DELETE FROM sign_in_tokens WHERE expires_at < ?1", args![ts(now - Duration::days(1))])?;
             tx.execute(
                 "INSERT INTO sign_in_tokens(token_hash, account_id, username, created_at, expires_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![sha256_hex(&token), account.id, username, ts(now), ts(expires_at)],
-            )?;
+                args![sha256_hex(&token), account.id, username, ts(now), ts(expires_at)])?;
             Ok(())
         })?;
         Ok(SignInToken {
@@ -372,15 +361,13 @@ impl Authdesk {
         let now = ts(self.now());
         let hash = sha256_hex(token);
         let owner: Option<(String, String)> = self.store().write(|tx| {
-            Ok(tx
-                .query_row(
-                    "UPDATE sign_in_tokens SET used_at = ?2
+            Ok(tx.query_opt(
+                "UPDATE sign_in_tokens SET used_at = ?2
                      WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?2
                      RETURNING account_id, username",
-                    params![hash, now],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?)
+                args![hash, now],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?)
         })?;
         Ok(match owner {
             None => Err(SignInTokenRejection::UnknownUsedOrExpired),

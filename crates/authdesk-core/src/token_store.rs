@@ -16,8 +16,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::store::{args, Db};
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::{params, OptionalExtension, Transaction};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -162,24 +162,20 @@ pub struct TakenTokens {
 
 /// Whether the credential is still the one `expected` was read from, and the writer still
 /// holds its lease.
-fn still_current(tx: &Transaction<'_>, id: i64, expected: &Expected<'_>) -> Result<bool> {
-    let version: Option<i64> = tx
-        .query_row(
-            "SELECT credential_version FROM account_connectors WHERE id = ?1",
-            [id],
-            |r| r.get(0),
-        )
-        .optional()?;
+fn still_current(tx: &Db<'_>, id: i64, expected: &Expected<'_>) -> Result<bool> {
+    let version: Option<i64> = tx.query_opt(
+        "SELECT credential_version FROM account_connectors WHERE id = ?1",
+        args![id],
+        |r| r.get(0),
+    )?;
     if version != Some(expected.version) {
         return Ok(false);
     }
-    let holder: Option<String> = tx
-        .query_row(
-            "SELECT holder FROM refresh_leases WHERE account_connector_id = ?1",
-            [id],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let holder: Option<String> = tx.query_opt(
+        "SELECT holder FROM refresh_leases WHERE account_connector_id = ?1",
+        args![id],
+        |r| r.get(0),
+    )?;
     Ok(holder.as_deref() == Some(expected.lease_holder))
 }
 
@@ -194,7 +190,7 @@ pub enum LeaseOutcome {
 }
 
 pub(crate) fn record_event(
-    tx: &Transaction<'_>,
+    tx: &Db<'_>,
     id: i64,
     at: DateTime<Utc>,
     kind: &str,
@@ -204,14 +200,14 @@ pub(crate) fn record_event(
     tx.execute(
         "INSERT INTO credential_events(account_connector_id, at, kind, detail, trigger)
          VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![id, ts(at), kind, detail, trigger.map(Trigger::as_db)],
+        args![id, ts(at), kind, detail, trigger.map(Trigger::as_db)],
     )?;
     // Keep the history bounded.
     tx.execute(
         "DELETE FROM credential_events WHERE account_connector_id = ?1 AND id <= (
              SELECT id FROM credential_events WHERE account_connector_id = ?1
              ORDER BY id DESC LIMIT 1 OFFSET 200)",
-        [id],
+        args![id],
     )?;
     Ok(())
 }
@@ -222,13 +218,7 @@ pub(crate) fn state_hash(state: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn seal_secret(
-    tx: &Transaction<'_>,
-    vault: &Vault,
-    id: i64,
-    field: &str,
-    value: &Secret,
-) -> Result<()> {
+fn seal_secret(tx: &Db<'_>, vault: &Vault, id: i64, field: &str, value: &Secret) -> Result<()> {
     let row = id.to_string();
     let sealed = vault.seal(
         SealedAt {
@@ -241,8 +231,7 @@ fn seal_secret(
     tx.execute(
         "INSERT INTO account_connector_secrets(account_connector_id, field, sealed) VALUES (?1, ?2, ?3)
          ON CONFLICT(account_connector_id, field) DO UPDATE SET sealed = excluded.sealed",
-        params![id, field, sealed],
-    )?;
+        args![id, field, sealed])?;
     Ok(())
 }
 
@@ -260,11 +249,11 @@ impl Authdesk {
         let row: Row = self
             .store()
             .conn()
-            .query_row(
+            .query_opt(
                 "SELECT credential_version, status, expires_at, refresh_expires_at, retry_after, refresh_failures,
                         access_obtained_at
                  FROM account_connectors WHERE id = ?1",
-                [id],
+                args![id],
                 |r| {
                     Ok((
                         r.get(0)?,
@@ -276,8 +265,7 @@ impl Authdesk {
                         r.get(6)?,
                     ))
                 },
-            )
-            .optional()?
+            )?
             .ok_or_else(|| Error::not_found("account connector", id))?;
         Ok(StoredTokens {
             version: row.0,
@@ -295,15 +283,11 @@ impl Authdesk {
     /// The stored access token's lifetime (expiry minus when it was obtained), if known.
     /// Reads no secret.
     pub fn load_token_times(&self, id: i64) -> Result<Option<Duration>> {
-        let row: Option<(Option<String>, Option<String>)> = self
-            .store()
-            .conn()
-            .query_row(
-                "SELECT expires_at, access_obtained_at FROM account_connectors WHERE id = ?1",
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
+        let row: Option<(Option<String>, Option<String>)> = self.store().conn().query_opt(
+            "SELECT expires_at, access_obtained_at FROM account_connectors WHERE id = ?1",
+            args![id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         let (expires, obtained) = row.ok_or_else(|| Error::not_found("account connector", id))?;
         Ok(expires
             .zip(obtained)
@@ -333,7 +317,7 @@ impl Authdesk {
             if commit == TokenCommit::NewGrant {
                 tx.execute(
                     "DELETE FROM account_connector_secrets WHERE account_connector_id = ?1",
-                    [id],
+                    args![id],
                 )?;
             }
             seal_secret(tx, &vault, id, fields::ACCESS_TOKEN, &tokens.access_token)?;
@@ -355,7 +339,7 @@ impl Authdesk {
                      credential_version = credential_version + 1,
                      refresh_failures = 0, retry_after = NULL
                  WHERE id = ?1",
-                params![
+                args![
                     id,
                     tokens.token_type,
                     tokens.scope,
@@ -382,7 +366,7 @@ impl Authdesk {
             record_event(tx, id, now, event, detail, expected.map(|e| e.trigger))?;
             Ok(Some(tx.query_row(
                 "SELECT credential_version FROM account_connectors WHERE id = ?1",
-                [id],
+                args![id],
                 |r| r.get(0),
             )?))
         })
@@ -406,8 +390,7 @@ impl Authdesk {
                 "UPDATE account_connectors SET status = 'needs_reauth', last_error = ?2, updated_at = ?3,
                      credential_version = credential_version + 1, retry_after = NULL
                  WHERE id = ?1",
-                params![id, message, ts(now)],
-            )?;
+                args![id, message, ts(now)])?;
             release_lease_in(tx, id, expected.lease_holder)?;
             record_event(tx, id, now, "needs_reauth", Some(message), Some(expected.trigger))?;
             Ok(true)
@@ -432,7 +415,7 @@ impl Authdesk {
             }
             let failures: i64 = tx.query_row(
                 "SELECT refresh_failures FROM account_connectors WHERE id = ?1",
-                [id],
+                args![id],
                 |r| r.get(0),
             )?;
             // 15 s, 30 s, 1 min, ... capped at 30 min; longer if the provider asks (capped
@@ -447,7 +430,7 @@ impl Authdesk {
                 "UPDATE account_connectors SET status = 'error', last_error = ?2, updated_at = ?3,
                      refresh_failures = refresh_failures + 1, retry_after = ?4
                  WHERE id = ?1",
-                params![id, shown, ts(now), ts(retry_after)],
+                args![id, shown, ts(now), ts(retry_after)],
             )?;
             release_lease_in(tx, id, expected.lease_holder)?;
             record_event(
@@ -471,7 +454,7 @@ impl Authdesk {
                 "UPDATE account_connectors SET last_error = ?2, updated_at = ?3,
                      status = CASE WHEN status = 'authenticated' THEN status ELSE 'error' END
                  WHERE id = ?1",
-                params![id, message, ts(now)],
+                args![id, message, ts(now)],
             )?;
             record_event(tx, id, now, kind, Some(message), None)
         })
@@ -484,15 +467,14 @@ impl Authdesk {
         let now = self.now();
         let sealed = self.store().write(|tx| {
             let sealed = sealed_tokens_in(tx, id)?;
-            tx.execute("DELETE FROM account_connector_secrets WHERE account_connector_id = ?1", [id])?;
+            tx.execute("DELETE FROM account_connector_secrets WHERE account_connector_id = ?1", args![id])?;
             tx.execute(
                 "UPDATE account_connectors SET status = 'not_authenticated', last_error = NULL,
                      token_type = NULL, scopes = NULL, expires_at = NULL, refresh_expires_at = NULL,
                      authenticated_at = NULL, updated_at = ?2, retry_after = NULL, refresh_failures = 0,
                      access_obtained_at = NULL, credential_version = credential_version + 1
                  WHERE id = ?1",
-                params![id, ts(now)],
-            )?;
+                args![id, ts(now)])?;
             record_event(tx, id, now, event, None, None)?;
             Ok(sealed)
         })?;
@@ -505,8 +487,8 @@ impl Authdesk {
     /// so nothing installed or refreshed meanwhile escapes revocation.
     pub(crate) fn take_and_delete(
         &self,
-        ids: impl FnOnce(&Transaction<'_>) -> Result<Vec<i64>>,
-        delete: impl FnOnce(&Transaction<'_>) -> Result<()>,
+        ids: impl FnOnce(&Db<'_>) -> Result<Vec<i64>>,
+        delete: impl FnOnce(&Db<'_>) -> Result<()>,
     ) -> Result<Vec<(i64, Result<TakenTokens>)>> {
         let sealed = self.store().write(|tx| {
             let mut all = Vec::new();
@@ -538,14 +520,12 @@ impl Authdesk {
         let ok = (200..300).contains(&http_status);
         let now = self.now();
         self.store().write(|tx| {
-            let known: Option<(Option<i64>, bool)> = tx
-                .query_row(
-                    "SELECT checked_status, checked_version IS credential_version
+            let known: Option<(Option<i64>, bool)> = tx.query_opt(
+                "SELECT checked_status, checked_version IS credential_version
                      FROM account_connectors WHERE id = ?1",
-                    [id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
+                args![id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
             let Some((status, current)) = known else {
                 return Ok(());
             };
@@ -556,7 +536,7 @@ impl Authdesk {
                 "UPDATE account_connectors SET checked_at = ?2, checked_status = ?3,
                      checked_version = credential_version
                  WHERE id = ?1",
-                params![id, ts(now), http_status],
+                args![id, ts(now), http_status],
             )?;
             let (kind, detail) = if ok {
                 ("verified", format!("a call answered HTTP {http_status}"))
@@ -599,19 +579,18 @@ impl Authdesk {
         self.store().write(|tx| {
             let version: i64 = tx.query_row(
                 "SELECT credential_version FROM account_connectors WHERE id = ?1",
-                [id],
+                args![id],
                 |r| r.get(0),
             )?;
             if version != expected_version {
                 return Ok(LeaseOutcome::Changed);
             }
             let current: Option<(String, String)> = tx
-                .query_row(
+                .query_opt(
                     "SELECT holder, expires_at FROM refresh_leases WHERE account_connector_id = ?1",
-                    [id],
+                    args![id],
                     |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
+                )?;
             if let Some((other, expires)) = current {
                 let live = parse_ts(expires) > now && holder_process_alive(&other);
                 if live && other != holder {
@@ -621,8 +600,7 @@ impl Authdesk {
             tx.execute(
                 "INSERT INTO refresh_leases(account_connector_id, holder, expires_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT(account_connector_id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at",
-                params![id, holder, ts(now + ttl)],
-            )?;
+                args![id, holder, ts(now + ttl)])?;
             Ok(LeaseOutcome::Acquired)
         })
     }
@@ -656,12 +634,11 @@ impl Authdesk {
         };
         let expires = now + ttl;
         self.store().write(|tx| {
-            tx.execute("DELETE FROM pending_authorizations WHERE expires_at < ?1", [ts(now)])?;
+            tx.execute("DELETE FROM pending_authorizations WHERE expires_at < ?1", args![ts(now)])?;
             tx.execute(
                 "INSERT INTO pending_authorizations(state_hash, account_connector_id, redirect_uri, sealed_verifier, created_at, expires_at, web_return)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![hash, id, redirect_uri, sealed, ts(now), ts(expires), web_return],
-            )?;
+                args![hash, id, redirect_uri, sealed, ts(now), ts(expires), web_return])?;
             Ok(())
         })?;
         Ok(expires)
@@ -675,13 +652,12 @@ impl Authdesk {
         type Row = (i64, String, Option<Vec<u8>>, String, Option<String>);
         let row: Option<Row> = self.store().write(|tx| {
             Ok(tx
-                .query_row(
+                .query_opt(
                     "DELETE FROM pending_authorizations WHERE state_hash = ?1
                      RETURNING account_connector_id, redirect_uri, sealed_verifier, expires_at, web_return",
-                    [&hash],
+                    args![&hash],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-                )
-                .optional()?)
+                )?)
         })?;
         let Some((id, redirect_uri, sealed, expires, web_return)) = row else {
             return Ok(None);
@@ -720,19 +696,19 @@ impl Authdesk {
     /// The latest history entries, newest first.
     pub fn credential_events(&self, id: i64, limit: usize) -> Result<Vec<CredentialEvent>> {
         let store = self.store();
-        let mut stmt = store.conn().prepare(
+        store.conn().query_map(
             "SELECT at, kind, detail, trigger FROM credential_events WHERE account_connector_id = ?1
              ORDER BY id DESC LIMIT ?2",
-        )?;
-        let rows = stmt.query_map(params![id, limit as i64], |r| {
+            args![id, limit as i64],
+            |r| {
             Ok(CredentialEvent {
                 at: parse_ts(r.get(0)?),
                 kind: r.get(1)?,
                 detail: r.get(2)?,
                 trigger: r.get(3)?,
             })
-        })?;
-        Ok(rows.collect::<std::result::Result<_, _>>()?)
+        },
+        )
     }
 
     /// OAuth2 account connectors with a refresh token that are due for the keep-alive:
@@ -745,7 +721,7 @@ impl Authdesk {
         idle_before: DateTime<Utc>,
     ) -> Result<Vec<WatchedCredential>> {
         let store = self.store();
-        let mut stmt = store.conn().prepare_cached(
+        store.conn().query_map(
             "SELECT id, expires_at, last_use FROM (
                  SELECT id, expires_at, COALESCE(last_refreshed_at, authenticated_at) AS last_use
                  FROM account_connectors
@@ -764,15 +740,15 @@ impl Authdesk {
              WHERE EXISTS (SELECT 1 FROM account_connector_secrets s
                            WHERE s.account_connector_id = due.id AND s.field = 'RefreshToken')
              ORDER BY id",
-        )?;
-        let rows = stmt.query_map(params![ts(soon), ts(idle_before)], |r| {
-            Ok((
-                r.get(0)?,
-                r.get::<_, Option<String>>(1)?.map(parse_ts),
-                r.get::<_, Option<String>>(2)?.map(parse_ts),
-            ))
-        })?;
-        Ok(rows.collect::<std::result::Result<_, _>>()?)
+            args![ts(soon), ts(idle_before)],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get::<Option<String>>(1)?.map(parse_ts),
+                    r.get::<Option<String>>(2)?.map(parse_ts),
+                ))
+            },
+        )
     }
 }
 
@@ -781,15 +757,14 @@ struct SealedTokens {
     refresh: Option<Vec<u8>>,
 }
 
-fn sealed_tokens_in(tx: &Transaction<'_>, id: i64) -> Result<SealedTokens> {
+fn sealed_tokens_in(tx: &Db<'_>, id: i64) -> Result<SealedTokens> {
     let get = |field: &str| -> Result<Option<Vec<u8>>> {
         Ok(tx
-            .query_row(
+            .query_opt(
                 "SELECT sealed FROM account_connector_secrets WHERE account_connector_id = ?1 AND field = ?2",
-                params![id, field],
+                args![id, field],
                 |r| r.get(0),
-            )
-            .optional()?)
+            )?)
     };
     Ok(SealedTokens {
         access: get(fields::ACCESS_TOKEN)?,
@@ -797,10 +772,10 @@ fn sealed_tokens_in(tx: &Transaction<'_>, id: i64) -> Result<SealedTokens> {
     })
 }
 
-fn release_lease_in(tx: &Transaction<'_>, id: i64, holder: &str) -> Result<()> {
+fn release_lease_in(tx: &Db<'_>, id: i64, holder: &str) -> Result<()> {
     tx.execute(
         "DELETE FROM refresh_leases WHERE account_connector_id = ?1 AND holder = ?2",
-        params![id, holder],
+        args![id, holder],
     )?;
     Ok(())
 }

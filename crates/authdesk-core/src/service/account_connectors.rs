@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use std::collections::HashMap;
 
+use crate::store::{args, Db};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::library::find_connector;
 use super::{
@@ -46,11 +46,11 @@ impl Authdesk {
         let stored_method = (!method.is_default()).then(|| method.id.to_string());
         let now = self.now();
         let id = self.store().write(|tx| {
-            tx.execute(
+            let id: i64 = tx.query_row(
                 "INSERT INTO account_connectors(account_id, connector_id, name, description, created_at, updated_at,
                      authentication_method, partner_integration)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)",
-                params![
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7) RETURNING id",
+                args![
                     account.id,
                     connector.id,
                     name,
@@ -58,9 +58,7 @@ impl Authdesk {
                     ts(now),
                     stored_method,
                     req.partner_integration
-                ],
-            )?;
-            let id = tx.last_insert_rowid();
+                ], |r| r.get(0))?;
             input.write(tx, id, now)?;
             Ok(id)
         })?;
@@ -91,15 +89,16 @@ impl Authdesk {
         let condition = filter.condition(None);
         let store = self.store();
         let conn = store.conn();
-        let total: i64 = conn
-            .prepare_cached(&format!(
+        let total: i64 = conn.query_row(
+            &format!(
                 "SELECT count(*) FROM account_connectors ac JOIN connectors c ON c.id = ac.connector_id
                  WHERE {}",
                 condition.sql()
-            ))?
-            .query_row(condition.params().as_slice(), |r| r.get(0))?;
-        // SQLite's LIMIT -1 means no limit.
-        let limit = limit.map_or(-1, |l| l.min(i64::MAX as u64) as i64);
+            ),
+            condition.params().as_slice(),
+            |r| r.get(0),
+        )?;
+        let limit = limit.map_or(i64::MAX, |l| l.min(i64::MAX as u64) as i64);
         let order = if filter.expiring_first {
             "ac.expires_at, ac.id"
         } else {
@@ -110,7 +109,7 @@ impl Authdesk {
             offset.min(i64::MAX as u64)
         );
         let items = load_many(
-            conn,
+            &conn,
             &condition.sql(),
             &condition.params(),
             &tail,
@@ -141,7 +140,7 @@ impl Authdesk {
         loop {
             let condition = filter.condition(after);
             let items = load_many(
-                self.store().conn(),
+                &self.store().conn(),
                 &condition.sql(),
                 &condition.params(),
                 &format!("ORDER BY ac.id LIMIT {}", chunk.clamp(1, 100_000)),
@@ -187,14 +186,17 @@ impl Authdesk {
         let store = self.store();
         let conn = store.conn();
         let mut counts = Counts {
-            accounts: conn.query_row("SELECT count(*) FROM accounts", [], |r| r.get::<_, i64>(0))?
-                as u64,
+            accounts: conn.query_row("SELECT count(*) FROM accounts", args![], |r| {
+                r.get::<i64>(0)
+            })? as u64,
             ..Default::default()
         };
-        let mut stmt =
-            conn.prepare_cached("SELECT status, count(*) FROM account_connectors GROUP BY status")?;
-        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
-            let (status, n) = row?;
+        let by_status = conn.query_map(
+            "SELECT status, count(*) FROM account_connectors GROUP BY status",
+            args![],
+            |r| Ok((r.get::<String>(0)?, r.get::<i64>(1)?)),
+        )?;
+        for (status, n) in by_status {
             let n = n as u64;
             counts.account_connectors += n;
             match AuthStatus::from_db(&status) {
@@ -211,28 +213,27 @@ impl Authdesk {
     pub fn list_account_connector_ids(&self, account_id: Option<&str>) -> Result<Vec<i64>> {
         let account = account_id.map(|a| self.get_account(a)).transpose()?;
         let store = self.store();
-        let mut stmt = store.conn().prepare(
+        store.conn().query_map(
             "SELECT id FROM account_connectors WHERE ?1 IS NULL OR account_id = ?1 ORDER BY id",
-        )?;
-        let rows = stmt.query_map([account.as_ref().map(|a| a.id.as_str())], |r| r.get(0))?;
-        Ok(rows.collect::<std::result::Result<_, _>>()?)
+            args![account.as_ref().map(|a| a.id.as_str())],
+            |r| r.get(0),
+        )
     }
 
     pub fn get_account_connector(&self, id: i64) -> Result<AccountConnector> {
         let store = self.store();
-        load_account_connector(store.conn(), id)
+        load_account_connector(&store.conn(), id)
     }
 
     /// The account an account connector belongs to (one indexed read).
     pub fn account_connector_account(&self, id: i64) -> Result<String> {
         self.store()
             .conn()
-            .query_row(
+            .query_opt(
                 "SELECT account_id FROM account_connectors WHERE id = ?1",
-                [id],
+                args![id],
                 |r| r.get(0),
-            )
-            .optional()?
+            )?
             .ok_or_else(|| Error::not_found("account connector", id))
     }
 
@@ -246,12 +247,11 @@ impl Authdesk {
         let method: Option<String> = self
             .store()
             .conn()
-            .query_row(
+            .query_opt(
                 "SELECT authentication_method FROM account_connectors WHERE id = ?1",
-                [id],
+                args![id],
                 |r| r.get(0),
-            )
-            .optional()?
+            )?
             .flatten();
         Ok(def
             .auth_method(method.as_deref())
@@ -260,16 +260,12 @@ impl Authdesk {
 
     /// The parsed definition of an account connector's connector (one query, cached parse).
     pub fn account_connector_definition(&self, id: i64) -> Result<Arc<ConnectorDefinition>> {
-        let row: Option<(i64, String, String)> = self
-            .store()
-            .conn()
-            .query_row(
-                "SELECT c.id, c.slug, c.definition FROM account_connectors ac
+        let row: Option<(i64, String, String)> = self.store().conn().query_opt(
+            "SELECT c.id, c.slug, c.definition FROM account_connectors ac
                  JOIN connectors c ON c.id = ac.connector_id WHERE ac.id = ?1",
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()?;
+            args![id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
         let (cid, slug, text) = row.ok_or_else(|| Error::not_found("account connector", id))?;
         crate::definition::parse_cached(&format!("library connector {cid} ({slug})"), &text)
     }
@@ -307,8 +303,7 @@ impl Authdesk {
         self.store().write(|tx| {
             let n = tx.execute(
                 "DELETE FROM account_connector_properties WHERE account_connector_id = ?1 AND name = ?2",
-                params![id, name],
-            )?;
+                args![id, name])?;
             if n == 0 {
                 return Err(Error::not_found("property", name));
             }
@@ -464,8 +459,7 @@ impl Authdesk {
             tx.execute(
                 "UPDATE account_connectors SET name = ?2, description = ?3, authentication_method = ?4
                  WHERE id = ?1",
-                params![id, name, description, stored_method],
-            )?;
+                args![id, name, description, stored_method])?;
             if forget {
                 apply_auth_value(tx, None, id, &AuthValue::Empty, now)?;
             }
@@ -485,7 +479,7 @@ impl Authdesk {
         self.store().write(|tx| {
             tx.execute(
                 "UPDATE account_connectors SET sign_in_mode = ?2, updated_at = ?3 WHERE id = ?1",
-                params![id, mode, now],
+                args![id, mode, now],
             )?;
             Ok(())
         })?;
@@ -502,7 +496,7 @@ impl Authdesk {
         let mut taken = self.take_and_delete(
             |_| Ok(vec![id]),
             |tx| {
-                tx.execute("DELETE FROM account_connectors WHERE id = ?1", [id])?;
+                tx.execute("DELETE FROM account_connectors WHERE id = ?1", args![id])?;
                 Ok(())
             },
         )?;
@@ -517,12 +511,11 @@ impl Authdesk {
         let sealed: Option<Vec<u8>> = self
             .store()
             .conn()
-            .query_row(
+            .query_opt(
                 "SELECT sealed FROM account_connector_secrets WHERE account_connector_id = ?1 AND field = ?2",
-                params![id, field],
+                args![id, field],
                 |r| r.get(0),
-            )
-            .optional()?;
+            )?;
         let row = id.to_string();
         self.open_sealed(
             sealed,
@@ -536,16 +529,12 @@ impl Authdesk {
 
     /// Opens a property value (sealed or not), if set.
     pub fn property_value(&self, id: i64, name: &str) -> Result<Option<Secret>> {
-        let row: Option<(Option<String>, Option<Vec<u8>>)> = self
-            .store()
-            .conn()
-            .query_row(
-                "SELECT value, sealed_value FROM account_connector_properties
+        let row: Option<(Option<String>, Option<Vec<u8>>)> = self.store().conn().query_opt(
+            "SELECT value, sealed_value FROM account_connector_properties
                  WHERE account_connector_id = ?1 AND name = ?2",
-                params![id, name],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
+            args![id, name],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         match row {
             None => Ok(None),
             Some((Some(v), _)) => Ok(Some(Secret::new(v))),
@@ -604,7 +593,7 @@ struct CredentialInput {
 }
 
 impl CredentialInput {
-    fn write(&self, tx: &Transaction<'_>, id: i64, now: DateTime<Utc>) -> Result<()> {
+    fn write(&self, tx: &Db<'_>, id: i64, now: DateTime<Utc>) -> Result<()> {
         for p in &self.properties {
             write_property(tx, self.vault.as_deref(), id, &p.name, &p.value, p.secret)?;
         }
@@ -615,11 +604,11 @@ impl CredentialInput {
     }
 }
 
-fn load_account_connector(conn: &rusqlite::Connection, id: i64) -> Result<AccountConnector> {
+fn load_account_connector(conn: &Db<'_>, id: i64) -> Result<AccountConnector> {
     load_many(
         conn,
         "ac.id = ?1",
-        &[&id],
+        args![id],
         "",
         &mut ConnectorCache::default(),
     )?
@@ -670,11 +659,11 @@ impl ResolvedFilter {
 #[derive(Default)]
 struct Where {
     clauses: Vec<String>,
-    params: Vec<Box<dyn rusqlite::ToSql>>,
+    params: Vec<Box<dyn crate::store::sql::ToValue>>,
 }
 
 impl Where {
-    fn add(&mut self, clause: &str, value: impl rusqlite::ToSql + 'static) {
+    fn add(&mut self, clause: &str, value: impl crate::store::sql::ToValue + 'static) {
         self.params.push(Box::new(value));
         self.clauses
             .push(clause.replace('#', &format!("?{}", self.params.len())));
@@ -682,13 +671,13 @@ impl Where {
 
     fn sql(&self) -> String {
         if self.clauses.is_empty() {
-            "1".into()
+            "1 = 1".into()
         } else {
             self.clauses.join(" AND ")
         }
     }
 
-    fn params(&self) -> Vec<&dyn rusqlite::ToSql> {
+    fn params(&self) -> Vec<&dyn crate::store::sql::ToValue> {
         self.params.iter().map(|p| p.as_ref()).collect()
     }
 }
@@ -698,7 +687,7 @@ impl Where {
 struct ConnectorCache(HashMap<i64, LibraryConnector>);
 
 impl ConnectorCache {
-    fn get(&mut self, conn: &rusqlite::Connection, id: i64) -> Result<&LibraryConnector> {
+    fn get(&mut self, conn: &Db<'_>, id: i64) -> Result<&LibraryConnector> {
         Ok(match self.0.entry(id) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {
@@ -719,9 +708,9 @@ const AC_COLUMNS: &str = "ac.id, ac.account_id, ac.connector_id, ac.name, ac.des
 /// number (the rows, then their properties and their secrets' names), each definition
 /// parsed once, no keychain or vault work.
 fn load_many(
-    conn: &rusqlite::Connection,
+    conn: &Db<'_>,
     condition: &str,
-    params: &[&dyn rusqlite::ToSql],
+    params: &[&dyn crate::store::sql::ToValue],
     tail: &str,
     connectors: &mut ConnectorCache,
 ) -> Result<Vec<AccountConnector>> {
@@ -746,12 +735,13 @@ fn load_many(
         checked_at: Option<String>,
         checked_status: Option<u16>,
     }
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {AC_COLUMNS} FROM account_connectors ac JOIN connectors c ON c.id = ac.connector_id
-         WHERE {condition} {tail}"
-    ))?;
-    let rows: Vec<Row> = stmt
-        .query_map(params, |r| {
+    let rows: Vec<Row> = conn.query_map(
+        &format!(
+            "SELECT {AC_COLUMNS} FROM account_connectors ac JOIN connectors c ON c.id = ac.connector_id
+             WHERE {condition} {tail}"
+        ),
+        params,
+        |r| {
             Ok(Row {
                 id: r.get(0)?,
                 account_id: r.get(1)?,
@@ -773,8 +763,8 @@ fn load_many(
                 checked_at: r.get(17)?,
                 checked_status: r.get(18)?,
             })
-        })?
-        .collect::<std::result::Result<_, _>>()?;
+        },
+    )?;
     if rows.is_empty() {
         return Ok(vec![]);
     }
@@ -785,26 +775,35 @@ fn load_many(
         .collect::<Vec<_>>()
         .join(",");
     let mut properties: HashMap<i64, Vec<(String, Option<String>, bool)>> = HashMap::new();
-    let mut stmt = conn.prepare(&format!(
-        "SELECT account_connector_id, name, value, sealed_value IS NOT NULL
-         FROM account_connector_properties WHERE account_connector_id IN ({ids}) ORDER BY name"
-    ))?;
-    for row in stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))? {
-        let (id, name, value, secret): (i64, String, Option<String>, bool) = row?;
-        properties
-            .entry(id)
-            .or_default()
-            .push((name, value, secret));
-    }
+    conn.for_each(
+        &format!(
+            "SELECT account_connector_id, name, value, sealed_value IS NOT NULL
+             FROM account_connector_properties WHERE account_connector_id IN ({ids}) ORDER BY name"
+        ),
+        args![],
+        |r| {
+            let (id, name, value, secret): (i64, String, Option<String>, bool) =
+                (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+            properties
+                .entry(id)
+                .or_default()
+                .push((name, value, secret));
+            Ok(())
+        },
+    )?;
     let mut secrets: HashMap<i64, Vec<String>> = HashMap::new();
-    let mut stmt = conn.prepare(&format!(
-        "SELECT account_connector_id, field FROM account_connector_secrets
-         WHERE account_connector_id IN ({ids}) ORDER BY field"
-    ))?;
-    for row in stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))? {
-        let (id, field): (i64, String) = row?;
-        secrets.entry(id).or_default().push(field);
-    }
+    conn.for_each(
+        &format!(
+            "SELECT account_connector_id, field FROM account_connector_secrets
+             WHERE account_connector_id IN ({ids}) ORDER BY field"
+        ),
+        args![],
+        |r| {
+            let (id, field): (i64, String) = (r.get(0)?, r.get(1)?);
+            secrets.entry(id).or_default().push(field);
+            Ok(())
+        },
+    )?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let connector = connectors.get(conn, row.connector_id)?;
@@ -984,7 +983,7 @@ pub(super) fn check_secret_value(field: &str, value: &Secret) -> Result<()> {
 }
 
 pub(crate) fn write_property(
-    tx: &Transaction<'_>,
+    tx: &Db<'_>,
     vault: Option<&Vault>,
     id: i64,
     name: &str,
@@ -1013,14 +1012,14 @@ pub(crate) fn write_property(
          VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT(account_connector_id, name) DO UPDATE SET value = excluded.value,
              sealed_value = excluded.sealed_value",
-        params![id, name, plain, sealed],
+        args![id, name, plain, sealed],
     )?;
     Ok(())
 }
 
 /// Replaces all credentials of an account connector with `value`, and sets its status.
 pub(crate) fn apply_auth_value(
-    tx: &Transaction<'_>,
+    tx: &Db<'_>,
     vault: Option<&Vault>,
     id: i64,
     value: &AuthValue,
@@ -1028,7 +1027,7 @@ pub(crate) fn apply_auth_value(
 ) -> Result<()> {
     tx.execute(
         "DELETE FROM account_connector_secrets WHERE account_connector_id = ?1",
-        [id],
+        args![id],
     )?;
     let row = id.to_string();
     let put = |field: &str, secret: &Secret| -> Result<()> {
@@ -1043,8 +1042,7 @@ pub(crate) fn apply_auth_value(
         );
         tx.execute(
             "INSERT INTO account_connector_secrets(account_connector_id, field, sealed) VALUES (?1, ?2, ?3)",
-            params![id, field, sealed],
-        )?;
+            args![id, field, sealed])?;
         Ok(())
     };
     let mut meta = CredentialMeta::default();
@@ -1101,7 +1099,7 @@ pub(crate) fn apply_auth_value(
              credential_version = credential_version + 1, refresh_failures = 0, retry_after = NULL,
              access_obtained_at = CASE WHEN ?6 IS NULL THEN NULL ELSE ?9 END
          WHERE id = ?1",
-        params![
+        args![
             id,
             status.as_db(),
             error,
@@ -1124,10 +1122,10 @@ struct CredentialMeta {
     refresh_expires_at: Option<DateTime<Utc>>,
 }
 
-fn touch(tx: &Transaction<'_>, id: i64, now: &str) -> Result<()> {
+fn touch(tx: &Db<'_>, id: i64, now: &str) -> Result<()> {
     tx.execute(
         "UPDATE account_connectors SET updated_at = ?2 WHERE id = ?1",
-        params![id, now],
+        args![id, now],
     )?;
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! Accounts (one per customer) and their users.
 
-use rusqlite::{params, OptionalExtension, Row};
+use crate::store::{args, Db, Row};
 
 use super::{checked_text, like_pattern, name_and_description, parse_ts, ts, Authdesk, MAX_NAME};
 use crate::domain::*;
@@ -22,7 +22,7 @@ impl Authdesk {
                     "INSERT INTO accounts(id, name, description, timezone, created_at, {SETTINGS_COLUMNS})
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT(id) DO NOTHING"
                 ),
-                params![
+                args![
                     id,
                     name,
                     description,
@@ -34,8 +34,7 @@ impl Authdesk {
                     settings.transaction_error_webhook_url,
                     settings.transaction_error_webhook_include_warnings,
                     settings.parent_account_id,
-                ],
-            )?;
+                ])?;
             if n == 0 {
                 return Err(Error::AlreadyExists(format!("account {id}")));
             }
@@ -46,11 +45,11 @@ impl Authdesk {
 
     pub fn list_accounts(&self) -> Result<Vec<Account>> {
         let store = self.store();
-        let mut stmt = store
-            .conn()
-            .prepare(&format!("{ACCOUNT_SELECT} ORDER BY name, id"))?;
-        let rows = stmt.query_map([], account_from_row)?;
-        Ok(rows.collect::<std::result::Result<_, _>>()?)
+        store.conn().query_map(
+            &format!("{ACCOUNT_SELECT} ORDER BY name, id"),
+            args![],
+            account_from_row,
+        )
     }
 
     /// A page of the accounts (by name), optionally only those whose name or Id contains
@@ -65,20 +64,23 @@ impl Authdesk {
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(like_pattern);
-        let condition = "?1 IS NULL OR name LIKE ?1 ESCAPE '\\' OR id LIKE ?1 ESCAPE '\\'";
         let store = self.store();
         let conn = store.conn();
-        let total: i64 = conn
-            .prepare_cached(&format!("SELECT count(*) FROM accounts WHERE {condition}"))?
-            .query_row([&pattern], |r| r.get(0))?;
-        let limit = limit.map_or(-1, |l| l.min(i64::MAX as u64) as i64);
-        let mut stmt = conn.prepare_cached(&format!(
-            "{ACCOUNT_SELECT} WHERE {condition} ORDER BY name, id LIMIT {limit} OFFSET {}",
-            offset.min(i64::MAX as u64)
-        ))?;
-        let items = stmt
-            .query_map([&pattern], account_from_row)?
-            .collect::<std::result::Result<_, _>>()?;
+        let condition = "?1 IS NULL OR name LIKE ?1 ESCAPE '\\' OR id LIKE ?1 ESCAPE '\\'";
+        let total: i64 = conn.query_row(
+            &format!("SELECT count(*) FROM accounts WHERE {condition}"),
+            args![pattern],
+            |r| r.get(0),
+        )?;
+        let limit = limit.map_or(i64::MAX, |l| l.min(i64::MAX as u64) as i64);
+        let items = conn.query_map(
+            &format!(
+                "{ACCOUNT_SELECT} WHERE {condition} ORDER BY name, id LIMIT {limit} OFFSET {}",
+                offset.min(i64::MAX as u64)
+            ),
+            args![pattern],
+            account_from_row,
+        )?;
         Ok(Page {
             items,
             total: total as u64,
@@ -94,15 +96,16 @@ impl Authdesk {
         account_ids: &[String],
     ) -> Result<std::collections::HashMap<String, u64>> {
         let store = self.store();
-        let mut stmt = store.conn().prepare_cached(
+        let rows = store.conn().query_map(
             "SELECT account_id, count(*) FROM account_connectors
              WHERE status IN ('needs_reauth', 'error') GROUP BY account_id",
+            args![],
+            |r| Ok((r.get::<String>(0)?, r.get::<i64>(1)?)),
         )?;
         let wanted: std::collections::HashSet<&str> =
             account_ids.iter().map(String::as_str).collect();
         let mut out = std::collections::HashMap::new();
-        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
-            let (id, n) = row?;
+        for (id, n) in rows {
             if wanted.contains(id.as_str()) {
                 out.insert(id, n as u64);
             }
@@ -114,12 +117,11 @@ impl Authdesk {
         let id = parse_guid(id)?;
         self.store()
             .conn()
-            .query_row(
+            .query_opt(
                 &format!("{ACCOUNT_SELECT} WHERE id = ?1"),
-                [&id],
+                args![&id],
                 account_from_row,
-            )
-            .optional()?
+            )?
             .ok_or_else(|| Error::not_found("account", &id))
     }
 
@@ -131,13 +133,15 @@ impl Authdesk {
         id: &str,
     ) -> Result<Vec<(i64, Result<crate::token_store::TakenTokens>)>> {
         let account = self.get_account(id)?;
-        let ids = |tx: &rusqlite::Transaction<'_>| -> Result<Vec<i64>> {
-            let mut stmt = tx.prepare("SELECT id FROM account_connectors WHERE account_id = ?1")?;
-            let rows = stmt.query_map([&account.id], |r| r.get(0))?;
-            Ok(rows.collect::<std::result::Result<_, _>>()?)
+        let ids = |tx: &Db<'_>| -> Result<Vec<i64>> {
+            tx.query_map(
+                "SELECT id FROM account_connectors WHERE account_id = ?1",
+                args![&account.id],
+                |r| r.get(0),
+            )
         };
         self.take_and_delete(ids, |tx| {
-            tx.execute("DELETE FROM accounts WHERE id = ?1", [&account.id])?;
+            tx.execute("DELETE FROM accounts WHERE id = ?1", args![&account.id])?;
             Ok(())
         })
     }
@@ -151,17 +155,17 @@ impl Authdesk {
             tx.execute(
                 "INSERT INTO account_users(account_id, username, created_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT(account_id, username) DO NOTHING",
-                params![account.id, username, ts(now)],
+                args![account.id, username, ts(now)],
             )?;
             Ok(tx.query_row(
                 "SELECT account_id, username, created_at FROM account_users
                  WHERE account_id = ?1 AND username = ?2",
-                params![account.id, username],
+                args![account.id, username],
                 |r| {
                     Ok(AccountUser {
                         account_id: r.get(0)?,
                         username: r.get(1)?,
-                        created_at: parse_ts(r.get::<_, String>(2)?),
+                        created_at: parse_ts(r.get::<String>(2)?),
                     })
                 },
             )?)
@@ -171,18 +175,18 @@ impl Authdesk {
     pub fn list_account_users(&self, account_id: &str) -> Result<Vec<AccountUser>> {
         let account = self.get_account(account_id)?;
         let store = self.store();
-        let mut stmt = store.conn().prepare(
+        store.conn().query_map(
             "SELECT account_id, username, created_at FROM account_users
              WHERE account_id = ?1 ORDER BY username",
-        )?;
-        let rows = stmt.query_map([&account.id], |r| {
-            Ok(AccountUser {
-                account_id: r.get(0)?,
-                username: r.get(1)?,
-                created_at: parse_ts(r.get::<_, String>(2)?),
-            })
-        })?;
-        Ok(rows.collect::<std::result::Result<_, _>>()?)
+            args![&account.id],
+            |r| {
+                Ok(AccountUser {
+                    account_id: r.get(0)?,
+                    username: r.get(1)?,
+                    created_at: parse_ts(r.get::<String>(2)?),
+                })
+            },
+        )
     }
 
     /// Updates an account's name, description or timezone.
@@ -230,7 +234,7 @@ impl Authdesk {
                      transaction_error_webhook_enabled = ?7, transaction_error_webhook_url = ?8,
                      transaction_error_webhook_include_warnings = ?9, parent_account_id = ?10
                  WHERE id = ?1",
-                params![
+                args![
                     current.id,
                     name,
                     description,
@@ -324,8 +328,8 @@ const SETTINGS_COLUMNS: &str =
     transaction_error_webhook_enabled, transaction_error_webhook_url,
     transaction_error_webhook_include_warnings, parent_account_id";
 
-fn account_from_row(r: &Row<'_>) -> rusqlite::Result<Account> {
-    let created_at = parse_ts(r.get::<_, String>(4)?);
+fn account_from_row(r: &Row<'_>) -> Result<Account> {
+    let created_at = parse_ts(r.get::<String>(4)?);
     Ok(Account {
         id: r.get(0)?,
         name: r.get(1)?,

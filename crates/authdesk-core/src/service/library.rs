@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
+use crate::store::{args, Db, Row};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension, Row};
 use sha2::{Digest, Sha256};
 
 use super::account_connectors::check_secret_value;
@@ -20,16 +20,17 @@ use crate::vault::SealedAt;
 impl Authdesk {
     pub fn list_connectors(&self) -> Result<Vec<LibraryConnector>> {
         let store = self.store();
-        let mut stmt = store
-            .conn()
-            .prepare(&format!("{LIBRARY_SELECT} ORDER BY source, slug"))?;
-        let rows = stmt.query_map([], library_row)?;
+        let rows = store.conn().query_map(
+            &format!("{LIBRARY_SELECT} ORDER BY source, slug"),
+            args![],
+            library_row,
+        )?;
         let mut out = Vec::new();
         for row in rows {
             // A user definition stored by an older Authdesk may fail today's checks (they
             // grow stricter): it is left out of the list, with the reason in the log, rather
             // than hiding the whole library. `connectors add --replace` or `remove` mend it.
-            match library_connector(row?) {
+            match library_connector(row) {
                 Ok(c) => out.push(c),
                 Err(e) => tracing::warn!("a library connector no longer loads: {e}"),
             }
@@ -62,7 +63,7 @@ impl Authdesk {
     /// Finds a library entry by integer Id or by slug.
     pub fn get_connector(&self, reference: &str) -> Result<LibraryConnector> {
         let store = self.store();
-        find_connector(store.conn(), reference)
+        find_connector(&store.conn(), reference)
     }
 
     /// Adds a user connector from TOML text. `replace` allows overwriting a user connector
@@ -77,13 +78,11 @@ impl Authdesk {
         let now = ts(self.now());
         let slug = def.id.clone();
         self.store().write(|tx| {
-            let existing: Option<String> = tx
-                .query_row(
-                    "SELECT source FROM connectors WHERE slug = ?1",
-                    [&slug],
-                    |r| r.get(0),
-                )
-                .optional()?;
+            let existing: Option<String> = tx.query_opt(
+                "SELECT source FROM connectors WHERE slug = ?1",
+                args![&slug],
+                |r| r.get(0),
+            )?;
             match existing.as_deref() {
                 Some("builtin") => {
                     return Err(Error::AlreadyExists(format!(
@@ -98,14 +97,14 @@ impl Authdesk {
                 Some(_) => {
                     tx.execute(
                         "UPDATE connectors SET definition = ?2, updated_at = ?3 WHERE slug = ?1",
-                        params![slug, toml_text, now],
+                        args![slug, toml_text, now],
                     )?;
                 }
                 None => {
                     tx.execute(
                         "INSERT INTO connectors(slug, source, definition, created_at, updated_at)
                          VALUES (?1, 'user', ?2, ?3, ?3)",
-                        params![slug, toml_text, now],
+                        args![slug, toml_text, now],
                     )?;
                 }
             }
@@ -133,7 +132,7 @@ impl Authdesk {
         let name = checked_text("Name", name, MAX_NAME, true)?;
         let text: String = self.store().conn().query_row(
             "SELECT definition FROM connectors WHERE id = ?1",
-            [c.id],
+            args![c.id],
             |r| r.get(0),
         )?;
         let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| {
@@ -149,7 +148,7 @@ impl Authdesk {
         self.store().write(|tx| {
             tx.execute(
                 "UPDATE connectors SET definition = ?2, updated_at = ?3 WHERE id = ?1",
-                params![c.id, text, now],
+                args![c.id, text, now],
             )?;
             Ok(())
         })?;
@@ -162,7 +161,7 @@ impl Authdesk {
         let c = self.get_connector(reference)?;
         Ok(self.store().conn().query_row(
             "SELECT definition FROM connectors WHERE id = ?1",
-            [c.id],
+            args![c.id],
             |r| r.get(0),
         )?)
     }
@@ -182,15 +181,11 @@ impl Authdesk {
         // By Id or slug without parsing the definition: one that no longer loads can still
         // be removed.
         let reference = reference.trim();
-        let found: Option<(i64, String, String)> = self
-            .store()
-            .conn()
-            .query_row(
-                "SELECT id, slug, source FROM connectors WHERE slug = ?1 OR CAST(id AS TEXT) = ?1",
-                [reference],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()?;
+        let found: Option<(i64, String, String)> = self.store().conn().query_opt(
+            "SELECT id, slug, source FROM connectors WHERE slug = ?1 OR CAST(id AS TEXT) = ?1",
+            args![reference],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
         let Some((id, slug, source)) = found else {
             return Err(Error::not_found("connector", reference));
         };
@@ -202,7 +197,7 @@ impl Authdesk {
         self.store().write(|tx| {
             let used: i64 = tx.query_row(
                 "SELECT count(*) FROM account_connectors WHERE connector_id = ?1",
-                [id],
+                args![id],
                 |r| r.get(0),
             )?;
             if used > 0 {
@@ -210,7 +205,7 @@ impl Authdesk {
                     "connector `{slug}` is installed in {used} account connector(s); delete those first"
                 )));
             }
-            tx.execute("DELETE FROM connectors WHERE id = ?1", [id])?;
+            tx.execute("DELETE FROM connectors WHERE id = ?1", args![id])?;
             Ok(())
         })
     }
@@ -269,12 +264,10 @@ impl Authdesk {
                 Some(secret) => tx.execute(
                     "UPDATE connectors SET client_id = ?2, sealed_client_secret = ?3, updated_at = ?4
                      WHERE id = ?1",
-                    params![c.id, client_id, secret, now],
-                )?,
+                    args![c.id, client_id, secret, now])?,
                 None => tx.execute(
                     "UPDATE connectors SET client_id = ?2, updated_at = ?3 WHERE id = ?1",
-                    params![c.id, client_id, now],
-                )?,
+                    args![c.id, client_id, now])?,
             };
             Ok(())
         })?;
@@ -287,8 +280,7 @@ impl Authdesk {
         self.store().write(|tx| {
             tx.execute(
                 "UPDATE connectors SET client_id = NULL, sealed_client_secret = NULL, updated_at = ?2 WHERE id = ?1",
-                params![c.id, now],
-            )?;
+                args![c.id, now])?;
             Ok(())
         })?;
         self.get_connector(&c.id.to_string())
@@ -299,12 +291,11 @@ impl Authdesk {
         let sealed: Option<Vec<u8>> = self
             .store()
             .conn()
-            .query_row(
+            .query_opt(
                 "SELECT sealed_client_secret FROM connectors WHERE id = ?1",
-                [connector_id],
+                args![connector_id],
                 |r| r.get(0),
-            )
-            .optional()?
+            )?
             .flatten();
         let row = connector_id.to_string();
         self.open_sealed(
@@ -346,8 +337,7 @@ pub(super) fn sync_builtin_catalog(store: &mut Store, now: &DateTime<Utc>) -> Re
                  ON CONFLICT(slug) DO UPDATE SET definition = excluded.definition,
                      updated_at = excluded.updated_at
                  WHERE connectors.source = 'builtin' AND connectors.definition <> excluded.definition",
-                params![def.id, text, now],
-            )?;
+                args![def.id, text, now])?;
         }
         store::set_meta_in(tx, META_CATALOG, &digest)
     })
@@ -358,7 +348,7 @@ const LIBRARY_SELECT: &str =
 
 type LibraryRow = (i64, String, String, String, Option<String>, bool);
 
-fn library_row(r: &Row<'_>) -> rusqlite::Result<LibraryRow> {
+fn library_row(r: &Row<'_>) -> Result<LibraryRow> {
     Ok((
         r.get(0)?,
         r.get(1)?,
@@ -403,26 +393,19 @@ fn library_connector(row: LibraryRow) -> Result<LibraryConnector> {
     })
 }
 
-pub(super) fn find_connector(
-    conn: &rusqlite::Connection,
-    reference: &str,
-) -> Result<LibraryConnector> {
+pub(super) fn find_connector(conn: &Db<'_>, reference: &str) -> Result<LibraryConnector> {
     let reference = reference.trim();
     let row = match reference.parse::<i64>() {
-        Ok(id) => conn
-            .query_row(
-                &format!("{LIBRARY_SELECT} WHERE id = ?1"),
-                [id],
-                library_row,
-            )
-            .optional()?,
-        Err(_) => conn
-            .query_row(
-                &format!("{LIBRARY_SELECT} WHERE slug = ?1"),
-                [reference],
-                library_row,
-            )
-            .optional()?,
+        Ok(id) => conn.query_opt(
+            &format!("{LIBRARY_SELECT} WHERE id = ?1"),
+            args![id],
+            library_row,
+        )?,
+        Err(_) => conn.query_opt(
+            &format!("{LIBRARY_SELECT} WHERE slug = ?1"),
+            args![reference],
+            library_row,
+        )?,
     };
     row.map(library_connector)
         .transpose()?

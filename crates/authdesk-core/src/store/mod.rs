@@ -6,25 +6,37 @@
 //! Migrations are append-only and numbered; each runs in one transaction and bumps
 //! `PRAGMA user_version`.
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{Connection, TransactionBehavior};
 
 use crate::error::{Error, Result};
+
+pub mod sql;
+
+pub use sql::{args, Db, Row};
 
 pub const DATABASE_FILE: &str = "authdesk.db";
 const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// PostgreSQL writers queue on one advisory lock (held until the transaction ends), which
+/// gives every replica the guarantee SQLite's IMMEDIATE transactions give processes:
+/// a read-then-write inside [`Store::write`] never works on stale data.
+const PG_WRITE_BEGIN: &str = "BEGIN; SELECT pg_advisory_xact_lock(4707199053720552267)";
+/// Each commit bumps the change counter (what [`Store::change_marker`] reads).
+const PG_WRITE_END: &str = "UPDATE changes SET counter = counter + 1; COMMIT";
+
 /// Append-only: the Nth entry brings the schema to version N.
 const MIGRATIONS: &[&str] = &[
-    include_str!("../migrations/0001_initial.sql"),
-    include_str!("../migrations/0002_oauth_engine.sql"),
-    include_str!("../migrations/0003_local_api.sql"),
-    include_str!("../migrations/0004_trust.sql"),
-    include_str!("../migrations/0005_cyclr_compat.sql"),
-    include_str!("../migrations/0006_scale.sql"),
-    include_str!("../migrations/0007_window.sql"),
+    include_str!("../../migrations/0001_initial.sql"),
+    include_str!("../../migrations/0002_oauth_engine.sql"),
+    include_str!("../../migrations/0003_local_api.sql"),
+    include_str!("../../migrations/0004_trust.sql"),
+    include_str!("../../migrations/0005_cyclr_compat.sql"),
+    include_str!("../../migrations/0006_scale.sql"),
+    include_str!("../../migrations/0007_window.sql"),
 ];
 
 pub fn schema_version() -> i64 {
@@ -32,10 +44,14 @@ pub fn schema_version() -> i64 {
 }
 
 pub struct Store {
-    conn: Connection,
-    path: PathBuf,
+    backend: Backend,
     /// Commits made through this connection (see [`Store::change_marker`]).
     writes: u64,
+}
+
+enum Backend {
+    Sqlite { conn: Connection, path: PathBuf },
+    Postgres { client: RefCell<postgres::Client> },
 }
 
 /// Identifies the state of the database as this connection last saw it: equal markers
@@ -66,30 +82,59 @@ impl Store {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         let mut store = Store {
-            conn,
-            path,
+            backend: Backend::Sqlite { conn, path },
             writes: 0,
         };
         store.migrate()?;
         Ok(store)
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The SQLite database file (`None` on PostgreSQL).
+    pub fn path(&self) -> Option<&Path> {
+        match &self.backend {
+            Backend::Sqlite { path, .. } => Some(path),
+            Backend::Postgres { .. } => None,
+        }
     }
 
-    pub fn conn(&self) -> &Connection {
-        &self.conn
+    /// The connection, for reads (each statement sees the latest commit).
+    pub fn conn(&self) -> Db<'_> {
+        match &self.backend {
+            Backend::Sqlite { conn, .. } => Db::Sqlite(conn),
+            Backend::Postgres { client } => Db::Postgres(client),
+        }
     }
 
-    /// Runs `f` in an IMMEDIATE transaction: the write lock is taken up front, so two
-    /// processes never both read-then-write on stale data.
-    pub fn write<T>(&mut self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
+    /// The SQLite connection itself, for what only SQLite has (query plans in tests).
+    pub fn sqlite(&self) -> Option<&Connection> {
+        match &self.backend {
+            Backend::Sqlite { conn, .. } => Some(conn),
+            Backend::Postgres { .. } => None,
+        }
+    }
+
+    /// Runs `f` in a write transaction. Writers never interleave: SQLite takes its write
+    /// lock up front (IMMEDIATE), so two processes never both read-then-write on stale data.
+    pub fn write<T>(&mut self, f: impl FnOnce(&Db<'_>) -> Result<T>) -> Result<T> {
+        let out = match &mut self.backend {
+            Backend::Sqlite { conn, .. } => {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let out = f(&Db::Sqlite(&tx))?;
+                tx.commit()?;
+                out
+            }
+            Backend::Postgres { client } => {
+                client.get_mut().batch_execute(PG_WRITE_BEGIN)?;
+                let mut open = OpenTransaction {
+                    client,
+                    done: false,
+                };
+                let out = f(&Db::Postgres(open.client))?;
+                open.client.borrow_mut().batch_execute(PG_WRITE_END)?;
+                open.done = true;
+                out
+            }
+        };
         self.writes += 1;
         Ok(out)
     }
@@ -98,27 +143,32 @@ impl Store {
     /// changes when *other* connections commit (no disk read needed), and `writes` counts
     /// our own commits.
     pub fn change_marker(&self) -> Result<ChangeMarker> {
-        let data_version = self
-            .conn
-            .query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        let data_version = match &self.backend {
+            Backend::Sqlite { conn, .. } => {
+                conn.query_row("PRAGMA data_version", [], |r| r.get(0))?
+            }
+            Backend::Postgres { .. } => 0,
+        };
         Ok(ChangeMarker {
             data_version,
             writes: self.writes,
         })
     }
 
+    fn user_version(db: &Db<'_>) -> Result<i64> {
+        db.query_row("PRAGMA user_version", args![], |r| r.get(0))
+    }
+
     fn migrate(&mut self) -> Result<()> {
         let known = schema_version();
-        let current: i64 = self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let current = Self::user_version(&self.conn())?;
         if current == known {
             return Ok(());
         }
-        let path = self.path.clone();
+        let path = self.path().map(Path::to_path_buf).unwrap_or_default();
         self.write(|tx| {
             // Re-read under the write lock: another process may have migrated meanwhile.
-            let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            let current = Self::user_version(tx)?;
             if current > known {
                 return Err(Error::SchemaTooNew {
                     path,
@@ -130,12 +180,12 @@ impl Store {
         })?;
         loop {
             let applied = self.write(|tx| {
-                let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+                let current = Self::user_version(tx)?;
                 let Some(sql) = MIGRATIONS.get(current as usize) else {
                     return Ok(false);
                 };
                 tx.execute_batch(sql)?;
-                tx.pragma_update(None, "user_version", current + 1)?;
+                tx.execute_batch(&format!("PRAGMA user_version = {}", current + 1))?;
                 tracing::info!(version = current + 1, "applied database migration");
                 Ok(true)
             })?;
@@ -146,24 +196,41 @@ impl Store {
     }
 
     pub fn meta(&self, key: &str) -> Result<Option<String>> {
-        Ok(self
-            .conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-            .optional()?)
+        meta_in(&self.conn(), key)
     }
 }
 
-pub(crate) fn meta_in(tx: &Transaction<'_>, key: &str) -> Result<Option<String>> {
-    Ok(tx
-        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-        .optional()?)
+/// Rolls a PostgreSQL transaction back unless it was committed (an error or a panic in
+/// the middle of a write leaves nothing behind).
+struct OpenTransaction<'a> {
+    client: &'a RefCell<postgres::Client>,
+    done: bool,
 }
 
-pub(crate) fn set_meta_in(tx: &Transaction<'_>, key: &str, value: &str) -> Result<()> {
+impl Drop for OpenTransaction<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        if let Ok(mut c) = self.client.try_borrow_mut() {
+            if let Err(e) = c.batch_execute("ROLLBACK") {
+                tracing::warn!(error = %e, "could not roll back a transaction");
+            }
+        }
+    }
+}
+
+pub(crate) fn meta_in(tx: &Db<'_>, key: &str) -> Result<Option<String>> {
+    tx.query_opt("SELECT value FROM meta WHERE key = ?1", args![key], |r| {
+        r.get(0)
+    })
+}
+
+pub(crate) fn set_meta_in(tx: &Db<'_>, key: &str, value: &str) -> Result<()> {
     tx.execute(
         "INSERT INTO meta(key, value) VALUES (?1, ?2)
          ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        [key, value],
+        args![key, value],
     )?;
     Ok(())
 }
@@ -199,17 +266,17 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let v: i64 = store
             .conn()
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .query_row("PRAGMA user_version", args![], |r| r.get(0))
             .unwrap();
         assert_eq!(v, schema_version());
         let mode: String = store
             .conn()
-            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .query_row("PRAGMA journal_mode", args![], |r| r.get(0))
             .unwrap();
         assert_eq!(mode, "wal");
         let sync: i64 = store
             .conn()
-            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .query_row("PRAGMA synchronous", args![], |r| r.get(0))
             .unwrap();
         assert_eq!(sync, 2, "synchronous=FULL");
         drop(store);
@@ -219,7 +286,7 @@ mod tests {
             .conn()
             .query_row(
                 "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='accounts'",
-                [],
+                args![],
                 |r| r.get(0),
             )
             .unwrap();

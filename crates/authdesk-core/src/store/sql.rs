@@ -1,0 +1,670 @@
+//! SQL that runs unchanged on both backends, SQLite (the embedded default) and PostgreSQL
+//! (the team server).
+//!
+//! Every query in the core goes through [`Db`]: statements are written once, with `?N`
+//! placeholders (rewritten to `$N` for PostgreSQL), in the subset of SQL both databases
+//! speak the same way (`INSERT ... ON CONFLICT`, `RETURNING`, `COALESCE`, `CAST(x AS TEXT)`).
+//! Values cross as [`Value`]: integers, reals, text and bytes, the types SQLite has; the
+//! PostgreSQL schema uses the matching `BIGINT`, `DOUBLE PRECISION`, `TEXT` and `BYTEA`
+//! columns, and each parameter is sent with its type (a NULL too), so the server never has
+//! to guess one.
+
+use std::cell::RefCell;
+use std::fmt;
+
+use postgres::types::{ToSql as PgToSql, Type};
+
+use crate::error::{Error, Result};
+
+/// The type of a value (also of a NULL, which PostgreSQL needs to know).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Int,
+    Real,
+    Text,
+    Blob,
+}
+
+/// A value as it crosses into or out of the database.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null(Kind),
+    Int(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+/// A failure inside the database layer. Its text never contains parameter values.
+#[derive(Debug)]
+pub enum DbError {
+    Sqlite(rusqlite::Error),
+    Postgres(postgres::Error),
+    /// A query that must answer one row answered none.
+    NoRows,
+    /// A column could not be read as the type the code asked for.
+    Conversion {
+        column: usize,
+        message: String,
+    },
+}
+
+impl fmt::Display for DbError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DbError::Sqlite(e) => write!(f, "{e}"),
+            DbError::Postgres(e) => match e.as_db_error() {
+                // Only the message: a DETAIL line may quote the values of a row.
+                Some(db) => write!(f, "{}: {}", db.code().code(), db.message()),
+                None => write!(f, "{e}"),
+            },
+            DbError::NoRows => write!(f, "the query returned no rows"),
+            DbError::Conversion { column, message } => {
+                write!(f, "column {column}: {message}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for DbError {}
+
+impl DbError {
+    /// PostgreSQL's SQLSTATE, if the server reported one.
+    pub fn sqlstate(&self) -> Option<&str> {
+        match self {
+            DbError::Postgres(e) => e.code().map(|c| c.code()),
+            _ => None,
+        }
+    }
+}
+
+impl From<DbError> for Error {
+    fn from(e: DbError) -> Error {
+        Error::Database(e)
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Error {
+        Error::Database(DbError::Sqlite(e))
+    }
+}
+
+impl From<postgres::Error> for Error {
+    fn from(e: postgres::Error) -> Error {
+        Error::Database(DbError::Postgres(e))
+    }
+}
+
+// ---- values in ------------------------------------------------------------------------
+
+/// A Rust value that can be a statement parameter.
+pub trait ToValue {
+    fn to_value(&self) -> Value;
+}
+
+/// The [`Kind`] of a type, so that `None` can be sent as a typed NULL.
+pub trait HasKind {
+    const KIND: Kind;
+}
+
+macro_rules! int_values {
+    ($($t:ty),*) => {$(
+        impl ToValue for $t {
+            fn to_value(&self) -> Value {
+                Value::Int(*self as i64)
+            }
+        }
+        impl HasKind for $t {
+            const KIND: Kind = Kind::Int;
+        }
+    )*};
+}
+int_values!(i64, i32, u32, u16, u8);
+
+impl ToValue for u64 {
+    fn to_value(&self) -> Value {
+        Value::Int(i64::try_from(*self).unwrap_or(i64::MAX))
+    }
+}
+impl HasKind for u64 {
+    const KIND: Kind = Kind::Int;
+}
+impl ToValue for usize {
+    fn to_value(&self) -> Value {
+        Value::Int(i64::try_from(*self).unwrap_or(i64::MAX))
+    }
+}
+impl HasKind for usize {
+    const KIND: Kind = Kind::Int;
+}
+impl ToValue for bool {
+    fn to_value(&self) -> Value {
+        Value::Int(*self as i64)
+    }
+}
+impl HasKind for bool {
+    const KIND: Kind = Kind::Int;
+}
+impl ToValue for f64 {
+    fn to_value(&self) -> Value {
+        Value::Real(*self)
+    }
+}
+impl HasKind for f64 {
+    const KIND: Kind = Kind::Real;
+}
+impl ToValue for str {
+    fn to_value(&self) -> Value {
+        Value::Text(self.to_owned())
+    }
+}
+impl HasKind for str {
+    const KIND: Kind = Kind::Text;
+}
+impl ToValue for String {
+    fn to_value(&self) -> Value {
+        Value::Text(self.clone())
+    }
+}
+impl HasKind for String {
+    const KIND: Kind = Kind::Text;
+}
+impl ToValue for [u8] {
+    fn to_value(&self) -> Value {
+        Value::Blob(self.to_vec())
+    }
+}
+impl HasKind for [u8] {
+    const KIND: Kind = Kind::Blob;
+}
+impl ToValue for Vec<u8> {
+    fn to_value(&self) -> Value {
+        Value::Blob(self.clone())
+    }
+}
+impl HasKind for Vec<u8> {
+    const KIND: Kind = Kind::Blob;
+}
+impl<T: ToValue + ?Sized> ToValue for &T {
+    fn to_value(&self) -> Value {
+        (**self).to_value()
+    }
+}
+impl<T: HasKind + ?Sized> HasKind for &T {
+    const KIND: Kind = T::KIND;
+}
+impl<T: ToValue + HasKind> ToValue for Option<T> {
+    fn to_value(&self) -> Value {
+        match self {
+            Some(v) => v.to_value(),
+            None => Value::Null(T::KIND),
+        }
+    }
+}
+impl ToValue for Value {
+    fn to_value(&self) -> Value {
+        self.clone()
+    }
+}
+
+/// Statement parameters: `args![a, b, c]`.
+#[macro_export]
+macro_rules! args {
+    () => { &[] as &[&dyn $crate::store::sql::ToValue] };
+    ($($v:expr),+ $(,)?) => { &[$(&$v as &dyn $crate::store::sql::ToValue),+] as &[&dyn $crate::store::sql::ToValue] };
+}
+pub use args;
+
+// ---- values out -----------------------------------------------------------------------
+
+/// A Rust value a column can be read as.
+pub trait FromValue: Sized {
+    fn from_value(v: Value) -> std::result::Result<Self, String>;
+}
+
+fn wrong(v: &Value, wanted: &str) -> String {
+    let found = match v {
+        Value::Null(_) => "NULL",
+        Value::Int(_) => "an integer",
+        Value::Real(_) => "a real",
+        Value::Text(_) => "text",
+        Value::Blob(_) => "bytes",
+    };
+    format!("expected {wanted}, found {found}")
+}
+
+impl FromValue for i64 {
+    fn from_value(v: Value) -> std::result::Result<Self, String> {
+        match v {
+            Value::Int(i) => Ok(i),
+            other => Err(wrong(&other, "an integer")),
+        }
+    }
+}
+macro_rules! narrow_ints {
+    ($($t:ty),*) => {$(
+        impl FromValue for $t {
+            fn from_value(v: Value) -> std::result::Result<Self, String> {
+                let i = i64::from_value(v)?;
+                <$t>::try_from(i).map_err(|_| format!("{i} is out of range"))
+            }
+        }
+    )*};
+}
+narrow_ints!(i32, u32, u64, usize, u16, u8);
+
+impl FromValue for bool {
+    fn from_value(v: Value) -> std::result::Result<Self, String> {
+        Ok(i64::from_value(v)? != 0)
+    }
+}
+impl FromValue for f64 {
+    fn from_value(v: Value) -> std::result::Result<Self, String> {
+        match v {
+            Value::Real(r) => Ok(r),
+            Value::Int(i) => Ok(i as f64),
+            other => Err(wrong(&other, "a real")),
+        }
+    }
+}
+impl FromValue for String {
+    fn from_value(v: Value) -> std::result::Result<Self, String> {
+        match v {
+            Value::Text(s) => Ok(s),
+            other => Err(wrong(&other, "text")),
+        }
+    }
+}
+impl FromValue for Vec<u8> {
+    fn from_value(v: Value) -> std::result::Result<Self, String> {
+        match v {
+            Value::Blob(b) => Ok(b),
+            other => Err(wrong(&other, "bytes")),
+        }
+    }
+}
+impl<T: FromValue> FromValue for Option<T> {
+    fn from_value(v: Value) -> std::result::Result<Self, String> {
+        match v {
+            Value::Null(_) => Ok(None),
+            v => T::from_value(v).map(Some),
+        }
+    }
+}
+impl FromValue for Value {
+    fn from_value(v: Value) -> std::result::Result<Self, String> {
+        Ok(v)
+    }
+}
+
+/// One row of an answer.
+pub struct Row<'r>(RowInner<'r>);
+
+enum RowInner<'r> {
+    Sqlite(&'r rusqlite::Row<'r>),
+    Postgres(&'r postgres::Row),
+}
+
+impl Row<'_> {
+    /// Column `i` (from 0) as a `T`.
+    pub fn get<T: FromValue>(&self, i: usize) -> Result<T> {
+        let v = self.value(i)?;
+        T::from_value(v)
+            .map_err(|message| Error::Database(DbError::Conversion { column: i, message }))
+    }
+
+    fn value(&self, i: usize) -> Result<Value> {
+        match &self.0 {
+            RowInner::Sqlite(r) => {
+                use rusqlite::types::ValueRef;
+                Ok(match r.get_ref(i)? {
+                    ValueRef::Null => Value::Null(Kind::Text),
+                    ValueRef::Integer(n) => Value::Int(n),
+                    ValueRef::Real(x) => Value::Real(x),
+                    ValueRef::Text(t) => Value::Text(
+                        std::str::from_utf8(t)
+                            .map_err(|e| DbError::Conversion {
+                                column: i,
+                                message: e.to_string(),
+                            })?
+                            .to_owned(),
+                    ),
+                    ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+                })
+            }
+            RowInner::Postgres(r) => pg_value(r, i),
+        }
+    }
+}
+
+fn pg_value(r: &postgres::Row, i: usize) -> Result<Value> {
+    let column = r.columns().get(i).ok_or(DbError::Conversion {
+        column: i,
+        message: "no such column".into(),
+    })?;
+    let ty = column.type_().clone();
+    let v = if ty == Type::INT8 {
+        r.try_get::<_, Option<i64>>(i)?
+            .map(Value::Int)
+            .unwrap_or(Value::Null(Kind::Int))
+    } else if ty == Type::INT4 {
+        r.try_get::<_, Option<i32>>(i)?
+            .map(|n| Value::Int(n.into()))
+            .unwrap_or(Value::Null(Kind::Int))
+    } else if ty == Type::INT2 {
+        r.try_get::<_, Option<i16>>(i)?
+            .map(|n| Value::Int(n.into()))
+            .unwrap_or(Value::Null(Kind::Int))
+    } else if ty == Type::BOOL {
+        r.try_get::<_, Option<bool>>(i)?
+            .map(|b| Value::Int(b.into()))
+            .unwrap_or(Value::Null(Kind::Int))
+    } else if ty == Type::FLOAT8 {
+        r.try_get::<_, Option<f64>>(i)?
+            .map(Value::Real)
+            .unwrap_or(Value::Null(Kind::Real))
+    } else if ty == Type::FLOAT4 {
+        r.try_get::<_, Option<f32>>(i)?
+            .map(|x| Value::Real(x.into()))
+            .unwrap_or(Value::Null(Kind::Real))
+    } else if ty == Type::TEXT || ty == Type::VARCHAR || ty == Type::NAME || ty == Type::BPCHAR {
+        r.try_get::<_, Option<String>>(i)?
+            .map(Value::Text)
+            .unwrap_or(Value::Null(Kind::Text))
+    } else if ty == Type::BYTEA {
+        r.try_get::<_, Option<Vec<u8>>>(i)?
+            .map(Value::Blob)
+            .unwrap_or(Value::Null(Kind::Blob))
+    } else {
+        return Err(Error::Database(DbError::Conversion {
+            column: i,
+            message: format!(
+                "PostgreSQL type {ty} is not one the store uses (cast it to BIGINT or TEXT)"
+            ),
+        }));
+    };
+    Ok(v)
+}
+
+// ---- the connection -------------------------------------------------------------------
+
+/// A connection (or the transaction open on it) of either backend.
+#[derive(Clone, Copy)]
+pub enum Db<'a> {
+    Sqlite(&'a rusqlite::Connection),
+    Postgres(&'a RefCell<postgres::Client>),
+}
+
+impl<'a> Db<'a> {
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Db::Postgres(_))
+    }
+
+    /// Runs a statement; the number of rows it changed.
+    pub fn execute(&self, sql: &str, params: &[&dyn ToValue]) -> Result<usize> {
+        match self {
+            Db::Sqlite(c) => {
+                let values = sqlite_params(params);
+                Ok(c.prepare_cached(sql)?
+                    .execute(rusqlite::params_from_iter(values.iter()))?)
+            }
+            Db::Postgres(c) => {
+                let sql = postgres_placeholders(sql);
+                let owned = pg_params(params);
+                let refs = pg_refs(&owned);
+                let n = c.borrow_mut().execute_typed(&sql, &refs)?;
+                Ok(n as usize)
+            }
+        }
+    }
+
+    /// Statements without parameters, separated by `;` (migrations).
+    pub fn execute_batch(&self, sql: &str) -> Result<()> {
+        match self {
+            Db::Sqlite(c) => Ok(c.execute_batch(sql)?),
+            Db::Postgres(c) => Ok(c.borrow_mut().batch_execute(sql)?),
+        }
+    }
+
+    /// Calls `f` for each row of the answer, in order; stops at its first error.
+    pub fn for_each(
+        &self,
+        sql: &str,
+        params: &[&dyn ToValue],
+        mut f: impl FnMut(&Row<'_>) -> Result<()>,
+    ) -> Result<()> {
+        match self {
+            Db::Sqlite(c) => {
+                let values = sqlite_params(params);
+                let mut stmt = c.prepare_cached(sql)?;
+                let mut rows = stmt.query(rusqlite::params_from_iter(values.iter()))?;
+                while let Some(r) = rows.next()? {
+                    f(&Row(RowInner::Sqlite(r)))?;
+                }
+                Ok(())
+            }
+            Db::Postgres(c) => {
+                let sql = postgres_placeholders(sql);
+                let owned = pg_params(params);
+                let refs = pg_refs(&owned);
+                // The rows are read before `f` runs, so `f` may query again.
+                let rows = c.borrow_mut().query_typed(&sql, &refs)?;
+                for r in &rows {
+                    f(&Row(RowInner::Postgres(r)))?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Every row, each turned into a `T` by `f`.
+    pub fn query_map<T>(
+        &self,
+        sql: &str,
+        params: &[&dyn ToValue],
+        mut f: impl FnMut(&Row<'_>) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        self.for_each(sql, params, |r| {
+            out.push(f(r)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// The first row, if there is one.
+    pub fn query_opt<T>(
+        &self,
+        sql: &str,
+        params: &[&dyn ToValue],
+        f: impl FnOnce(&Row<'_>) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let mut f = Some(f);
+        let mut out = None;
+        self.for_each(sql, params, |r| {
+            if let Some(f) = f.take() {
+                out = Some(f(r)?);
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// The first row; an error if there is none.
+    pub fn query_row<T>(
+        &self,
+        sql: &str,
+        params: &[&dyn ToValue],
+        f: impl FnOnce(&Row<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.query_opt(sql, params, f)?
+            .ok_or(Error::Database(DbError::NoRows))
+    }
+}
+
+fn sqlite_params(params: &[&dyn ToValue]) -> Vec<rusqlite::types::Value> {
+    use rusqlite::types::Value as S;
+    params
+        .iter()
+        .map(|p| match p.to_value() {
+            Value::Null(_) => S::Null,
+            Value::Int(i) => S::Integer(i),
+            Value::Real(r) => S::Real(r),
+            Value::Text(t) => S::Text(t),
+            Value::Blob(b) => S::Blob(b),
+        })
+        .collect()
+}
+
+type PgParam = (Box<dyn PgToSql + Sync>, Type);
+
+fn pg_params(params: &[&dyn ToValue]) -> Vec<PgParam> {
+    params
+        .iter()
+        .map(|p| -> PgParam {
+            match p.to_value() {
+                Value::Null(Kind::Int) => (Box::new(None::<i64>), Type::INT8),
+                Value::Null(Kind::Real) => (Box::new(None::<f64>), Type::FLOAT8),
+                Value::Null(Kind::Text) => (Box::new(None::<String>), Type::TEXT),
+                Value::Null(Kind::Blob) => (Box::new(None::<Vec<u8>>), Type::BYTEA),
+                Value::Int(i) => (Box::new(i), Type::INT8),
+                Value::Real(r) => (Box::new(r), Type::FLOAT8),
+                Value::Text(t) => (Box::new(t), Type::TEXT),
+                Value::Blob(b) => (Box::new(b), Type::BYTEA),
+            }
+        })
+        .collect()
+}
+
+fn pg_refs(owned: &[PgParam]) -> Vec<(&(dyn PgToSql + Sync), Type)> {
+    owned.iter().map(|(v, t)| (v.as_ref(), t.clone())).collect()
+}
+
+/// SQLite's SQL as PostgreSQL needs it: `?N` (and bare `?`, numbered in order) become
+/// `$N`, and `LIKE` becomes `ILIKE` (SQLite's `LIKE` ignores ASCII case, PostgreSQL's does
+/// not); text in quotes is left alone.
+pub fn postgres_placeholders(sql: &str) -> String {
+    let sql = ilike(sql);
+    let sql = sql.as_str();
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut next = 1;
+    let mut chars = sql.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            quoted = !quoted;
+            out.push(c);
+            continue;
+        }
+        if c != '?' || quoted {
+            out.push(c);
+            continue;
+        }
+        let mut digits = String::new();
+        while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+            digits.push(*d);
+            chars.next();
+        }
+        out.push('$');
+        if digits.is_empty() {
+            out.push_str(&next.to_string());
+            next += 1;
+        } else {
+            out.push_str(&digits);
+        }
+    }
+    out
+}
+
+fn ilike(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut quoted = false;
+    let bytes = sql.as_bytes();
+    let mut i = 0;
+    while i < sql.len() {
+        let c = bytes[i];
+        if c == b'\'' {
+            quoted = !quoted;
+        }
+        let word_start = i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
+        if !quoted
+            && word_start
+            && sql[i..].len() >= 4
+            && sql[i..i + 4].eq_ignore_ascii_case("like")
+            && sql[i + 4..]
+                .bytes()
+                .next()
+                .is_none_or(|b| !(b.is_ascii_alphanumeric() || b == b'_'))
+        {
+            out.push_str("ILIKE");
+            i += 4;
+            continue;
+        }
+        // Copy one whole character.
+        let ch = sql[i..].chars().next().unwrap();
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_become_numbered_dollars_outside_quotes() {
+        assert_eq!(
+            postgres_placeholders(
+                "SELECT a FROM t WHERE b = ?1 AND c = ?12 AND d LIKE '?x' ESCAPE '\\'"
+            ),
+            "SELECT a FROM t WHERE b = $1 AND c = $12 AND d ILIKE '?x' ESCAPE '\\'"
+        );
+        assert_eq!(postgres_placeholders("VALUES (?, ?)"), "VALUES ($1, $2)");
+        assert_eq!(
+            postgres_placeholders("name LIKE ?1 OR unlike = 'LIKE' OR x like ?2"),
+            "name ILIKE $1 OR unlike = 'LIKE' OR x ILIKE $2"
+        );
+    }
+
+    #[test]
+    fn values_round_trip_through_sqlite() {
+        let c = rusqlite::Connection::open_in_memory().unwrap();
+        let db = Db::Sqlite(&c);
+        db.execute_batch("CREATE TABLE t(i INTEGER, r REAL, s TEXT, b BLOB)")
+            .unwrap();
+        let none: Option<i64> = None;
+        db.execute(
+            "INSERT INTO t VALUES (?1, ?2, ?3, ?4)",
+            args![7i64, 1.5f64, "x", vec![1u8, 2]],
+        )
+        .unwrap();
+        db.execute("INSERT INTO t(i) VALUES (?1)", args![none])
+            .unwrap();
+        let rows = db
+            .query_map("SELECT i, r, s, b FROM t ORDER BY rowid", args![], |r| {
+                Ok((
+                    r.get::<Option<i64>>(0)?,
+                    r.get::<Option<f64>>(1)?,
+                    r.get::<Option<String>>(2)?,
+                    r.get::<Option<Vec<u8>>>(3)?,
+                ))
+            })
+            .unwrap();
+        assert_eq!(
+            rows[0],
+            (Some(7), Some(1.5), Some("x".into()), Some(vec![1, 2]))
+        );
+        assert_eq!(rows[1], (None, None, None, None));
+        let e = db
+            .query_row("SELECT s FROM t WHERE i = 7", args![], |r| r.get::<i64>(0))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("expected an integer, found text"), "{e}");
+        assert!(db
+            .query_opt("SELECT 1 WHERE 0", args![], |r| r.get::<i64>(0))
+            .unwrap()
+            .is_none());
+    }
+}
