@@ -38,6 +38,7 @@ impl Api {
         let desk = Arc::new(
             Authdesk::open(OpenOptions {
                 data_dir: dir.path().join("data"),
+                database: None,
                 key_source: KeySource::File(dir.path().join("vault.key")),
                 clock: Arc::new(move || {
                     Utc::now() + Duration::seconds(clock_offset.load(Ordering::SeqCst))

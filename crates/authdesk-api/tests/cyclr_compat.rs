@@ -34,6 +34,7 @@ impl Partner {
         let desk = Arc::new(
             Authdesk::open(OpenOptions {
                 data_dir: dir.path().join("data"),
+                database: None,
                 key_source: KeySource::File(dir.path().join("vault.key")),
                 clock: Arc::new(chrono::Utc::now),
             })

@@ -29,6 +29,7 @@ fn setup() -> Setup {
     let desk = Arc::new(
         Authdesk::open(OpenOptions {
             data_dir: dir.path().join("data"),
+            database: None,
             key_source: KeySource::File(dir.path().join("vault.key")),
             clock: Arc::new(chrono::Utc::now),
         })

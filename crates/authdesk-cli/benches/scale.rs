@@ -155,6 +155,7 @@ fn open(dir: &Path) -> (Arc<Authdesk>, PathBuf) {
     let key = dir.join("vault.key");
     let desk = Authdesk::open(OpenOptions {
         data_dir: dir.join("data"),
+        database: None,
         key_source: KeySource::File(key.clone()),
         clock: Arc::new(chrono::Utc::now),
     })

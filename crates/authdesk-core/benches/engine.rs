@@ -33,6 +33,7 @@ fn main() {
     let desk = Arc::new(
         Authdesk::open(OpenOptions {
             data_dir: dir.path().join("data"),
+            database: None,
             key_source: KeySource::File(dir.path().join("vault.key")),
             clock: Arc::new(chrono::Utc::now),
         })

@@ -26,6 +26,8 @@ pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 pub struct OpenOptions {
     pub data_dir: PathBuf,
+    /// A PostgreSQL URL (the team server's store); `None`: SQLite in `data_dir`.
+    pub database: Option<String>,
     pub key_source: KeySource,
     pub clock: Clock,
 }
@@ -35,6 +37,9 @@ impl OpenOptions {
     pub fn new(data_dir: impl Into<PathBuf>) -> OpenOptions {
         OpenOptions {
             data_dir: data_dir.into(),
+            database: std::env::var("AUTHDESK_DATABASE_URL")
+                .ok()
+                .filter(|u| !u.trim().is_empty()),
             key_source: KeySource::from_env(),
             clock: Arc::new(Utc::now),
         }
@@ -86,7 +91,10 @@ pub mod fields {
 impl Authdesk {
     pub fn open(options: OpenOptions) -> Result<Authdesk> {
         crate::vault::use_platform_keychain();
-        let mut store = Store::open(&options.data_dir)?;
+        let mut store = match &options.database {
+            Some(url) => Store::open_postgres(url)?,
+            None => Store::open(&options.data_dir)?,
+        };
         library::sync_builtin_catalog(&mut store, &(options.clock)())?;
         Ok(Authdesk {
             store: Mutex::new(store),

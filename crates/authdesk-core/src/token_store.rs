@@ -330,11 +330,11 @@ impl Authdesk {
             let keep = commit == TokenCommit::Refresh;
             let n = tx.execute(
                 "UPDATE account_connectors SET status = 'authenticated', last_error = NULL,
-                     token_type = COALESCE(?2, CASE WHEN ?7 THEN token_type END),
-                     scopes = COALESCE(?3, CASE WHEN ?7 THEN scopes END),
+                     token_type = COALESCE(?2, CASE WHEN ?7 <> 0 THEN token_type END),
+                     scopes = COALESCE(?3, CASE WHEN ?7 <> 0 THEN scopes END),
                      expires_at = ?4,
-                     refresh_expires_at = COALESCE(?5, CASE WHEN ?7 THEN refresh_expires_at END),
-                     authenticated_at = CASE WHEN ?7 THEN authenticated_at ELSE ?6 END,
+                     refresh_expires_at = COALESCE(?5, CASE WHEN ?7 <> 0 THEN refresh_expires_at END),
+                     authenticated_at = CASE WHEN ?7 <> 0 THEN authenticated_at ELSE ?6 END,
                      last_refreshed_at = ?6, updated_at = ?6, access_obtained_at = ?6,
                      credential_version = credential_version + 1,
                      refresh_failures = 0, retry_after = NULL
@@ -521,7 +521,7 @@ impl Authdesk {
         let now = self.now();
         self.store().write(|tx| {
             let known: Option<(Option<i64>, bool)> = tx.query_opt(
-                "SELECT checked_status, checked_version IS credential_version
+                "SELECT checked_status, COALESCE(checked_version = credential_version, 0 = 1)
                      FROM account_connectors WHERE id = ?1",
                 args![id],
                 |r| Ok((r.get(0)?, r.get(1)?)),

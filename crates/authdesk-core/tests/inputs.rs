@@ -2,6 +2,8 @@
 //! saved again keeps its secret unless told otherwise, property names are the declared
 //! ones, time zones are IANA names.
 
+mod support;
+
 use std::sync::Arc;
 
 use authdesk_core::{
@@ -13,6 +15,7 @@ fn open() -> (tempfile::TempDir, Authdesk) {
     let dir = tempfile::tempdir().unwrap();
     let desk = Authdesk::open(OpenOptions {
         data_dir: dir.path().join("data"),
+        database: support::test_database(),
         key_source: KeySource::File(dir.path().join("vault.key")),
         clock: Arc::new(chrono::Utc::now),
     })

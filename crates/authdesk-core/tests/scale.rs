@@ -8,8 +8,9 @@ use authdesk_core::{
     AccountConnectorFilter, AuthStatus, EngineConfig, InstallRequest, NewAccount, Secret,
 };
 
+/// On SQLite: these tests set statuses in the file directly and read SQLite's query plans.
 fn setup() -> support::EngineSetup {
-    support::engine_setup(EngineConfig::default(), "Scale")
+    support::engine_setup_sqlite(EngineConfig::default(), "Scale")
 }
 
 #[test]

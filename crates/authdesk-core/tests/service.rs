@@ -3,6 +3,8 @@
 //! suite (`crates/authdesk-cli/tests/cli.rs`), which the test script runs inside a private
 //! D-Bus session with gnome-keyring.
 
+mod support;
+
 use std::sync::Arc;
 
 use authdesk_core::credentials::CredentialSource;
@@ -16,20 +18,31 @@ struct Fixture {
     _dir: tempfile::TempDir,
     desk: Authdesk,
     account: String,
+    /// The PostgreSQL database, when the suite runs on one.
+    database: Option<String>,
 }
 
 fn options(dir: &std::path::Path, now: DateTime<Utc>) -> OpenOptions {
     OpenOptions {
         data_dir: dir.join("data"),
+        database: support::test_database(),
         key_source: KeySource::File(dir.join("vault.key")),
         clock: Arc::new(move || now),
     }
 }
 
 fn fixture() -> Fixture {
+    fixture_on(support::test_database())
+}
+
+fn fixture_on(database: Option<String>) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let now = Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap();
-    let desk = Authdesk::open(options(dir.path(), now)).unwrap();
+    let desk = Authdesk::open(OpenOptions {
+        database: database.clone(),
+        ..options(dir.path(), now)
+    })
+    .unwrap();
     let account = desk
         .create_account(NewAccount {
             name: "Acme".into(),
@@ -41,6 +54,7 @@ fn fixture() -> Fixture {
         _dir: dir,
         desk,
         account,
+        database,
     }
 }
 
@@ -288,7 +302,8 @@ fn api_key_and_basic_connectors() {
 
 #[test]
 fn sealed_values_moved_between_rows_fail_their_integrity_check() {
-    let f = fixture();
+    // On SQLite: the test moves sealed values inside the database file.
+    let f = fixture_on(None);
     let a = install(&f, "github", vec![]);
     let b = install(&f, "github", vec![]);
     f.desk
@@ -339,12 +354,14 @@ fn a_key_from_another_data_directory_is_refused() {
     let other = tempfile::tempdir().unwrap();
     let opts = OpenOptions {
         data_dir: f._dir.path().join("data"),
+        database: f.database.clone(),
         key_source: KeySource::File(other.path().join("vault.key")),
         clock: Arc::new(Utc::now),
     };
     // Create the other key file by opening a different data directory with it.
     let elsewhere = Authdesk::open(OpenOptions {
         data_dir: other.path().join("d"),
+        database: None,
         ..options(other.path(), Utc::now())
     })
     .unwrap();
@@ -367,6 +384,12 @@ fn concurrent_writers_from_separate_connections() {
     let dir = tempfile::tempdir().unwrap();
     let now = Utc::now();
     // First open creates the schema; the threads then race on writes and on vault creation.
+    // One database for every connection (on PostgreSQL, `options` would make a new one).
+    let database = support::test_database();
+    let options = |dir: &std::path::Path, now| OpenOptions {
+        database: database.clone(),
+        ..options(dir, now)
+    };
     drop(Authdesk::open(options(dir.path(), now)).unwrap());
     let handles: Vec<_> = (0..4)
         .map(|t| {

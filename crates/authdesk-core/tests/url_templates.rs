@@ -11,6 +11,11 @@ fn setup() -> support::EngineSetup {
     support::engine_setup(EngineConfig::default(), "Templates")
 }
 
+/// On SQLite, for the tests that write into the database file as an older build could have.
+fn setup_sqlite() -> support::EngineSetup {
+    support::engine_setup_sqlite(EngineConfig::default(), "Templates")
+}
+
 fn property(name: &str, value: &str) -> PropertyInput {
     PropertyInput {
         name: name.into(),
@@ -104,7 +109,7 @@ fn hostile_hosts_are_refused_when_written_and_nothing_is_stored() {
 
 #[tokio::test]
 async fn a_hostile_value_already_stored_is_refused_when_the_url_is_built() {
-    let s = setup();
+    let s = setup_sqlite();
     let id = install(&s, "zendesk", vec![property("Subdomain", "acme")]).unwrap();
     s.desk
         .set_auth_value(
@@ -200,7 +205,7 @@ async fn a_library_secret_is_not_sent_to_a_host_a_property_chooses() {
 
 #[test]
 fn a_stored_definition_that_no_longer_loads_hides_nothing_else_and_can_be_removed() {
-    let s = setup();
+    let s = setup_sqlite();
     // An older Authdesk accepted a method parameter in the host; today's checks refuse it.
     let old = r#"id = "old-style"
 name = "Old style"

@@ -6,7 +6,6 @@
 //! Migrations are append-only and numbered; each runs in one transaction and bumps
 //! `PRAGMA user_version`.
 
-use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -43,6 +42,25 @@ pub fn schema_version() -> i64 {
     MIGRATIONS.len() as i64
 }
 
+/// PostgreSQL's own append-only list (its version 1 is SQLite's schema 7).
+const PG_MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_schema.sql")];
+
+/// A serialised migration: replicas starting together migrate one after the other.
+const PG_MIGRATE_LOCK: &str = "SELECT pg_advisory_xact_lock(4707199053720552268)";
+
+/// A PostgreSQL URL as it may be shown: without its password.
+pub fn redacted_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => "the PostgreSQL URL".into(),
+    }
+}
+
 pub struct Store {
     backend: Backend,
     /// Commits made through this connection (see [`Store::change_marker`]).
@@ -51,7 +69,7 @@ pub struct Store {
 
 enum Backend {
     Sqlite { conn: Connection, path: PathBuf },
-    Postgres { client: RefCell<postgres::Client> },
+    Postgres { client: sql::PgConn },
 }
 
 /// Identifies the state of the database as this connection last saw it: equal markers
@@ -86,6 +104,48 @@ impl Store {
             writes: 0,
         };
         store.migrate()?;
+        Ok(store)
+    }
+
+    /// Connects to PostgreSQL (`postgres://user:pass@host:port/db`) and brings its schema
+    /// up to date.
+    pub fn open_postgres(url: &str) -> Result<Store> {
+        let shown = redacted_url(url);
+        let client = sql::PgConn::connect(url).map_err(|e| {
+            Error::InvalidInput(format!(
+                "cannot connect to PostgreSQL at {shown}: {}; check the URL (--database or \
+                 AUTHDESK_DATABASE_URL) and that the server accepts the connection",
+                sql::DbError::Postgres(e)
+            ))
+        })?;
+        let mut store = Store {
+            backend: Backend::Postgres { client },
+            writes: 0,
+        };
+        let known = PG_MIGRATIONS.len() as i64;
+        store.write(|tx| {
+            tx.execute_batch(PG_MIGRATE_LOCK)?;
+            tx.execute_batch(
+                "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL);
+                 INSERT INTO schema_version(version)
+                 SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM schema_version)",
+            )?;
+            let current: i64 =
+                tx.query_row("SELECT version FROM schema_version", args![], |r| r.get(0))?;
+            if current > known {
+                return Err(Error::SchemaTooNew {
+                    path: PathBuf::from(&shown),
+                    found: current,
+                    known,
+                });
+            }
+            for (i, sql) in PG_MIGRATIONS.iter().enumerate().skip(current as usize) {
+                tx.execute_batch(sql)?;
+                tracing::info!(version = i + 1, "applied PostgreSQL migration");
+            }
+            tx.execute("UPDATE schema_version SET version = ?1", args![known])?;
+            Ok(())
+        })?;
         Ok(store)
     }
 
@@ -124,13 +184,13 @@ impl Store {
                 out
             }
             Backend::Postgres { client } => {
-                client.get_mut().batch_execute(PG_WRITE_BEGIN)?;
+                client.batch(PG_WRITE_BEGIN)?;
                 let mut open = OpenTransaction {
                     client,
                     done: false,
                 };
                 let out = f(&Db::Postgres(open.client))?;
-                open.client.borrow_mut().batch_execute(PG_WRITE_END)?;
+                open.client.batch(PG_WRITE_END)?;
                 open.done = true;
                 out
             }
@@ -147,7 +207,10 @@ impl Store {
             Backend::Sqlite { conn, .. } => {
                 conn.query_row("PRAGMA data_version", [], |r| r.get(0))?
             }
-            Backend::Postgres { .. } => 0,
+            Backend::Postgres { .. } => {
+                self.conn()
+                    .query_row("SELECT counter FROM changes", args![], |r| r.get(0))?
+            }
         };
         Ok(ChangeMarker {
             data_version,
@@ -203,7 +266,7 @@ impl Store {
 /// Rolls a PostgreSQL transaction back unless it was committed (an error or a panic in
 /// the middle of a write leaves nothing behind).
 struct OpenTransaction<'a> {
-    client: &'a RefCell<postgres::Client>,
+    client: &'a sql::PgConn,
     done: bool,
 }
 
@@ -212,10 +275,8 @@ impl Drop for OpenTransaction<'_> {
         if self.done {
             return;
         }
-        if let Ok(mut c) = self.client.try_borrow_mut() {
-            if let Err(e) = c.batch_execute("ROLLBACK") {
-                tracing::warn!(error = %e, "could not roll back a transaction");
-            }
+        if let Err(e) = self.client.batch("ROLLBACK") {
+            tracing::warn!(error = %e, "could not roll back a transaction");
         }
     }
 }

@@ -9,8 +9,8 @@
 //! columns, and each parameter is sent with its type (a NULL too), so the server never has
 //! to guess one.
 
-use std::cell::RefCell;
 use std::fmt;
+use std::sync::mpsc;
 
 use postgres::types::{ToSql as PgToSql, Type};
 
@@ -393,7 +393,93 @@ fn pg_value(r: &postgres::Row, i: usize) -> Result<Value> {
 #[derive(Clone, Copy)]
 pub enum Db<'a> {
     Sqlite(&'a rusqlite::Connection),
-    Postgres(&'a RefCell<postgres::Client>),
+    Postgres(&'a PgConn),
+}
+
+/// A PostgreSQL connection on a thread of its own. The `postgres` client runs a small
+/// runtime of its own and must not be called from inside another one (an async handler,
+/// an async test); its thread makes every caller alike.
+pub struct PgConn {
+    requests: mpsc::Sender<PgRequest>,
+}
+
+enum PgOp {
+    Query,
+    Execute,
+    Batch,
+}
+
+struct PgRequest {
+    op: PgOp,
+    sql: String,
+    params: Vec<PgParam>,
+    reply: mpsc::Sender<std::result::Result<PgAnswer, postgres::Error>>,
+}
+
+enum PgAnswer {
+    Rows(Vec<postgres::Row>),
+    Count(u64),
+    Done,
+}
+
+impl PgConn {
+    /// Connects on a new thread, which ends when the connection is dropped.
+    pub fn connect(url: &str) -> std::result::Result<PgConn, postgres::Error> {
+        let (requests, incoming) = mpsc::channel::<PgRequest>();
+        let (ready, connected) = mpsc::channel();
+        let url = url.to_owned();
+        std::thread::Builder::new()
+            .name("authdesk-postgres".into())
+            .spawn(move || {
+                let mut client = match postgres::Client::connect(&url, postgres::NoTls) {
+                    Ok(c) => {
+                        let _ = ready.send(Ok(()));
+                        c
+                    }
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                        return;
+                    }
+                };
+                for r in incoming {
+                    let refs = pg_refs(&r.params);
+                    let answer = match r.op {
+                        PgOp::Query => client.query_typed(&r.sql, &refs).map(PgAnswer::Rows),
+                        PgOp::Execute => client.execute_typed(&r.sql, &refs).map(PgAnswer::Count),
+                        PgOp::Batch => client.batch_execute(&r.sql).map(|()| PgAnswer::Done),
+                    };
+                    let _ = r.reply.send(answer);
+                }
+            })
+            .expect("a thread for the PostgreSQL connection");
+        connected
+            .recv()
+            .expect("the PostgreSQL thread answers")
+            .map(|()| PgConn { requests })
+    }
+
+    fn ask(&self, op: PgOp, sql: &str, params: &[&dyn ToValue]) -> Result<PgAnswer> {
+        let (reply, answer) = mpsc::channel();
+        let sql = match op {
+            PgOp::Batch => sql.to_owned(),
+            _ => postgres_placeholders(sql),
+        };
+        self.requests
+            .send(PgRequest {
+                op,
+                sql,
+                params: pg_params(params),
+                reply,
+            })
+            .map_err(|_| Error::Internal("the PostgreSQL connection is gone".into()))?;
+        Ok(answer
+            .recv()
+            .map_err(|_| Error::Internal("the PostgreSQL connection is gone".into()))??)
+    }
+
+    pub fn batch(&self, sql: &str) -> Result<()> {
+        self.ask(PgOp::Batch, sql, &[]).map(|_| ())
+    }
 }
 
 impl<'a> Db<'a> {
@@ -409,13 +495,10 @@ impl<'a> Db<'a> {
                 Ok(c.prepare_cached(sql)?
                     .execute(rusqlite::params_from_iter(values.iter()))?)
             }
-            Db::Postgres(c) => {
-                let sql = postgres_placeholders(sql);
-                let owned = pg_params(params);
-                let refs = pg_refs(&owned);
-                let n = c.borrow_mut().execute_typed(&sql, &refs)?;
-                Ok(n as usize)
-            }
+            Db::Postgres(c) => match c.ask(PgOp::Execute, sql, params)? {
+                PgAnswer::Count(n) => Ok(n as usize),
+                _ => Err(Error::Internal("unexpected PostgreSQL answer".into())),
+            },
         }
     }
 
@@ -423,7 +506,7 @@ impl<'a> Db<'a> {
     pub fn execute_batch(&self, sql: &str) -> Result<()> {
         match self {
             Db::Sqlite(c) => Ok(c.execute_batch(sql)?),
-            Db::Postgres(c) => Ok(c.borrow_mut().batch_execute(sql)?),
+            Db::Postgres(c) => c.batch(sql),
         }
     }
 
@@ -445,11 +528,10 @@ impl<'a> Db<'a> {
                 Ok(())
             }
             Db::Postgres(c) => {
-                let sql = postgres_placeholders(sql);
-                let owned = pg_params(params);
-                let refs = pg_refs(&owned);
                 // The rows are read before `f` runs, so `f` may query again.
-                let rows = c.borrow_mut().query_typed(&sql, &refs)?;
+                let PgAnswer::Rows(rows) = c.ask(PgOp::Query, sql, params)? else {
+                    return Err(Error::Internal("unexpected PostgreSQL answer".into()));
+                };
                 for r in &rows {
                     f(&Row(RowInner::Postgres(r)))?;
                 }
@@ -517,7 +599,7 @@ fn sqlite_params(params: &[&dyn ToValue]) -> Vec<rusqlite::types::Value> {
         .collect()
 }
 
-type PgParam = (Box<dyn PgToSql + Sync>, Type);
+type PgParam = (Box<dyn PgToSql + Send + Sync>, Type);
 
 fn pg_params(params: &[&dyn ToValue]) -> Vec<PgParam> {
     params
@@ -538,7 +620,10 @@ fn pg_params(params: &[&dyn ToValue]) -> Vec<PgParam> {
 }
 
 fn pg_refs(owned: &[PgParam]) -> Vec<(&(dyn PgToSql + Sync), Type)> {
-    owned.iter().map(|(v, t)| (v.as_ref(), t.clone())).collect()
+    owned
+        .iter()
+        .map(|(v, t)| (v.as_ref() as &(dyn PgToSql + Sync), t.clone()))
+        .collect()
 }
 
 /// SQLite's SQL as PostgreSQL needs it: `?N` (and bare `?`, numbered in order) become

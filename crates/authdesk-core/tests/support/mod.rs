@@ -10,11 +10,43 @@ use std::sync::Arc;
 
 use authdesk_core::{Authdesk, Clock, KeySource, OpenOptions};
 
+/// The store these tests run against: SQLite in the data directory, or, when
+/// `AUTHDESK_TEST_POSTGRES` names a PostgreSQL server (scripts/test.sh starts one and runs
+/// the suite a second time), a fresh database on it for each desk. The same tests, both
+/// backends: the store's conformance suite.
+pub fn test_database() -> Option<String> {
+    let admin = std::env::var("AUTHDESK_TEST_POSTGRES").ok()?;
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    // On a thread of its own: the `postgres` client must not run inside a test's runtime.
+    let (a, n) = (admin.clone(), name.clone());
+    std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&a, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("AUTHDESK_TEST_POSTGRES={a}: {e}"));
+        c.batch_execute(&format!("CREATE DATABASE {n}")).unwrap();
+    })
+    .join()
+    .unwrap();
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(&name);
+    Some(url.to_string())
+}
+
 /// A desk in `dir/data` whose vault key is a key file in `dir` (no keychain needed).
 pub fn desk_with_key_file(dir: &Path, clock: Clock) -> Arc<Authdesk> {
+    desk_on(dir, clock, test_database())
+}
+
+/// Like [`desk_with_key_file`], always on SQLite: for the tests that reach into the
+/// database file itself (to tamper with it, or to read SQLite's query plans).
+pub fn desk_on_sqlite(dir: &Path, clock: Clock) -> Arc<Authdesk> {
+    desk_on(dir, clock, None)
+}
+
+fn desk_on(dir: &Path, clock: Clock, database: Option<String>) -> Arc<Authdesk> {
     Arc::new(
         Authdesk::open(OpenOptions {
             data_dir: dir.join("data"),
+            database,
             key_source: KeySource::File(dir.join("vault.key")),
             clock,
         })
@@ -32,8 +64,26 @@ pub struct EngineSetup {
 }
 
 pub fn engine_setup(config: authdesk_core::EngineConfig, account_name: &str) -> EngineSetup {
+    engine_setup_on(config, account_name, false)
+}
+
+/// [`engine_setup`] on SQLite (see [`desk_on_sqlite`]).
+pub fn engine_setup_sqlite(config: authdesk_core::EngineConfig, account_name: &str) -> EngineSetup {
+    engine_setup_on(config, account_name, true)
+}
+
+fn engine_setup_on(
+    config: authdesk_core::EngineConfig,
+    account_name: &str,
+    sqlite: bool,
+) -> EngineSetup {
     let dir = tempfile::tempdir().unwrap();
-    let desk = desk_with_key_file(dir.path(), Arc::new(chrono::Utc::now));
+    let clock: Clock = Arc::new(chrono::Utc::now);
+    let desk = if sqlite {
+        desk_on_sqlite(dir.path(), clock)
+    } else {
+        desk_with_key_file(dir.path(), clock)
+    };
     let engine = authdesk_core::Engine::new(desk.clone(), config).unwrap();
     let account = desk
         .create_account(authdesk_core::NewAccount {
