@@ -7,6 +7,9 @@ want=(build-essential pkg-config libssl-dev libdbus-1-dev
       dbus gnome-keyring libsecret-tools libglib2.0-bin)
 if [ "${1:-app}" = test ]; then
   want+=(xvfb xauth dbus-x11 x11-utils chromium webkit2gtk-driver)
+  # The store's conformance suite also runs on PostgreSQL (a throwaway cluster,
+  # scripts/pg-cluster.sh).
+  want+=(postgresql)
   # The test authorization server (oidc-provider) runs on Node.js; use the machine's own
   # Node if it has one (oidc-provider 9 wants Node >= 20).
   command -v node >/dev/null || want+=(nodejs npm)

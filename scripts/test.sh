@@ -9,7 +9,10 @@ scripts/setup-debian.sh test
 
 # A throwaway HOME: gnome-keyring creates its login keyring there, WebKit its cookies.
 export HOME_FOR_TESTS=$(mktemp -d /tmp/authdesk-test-home.XXXXXX)
+PG_DIR=$(mktemp -d /tmp/authdesk-test-pg.XXXXXX)
 cleanup() {
+  scripts/pg-cluster.sh stop "$PG_DIR"
+  rm -rf "$PG_DIR"
   # The desktop app's D-Bus session may start xdg-document-portal, which mounts a FUSE file
   # system under the throwaway HOME; unmount it before removing the directory.
   awk -v d="$HOME_FOR_TESTS" 'index($2, d) == 1 {print $2}' /proc/mounts | while read -r m; do
@@ -23,6 +26,8 @@ export CARGO_HOME=${CARGO_HOME:-$HOME/.cargo} RUSTUP_HOME=${RUSTUP_HOME:-$HOME/.
 start=$(date +%s)
 cargo build --workspace --all-targets --locked
 echo "== build: $(( $(date +%s) - start ))s"
+# A throwaway PostgreSQL cluster: the core's suite runs a second time against it.
+export PG_URL_FOR_TESTS=$(scripts/pg-cluster.sh start "$PG_DIR")
 
 HOME=$HOME_FOR_TESTS dbus-run-session -- bash -euo pipefail -c '
   # Unlock (and create) the login keyring for this session only.
@@ -30,6 +35,10 @@ HOME=$HOME_FOR_TESTS dbus-run-session -- bash -euo pipefail -c '
   t0=$(date +%s)
   cargo test --workspace --locked 2>&1 | tee "$HOME/cargo-test.log"
   echo "== cargo test: $(( $(date +%s) - t0 ))s"
+  # The same core suite on PostgreSQL (each desk gets a fresh database on the cluster).
+  t0=$(date +%s)
+  AUTHDESK_TEST_POSTGRES=$PG_URL_FOR_TESTS cargo test -p authdesk-core --locked 2>&1 | tee -a "$HOME/cargo-test.log"
+  echo "== cargo test on PostgreSQL: $(( $(date +%s) - t0 ))s"
   tests/app-smoke.sh
   # The browser flow in a real browser (Debian chromium + playwright-core).
   node tests/e2e/browser-flow.mjs 2>&1 | tee "$HOME/e2e.log"

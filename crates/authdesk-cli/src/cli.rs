@@ -15,6 +15,16 @@ pub struct Cli {
     /// Data directory (default: the OS's per-user data directory, e.g. ~/.local/share/authdesk).
     #[arg(long, global = true, env = "AUTHDESK_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// A PostgreSQL database to use instead of the data directory's SQLite file
+    /// (postgres://user:pass@host:port/db): the team server's store.
+    #[arg(
+        long,
+        global = true,
+        env = "AUTHDESK_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database: Option<String>,
     /// Print JSON instead of a table.
     #[arg(long, global = true)]
     pub json: bool,

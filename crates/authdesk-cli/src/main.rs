@@ -72,7 +72,10 @@ fn run(cli: Cli) -> Result<Outcome> {
         None => paths::default_data_dir()?,
     };
     let ctx = Ctx {
-        desk: Arc::new(Authdesk::open(OpenOptions::new(dir))?),
+        desk: Arc::new(Authdesk::open(OpenOptions {
+            database: cli.database.clone().filter(|u| !u.trim().is_empty()),
+            ..OpenOptions::new(dir)
+        })?),
         out: output::Out { json: cli.json },
     };
     let done = match cli.command {

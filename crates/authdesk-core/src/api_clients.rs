@@ -145,13 +145,11 @@ impl Authdesk {
             )?;
             Ok(())
         })?;
-        self.store()
-            .conn()
-            .query_row(
-                "SELECT client_id, name, created_at, revoked_at FROM api_clients WHERE client_id = ?1",
-                args![&client_id],
-                client_from_row)
-            .map_err(Error::from)
+        self.store().conn().query_row(
+            "SELECT client_id, name, created_at, revoked_at FROM api_clients WHERE client_id = ?1",
+            args![&client_id],
+            client_from_row,
+        )
     }
 
     /// The client credentials grant: a bearer token for `client_id` if `client_secret` is
@@ -218,7 +216,7 @@ impl Authdesk {
     /// Who a bearer token speaks for, if it is a live token of a live client.
     pub fn check_api_token(&self, token: &str) -> Result<Option<TokenGrant>> {
         let now = ts(self.now());
-        Ok(self.store().conn().query_opt(
+        self.store().conn().query_opt(
             "SELECT t.client_id, t.account_id FROM api_tokens t
                  JOIN api_clients c ON c.client_id = t.client_id
                  WHERE t.token_hash = ?1 AND t.expires_at > ?2 AND c.revoked_at IS NULL",
@@ -229,6 +227,6 @@ impl Authdesk {
                     account_id: r.get(1)?,
                 })
             },
-        )?)
+        )
     }
 }

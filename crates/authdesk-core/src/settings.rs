@@ -295,10 +295,10 @@ impl Authdesk {
     pub fn disallow_origin(&self, purpose: OriginPurpose, origin: &str) -> Result<()> {
         let normal = origin_of(origin).unwrap_or_else(|| origin.to_string());
         let n = self.store().write(|tx| {
-            Ok(tx.execute(
+            tx.execute(
                 "DELETE FROM allowed_origins WHERE purpose = ?1 AND origin = ?2",
                 args![purpose.as_db(), normal],
-            )?)
+            )
         })?;
         if n == 0 {
             return Err(Error::not_found("allowed origin", normal));
@@ -361,13 +361,13 @@ impl Authdesk {
         let now = ts(self.now());
         let hash = sha256_hex(token);
         let owner: Option<(String, String)> = self.store().write(|tx| {
-            Ok(tx.query_opt(
+            tx.query_opt(
                 "UPDATE sign_in_tokens SET used_at = ?2
                      WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?2
                      RETURNING account_id, username",
                 args![hash, now],
                 |r| Ok((r.get(0)?, r.get(1)?)),
-            )?)
+            )
         })?;
         Ok(match owner {
             None => Err(SignInTokenRejection::UnknownUsedOrExpired),

@@ -651,13 +651,13 @@ impl Authdesk {
         let hash = state_hash(state);
         type Row = (i64, String, Option<Vec<u8>>, String, Option<String>);
         let row: Option<Row> = self.store().write(|tx| {
-            Ok(tx
+            tx
                 .query_opt(
                     "DELETE FROM pending_authorizations WHERE state_hash = ?1
                      RETURNING account_connector_id, redirect_uri, sealed_verifier, expires_at, web_return",
                     args![&hash],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-                )?)
+                )
         })?;
         let Some((id, redirect_uri, sealed, expires, web_return)) = row else {
             return Ok(None);
@@ -759,12 +759,12 @@ struct SealedTokens {
 
 fn sealed_tokens_in(tx: &Db<'_>, id: i64) -> Result<SealedTokens> {
     let get = |field: &str| -> Result<Option<Vec<u8>>> {
-        Ok(tx
+        tx
             .query_opt(
                 "SELECT sealed FROM account_connector_secrets WHERE account_connector_id = ?1 AND field = ?2",
                 args![id, field],
                 |r| r.get(0),
-            )?)
+            )
     };
     Ok(SealedTokens {
         access: get(fields::ACCESS_TOKEN)?,

@@ -157,7 +157,7 @@ impl Authdesk {
                  ON CONFLICT(account_id, username) DO NOTHING",
                 args![account.id, username, ts(now)],
             )?;
-            Ok(tx.query_row(
+            tx.query_row(
                 "SELECT account_id, username, created_at FROM account_users
                  WHERE account_id = ?1 AND username = ?2",
                 args![account.id, username],
@@ -168,7 +168,7 @@ impl Authdesk {
                         created_at: parse_ts(r.get::<String>(2)?),
                     })
                 },
-            )?)
+            )
         })
     }
 

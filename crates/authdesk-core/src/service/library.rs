@@ -159,11 +159,11 @@ impl Authdesk {
     /// from the catalog.
     pub fn connector_definition_text(&self, reference: &str) -> Result<String> {
         let c = self.get_connector(reference)?;
-        Ok(self.store().conn().query_row(
+        self.store().conn().query_row(
             "SELECT definition FROM connectors WHERE id = ?1",
             args![c.id],
             |r| r.get(0),
-        )?)
+        )
     }
 
     pub fn add_connector_file(&self, path: &Path, replace: bool) -> Result<LibraryConnector> {

@@ -56,7 +56,10 @@ impl fmt::Display for DbError {
             DbError::Postgres(e) => match e.as_db_error() {
                 // Only the message: a DETAIL line may quote the values of a row.
                 Some(db) => write!(f, "{}: {}", db.code().code(), db.message()),
-                None => write!(f, "{e}"),
+                None => match std::error::Error::source(e) {
+                    Some(cause) => write!(f, "{e}: {cause}"),
+                    None => write!(f, "{e}"),
+                },
             },
             DbError::NoRows => write!(f, "the query returned no rows"),
             DbError::Conversion { column, message } => {
