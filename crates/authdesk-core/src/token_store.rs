@@ -780,15 +780,27 @@ fn release_lease_in(tx: &Db<'_>, id: i64, holder: &str) -> Result<()> {
     Ok(())
 }
 
-/// A lease holder names its process (`pid:<pid>:...`). On Linux a holder whose process is
-/// gone (killed mid-refresh) does not block others until the lease times out.
+/// A lease holder names its process and the running system it is on
+/// (`pid:<pid>@<boot id>:<uuid>`). On Linux a holder on this system whose process is gone
+/// (killed mid-refresh) does not block others until the lease times out; a holder on
+/// another machine (a replica of a team server sharing PostgreSQL) cannot be checked from
+/// here and holds its lease until it releases it or the lease expires.
 fn holder_process_alive(holder: &str) -> bool {
     #[cfg(target_os = "linux")]
     {
-        let pid = holder
-            .strip_prefix("pid:")
-            .and_then(|r| r.split(':').next());
-        if let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok()) {
+        let Some(rest) = holder.strip_prefix("pid:") else {
+            return true;
+        };
+        let process = rest.split(':').next().unwrap_or("");
+        let (pid, system) = match process.split_once('@') {
+            Some((pid, system)) => (pid, Some(system)),
+            // Holders written before boot ids were recorded: this system's.
+            None => (process, None),
+        };
+        if system.is_some_and(|s| s != this_system()) {
+            return true;
+        }
+        if let Ok(pid) = pid.parse::<u32>() {
             if pid != std::process::id() {
                 return std::path::Path::new(&format!("/proc/{pid}")).exists();
             }
@@ -798,9 +810,27 @@ fn holder_process_alive(holder: &str) -> bool {
     true
 }
 
+/// This running system: the kernel's boot id on Linux (new at every boot, different on
+/// every machine), else a random id for this process.
+fn this_system() -> &'static str {
+    static SYSTEM: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SYSTEM.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .map(|s| s.trim().replace(':', ""))
+            .ok()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+    })
+}
+
 /// A lease holder name for this process.
 pub fn new_lease_holder() -> String {
-    format!("pid:{}:{}", std::process::id(), uuid::Uuid::new_v4())
+    format!(
+        "pid:{}@{}:{}",
+        std::process::id(),
+        this_system(),
+        uuid::Uuid::new_v4()
+    )
 }
 
 #[cfg(test)]
@@ -817,6 +847,10 @@ mod tests {
     fn a_dead_process_does_not_hold_a_lease() {
         assert!(holder_process_alive(&new_lease_holder()));
         assert!(!holder_process_alive("pid:4000000000:x"));
+        let here = format!("pid:4000000000@{}:x", this_system());
+        assert!(!holder_process_alive(&here), "a dead process on this system");
+        // On another machine: only the lease's expiry can end it.
+        assert!(holder_process_alive("pid:4000000000@another-machine:x"));
         assert!(holder_process_alive("someone-else"));
     }
 }

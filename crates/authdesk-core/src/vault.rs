@@ -34,21 +34,36 @@ pub enum KeySource {
     Keychain,
     /// An explicit key file (headless servers only; weaker than the keychain).
     File(PathBuf),
+    /// A systemd credential (`LoadCredentialEncrypted=authdesk-vault-key:...`): the key
+    /// file systemd decrypts into the service's private credentials directory. Read only:
+    /// Authdesk never writes it.
+    Credential(PathBuf),
 }
 
+/// The name of the systemd credential holding the data key.
+pub const CREDENTIAL_NAME: &str = "authdesk-vault-key";
+
 impl KeySource {
-    /// `AUTHDESK_VAULT_KEY_FILE` if set, else the keychain.
+    /// `AUTHDESK_VAULT_KEY_FILE` if set; else the systemd credential
+    /// `$CREDENTIALS_DIRECTORY/authdesk-vault-key` if systemd passed one; else the keychain.
     pub fn from_env() -> KeySource {
-        match std::env::var_os("AUTHDESK_VAULT_KEY_FILE") {
-            Some(p) if !p.is_empty() => KeySource::File(PathBuf::from(p)),
-            _ => KeySource::Keychain,
+        if let Some(p) = std::env::var_os("AUTHDESK_VAULT_KEY_FILE").filter(|p| !p.is_empty()) {
+            return KeySource::File(PathBuf::from(p));
         }
+        if let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY").filter(|d| !d.is_empty()) {
+            let path = PathBuf::from(dir).join(CREDENTIAL_NAME);
+            if path.exists() {
+                return KeySource::Credential(path);
+            }
+        }
+        KeySource::Keychain
     }
 
     pub fn describe(&self) -> String {
         match self {
             KeySource::Keychain => "the OS keychain".to_string(),
             KeySource::File(p) => format!("the key file {}", p.display()),
+            KeySource::Credential(p) => format!("the systemd credential {}", p.display()),
         }
     }
 
@@ -70,7 +85,7 @@ impl KeySource {
                     Err(e) => Err(keychain_error(e)),
                 }
             }
-            KeySource::File(path) => read_key_file(path),
+            KeySource::File(path) | KeySource::Credential(path) => read_key_file(path),
         }
     }
 
@@ -91,6 +106,8 @@ impl KeySource {
                 }
                 other => other,
             },
+            // systemd's copy is read-only: the key is the one the administrator put in it.
+            KeySource::Credential(path) => read_key_file(path),
         }
     }
 }
@@ -379,6 +396,23 @@ mod tests {
         // Another key.
         let good = v.seal(AT, &Secret::new("x"));
         assert!(vault("v1").open(AT, &good).is_err());
+    }
+
+    #[test]
+    fn a_systemd_credential_is_read_and_never_written() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CREDENTIAL_NAME);
+        let source = KeySource::Credential(path.clone());
+        // Missing: an error that names the file, and nothing is created.
+        assert!(source.create("v").is_err());
+        assert!(!path.exists());
+        let key: String = DataKey::generate().to_base64().as_str().to_owned();
+        std::fs::write(&path, format!("{key}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
+        assert_eq!(source.create("v").unwrap().to_base64().as_str(), key);
+        assert_eq!(source.load("v").unwrap().to_base64().as_str(), key);
+        assert!(source.describe().contains("systemd credential"));
     }
 
     #[cfg(unix)]
