@@ -36,6 +36,19 @@ pub async fn check_host(
         .get(header::HOST)
         .and_then(|h| h.to_str().ok());
     let port = state.port;
+    if let Some(public) = &state.public {
+        if !host.is_some_and(|h| public.host_matches(h)) {
+            return ApiError::new(
+                StatusCode::MISDIRECTED_REQUEST,
+                format!(
+                    "this server answers only to {} (the Host header named another host)",
+                    public.base()
+                ),
+            )
+            .into_response();
+        }
+        return next.run(request).await;
+    }
     if !host_allowed(host, port) {
         return ApiError::new(
             StatusCode::MISDIRECTED_REQUEST,

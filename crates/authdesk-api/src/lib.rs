@@ -33,12 +33,97 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     /// The port we listen on: part of the `Host` check and of the redirect URI.
     pub port: u16,
+    /// The address users' browsers and providers reach a team server at (`--public-url`);
+    /// `None`: loopback only.
+    pub public: Option<PublicUrl>,
+}
+
+/// A team server's public base URL (`serve --public-url`): https (or http on loopback),
+/// no path, query or fragment.
+#[derive(Debug, Clone)]
+pub struct PublicUrl {
+    base: String,
+    host: String,
+    port: Option<u16>,
+    default_port: u16,
+}
+
+impl PublicUrl {
+    pub fn parse(text: &str) -> authdesk_core::Result<PublicUrl> {
+        let bad = |why: &str| {
+            authdesk_core::Error::InvalidInput(format!(
+                "--public-url {text:?} {why}; give the base URL users' browsers and providers \
+                 reach this server at, e.g. https://authdesk.example.com"
+            ))
+        };
+        let url = url::Url::parse(text.trim()).map_err(|_| bad("is not a URL"))?;
+        let host = url
+            .host_str()
+            .ok_or_else(|| bad("has no host"))?
+            .to_ascii_lowercase();
+        let loopback = host == "localhost"
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        match url.scheme() {
+            "https" => {}
+            "http" if loopback => {}
+            "http" => {
+                return Err(bad(
+                    "must be https (TLS at a reverse proxy, or a loopback address)",
+                ))
+            }
+            _ => return Err(bad("must be an https URL")),
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(bad("must not carry a user name or password"));
+        }
+        if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+            return Err(bad("must be a base URL without a path, query or fragment"));
+        }
+        let default_port = if url.scheme() == "https" { 443 } else { 80 };
+        let base = url.as_str().trim_end_matches('/').to_string();
+        Ok(PublicUrl {
+            base,
+            host,
+            port: url.port(),
+            default_port,
+        })
+    }
+
+    /// `https://host[:port]`, without a trailing slash.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Whether a `Host` header names this public address exactly (the port may be left
+    /// out when it is the scheme's default).
+    pub fn host_matches(&self, header: &str) -> bool {
+        // The port is what follows the last ':' outside an IPv6 address's brackets.
+        let (name, port) = match header.rfind(':') {
+            Some(i) if !header[i..].contains(']') => (&header[..i], Some(&header[i + 1..])),
+            _ => (header, None),
+        };
+        if !name.eq_ignore_ascii_case(&self.host) {
+            return false;
+        }
+        match port {
+            None => self.port.is_none(),
+            // Digits exactly as written: no sign, no leading zeros.
+            Some(p) => p == self.port.unwrap_or(self.default_port).to_string(),
+        }
+    }
 }
 
 impl AppState {
     /// The redirect URI users register at providers for the browser flow.
     pub fn callback_uri(&self) -> String {
-        format!("http://127.0.0.1:{}/connector/callback", self.port)
+        match &self.public {
+            Some(p) => format!("{}/connector/callback", p.base()),
+            None => format!("http://127.0.0.1:{}/connector/callback", self.port),
+        }
     }
 
     /// Runs a core call (SQLite, keychain) on a blocking thread, off the async workers.
@@ -141,9 +226,22 @@ impl Server {
         engine: Arc<Engine>,
         listen: SocketAddr,
     ) -> authdesk_core::Result<Server> {
-        if !listen.ip().is_loopback() {
+        Self::start_public(desk, engine, listen, None).await
+    }
+
+    /// Like [`Server::start`]; with `public`, `listen` may be any address and the server
+    /// answers only to that public host (a team server behind a load balancer).
+    pub async fn start_public(
+        desk: Arc<Authdesk>,
+        engine: Arc<Engine>,
+        listen: SocketAddr,
+        public: Option<PublicUrl>,
+    ) -> authdesk_core::Result<Server> {
+        if !listen.ip().is_loopback() && public.is_none() {
             return Err(authdesk_core::Error::InvalidInput(format!(
-                "{listen} is not a loopback address; the local API listens on 127.0.0.1 or ::1 only"
+                "{listen} is not a loopback address: listening there needs --public-url, the \
+                 base URL users' browsers and providers reach this server at (e.g. \
+                 https://authdesk.example.com); without it the API listens on 127.0.0.1 or ::1 only"
             )));
         }
         let listener = tokio::net::TcpListener::bind(listen)
@@ -156,6 +254,7 @@ impl Server {
             desk,
             engine,
             port: addr.port(),
+            public,
         });
         let app = router(state.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -186,5 +285,49 @@ impl Server {
             let _ = tx.send(());
         }
         let _ = self.task.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PublicUrl;
+
+    #[test]
+    fn a_public_url_is_an_https_base_and_the_host_must_match_it_exactly() {
+        let p = PublicUrl::parse("https://Authdesk.Example.com/").unwrap();
+        assert_eq!(p.base(), "https://authdesk.example.com");
+        for ok in [
+            "authdesk.example.com",
+            "AUTHDESK.example.com",
+            "authdesk.example.com:443",
+        ] {
+            assert!(p.host_matches(ok), "{ok}");
+        }
+        for bad in [
+            "evil.example",
+            "authdesk.example.com:8443",
+            "authdesk.example.com:0443",
+            "authdesk.example.com.evil.example",
+            "127.0.0.1:8788",
+            "",
+        ] {
+            assert!(!p.host_matches(bad), "{bad}");
+        }
+        let p = PublicUrl::parse("https://desk.example:8443").unwrap();
+        assert!(p.host_matches("desk.example:8443"));
+        assert!(!p.host_matches("desk.example"));
+        let p = PublicUrl::parse("http://[::1]:9000").unwrap();
+        assert!(p.host_matches("[::1]:9000"));
+        for bad in [
+            "http://authdesk.example.com",
+            "ftp://authdesk.example.com",
+            "https://authdesk.example.com/base",
+            "https://authdesk.example.com/?x=1",
+            "https://user:pw@authdesk.example.com",
+            "authdesk.example.com",
+        ] {
+            let e = PublicUrl::parse(bad).unwrap_err().to_string();
+            assert!(e.contains("--public-url"), "{bad}: {e}");
+        }
     }
 }

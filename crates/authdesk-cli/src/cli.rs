@@ -104,9 +104,15 @@ pub enum Command {
     },
     /// Run the Cyclr-compatible local API (loopback only) and the keep-alive.
     Serve {
-        /// Address to listen on (127.0.0.1 or ::1).
+        /// Address to listen on: 127.0.0.1 or ::1, or any address with --public-url.
         #[arg(long, default_value = authdesk_api::DEFAULT_LISTEN)]
         listen: std::net::SocketAddr,
+        /// The base URL users' browsers and providers reach this server at (a team server
+        /// behind a load balancer or reverse proxy), e.g. https://authdesk.example.com. The
+        /// server then answers only to that host, and the redirect URI to register is
+        /// <public-url>/connector/callback.
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
     },
     /// API clients: OAuth client credentials for partner code (`POST /oauth/token`, as
     /// Cyclr documents).

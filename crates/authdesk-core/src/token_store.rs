@@ -848,7 +848,10 @@ mod tests {
         assert!(holder_process_alive(&new_lease_holder()));
         assert!(!holder_process_alive("pid:4000000000:x"));
         let here = format!("pid:4000000000@{}:x", this_system());
-        assert!(!holder_process_alive(&here), "a dead process on this system");
+        assert!(
+            !holder_process_alive(&here),
+            "a dead process on this system"
+        );
         // On another machine: only the lease's expiry can end it.
         assert!(holder_process_alive("pid:4000000000@another-machine:x"));
         assert!(holder_process_alive("someone-else"));

@@ -9,11 +9,17 @@ use authdesk_core::settings::OriginPurpose;
 use super::Ctx;
 use crate::cli::{ApiClientsCmd, OriginsCmd};
 
-pub fn serve(ctx: &Ctx, listen: std::net::SocketAddr) -> Result<()> {
+pub fn serve(ctx: &Ctx, listen: std::net::SocketAddr, public_url: Option<&str>) -> Result<()> {
+    let public = public_url.map(authdesk_api::PublicUrl::parse).transpose()?;
+    // A server must open the secrets it serves: a wrong or missing data key (checked
+    // against the key check stored with the data, shared by every replica) stops it here.
+    ctx.desk.vault()?;
     let runner = ctx.runner()?;
     runner.rt.block_on(async {
         let engine = Arc::new(runner.engine.clone());
-        let server = authdesk_api::Server::start(ctx.desk.clone(), engine.clone(), listen).await?;
+        let server =
+            authdesk_api::Server::start_public(ctx.desk.clone(), engine.clone(), listen, public)
+                .await?;
         eprintln!("Authdesk API listening on http://{}", server.addr);
         eprintln!(
             "Redirect URI to register at providers: {}",
