@@ -33,7 +33,8 @@ HOME=$HOME_FOR_TESTS dbus-run-session -- bash -euo pipefail -c '
   # Unlock (and create) the login keyring for this session only.
   echo -n authdesk-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null
   t0=$(date +%s)
-  cargo test --workspace --locked 2>&1 | tee "$HOME/cargo-test.log"
+  # Tests that need PostgreSQL itself (the team server replicas) use the cluster.
+  AUTHDESK_TEST_PG_CLUSTER=$PG_URL_FOR_TESTS cargo test --workspace --locked 2>&1 | tee "$HOME/cargo-test.log"
   echo "== cargo test: $(( $(date +%s) - t0 ))s"
   # The same core suite on PostgreSQL (each desk gets a fresh database on the cluster).
   t0=$(date +%s)

@@ -1,0 +1,587 @@
+//! A team server: several `authdesk serve` replicas sharing one PostgreSQL database, behind
+//! no load balancer in particular (each request goes to whichever replica the test picks).
+//! Real components: Debian's PostgreSQL (a throwaway cluster, `scripts/pg-cluster.sh`,
+//! named by `AUTHDESK_TEST_PG_CLUSTER`; scripts/test.sh starts it) and oidc-provider.
+
+#[path = "../../authdesk-core/tests/support/oidc.rs"]
+mod oidc;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use authdesk_core::{
+    Authdesk, Engine, EngineConfig, InstallRequest, KeySource, NewAccount, OpenOptions, Secret,
+};
+use oidc::{sign_in, OidcOptions, OidcServer};
+use serde_json::{json, Value};
+
+const WEB_REDIRECT: &str = "https://app.example.com/callback";
+
+/// A new, empty database on the test cluster.
+fn fresh_database() -> String {
+    let admin = std::env::var("AUTHDESK_TEST_PG_CLUSTER").unwrap_or_else(|_| {
+        panic!(
+            "AUTHDESK_TEST_PG_CLUSTER is not set: these tests need PostgreSQL. scripts/test.sh \
+             starts a throwaway cluster; by hand: export AUTHDESK_TEST_PG_CLUSTER=$(scripts/pg-cluster.sh start /tmp/pg)"
+        )
+    });
+    let name = format!("r_{}", uuid_like());
+    let (a, n) = (admin.clone(), name.clone());
+    std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&a, postgres::NoTls).unwrap();
+        c.batch_execute(&format!("CREATE DATABASE {n}")).unwrap();
+    })
+    .join()
+    .unwrap();
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(&name);
+    url.to_string()
+}
+
+fn uuid_like() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{t:x}{:x}", std::process::id())
+}
+
+/// Runs SQL on the database (on a thread: the client must not run inside the test's runtime).
+fn sql(url: &str, statement: &str) {
+    let (u, s) = (url.to_string(), statement.to_string());
+    std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&u, postgres::NoTls).unwrap();
+        c.batch_execute(&s).unwrap();
+    })
+    .join()
+    .unwrap();
+}
+
+fn definition(issuer: &str) -> String {
+    format!(
+        r#"
+id = "team-provider"
+name = "Test provider"
+version = "1"
+api_base_url = "{issuer}"
+[auth]
+type = "oauth2"
+grant = "authorization_code"
+authorize_url = "{issuer}/auth"
+token_url = "{issuer}/token"
+revoke_url = "{issuer}/token/revocation"
+issuer = "{issuer}"
+issuer_in_response = true
+scopes = ["openid", "offline_access", "email"]
+[auth.authorize_params]
+prompt = "consent"
+[[methods]]
+id = "userinfo"
+name = "UserInfo"
+http_method = "GET"
+path = "/me"
+"#
+    )
+}
+
+/// The team's data: one account, `n` account connectors signed in at oidc-provider (each
+/// its own grant), set up through the core on the shared database.
+struct Team {
+    dir: tempfile::TempDir,
+    database: String,
+    key: PathBuf,
+    desk: Arc<Authdesk>,
+    account: String,
+    ids: Vec<i64>,
+    api_key: String,
+}
+
+impl Team {
+    async fn new(server: &OidcServer, n: usize) -> Team {
+        let dir = tempfile::tempdir().unwrap();
+        let database = fresh_database();
+        let key = dir.path().join("vault.key");
+        let desk = Arc::new(
+            Authdesk::open(OpenOptions {
+                data_dir: dir.path().join("setup"),
+                database: Some(database.clone()),
+                key_source: KeySource::File(key.clone()),
+                clock: Arc::new(chrono::Utc::now),
+            })
+            .unwrap(),
+        );
+        let engine = Engine::new(desk.clone(), EngineConfig::default()).unwrap();
+        desk.add_connector("team-provider", &definition(&server.issuer), false)
+            .unwrap();
+        desk.set_connector_client(
+            "team-provider",
+            "authdesk-web",
+            Some(&Secret::new("authdesk-web-secret")),
+        )
+        .unwrap();
+        let account = desk
+            .create_account(NewAccount {
+                name: "Team".into(),
+                ..Default::default()
+            })
+            .unwrap()
+            .id;
+        let mut ids = vec![];
+        for i in 0..n {
+            let id = desk
+                .install(
+                    &account,
+                    "team-provider",
+                    InstallRequest {
+                        name: format!("customer {i}"),
+                        ..Default::default()
+                    },
+                )
+                .unwrap()
+                .id;
+            let start = engine.begin_sign_in(id, WEB_REDIRECT).await.unwrap();
+            let callback = sign_in(&start.authorization_url, &format!("user{i}")).await;
+            engine.complete_sign_in(&callback).await.unwrap();
+            ids.push(id);
+        }
+        let api_key = desk.api_key().unwrap().expose().to_string();
+        Team {
+            dir,
+            database,
+            key,
+            desk,
+            account,
+            ids,
+            api_key,
+        }
+    }
+
+    /// Every access token expired: the next call of each needs a refresh.
+    fn expire_all(&self) {
+        sql(
+            &self.database,
+            "UPDATE account_connectors SET expires_at = '2000-01-01T00:00:00.000000000Z'",
+        );
+    }
+
+    fn replica(&self, n: usize) -> Replica {
+        Replica::start(self, n)
+    }
+}
+
+/// One `authdesk serve` process on the team's database.
+struct Replica {
+    child: Child,
+    base: String,
+    log: std::sync::mpsc::Receiver<String>,
+}
+
+impl Replica {
+    fn start(team: &Team, n: usize) -> Replica {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_authdesk"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("AUTHDESK_DATABASE_URL", &team.database)
+            .env("AUTHDESK_VAULT_KEY_FILE", &team.key)
+            .env(
+                "AUTHDESK_DATA_DIR",
+                team.dir.path().join(format!("replica-{n}")),
+            )
+            .env("AUTHDESK_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut seen = String::new();
+        let base = loop {
+            match rx.recv_timeout(std::time::Duration::from_secs(30)) {
+                Ok(line) => {
+                    seen.push_str(&line);
+                    seen.push('\n');
+                    if let Some(rest) = line.strip_prefix("Authdesk API listening on ") {
+                        break rest.trim().to_string();
+                    }
+                }
+                Err(_) => panic!("replica {n} did not start:\n{seen}"),
+            }
+        };
+        Replica {
+            child,
+            base,
+            log: rx,
+        }
+    }
+
+    /// What it logged so far.
+    fn drain_log(&self) -> String {
+        self.log.try_iter().collect::<Vec<_>>().join("\n")
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill(); // SIGKILL
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+async fn call(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    account: &str,
+    id: i64,
+) -> Result<(u16, Value), String> {
+    let r = http
+        .post(format!(
+            "{base}/v1.0/account/connectors/{id}/methods/userinfo"
+        ))
+        .bearer_auth(key)
+        .header("X-Cyclr-Account", account)
+        .json(&json!({}))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = r.status().as_u16();
+    let body = r.json::<Value>().await.map_err(|e| e.to_string())?;
+    Ok((status, body))
+}
+
+fn pg_dump(database: &str) -> Vec<u8> {
+    let bin = std::fs::read_dir("/usr/lib/postgresql")
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin/pg_dump")))
+        .find(|p| p.exists())
+        .expect("pg_dump (Debian's postgresql package)");
+    let out = Command::new(bin).arg(database).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+fn tokens_of(desk: &Authdesk, ids: &[i64]) -> Vec<String> {
+    let mut out = vec![];
+    for &id in ids {
+        for field in ["AccessToken", "RefreshToken"] {
+            if let Some(s) = desk.credential_secret(id, field).unwrap() {
+                out.push(s.expose().to_string());
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_calls_over_three_replicas_refresh_each_expired_credential_once() {
+    let server = OidcServer::start(OidcOptions {
+        access_ttl_secs: 3600,
+        rotate_refresh: true,
+    });
+    let team = Team::new(&server, 100).await;
+    let before = tokens_of(&team.desk, &team.ids);
+    team.expire_all();
+    let replicas: Vec<Replica> = (0..3).map(|n| team.replica(n)).collect();
+    server.reset_stats().await;
+
+    let http = reqwest::Client::new();
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..1000 {
+        let (http, base, key, account) = (
+            http.clone(),
+            replicas[i % 3].base.clone(),
+            team.api_key.clone(),
+            team.account.clone(),
+        );
+        let id = team.ids[i % team.ids.len()];
+        calls.spawn(async move { (id, call(&http, &base, &key, &account, id).await) });
+    }
+    let mut failures = vec![];
+    while let Some(done) = calls.join_next().await {
+        let (id, outcome) = done.unwrap();
+        match outcome {
+            Ok((200, body)) if body["Status"] == 200 => {}
+            other => failures.push(format!("{id}: {other:?}")),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} calls failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    let stats = server.stats().await;
+    assert_eq!(
+        stats["grants"]["refresh_token"], 100,
+        "exactly one refresh per expired credential across the replicas: {stats}"
+    );
+
+    // No token in plaintext in the database or in any replica's log.
+    let after = tokens_of(&team.desk, &team.ids);
+    let dump = pg_dump(&team.database);
+    let logs: String = replicas.iter().map(Replica::drain_log).collect();
+    for t in before.iter().chain(&after) {
+        assert!(!contains(&dump, t), "a token is in plaintext in pg_dump");
+        assert!(!logs.contains(t.as_str()), "a token is in a replica's log");
+    }
+    assert!(
+        !contains(&dump, "authdesk-web-secret"),
+        "the client secret is in pg_dump"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_token_used_on_every_replica_at_once_works_once() {
+    let server = OidcServer::start(OidcOptions::default());
+    let team = Team::new(&server, 1).await;
+    team.desk
+        .allow_origin(
+            authdesk_core::settings::OriginPurpose::Target,
+            "https://partner.example",
+        )
+        .unwrap();
+    let replicas: Vec<Replica> = (0..3).map(|n| team.replica(n)).collect();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = http
+        .post(format!(
+            "{}/v1.0/accounts/{}/signintoken",
+            replicas[0].base, team.account
+        ))
+        .bearer_auth(&team.api_key)
+        .json(&json!({"Username": "someone"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let token = r.json::<Value>().await.unwrap()["Token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut uses = tokio::task::JoinSet::new();
+    for i in 0..30 {
+        let mut url = url::Url::parse(&format!(
+            "{}/connectorauth/updateaccountconnectoroauth",
+            replicas[i % 3].base
+        ))
+        .unwrap();
+        url.query_pairs_mut()
+            .append_pair("id", &team.ids[0].to_string())
+            .append_pair("token", &token)
+            .append_pair("targetOrigin", "https://partner.example/done");
+        let http = http.clone();
+        uses.spawn(async move {
+            let r = http.get(url).send().await.unwrap();
+            r.headers()
+                .get("location")
+                .map(|l| l.to_str().unwrap().to_string())
+                .unwrap_or_default()
+        });
+    }
+    let mut to_provider = 0;
+    let mut refused = 0;
+    while let Some(l) = uses.join_next().await {
+        let l = l.unwrap();
+        if l.starts_with(&server.issuer) {
+            to_provider += 1;
+        } else if l.starts_with("https://partner.example/done") && l.contains("error=access_denied")
+        {
+            refused += 1;
+        }
+    }
+    assert_eq!((to_provider, refused), (1, 29), "exactly one use succeeds");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_api_key_is_rotated_on_every_replica_at_once() {
+    let server = OidcServer::start(OidcOptions::default());
+    let team = Team::new(&server, 0).await;
+    let replicas: Vec<Replica> = (0..2).map(|n| team.replica(n)).collect();
+    let http = reqwest::Client::new();
+    let accounts = |base: &str, key: &str| {
+        http.get(format!("{base}/v1.0/accounts"))
+            .bearer_auth(key.to_string())
+            .send()
+    };
+    for r in &replicas {
+        assert_eq!(
+            accounts(&r.base, &team.api_key).await.unwrap().status(),
+            200
+        );
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_authdesk"))
+        .args(["api-key", "--rotate"])
+        .env("AUTHDESK_DATABASE_URL", &team.database)
+        .env("AUTHDESK_VAULT_KEY_FILE", &team.key)
+        .env("AUTHDESK_DATA_DIR", team.dir.path().join("cli"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let new_key = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    for r in &replicas {
+        assert_eq!(
+            accounts(&r.base, &team.api_key).await.unwrap().status(),
+            401,
+            "old key on {}",
+            r.base
+        );
+        assert_eq!(
+            accounts(&r.base, &new_key).await.unwrap().status(),
+            200,
+            "new key on {}",
+            r.base
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_with_another_data_key_refuses_to_start() {
+    let server = OidcServer::start(OidcOptions::default());
+    let team = Team::new(&server, 1).await;
+    let other_key = team.dir.path().join("other.key");
+    // A valid key, not the team's.
+    drop(
+        Authdesk::open(OpenOptions {
+            data_dir: team.dir.path().join("elsewhere"),
+            database: None,
+            key_source: KeySource::File(other_key.clone()),
+            clock: Arc::new(chrono::Utc::now),
+        })
+        .unwrap()
+        .vault()
+        .unwrap(),
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_authdesk"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("AUTHDESK_DATABASE_URL", &team.database)
+        .env("AUTHDESK_VAULT_KEY_FILE", &other_key)
+        .env("AUTHDESK_DATA_DIR", team.dir.path().join("wrong"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("key"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_killed_in_the_middle_of_a_refresh_storm_loses_nothing() {
+    // Refresh tokens stay valid when used (no rotation): a refresh the killed replica got
+    // but never stored costs one more refresh elsewhere, never the credential.
+    let server = OidcServer::start(OidcOptions {
+        access_ttl_secs: 3600,
+        rotate_refresh: false,
+    });
+    let team = Team::new(&server, 100).await;
+    team.expire_all();
+    let mut replicas: Vec<Replica> = (0..3).map(|n| team.replica(n)).collect();
+    let bases: Vec<String> = replicas.iter().map(|r| r.base.clone()).collect();
+    server.reset_stats().await;
+
+    let http = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..1000 {
+        let (http, bases, key, account) = (
+            http.clone(),
+            bases.clone(),
+            team.api_key.clone(),
+            team.account.clone(),
+        );
+        let id = team.ids[i % team.ids.len()];
+        calls.spawn(async move {
+            // As a load balancer would: a replica that does not answer is replaced by the next.
+            let mut last = String::new();
+            for attempt in 0..3 {
+                match call(&http, &bases[(i + attempt) % 3], &key, &account, id).await {
+                    Ok((200, body)) if body["Status"] == 200 => return Ok(attempt > 0),
+                    Ok(other) => return Err(format!("{id}: {other:?}")),
+                    Err(e) => last = e,
+                }
+            }
+            Err(format!("{id}: no replica answered: {last}"))
+        });
+    }
+    // Kill replica 0 once the storm is under way (refreshes in flight).
+    let mut done = 0;
+    let mut failures = vec![];
+    let mut moved = 0;
+    while let Some(outcome) = calls.join_next().await {
+        match outcome.unwrap() {
+            Ok(retried) => moved += retried as usize,
+            Err(e) => failures.push(e),
+        }
+        done += 1;
+        if done == 50 {
+            replicas[0].kill();
+        }
+    }
+    let storm = started.elapsed();
+    assert!(
+        failures.is_empty(),
+        "{} calls failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    assert!(
+        moved > 0,
+        "the kill came after the storm: no call had to move to another replica"
+    );
+    // The killed replica's leases did not hold the others up until they expired (60 s).
+    assert!(
+        storm < std::time::Duration::from_secs(30),
+        "the storm took {storm:?}"
+    );
+    let refreshes = server.stats().await["grants"]["refresh_token"]
+        .as_u64()
+        .unwrap();
+    eprintln!("storm {storm:?}, {moved} calls moved to another replica, {refreshes} refreshes");
+    assert!(
+        (100..=134).contains(&refreshes),
+        "one refresh per credential, plus at most one per lease the killed replica held: {refreshes}"
+    );
+    // Nothing half-written: every credential is authenticated, with a token that works.
+    for &id in &team.ids {
+        let ac = team.desk.get_account_connector(id).unwrap();
+        assert_eq!(ac.status, authdesk_core::AuthStatus::Authenticated, "{id}");
+        let (status, body) = call(&http, &bases[1], &team.api_key, &team.account, id)
+            .await
+            .unwrap();
+        assert!(status == 200 && body["Status"] == 200, "{id}: {body}");
+    }
+    assert_eq!(
+        server.stats().await["grants"]["refresh_token"]
+            .as_u64()
+            .unwrap(),
+        refreshes,
+        "the stored tokens were fresh"
+    );
+}
