@@ -113,6 +113,10 @@ pub enum Command {
         /// <public-url>/connector/callback.
         #[arg(long, value_name = "URL")]
         public_url: Option<String>,
+        /// Seconds between keep-alive passes (each refreshes what expires soon or sat idle;
+        /// every replica runs them, and each credential is refreshed by one).
+        #[arg(long, default_value_t = 60, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+        keep_alive_every: u64,
     },
     /// API clients: OAuth client credentials for partner code (`POST /oauth/token`, as
     /// Cyclr documents).

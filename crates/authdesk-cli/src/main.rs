@@ -114,9 +114,11 @@ fn run(cli: Cli) -> Result<Outcome> {
             account_connector_id,
             reveal,
         } => oauth::inspect(&ctx, account_connector_id, reveal),
-        Command::Serve { listen, public_url } => {
-            local_api::serve(&ctx, listen, public_url.as_deref())
-        }
+        Command::Serve {
+            listen,
+            public_url,
+            keep_alive_every,
+        } => local_api::serve(&ctx, listen, public_url.as_deref(), keep_alive_every),
         Command::ApiKey { rotate } => local_api::api_key(&ctx, rotate),
         Command::ApiClients(cmd) => local_api::api_clients(&ctx, cmd),
         Command::Origins(cmd) => local_api::origins(&ctx, cmd),

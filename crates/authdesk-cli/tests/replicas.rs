@@ -181,8 +181,13 @@ struct Replica {
 
 impl Replica {
     fn start(team: &Team, n: usize) -> Replica {
+        Self::start_with(team, n, &[])
+    }
+
+    fn start_with(team: &Team, n: usize, extra: &[&str]) -> Replica {
         let mut child = Command::new(env!("CARGO_BIN_EXE_authdesk"))
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
             .env("AUTHDESK_DATABASE_URL", &team.database)
             .env("AUTHDESK_VAULT_KEY_FILE", &team.key)
             .env(
@@ -584,4 +589,152 @@ async fn a_replica_killed_in_the_middle_of_a_refresh_storm_loses_nothing() {
         refreshes,
         "the stored tokens were fresh"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_replica_runs_the_keep_alive_and_each_credential_is_refreshed_once() {
+    let server = OidcServer::start(OidcOptions {
+        access_ttl_secs: 3600,
+        rotate_refresh: true,
+    });
+    let team = Team::new(&server, 30).await;
+    team.expire_all();
+    server.reset_stats().await;
+    let _replicas: Vec<Replica> = (0..3)
+        .map(|n| Replica::start_with(&team, n, &["--keep-alive-every", "1"]))
+        .collect();
+    let fresh = || {
+        team.ids
+            .iter()
+            .filter(|&&id| {
+                team.desk
+                    .get_account_connector(id)
+                    .unwrap()
+                    .expires_at
+                    .is_some_and(|e| e > chrono::Utc::now())
+            })
+            .count()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+    while fresh() < team.ids.len() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the keep-alive refreshed {} of 30",
+            fresh()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // A few more passes on every replica: nothing is due any more.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let stats = server.stats().await;
+    assert_eq!(
+        stats["grants"]["refresh_token"], 30,
+        "one refresh per credential: {stats}"
+    );
+    assert_eq!(
+        stats["errors"]["invalid_grant"].as_u64().unwrap_or(0),
+        0,
+        "no stale refresh token used: {stats}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_started_on_one_replica_completes_on_another() {
+    let server = OidcServer::start(OidcOptions::default());
+    let team = Team::new(&server, 1).await;
+    // A new account connector, not signed in yet.
+    let id = team
+        .desk
+        .install(
+            &team.account,
+            "team-provider",
+            InstallRequest {
+                name: "new customer".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .id;
+    team.desk
+        .allow_origin(
+            authdesk_core::settings::OriginPurpose::Target,
+            "https://partner.example",
+        )
+        .unwrap();
+    // Both replicas behind one public address (the redirect URI registered at the provider).
+    let public = ["--public-url", "http://127.0.0.1:8788"];
+    let (a, b) = (
+        Replica::start_with(&team, 0, &public),
+        Replica::start_with(&team, 1, &public),
+    );
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let to = |replica: &Replica, path_and_query: &str| {
+        http.get(format!("{}{path_and_query}", replica.base))
+            .header("Host", "127.0.0.1:8788")
+    };
+    let r = http
+        .post(format!(
+            "{}/v1.0/accounts/{}/signintoken",
+            a.base, team.account
+        ))
+        .header("Host", "127.0.0.1:8788")
+        .bearer_auth(&team.api_key)
+        .json(&json!({"Username": "someone"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let token = r.json::<Value>().await.unwrap()["Token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut start = url::Url::parse("http://x/connectorauth/updateaccountconnectoroauth").unwrap();
+    start
+        .query_pairs_mut()
+        .append_pair("id", &id.to_string())
+        .append_pair("token", &token)
+        .append_pair("targetOrigin", "https://partner.example/done");
+    let r = to(&a, &format!("{}?{}", start.path(), start.query().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    let authorize = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(authorize.starts_with(&server.issuer), "{authorize}");
+    assert!(
+        authorize.contains(
+            &url::form_urlencoded::byte_serialize(b"http://127.0.0.1:8788/connector/callback")
+                .collect::<String>()
+        ),
+        "the redirect URI is the public one: {authorize}"
+    );
+    // The provider sends the browser back to the public address; the load balancer picks B.
+    let callback = sign_in(&authorize, "dora").await;
+    let callback = url::Url::parse(&callback).unwrap();
+    let r = to(
+        &b,
+        &format!("{}?{}", callback.path(), callback.query().unwrap()),
+    )
+    .send()
+    .await
+    .unwrap();
+    let done = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        done.starts_with("https://partner.example/done") && !done.contains("error"),
+        "{done}"
+    );
+    assert_eq!(
+        team.desk.get_account_connector(id).unwrap().status,
+        authdesk_core::AuthStatus::Authenticated
+    );
+    // Another Host is refused by a replica with a public URL.
+    let r = http
+        .get(format!("{}/v1.0/accounts", a.base))
+        .bearer_auth(&team.api_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 421);
 }

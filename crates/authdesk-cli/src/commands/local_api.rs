@@ -9,7 +9,12 @@ use authdesk_core::settings::OriginPurpose;
 use super::Ctx;
 use crate::cli::{ApiClientsCmd, OriginsCmd};
 
-pub fn serve(ctx: &Ctx, listen: std::net::SocketAddr, public_url: Option<&str>) -> Result<()> {
+pub fn serve(
+    ctx: &Ctx,
+    listen: std::net::SocketAddr,
+    public_url: Option<&str>,
+    keep_alive_every: u64,
+) -> Result<()> {
     let public = public_url.map(authdesk_api::PublicUrl::parse).transpose()?;
     // A server must open the secrets it serves: a wrong or missing data key (checked
     // against the key check stored with the data, shared by every replica) stops it here.
@@ -29,7 +34,7 @@ pub fn serve(ctx: &Ctx, listen: std::net::SocketAddr, public_url: Option<&str>) 
         let keep_alive = engine.clone();
         tokio::spawn(async move {
             keep_alive
-                .keep_alive_forever(std::time::Duration::from_secs(60))
+                .keep_alive_forever(std::time::Duration::from_secs(keep_alive_every))
                 .await
         });
         tokio::select! {

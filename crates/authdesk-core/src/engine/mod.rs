@@ -547,6 +547,29 @@ impl Engine {
     }
 
     /// [`Engine::refresh_now`], saying in the history what asked for it.
+    /// The keep-alive's refresh: only if the credential, read now, is still due (the list
+    /// it came from may be stale: every replica of a team server runs the keep-alive), and
+    /// with the version of that very read, so a refresh committed by anyone after it is
+    /// used rather than repeated.
+    async fn refresh_if_still_due(
+        &self,
+        id: i64,
+        soon: DateTime<Utc>,
+        idle_before: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.context(id).await?.oauth2()?;
+        let t = self.db(move |desk| desk.load_tokens(id)).await?;
+        let due = t.expires_at.is_some_and(|e| e <= soon)
+            || t.obtained_at.is_none_or(|o| o <= idle_before);
+        if !due || t.refresh_token.is_none() {
+            return Ok(false);
+        }
+        self.ensure_token_for(id, Some(t.version), Trigger::KeepAlive)
+            .await?;
+        self.forget_prepared(id);
+        Ok(true)
+    }
+
     async fn refresh_for(&self, id: i64, trigger: Trigger) -> Result<AccountConnector> {
         self.context(id).await?.oauth2()?;
         let version = self.db(move |desk| desk.load_tokens(id)).await?.version;
@@ -975,11 +998,11 @@ impl Engine {
             } else {
                 continue;
             };
-            let result = self
-                .refresh_for(id, Trigger::KeepAlive)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string());
+            let result = match self.refresh_if_still_due(id, soon, idle_before).await {
+                Ok(false) => continue, // another replica or process got there first
+                Ok(true) => Ok(()),
+                Err(e) => Err(e.to_string()),
+            };
             outcomes.push(KeepAliveOutcome {
                 account_connector_id: id,
                 reason,
