@@ -122,6 +122,20 @@ pub enum Command {
     /// Cyclr documents).
     #[command(subcommand, name = "api-clients")]
     ApiClients(ApiClientsCmd),
+    /// Copy this data directory (SQLite) into an empty PostgreSQL database for a team
+    /// server, in one transaction: accounts, library, account connectors, secrets (re-sealed
+    /// under the server's data key), history, settings, API clients.
+    Migrate {
+        /// The PostgreSQL database to fill (postgres://user:pass@host:port/db); it must hold
+        /// no Authdesk data yet.
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// Keep the server's new data key in this file (created, mode 0600; give it to the
+        /// server as AUTHDESK_VAULT_KEY_FILE or as the systemd credential authdesk-vault-key).
+        /// Without it the key goes into this machine's OS keychain.
+        #[arg(long, value_name = "PATH")]
+        to_key_file: Option<std::path::PathBuf>,
+    },
     /// Print the local API key (created on first use), or replace it. (Authdesk's own
     /// addition for scripts; partner code uses API clients.)
     ApiKey {

@@ -72,6 +72,25 @@ impl Out {
         Ok(())
     }
 
+    pub fn migration(&self, r: &authdesk_core::MigrationReport, key: &str) -> Result<()> {
+        self.emit(r, || {
+            format!(
+                "Copied {} accounts, {} library connectors, {} account connectors, {} secrets \
+                 (re-sealed), {} history entries, {} API clients, {} allowed origins.\n\
+                 The server's data key is in {key} (vault {}). Sign-in tokens, sign-ins in \
+                 progress and refresh leases are not copied.\n",
+                r.accounts,
+                r.library_connectors,
+                r.account_connectors,
+                r.secrets,
+                r.history_entries,
+                r.api_clients,
+                r.allowed_origins,
+                r.vault_id
+            )
+        })
+    }
+
     pub fn text(&self, s: &str) -> Result<()> {
         self.emit(s, || format!("{s}\n"))
     }

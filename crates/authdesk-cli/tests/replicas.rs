@@ -3,6 +3,7 @@
 //! Real components: Debian's PostgreSQL (a throwaway cluster, `scripts/pg-cluster.sh`,
 //! named by `AUTHDESK_TEST_PG_CLUSTER`; scripts/test.sh starts it) and oidc-provider.
 
+mod common;
 #[path = "../../authdesk-core/tests/support/oidc.rs"]
 mod oidc;
 
@@ -737,4 +738,139 @@ async fn a_sign_in_started_on_one_replica_completes_on_another() {
         .await
         .unwrap();
     assert_eq!(r.status(), 421);
+}
+
+#[test]
+fn a_desktop_is_handed_over_to_a_team_server_with_its_secrets_resealed() {
+    // A consultant's desk (SQLite, the data key in gnome-keyring).
+    let desk = common::Desk::new();
+    let account = desk.create_account("Customer A");
+    desk.run_with_stdin(
+        &[
+            "connectors",
+            "set-client",
+            "github",
+            "--client-id",
+            "gh-app",
+            "--client-secret-stdin",
+        ],
+        Some("gh-app-secret-CANARY1"),
+    )
+    .ok();
+    let stripe = desk.install(&account, "stripe", &[]);
+    desk.run_with_stdin(
+        &[
+            "account-connectors",
+            "set-authvalue",
+            &stripe.to_string(),
+            "--stdin",
+        ],
+        Some("sk_test_CANARY2"),
+    )
+    .ok();
+    let github = desk.install(&account, "github", &[]);
+    desk.run_with_stdin(
+        &["account-connectors", "set-authvalue", &github.to_string(), "--stdin"],
+        Some(r#"{"AccessToken":"gho_CANARY3","RefreshToken":"ghr_CANARY4","Expires":"2099-01-01T00:00:00Z"}"#),
+    )
+    .ok();
+    let api_key = desk.run(&["api-key"]).ok().trim().to_string();
+    desk.run(&["origins", "add", "https://partner.example"])
+        .ok();
+    let history_before = desk.run(&["--json", "history", &github.to_string()]).json();
+
+    let database = fresh_database();
+    let key = desk.dir.path().join("server.key");
+    let report = desk
+        .run(&[
+            "--json",
+            "migrate",
+            "--to",
+            &database,
+            "--to-key-file",
+            key.to_str().unwrap(),
+        ])
+        .json();
+    assert_eq!(report["Accounts"], 1, "{report}");
+    assert_eq!(report["AccountConnectors"], 2, "{report}");
+    // Two tokens, an API key, a client secret, the API key setting.
+    assert_eq!(report["Secrets"], 5, "{report}");
+
+    // The team server's view: the same data, opened with the server's key only.
+    let server = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_authdesk"))
+            .args(args)
+            .env("AUTHDESK_DATABASE_URL", &database)
+            .env("AUTHDESK_VAULT_KEY_FILE", &key)
+            .env("AUTHDESK_DATA_DIR", desk.dir.path().join("server"))
+            // No keychain: the server has only its key file.
+            .env(
+                "DBUS_SESSION_BUS_ADDRESS",
+                "unix:path=/nonexistent/authdesk-test-bus",
+            )
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "authdesk {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let reveal = |id: i64| -> Value {
+        serde_json::from_str(&server(&["--json", "inspect", &id.to_string(), "--reveal"])).unwrap()
+    };
+    let secret = |i: &Value, field: &str| {
+        i["Secrets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Field"] == field)
+            .unwrap()["Value"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(secret(&reveal(stripe), "ApiKey"), "sk_test_CANARY2");
+    let g = reveal(github);
+    assert_eq!(secret(&g, "AccessToken"), "gho_CANARY3");
+    assert_eq!(secret(&g, "RefreshToken"), "ghr_CANARY4");
+    assert_eq!(server(&["api-key"]).trim(), api_key);
+    assert!(server(&["origins", "list"]).contains("https://partner.example"));
+    let history_after: Value =
+        serde_json::from_str(&server(&["--json", "history", &github.to_string()])).unwrap();
+    assert_eq!(history_after, history_before);
+    // New rows continue after the copied ids.
+    let third: Value = serde_json::from_str(&server(&[
+        "--json",
+        "account-connectors",
+        "install",
+        &account,
+        "github",
+        "--name",
+        "third",
+    ]))
+    .unwrap();
+    assert!(third["Id"].as_i64().unwrap() > github, "{third}");
+
+    // No secret in plaintext in the database.
+    let dump = pg_dump(&database);
+    for canary in ["CANARY1", "CANARY2", "CANARY3", "CANARY4", api_key.as_str()] {
+        assert!(
+            !contains(&dump, canary),
+            "{canary} is in plaintext in pg_dump"
+        );
+    }
+    // A second hand-over into the same database is refused, and changes nothing.
+    let again = desk
+        .run(&[
+            "migrate",
+            "--to",
+            &database,
+            "--to-key-file",
+            key.to_str().unwrap(),
+        ])
+        .fails();
+    assert!(again.contains("already holds Authdesk data"), "{again}");
+    assert!(!again.contains("CANARY"), "{again}");
 }

@@ -28,5 +28,5 @@ pub use domain::*;
 pub use engine::{Engine, EngineConfig};
 pub use error::{Error, Result};
 pub use secret::Secret;
-pub use service::{timezone_names, Authdesk, Clock, OpenOptions, VaultStatus};
+pub use service::{timezone_names, Authdesk, Clock, MigrationReport, OpenOptions, VaultStatus};
 pub use vault::KeySource;

@@ -16,10 +16,12 @@ use crate::store::{self, Store};
 mod account_connectors;
 mod accounts;
 mod library;
+mod migrate;
 
 use crate::vault::{KeySource, SealedAt, Vault, KEY_CHECK_PLAINTEXT};
 pub(crate) use account_connectors::write_property;
 pub use accounts::{checked_timezone, parse_guid, timezone_names};
+pub use migrate::MigrationReport;
 
 /// The time source; injectable so tests can move time.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;

@@ -48,6 +48,15 @@ pub fn serve(
     })
 }
 
+pub fn migrate(ctx: &Ctx, to: &str, key_file: Option<std::path::PathBuf>) -> Result<()> {
+    let key = match key_file {
+        Some(path) => authdesk_core::KeySource::File(path),
+        None => authdesk_core::KeySource::Keychain,
+    };
+    let report = ctx.desk.migrate_to_postgres(to, &key)?;
+    ctx.out.migration(&report, &key.describe())
+}
+
 pub fn api_key(ctx: &Ctx, rotate: bool) -> Result<()> {
     let key = if rotate {
         ctx.desk.rotate_api_key()?
