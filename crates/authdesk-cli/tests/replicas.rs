@@ -588,3 +588,48 @@ fn a_desktop_is_handed_over_to_a_team_server_with_its_secrets_resealed() {
     assert!(again.contains("already holds Authdesk data"), "{again}");
     assert!(!again.contains("CANARY"), "{again}");
 }
+
+#[test]
+fn a_replica_reconnects_after_postgresql_drops_its_connection() {
+    let database = fresh_database();
+    let dir = tempfile::tempdir().unwrap();
+    let desk = Authdesk::open(OpenOptions {
+        data_dir: dir.path().join("d"),
+        database: Some(database.clone()),
+        key_source: KeySource::File(dir.path().join("k")),
+        clock: Arc::new(chrono::Utc::now),
+    })
+    .unwrap();
+    desk.create_account(authdesk_core::NewAccount {
+        name: "Before".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    // The server ends every other session on the database (a restart, a failover, an
+    // idle-connection reaper).
+    sql(
+        &database,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    );
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    // Reads and new transactions go to a new connection, no error seen.
+    assert_eq!(desk.list_accounts().unwrap().len(), 1);
+    sql(
+        &database,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    );
+    desk.create_account(authdesk_core::NewAccount {
+        name: "After".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    let names: Vec<String> = desk
+        .list_accounts()
+        .unwrap()
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
+    assert_eq!(names, vec!["After", "Before"]);
+}

@@ -416,7 +416,15 @@ struct PgRequest {
     op: PgOp,
     sql: String,
     params: Vec<PgParam>,
-    reply: mpsc::Sender<std::result::Result<PgAnswer, postgres::Error>>,
+    reply: mpsc::Sender<Result<PgAnswer>>,
+}
+
+impl PgRequest {
+    /// A batch that ends a transaction (`...; COMMIT` or `ROLLBACK`).
+    fn op_ends_transaction(&self) -> bool {
+        let sql = self.sql.trim_end().trim_end_matches(';').trim_end();
+        matches!(self.op, PgOp::Batch) && (sql.ends_with("COMMIT") || sql.ends_with("ROLLBACK"))
+    }
 }
 
 enum PgAnswer {
@@ -444,14 +452,69 @@ impl PgConn {
                         return;
                     }
                 };
+                // Whether a transaction is open on `client` (BEGIN sent, no COMMIT/ROLLBACK).
+                let mut in_transaction = false;
                 for r in incoming {
+                    let ends = r.op_ends_transaction();
+                    if client.is_closed() {
+                        if in_transaction {
+                            // The transaction went with its connection: every statement
+                            // until its end fails, so nothing runs outside it.
+                            if ends {
+                                in_transaction = false;
+                            }
+                            let answer = if r.sql.trim() == "ROLLBACK" {
+                                Ok(PgAnswer::Done)
+                            } else {
+                                Err(Error::Internal(
+                                    "the connection to PostgreSQL was lost in the middle of a \
+                                     transaction; none of it was committed"
+                                        .into(),
+                                ))
+                            };
+                            let _ = r.reply.send(answer);
+                            continue;
+                        }
+                        // Between transactions: connect again (the server restarted, a
+                        // proxy closed an idle connection).
+                        match postgres::Client::connect(&url, postgres::NoTls) {
+                            Ok(c) => {
+                                tracing::warn!("reconnected to PostgreSQL");
+                                client = c;
+                            }
+                            Err(e) => {
+                                let _ = r.reply.send(Err(DbError::Postgres(e).into()));
+                                continue;
+                            }
+                        }
+                    }
                     let refs = pg_refs(&r.params);
-                    let answer = match r.op {
+                    let run = |client: &mut postgres::Client| match r.op {
                         PgOp::Query => client.query_typed(&r.sql, &refs).map(PgAnswer::Rows),
                         PgOp::Execute => client.execute_typed(&r.sql, &refs).map(PgAnswer::Count),
                         PgOp::Batch => client.batch_execute(&r.sql).map(|()| PgAnswer::Done),
                     };
-                    let _ = r.reply.send(answer);
+                    let mut answer = run(&mut client);
+                    // A connection found dead by this very request: a read, or the start of
+                    // a transaction, outside any transaction, is safe to send again on a new
+                    // connection (nothing of it ran).
+                    let retry_safe = !in_transaction
+                        && (matches!(r.op, PgOp::Query) || r.sql.trim_start().starts_with("BEGIN"));
+                    if answer.is_err() && client.is_closed() && retry_safe {
+                        if let Ok(c) = postgres::Client::connect(&url, postgres::NoTls) {
+                            tracing::warn!("reconnected to PostgreSQL");
+                            client = c;
+                            answer = run(&mut client);
+                        }
+                    }
+                    if r.sql.trim_start().starts_with("BEGIN") {
+                        in_transaction = answer.is_ok();
+                    } else if ends {
+                        in_transaction = false;
+                    }
+                    let _ = r
+                        .reply
+                        .send(answer.map_err(|e| DbError::Postgres(e).into()));
                 }
             })
             .expect("a thread for the PostgreSQL connection");
@@ -475,9 +538,9 @@ impl PgConn {
                 reply,
             })
             .map_err(|_| Error::Internal("the PostgreSQL connection is gone".into()))?;
-        Ok(answer
+        answer
             .recv()
-            .map_err(|_| Error::Internal("the PostgreSQL connection is gone".into()))??)
+            .map_err(|_| Error::Internal("the PostgreSQL connection is gone".into()))?
     }
 
     pub fn batch(&self, sql: &str) -> Result<()> {
