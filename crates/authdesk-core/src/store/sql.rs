@@ -433,6 +433,17 @@ enum PgAnswer {
     Done,
 }
 
+/// Whether an error means the session is over (closed socket, or the server's own words:
+/// an administrator or a crash shut it down).
+fn connection_lost(e: &postgres::Error) -> bool {
+    use postgres::error::SqlState;
+    e.is_closed()
+        || matches!(
+            e.code(),
+            Some(c) if *c == SqlState::ADMIN_SHUTDOWN || *c == SqlState::CRASH_SHUTDOWN
+        )
+}
+
 impl PgConn {
     /// Connects on a new thread, which ends when the connection is dropped.
     pub fn connect(url: &str) -> std::result::Result<PgConn, postgres::Error> {
@@ -454,9 +465,12 @@ impl PgConn {
                 };
                 // Whether a transaction is open on `client` (BEGIN sent, no COMMIT/ROLLBACK).
                 let mut in_transaction = false;
+                // The server ended the session (its last error said so) even if the client
+                // has not noticed the closed socket yet.
+                let mut lost = false;
                 for r in incoming {
                     let ends = r.op_ends_transaction();
-                    if client.is_closed() {
+                    if lost || client.is_closed() {
                         if in_transaction {
                             // The transaction went with its connection: every statement
                             // until its end fails, so nothing runs outside it.
@@ -500,10 +514,12 @@ impl PgConn {
                     // connection (nothing of it ran).
                     let retry_safe = !in_transaction
                         && (matches!(r.op, PgOp::Query) || r.sql.trim_start().starts_with("BEGIN"));
-                    if answer.is_err() && client.is_closed() && retry_safe {
+                    lost = answer.as_ref().is_err_and(|e| connection_lost(e)) || client.is_closed();
+                    if lost && retry_safe {
                         if let Ok(c) = postgres::Client::connect(&url, postgres::NoTls) {
                             tracing::warn!("reconnected to PostgreSQL");
                             client = c;
+                            lost = false;
                             answer = run(&mut client);
                         }
                     }
