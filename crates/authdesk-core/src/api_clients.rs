@@ -101,7 +101,7 @@ impl Authdesk {
         let client_id = uuid::Uuid::new_v4().to_string();
         let secret = Secret::new(random_token("adk_cs_"));
         let now = self.now();
-        self.store().write(|tx| {
+        self.store()?.write(|tx| {
             tx.execute(
                 "INSERT INTO api_clients(client_id, name, secret_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
                 args![client_id, name, sha256_hex(secret.expose()), ts(now)])?;
@@ -119,7 +119,7 @@ impl Authdesk {
     }
 
     pub fn list_api_clients(&self) -> Result<Vec<ApiClient>> {
-        let store = self.store();
+        let store = self.store()?;
         store.conn().query_map(
             "SELECT client_id, name, created_at, revoked_at FROM api_clients ORDER BY created_at, client_id",
             args![],
@@ -131,7 +131,7 @@ impl Authdesk {
     pub fn revoke_api_client(&self, client_id: &str) -> Result<ApiClient> {
         let now = self.now();
         let client_id = client_id.trim().to_string();
-        self.store().write(|tx| {
+        self.store()?.write(|tx| {
             let n = tx.execute(
                 "UPDATE api_clients SET revoked_at = COALESCE(revoked_at, ?2) WHERE client_id = ?1",
                 args![client_id, ts(now)],
@@ -145,7 +145,7 @@ impl Authdesk {
             )?;
             Ok(())
         })?;
-        self.store().conn().query_row(
+        self.store()?.conn().query_row(
             "SELECT client_id, name, created_at, revoked_at FROM api_clients WHERE client_id = ?1",
             args![&client_id],
             client_from_row,
@@ -160,7 +160,7 @@ impl Authdesk {
         client_secret: &Secret,
         scope: Option<&str>,
     ) -> Result<std::result::Result<IssuedToken, TokenRefusal>> {
-        let stored: Option<String> = self.store().conn().query_opt(
+        let stored: Option<String> = self.store()?.conn().query_opt(
             "SELECT secret_hash FROM api_clients WHERE client_id = ?1 AND revoked_at IS NULL",
             args![client_id],
             |r| r.get(0),
@@ -191,7 +191,7 @@ impl Authdesk {
         let token = Secret::new(random_token("adk_at_"));
         let now = self.now();
         let expires_at = now + API_TOKEN_TTL;
-        self.store().write(|tx| {
+        self.store()?.write(|tx| {
             tx.execute("DELETE FROM api_tokens WHERE expires_at < ?1", args![ts(now)])?;
             tx.execute(
                 "INSERT INTO api_tokens(token_hash, client_id, account_id, created_at, expires_at)
@@ -216,7 +216,7 @@ impl Authdesk {
     /// Who a bearer token speaks for, if it is a live token of a live client.
     pub fn check_api_token(&self, token: &str) -> Result<Option<TokenGrant>> {
         let now = ts(self.now());
-        self.store().conn().query_opt(
+        self.store()?.conn().query_opt(
             "SELECT t.client_id, t.account_id FROM api_tokens t
                  JOIN api_clients c ON c.client_id = t.client_id
                  WHERE t.token_hash = ?1 AND t.expires_at > ?2 AND c.revoked_at IS NULL",

@@ -60,8 +60,65 @@ pub struct VaultStatus {
     pub problem: Option<String>,
 }
 
+/// Where connections to the store come from.
+enum Stores {
+    /// SQLite: one connection per process (writers queue on the database's lock anyway).
+    Single(Mutex<Store>),
+    /// PostgreSQL: a pool, so one replica's reads do not wait for each other.
+    Pool(r2d2::Pool<crate::store::PgManager>),
+}
+
+/// How many connections one process keeps to PostgreSQL at most (`AUTHDESK_DATABASE_POOL`).
+const DEFAULT_POOL: u32 = 8;
+
+impl Stores {
+    fn new(first: Store, database: Option<&str>) -> Result<Stores> {
+        let Some(url) = database else {
+            return Ok(Stores::Single(Mutex::new(first)));
+        };
+        let size = std::env::var("AUTHDESK_DATABASE_POOL")
+            .ok()
+            .and_then(|v| v.parse::<u32>().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(DEFAULT_POOL);
+        let pool = r2d2::Pool::builder()
+            .max_size(size)
+            .min_idle(Some(1))
+            .build_unchecked(crate::store::PgManager {
+                url: url.to_string(),
+            });
+        // The connection that migrated the schema is the pool's first.
+        drop(first);
+        Ok(Stores::Pool(pool))
+    }
+}
+
+pub(crate) enum StoreGuard<'a> {
+    Single(MutexGuard<'a, Store>),
+    Pooled(r2d2::PooledConnection<crate::store::PgManager>),
+}
+
+impl std::ops::Deref for StoreGuard<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        match self {
+            StoreGuard::Single(g) => g,
+            StoreGuard::Pooled(c) => c,
+        }
+    }
+}
+
+impl std::ops::DerefMut for StoreGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Store {
+        match self {
+            StoreGuard::Single(g) => g,
+            StoreGuard::Pooled(c) => c,
+        }
+    }
+}
+
 pub struct Authdesk {
-    store: Mutex<Store>,
+    store: Stores,
     data_dir: PathBuf,
     key_source: KeySource,
     vault: Mutex<Option<Arc<Vault>>>,
@@ -99,7 +156,7 @@ impl Authdesk {
         };
         library::sync_builtin_catalog(&mut store, &(options.clock)())?;
         Ok(Authdesk {
-            store: Mutex::new(store),
+            store: Stores::new(store, options.database.as_deref())?,
             data_dir: options.data_dir,
             key_source: options.key_source,
             vault: Mutex::new(None),
@@ -120,15 +177,24 @@ impl Authdesk {
         (self.clock)()
     }
 
-    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
-        // A panic while holding the lock cannot leave SQLite half-written (the transaction
-        // rolls back on drop), so a poisoned lock is safe to reuse.
-        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    /// A connection to the store: SQLite's one connection, or one of the PostgreSQL pool's.
+    pub(crate) fn store(&self) -> Result<StoreGuard<'_>> {
+        match &self.store {
+            // A panic while holding the lock cannot leave SQLite half-written (the
+            // transaction rolls back on drop), so a poisoned lock is safe to reuse.
+            Stores::Single(m) => Ok(StoreGuard::Single(
+                m.lock().unwrap_or_else(|p| p.into_inner()),
+            )),
+            Stores::Pool(pool) => pool
+                .get()
+                .map(StoreGuard::Pooled)
+                .map_err(|e| Error::Internal(format!("no PostgreSQL connection available: {e}"))),
+        }
     }
 
     /// Changes when anything is committed to this data directory, by any process.
     pub fn change_marker(&self) -> Result<crate::store::ChangeMarker> {
-        self.store().change_marker()
+        self.store()?.change_marker()
     }
 
     /// The vault, opening it (and creating the data key on first use) if needed.
@@ -143,7 +209,7 @@ impl Authdesk {
     }
 
     fn open_vault(&self) -> Result<Vault> {
-        let mut store = self.store();
+        let mut store = self.store()?;
         let existing = store.meta(META_VAULT_ID)?;
         let (vault_id, key_check) = match existing {
             Some(id) => (id, store.meta(META_KEY_CHECK)?),
@@ -173,7 +239,7 @@ impl Authdesk {
     /// Where the data key lives and whether it opens this data directory's secrets.
     /// Never creates a key.
     pub fn vault_status(&self) -> Result<VaultStatus> {
-        let vault_id = self.store().meta(META_VAULT_ID)?;
+        let vault_id = self.store()?.meta(META_VAULT_ID)?;
         let (available, problem) = match &vault_id {
             None => (
                 false,

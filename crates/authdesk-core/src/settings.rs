@@ -171,7 +171,7 @@ impl Authdesk {
             &key,
         );
         let now = ts(self.now());
-        let stored = self.store().write(|tx| {
+        let stored = self.store()?.write(|tx| {
             let exists: bool = tx
                 .query_opt("SELECT 1 FROM settings WHERE key = ?1", args![API_KEY], |_| Ok(true))?
                 .unwrap_or(false);
@@ -219,7 +219,7 @@ impl Authdesk {
 
     fn setting_secret(&self, key: &str) -> Result<Option<Secret>> {
         let sealed: Option<Vec<u8>> = self
-            .store()
+            .store()?
             .conn()
             .query_opt(
                 "SELECT sealed_value FROM settings WHERE key = ?1",
@@ -238,7 +238,7 @@ impl Authdesk {
     }
 
     pub fn allowed_origins(&self, purpose: OriginPurpose) -> Result<Vec<String>> {
-        let store = self.store();
+        let store = self.store()?;
         store.conn().query_map(
             "SELECT origin FROM allowed_origins WHERE purpose = ?1 ORDER BY origin",
             args![purpose.as_db()],
@@ -254,7 +254,7 @@ impl Authdesk {
             ))
         })?;
         let now = ts(self.now());
-        self.store().write(|tx| {
+        self.store()?.write(|tx| {
             tx.execute(
                 "INSERT INTO allowed_origins(purpose, origin, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
                 args![purpose.as_db(), normal, now])?;
@@ -280,7 +280,7 @@ impl Authdesk {
             })
             .collect::<Result<Vec<_>>>()?;
         let now = ts(self.now());
-        self.store().write(|tx| {
+        self.store()?.write(|tx| {
             tx.execute("DELETE FROM allowed_origins WHERE purpose = ?1", args![purpose.as_db()])?;
             for o in &normal {
                 tx.execute(
@@ -294,7 +294,7 @@ impl Authdesk {
 
     pub fn disallow_origin(&self, purpose: OriginPurpose, origin: &str) -> Result<()> {
         let normal = origin_of(origin).unwrap_or_else(|| origin.to_string());
-        let n = self.store().write(|tx| {
+        let n = self.store()?.write(|tx| {
             tx.execute(
                 "DELETE FROM allowed_origins WHERE purpose = ?1 AND origin = ?2",
                 args![purpose.as_db(), normal],
@@ -311,7 +311,7 @@ impl Authdesk {
         let Some(origin) = origin_of(url) else {
             return Ok(None);
         };
-        let found: Option<i64> = self.store().conn().query_opt(
+        let found: Option<i64> = self.store()?.conn().query_opt(
             "SELECT 1 FROM allowed_origins WHERE purpose = ?1 AND origin = ?2",
             args![purpose.as_db(), origin],
             |r| r.get(0),
@@ -332,7 +332,7 @@ impl Authdesk {
         let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>());
         let now = self.now();
         let expires_at = now + SIGN_IN_TOKEN_TTL;
-        self.store().write(|tx| {
+        self.store()?.write(|tx| {
             tx.execute(
                 "INSERT INTO account_users(account_id, username, created_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT(account_id, username) DO NOTHING",
@@ -360,7 +360,7 @@ impl Authdesk {
     ) -> Result<std::result::Result<String, SignInTokenRejection>> {
         let now = ts(self.now());
         let hash = sha256_hex(token);
-        let owner: Option<(String, String)> = self.store().write(|tx| {
+        let owner: Option<(String, String)> = self.store()?.write(|tx| {
             tx.query_opt(
                 "UPDATE sign_in_tokens SET used_at = ?2
                      WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?2

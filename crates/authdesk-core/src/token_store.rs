@@ -247,7 +247,7 @@ impl Authdesk {
             Option<String>,
         );
         let row: Row = self
-            .store()
+            .store()?
             .conn()
             .query_opt(
                 "SELECT credential_version, status, expires_at, refresh_expires_at, retry_after, refresh_failures,
@@ -283,7 +283,7 @@ impl Authdesk {
     /// The stored access token's lifetime (expiry minus when it was obtained), if known.
     /// Reads no secret.
     pub fn load_token_times(&self, id: i64) -> Result<Option<Duration>> {
-        let row: Option<(Option<String>, Option<String>)> = self.store().conn().query_opt(
+        let row: Option<(Option<String>, Option<String>)> = self.store()?.conn().query_opt(
             "SELECT expires_at, access_obtained_at FROM account_connectors WHERE id = ?1",
             args![id],
             |r| Ok((r.get(0)?, r.get(1)?)),
@@ -308,7 +308,7 @@ impl Authdesk {
     ) -> Result<Option<i64>> {
         let vault = self.vault()?;
         let now = self.now();
-        self.store().write(|tx| {
+        self.store()?.write(|tx| {
             if let Some(e) = &expected {
                 if !still_current(tx, id, e)? {
                     return Ok(None);
@@ -382,7 +382,7 @@ impl Authdesk {
         expected: Expected<'_>,
     ) -> Result<bool> {
         let now = self.now();
-        self.store().write(|tx| {
+        self.store()?.write(|tx| {
             if !still_current(tx, id, &expected)? {
                 return Ok(false);
             }
@@ -409,7 +409,7 @@ impl Authdesk {
         expected: Expected<'_>,
     ) -> Result<Option<DateTime<Utc>>> {
         let now = self.now();
-        self.store().write(|tx| {
+        self.store()?.write(|tx| {
             if !still_current(tx, id, &expected)? {
                 return Ok(None);
             }
@@ -449,7 +449,7 @@ impl Authdesk {
     /// sign-in): record it without touching the stored credential.
     pub fn record_failure(&self, id: i64, kind: &str, message: &str) -> Result<()> {
         let now = self.now();
-        self.store().write(|tx| {
+        self.store()?.write(|tx| {
             tx.execute(
                 "UPDATE account_connectors SET last_error = ?2, updated_at = ?3,
                      status = CASE WHEN status = 'authenticated' THEN status ELSE 'error' END
@@ -465,7 +465,7 @@ impl Authdesk {
     /// tokens that were stored, read in the same transaction, for revocation.
     pub fn take_credentials(&self, id: i64, event: &str) -> Result<TakenTokens> {
         let now = self.now();
-        let sealed = self.store().write(|tx| {
+        let sealed = self.store()?.write(|tx| {
             let sealed = sealed_tokens_in(tx, id)?;
             tx.execute("DELETE FROM account_connector_secrets WHERE account_connector_id = ?1", args![id])?;
             tx.execute(
@@ -490,7 +490,7 @@ impl Authdesk {
         ids: impl FnOnce(&Db<'_>) -> Result<Vec<i64>>,
         delete: impl FnOnce(&Db<'_>) -> Result<()>,
     ) -> Result<Vec<(i64, Result<TakenTokens>)>> {
-        let sealed = self.store().write(|tx| {
+        let sealed = self.store()?.write(|tx| {
             let mut all = Vec::new();
             for id in ids(tx)? {
                 all.push((id, sealed_tokens_in(tx, id)?));
@@ -510,7 +510,7 @@ impl Authdesk {
         let now = self.now();
         let _ = self
             .store()
-            .write(|tx| record_event(tx, id, now, kind, detail, trigger));
+            .and_then(|mut s| s.write(|tx| record_event(tx, id, now, kind, detail, trigger)));
     }
 
     /// A method call's verdict on the stored credential: 2xx verified it, 401/403 refused
@@ -519,7 +519,7 @@ impl Authdesk {
     pub fn record_check(&self, id: i64, http_status: u16) -> Result<()> {
         let ok = (200..300).contains(&http_status);
         let now = self.now();
-        self.store().write(|tx| {
+        self.store()?.write(|tx| {
             let known: Option<(Option<i64>, bool)> = tx.query_opt(
                 "SELECT checked_status, COALESCE(checked_version = credential_version, 0 = 1)
                      FROM account_connectors WHERE id = ?1",
@@ -576,7 +576,7 @@ impl Authdesk {
         expected_version: i64,
     ) -> Result<LeaseOutcome> {
         let now = self.now();
-        self.store().write(|tx| {
+        self.store()?.write(|tx| {
             let version: i64 = tx.query_row(
                 "SELECT credential_version FROM account_connectors WHERE id = ?1",
                 args![id],
@@ -606,7 +606,7 @@ impl Authdesk {
     }
 
     pub fn release_lease(&self, id: i64, holder: &str) -> Result<()> {
-        self.store().write(|tx| release_lease_in(tx, id, holder))
+        self.store()?.write(|tx| release_lease_in(tx, id, holder))
     }
 
     /// Records a new authorization request; the verifier is sealed, `state` kept as a hash.
@@ -633,7 +633,7 @@ impl Authdesk {
             None => None,
         };
         let expires = now + ttl;
-        self.store().write(|tx| {
+        self.store()?.write(|tx| {
             tx.execute("DELETE FROM pending_authorizations WHERE expires_at < ?1", args![ts(now)])?;
             tx.execute(
                 "INSERT INTO pending_authorizations(state_hash, account_connector_id, redirect_uri, sealed_verifier, created_at, expires_at, web_return)
@@ -650,7 +650,7 @@ impl Authdesk {
         let now = self.now();
         let hash = state_hash(state);
         type Row = (i64, String, Option<Vec<u8>>, String, Option<String>);
-        let row: Option<Row> = self.store().write(|tx| {
+        let row: Option<Row> = self.store()?.write(|tx| {
             tx
                 .query_opt(
                     "DELETE FROM pending_authorizations WHERE state_hash = ?1
@@ -695,7 +695,7 @@ impl Authdesk {
 
     /// The latest history entries, newest first.
     pub fn credential_events(&self, id: i64, limit: usize) -> Result<Vec<CredentialEvent>> {
-        let store = self.store();
+        let store = self.store()?;
         store.conn().query_map(
             "SELECT at, kind, detail, trigger FROM credential_events WHERE account_connector_id = ?1
              ORDER BY id DESC LIMIT ?2",
@@ -720,7 +720,7 @@ impl Authdesk {
         soon: DateTime<Utc>,
         idle_before: DateTime<Utc>,
     ) -> Result<Vec<WatchedCredential>> {
-        let store = self.store();
+        let store = self.store()?;
         store.conn().query_map(
             "SELECT id, expires_at, last_use FROM (
                  SELECT id, expires_at, COALESCE(last_refreshed_at, authenticated_at) AS last_use

@@ -45,7 +45,7 @@ impl Authdesk {
             self.check_credential_input(def, method, &req.properties, req.auth_value.as_ref())?;
         let stored_method = (!method.is_default()).then(|| method.id.to_string());
         let now = self.now();
-        let id = self.store().write(|tx| {
+        let id = self.store()?.write(|tx| {
             let id: i64 = tx.query_row(
                 "INSERT INTO account_connectors(account_id, connector_id, name, description, created_at, updated_at,
                      authentication_method, partner_integration)
@@ -87,7 +87,7 @@ impl Authdesk {
     ) -> Result<Page<AccountConnector>> {
         let filter = self.resolve(filter)?;
         let condition = filter.condition(None);
-        let store = self.store();
+        let store = self.store()?;
         let conn = store.conn();
         let total: i64 = conn.query_row(
             &format!(
@@ -140,7 +140,7 @@ impl Authdesk {
         loop {
             let condition = filter.condition(after);
             let items = load_many(
-                &self.store().conn(),
+                &self.store()?.conn(),
                 &condition.sql(),
                 &condition.params(),
                 &format!("ORDER BY ac.id LIMIT {}", chunk.clamp(1, 100_000)),
@@ -183,7 +183,7 @@ impl Authdesk {
 
     /// Counts over the whole data directory (aggregate queries, no rows loaded).
     pub fn counts(&self) -> Result<Counts> {
-        let store = self.store();
+        let store = self.store()?;
         let conn = store.conn();
         let mut counts = Counts {
             accounts: conn.query_row("SELECT count(*) FROM accounts", args![], |r| {
@@ -212,7 +212,7 @@ impl Authdesk {
     /// The Ids of an account's account connectors (all when `None`), in order.
     pub fn list_account_connector_ids(&self, account_id: Option<&str>) -> Result<Vec<i64>> {
         let account = account_id.map(|a| self.get_account(a)).transpose()?;
-        let store = self.store();
+        let store = self.store()?;
         store.conn().query_map(
             "SELECT id FROM account_connectors WHERE ?1 IS NULL OR account_id = ?1 ORDER BY id",
             args![account.as_ref().map(|a| a.id.as_str())],
@@ -221,13 +221,13 @@ impl Authdesk {
     }
 
     pub fn get_account_connector(&self, id: i64) -> Result<AccountConnector> {
-        let store = self.store();
+        let store = self.store()?;
         load_account_connector(&store.conn(), id)
     }
 
     /// The account an account connector belongs to (one indexed read).
     pub fn account_connector_account(&self, id: i64) -> Result<String> {
-        self.store()
+        self.store()?
             .conn()
             .query_opt(
                 "SELECT account_id FROM account_connectors WHERE id = ?1",
@@ -245,7 +245,7 @@ impl Authdesk {
     ) -> Result<Option<crate::definition::OAuth2Definition>> {
         let def = self.account_connector_definition(id)?;
         let method: Option<String> = self
-            .store()
+            .store()?
             .conn()
             .query_opt(
                 "SELECT authentication_method FROM account_connectors WHERE id = ?1",
@@ -260,7 +260,7 @@ impl Authdesk {
 
     /// The parsed definition of an account connector's connector (one query, cached parse).
     pub fn account_connector_definition(&self, id: i64) -> Result<Arc<ConnectorDefinition>> {
-        let row: Option<(i64, String, String)> = self.store().conn().query_opt(
+        let row: Option<(i64, String, String)> = self.store()?.conn().query_opt(
             "SELECT c.id, c.slug, c.definition FROM account_connectors ac
                  JOIN connectors c ON c.id = ac.connector_id WHERE ac.id = ?1",
             args![id],
@@ -290,7 +290,7 @@ impl Authdesk {
         let p = &checked[0];
         let vault = if p.secret { Some(self.vault()?) } else { None };
         let now = ts(self.now());
-        self.store().write(|tx| {
+        self.store()?.write(|tx| {
             write_property(tx, vault.as_deref(), id, &p.name, &p.value, p.secret)?;
             touch(tx, id, &now)
         })?;
@@ -300,7 +300,7 @@ impl Authdesk {
     pub fn remove_property(&self, id: i64, name: &str) -> Result<AccountConnector> {
         self.get_account_connector(id)?;
         let now = ts(self.now());
-        self.store().write(|tx| {
+        self.store()?.write(|tx| {
             let n = tx.execute(
                 "DELETE FROM account_connector_properties WHERE account_connector_id = ?1 AND name = ?2",
                 args![id, name])?;
@@ -322,7 +322,7 @@ impl Authdesk {
             Some(self.vault()?)
         };
         let now = self.now();
-        self.store()
+        self.store()?
             .write(|tx| apply_auth_value(tx, vault.as_deref(), id, &value, now))?;
         self.get_account_connector(id)
     }
@@ -455,7 +455,7 @@ impl Authdesk {
         let forget = switched && change.auth_value.is_none();
         let stored_method = (!method.is_default()).then(|| method.id.to_string());
         let now = self.now();
-        self.store().write(|tx| {
+        self.store()?.write(|tx| {
             tx.execute(
                 "UPDATE account_connectors SET name = ?2, description = ?3, authentication_method = ?4
                  WHERE id = ?1",
@@ -476,7 +476,7 @@ impl Authdesk {
             SignInMode::SystemBrowser => "system_browser",
         });
         let now = ts(self.now());
-        self.store().write(|tx| {
+        self.store()?.write(|tx| {
             tx.execute(
                 "UPDATE account_connectors SET sign_in_mode = ?2, updated_at = ?3 WHERE id = ?1",
                 args![id, mode, now],
@@ -509,7 +509,7 @@ impl Authdesk {
     /// Opens one sealed credential of an account connector, if stored.
     pub fn credential_secret(&self, id: i64, field: &str) -> Result<Option<Secret>> {
         let sealed: Option<Vec<u8>> = self
-            .store()
+            .store()?
             .conn()
             .query_opt(
                 "SELECT sealed FROM account_connector_secrets WHERE account_connector_id = ?1 AND field = ?2",
@@ -529,7 +529,7 @@ impl Authdesk {
 
     /// Opens a property value (sealed or not), if set.
     pub fn property_value(&self, id: i64, name: &str) -> Result<Option<Secret>> {
-        let row: Option<(Option<String>, Option<Vec<u8>>)> = self.store().conn().query_opt(
+        let row: Option<(Option<String>, Option<Vec<u8>>)> = self.store()?.conn().query_opt(
             "SELECT value, sealed_value FROM account_connector_properties
                  WHERE account_connector_id = ?1 AND name = ?2",
             args![id, name],

@@ -16,7 +16,7 @@ impl Authdesk {
         let timezone = checked_timezone(new.timezone.as_deref().unwrap_or("UTC"))?;
         let settings = self.checked_settings(new.settings, Some(&id))?;
         let now = self.now();
-        self.store().write(|tx| {
+        self.store()?.write(|tx| {
             let n = tx.execute(
                 &format!(
                     "INSERT INTO accounts(id, name, description, timezone, created_at, {SETTINGS_COLUMNS})
@@ -44,7 +44,7 @@ impl Authdesk {
     }
 
     pub fn list_accounts(&self) -> Result<Vec<Account>> {
-        let store = self.store();
+        let store = self.store()?;
         store.conn().query_map(
             &format!("{ACCOUNT_SELECT} ORDER BY name, id"),
             args![],
@@ -64,7 +64,7 @@ impl Authdesk {
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(like_pattern);
-        let store = self.store();
+        let store = self.store()?;
         let conn = store.conn();
         let condition = "?1 IS NULL OR name LIKE ?1 ESCAPE '\\' OR id LIKE ?1 ESCAPE '\\'";
         let total: i64 = conn.query_row(
@@ -95,7 +95,7 @@ impl Authdesk {
         &self,
         account_ids: &[String],
     ) -> Result<std::collections::HashMap<String, u64>> {
-        let store = self.store();
+        let store = self.store()?;
         let rows = store.conn().query_map(
             "SELECT account_id, count(*) FROM account_connectors
              WHERE status IN ('needs_reauth', 'error') GROUP BY account_id",
@@ -115,7 +115,7 @@ impl Authdesk {
 
     pub fn get_account(&self, id: &str) -> Result<Account> {
         let id = parse_guid(id)?;
-        self.store()
+        self.store()?
             .conn()
             .query_opt(
                 &format!("{ACCOUNT_SELECT} WHERE id = ?1"),
@@ -151,7 +151,7 @@ impl Authdesk {
         let account = self.get_account(account_id)?;
         let username = checked_text("Username", username, MAX_NAME, true)?;
         let now = self.now();
-        self.store().write(|tx| {
+        self.store()?.write(|tx| {
             tx.execute(
                 "INSERT INTO account_users(account_id, username, created_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT(account_id, username) DO NOTHING",
@@ -174,7 +174,7 @@ impl Authdesk {
 
     pub fn list_account_users(&self, account_id: &str) -> Result<Vec<AccountUser>> {
         let account = self.get_account(account_id)?;
-        let store = self.store();
+        let store = self.store()?;
         store.conn().query_map(
             "SELECT account_id, username, created_at FROM account_users
              WHERE account_id = ?1 ORDER BY username",
@@ -227,7 +227,7 @@ impl Authdesk {
                 .or(old.transaction_error_webhook_include_warnings),
             parent_account_id: given.parent_account_id.or(old.parent_account_id),
         };
-        self.store().write(|tx| {
+        self.store()?.write(|tx| {
             tx.execute(
                 "UPDATE accounts SET name = ?2, description = ?3, timezone = ?4,
                      step_data_success_retention_hours = ?5, step_data_errored_retention_hours = ?6,

@@ -19,7 +19,7 @@ use crate::vault::SealedAt;
 
 impl Authdesk {
     pub fn list_connectors(&self) -> Result<Vec<LibraryConnector>> {
-        let store = self.store();
+        let store = self.store()?;
         let rows = store.conn().query_map(
             &format!("{LIBRARY_SELECT} ORDER BY source, slug"),
             args![],
@@ -62,7 +62,7 @@ impl Authdesk {
 
     /// Finds a library entry by integer Id or by slug.
     pub fn get_connector(&self, reference: &str) -> Result<LibraryConnector> {
-        let store = self.store();
+        let store = self.store()?;
         find_connector(&store.conn(), reference)
     }
 
@@ -77,7 +77,7 @@ impl Authdesk {
         let def = ConnectorDefinition::from_toml(origin, toml_text)?;
         let now = ts(self.now());
         let slug = def.id.clone();
-        self.store().write(|tx| {
+        self.store()?.write(|tx| {
             let existing: Option<String> = tx.query_opt(
                 "SELECT source FROM connectors WHERE slug = ?1",
                 args![&slug],
@@ -130,7 +130,7 @@ impl Authdesk {
             )));
         }
         let name = checked_text("Name", name, MAX_NAME, true)?;
-        let text: String = self.store().conn().query_row(
+        let text: String = self.store()?.conn().query_row(
             "SELECT definition FROM connectors WHERE id = ?1",
             args![c.id],
             |r| r.get(0),
@@ -145,7 +145,7 @@ impl Authdesk {
         let text = doc.to_string();
         ConnectorDefinition::from_toml(&format!("{}.toml", c.slug), &text)?;
         let now = ts(self.now());
-        self.store().write(|tx| {
+        self.store()?.write(|tx| {
             tx.execute(
                 "UPDATE connectors SET definition = ?2, updated_at = ?3 WHERE id = ?1",
                 args![c.id, text, now],
@@ -159,7 +159,7 @@ impl Authdesk {
     /// from the catalog.
     pub fn connector_definition_text(&self, reference: &str) -> Result<String> {
         let c = self.get_connector(reference)?;
-        self.store().conn().query_row(
+        self.store()?.conn().query_row(
             "SELECT definition FROM connectors WHERE id = ?1",
             args![c.id],
             |r| r.get(0),
@@ -181,7 +181,7 @@ impl Authdesk {
         // By Id or slug without parsing the definition: one that no longer loads can still
         // be removed.
         let reference = reference.trim();
-        let found: Option<(i64, String, String)> = self.store().conn().query_opt(
+        let found: Option<(i64, String, String)> = self.store()?.conn().query_opt(
             "SELECT id, slug, source FROM connectors WHERE slug = ?1 OR CAST(id AS TEXT) = ?1",
             args![reference],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
@@ -194,7 +194,7 @@ impl Authdesk {
                 "connector `{slug}` is built in and cannot be removed"
             )));
         }
-        self.store().write(|tx| {
+        self.store()?.write(|tx| {
             let used: i64 = tx.query_row(
                 "SELECT count(*) FROM account_connectors WHERE connector_id = ?1",
                 args![id],
@@ -259,7 +259,7 @@ impl Authdesk {
             }
         };
         let now = ts(self.now());
-        self.store().write(|tx| {
+        self.store()?.write(|tx| {
             match &sealed {
                 Some(secret) => tx.execute(
                     "UPDATE connectors SET client_id = ?2, sealed_client_secret = ?3, updated_at = ?4
@@ -277,7 +277,7 @@ impl Authdesk {
     pub fn clear_connector_client(&self, reference: &str) -> Result<LibraryConnector> {
         let c = self.get_connector(reference)?;
         let now = ts(self.now());
-        self.store().write(|tx| {
+        self.store()?.write(|tx| {
             tx.execute(
                 "UPDATE connectors SET client_id = NULL, sealed_client_secret = NULL, updated_at = ?2 WHERE id = ?1",
                 args![c.id, now])?;
@@ -289,7 +289,7 @@ impl Authdesk {
     /// The library entry's ClientSecret, if set.
     pub fn connector_client_secret(&self, connector_id: i64) -> Result<Option<Secret>> {
         let sealed: Option<Vec<u8>> = self
-            .store()
+            .store()?
             .conn()
             .query_opt(
                 "SELECT sealed_client_secret FROM connectors WHERE id = ?1",

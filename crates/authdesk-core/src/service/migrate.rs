@@ -104,9 +104,9 @@ impl Authdesk {
         target_key: &KeySource,
     ) -> Result<MigrationReport> {
         // The source's secrets must open before anything is written.
-        let has_vault = store::meta_in(&self.store().conn(), META_VAULT_ID)?.is_some();
+        let has_vault = store::meta_in(&self.store()?.conn(), META_VAULT_ID)?.is_some();
         let source_vault = if has_vault { Some(self.vault()?) } else { None };
-        let source_store = self.store();
+        let source_store = self.store()?;
         let source = source_store.conn();
         if source.is_postgres() {
             return Err(Error::InvalidInput(

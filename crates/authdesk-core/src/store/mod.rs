@@ -111,17 +111,7 @@ impl Store {
     /// up to date.
     pub fn open_postgres(url: &str) -> Result<Store> {
         let shown = redacted_url(url);
-        let client = sql::PgConn::connect(url).map_err(|e| {
-            Error::InvalidInput(format!(
-                "cannot connect to PostgreSQL at {shown}: {}; check the URL (--database or \
-                 AUTHDESK_DATABASE_URL) and that the server accepts the connection",
-                sql::DbError::Postgres(e)
-            ))
-        })?;
-        let mut store = Store {
-            backend: Backend::Postgres { client },
-            writes: 0,
-        };
+        let mut store = Store::connect_postgres(url)?;
         let known = PG_MIGRATIONS.len() as i64;
         store.write(|tx| {
             tx.execute_batch(PG_MIGRATE_LOCK)?;
@@ -147,6 +137,22 @@ impl Store {
             Ok(())
         })?;
         Ok(store)
+    }
+
+    /// Connects to PostgreSQL, leaving the schema as it is (a pool's further connections).
+    pub fn connect_postgres(url: &str) -> Result<Store> {
+        let client = sql::PgConn::connect(url).map_err(|e| {
+            Error::InvalidInput(format!(
+                "cannot connect to PostgreSQL at {}: {}; check the URL (--database or \
+                 AUTHDESK_DATABASE_URL) and that the server accepts the connection",
+                redacted_url(url),
+                sql::DbError::Postgres(e)
+            ))
+        })?;
+        Ok(Store {
+            backend: Backend::Postgres { client },
+            writes: 0,
+        })
     }
 
     /// The SQLite database file (`None` on PostgreSQL).
@@ -208,8 +214,15 @@ impl Store {
                 conn.query_row("PRAGMA data_version", [], |r| r.get(0))?
             }
             Backend::Postgres { .. } => {
-                self.conn()
-                    .query_row("SELECT counter FROM changes", args![], |r| r.get(0))?
+                // Every commit, ours included, bumps the counter; connections of a pool
+                // must agree, so their own write counts are left out.
+                let counter =
+                    self.conn()
+                        .query_row("SELECT counter FROM changes", args![], |r| r.get(0))?;
+                return Ok(ChangeMarker {
+                    data_version: counter,
+                    writes: 0,
+                });
             }
         };
         Ok(ChangeMarker {
@@ -260,6 +273,32 @@ impl Store {
 
     pub fn meta(&self, key: &str) -> Result<Option<String>> {
         meta_in(&self.conn(), key)
+    }
+}
+
+/// A pool's connections to PostgreSQL (`r2d2`): each is a [`Store`] of its own.
+pub struct PgManager {
+    pub url: String,
+}
+
+impl r2d2::ManageConnection for PgManager {
+    type Connection = Store;
+    type Error = Error;
+
+    fn connect(&self) -> Result<Store> {
+        Store::connect_postgres(&self.url)
+    }
+
+    fn is_valid(&self, store: &mut Store) -> Result<()> {
+        store
+            .conn()
+            .query_row("SELECT 1", args![], |r| r.get::<i64>(0))?;
+        Ok(())
+    }
+
+    fn has_broken(&self, _: &mut Store) -> bool {
+        // Its connection thread reconnects by itself between transactions.
+        false
     }
 }
 
