@@ -543,3 +543,52 @@ fn account_connector_lists_page_filter_and_stream() {
         .fails();
     assert!(err.contains("count from 1"), "{err}");
 }
+
+#[test]
+fn team_server_options_refuse_bad_input_clearly_and_never_echo_a_password() {
+    let desk = Desk::new();
+    let err = desk
+        .run(&[
+            "--database",
+            "mysql://root:sekrit-pw@db/x",
+            "accounts",
+            "list",
+        ])
+        .fails();
+    assert!(
+        err.contains("not a PostgreSQL URL") && err.contains("postgres://"),
+        "{err}"
+    );
+    let err = desk
+        .run(&[
+            "--database",
+            "postgres://u:sekrit-pw@127.0.0.1:1/x",
+            "accounts",
+            "list",
+        ])
+        .fails();
+    assert!(
+        err.contains("cannot connect to PostgreSQL") && err.contains("u:***@"),
+        "{err}"
+    );
+    assert!(!err.contains("sekrit-pw"), "{err}");
+    let err = desk.run(&["serve", "--listen", "0.0.0.0:0"]).fails();
+    assert!(err.contains("--public-url"), "{err}");
+    let err = desk
+        .run(&[
+            "serve",
+            "--listen",
+            "0.0.0.0:0",
+            "--public-url",
+            "http://desk.example.com",
+        ])
+        .fails();
+    assert!(err.contains("must be https"), "{err}");
+    let err = desk
+        .run(&["migrate", "--to", "postgres://u:sekrit-pw@127.0.0.1:1/x"])
+        .fails();
+    assert!(
+        !err.contains("sekrit-pw") && err.contains("cannot connect"),
+        "{err}"
+    );
+}

@@ -141,6 +141,15 @@ impl Store {
 
     /// Connects to PostgreSQL, leaving the schema as it is (a pool's further connections).
     pub fn connect_postgres(url: &str) -> Result<Store> {
+        if let Some((scheme, _)) = url.split_once("://") {
+            if !matches!(scheme, "postgres" | "postgresql") {
+                return Err(Error::InvalidInput(format!(
+                    "{} is not a PostgreSQL URL; give postgres://user:password@host:port/database \
+                     (--database or AUTHDESK_DATABASE_URL)",
+                    redacted_url(url)
+                )));
+            }
+        }
         let client = sql::PgConn::connect(url).map_err(|e| {
             Error::InvalidInput(format!(
                 "cannot connect to PostgreSQL at {}: {}; check the URL (--database or \
