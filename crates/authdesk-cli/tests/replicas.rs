@@ -633,3 +633,126 @@ fn a_replica_reconnects_after_postgresql_drops_its_connection() {
         .collect();
     assert_eq!(names, vec!["After", "Before"]);
 }
+
+/// A throwaway cluster with TLS on (scripts/pg-cluster.sh start-tls), stopped on drop.
+struct TlsCluster {
+    dir: tempfile::TempDir,
+    port: String,
+}
+
+impl TlsCluster {
+    fn start() -> TlsCluster {
+        let dir = tempfile::tempdir().unwrap();
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/pg-cluster.sh");
+        let out = Command::new(script)
+            .arg("start-tls")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let url = url::Url::parse(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
+        TlsCluster {
+            port: url.port().unwrap().to_string(),
+            dir,
+        }
+    }
+
+    fn url(&self, host: &str, query: &str) -> String {
+        format!("postgres://authdesk@{host}:{}/postgres?{query}", self.port)
+    }
+
+    fn ca(&self) -> String {
+        self.dir.path().join("ca.pem").display().to_string()
+    }
+}
+
+impl Drop for TlsCluster {
+    fn drop(&mut self) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/pg-cluster.sh");
+        let _ = Command::new(script)
+            .arg("stop")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+#[test]
+fn a_team_server_reaches_postgresql_over_verified_tls() {
+    let cluster = TlsCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let open = |database: String| {
+        Authdesk::open(OpenOptions {
+            data_dir: dir.path().join("d"),
+            database: Some(database),
+            key_source: KeySource::File(dir.path().join("k")),
+            clock: Arc::new(chrono::Utc::now),
+        })
+    };
+    let ca = cluster.ca();
+    // Verified: the certificate chains to the given CA and names the host.
+    let desk = open(cluster.url(
+        "localhost",
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    ))
+    .unwrap();
+    desk.create_account(authdesk_core::NewAccount {
+        name: "Over TLS".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    // The server sees the desk's sessions encrypted (asked over a plain session of our own).
+    let plain = format!("postgres://authdesk@127.0.0.1:{}/postgres", cluster.port);
+    let (encrypted, sessions) = std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&plain, postgres::NoTls).unwrap();
+        let row = c
+            .query_one(
+                "SELECT bool_and(s.ssl), count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+                 WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()",
+                &[],
+            )
+            .unwrap();
+        (row.get::<_, Option<bool>>(0), row.get::<_, i64>(1))
+    })
+    .join()
+    .unwrap();
+    assert!(
+        sessions > 0 && encrypted == Some(true),
+        "{sessions} sessions, TLS: {encrypted:?}"
+    );
+    drop(desk);
+    // Not trusted: the system's CAs do not know this one.
+    let e = open(cluster.url("localhost", "sslmode=verify-full"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("cannot connect to PostgreSQL") && e.contains("certificate"),
+        "{e}"
+    );
+    // The certificate names "localhost", not 127.0.0.1: verify-full refuses, verify-ca
+    // (the chain only) accepts.
+    let e = open(cluster.url(
+        "127.0.0.1",
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    ))
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("cannot connect to PostgreSQL"), "{e}");
+    open(cluster.url("127.0.0.1", &format!("sslmode=verify-ca&sslrootcert={ca}"))).unwrap();
+    // Mistakes are named.
+    let e = open(cluster.url("localhost", "sslmode=sometimes"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("sslmode=sometimes is not one of"), "{e}");
+    let e = open(cluster.url("localhost", &format!("sslrootcert={ca}")))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("sslrootcert needs sslmode"), "{e}");
+}

@@ -150,7 +150,7 @@ impl Store {
                 )));
             }
         }
-        let client = sql::PgConn::connect(url).map_err(|e| {
+        let client = sql::PgConn::connect(sql::PgTarget::parse(url)?).map_err(|e| {
             Error::InvalidInput(format!(
                 "cannot connect to PostgreSQL at {}: {}; check the URL (--database or \
                  AUTHDESK_DATABASE_URL) and that the server accepts the connection",

@@ -433,6 +433,95 @@ enum PgAnswer {
     Done,
 }
 
+/// Where and how to reach PostgreSQL: the URL as the driver reads it, and TLS when the URL
+/// asks for it (`sslmode=require`, `verify-ca` or `verify-full`; `sslrootcert=PATH` for a
+/// private CA). Authdesk always checks the server's certificate against the system's CAs and
+/// that file, and, except with `verify-ca`, its name; without `sslmode` (or with `disable` or
+/// `prefer`) the connection is not encrypted.
+#[derive(Clone)]
+pub struct PgTarget {
+    url: String,
+    tls: Option<postgres_native_tls::MakeTlsConnector>,
+}
+
+impl PgTarget {
+    pub fn parse(url: &str) -> Result<PgTarget> {
+        let bad = |m: String| Error::InvalidInput(m);
+        // key=value connection strings go to the driver as they are.
+        let Ok(mut parsed) = url::Url::parse(url) else {
+            return Ok(PgTarget {
+                url: url.to_owned(),
+                tls: None,
+            });
+        };
+        let mut mode = None;
+        let mut root = None;
+        let mut rest = vec![];
+        for (k, v) in parsed.query_pairs().into_owned() {
+            match k.as_str() {
+                "sslmode" => mode = Some(v),
+                "sslrootcert" => root = Some(v),
+                _ => rest.push((k, v)),
+            }
+        }
+        let verify = match mode.as_deref() {
+            None | Some("disable") | Some("prefer") => false,
+            Some("require") | Some("verify-ca") | Some("verify-full") => true,
+            Some(other) => {
+                return Err(bad(format!(
+                    "sslmode={other} is not one of disable, prefer, require, verify-ca, verify-full"
+                )))
+            }
+        };
+        if root.is_some() && !verify {
+            return Err(bad(
+                "sslrootcert needs sslmode=verify-full (or require, verify-ca): without it the \
+                 connection is not encrypted"
+                    .into(),
+            ));
+        }
+        if verify {
+            rest.push(("sslmode".into(), "require".into()));
+        }
+        if rest.is_empty() {
+            parsed.set_query(None);
+        } else {
+            parsed.query_pairs_mut().clear().extend_pairs(rest);
+        }
+        let tls = if verify {
+            let mut builder = native_tls::TlsConnector::builder();
+            if let Some(path) = &root {
+                let pem = std::fs::read(path)
+                    .map_err(|e| bad(format!("sslrootcert {path} cannot be read: {e}")))?;
+                let cert = native_tls::Certificate::from_pem(&pem).map_err(|e| {
+                    bad(format!("sslrootcert {path} is not a PEM certificate: {e}"))
+                })?;
+                builder.add_root_certificate(cert);
+            }
+            if mode.as_deref() == Some("verify-ca") {
+                builder.danger_accept_invalid_hostnames(true);
+            }
+            let connector = builder
+                .build()
+                .map_err(|e| bad(format!("cannot set up TLS for PostgreSQL: {e}")))?;
+            Some(postgres_native_tls::MakeTlsConnector::new(connector))
+        } else {
+            None
+        };
+        Ok(PgTarget {
+            url: parsed.to_string(),
+            tls,
+        })
+    }
+
+    fn connect(&self) -> std::result::Result<postgres::Client, postgres::Error> {
+        match &self.tls {
+            Some(tls) => postgres::Client::connect(&self.url, tls.clone()),
+            None => postgres::Client::connect(&self.url, postgres::NoTls),
+        }
+    }
+}
+
 /// Whether an error means the session is over (closed socket, or the server's own words:
 /// an administrator or a crash shut it down).
 fn connection_lost(e: &postgres::Error) -> bool {
@@ -446,14 +535,13 @@ fn connection_lost(e: &postgres::Error) -> bool {
 
 impl PgConn {
     /// Connects on a new thread, which ends when the connection is dropped.
-    pub fn connect(url: &str) -> std::result::Result<PgConn, postgres::Error> {
+    pub fn connect(target: PgTarget) -> std::result::Result<PgConn, postgres::Error> {
         let (requests, incoming) = mpsc::channel::<PgRequest>();
         let (ready, connected) = mpsc::channel();
-        let url = url.to_owned();
         std::thread::Builder::new()
             .name("authdesk-postgres".into())
             .spawn(move || {
-                let mut client = match postgres::Client::connect(&url, postgres::NoTls) {
+                let mut client = match target.connect() {
                     Ok(c) => {
                         let _ = ready.send(Ok(()));
                         c
@@ -491,7 +579,7 @@ impl PgConn {
                         }
                         // Between transactions: connect again (the server restarted, a
                         // proxy closed an idle connection).
-                        match postgres::Client::connect(&url, postgres::NoTls) {
+                        match target.connect() {
                             Ok(c) => {
                                 tracing::warn!("reconnected to PostgreSQL");
                                 client = c;
@@ -516,7 +604,7 @@ impl PgConn {
                         && (matches!(r.op, PgOp::Query) || r.sql.trim_start().starts_with("BEGIN"));
                     lost = answer.as_ref().is_err_and(|e| connection_lost(e)) || client.is_closed();
                     if lost && retry_safe {
-                        if let Ok(c) = postgres::Client::connect(&url, postgres::NoTls) {
+                        if let Ok(c) = target.connect() {
                             tracing::warn!("reconnected to PostgreSQL");
                             client = c;
                             lost = false;
