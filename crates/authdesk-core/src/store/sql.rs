@@ -35,8 +35,8 @@ pub enum Value {
     Blob(Vec<u8>),
 }
 
-/// A failure inside the database layer. Its text never contains parameter values.
-#[derive(Debug)]
+/// A failure inside the database layer. Its text never contains parameter values: not
+/// in `Display`, not in `Debug` (a PostgreSQL DETAIL line may quote a row's values).
 pub enum DbError {
     Sqlite(rusqlite::Error),
     Postgres(postgres::Error),
@@ -66,6 +66,18 @@ impl fmt::Display for DbError {
                 write!(f, "column {column}: {message}")
             }
         }
+    }
+}
+
+impl fmt::Debug for DbError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self {
+            DbError::Sqlite(_) => "Sqlite",
+            DbError::Postgres(_) => "Postgres",
+            DbError::NoRows => "NoRows",
+            DbError::Conversion { .. } => "Conversion",
+        };
+        write!(f, "DbError::{kind}({self})")
     }
 }
 
@@ -881,6 +893,23 @@ mod tests {
             postgres_placeholders("name LIKE ?1 OR unlike = 'LIKE' OR x like ?2"),
             "name ILIKE $1 OR unlike = 'LIKE' OR x ILIKE $2"
         );
+    }
+
+    #[test]
+    fn database_errors_never_show_values_even_in_debug() {
+        let c = rusqlite::Connection::open_in_memory().unwrap();
+        let db = Db::Sqlite(&c);
+        db.execute_batch("CREATE TABLE t(k TEXT PRIMARY KEY)")
+            .unwrap();
+        db.execute("INSERT INTO t VALUES (?1)", args!["canary-value"])
+            .unwrap();
+        let e = db
+            .execute("INSERT INTO t VALUES (?1)", args!["canary-value"])
+            .unwrap_err();
+        for text in [e.to_string(), format!("{e:?}")] {
+            assert!(text.contains("UNIQUE"), "{text}");
+            assert!(!text.contains("canary-value"), "{text}");
+        }
     }
 
     #[test]
