@@ -14,6 +14,42 @@ use serde_json::{json, Value};
 use team::oidc::{sign_in, OidcOptions, OidcServer};
 use team::*;
 
+/// A sign-in token for the team's account, asked of the replica at `base` (with `Host` set
+/// when the replica answers to a public URL).
+async fn sign_in_token(
+    http: &reqwest::Client,
+    base: &str,
+    host: Option<&str>,
+    team: &Team,
+) -> String {
+    let mut request = http.post(format!("{base}/v1.0/accounts/{}/signintoken", team.account));
+    if let Some(host) = host {
+        request = request.header("Host", host);
+    }
+    let r = request
+        .bearer_auth(&team.api_key)
+        .json(&json!({"Username": "someone"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json::<Value>().await.unwrap()["Token"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The browser flow's link (path and query) for account connector `id`, returning to the
+/// partner's allowed origin.
+fn connectorauth(id: i64, token: &str) -> String {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("id", &id.to_string())
+        .append_pair("token", token)
+        .append_pair("targetOrigin", "https://partner.example/done")
+        .finish();
+    format!("/connectorauth/updateaccountconnectoroauth?{query}")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_calls_over_three_replicas_refresh_each_expired_credential_once() {
     let server = OidcServer::start(OidcOptions {
@@ -87,32 +123,14 @@ async fn a_sign_in_token_used_on_every_replica_at_once_works_once() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let r = http
-        .post(format!(
-            "{}/v1.0/accounts/{}/signintoken",
-            replicas[0].base, team.account
-        ))
-        .bearer_auth(&team.api_key)
-        .json(&json!({"Username": "someone"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let token = r.json::<Value>().await.unwrap()["Token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = sign_in_token(&http, &replicas[0].base, None, &team).await;
     let mut uses = tokio::task::JoinSet::new();
     for i in 0..30 {
-        let mut url = url::Url::parse(&format!(
-            "{}/connectorauth/updateaccountconnectoroauth",
-            replicas[i % 3].base
-        ))
-        .unwrap();
-        url.query_pairs_mut()
-            .append_pair("id", &team.ids[0].to_string())
-            .append_pair("token", &token)
-            .append_pair("targetOrigin", "https://partner.example/done");
+        let url = format!(
+            "{}{}",
+            replicas[i % 3].base,
+            connectorauth(team.ids[0], &token)
+        );
         let http = http.clone();
         uses.spawn(async move {
             let r = http.get(url).send().await.unwrap();
@@ -390,32 +408,8 @@ async fn a_sign_in_started_on_one_replica_completes_on_another() {
         http.get(format!("{}{path_and_query}", replica.base))
             .header("Host", "127.0.0.1:8788")
     };
-    let r = http
-        .post(format!(
-            "{}/v1.0/accounts/{}/signintoken",
-            a.base, team.account
-        ))
-        .header("Host", "127.0.0.1:8788")
-        .bearer_auth(&team.api_key)
-        .json(&json!({"Username": "someone"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let token = r.json::<Value>().await.unwrap()["Token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let mut start = url::Url::parse("http://x/connectorauth/updateaccountconnectoroauth").unwrap();
-    start
-        .query_pairs_mut()
-        .append_pair("id", &id.to_string())
-        .append_pair("token", &token)
-        .append_pair("targetOrigin", "https://partner.example/done");
-    let r = to(&a, &format!("{}?{}", start.path(), start.query().unwrap()))
-        .send()
-        .await
-        .unwrap();
+    let token = sign_in_token(&http, &a.base, Some("127.0.0.1:8788"), &team).await;
+    let r = to(&a, &connectorauth(id, &token)).send().await.unwrap();
     let authorize = r.headers()["location"].to_str().unwrap().to_string();
     assert!(authorize.starts_with(&server.issuer), "{authorize}");
     assert!(
