@@ -1318,6 +1318,7 @@ async function loadSettings() {
   $('api-address').textContent = s.ApiAddress || `not running: ${s.ApiProblem}`;
   $('callback-uri').textContent = s.CallbackUri;
   $('data-dir').textContent = s.DataDir;
+  $('database').textContent = s.Vault.Database;
   $('key-source').textContent = s.KeySource;
   const v = s.Vault;
   $('vault-health').replaceChildren(v.Available

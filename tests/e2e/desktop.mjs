@@ -502,6 +502,7 @@ async function main(browser, env, issuer, cli) {
     assert(!(await (await byId('view-library')).isDisplayed()), 'the library is still shown');
     await waitText('callback-uri', (t) => t.includes('/connector/callback'), 'no redirect URI shown');
     await waitText('vault-health', (t) => t.startsWith('OK'), 'no keychain health line');
+    await waitText('database', (t) => t.startsWith('SQLite ') && t.endsWith('authdesk.db'), 'no database line');
     await shot('settings');
   });
 

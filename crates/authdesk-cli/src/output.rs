@@ -147,6 +147,7 @@ impl Out {
         self.emit(v, || {
             let mut s = String::new();
             let _ = writeln!(s, "Data directory: {}", v.data_dir);
+            let _ = writeln!(s, "Database:       {}", v.database);
             let _ = writeln!(s, "Key source:     {}", v.key_source);
             let _ = writeln!(
                 s,

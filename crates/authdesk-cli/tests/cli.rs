@@ -547,6 +547,11 @@ fn account_connector_lists_page_filter_and_stream() {
 #[test]
 fn team_server_options_refuse_bad_input_clearly_and_never_echo_a_password() {
     let desk = Desk::new();
+    let status = desk.run(&["vault", "status"]).ok();
+    assert!(
+        status.contains("Database:       SQLite ") && status.contains("authdesk.db"),
+        "{status}"
+    );
     let err = desk
         .run(&[
             "--database",

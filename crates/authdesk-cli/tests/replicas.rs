@@ -545,6 +545,12 @@ fn a_desktop_is_handed_over_to_a_team_server_with_its_secrets_resealed() {
     assert_eq!(secret(&g, "RefreshToken"), "ghr_CANARY4");
     assert_eq!(server(&["api-key"]).trim(), api_key);
     assert!(server(&["origins", "list"]).contains("https://partner.example"));
+    let status = server(&["vault", "status"]);
+    assert!(
+        status.contains("Database:       PostgreSQL postgres://"),
+        "{status}"
+    );
+    assert!(status.contains("the key file"), "{status}");
     let history_after: Value =
         serde_json::from_str(&server(&["--json", "history", &github.to_string()])).unwrap();
     assert_eq!(history_after, history_before);

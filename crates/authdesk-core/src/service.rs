@@ -52,6 +52,8 @@ impl OpenOptions {
 #[serde(rename_all = "PascalCase")]
 pub struct VaultStatus {
     pub data_dir: String,
+    /// The store: `SQLite <file>` or `PostgreSQL <URL without its password>`.
+    pub database: String,
     pub key_source: String,
     pub vault_id: Option<String>,
     /// `service/user` of the keychain item holding the data key.
@@ -119,6 +121,8 @@ impl std::ops::DerefMut for StoreGuard<'_> {
 
 pub struct Authdesk {
     store: Stores,
+    /// Which database, as it may be shown.
+    database: String,
     data_dir: PathBuf,
     key_source: KeySource,
     vault: Mutex<Option<Arc<Vault>>>,
@@ -156,6 +160,7 @@ impl Authdesk {
         };
         library::sync_builtin_catalog(&mut store, &(options.clock)())?;
         Ok(Authdesk {
+            database: store.describe(),
             store: Stores::new(store, options.database.as_deref())?,
             data_dir: options.data_dir,
             key_source: options.key_source,
@@ -255,6 +260,7 @@ impl Authdesk {
         };
         Ok(VaultStatus {
             data_dir: self.data_dir.display().to_string(),
+            database: self.database.clone(),
             key_source: self.key_source.describe(),
             keychain_item: match (&self.key_source, &vault_id) {
                 (KeySource::Keychain, Some(id)) => Some(crate::vault::keychain_item_name(id)),

@@ -69,7 +69,7 @@ pub struct Store {
 
 enum Backend {
     Sqlite { conn: Connection, path: PathBuf },
-    Postgres { client: sql::PgConn },
+    Postgres { client: sql::PgConn, shown: String },
 }
 
 /// Identifies the state of the database as this connection last saw it: equal markers
@@ -159,9 +159,20 @@ impl Store {
             ))
         })?;
         Ok(Store {
-            backend: Backend::Postgres { client },
+            backend: Backend::Postgres {
+                client,
+                shown: redacted_url(url),
+            },
             writes: 0,
         })
+    }
+
+    /// Which database this is, as it may be shown (a PostgreSQL URL without its password).
+    pub fn describe(&self) -> String {
+        match &self.backend {
+            Backend::Sqlite { path, .. } => format!("SQLite {}", path.display()),
+            Backend::Postgres { shown, .. } => format!("PostgreSQL {shown}"),
+        }
     }
 
     /// The SQLite database file (`None` on PostgreSQL).
@@ -176,7 +187,7 @@ impl Store {
     pub fn conn(&self) -> Db<'_> {
         match &self.backend {
             Backend::Sqlite { conn, .. } => Db::Sqlite(conn),
-            Backend::Postgres { client } => Db::Postgres(client),
+            Backend::Postgres { client, .. } => Db::Postgres(client),
         }
     }
 
@@ -198,7 +209,7 @@ impl Store {
                 tx.commit()?;
                 out
             }
-            Backend::Postgres { client } => {
+            Backend::Postgres { client, .. } => {
                 client.batch(PG_WRITE_BEGIN)?;
                 let mut open = OpenTransaction {
                     client,
