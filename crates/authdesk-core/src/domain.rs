@@ -39,6 +39,30 @@ pub struct AccountSettings {
     pub parent_account_id: Option<String>,
 }
 
+impl AccountSettings {
+    /// These settings where given, `old` where not (an update's merge).
+    pub fn or(self, old: AccountSettings) -> AccountSettings {
+        AccountSettings {
+            step_data_success_retention_hours: self
+                .step_data_success_retention_hours
+                .or(old.step_data_success_retention_hours),
+            step_data_errored_retention_hours: self
+                .step_data_errored_retention_hours
+                .or(old.step_data_errored_retention_hours),
+            transaction_error_webhook_enabled: self
+                .transaction_error_webhook_enabled
+                .or(old.transaction_error_webhook_enabled),
+            transaction_error_webhook_url: self
+                .transaction_error_webhook_url
+                .or(old.transaction_error_webhook_url),
+            transaction_error_webhook_include_warnings: self
+                .transaction_error_webhook_include_warnings
+                .or(old.transaction_error_webhook_include_warnings),
+            parent_account_id: self.parent_account_id.or(old.parent_account_id),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct NewAccount {
     /// A GUID; generated when absent.

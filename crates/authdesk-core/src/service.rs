@@ -97,7 +97,7 @@ impl Stores {
 
 pub(crate) enum StoreGuard<'a> {
     Single(MutexGuard<'a, Store>),
-    Pooled(r2d2::PooledConnection<crate::store::PgManager>),
+    Pooled(Box<r2d2::PooledConnection<crate::store::PgManager>>),
 }
 
 impl std::ops::Deref for StoreGuard<'_> {
@@ -192,7 +192,7 @@ impl Authdesk {
             )),
             Stores::Pool(pool) => pool
                 .get()
-                .map(StoreGuard::Pooled)
+                .map(|c| StoreGuard::Pooled(Box::new(c)))
                 .map_err(|e| Error::Internal(format!("no PostgreSQL connection available: {e}"))),
         }
     }

@@ -208,25 +208,7 @@ impl Authdesk {
             None => current.timezone.clone(),
         };
         let given = self.checked_settings(update.settings, Some(&current.id))?;
-        let old = current.settings;
-        let settings = AccountSettings {
-            step_data_success_retention_hours: given
-                .step_data_success_retention_hours
-                .or(old.step_data_success_retention_hours),
-            step_data_errored_retention_hours: given
-                .step_data_errored_retention_hours
-                .or(old.step_data_errored_retention_hours),
-            transaction_error_webhook_enabled: given
-                .transaction_error_webhook_enabled
-                .or(old.transaction_error_webhook_enabled),
-            transaction_error_webhook_url: given
-                .transaction_error_webhook_url
-                .or(old.transaction_error_webhook_url),
-            transaction_error_webhook_include_warnings: given
-                .transaction_error_webhook_include_warnings
-                .or(old.transaction_error_webhook_include_warnings),
-            parent_account_id: given.parent_account_id.or(old.parent_account_id),
-        };
+        let settings = given.or(current.settings);
         self.store()?.write(|tx| {
             tx.execute(
                 "UPDATE accounts SET name = ?2, description = ?3, timezone = ?4,

@@ -614,7 +614,7 @@ impl PgConn {
                     // connection (nothing of it ran).
                     let retry_safe = !in_transaction
                         && (matches!(r.op, PgOp::Query) || r.sql.trim_start().starts_with("BEGIN"));
-                    lost = answer.as_ref().is_err_and(|e| connection_lost(e)) || client.is_closed();
+                    lost = answer.as_ref().is_err_and(connection_lost) || client.is_closed();
                     if lost && retry_safe {
                         if let Ok(c) = target.connect() {
                             tracing::warn!("reconnected to PostgreSQL");
