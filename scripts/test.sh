@@ -22,10 +22,16 @@ cleanup() {
 }
 trap cleanup EXIT
 export CARGO_HOME=${CARGO_HOME:-$HOME/.cargo} RUSTUP_HOME=${RUSTUP_HOME:-$HOME/.rustup}
+# Incremental compilation only pays for repeated builds; on a clean clone it doubles what
+# target/ takes on disk (a CI machine once ran out of space linking a test binary).
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
+disk() { echo "== disk: target/ $(du -sh target 2>/dev/null | cut -f1 || echo 0), free $(df -h --output=avail . | tail -1 | tr -d ' ')"; }
+disk
 
 start=$(date +%s)
 cargo build --workspace --all-targets --locked
 echo "== build: $(( $(date +%s) - start ))s"
+disk
 # A throwaway PostgreSQL cluster: the core's suite runs a second time against it.
 export PG_URL_FOR_TESTS=$(scripts/pg-cluster.sh start "$PG_DIR")
 
@@ -50,5 +56,6 @@ HOME=$HOME_FOR_TESTS dbus-run-session -- bash -euo pipefail -c '
   # one is the doc-tests, often 0), so sum them with the browser checks and the smoke test.
   awk "/^test result:/ { p += \$4; f += \$6 } /^[0-9]+ passed, [0-9]+ failed\$/ { p += \$1; f += \$3 } END { printf \"tests: %d passed, %d failed\\n\", p + 1, f }" "$HOME/cargo-test.log" "$HOME/e2e.log" > "$HOME/summary"
 '
+disk
 echo "== all tests passed in $(( $(date +%s) - start ))s"
 cat "$HOME_FOR_TESTS/summary"
