@@ -634,18 +634,19 @@ fn a_replica_reconnects_after_postgresql_drops_its_connection() {
     assert_eq!(names, vec!["After", "Before"]);
 }
 
-/// A throwaway cluster with TLS on (scripts/pg-cluster.sh start-tls), stopped on drop.
+/// A throwaway cluster with TLS on (scripts/pg-cluster.sh start-tls, or start-mtls for
+/// client certificates too), stopped on drop.
 struct TlsCluster {
     dir: tempfile::TempDir,
     port: String,
 }
 
 impl TlsCluster {
-    fn start() -> TlsCluster {
+    fn start(how: &str) -> TlsCluster {
         let dir = tempfile::tempdir().unwrap();
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/pg-cluster.sh");
         let out = Command::new(script)
-            .arg("start-tls")
+            .arg(how)
             .arg(dir.path())
             .output()
             .unwrap();
@@ -665,8 +666,12 @@ impl TlsCluster {
         format!("postgres://authdesk@{host}:{}/postgres?{query}", self.port)
     }
 
+    fn file(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+
     fn ca(&self) -> String {
-        self.dir.path().join("ca.pem").display().to_string()
+        self.file("ca.pem")
     }
 }
 
@@ -682,7 +687,7 @@ impl Drop for TlsCluster {
 
 #[test]
 fn a_team_server_reaches_postgresql_over_verified_tls() {
-    let cluster = TlsCluster::start();
+    let cluster = TlsCluster::start("start-tls");
     let dir = tempfile::tempdir().unwrap();
     let open = |database: String| {
         Authdesk::open(OpenOptions {
@@ -755,4 +760,85 @@ fn a_team_server_reaches_postgresql_over_verified_tls() {
         .unwrap()
         .to_string();
     assert!(e.contains("sslrootcert needs sslmode"), "{e}");
+}
+
+#[test]
+fn a_team_server_shows_a_client_certificate_when_postgresql_asks() {
+    let cluster = TlsCluster::start("start-mtls");
+    let dir = tempfile::tempdir().unwrap();
+    let open = |query: String| {
+        Authdesk::open(OpenOptions {
+            data_dir: dir.path().join("d"),
+            database: Some(cluster.url("localhost", &query)),
+            key_source: KeySource::File(dir.path().join("k")),
+            clock: Arc::new(chrono::Utc::now),
+        })
+    };
+    let verified = format!("sslmode=verify-full&sslrootcert={}", cluster.ca());
+    let (cert, key) = (cluster.file("client.pem"), cluster.file("client.key"));
+    // Without a certificate the server refuses, in its own words.
+    let e = open(verified.clone()).err().unwrap().to_string();
+    assert!(
+        e.contains("cannot connect to PostgreSQL") && e.contains("certificate"),
+        "{e}"
+    );
+    // With one (named by its user, signed by the cluster's CA) the desk works.
+    let desk = open(format!("{verified}&sslcert={cert}&sslkey={key}")).unwrap();
+    desk.create_account(authdesk_core::NewAccount {
+        name: "With a client certificate".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(desk.list_accounts().unwrap().len(), 1);
+    drop(desk);
+    // Mistakes are named, and the key's text never shows.
+    let e = open(format!("{verified}&sslcert={cert}"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("sslcert needs sslkey"), "{e}");
+    let e = open(format!("sslcert={cert}&sslkey={key}"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("sslcert needs sslmode"), "{e}");
+    let loose = dir.path().join("loose.key");
+    std::fs::copy(&key, &loose).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let e = open(format!(
+        "{verified}&sslcert={cert}&sslkey={}",
+        loose.display()
+    ))
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        e.contains("may be read by others") && e.contains("chmod 600"),
+        "{e}"
+    );
+    // A PKCS#1 key gets the command that converts it.
+    let pkcs1 = dir.path().join("rsa.key");
+    let out = Command::new("openssl")
+        .args(["pkey", "-traditional", "-in", &key, "-out"])
+        .arg(&pkcs1)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::set_permissions(&pkcs1, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let key_text = std::fs::read_to_string(&pkcs1).unwrap();
+    let e = open(format!(
+        "{verified}&sslcert={cert}&sslkey={}",
+        pkcs1.display()
+    ))
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("openssl pkcs8 -topk8"), "{e}");
+    let body = key_text.lines().nth(1).unwrap();
+    assert!(!e.contains(body) && !format!("{e:?}").contains(body));
 }

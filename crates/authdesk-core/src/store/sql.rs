@@ -449,7 +449,9 @@ enum PgAnswer {
 /// asks for it (`sslmode=require`, `verify-ca` or `verify-full`; `sslrootcert=PATH` for a
 /// private CA). Authdesk always checks the server's certificate against the system's CAs and
 /// that file, and, except with `verify-ca`, its name; without `sslmode` (or with `disable` or
-/// `prefer`) the connection is not encrypted.
+/// `prefer`) the connection is not encrypted. `sslcert=PATH&sslkey=PATH` (PEM, as libpq
+/// names them) give a client certificate for servers that ask for one (mutual TLS); the key
+/// file must not be readable by others, as libpq insists.
 #[derive(Clone)]
 pub struct PgTarget {
     url: String,
@@ -468,11 +470,15 @@ impl PgTarget {
         };
         let mut mode = None;
         let mut root = None;
+        let mut client_cert = None;
+        let mut client_key = None;
         let mut rest = vec![];
         for (k, v) in parsed.query_pairs().into_owned() {
             match k.as_str() {
                 "sslmode" => mode = Some(v),
                 "sslrootcert" => root = Some(v),
+                "sslcert" => client_cert = Some(v),
+                "sslkey" => client_key = Some(v),
                 _ => rest.push((k, v)),
             }
         }
@@ -485,13 +491,32 @@ impl PgTarget {
                 )))
             }
         };
-        if root.is_some() && !verify {
-            return Err(bad(
-                "sslrootcert needs sslmode=verify-full (or require, verify-ca): without it the \
-                 connection is not encrypted"
-                    .into(),
-            ));
+        for (name, given) in [
+            ("sslrootcert", root.is_some()),
+            ("sslcert", client_cert.is_some()),
+            ("sslkey", client_key.is_some()),
+        ] {
+            if given && !verify {
+                return Err(bad(format!(
+                    "{name} needs sslmode=verify-full (or require, verify-ca): without it the \
+                     connection is not encrypted"
+                )));
+            }
         }
+        let identity = match (&client_cert, &client_key) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => Some(client_identity(cert, key)?),
+            (Some(_), None) => {
+                return Err(bad(
+                    "sslcert needs sslkey too: the client certificate's private key (PEM)".into(),
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(bad(
+                    "sslkey needs sslcert too: the client certificate (PEM) it belongs to".into(),
+                ))
+            }
+        };
         if verify {
             rest.push(("sslmode".into(), "require".into()));
         }
@@ -513,6 +538,9 @@ impl PgTarget {
             if mode.as_deref() == Some("verify-ca") {
                 builder.danger_accept_invalid_hostnames(true);
             }
+            if let Some(identity) = identity {
+                builder.identity(identity);
+            }
             let connector = builder
                 .build()
                 .map_err(|e| bad(format!("cannot set up TLS for PostgreSQL: {e}")))?;
@@ -532,6 +560,41 @@ impl PgTarget {
             None => postgres::Client::connect(&self.url, postgres::NoTls),
         }
     }
+}
+
+/// A client certificate and its key, read from PEM files. The key's text never reaches an
+/// error; a key file that others may read is refused (libpq's rule: 0600 or stricter, or
+/// 0640 when root owns it).
+fn client_identity(cert: &str, key: &str) -> Result<native_tls::Identity> {
+    let bad = |m: String| Error::InvalidInput(m);
+    let cert_pem =
+        std::fs::read(cert).map_err(|e| bad(format!("sslcert {cert} cannot be read: {e}")))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta =
+            std::fs::metadata(key).map_err(|e| bad(format!("sslkey {key} cannot be read: {e}")))?;
+        let mode = meta.mode() & 0o777;
+        let allowed = if meta.uid() == 0 { 0o640 } else { 0o600 };
+        if mode & !allowed != 0 {
+            return Err(bad(format!(
+                "sslkey {key} may be read by others (mode {mode:o}): chmod 600 it (0640 if root owns it)"
+            )));
+        }
+    }
+    let key_pem =
+        std::fs::read(key).map_err(|e| bad(format!("sslkey {key} cannot be read: {e}")))?;
+    if !key_pem.starts_with(b"-----BEGIN PRIVATE KEY-----") {
+        return Err(bad(format!(
+            "sslkey {key} is not an unencrypted PKCS#8 PEM key (-----BEGIN PRIVATE KEY-----): \
+             convert it with `openssl pkcs8 -topk8 -nocrypt -in {key} -out client.pk8.key`"
+        )));
+    }
+    native_tls::Identity::from_pkcs8(&cert_pem, &key_pem).map_err(|_| {
+        bad(format!(
+            "sslcert {cert} and sslkey {key} are not a PEM certificate and its private key"
+        ))
+    })
 }
 
 /// Whether an error means the session is over (closed socket, or the server's own words:
