@@ -257,6 +257,29 @@ for (const b of document.querySelectorAll('nav button')) {
   b.addEventListener('click', () => show(b.dataset.view));
 }
 
+// Keyboard: "/" goes to the search of the view in front (the accounts search from a view
+// without one), as in GitHub or Gmail; Escape in a search empties it.
+const SEARCHES = { accounts: 'account-search', dashboard: 'find-search' };
+document.addEventListener('keydown', (e) => {
+  if (e.key !== '/' || e.ctrlKey || e.metaKey || e.altKey) return;
+  const t = e.target;
+  if (t.closest && t.closest('input, textarea, select, [contenteditable]')) return;
+  const front = Object.keys(SEARCHES).find((v) => !$(`view-${v}`).hidden);
+  if (!front) show('accounts');
+  e.preventDefault();
+  const input = $(SEARCHES[front || 'accounts']);
+  input.focus();
+  input.select();
+});
+for (const id of Object.values(SEARCHES)) {
+  $(id).addEventListener('keydown', (e) => {
+    if (e.key !== 'Escape' || !$(id).value) return;
+    e.preventDefault();
+    $(id).value = '';
+    $(id).dispatchEvent(new Event('input'));
+  });
+}
+
 function show(view) {
   for (const b of document.querySelectorAll('nav button')) b.classList.toggle('active', b.dataset.view === view);
   for (const s of document.querySelectorAll('.view')) s.hidden = s.id !== `view-${view}`;

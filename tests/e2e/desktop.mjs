@@ -467,7 +467,7 @@ async function main(browser, env, issuer, cli) {
     await shot('accounts');
   });
 
-  await check('every input, select and text area has a label; keyboard: Enter opens an account, arrow keys move between tabs', async () => {
+  await check('every input, select and text area has a label; keyboard: Enter opens an account, arrow keys move between tabs, "/" goes to the search and Escape empties it', async () => {
     // The account connector's panel is open (dynamic forms included): check the whole page.
     const unlabelled = await browser.execute(() => [...document.querySelectorAll('input, select, textarea')]
       .filter((e) => e.type !== 'hidden' && !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby'))
@@ -491,6 +491,27 @@ async function main(browser, env, issuer, cli) {
     });
     await browser.keys('Enter');
     await waitText('account-title', (t) => t.length > 0 && other.startsWith(t), `Enter on the row "${other}" did not open it`);
+    // "/" goes to the search of the view in front; Escape empties it and the list comes back.
+    const focused = () => browser.execute(() => document.activeElement.id);
+    const rows = () => browser.execute(() => document.querySelectorAll('#account-list li').length);
+    const before = await rows();
+    await browser.execute(() => document.activeElement.blur());
+    await browser.keys('/');
+    await browser.waitUntil(async () => (await focused()) === 'account-search',
+      { timeout: 5_000, timeoutMsg: '"/" did not go to the account search' });
+    await browser.keys(['q', 'z', 'x', 'j']);
+    await browser.waitUntil(async () => (await rows()) === 0,
+      { timeout: 5_000, timeoutMsg: 'typing after "/" did not search' });
+    await browser.keys('Escape');
+    await browser.waitUntil(async () => (await rows()) === before
+      && (await browser.execute(() => document.getElementById('account-search').value)) === '',
+    { timeout: 5_000, timeoutMsg: 'Escape did not empty the search' });
+    await click('#nav-dashboard');
+    await browser.execute(() => document.activeElement.blur());
+    await browser.keys('/');
+    await browser.waitUntil(async () => (await focused()) === 'find-search',
+      { timeout: 5_000, timeoutMsg: '"/" on the dashboard did not go to its search' });
+    await click('#nav-accounts');
   });
 
   await check('screenshots of the library and settings; Settings says the keychain opens the secrets', async () => {
