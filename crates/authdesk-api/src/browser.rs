@@ -133,6 +133,25 @@ pub async fn update_account_connector_oauth(
         // Only an answer: whoever cannot present a valid token changes nothing here.
         return fail(StatusCode::FORBIDDEN, "access_denied", reason);
     }
+    // Client credentials and password grants need no user (Cyclr's SugarCRM page: "your
+    // end-user will simply be redirected back"): authenticate now, then return.
+    match s.engine.authenticates_by_itself(id).await {
+        Ok(true) => {
+            return match s.engine.refresh_now(id).await {
+                Ok(ac) if ac.authenticated => succeed_to(&web_return),
+                // The provider failed (the old token may still work meanwhile): say so.
+                Ok(ac) => fail(
+                    StatusCode::BAD_GATEWAY,
+                    "server_error",
+                    &ac.last_error
+                        .unwrap_or_else(|| format!("the account connector is {}", ac.status.describe())),
+                ),
+                Err(e) => fail(StatusCode::BAD_REQUEST, e.oauth_error_code(), &e.to_string()),
+            };
+        }
+        Ok(false) => {}
+        Err(e) => return fail(StatusCode::BAD_REQUEST, "invalid_request", &e.to_string()),
+    }
     let encoded = serde_json::to_string(&web_return).unwrap_or_default();
     match s
         .engine
@@ -160,10 +179,7 @@ pub async fn callback(State(s): State<Arc<AppState>>, RawQuery(query): RawQuery)
         .as_deref()
         .and_then(|w| serde_json::from_str(w).ok());
     match (outcome.result, web_return) {
-        (Ok(_), Some(w)) => match &w.message {
-            None => no_store(Redirect::to(&w.target).into_response()),
-            Some(message) => post_message_page(&w.origin, message),
-        },
+        (Ok(_), Some(w)) => succeed_to(&w),
         (Ok(ac), None) => page(
             StatusCode::OK,
             &format!(
@@ -171,17 +187,26 @@ pub async fn callback(State(s): State<Arc<AppState>>, RawQuery(query): RawQuery)
                 ac.id
             ),
         ),
-        (Err(e), Some(w)) => fail_to(&w, StatusCode::BAD_REQUEST, "access_denied", &e.to_string()),
+        (Err(e), Some(w)) => fail_to(&w, StatusCode::BAD_REQUEST, e.oauth_error_code(), &e.to_string()),
         (Err(e), None) => page(StatusCode::BAD_REQUEST, &e.to_string()),
     }
 }
 
+/// The end of a sign-in that worked: back to targetOrigin, or callbackMessage posted to it.
+fn succeed_to(w: &WebReturn) -> Response {
+    match &w.message {
+        None => no_store(Redirect::to(&w.target).into_response()),
+        Some(message) => post_message_page(StatusCode::OK, &w.origin, message, None),
+    }
+}
+
 /// A failure once targetOrigin is known to be valid: redirect mode sends the browser back
-/// with `error` and `error_description`; postMessage mode shows the page (the partner page
-/// learns the outcome from the account connector's status).
+/// with `error` and `error_description`; postMessage mode posts callbackMessage all the
+/// same, as Cyclr does "on completion" (the opener must not wait forever; it learns the
+/// outcome from the account connector's status), and shows what went wrong.
 fn fail_to(w: &WebReturn, status: StatusCode, code: &str, message: &str) -> Response {
-    if w.message.is_some() {
-        return page(status, message);
+    if let Some(callback) = &w.message {
+        return post_message_page(status, &w.origin, callback, Some(message));
     }
     match url::Url::parse(&w.target) {
         Ok(mut url) => {
@@ -233,28 +258,42 @@ fn page(status: StatusCode, message: &str) -> Response {
 }
 
 /// Posts exactly `message` to the opener (or parent when framed), addressed to `origin`.
-fn post_message_page(origin: &str, message: &str) -> Response {
+/// With `error` the sign-in failed: the page stays open and says why.
+fn post_message_page(
+    status: StatusCode,
+    origin: &str,
+    message: &str,
+    error: Option<&str>,
+) -> Response {
     let nonce = base64::engine::general_purpose::STANDARD
         .encode(authdesk_core::settings::random_bytes::<18>());
-    let data = script_json(&serde_json::json!({ "origin": origin, "message": message }));
+    let data = script_json(&serde_json::json!({
+        "origin": origin,
+        "message": message,
+        "error": error,
+    }));
+    let first = match error {
+        None => "Signed in. Returning to the application…".to_string(),
+        Some(e) => escape(&format!("The sign-in did not complete: {e}")),
+    };
     let body = format!(
         r#"<!doctype html><html lang=en><meta charset=utf-8><title>Authdesk</title>
-<body style="font-family:sans-serif;margin:3em"><h1>Authdesk</h1><p id=status>Signed in. Returning to the application…</p>
+<body style="font-family:sans-serif;margin:3em;max-width:40em"><h1>Authdesk</h1><p id=status>{first}</p>
 <script type="application/json" id="authdesk-result">{data}</script>
 <script nonce="{nonce}">
 (function () {{
   var data = JSON.parse(document.getElementById('authdesk-result').textContent);
   var target = window.opener || (window.parent !== window ? window.parent : null);
   var status = document.getElementById('status');
-  if (!target) {{ status.textContent = 'Signed in. You can close this window.'; return; }}
-  target.postMessage(data.message, data.origin);
+  if (target) {{ target.postMessage(data.message, data.origin); }}
+  if (data.error) {{ return; }}
   status.textContent = 'Signed in. You can close this window.';
-  if (window.opener) {{ window.close(); }}
+  if (target && window.opener) {{ window.close(); }}
 }})();
 </script></body></html>"#
     );
     html(
-        StatusCode::OK,
+        status,
         body,
         &format!("default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"),
     )

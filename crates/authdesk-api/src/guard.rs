@@ -136,7 +136,7 @@ pub async fn check_api_caller(
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
         .map(str::to_string);
-    let target = Target {
+    let mut target = Target {
         method: request.method().clone(),
         path: request.uri().path().to_string(),
         account_header: request
@@ -145,8 +145,19 @@ pub async fn check_api_caller(
             .and_then(|v| v.to_str().ok())
             .map(str::to_string),
     };
+    let mut request = request;
     let allowed = match authenticate(&state, presented).await {
-        Ok(caller) => caller.may(&target),
+        Ok(caller) => {
+            // A token limited to one account speaks for that account: X-Cyclr-Account may
+            // be left out (Authdesk's addition; with the header, it must name the same).
+            if let (None, Some(account)) = (&target.account_header, caller.account()) {
+                if let Ok(v) = HeaderValue::from_str(account) {
+                    request.headers_mut().insert("x-cyclr-account", v);
+                    target.account_header = Some(account.to_string());
+                }
+            }
+            caller.may(&target)
+        }
         Err(e) => Err(e),
     };
     if let Err(e) = allowed {
@@ -189,6 +200,17 @@ struct Target {
 }
 
 impl Caller {
+    /// The one account a restricted token may act for.
+    fn account(&self) -> Option<&str> {
+        match self {
+            Caller::Client(TokenGrant {
+                account_id: Some(account),
+                ..
+            }) => Some(account),
+            _ => None,
+        }
+    }
+
     /// A token limited to one account (`scope=account:{Id}`) may only act for that account:
     /// account-scoped calls with its `X-Cyclr-Account`, `/accounts/{its id}/...`, and reading
     /// the connector library. Anything else is 403.

@@ -8,6 +8,7 @@
 
 mod browser;
 mod error;
+mod fallback;
 mod guard;
 pub mod loopback;
 mod oauth;
@@ -136,7 +137,17 @@ impl AppState {
     }
 }
 
+/// Every route, with Cyclr's leniency added: a path spelled in another case
+/// (`/ConnectorAuth/UpdateAccountConnectorOAuth`, as Cyclr's pages write it; its API is
+/// ASP.NET's, whose routes ignore case) is tried again with its fixed words in lower case,
+/// and what matches nothing answers `{"Message"}` (404, or 405 with the methods allowed).
 pub fn router(state: Arc<AppState>) -> Router {
+    let routes = routes(state);
+    let retry = routes.clone().fallback(fallback::not_found);
+    routes.fallback(move |request: axum::extract::Request| fallback::in_lower_case(retry.clone(), request))
+}
+
+fn routes(state: Arc<AppState>) -> Router {
     use routes::{account_connectors as ac, accounts, connectors, settings};
     let api = Router::new()
         .route(
@@ -191,19 +202,24 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/settings/target-origins",
             get(settings::target_origins).put(settings::set_target_origins),
         )
+        // Before the layer: a preflight (OPTIONS) still reaches the CORS check.
+        .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guard::check_api_caller,
         ));
     Router::new()
         .nest("/v1.0", api)
+        // Cyclr's own example (09-cyclr-api/06-api-examples) POSTs it, query and all.
         .route(
             "/connectorauth/updateaccountconnectoroauth",
-            get(browser::update_account_connector_oauth),
+            get(browser::update_account_connector_oauth)
+                .post(browser::update_account_connector_oauth),
         )
         .route("/connector/callback", get(browser::callback))
         .route("/oauth/token", post(oauth::token))
         .route("/openapi.json", get(openapi::document))
+        .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guard::check_host,

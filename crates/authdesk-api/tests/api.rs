@@ -1255,3 +1255,73 @@ async fn partner_code_authenticates_with_client_credentials_as_cyclr_documents()
     let (s, _) = api.call(Method::GET, "/v1.0/accounts", None, None).await;
     assert_eq!(s, 200);
 }
+
+#[tokio::test]
+async fn sign_ins_that_need_no_user_return_at_once_and_failures_still_post_the_message() {
+    // Cyclr's SugarCRM page: with the grant's properties set, "your end-user will simply be
+    // redirected back". Here: client credentials at oidc-provider.
+    let provider = oidc::OidcServer::start(oidc::OidcOptions::default());
+    let api = Api::start().await;
+    let acme = api.account("Acme").await;
+    let issuer = &provider.issuer;
+    let def = format!(
+        "id = \"oidc-cc\"\nname = \"Client credentials\"\nversion = \"1\"\napi_base_url = \"{issuer}\"\n\
+         [auth]\ntype = \"oauth2\"\ngrant = \"client_credentials\"\ntoken_url = \"{issuer}/token\"\n\
+         scopes = [\"api:read\"]\n"
+    );
+    api.desk.add_connector("cc.toml", &def, false).unwrap();
+    api.desk
+        .set_connector_client("oidc-cc", "authdesk-web", Some(&Secret::new("authdesk-web-secret")))
+        .unwrap();
+    let (s, ac) = api
+        .call(
+            Method::POST,
+            "/v1.0/connectors/oidc-cc/install",
+            Some(&acme),
+            Some(json!({"Name": "cc"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{ac}");
+    let id = ac["Id"].as_i64().unwrap();
+    let path = format!("/v1.0/account/connectors/{id}");
+    let target = format!("{PARTNER}/done");
+    // GET, and POST as Cyclr's API example sends it, in Cyclr's spelling of the path.
+    for (method, spelling) in [
+        (Method::GET, "/connectorauth/updateaccountconnectoroauth"),
+        (Method::POST, "/ConnectorAuth/UpdateAccountConnectorOAuth"),
+    ] {
+        let token = sign_in_token(&api, &acme).await;
+        let url = connectorauth(&api, id, &token, &target, None)
+            .replace("/connectorauth/updateaccountconnectoroauth", spelling);
+        let r = api.http.request(method.clone(), url).send().await.unwrap();
+        assert_eq!(
+            r.headers().get(LOCATION).map(|l| l.to_str().unwrap()),
+            Some(target.as_str()),
+            "{method} {spelling}: {}",
+            r.status()
+        );
+        let (_, v) = api.call(Method::GET, &path, Some(&acme), None).await;
+        assert_eq!(v["Authenticated"], true, "{v}");
+    }
+    // A failure in postMessage mode still posts callbackMessage (the opener must not wait
+    // forever) and says what went wrong; the same for a refused token.
+    api.desk
+        .set_connector_client("oidc-cc", "authdesk-web", Some(&Secret::new("wrong-secret")))
+        .unwrap();
+    let token = sign_in_token(&api, &acme).await;
+    for (token, status) in [(token.as_str(), 502), ("forged", 403)] {
+        let r = api
+            .http
+            .get(connectorauth(&api, id, token, &target, Some("done")))
+            .send()
+            .await
+            .unwrap();
+        let got = r.status();
+        let page = r.text().await.unwrap();
+        assert_eq!(got, status, "{page}");
+        assert!(page.contains(r#""message":"done""#), "{page}");
+        assert!(page.contains(r#""origin":"https://partner.example""#), "{page}");
+        assert!(page.contains("did not complete"), "{page}");
+        assert!(!page.contains("wrong-secret"), "{page}");
+    }
+}

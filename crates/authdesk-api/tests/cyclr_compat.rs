@@ -716,3 +716,168 @@ async fn upstream() -> String {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     base
 }
+
+#[tokio::test]
+async fn launch_without_auth_value_and_with_fetched_properties() {
+    // pages/v2/04-embedding/04-launch/04-deploy-launch.md: "[ConnectorAuthentications].AuthValue
+    // string, optional"; 03-install-a-partner-connector.md: "AuthValue and Properties may be
+    // empty", and its Properties items carry AccountConnectorId.
+    let p = Partner::start().await;
+    let echo = "id = \"echo\"\nname = \"Echo\"\nversion = \"1.0\"\napi_base_url = \"https://api.example\"\n\
+                [auth]\ntype = \"api_key\"\nplacement = \"header\"\nname = \"Authorization\"\n\
+                [[properties]]\nname = \"Region\"\nrequired = false\n";
+    p.desk.add_connector("echo.toml", echo, false).unwrap();
+    for (i, body) in [
+        json!({"PartnerConnector": {"Name": "Echo", "Properties": [
+            {"Name": "Region", "Value": "eu", "Id": 0, "AccountConnectorId": 41}]}}),
+        json!({"PartnerConnector": {"Name": "Echo", "AuthValue": null, "Properties": null}}),
+        json!({"ConnectorAuthentications": [{"Name": "Echo", "AuthValue": ""}]}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let account = format!("3f2b7f5e-2d9c-4a5e-8c1b-6a0f9d2e4b7{i}");
+        let (s, v, _) = p
+            .call(
+                Method::POST,
+                &format!("/v1.0/accounts/{account}/launch"),
+                None,
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(s, 200, "{body}: {v}");
+        assert_eq!(v["AccountConnector"]["Authenticated"], false, "{v}");
+        assert_eq!(v["AccountConnector"]["Status"], "NotAuthenticated", "{v}");
+    }
+}
+
+#[tokio::test]
+async fn what_a_get_answered_can_be_sent_back() {
+    // pages/v2/10-accounts-and-connectors/04-authentication/02-api-key-authentication.md shows
+    // the PUT body as a whole account connector; typed clients send nulls and Id 0.
+    let p = Partner::start().await;
+    let account = p.account().await;
+    let (s, ac, _) = p
+        .call(
+            Method::POST,
+            "/v1.0/connectors/sendgrid/install",
+            Some(&account),
+            Some(json!({"Name": "SG", "Properties": null, "AuthValue": null})),
+        )
+        .await;
+    assert_eq!(s, 200, "{ac}");
+    let id = ac["Id"].as_i64().unwrap();
+    let path = format!("/v1.0/account/connectors/{id}");
+    let (_, mut got, _) = p.call(Method::GET, &path, Some(&account), None).await;
+    got["Name"] = json!("Renamed");
+    got["AuthValue"] = json!("SG.0000000000");
+    got["Properties"] = json!([{"Name": "ClientId", "Value": null, "Id": 0, "AccountConnectorId": id, "IsSecret": false}]);
+    let (s, v, _) = p.call(Method::PUT, &path, Some(&account), Some(got.clone())).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!((v["Name"].as_str(), v["Authenticated"].as_bool()), (Some("Renamed"), Some(true)));
+    // The Id, when sent, is the one in the path; an unknown field is still named.
+    got["Id"] = json!(id + 1);
+    let (s, v, _) = p.call(Method::PUT, &path, Some(&account), Some(got.clone())).await;
+    assert_eq!(s, 400, "{v}");
+    assert!(v["Message"].as_str().unwrap().contains("not the account connector"), "{v}");
+    got["Id"] = json!(id);
+    got["Colour"] = json!("red");
+    let (s, v, _) = p.call(Method::PUT, &path, Some(&account), Some(got)).await;
+    assert_eq!(s, 400, "{v}");
+    assert!(v["Message"].as_str().unwrap().contains("Colour"), "{v}");
+}
+
+#[tokio::test]
+async fn an_account_connector_shows_the_connector_as_it_authenticates() {
+    // pages/v2/10-accounts-and-connectors/04-authentication/01-authenticate-account-connector.md:
+    // "the AuthType for this Account Connector is ApiKey", and "look in the Connector
+    // section ... for Parameters with IsAccountConnectorProperty: true".
+    let p = Partner::start().await;
+    let account = p.account().await;
+    let (_, connector, _) = p
+        .call(Method::GET, "/v1.0/connectors/pipedrive", None, None)
+        .await;
+    let ways = connector["Authentication"].as_array().unwrap();
+    let api_key = ways
+        .iter()
+        .find(|a| a["AuthType"] == "ApiKey")
+        .unwrap_or_else(|| panic!("pipedrive has an API key way: {connector}"));
+    assert_ne!(connector["AuthType"], "ApiKey", "the default is another way");
+    let (s, ac, _) = p
+        .call(
+            Method::POST,
+            "/v1.0/connectors/pipedrive/install",
+            Some(&account),
+            Some(json!({"Name": "P", "AuthenticationId": api_key["Id"]})),
+        )
+        .await;
+    assert_eq!(s, 200, "{ac}");
+    assert_eq!(ac["Connector"]["AuthType"], "ApiKey", "{ac}");
+    let parameters = ac["Connector"]["Parameters"].as_array().unwrap();
+    assert!(!parameters.is_empty(), "{ac}");
+    assert!(parameters.iter().all(|p| p["IsAccountConnectorProperty"] == true));
+}
+
+#[tokio::test]
+async fn paths_in_any_case_and_unknown_ones_answer_json() {
+    let p = Partner::start().await;
+    let account = p.account().await;
+    // Cyclr's routes ignore case; its pages write /ConnectorAuth/UpdateAccountConnectorOAuth.
+    let (s, v, _) = p
+        .call(Method::GET, &format!("/V1.0/Accounts/{account}"), None, None)
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["Id"], account.as_str());
+    let (s, v, headers) = p.call(Method::GET, "/v1.0/nothing-here", None, None).await;
+    assert_eq!(s, 404);
+    assert!(v["Message"].as_str().unwrap().contains("/v1.0/nothing-here"), "{v}");
+    assert!(headers["content-type"].to_str().unwrap().starts_with("application/json"));
+    let (s, v, headers) = p.call(Method::PATCH, "/v1.0/accounts", None, None).await;
+    assert_eq!(s, 405);
+    assert!(v["Message"].as_str().unwrap().contains("PATCH"), "{v}");
+    let allow = headers.get("allow").map(|a| a.to_str().unwrap().to_string());
+    assert!(allow.as_deref().is_some_and(|a| a.contains("GET") && a.contains("POST")), "{allow:?}");
+}
+
+#[tokio::test]
+async fn an_account_token_speaks_for_its_account() {
+    // pages/v2/09-cyclr-api/04-api-authentication.md, "Account restricted access tokens".
+    let p = Partner::start().await;
+    let account = p.account().await;
+    let client = p.desk.create_api_client("Scoped").unwrap();
+    let token: Value = p
+        .http
+        .post(format!("{}/oauth/token", p.base))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client.client.client_id.as_str()),
+            ("client_secret", client.client_secret.expose()),
+            ("scope", &format!("account:{account}")),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap();
+    // Without X-Cyclr-Account the token's own account is meant.
+    let r = p
+        .http
+        .get(format!("{}/v1.0/account/connectors", p.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    // Another account in the header is still refused.
+    let r = p
+        .http
+        .get(format!("{}/v1.0/account/connectors", p.base))
+        .bearer_auth(token)
+        .header("X-Cyclr-Account", "3f2b7f5e-2d9c-4a5e-8c1b-6a0f9d2e4b77")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+}

@@ -283,6 +283,9 @@ pub struct ConnectorSummary {
     #[serde(rename = "OAuth2Type")]
     pub oauth2_type: &'static str,
     pub auth_scheme: Option<String>,
+    /// The connector's `Parameters[]`: Cyclr's documents tell partners to look here for the
+    /// account connector properties to set (`IsAccountConnectorProperty`).
+    pub parameters: Vec<ParameterView>,
 }
 
 /// A connector installed into an account.
@@ -474,9 +477,16 @@ pub fn parameter_views(def: &ConnectorDefinition) -> Vec<ParameterView> {
         .collect()
 }
 
-/// The connector-level summary (the default way to authenticate in the flat fields).
-pub fn connector_summary(id: i64, slug: &str, def: &ConnectorDefinition) -> ConnectorSummary {
-    let default = authentication_view(def, def.auth_methods()[0]);
+/// The connector-level summary, with the flat auth fields of `method` (the library's
+/// default, or the way an account connector authenticates: Cyclr's account connector answer
+/// shows the AuthType that account connector uses).
+pub fn connector_summary(
+    id: i64,
+    slug: &str,
+    def: &ConnectorDefinition,
+    method: AuthMethod<'_>,
+) -> ConnectorSummary {
+    let default = authentication_view(def, method);
     ConnectorSummary {
         id,
         slug: slug.to_string(),
@@ -489,5 +499,6 @@ pub fn connector_summary(id: i64, slug: &str, def: &ConnectorDefinition) -> Conn
         auth_type: default.auth_type,
         oauth2_type: default.oauth2_type,
         auth_scheme: default.auth_scheme,
+        parameters: parameter_views(def),
     }
 }

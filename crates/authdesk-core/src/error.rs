@@ -17,7 +17,7 @@ pub enum Error {
     #[error("{0}")]
     InvalidInput(String),
 
-    #[error("AuthValue field `{field}`: {message}")]
+    #[error("AuthValue{}: {message}", auth_value_field(.field))]
     InvalidAuthValue { field: String, message: String },
 
     #[error("{origin}: {field}: {message}")]
@@ -210,6 +210,23 @@ impl Hint {
 }
 
 impl Error {
+    /// The OAuth 2.0 `error` code (RFC 6749 §4.1.2.1) a browser flow reports this as.
+    pub fn oauth_error_code(&self) -> &'static str {
+        match self {
+            Error::AuthorizationFailed(_)
+            | Error::ProviderRejected(_)
+            | Error::NeedsReauth { .. }
+            | Error::NeedsSignIn { .. } => "access_denied",
+            Error::Http { .. } | Error::ProviderTransient { .. } => "temporarily_unavailable",
+            Error::NotFound { .. }
+            | Error::InvalidInput(_)
+            | Error::InvalidAuthValue { .. }
+            | Error::MissingProperty { .. }
+            | Error::ClientCredentialsMissing { .. } => "invalid_request",
+            _ => "server_error",
+        }
+    }
+
     /// What the user can do about it, if there is one thing to do.
     pub fn hint(&self) -> Option<Hint> {
         Some(match self {
@@ -269,5 +286,14 @@ impl Error {
             context: context.into(),
             source,
         }
+    }
+}
+
+/// " field `X`" for a field inside an AuthValue; nothing when the whole AuthValue is wrong.
+fn auth_value_field(field: &str) -> String {
+    if field == "AuthValue" {
+        String::new()
+    } else {
+        format!(" field `{field}`")
     }
 }

@@ -8,6 +8,7 @@ use authdesk_core::{AccountConnector, AccountConnectorChange, Secret};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
+use serde::de::IgnoredAny;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -18,10 +19,14 @@ use crate::AppState;
 
 type S = State<Arc<AppState>>;
 
-/// Cyclr documents `AuthValue` (`04-authentication/02-api-key-authentication.md`); Authdesk
-/// also takes the install body's other fields.
+/// Cyclr documents `AuthValue` (`04-authentication/02-api-key-authentication.md`, whose
+/// example body is a whole account connector); Authdesk also takes the install body's other
+/// fields. The read-only fields of the answer (`Authenticated`, `Connector`, ...) may come
+/// along, so a GET's answer can be changed and sent back: they are ignored. `Id`, when
+/// sent, must be the Id in the path.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[allow(dead_code)] // the read-only fields
 pub struct UpdateAccountConnectorBody {
     pub name: Option<String>,
     pub description: Option<String>,
@@ -29,8 +34,48 @@ pub struct UpdateAccountConnectorBody {
     /// stored credential is forgotten unless an AuthValue comes with it.
     pub authentication_id: Option<String>,
     pub auth_value: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_empty")]
     pub properties: Vec<Property>,
+    pub id: Option<i64>,
+    // The answer's read-only fields: accepted, ignored.
+    #[schema(ignore)]
+    account_id: Option<IgnoredAny>,
+    #[schema(ignore)]
+    authenticated: Option<IgnoredAny>,
+    #[schema(ignore)]
+    status: Option<IgnoredAny>,
+    #[schema(ignore)]
+    last_error: Option<IgnoredAny>,
+    #[schema(ignore)]
+    connector: Option<IgnoredAny>,
+    #[schema(ignore)]
+    authentication: Option<IgnoredAny>,
+    #[schema(ignore)]
+    is_partner_integration_connector: Option<IgnoredAny>,
+    #[schema(ignore)]
+    custom_fields: Option<IgnoredAny>,
+    #[schema(ignore)]
+    missing_properties: Option<IgnoredAny>,
+    #[schema(ignore)]
+    secrets_set: Option<IgnoredAny>,
+    #[schema(ignore)]
+    sign_in_mode: Option<IgnoredAny>,
+    #[schema(ignore)]
+    token_type: Option<IgnoredAny>,
+    #[schema(ignore)]
+    scopes: Option<IgnoredAny>,
+    #[schema(ignore)]
+    expires_at: Option<IgnoredAny>,
+    #[schema(ignore)]
+    refresh_expires_at: Option<IgnoredAny>,
+    #[schema(ignore)]
+    authenticated_at: Option<IgnoredAny>,
+    #[schema(ignore)]
+    created_at: Option<IgnoredAny>,
+    #[schema(ignore)]
+    updated_at: Option<IgnoredAny>,
+    #[schema(ignore)]
+    last_check: Option<IgnoredAny>,
 }
 
 /// Cyclr's one-property body (`POST .../properties`).
@@ -96,6 +141,12 @@ pub async fn update_account_connector(
     ApiJson(b): ApiJson<UpdateAccountConnectorBody>,
 ) -> ApiResult<Json<AccountConnector>> {
     check_owner(&s, &account, id).await?;
+    if b.id.is_some_and(|given| given != id) {
+        return Err(ApiError::bad_request(format!(
+            "Id {} in the body is not the account connector {id} of the path: leave Id out, or send the same",
+            b.id.unwrap_or_default()
+        )));
+    }
     let empty = b.auth_value.is_none()
         && b.properties.is_empty()
         && b.name.is_none()
@@ -143,7 +194,9 @@ pub async fn set_property(
                 vec![Property {
                     name: b.name,
                     id: b.id,
-                    value: super::PropertyValue::One(b.value),
+                    value: Some(super::PropertyValue::One(b.value)),
+                    account_connector_id: None,
+                    is_secret: None,
                 }],
             )
             .map_err(|e| authdesk_core::Error::InvalidInput(e.message))?;

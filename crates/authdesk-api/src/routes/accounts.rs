@@ -87,8 +87,10 @@ pub struct LaunchConnector {
     pub version: Option<String>,
     /// Which way to authenticate (optional when the connector has one).
     pub authentication_id: Option<String>,
-    pub auth_value: String,
-    #[serde(default)]
+    /// Optional, as Cyclr documents it: without it (or null, or "") the account connector
+    /// is installed unauthenticated, for the browser flow to sign in.
+    pub auth_value: Option<String>,
+    #[serde(default, deserialize_with = "super::null_as_empty")]
     pub properties: Vec<Property>,
 }
 
@@ -105,7 +107,7 @@ pub struct LaunchBody {
     pub account_name: Option<String>,
     pub account_description: Option<String>,
     pub partner_connector: Option<LaunchConnector>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_empty")]
     pub connector_authentications: Vec<LaunchConnector>,
     pub start: Option<bool>,
     pub run_once: Option<bool>,
@@ -297,10 +299,10 @@ pub async fn launch(
                         .map_err(authdesk_core::Error::InvalidInput)?,
                     None => def.auth_methods()[0],
                 };
-                authdesk_core::AuthValue::parse(
-                    method.auth_type(),
-                    &Secret::new(c.auth_value.clone()),
-                )?;
+                let auth_value = c.auth_value.filter(|v| !v.is_empty()).map(Secret::new);
+                if let Some(v) = &auth_value {
+                    authdesk_core::AuthValue::parse(method.auth_type(), v)?;
+                }
                 let props = properties(def, c.properties)
                     .map_err(|e| authdesk_core::Error::InvalidInput(e.message))?;
                 requests.push((
@@ -309,7 +311,7 @@ pub async fn launch(
                         name: c.name,
                         description: None,
                         authentication_id: c.authentication_id,
-                        auth_value: Some(Secret::new(c.auth_value)),
+                        auth_value,
                         properties: props,
                         partner_integration: true,
                     },

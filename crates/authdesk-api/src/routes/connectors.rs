@@ -41,7 +41,7 @@ pub struct InstallBody {
     pub authentication_id: Option<String>,
     /// Cyclr's AuthValue: token JSON as a string, "{}", an API key, or base64 user:password.
     pub auth_value: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_empty")]
     pub properties: Vec<Property>,
 }
 

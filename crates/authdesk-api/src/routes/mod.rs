@@ -18,16 +18,39 @@ use crate::AppState;
 
 /// A property as Cyclr's install and update bodies carry it: `Name` (the parameter's
 /// `TargetName`) and/or `Id` (the parameter's `Id`), and `Value`. Secret properties
-/// (ClientSecret, Password, ...) are sealed and never returned.
+/// (ClientSecret, Password, ...) are sealed and never returned. What a GET answered can be
+/// sent back as it is: `Id` 0 (a property the definition does not declare, such as
+/// ClientId) means no Id, a null `Value` (how secrets come back) leaves the stored value
+/// alone, and `AccountConnectorId` and `IsSecret` are read-only and ignored.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct Property {
     pub name: Option<String>,
     /// Cyclr's `Parameters[].Id` of the property.
     pub id: Option<i64>,
-    /// A string (Cyclr's table also allows a list with one value of `Parameters[].Values`).
-    #[schema(value_type = String)]
-    pub value: PropertyValue,
+    /// A string (Cyclr's table also allows a list with one value of `Parameters[].Values`);
+    /// null: unchanged.
+    #[schema(value_type = Option<String>)]
+    #[serde(default)]
+    pub value: Option<PropertyValue>,
+    /// Read-only (Cyclr's install page shows it in the body): ignored.
+    #[schema(value_type = Option<i64>)]
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub account_connector_id: Option<serde_json::Value>,
+    /// Read-only (Authdesk's answers carry it): ignored.
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub is_secret: Option<bool>,
+}
+
+/// A list that may be sent as null (typed clients serialise an empty list so): empty.
+pub fn null_as_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
 }
 
 #[derive(Deserialize)]
@@ -43,9 +66,11 @@ pub fn properties(def: &ConnectorDefinition, list: Vec<Property>) -> ApiResult<V
     let parameters = authdesk_core::domain::parameter_views(def);
     list.into_iter()
         .enumerate()
+        // A null Value changes nothing (a secret comes back from a GET as null).
+        .filter(|(_, p)| p.value.is_some())
         .map(|(i, p)| {
             let by_id = match p.id {
-                None => None,
+                None | Some(0) => None,
                 Some(id) => Some(
                     parameters
                         .iter()
@@ -74,9 +99,9 @@ pub fn properties(def: &ConnectorDefinition, list: Vec<Property>) -> ApiResult<V
                 }
             };
             let value = match p.value {
-                PropertyValue::One(v) => v,
-                PropertyValue::List(mut l) if l.len() == 1 => l.remove(0),
-                PropertyValue::List(_) => {
+                Some(PropertyValue::One(v)) => v,
+                Some(PropertyValue::List(mut l)) if l.len() == 1 => l.remove(0),
+                None | Some(PropertyValue::List(_)) => {
                     return Err(ApiError::bad_request(format!(
                         "Properties[{i}].Value (`{name}`): give one value"
                     )))

@@ -83,6 +83,13 @@ impl Engine {
         self.begin_sign_in_returning(id, redirect_uri, None).await
     }
 
+    /// Whether the account connector authenticates without its user: an OAuth 2.0 client
+    /// credentials or password grant ([`Engine::refresh_now`] gets its tokens).
+    pub async fn authenticates_by_itself(&self, id: i64) -> Result<bool> {
+        let ctx = self.context(id).await?;
+        Ok(ctx.oauth2()?.grant != OAuth2Grant::AuthorizationCode)
+    }
+
     /// [`Engine::begin_sign_in`] for the browser flow: `web_return` (opaque to the engine)
     /// comes back from [`Engine::complete_sign_in_returning`].
     pub async fn begin_sign_in_returning(

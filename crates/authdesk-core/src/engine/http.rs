@@ -92,10 +92,24 @@ impl HttpFailure {
     }
 }
 
+/// reqwest's message without the URL (its query may carry a secret; the caller names the
+/// endpoint), followed by its causes, which say what actually went wrong ("Connection
+/// refused", a certificate error...).
 fn without_url(e: &reqwest::Error) -> String {
     let mut s = e.to_string();
     if let Some(url) = e.url() {
-        s = s.replace(url.as_str(), "<endpoint>");
+        s = s
+            .replace(&format!(" for url ({})", url.as_str()), "")
+            .replace(url.as_str(), "the endpoint");
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !s.contains(&text) {
+            s.push_str(": ");
+            s.push_str(&text);
+        }
+        source = cause.source();
     }
     s
 }

@@ -843,7 +843,7 @@ fn load_many(
             authenticated: status == AuthStatus::Authenticated,
             status,
             last_error: row.last_error,
-            connector: connector_summary(connector.id, &connector.slug, def),
+            connector: connector_summary(connector.id, &connector.slug, def, method),
             authentication_id: authentication.id.clone(),
             authentication,
             is_partner_integration_connector: row.partner_integration,

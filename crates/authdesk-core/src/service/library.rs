@@ -363,7 +363,7 @@ fn library_connector(row: LibraryRow) -> Result<LibraryConnector> {
     let (id, slug, source, text, client_id, client_secret_set) = row;
     let definition =
         crate::definition::parse_cached(&format!("library connector {id} ({slug})"), &text)?;
-    let summary = connector_summary(id, &slug, &definition);
+    let summary = connector_summary(id, &slug, &definition, definition.auth_methods()[0]);
     Ok(LibraryConnector {
         id,
         slug,
