@@ -138,15 +138,12 @@ pub async fn update_account_connector_oauth(
     match s.engine.authenticates_by_itself(id).await {
         Ok(true) => {
             return match s.engine.refresh_now(id).await {
-                Ok(ac) if ac.authenticated => succeed_to(&web_return),
-                // The provider failed (the old token may still work meanwhile): say so.
-                Ok(ac) => fail(
+                Ok(_) => succeed_to(&web_return),
+                Err(e) => fail(
                     StatusCode::BAD_GATEWAY,
-                    "server_error",
-                    &ac.last_error
-                        .unwrap_or_else(|| format!("the account connector is {}", ac.status.describe())),
+                    e.oauth_error_code(),
+                    &e.to_string(),
                 ),
-                Err(e) => fail(StatusCode::BAD_REQUEST, e.oauth_error_code(), &e.to_string()),
             };
         }
         Ok(false) => {}
@@ -187,7 +184,12 @@ pub async fn callback(State(s): State<Arc<AppState>>, RawQuery(query): RawQuery)
                 ac.id
             ),
         ),
-        (Err(e), Some(w)) => fail_to(&w, StatusCode::BAD_REQUEST, e.oauth_error_code(), &e.to_string()),
+        (Err(e), Some(w)) => fail_to(
+            &w,
+            StatusCode::BAD_REQUEST,
+            e.oauth_error_code(),
+            &e.to_string(),
+        ),
         (Err(e), None) => page(StatusCode::BAD_REQUEST, &e.to_string()),
     }
 }

@@ -144,7 +144,9 @@ impl AppState {
 pub fn router(state: Arc<AppState>) -> Router {
     let routes = routes(state);
     let retry = routes.clone().fallback(fallback::not_found);
-    routes.fallback(move |request: axum::extract::Request| fallback::in_lower_case(retry.clone(), request))
+    routes.fallback(move |request: axum::extract::Request| {
+        fallback::in_lower_case(retry.clone(), request)
+    })
 }
 
 fn routes(state: Arc<AppState>) -> Router {

@@ -1271,7 +1271,11 @@ async fn sign_ins_that_need_no_user_return_at_once_and_failures_still_post_the_m
     );
     api.desk.add_connector("cc.toml", &def, false).unwrap();
     api.desk
-        .set_connector_client("oidc-cc", "authdesk-web", Some(&Secret::new("authdesk-web-secret")))
+        .set_connector_client(
+            "oidc-cc",
+            "authdesk-web",
+            Some(&Secret::new("authdesk-web-secret")),
+        )
         .unwrap();
     let (s, ac) = api
         .call(
@@ -1306,7 +1310,11 @@ async fn sign_ins_that_need_no_user_return_at_once_and_failures_still_post_the_m
     // A failure in postMessage mode still posts callbackMessage (the opener must not wait
     // forever) and says what went wrong; the same for a refused token.
     api.desk
-        .set_connector_client("oidc-cc", "authdesk-web", Some(&Secret::new("wrong-secret")))
+        .set_connector_client(
+            "oidc-cc",
+            "authdesk-web",
+            Some(&Secret::new("wrong-secret")),
+        )
         .unwrap();
     let token = sign_in_token(&api, &acme).await;
     for (token, status) in [(token.as_str(), 502), ("forged", 403)] {
@@ -1320,7 +1328,10 @@ async fn sign_ins_that_need_no_user_return_at_once_and_failures_still_post_the_m
         let page = r.text().await.unwrap();
         assert_eq!(got, status, "{page}");
         assert!(page.contains(r#""message":"done""#), "{page}");
-        assert!(page.contains(r#""origin":"https://partner.example""#), "{page}");
+        assert!(
+            page.contains(r#""origin":"https://partner.example""#),
+            "{page}"
+        );
         assert!(page.contains("did not complete"), "{page}");
         assert!(!page.contains("wrong-secret"), "{page}");
     }

@@ -772,14 +772,27 @@ async fn what_a_get_answered_can_be_sent_back() {
     got["Name"] = json!("Renamed");
     got["AuthValue"] = json!("SG.0000000000");
     got["Properties"] = json!([{"Name": "ClientId", "Value": null, "Id": 0, "AccountConnectorId": id, "IsSecret": false}]);
-    let (s, v, _) = p.call(Method::PUT, &path, Some(&account), Some(got.clone())).await;
+    let (s, v, _) = p
+        .call(Method::PUT, &path, Some(&account), Some(got.clone()))
+        .await;
     assert_eq!(s, 200, "{v}");
-    assert_eq!((v["Name"].as_str(), v["Authenticated"].as_bool()), (Some("Renamed"), Some(true)));
+    assert_eq!(
+        (v["Name"].as_str(), v["Authenticated"].as_bool()),
+        (Some("Renamed"), Some(true))
+    );
     // The Id, when sent, is the one in the path; an unknown field is still named.
     got["Id"] = json!(id + 1);
-    let (s, v, _) = p.call(Method::PUT, &path, Some(&account), Some(got.clone())).await;
+    let (s, v, _) = p
+        .call(Method::PUT, &path, Some(&account), Some(got.clone()))
+        .await;
     assert_eq!(s, 400, "{v}");
-    assert!(v["Message"].as_str().unwrap().contains("not the account connector"), "{v}");
+    assert!(
+        v["Message"]
+            .as_str()
+            .unwrap()
+            .contains("not the account connector"),
+        "{v}"
+    );
     got["Id"] = json!(id);
     got["Colour"] = json!("red");
     let (s, v, _) = p.call(Method::PUT, &path, Some(&account), Some(got)).await;
@@ -802,7 +815,10 @@ async fn an_account_connector_shows_the_connector_as_it_authenticates() {
         .iter()
         .find(|a| a["AuthType"] == "ApiKey")
         .unwrap_or_else(|| panic!("pipedrive has an API key way: {connector}"));
-    assert_ne!(connector["AuthType"], "ApiKey", "the default is another way");
+    assert_ne!(
+        connector["AuthType"], "ApiKey",
+        "the default is another way"
+    );
     let (s, ac, _) = p
         .call(
             Method::POST,
@@ -815,7 +831,9 @@ async fn an_account_connector_shows_the_connector_as_it_authenticates() {
     assert_eq!(ac["Connector"]["AuthType"], "ApiKey", "{ac}");
     let parameters = ac["Connector"]["Parameters"].as_array().unwrap();
     assert!(!parameters.is_empty(), "{ac}");
-    assert!(parameters.iter().all(|p| p["IsAccountConnectorProperty"] == true));
+    assert!(parameters
+        .iter()
+        .all(|p| p["IsAccountConnectorProperty"] == true));
 }
 
 #[tokio::test]
@@ -824,19 +842,40 @@ async fn paths_in_any_case_and_unknown_ones_answer_json() {
     let account = p.account().await;
     // Cyclr's routes ignore case; its pages write /ConnectorAuth/UpdateAccountConnectorOAuth.
     let (s, v, _) = p
-        .call(Method::GET, &format!("/V1.0/Accounts/{account}"), None, None)
+        .call(
+            Method::GET,
+            &format!("/V1.0/Accounts/{account}"),
+            None,
+            None,
+        )
         .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["Id"], account.as_str());
     let (s, v, headers) = p.call(Method::GET, "/v1.0/nothing-here", None, None).await;
     assert_eq!(s, 404);
-    assert!(v["Message"].as_str().unwrap().contains("/v1.0/nothing-here"), "{v}");
-    assert!(headers["content-type"].to_str().unwrap().starts_with("application/json"));
+    assert!(
+        v["Message"]
+            .as_str()
+            .unwrap()
+            .contains("/v1.0/nothing-here"),
+        "{v}"
+    );
+    assert!(headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
     let (s, v, headers) = p.call(Method::PATCH, "/v1.0/accounts", None, None).await;
     assert_eq!(s, 405);
     assert!(v["Message"].as_str().unwrap().contains("PATCH"), "{v}");
-    let allow = headers.get("allow").map(|a| a.to_str().unwrap().to_string());
-    assert!(allow.as_deref().is_some_and(|a| a.contains("GET") && a.contains("POST")), "{allow:?}");
+    let allow = headers
+        .get("allow")
+        .map(|a| a.to_str().unwrap().to_string());
+    assert!(
+        allow
+            .as_deref()
+            .is_some_and(|a| a.contains("GET") && a.contains("POST")),
+        "{allow:?}"
+    );
 }
 
 #[tokio::test]

@@ -328,3 +328,35 @@ async fn invalid_grant_needs_reauthentication_and_other_errors_are_rejections() 
         "old-refresh"
     );
 }
+
+#[tokio::test]
+async fn refresh_now_says_when_the_provider_failed_even_while_the_old_token_works() {
+    let fake = FakeFaultyTokenEndpoint::start().await;
+    let s = setup();
+    let id = expired_credential_at(&s, &fake.base, "503").await;
+    // Still valid for an hour: calls go on with it.
+    s.desk
+        .set_auth_value(
+            id,
+            &Secret::new(format!(
+                r#"{{"AccessToken":"still-good","RefreshToken":"old-refresh","Expires":"{}"}}"#,
+                (chrono::Utc::now() + chrono::Duration::hours(1)).format("%Y-%m-%dT%H:%M:%SZ")
+            )),
+        )
+        .unwrap();
+    let e = s.engine.refresh_now(id).await.unwrap_err();
+    assert!(matches!(e, Error::ProviderTransient { .. }), "{e}");
+    assert!(e.to_string().contains("HTTP 503"), "{e}");
+    assert!(
+        s.engine.access(id).await.is_ok(),
+        "the old token still serves calls"
+    );
+    assert_eq!(
+        s.desk
+            .credential_secret(id, "RefreshToken")
+            .unwrap()
+            .unwrap()
+            .expose(),
+        "old-refresh"
+    );
+}

@@ -575,7 +575,19 @@ impl Engine {
         let version = self.db(move |desk| desk.load_tokens(id)).await?.version;
         self.ensure_token_for(id, Some(version), trigger).await?;
         self.forget_prepared(id);
-        self.db(move |desk| desk.get_account_connector(id)).await
+        let ac = self.db(move |desk| desk.get_account_connector(id)).await?;
+        // A provider that failed leaves the old token in use while it lasts (calls go on),
+        // but whoever asked for a refresh is told that there was none.
+        if ac.status == AuthStatus::Error {
+            let t = self.db(move |desk| desk.load_tokens(id)).await?;
+            return Err(Error::ProviderTransient {
+                message: ac
+                    .last_error
+                    .unwrap_or_else(|| "the provider failed; the refresh did not happen".into()),
+                retry_after: t.retry_after,
+            });
+        }
+        Ok(ac)
     }
 
     /// A usable access token. With `stale_version`, the token of that version is not good
