@@ -920,3 +920,45 @@ async fn an_account_token_speaks_for_its_account() {
         .unwrap();
     assert_eq!(r.status(), 403);
 }
+
+#[tokio::test]
+async fn a_launch_that_fails_creates_nothing() {
+    let p = Partner::start().await;
+    let good = json!({"Name": "generic-api-key", "AuthValue": "K1", "Properties": [{"Name": "ApiHost", "Value": "a.example"}]});
+    let bad = json!({"Name": "generic-api-key", "AuthValue": "K2", "Properties": [{"Name": "ApiHost", "Value": "bad/"}]});
+    let fresh = "3f2b7f5e-2d9c-4a5e-8c1b-6a0f9d2e4b99";
+    let existing = p.account().await;
+    for account in [fresh, existing.as_str()] {
+        let (s, v, _) = p
+            .call(
+                Method::POST,
+                &format!("/v1.0/accounts/{account}/launch"),
+                None,
+                Some(json!({"ConnectorAuthentications": [good.clone(), bad.clone()]})),
+            )
+            .await;
+        assert_eq!(s, 400, "{v}");
+        let message = v["Message"].as_str().unwrap();
+        assert!(
+            message.contains("connector 2 of the LAUNCH body") && message.contains("ApiHost"),
+            "{v}"
+        );
+    }
+    let (s, _, _) = p
+        .call(Method::GET, &format!("/v1.0/accounts/{fresh}"), None, None)
+        .await;
+    assert_eq!(s, 404, "a failed LAUNCH left its account behind");
+    let (_, list, _) = p
+        .call(
+            Method::GET,
+            "/v1.0/account/connectors",
+            Some(&existing),
+            None,
+        )
+        .await;
+    assert_eq!(
+        list,
+        json!([]),
+        "a failed LAUNCH left account connectors behind"
+    );
+}

@@ -303,33 +303,60 @@ pub async fn launch(
                 if let Some(v) = &auth_value {
                     authdesk_core::AuthValue::parse(method.auth_type(), v)?;
                 }
-                let props = properties(def, c.properties)
-                    .map_err(|e| authdesk_core::Error::InvalidInput(e.message))?;
-                requests.push((
-                    connector.id.to_string(),
-                    InstallRequest {
-                        name: c.name,
-                        description: None,
-                        authentication_id: c.authentication_id,
-                        auth_value,
-                        properties: props,
-                        partner_integration: true,
-                    },
-                ));
+                let entry = |e: String| {
+                    authdesk_core::Error::InvalidInput(format!(
+                        "connector {} of the LAUNCH body ({}): {e}; nothing was created",
+                        i + 1,
+                        c.name
+                    ))
+                };
+                let props = properties(def, c.properties).map_err(|e| entry(e.message))?;
+                let request = InstallRequest {
+                    name: c.name.clone(),
+                    description: None,
+                    authentication_id: c.authentication_id.clone(),
+                    auth_value,
+                    properties: props,
+                    partner_integration: true,
+                };
+                // Every check an install makes, before anything is written.
+                desk.check_install(&connector.id.to_string(), &request)
+                    .map_err(|e| match e {
+                        authdesk_core::Error::InvalidInput(_)
+                        | authdesk_core::Error::InvalidAuthValue { .. } => entry(e.to_string()),
+                        other => other,
+                    })?;
+                requests.push((connector.id.to_string(), request));
             }
-            let account = match desk.get_account(&account_id) {
-                Ok(a) => a,
-                Err(authdesk_core::Error::NotFound { .. }) => desk.create_account(NewAccount {
-                    id: Some(account_id.clone()),
-                    name: account_name.unwrap_or_else(|| account_id.clone()),
-                    description: account_description,
-                    ..Default::default()
-                })?,
+            let (account, created) = match desk.get_account(&account_id) {
+                Ok(a) => (a, false),
+                Err(authdesk_core::Error::NotFound { .. }) => (
+                    desk.create_account(NewAccount {
+                        id: Some(account_id.clone()),
+                        name: account_name.unwrap_or_else(|| account_id.clone()),
+                        description: account_description,
+                        ..Default::default()
+                    })?,
+                    true,
+                ),
                 Err(e) => return Err(e),
             };
             let mut installed = Vec::new();
             for (connector, request) in requests {
-                installed.push(desk.install(&account.id, &connector, request)?);
+                match desk.install(&account.id, &connector, request) {
+                    Ok(ac) => installed.push(ac),
+                    Err(e) => {
+                        // Checked above, so only a store failure gets here: undo the rest
+                        // (nothing was sent anywhere, so nothing needs revoking).
+                        for ac in &installed {
+                            let _ = desk.delete_account_connector_taking(ac.id);
+                        }
+                        if created {
+                            let _ = desk.delete_account_taking(&account.id);
+                        }
+                        return Err(e);
+                    }
+                }
             }
             Ok((account, installed))
         })

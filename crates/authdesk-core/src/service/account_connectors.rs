@@ -31,16 +31,7 @@ impl Authdesk {
         let connector = self.get_connector(connector)?;
         let def = &connector.definition;
         let (name, description) = name_and_description(&req.name, req.description.as_deref())?;
-        let method = match req
-            .authentication_id
-            .as_deref()
-            .filter(|a| !a.trim().is_empty())
-        {
-            Some(reference) => def
-                .find_auth_method(reference)
-                .map_err(Error::InvalidInput)?,
-            None => def.auth_methods()[0],
-        };
+        let method = install_method(def, &req)?;
         let input =
             self.check_credential_input(def, method, &req.properties, req.auth_value.as_ref())?;
         let stored_method = (!method.is_default()).then(|| method.id.to_string());
@@ -63,6 +54,17 @@ impl Authdesk {
             Ok(id)
         })?;
         self.get_account_connector(id)
+    }
+
+    /// Every check [`Authdesk::install`] makes of `req`, without writing anything: a batch
+    /// (LAUNCH) checks all its installs before making the first.
+    pub fn check_install(&self, connector: &str, req: &InstallRequest) -> Result<()> {
+        let connector = self.get_connector(connector)?;
+        let def = &connector.definition;
+        name_and_description(&req.name, req.description.as_deref())?;
+        let method = install_method(def, req)?;
+        self.check_credential_input(def, method, &req.properties, req.auth_value.as_ref())?;
+        Ok(())
     }
 
     pub fn list_account_connectors(
@@ -1128,4 +1130,19 @@ fn touch(tx: &Db<'_>, id: i64, now: &str) -> Result<()> {
         args![id, now],
     )?;
     Ok(())
+}
+
+/// The way to authenticate an install asks for (`AuthenticationId`), or the default.
+fn install_method<'d>(
+    def: &'d crate::definition::ConnectorDefinition,
+    req: &InstallRequest,
+) -> Result<crate::definition::AuthMethod<'d>> {
+    match req
+        .authentication_id
+        .as_deref()
+        .filter(|a| !a.trim().is_empty())
+    {
+        Some(reference) => def.find_auth_method(reference).map_err(Error::InvalidInput),
+        None => Ok(def.auth_methods()[0]),
+    }
 }
