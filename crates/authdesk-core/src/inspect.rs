@@ -103,9 +103,15 @@ impl Authdesk {
                     } else {
                         decode_unverified(secret.expose())
                     };
+                    // A password's tail is part of the password: only its length shows.
+                    let masked = if field == fields::BASIC {
+                        secret.masked_fully()
+                    } else {
+                        secret.masked()
+                    };
                     secrets.push(InspectedSecret {
                         field: field.clone(),
-                        masked: secret.masked(),
+                        masked,
                         value: reveal.then(|| secret.expose().to_string()),
                         jwt,
                     });

@@ -26,8 +26,15 @@ impl Secret {
         self.expose().is_empty()
     }
 
+    /// Only the length: for passwords (and `user:password`), where any part of the value
+    /// gives part of it away.
+    pub fn masked_fully(&self) -> String {
+        format!("•••• ({} chars)", self.expose().chars().count())
+    }
+
     /// A hint that identifies the value without giving it away: its length, and its last
-    /// four characters when it is long enough that they say little.
+    /// four characters when it is long enough that they say little (tokens, API keys; never
+    /// a password: see [`Secret::masked_fully`]).
     pub fn masked(&self) -> String {
         let v = self.expose();
         let n = v.chars().count();
@@ -88,5 +95,6 @@ mod tests {
         assert_eq!(Secret::new("abc").masked(), "•••• (3 chars)");
         let long = Secret::new("0123456789abcdefWXYZ");
         assert_eq!(long.masked(), "••••WXYZ (20 chars)");
+        assert_eq!(long.masked_fully(), "•••• (20 chars)");
     }
 }

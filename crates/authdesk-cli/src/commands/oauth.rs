@@ -113,6 +113,13 @@ pub fn history(ctx: &Ctx, account_connector_id: i64, limit: usize) -> Result<()>
 }
 
 pub fn inspect(ctx: &Ctx, account_connector_id: i64, reveal: bool) -> Result<()> {
-    ctx.out
-        .inspection(&ctx.desk.inspect(account_connector_id, reveal)?)
+    let inspection = ctx.desk.inspect(account_connector_id, reveal)?;
+    // Asked for the values and could not open them: that is a failure, not an empty list.
+    if let (true, Some(why)) = (reveal, &inspection.secrets_unavailable) {
+        return Err(authdesk_core::Error::InvalidInput(format!(
+            "the secrets of account connector {account_connector_id} cannot be revealed: {why}"
+        ))
+        .into());
+    }
+    ctx.out.inspection(&inspection)
 }
