@@ -257,7 +257,10 @@ fn locked_out_secrets_still_show_metadata_in_inspect() {
     assert!(human.contains("cannot be opened"), "{human}");
     // Asking for the values and not getting them is a failure, not an empty list.
     let e = desk.run(&["inspect", &id.to_string(), "--reveal"]).fails();
-    assert!(e.contains("cannot be revealed") && e.contains("keychain"), "{e}");
+    assert!(
+        e.contains("cannot be revealed") && e.contains("keychain"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -272,6 +272,24 @@ async fn json_and_form_bodies() {
         .unwrap_err();
     assert!(e.to_string().contains("needs the parameter(s) name"), "{e}");
     assert_eq!(echo.requests.load(Ordering::SeqCst), before);
+    // So does a header value HTTP cannot carry, with an error naming the parameter.
+    let e = s
+        .engine
+        .call_method(
+            id,
+            "get-item",
+            &params(json!({"item_id": "1", "X-Trace": "a\r\nX-Injected: yes"})),
+        )
+        .await
+        .unwrap_err();
+    let message = e.to_string();
+    assert!(
+        message.contains("`X-Trace`")
+            && message.contains("line breaks")
+            && !message.contains("Injected"),
+        "{message}"
+    );
+    assert_eq!(echo.requests.load(Ordering::SeqCst), before);
 }
 
 #[tokio::test]

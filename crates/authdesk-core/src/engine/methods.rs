@@ -290,6 +290,17 @@ fn check_parameters(m: &MethodDefinition, given: &serde_json::Map<String, Value>
                     p.name, p.location
                 )));
             }
+            // A header value that HTTP cannot carry (CR, LF, NUL, other controls) is refused
+            // here, before any credential is touched, never echoed.
+            if p.location == ParameterLocation::Header
+                && reqwest::header::HeaderValue::from_str(&scalar(v)).is_err()
+            {
+                return Err(Error::InvalidInput(format!(
+                    "parameter `{}` goes in a header, which cannot carry line breaks or other \
+                     control characters; nothing was sent",
+                    p.name
+                )));
+            }
         }
     }
     Ok(())
