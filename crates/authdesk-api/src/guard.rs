@@ -150,6 +150,11 @@ pub async fn check_api_caller(
         Ok(caller) => {
             // A token limited to one account speaks for that account: X-Cyclr-Account may
             // be left out (Authdesk's addition; with the header, it must name the same).
+            if let Some(account) = caller.account() {
+                request
+                    .extensions_mut()
+                    .insert(LimitedTo(account.to_string()));
+            }
             if let (None, Some(account)) = (&target.account_header, caller.account()) {
                 if let Ok(v) = HeaderValue::from_str(account) {
                     request.headers_mut().insert("x-cyclr-account", v);
@@ -350,6 +355,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 /// it exists is checked by the call itself, in the same trip to the store (an unknown
 /// account is a 404 naming it).
 pub struct AccountScope(pub String);
+
+/// Set on a request whose token is limited to one account (`scope=account:{Id}`): handlers
+/// refuse what would reach beyond it (linking the account to another, say).
+#[derive(Clone)]
+pub struct LimitedTo(pub String);
 
 impl FromRequestParts<Arc<AppState>> for AccountScope {
     type Rejection = ApiError;

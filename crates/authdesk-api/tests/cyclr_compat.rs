@@ -909,6 +909,17 @@ async fn an_account_token_speaks_for_its_account() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    // It cannot link its account to another (nor learn whether that one exists).
+    let other = p.account().await;
+    let r = p
+        .http
+        .put(format!("{}/v1.0/accounts/{account}", p.base))
+        .bearer_auth(token)
+        .json(&json!({"ParentAccountId": other}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
     // Another account in the header is still refused.
     let r = p
         .http
@@ -961,4 +972,32 @@ async fn a_launch_that_fails_creates_nothing() {
         json!([]),
         "a failed LAUNCH left account connectors behind"
     );
+}
+
+#[tokio::test]
+async fn parent_accounts_form_no_cycles_and_outlive_nothing() {
+    let p = Partner::start().await;
+    let (a, b, c) = (p.account().await, p.account().await, p.account().await);
+    let parent = |child: &str, parent: &str| {
+        let (path, body) = (
+            format!("/v1.0/accounts/{child}"),
+            json!({"ParentAccountId": parent}),
+        );
+        let p = &p;
+        async move { p.call(Method::PUT, &path, None, Some(body)).await }
+    };
+    assert_eq!(parent(&b, &a).await.0, 200);
+    assert_eq!(parent(&c, &b).await.0, 200);
+    let (s, v, _) = parent(&a, &c).await;
+    assert_eq!(s, 400, "{v}");
+    assert!(v["Message"].as_str().unwrap().contains("cycle"), "{v}");
+    // Deleting a parent leaves its children without one, not pointing at nothing.
+    let (s, _, _) = p
+        .call(Method::DELETE, &format!("/v1.0/accounts/{b}"), None, None)
+        .await;
+    assert!(s == 200 || s == 204, "{s}");
+    let (_, v, _) = p
+        .call(Method::GET, &format!("/v1.0/accounts/{c}"), None, None)
+        .await;
+    assert_eq!(v["ParentAccountId"], Value::Null, "{v}");
 }

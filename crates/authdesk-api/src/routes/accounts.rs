@@ -204,8 +204,22 @@ pub async fn get_account(State(s): S, Path(account_id): Path<String>) -> ApiResu
 pub async fn update_account(
     State(s): S,
     Path(account_id): Path<String>,
+    limited: Option<axum::Extension<crate::guard::LimitedTo>>,
     ApiJson(b): ApiJson<UpdateAccount>,
 ) -> ApiResult<Json<Account>> {
+    let links = b
+        .parent_account_id
+        .as_deref()
+        .is_some_and(|p| !p.trim().is_empty());
+    if let (Some(axum::Extension(crate::guard::LimitedTo(account))), true) = (limited, links) {
+        return Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            format!(
+                "this token is limited to account {account} (scope=account:{account}); it cannot \
+                 link the account to another (ParentAccountId): use an unrestricted token"
+            ),
+        ));
+    }
     let update = AccountUpdate {
         name: b.name,
         description: b.description,

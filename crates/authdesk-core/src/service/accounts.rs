@@ -141,6 +141,11 @@ impl Authdesk {
             )
         };
         self.take_and_delete(ids, |tx| {
+            // Its children lose their parent rather than point at an account that is gone.
+            tx.execute(
+                "UPDATE accounts SET parent_account_id = NULL WHERE parent_account_id = ?1",
+                args![&account.id],
+            )?;
             tx.execute("DELETE FROM accounts WHERE id = ?1", args![&account.id])?;
             Ok(())
         })
@@ -288,6 +293,25 @@ impl Authdesk {
                     return Err(Error::InvalidInput(
                         "ParentAccountId cannot be the account itself".into(),
                     ));
+                }
+                // No cycles: the account must not be an ancestor of its new parent.
+                if let Some(me) = account_id {
+                    let mut next = parent.settings.parent_account_id.clone();
+                    for _ in 0..10_000 {
+                        let Some(ancestor) = next else { break };
+                        if ancestor.as_str() == me {
+                            return Err(Error::InvalidInput(format!(
+                                "ParentAccountId {} is below this account (its parent, or a \
+                                 parent's parent...): accounts cannot form a cycle",
+                                parent.id
+                            )));
+                        }
+                        next = match self.get_account(&ancestor) {
+                            Ok(a) => a.settings.parent_account_id,
+                            Err(Error::NotFound { .. }) => None,
+                            Err(e) => return Err(e),
+                        };
+                    }
                 }
                 Some(parent.id)
             }
