@@ -31,10 +31,23 @@ pub async fn check_host(
     request: Request,
     next: Next,
 ) -> Response {
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok());
+    // One Host header, and an absolute-form target (`GET http://x/...`, whose authority
+    // wins over Host per RFC 9112 §3.2.2) must name the same host: both are checked.
+    let mut hosts = request.headers().get_all(header::HOST).iter();
+    let first = hosts.next();
+    if hosts.next().is_some() {
+        return ApiError::bad_request("send one Host header").into_response();
+    }
+    let host = first.and_then(|h| h.to_str().ok());
+    if let Some(authority) = request.uri().authority() {
+        if host.is_some_and(|h| !h.eq_ignore_ascii_case(authority.as_str())) {
+            return ApiError::bad_request(
+                "the request target's host and the Host header differ: send one host",
+            )
+            .into_response();
+        }
+    }
+    let host = host.or(request.uri().authority().map(|a| a.as_str()));
     let port = state.port;
     if let Some(public) = &state.public {
         if !host.is_some_and(|h| public.host_matches(h)) {

@@ -1336,3 +1336,33 @@ async fn sign_ins_that_need_no_user_return_at_once_and_failures_still_post_the_m
         assert!(!page.contains("wrong-secret"), "{page}");
     }
 }
+
+#[tokio::test]
+async fn an_absolute_target_or_a_second_host_header_cannot_slip_past_the_host_check() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let api = Api::start().await;
+    let addr = api.server.addr;
+    let raw = |head: String| async move {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        answer
+    };
+    let key = &api.key;
+    let ours = format!("127.0.0.1:{}", addr.port());
+    // The baseline: the same request in origin form is answered.
+    let ok = raw(format!(
+        "GET /v1.0/accounts HTTP/1.1\r\nHost: {ours}\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n"
+    ))
+    .await;
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    for head in [
+        format!("GET http://evil.example/v1.0/accounts HTTP/1.1\r\nHost: {ours}\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n"),
+        format!("GET /v1.0/accounts HTTP/1.1\r\nHost: {ours}\r\nHost: evil.example\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n"),
+    ] {
+        let answer = raw(head.clone()).await;
+        assert!(answer.starts_with("HTTP/1.1 400"), "{head:?}: {answer}");
+        assert!(!answer.contains("\"Id\""), "{answer}");
+    }
+}
