@@ -49,8 +49,22 @@ struct WebReturn {
 
 pub async fn update_account_connector_oauth(
     State(s): State<Arc<AppState>>,
-    Query(q): Query<ConnectorAuthQuery>,
+    query: Result<Query<ConnectorAuthQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
+    // A link that is not even well formed (a parameter twice, say) gets a page, not text.
+    let q = match query {
+        Ok(Query(q)) => q,
+        Err(e) => {
+            return page(
+                StatusCode::BAD_REQUEST,
+                &format!(
+                    "This sign-in link is malformed ({}). Ask the application that sent you here \
+                     for a new one.",
+                    e.body_text()
+                ),
+            )
+        }
+    };
     // targetOrigin first: it decides whether errors may be sent anywhere.
     let Some(target) = q.target_origin.filter(|t| !t.trim().is_empty()) else {
         return page(

@@ -99,3 +99,31 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// axum's own rejections (a query string or a path segment of the wrong type) answer in
+/// plain text; the API answers `{"Message"}` everywhere, so they are rewritten. Their text
+/// names the parameter and the type, never a secret (those travel in headers and bodies).
+pub async fn plain_text_as_json(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !(plain && response.status().is_client_error()) {
+        return response;
+    }
+    let status = response.status();
+    let text = match axum::body::to_bytes(response.into_body(), 16 * 1024).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(_) => String::new(),
+    };
+    let message = match text.trim() {
+        "" => "the request is not valid here".to_string(),
+        t => format!("{t} (see /openapi.json)"),
+    };
+    ApiError::new(status, message).into_response()
+}

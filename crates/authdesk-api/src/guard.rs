@@ -337,30 +337,46 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         }
         let bytes = axum::body::Bytes::from_request(request, state)
             .await
-            .map_err(|_| {
-                ApiError::bad_request("the request body could not be read (too large?)")
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "the request body is larger than 2 MB, the most this API takes",
+                    )
+                } else {
+                    ApiError::bad_request("the request body could not be read")
+                }
             })?;
-        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+        // Straight from the bytes into the shape, so a key given twice is refused (through a
+        // `Value` the last one would silently win).
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        let malformed = |e: &serde_json::Error| {
             ApiError::bad_request(format!(
                 "malformed JSON at line {} column {}",
                 e.line(),
                 e.column()
             ))
-        })?;
-        serde_path_to_error::deserialize::<_, T>(value).map(ApiJson).map_err(|e| {
+        };
+        let parsed = serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|e| {
+            if e.inner().is_syntax() || e.inner().is_eof() {
+                return malformed(e.inner());
+            }
             let what = e.inner().to_string();
-            // serde's "missing field `X`" and "unknown field `X`" name fields only; other
-            // messages may quote values, so only the path is given for them.
-            let detail = ["missing field", "unknown field"]
+            // serde's "missing field `X`", "unknown field `X`" and "duplicate field `X`" name
+            // fields only; other messages may quote values, so only the path is given then.
+            let detail = ["missing field", "unknown field", "duplicate field"]
                 .iter()
                 .find(|p| what.starts_with(*p))
                 .map(|_| what.split(", expected").next().unwrap_or(&what).to_string())
+                .map(|d| d.split(" at line ").next().unwrap_or(&d).to_string())
                 .unwrap_or_else(|| "a value has the wrong type".to_string());
             ApiError::bad_request(format!(
                 "the JSON body does not match the expected shape at `{}`: {detail} (see /openapi.json)",
                 e.path()
             ))
-        })
+        })?;
+        de.end().map_err(|e| malformed(&e))?;
+        Ok(ApiJson(parsed))
     }
 }
 

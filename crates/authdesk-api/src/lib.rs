@@ -206,6 +206,7 @@ fn routes(state: Arc<AppState>) -> Router {
         )
         // Before the layer: a preflight (OPTIONS) still reaches the CORS check.
         .method_not_allowed_fallback(fallback::method_not_allowed)
+        .layer(axum::middleware::from_fn(error::plain_text_as_json))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guard::check_api_caller,

@@ -1335,6 +1335,22 @@ async fn sign_ins_that_need_no_user_return_at_once_and_failures_still_post_the_m
         assert!(page.contains("did not complete"), "{page}");
         assert!(!page.contains("wrong-secret"), "{page}");
     }
+    // A link that is not well formed gets a page that says so (not plain text).
+    let r = api
+        .http
+        .get(format!(
+            "{}/connectorauth/updateaccountconnectoroauth?id=1&id=2&token=t&targetOrigin={PARTNER}",
+            api.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(r.text().await.unwrap().contains("malformed"));
 }
 
 #[tokio::test]

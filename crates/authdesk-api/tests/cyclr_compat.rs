@@ -876,6 +876,44 @@ async fn paths_in_any_case_and_unknown_ones_answer_json() {
             .is_some_and(|a| a.contains("GET") && a.contains("POST")),
         "{allow:?}"
     );
+    // Query strings and path segments of the wrong type answer JSON too.
+    for path in ["/v1.0/accounts?page=abc", "/v1.0/account/connectors/1e3"] {
+        let (s, v, _) = p.call(Method::GET, path, Some(&account), None).await;
+        assert_eq!(s, 400, "{path}: {v}");
+        assert!(v["Message"].is_string(), "{path}: {v}");
+    }
+    // A key given twice is refused, not "the last one wins".
+    let r = p
+        .http
+        .post(format!("{}/v1.0/accounts", p.base))
+        .bearer_auth(&p.token)
+        .header("Content-Type", "application/json")
+        .body(r#"{"Name": "first", "Name": "second"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert!(
+        v["Message"]
+            .as_str()
+            .unwrap()
+            .contains("duplicate field `Name`"),
+        "{v}"
+    );
+    // A body over the limit says what the limit is.
+    let r = p
+        .http
+        .post(format!("{}/v1.0/accounts", p.base))
+        .bearer_auth(&p.token)
+        .header("Content-Type", "application/json")
+        .body(format!(r#"{{"Name": "{}"}}"#, "x".repeat(3 << 20)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let v: Value = r.json().await.unwrap();
+    assert!(v["Message"].as_str().unwrap().contains("2 MB"), "{v}");
 }
 
 #[tokio::test]
