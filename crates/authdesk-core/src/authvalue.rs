@@ -388,20 +388,20 @@ mod tests {
                 "`accesstoken`",
                 "did you mean `AccessToken`",
             ),
-            (format!(r#"["{canary}"]"#), "`AuthValue`", "an array"),
+            (format!(r#"["{canary}"]"#), "AuthValue:", "an array"),
             (
                 format!(r#"{{"AccessToken":"{canary}""#),
-                "`AuthValue`",
+                "AuthValue:",
                 "ends too early",
             ),
             (
                 format!(r#"{{"AccessToken":"{canary}",}}"#),
-                "`AuthValue`",
+                "AuthValue:",
                 "invalid JSON",
             ),
             (
                 format!(r#""{{\"AccessToken\":\"{canary}"#),
-                "`AuthValue`",
+                "AuthValue:",
                 "not a valid JSON string",
             ),
             (

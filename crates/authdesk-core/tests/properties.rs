@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use authdesk_core::authvalue::{format_cyclr_datetime, parse_datetime};
-use authdesk_core::definition::template::{check_host_name, SlotKind, SlotValues, UrlTemplate};
+use authdesk_core::definition::template::{check_public_host_name, SlotKind, SlotValues, UrlTemplate};
 use authdesk_core::settings::origin_of;
 use authdesk_core::{AuthType, AuthValue, ConnectorDefinition, Secret};
 use chrono::{DateTime, TimeZone, Utc};
@@ -149,12 +149,12 @@ proptest! {
         let t = UrlTemplate::parse("https://{Host}/api/v1").unwrap();
         match t.build(&Fixed(BTreeMap::from([("Host".into(), value.clone())]))) {
             Ok(url) => {
-                prop_assert!(check_host_name(&value).is_ok(), "{:?} was accepted", value);
+                prop_assert!(check_public_host_name(&value).is_ok(), "{:?} was accepted", value);
                 prop_assert_eq!(url.host_str().unwrap(), value.to_ascii_lowercase());
                 prop_assert_eq!(url.path(), "/api/v1");
                 prop_assert_eq!(url.port(), None);
             }
-            Err(_) => prop_assert!(check_host_name(&value).is_err()),
+            Err(_) => prop_assert!(check_public_host_name(&value).is_err()),
         }
     }
 

@@ -382,7 +382,7 @@ impl UrlTemplate {
             }
         }
         if self.host.iter().any(|p| matches!(p, Piece::Slot(_))) {
-            check_host_name(&host).map_err(|problem| TemplateError::BadValue {
+            check_public_host_name(&host).map_err(|problem| TemplateError::BadValue {
                 slot: self.host_slots().join(", "),
                 problem: format!("makes the host name invalid: {problem}"),
             })?;
@@ -492,7 +492,7 @@ fn slot_value(
 /// never quotes the value.
 pub fn check_kind(kind: SlotKind, value: &str) -> std::result::Result<(), String> {
     match kind {
-        SlotKind::Host => check_host_name(value),
+        SlotKind::Host => check_public_host_name(value),
         SlotKind::HostLabel => check_label(value),
         SlotKind::PathSegment | SlotKind::Query => {
             if value.chars().any(char::is_control) {
@@ -539,6 +539,32 @@ pub fn check_host_name(value: &str) -> std::result::Result<(), String> {
     let last = labels.last().copied().unwrap_or_default();
     if !last.starts_with(|c: char| c.is_ascii_alphabetic()) {
         return Err("is not a host name (an IP address, or it ends in a number)".into());
+    }
+    Ok(())
+}
+
+/// A host a connector may be sent to when a property chooses the whole host: a DNS host
+/// name ([`check_host_name`]) with a domain (at least one dot), and not a name that means
+/// this machine or a private network (`localhost`, `.localhost`, `.local`, `.internal`,
+/// `.home.arpa`, `.localdomain`): a property must not turn a connector's token towards
+/// services on the user's own machine or network.
+pub fn check_public_host_name(value: &str) -> std::result::Result<(), String> {
+    check_host_name(value)?;
+    let lower = value.to_ascii_lowercase();
+    if !lower.contains('.') {
+        return Err("is a single name without a domain; give the full host name, such as \
+                    api.example.com"
+            .into());
+    }
+    const PRIVATE: &[&str] = &["localhost", "local", "internal", "home.arpa", "localdomain"];
+    if let Some(suffix) = PRIVATE
+        .iter()
+        .find(|s| lower == **s || lower.ends_with(&format!(".{s}")))
+    {
+        return Err(format!(
+            "names this machine or a private network (.{suffix}); a connector's host must be \
+             a public name"
+        ));
     }
     Ok(())
 }
@@ -642,6 +668,28 @@ mod tests {
             t.render(&with(&[("Host", "login.example.com")])).unwrap(),
             "https://login.example.com/"
         );
+    }
+
+    #[test]
+    fn a_whole_host_must_be_a_public_name() {
+        for bad in [
+            "localhost",
+            "LOCALHOST",
+            "api.localhost",
+            "printer.local",
+            "db.internal",
+            "router.home.arpa",
+            "box.localdomain",
+            "intranet",
+        ] {
+            assert!(check_public_host_name(bad).is_err(), "{bad}");
+            let t = UrlTemplate::parse("https://{Host}/v1").unwrap();
+            let bad: &'static str = bad;
+            assert!(t.render(&with(&[("Host", bad)])).is_err(), "{bad}");
+        }
+        for good in ["api.example.com", "acme.my.salesforce.com", "localhost.example.com"] {
+            assert!(check_public_host_name(good).is_ok(), "{good}");
+        }
     }
 
     #[test]
