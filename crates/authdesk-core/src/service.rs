@@ -338,7 +338,28 @@ fn checked_text(field: &str, value: &str, max: usize, required: bool) -> Result<
             "{field} contains control characters"
         )));
     }
+    if v.chars().any(is_spoofing_format_char) {
+        return Err(Error::InvalidInput(format!(
+            "{field} contains invisible or direction-changing characters (bidirectional \
+             overrides, zero-width spaces), which make a name display as something else"
+        )));
+    }
     Ok(v.to_string())
+}
+
+/// Unicode format characters that only serve to disguise text in a name: bidirectional
+/// embeddings, overrides and isolates (`Acme\u{202E}gnp.exe` shows as "Acmeexe.png"), the
+/// zero-width space, word joiner and byte-order mark. (ZWNJ/ZWJ and the LRM/RLM marks
+/// stay: scripts and emoji need them.)
+pub(crate) fn is_spoofing_format_char(c: char) -> bool {
+    matches!(c,
+        '\u{202A}'..='\u{202E}'
+        | '\u{2066}'..='\u{2069}'
+        | '\u{200B}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{FEFF}'
+        | '\u{180E}'
+        | '\u{FFF9}'..='\u{FFFB}')
 }
 
 /// A LIKE pattern for "contains `text`", with `%`, `_` and `\` escaped.

@@ -301,3 +301,27 @@ fn credentials_from_a_form_are_encoded_by_the_app_and_must_match_the_connector()
         .unwrap();
     assert_eq!(done.secrets_set, ["AccessToken", "RefreshToken"]);
 }
+
+#[test]
+fn names_cannot_hide_what_they_say() {
+    let (_dir, desk) = open();
+    // "Acme\u{202E}gnp.exe" displays as "Acmeexe.png".
+    for name in ["Acme\u{202E}gnp.exe", "Ac\u{200B}me", "\u{FEFF}Acme", "Acme\u{2066}x"] {
+        let e = desk
+            .create_account(NewAccount {
+                name: name.into(),
+                ..Default::default()
+            })
+            .unwrap_err();
+        assert!(invalid(e).contains("direction-changing"), "{name:?}");
+    }
+    assert!(desk.list_accounts().unwrap().is_empty());
+    let account = desk
+        .create_account(NewAccount {
+            name: "کتاب\u{200C}ها 👨\u{200D}👩\u{200D}👧".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let e = desk.ensure_account_user(&account.id, "eve\u{202E}").unwrap_err();
+    assert!(invalid(e).contains("direction-changing"));
+}
