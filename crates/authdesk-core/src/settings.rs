@@ -76,6 +76,15 @@ pub fn origin_of(text: &str) -> Option<String> {
     if !url.username().is_empty() || url.password().is_some() {
         return None;
     }
+    // A host name proper: `https://*.example.com` is no origin a browser ever has (an
+    // allow-list takes exact origins, not patterns).
+    if let Some(url::Host::Domain(name)) = url.host() {
+        if !name.eq_ignore_ascii_case("localhost")
+            && crate::definition::template::check_host_name(name).is_err()
+        {
+            return None;
+        }
+    }
     let origin = url.origin();
     origin.is_tuple().then(|| origin.ascii_serialization())
 }
@@ -412,6 +421,8 @@ mod tests {
             "a@evil.com",
             "*",
             "null",
+            "https://*.example.com",
+            "https://exa mple.com",
         ] {
             assert_eq!(u(bad), None, "{bad}");
         }
