@@ -168,6 +168,11 @@ pub async fn check_api_caller(
                     .extensions_mut()
                     .insert(LimitedTo(account.to_string()));
             }
+            if let Caller::Client(grant) = &caller {
+                request
+                    .extensions_mut()
+                    .insert(ApiClientCaller(grant.client_id.clone()));
+            }
             if let (None, Some(account)) = (&target.account_header, caller.account()) {
                 if let Ok(v) = HeaderValue::from_str(account) {
                     request.headers_mut().insert("x-cyclr-account", v);
@@ -384,6 +389,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 /// it exists is checked by the call itself, in the same trip to the store (an unknown
 /// account is a 404 naming it).
 pub struct AccountScope(pub String);
+
+/// Set on a request made with an API client's token: its ClientId (what it starts, such as
+/// sign-in tokens, ends when it is revoked).
+#[derive(Clone)]
+pub struct ApiClientCaller(pub String);
 
 /// Set on a request whose token is limited to one account (`scope=account:{Id}`): handlers
 /// refuse what would reach beyond it (linking the account to another, say).

@@ -1039,3 +1039,64 @@ async fn parent_accounts_form_no_cycles_and_outlive_nothing() {
         .await;
     assert_eq!(v["ParentAccountId"], Value::Null, "{v}");
 }
+
+#[tokio::test]
+async fn revoking_a_client_ends_the_sign_in_tokens_it_handed_out() {
+    let p = Partner::start().await;
+    let account = p.account().await;
+    p.desk
+        .allow_origin(OriginPurpose::Target, "https://partner.example")
+        .unwrap();
+    let (s, ac, _) = p
+        .call(
+            Method::POST,
+            "/v1.0/connectors/github/install",
+            Some(&account),
+            Some(json!({"Name": "g"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{ac}");
+    let client = p.desk.create_api_client("Short-lived").unwrap();
+    let token: Value = p
+        .http
+        .post(format!("{}/oauth/token", p.base))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client.client.client_id.as_str()),
+            ("client_secret", client.client_secret.expose()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sign_in: Value = p
+        .http
+        .post(format!("{}/v1.0/accounts/{account}/signintoken", p.base))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .json(&json!({"Username": "u"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    p.desk.revoke_api_client(&client.client.client_id).unwrap();
+    let r = p
+        .http
+        .get(format!(
+            "{}/connectorauth/updateaccountconnectoroauth?id={}&token={}&targetOrigin=https://partner.example/done",
+            p.base,
+            ac["Id"],
+            sign_in["Token"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    let location = r.headers()[LOCATION].to_str().unwrap();
+    assert!(
+        location.starts_with("https://partner.example/done?error=access_denied"),
+        "{location}"
+    );
+}

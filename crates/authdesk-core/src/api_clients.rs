@@ -143,6 +143,11 @@ impl Authdesk {
                 "DELETE FROM api_tokens WHERE client_id = ?1",
                 args![&client_id],
             )?;
+            // And the sign-in tokens it handed out: nothing it started outlives it.
+            tx.execute(
+                "DELETE FROM sign_in_tokens WHERE issued_by = ?1",
+                args![&client_id],
+            )?;
             Ok(())
         })?;
         self.store()?.conn().query_row(

@@ -331,6 +331,17 @@ impl Authdesk {
     /// Issues a single-use sign-in token for `username` of the account (creating the user),
     /// in one transaction.
     pub fn create_sign_in_token(&self, account_id: &str, username: &str) -> Result<SignInToken> {
+        self.create_sign_in_token_for(account_id, username, None)
+    }
+
+    /// [`Authdesk::create_sign_in_token`] asked for by an API client (`issued_by`, its
+    /// ClientId): revoking the client ends the token too.
+    pub fn create_sign_in_token_for(
+        &self,
+        account_id: &str,
+        username: &str,
+        issued_by: Option<&str>,
+    ) -> Result<SignInToken> {
         let account = self.get_account(account_id)?;
         let username = username.trim();
         if username.is_empty() || username.len() > 200 || username.chars().any(char::is_control) {
@@ -348,9 +359,9 @@ impl Authdesk {
                 args![account.id, username, ts(now)])?;
             tx.execute("DELETE FROM sign_in_tokens WHERE expires_at < ?1", args![ts(now - Duration::days(1))])?;
             tx.execute(
-                "INSERT INTO sign_in_tokens(token_hash, account_id, username, created_at, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                args![sha256_hex(&token), account.id, username, ts(now), ts(expires_at)])?;
+                "INSERT INTO sign_in_tokens(token_hash, account_id, username, created_at, expires_at, issued_by)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                args![sha256_hex(&token), account.id, username, ts(now), ts(expires_at), issued_by])?;
             Ok(())
         })?;
         Ok(SignInToken {

@@ -306,7 +306,12 @@ fn credentials_from_a_form_are_encoded_by_the_app_and_must_match_the_connector()
 fn names_cannot_hide_what_they_say() {
     let (_dir, desk) = open();
     // "Acme\u{202E}gnp.exe" displays as "Acmeexe.png".
-    for name in ["Acme\u{202E}gnp.exe", "Ac\u{200B}me", "\u{FEFF}Acme", "Acme\u{2066}x"] {
+    for name in [
+        "Acme\u{202E}gnp.exe",
+        "Ac\u{200B}me",
+        "\u{FEFF}Acme",
+        "Acme\u{2066}x",
+    ] {
         let e = desk
             .create_account(NewAccount {
                 name: name.into(),
@@ -322,6 +327,8 @@ fn names_cannot_hide_what_they_say() {
             ..Default::default()
         })
         .unwrap();
-    let e = desk.ensure_account_user(&account.id, "eve\u{202E}").unwrap_err();
+    let e = desk
+        .ensure_account_user(&account.id, "eve\u{202E}")
+        .unwrap_err();
     assert!(invalid(e).contains("direction-changing"));
 }

@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 
 use authdesk_core::authvalue::{format_cyclr_datetime, parse_datetime};
-use authdesk_core::definition::template::{check_public_host_name, SlotKind, SlotValues, UrlTemplate};
+use authdesk_core::definition::template::{
+    check_public_host_name, SlotKind, SlotValues, UrlTemplate,
+};
 use authdesk_core::settings::origin_of;
 use authdesk_core::{AuthType, AuthValue, ConnectorDefinition, Secret};
 use chrono::{DateTime, TimeZone, Utc};

@@ -260,12 +260,16 @@ pub async fn delete_account(State(s): S, Path(account_id): Path<String>) -> ApiR
 pub async fn sign_in_token(
     State(s): S,
     Path(account_id): Path<String>,
+    client: Option<axum::Extension<crate::guard::ApiClientCaller>>,
     ApiJson(b): ApiJson<SignInTokenRequest>,
 ) -> ApiResult<Json<SignInTokenView>> {
+    let issued_by = client.map(|axum::Extension(crate::guard::ApiClientCaller(id))| id);
     Ok(Json(
-        s.db(move |desk| desk.create_sign_in_token(&account_id, &b.username))
-            .await?
-            .into(),
+        s.db(move |desk| {
+            desk.create_sign_in_token_for(&account_id, &b.username, issued_by.as_deref())
+        })
+        .await?
+        .into(),
     ))
 }
 

@@ -552,9 +552,11 @@ pub fn check_public_host_name(value: &str) -> std::result::Result<(), String> {
     check_host_name(value)?;
     let lower = value.to_ascii_lowercase();
     if !lower.contains('.') {
-        return Err("is a single name without a domain; give the full host name, such as \
+        return Err(
+            "is a single name without a domain; give the full host name, such as \
                     api.example.com"
-            .into());
+                .into(),
+        );
     }
     const PRIVATE: &[&str] = &["localhost", "local", "internal", "home.arpa", "localdomain"];
     if let Some(suffix) = PRIVATE
@@ -687,7 +689,11 @@ mod tests {
             let bad: &'static str = bad;
             assert!(t.render(&with(&[("Host", bad)])).is_err(), "{bad}");
         }
-        for good in ["api.example.com", "acme.my.salesforce.com", "localhost.example.com"] {
+        for good in [
+            "api.example.com",
+            "acme.my.salesforce.com",
+            "localhost.example.com",
+        ] {
             assert!(check_public_host_name(good).is_ok(), "{good}");
         }
     }

@@ -36,14 +36,18 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0005_cyclr_compat.sql"),
     include_str!("../../migrations/0006_scale.sql"),
     include_str!("../../migrations/0007_window.sql"),
+    include_str!("../../migrations/0008_sign_in_issuer.sql"),
 ];
 
 pub fn schema_version() -> i64 {
     MIGRATIONS.len() as i64
 }
 
-/// PostgreSQL's own append-only list (its version 1 is SQLite's schema 7).
-const PG_MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_schema.sql")];
+/// PostgreSQL's own append-only list (its version 1 is SQLite's schema 7, 2 is 8).
+const PG_MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/postgres/0001_schema.sql"),
+    include_str!("../../migrations/postgres/0002_sign_in_issuer.sql"),
+];
 
 /// A serialised migration: replicas starting together migrate one after the other.
 const PG_MIGRATE_LOCK: &str = "SELECT pg_advisory_xact_lock(4707199053720552268)";
