@@ -50,8 +50,13 @@ fn broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn main() -> ExitCode {
-    authdesk_core::logging::init();
     let cli = Cli::parse();
+    // A server logs warnings; a one-shot command says what went wrong in its one error
+    // line, so only errors are logged besides (AUTHDESK_LOG overrides both).
+    match cli.command {
+        cli::Command::Serve { .. } => authdesk_core::logging::init(),
+        _ => authdesk_core::logging::init_with_default("error"),
+    }
     match run(cli) {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::ThirdPartyFailed) => ExitCode::from(oauth::EXIT_HTTP_FAILURE),

@@ -3,8 +3,14 @@
 //! secret: secrets are `Secret`, whose `Debug` is `[redacted]`.
 
 pub fn init() {
+    init_with_default("warn")
+}
+
+/// [`init`] with another default level: a one-shot CLI command reports its outcome itself
+/// (one line on stderr), so it logs only errors unless `AUTHDESK_LOG` says otherwise.
+pub fn init_with_default(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("AUTHDESK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
