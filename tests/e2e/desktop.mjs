@@ -493,7 +493,7 @@ async function main(browser, env, issuer, cli) {
     await waitText('account-title', (t) => t.length > 0 && other.startsWith(t), `Enter on the row "${other}" did not open it`);
     // "/" goes to the search of the view in front; Escape empties it and the list comes back.
     const focused = () => browser.execute(() => document.activeElement.id);
-    const rows = () => browser.execute(() => document.querySelectorAll('#account-list li').length);
+    const rows = () => browser.execute(() => document.querySelectorAll('#account-list li:not(.muted)').length);
     const before = await rows();
     await browser.execute(() => document.activeElement.blur());
     await browser.keys('/');
