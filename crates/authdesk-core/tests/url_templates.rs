@@ -240,3 +240,80 @@ in = "path"
     assert!(!library.iter().any(|c| c.slug == "old-style"));
     s.desk.remove_connector("old-style").unwrap();
 }
+
+/// A host that is public in its spelling but resolves to this machine (a wildcard DNS
+/// name, a rebinding service; pinned here the way `curl --resolve` pins one) receives
+/// nothing: the token and the API key stay home.
+#[tokio::test]
+async fn a_property_host_that_resolves_to_this_machine_gets_nothing() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((_socket, _)) = listener.accept().await {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let mut config = EngineConfig::default();
+    config.http.resolve = vec![
+        ("api.rebound.example".into(), addr),
+        (
+            "metadata.rebound.example".into(),
+            "169.254.169.254:443".parse().unwrap(),
+        ),
+    ];
+    let s = support::engine_setup(config, "Resolve");
+    let def = r#"id = "hosted"
+name = "Hosted API"
+version = "1"
+api_base_url = "https://{ApiHost}/v1"
+[[properties]]
+name = "ApiHost"
+[auth]
+type = "api_key"
+placement = "header"
+name = "X-Api-Key"
+[[methods]]
+id = "me"
+name = "Me"
+http_method = "GET"
+path = "/me"
+"#;
+    s.desk.add_connector("hosted.toml", def, false).unwrap();
+    for host in ["api.rebound.example", "metadata.rebound.example"] {
+        let id = s
+            .desk
+            .install(
+                &s.account,
+                "hosted",
+                InstallRequest {
+                    name: host.into(),
+                    auth_value: Some(Secret::new("sk_live_KEEP_ME_HOME")),
+                    properties: vec![property("ApiHost", host)],
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+            .id;
+        let e = s
+            .engine
+            .call_method(id, "me", &Default::default())
+            .await
+            .unwrap_err();
+        let message = e.to_string();
+        assert!(matches!(e, Error::InvalidInput(_)), "{message}");
+        assert!(
+            message.contains(host) && message.contains("private network"),
+            "{message}"
+        );
+        assert!(!message.contains("KEEP_ME_HOME"), "{message}");
+        // It can still be removed.
+        s.engine.delete_account_connector(id).await.unwrap();
+    }
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "a request was sent"
+    );
+}

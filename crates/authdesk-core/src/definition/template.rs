@@ -390,6 +390,18 @@ impl UrlTemplate {
         Ok(host)
     }
 
+    /// The host this template makes with `values` when a value chooses (part of) it;
+    /// `None` when the definition fixes the host.
+    pub fn property_host(
+        &self,
+        values: &dyn SlotValues,
+    ) -> Option<std::result::Result<String, TemplateError>> {
+        self.host
+            .iter()
+            .any(|p| matches!(p, Piece::Slot(_)))
+            .then(|| self.host_text(values))
+    }
+
     fn host_slots(&self) -> Vec<String> {
         self.host
             .iter()

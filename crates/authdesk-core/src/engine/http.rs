@@ -16,6 +16,10 @@ pub const MAX_METHOD_RESPONSE: usize = 10 * 1024 * 1024;
 pub struct HttpConfig {
     pub connect_timeout: Duration,
     pub total_timeout: Duration,
+    /// Host names pinned to addresses, as `curl --resolve` does (both for the requests and
+    /// for the check that a property-chosen host is public): e.g. a provider reached
+    /// through a tunnel.
+    pub resolve: Vec<(String, std::net::SocketAddr)>,
 }
 
 impl Default for HttpConfig {
@@ -23,6 +27,56 @@ impl Default for HttpConfig {
         HttpConfig {
             connect_timeout: Duration::from_secs(10),
             total_timeout: Duration::from_secs(30),
+            resolve: vec![],
+        }
+    }
+}
+
+/// The addresses `host` resolves to: the pinned ones, else the system's resolver (within
+/// five seconds; nothing when it cannot say).
+pub async fn addresses_of(config: &HttpConfig, host: &str) -> Vec<std::net::IpAddr> {
+    let pinned: Vec<std::net::IpAddr> = config
+        .resolve
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case(host))
+        .map(|(_, addr)| addr.ip())
+        .collect();
+    if !pinned.is_empty() {
+        return pinned;
+    }
+    match tokio::time::timeout(Duration::from_secs(5), tokio::net::lookup_host((host, 443))).await {
+        Ok(Ok(addrs)) => addrs.map(|a| a.ip()).collect(),
+        _ => vec![],
+    }
+}
+
+/// Whether an address is on the public internet: not this machine, a private network,
+/// link-local (cloud metadata at 169.254.169.254), shared (100.64/10), unspecified or
+/// multicast; IPv4-mapped IPv6 addresses are judged as IPv4.
+pub fn is_public_address(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b)))
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public_address(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80)
         }
     }
 }
@@ -38,11 +92,15 @@ pub struct HttpClients {
 impl HttpClients {
     pub fn new(config: &HttpConfig) -> Result<HttpClients> {
         let base = || {
-            reqwest::Client::builder()
+            let mut builder = reqwest::Client::builder()
                 .connect_timeout(config.connect_timeout)
                 .timeout(config.total_timeout)
                 .user_agent(concat!("Authdesk/", env!("CARGO_PKG_VERSION")))
-                .https_only(false)
+                .https_only(false);
+            for (name, addr) in &config.resolve {
+                builder = builder.resolve(name, *addr);
+            }
+            builder
         };
         let strict = base()
             .redirect(reqwest::redirect::Policy::none())
@@ -237,5 +295,38 @@ impl<'c> oauth2::AsyncHttpClient<'c> for OAuthHttp<'_> {
             out.body(body)
                 .map_err(|e| HttpFailure::Other(e.to_string()))
         })
+    }
+}
+
+#[cfg(test)]
+mod address_tests {
+    use super::is_public_address;
+
+    #[test]
+    fn only_public_addresses_are_public() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::",
+        ] {
+            assert!(!is_public_address(private.parse().unwrap()), "{private}");
+        }
+        for public in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
+            assert!(is_public_address(public.parse().unwrap()), "{public}");
+        }
     }
 }

@@ -213,6 +213,30 @@ pub(crate) struct Context {
 }
 
 impl Context {
+    /// The hosts this account connector's properties choose: every host of its
+    /// definition's URLs (API, methods, its way to authenticate) that a property fills.
+    pub fn property_hosts(&self) -> std::collections::BTreeSet<String> {
+        let c = &self.def.compiled;
+        let mut templates: Vec<&UrlTemplate> = c.api_base.iter().chain(&c.methods).collect();
+        if let Some(e) = c.endpoints.get(self.method) {
+            templates.extend(
+                [&e.authorize, &e.token, &e.revoke, &e.issuer]
+                    .into_iter()
+                    .flatten(),
+            );
+        }
+        let values = ContextSlots {
+            ctx: self,
+            params: None,
+        };
+        templates
+            .into_iter()
+            .filter_map(|t| t.property_host(&values))
+            .filter_map(|h| h.ok())
+            .map(|h| h.to_ascii_lowercase())
+            .collect()
+    }
+
     /// The way to authenticate this account connector uses.
     pub fn auth(&self) -> &AuthDefinition {
         self.def.auth_definition(self.method)
@@ -405,7 +429,33 @@ impl Engine {
     }
 
     pub(crate) async fn context(&self, id: i64) -> Result<Context> {
-        self.db(move |desk| context_of(desk, id)).await
+        let ctx = self.db(move |desk| context_of(desk, id)).await?;
+        self.check_property_hosts(&ctx).await?;
+        Ok(ctx)
+    }
+
+    /// A host that a property chooses must be public where it resolves too, not only in
+    /// its spelling: `api.example.com` pointed at 127.0.0.1 or 169.254.169.254 (cloud
+    /// metadata) would otherwise receive the connector's token. Checked whenever the
+    /// context is built (any change to the data directory rebuilds it); a name that does
+    /// not resolve is left to the request, which will fail.
+    async fn check_property_hosts(&self, ctx: &Context) -> Result<()> {
+        for host in ctx.property_hosts() {
+            let addresses = http::addresses_of(&self.config.http, &host).await;
+            if let Some(ip) = addresses
+                .into_iter()
+                .find(|ip| !http::is_public_address(*ip))
+            {
+                return Err(Error::InvalidInput(format!(
+                    "the host {host}, chosen by a property of account connector {}, resolves to \
+                     {ip}: an address on this machine or a private network, where Authdesk does \
+                     not send a connector's credentials. Set the property to the provider's \
+                     public host name",
+                    ctx.ac.id
+                )));
+            }
+        }
+        Ok(())
     }
 
     fn gate(&self, id: i64) -> Arc<tokio::sync::Mutex<()>> {
@@ -1053,20 +1103,23 @@ impl Engine {
 
     /// What revoking an account connector's tokens needs, read while it still exists.
     async fn revoker(&self, id: i64) -> Result<Option<Revoker>> {
-        let ctx = self.context(id).await?;
+        // Without the host check: disconnecting and deleting must work whatever the
+        // properties say; only the revocation is then refused (and reported).
+        let ctx = self.db(move |desk| context_of(desk, id)).await?;
         let Ok(o) = ctx.oauth2().cloned() else {
             return Ok(None);
         };
         if o.revoke_url.is_none() {
             return Ok(None);
         }
+        let hosts = self.check_property_hosts(&ctx).await;
         let creds = self
             .db(move |desk| desk.resolve_client_credentials(id))
             .await;
         let endpoints = ctx.endpoints();
         Ok(Some(Revoker {
             o,
-            setup: creds.and_then(|c| Ok((c, endpoints?))),
+            setup: hosts.and(creds).and_then(|c| Ok((c, endpoints?))),
         }))
     }
 
