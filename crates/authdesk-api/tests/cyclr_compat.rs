@@ -76,6 +76,32 @@ impl Partner {
         }
     }
 
+    /// A new API client and a token of it (`scope`, e.g. `account:{Id}`): its ClientId
+    /// and the access token.
+    async fn new_client_token(&self, scope: Option<&str>) -> (String, String) {
+        let client = self.desk.create_api_client("Another").unwrap();
+        let mut form = vec![
+            ("grant_type", "client_credentials".to_string()),
+            ("client_id", client.client.client_id.clone()),
+            ("client_secret", client.client_secret.expose().to_string()),
+        ];
+        if let Some(scope) = scope {
+            form.push(("scope", scope.to_string()));
+        }
+        let token: Value = self
+            .http
+            .post(format!("{}/oauth/token", self.base))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = token["access_token"].as_str().unwrap().to_string();
+        (client.client.client_id, token)
+    }
+
     /// A request with the documented headers.
     async fn call(
         &self,
@@ -921,23 +947,10 @@ async fn an_account_token_speaks_for_its_account() {
     // pages/v2/09-cyclr-api/04-api-authentication.md, "Account restricted access tokens".
     let p = Partner::start().await;
     let account = p.account().await;
-    let client = p.desk.create_api_client("Scoped").unwrap();
-    let token: Value = p
-        .http
-        .post(format!("{}/oauth/token", p.base))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", client.client.client_id.as_str()),
-            ("client_secret", client.client_secret.expose()),
-            ("scope", &format!("account:{account}")),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["access_token"].as_str().unwrap();
+    let (_, token) = p
+        .new_client_token(Some(&format!("account:{account}")))
+        .await;
+    let token = token.as_str();
     // Without X-Cyclr-Account the token's own account is meant.
     let r = p
         .http
@@ -1056,25 +1069,11 @@ async fn revoking_a_client_ends_the_sign_in_tokens_it_handed_out() {
         )
         .await;
     assert_eq!(s, 200, "{ac}");
-    let client = p.desk.create_api_client("Short-lived").unwrap();
-    let token: Value = p
-        .http
-        .post(format!("{}/oauth/token", p.base))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", client.client.client_id.as_str()),
-            ("client_secret", client.client_secret.expose()),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (client_id, token) = p.new_client_token(None).await;
     let sign_in: Value = p
         .http
         .post(format!("{}/v1.0/accounts/{account}/signintoken", p.base))
-        .bearer_auth(token["access_token"].as_str().unwrap())
+        .bearer_auth(&token)
         .json(&json!({"Username": "u"}))
         .send()
         .await
@@ -1082,7 +1081,7 @@ async fn revoking_a_client_ends_the_sign_in_tokens_it_handed_out() {
         .json()
         .await
         .unwrap();
-    p.desk.revoke_api_client(&client.client.client_id).unwrap();
+    p.desk.revoke_api_client(&client_id).unwrap();
     let r = p
         .http
         .get(format!(
