@@ -52,7 +52,8 @@ impl From<Error> for ApiError {
             }
             Error::ProviderTransient { .. }
             | Error::KeychainUnavailable { .. }
-            | Error::KeychainLocked { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            | Error::KeychainLocked { .. }
+            | Error::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::ProviderRejected(_) | Error::Http { .. } => StatusCode::BAD_GATEWAY,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -61,14 +62,26 @@ impl From<Error> for ApiError {
                 retry_after: Some(at),
                 ..
             } => Some((*at - chrono::Utc::now()).num_seconds().max(1)),
+            Error::DatabaseUnavailable(_) => Some(5),
             _ => None,
         };
-        if status == StatusCode::INTERNAL_SERVER_ERROR {
-            tracing::error!("internal error: {e}");
-        }
+        // What the server's own state is (its database, a fault) goes to its log; a caller,
+        // who may not even be authenticated yet, learns only what to do.
+        let message = match &e {
+            Error::DatabaseUnavailable(_) => {
+                tracing::warn!("{e}");
+                "the server's database is not reachable right now; try again in a few seconds"
+                    .to_string()
+            }
+            _ if status == StatusCode::INTERNAL_SERVER_ERROR => {
+                tracing::error!("internal error: {e}");
+                "internal error; the server's log has the details".to_string()
+            }
+            _ => e.to_string(),
+        };
         ApiError {
             status,
-            message: e.to_string(),
+            message,
             retry_after,
         }
     }

@@ -51,9 +51,11 @@ pub struct PublicUrl {
 
 impl PublicUrl {
     pub fn parse(text: &str) -> authdesk_core::Result<PublicUrl> {
+        // A password in it is not repeated back.
+        let shown = authdesk_core::store::redacted_url(text);
         let bad = |why: &str| {
             authdesk_core::Error::InvalidInput(format!(
-                "--public-url {text:?} {why}; give the base URL users' browsers and providers \
+                "--public-url {shown:?} {why}; give the base URL users' browsers and providers \
                  reach this server at, e.g. https://authdesk.example.com"
             ))
         };
@@ -347,6 +349,7 @@ mod tests {
         ] {
             let e = PublicUrl::parse(bad).unwrap_err().to_string();
             assert!(e.contains("--public-url"), "{bad}: {e}");
+            assert!(!e.contains(":pw@"), "a password was repeated: {e}");
         }
     }
 }

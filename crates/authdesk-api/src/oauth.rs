@@ -171,6 +171,21 @@ pub async fn token(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Str
             "scope must be account:{AccountId} of an existing account, or left out",
             false,
         ),
-        Err(e) => e.into_response(),
+        // RFC 6749's shape for the server's own trouble too (the message stays generic:
+        // the details go to the server's log).
+        Err(e) => {
+            let (status, code) = if e.status == StatusCode::SERVICE_UNAVAILABLE {
+                (e.status, "temporarily_unavailable")
+            } else {
+                (e.status, "server_error")
+            };
+            let mut response = oauth_error(status, code, &e.message, false);
+            if let Some(seconds) = e.retry_after {
+                if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+            }
+            response
+        }
     }
 }

@@ -76,9 +76,19 @@ fn run(cli: Cli) -> Result<Outcome> {
         Some(d) => d.clone(),
         None => paths::default_data_dir()?,
     };
+    // Set but empty (a blank line in an EnvironmentFile, say) is a mistake, not "SQLite":
+    // a team server that quietly used a file of its own would split the team's data.
+    if cli.database.as_deref().is_some_and(|u| u.trim().is_empty()) {
+        return Err(authdesk_core::Error::InvalidInput(
+            "--database (or AUTHDESK_DATABASE_URL) is empty: give the PostgreSQL URL, or unset \
+             it to use the SQLite file in the data directory"
+                .into(),
+        )
+        .into());
+    }
     let ctx = Ctx {
         desk: Arc::new(Authdesk::open(OpenOptions {
-            database: cli.database.clone().filter(|u| !u.trim().is_empty()),
+            database: cli.database.clone(),
             ..OpenOptions::new(dir)
         })?),
         out: output::Out { json: cli.json },

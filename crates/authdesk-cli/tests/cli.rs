@@ -603,3 +603,21 @@ fn team_server_options_refuse_bad_input_clearly_and_never_echo_a_password() {
         "{err}"
     );
 }
+
+#[test]
+fn database_urls_are_never_repeated_with_their_password() {
+    let mut desk = Desk::new();
+    for url in [
+        "postgres:/authdesk:S3CRETPW@127.0.0.1:1/postgres",
+        "authdesk:S3CRETPW@127.0.0.1",
+        "postgres://authdesk@127.0.0.1:1/postgres?password=S3CRETPW",
+        "host=127.0.0.1 port=1 password=S3CRETPW",
+    ] {
+        let e = desk.run(&["--database", url, "accounts", "list"]).fails();
+        assert!(!e.contains("S3CRETPW"), "{url}: {e}");
+    }
+    // Set but empty is a mistake, not "use SQLite".
+    desk.env = vec![("AUTHDESK_DATABASE_URL".into(), " ".into())];
+    let e = desk.run(&["accounts", "list"]).fails();
+    assert!(e.contains("is empty"), "{e}");
+}

@@ -66,8 +66,9 @@ pub enum Error {
     VaultKeyMissing { vault_id: String },
 
     #[error(
-        "the data key from {source_name} does not open this data directory's secrets \
-         (vault {vault_id}); it belongs to another data directory"
+        "the data key from {source_name} does not open the secrets of this data directory \
+         or database (vault {vault_id}); it belongs to another one. Every replica of a team \
+         server needs the same key"
     )]
     VaultKeyMismatch {
         source_name: String,
@@ -133,6 +134,14 @@ pub enum Error {
 
     #[error("database error: {0}")]
     Database(crate::store::sql::DbError),
+
+    /// The database cannot be reached now (a team server's PostgreSQL is down or
+    /// restarting); the detail names no password.
+    #[error(
+        "the database is not reachable ({0}); Authdesk reconnects by itself when it is back, \
+         so try again shortly"
+    )]
+    DatabaseUnavailable(String),
 
     #[error("internal error: {0}")]
     Internal(String),

@@ -85,6 +85,9 @@ impl Stores {
             .unwrap_or(DEFAULT_POOL);
         let pool = r2d2::Pool::builder()
             .max_size(size)
+            // A request waits this long for a connection when the database is down, then
+            // is answered (503) rather than held for r2d2's default 30 s.
+            .connection_timeout(std::time::Duration::from_secs(5))
             .min_idle(Some(1))
             .build_unchecked(crate::store::PgManager {
                 url: url.to_string(),
@@ -190,10 +193,13 @@ impl Authdesk {
             Stores::Single(m) => Ok(StoreGuard::Single(
                 m.lock().unwrap_or_else(|p| p.into_inner()),
             )),
-            Stores::Pool(pool) => pool
-                .get()
-                .map(|c| StoreGuard::Pooled(Box::new(c)))
-                .map_err(|e| Error::Internal(format!("no PostgreSQL connection available: {e}"))),
+            Stores::Pool(pool) => {
+                pool.get()
+                    .map(|c| StoreGuard::Pooled(Box::new(c)))
+                    .map_err(|e| {
+                        Error::DatabaseUnavailable(crate::store::redacted_url(&e.to_string()))
+                    })
+            }
         }
     }
 

@@ -85,7 +85,21 @@ impl KeySource {
                     Err(e) => Err(keychain_error(e)),
                 }
             }
-            KeySource::File(path) | KeySource::Credential(path) => read_key_file(path),
+            KeySource::File(path) | KeySource::Credential(path) => {
+                read_key_file(path).map_err(|e| match e {
+                    Error::VaultKeyFile { path, message } if message == NO_FILE => {
+                        Error::VaultKeyFile {
+                            path,
+                            message: "does not exist, but the secrets here are already sealed \
+                                      with a data key: copy that key file here (from another \
+                                      replica, or from where `authdesk migrate --to-key-file` \
+                                      wrote it) rather than starting a new one"
+                                .into(),
+                        }
+                    }
+                    other => other,
+                })
+            }
         }
     }
 

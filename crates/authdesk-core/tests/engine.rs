@@ -905,3 +905,30 @@ fn engine_futures_are_send(
     is_send(&engine.delete_account("x"));
     is_send(&engine.delete_account_connector(1));
 }
+
+#[tokio::test]
+async fn keep_alive_uses_a_short_lived_token_for_half_its_life() {
+    let h = Harness::start(OidcOptions {
+        access_ttl_secs: 120,
+        rotate_refresh: true,
+    });
+    h.signed_in().await;
+    for _ in 0..3 {
+        assert!(
+            h.engine.keep_alive_once().await.unwrap().is_empty(),
+            "a fresh 2-minute token is not refreshed on every pass"
+        );
+    }
+    h.advance(50);
+    assert!(h.engine.keep_alive_once().await.unwrap().is_empty());
+    assert_eq!(h.grants("refresh_token").await, 0);
+    h.advance(20); // 50 s left: less than half its life
+    let done = h.engine.keep_alive_once().await.unwrap();
+    assert_eq!(
+        (done.len(), done[0].reason),
+        (1, "expires soon"),
+        "{done:?}"
+    );
+    assert!(h.engine.keep_alive_once().await.unwrap().is_empty());
+    assert_eq!(h.grants("refresh_token").await, 1);
+}

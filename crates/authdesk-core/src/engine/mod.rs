@@ -604,12 +604,13 @@ impl Engine {
     async fn refresh_if_still_due(
         &self,
         id: i64,
-        soon: DateTime<Utc>,
+        now: DateTime<Utc>,
         idle_before: DateTime<Utc>,
     ) -> Result<bool> {
         self.context(id).await?.oauth2()?;
         let t = self.db(move |desk| desk.load_tokens(id)).await?;
-        let due = t.expires_at.is_some_and(|e| e <= soon)
+        let window = keep_alive_window(&self.config, t.lifetime());
+        let due = t.expires_at.is_some_and(|e| e <= now + window)
             || t.obtained_at.is_none_or(|o| o <= idle_before);
         if !due || t.refresh_token.is_none() {
             return Ok(false);
@@ -1046,7 +1047,9 @@ impl Engine {
     /// Refreshes credentials that expire soon and exercises idle refresh tokens.
     pub async fn keep_alive_once(&self) -> Result<Vec<KeepAliveOutcome>> {
         let now = self.desk.now();
-        let soon = now + self.config.refresh_margin + Duration::minutes(5);
+        // The widest window (a long-lived token's); each credential's own is narrower when
+        // its token lives shorter (see `keep_alive_window`).
+        let soon = now + keep_alive_window(&self.config, None);
         let idle_before = now - self.config.idle_refresh_after;
         let mut outcomes = vec![];
         for (id, expires, last) in self
@@ -1060,7 +1063,7 @@ impl Engine {
             } else {
                 continue;
             };
-            let result = match self.refresh_if_still_due(id, soon, idle_before).await {
+            let result = match self.refresh_if_still_due(id, now, idle_before).await {
                 Ok(false) => continue, // another replica or process got there first
                 Ok(true) => Ok(()),
                 Err(e) => Err(e.to_string()),
@@ -1247,6 +1250,17 @@ impl Engine {
 struct Revoker {
     o: OAuth2Definition,
     setup: Result<(ClientCredentials, Endpoints)>,
+}
+
+/// How long before its expiry the keep-alive refreshes a token: the refresh margin plus
+/// five minutes (a pass may be that far away), but at most half the token's lifetime, so a
+/// short-lived token is used for half its life rather than refreshed on every pass.
+fn keep_alive_window(config: &EngineConfig, lifetime: Option<Duration>) -> Duration {
+    let window = config.refresh_margin + Duration::minutes(5);
+    match lifetime {
+        Some(l) if l > Duration::zero() => window.min(l / 2),
+        _ => window,
+    }
 }
 
 /// The margin for a token of `lifetime` under a definition (engine config's default).

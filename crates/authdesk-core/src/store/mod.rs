@@ -52,17 +52,21 @@ const PG_MIGRATIONS: &[&str] = &[
 /// A serialised migration: replicas starting together migrate one after the other.
 const PG_MIGRATE_LOCK: &str = "SELECT pg_advisory_xact_lock(4707199053720552268)";
 
-/// A PostgreSQL URL as it may be shown: without its password.
+/// A PostgreSQL URL (or key=value connection string, or a mistyped one) as it may be shown:
+/// without its password, wherever it stands (`user:password@`, `?password=`,
+/// `password=` of a connection string, `sslpassword`).
 pub fn redacted_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) => {
-            if u.password().is_some() {
-                let _ = u.set_password(Some("***"));
-            }
-            u.to_string()
-        }
-        Err(_) => "the PostgreSQL URL".into(),
-    }
+    use std::sync::LazyLock;
+    static PARAM: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(r"(?i)\b((?:ssl)?password)\s*=\s*('[^']*'|[^&\s]*)")
+            .expect("a valid pattern")
+    });
+    // `user:secret@` anywhere: in a URL, or in text that did not parse as one.
+    static USERINFO: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(r"([^\s:/@?&=]*):([^\s@/?#]*)@").expect("a valid pattern")
+    });
+    let masked = PARAM.replace_all(url.trim(), "$1=***");
+    USERINFO.replace_all(&masked, "$1:***@").into_owned()
 }
 
 pub struct Store {
@@ -114,6 +118,7 @@ impl Store {
     /// Connects to PostgreSQL (`postgres://user:pass@host:port/db`) and brings its schema
     /// up to date.
     pub fn open_postgres(url: &str) -> Result<Store> {
+        let url = url.trim();
         let shown = redacted_url(url);
         let mut store = Store::connect_postgres(url)?;
         let known = PG_MIGRATIONS.len() as i64;
@@ -145,6 +150,7 @@ impl Store {
 
     /// Connects to PostgreSQL, leaving the schema as it is (a pool's further connections).
     pub fn connect_postgres(url: &str) -> Result<Store> {
+        let url = url.trim();
         if let Some((scheme, _)) = url.split_once("://") {
             if !matches!(scheme, "postgres" | "postgresql") {
                 return Err(Error::InvalidInput(format!(
@@ -383,6 +389,40 @@ fn restrict_file_mode(path: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_database_url_never_shows_its_password() {
+        for (given, shown) in [
+            (
+                "postgres://authdesk:S3CRETPW@db:5432/authdesk",
+                "postgres://authdesk:***@db:5432/authdesk",
+            ),
+            (
+                "postgres://authdesk@db/authdesk?password=S3CRETPW&sslmode=require",
+                "postgres://authdesk@db/authdesk?password=***&sslmode=require",
+            ),
+            (
+                "host=db user=authdesk password=S3CRETPW dbname=a",
+                "host=db user=authdesk password=*** dbname=a",
+            ),
+            ("host=db password='S3 CRET PW'", "host=db password=***"),
+            (
+                "postgres:/authdesk:S3CRETPW@127.0.0.1:5432/postgres",
+                "postgres:/authdesk:***@127.0.0.1:5432/postgres",
+            ),
+            ("authdesk:S3CRETPW@127.0.0.1", "authdesk:***@127.0.0.1"),
+            (
+                " postgres://u:S3CRETPW@[::1]:5432/d ",
+                "postgres://u:***@[::1]:5432/d",
+            ),
+            (
+                "postgres://authdesk@db:5432/authdesk",
+                "postgres://authdesk@db:5432/authdesk",
+            ),
+        ] {
+            assert_eq!(redacted_url(given), shown, "{given}");
+        }
+    }
 
     #[test]
     fn migrations_apply_once_and_set_pragmas() {
