@@ -360,3 +360,40 @@ async fn refresh_now_says_when_the_provider_failed_even_while_the_old_token_work
         "old-refresh"
     );
 }
+
+#[tokio::test]
+async fn a_token_inside_its_margin_still_serves_calls_while_the_provider_fails() {
+    let fake = FakeFaultyTokenEndpoint::start().await;
+    let offset = Arc::new(std::sync::atomic::AtomicI64::new(0));
+    let moved = offset.clone();
+    let s = support::engine_setup_with_clock(
+        EngineConfig::default(),
+        "Faults",
+        Arc::new(move || {
+            chrono::Utc::now() + chrono::Duration::seconds(moved.load(Ordering::SeqCst))
+        }),
+    );
+    let id = expired_credential_at(&s, &fake.base, "503").await;
+    // An hour's token, then 30 s before its end: inside the refresh margin, still good.
+    s.desk
+        .set_auth_value(
+            id,
+            &Secret::new(format!(
+                r#"{{"AccessToken":"still-good","RefreshToken":"old-refresh","Expires":"{}"}}"#,
+                (chrono::Utc::now() + chrono::Duration::seconds(3600)).format("%Y-%m-%dT%H:%M:%SZ")
+            )),
+        )
+        .unwrap();
+    offset.store(3570, Ordering::SeqCst);
+    let before = fake.requests.load(Ordering::SeqCst);
+    // The refresh fails; the call goes on with the token it has.
+    s.engine.access(id).await.unwrap();
+    assert_eq!(fake.requests.load(Ordering::SeqCst), before + 1);
+    // Backing off: the next call does not ask the provider again...
+    s.engine.access(id).await.unwrap();
+    assert_eq!(fake.requests.load(Ordering::SeqCst), before + 1);
+    // ...but a user who asks for a refresh gets one tried now, and is told it failed.
+    let e = s.engine.refresh_now(id).await.unwrap_err();
+    assert!(matches!(e, Error::ProviderTransient { .. }), "{e}");
+    assert_eq!(fake.requests.load(Ordering::SeqCst), before + 2);
+}

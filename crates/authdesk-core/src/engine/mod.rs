@@ -725,7 +725,12 @@ impl Engine {
                     return Ok(Token::of(a, &t, margin));
                 }
             }
-            if let Some(retry) = t.retry_after.filter(|r| *r > now) {
+            // The back-off after a provider failure holds for calls and the keep-alive; a
+            // user who asks for a refresh is asking to try now.
+            if let Some(retry) = t
+                .retry_after
+                .filter(|r| *r > now && trigger != Trigger::User)
+            {
                 if let (true, Some(a)) = (newer, t.access_valid_at(now)) {
                     return Ok(Token::of(a, &t, margin));
                 }
@@ -747,6 +752,20 @@ impl Engine {
                     // Every path below releases in its own transaction; make sure.
                     let holder = self.holder.clone();
                     let _ = self.db(move |desk| desk.release_lease(id, &holder)).await;
+                    // A call whose token is still good (only inside the margin) goes on with
+                    // it when the provider fails for now; the next call tries again later.
+                    if let Err(e @ (Error::ProviderTransient { .. } | Error::Http { .. })) = &result
+                    {
+                        if stale_version.is_none() {
+                            if let Some(a) = t.access_valid_at(self.desk.now()) {
+                                tracing::warn!(
+                                    account_connector = id,
+                                    "{e}; the current token is still valid and is used"
+                                );
+                                return Ok(Token::of(a, &t, margin));
+                            }
+                        }
+                    }
                     match result? {
                         Obtained::Token(token) => return Ok(token),
                         Obtained::Stale => {

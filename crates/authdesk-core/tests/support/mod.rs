@@ -64,21 +64,31 @@ pub struct EngineSetup {
 }
 
 pub fn engine_setup(config: authdesk_core::EngineConfig, account_name: &str) -> EngineSetup {
-    engine_setup_on(config, account_name, false)
+    engine_setup_on(config, account_name, false, Arc::new(chrono::Utc::now))
+}
+
+/// [`engine_setup`] with a clock of the test's own (to move time forward).
+#[allow(dead_code)] // not every test binary uses it
+pub fn engine_setup_with_clock(
+    config: authdesk_core::EngineConfig,
+    account_name: &str,
+    clock: Clock,
+) -> EngineSetup {
+    engine_setup_on(config, account_name, false, clock)
 }
 
 /// [`engine_setup`] on SQLite (see [`desk_on_sqlite`]).
 pub fn engine_setup_sqlite(config: authdesk_core::EngineConfig, account_name: &str) -> EngineSetup {
-    engine_setup_on(config, account_name, true)
+    engine_setup_on(config, account_name, true, Arc::new(chrono::Utc::now))
 }
 
 fn engine_setup_on(
     config: authdesk_core::EngineConfig,
     account_name: &str,
     sqlite: bool,
+    clock: Clock,
 ) -> EngineSetup {
     let dir = tempfile::tempdir().unwrap();
-    let clock: Clock = Arc::new(chrono::Utc::now);
     let desk = if sqlite {
         desk_on_sqlite(dir.path(), clock)
     } else {
