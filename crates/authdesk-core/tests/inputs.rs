@@ -332,3 +332,18 @@ fn names_cannot_hide_what_they_say() {
         .unwrap_err();
     assert!(invalid(e).contains("direction-changing"));
 }
+
+#[test]
+fn a_blank_secret_is_refused_not_stored() {
+    let (_dir, desk) = open();
+    let e = desk
+        .set_connector_client("github", "Iv1.abc", Some(&Secret::new("   ")))
+        .unwrap_err();
+    assert!(invalid(e).contains("blank"));
+    assert!(!desk.get_connector("github").unwrap().client_secret_set);
+    // A connector without OAuth has no OAuth app to set.
+    let e = desk
+        .set_connector_client("generic-api-key", "Iv1.abc", Some(&Secret::new("s")))
+        .unwrap_err();
+    assert!(invalid(e).contains("does not use OAuth 2.0"));
+}

@@ -981,6 +981,12 @@ pub(super) fn check_secret_value(field: &str, value: &Secret) -> Result<()> {
             "`{field}` contains control characters (a stray newline?); the value was not saved"
         )));
     }
+    // Only spaces is a paste gone wrong, never a secret.
+    if value.expose().trim().is_empty() {
+        return Err(Error::InvalidInput(format!(
+            "`{field}` is blank; give the value (to remove a property, remove it instead)"
+        )));
+    }
     Ok(())
 }
 
