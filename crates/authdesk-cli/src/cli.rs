@@ -234,6 +234,21 @@ pub enum ConnectorsCmd {
     Show {
         connector: String,
     },
+    /// Write a connector definition from a provider's OIDC / RFC 8414 metadata (printed as
+    /// TOML to edit and `connectors add`, or added at once with --add).
+    Discover {
+        /// The issuer URL (e.g. https://login.example.com).
+        issuer: String,
+        /// The new connector's id (default: from the issuer's host).
+        #[arg(long)]
+        id: Option<String>,
+        /// Its display name (default: from the issuer's host).
+        #[arg(long)]
+        name: Option<String>,
+        /// Add it to the library instead of printing it.
+        #[arg(long)]
+        add: bool,
+    },
     /// Add your own connector from a definition file (TOML; see docs/connector-format.md).
     Add {
         file: PathBuf,

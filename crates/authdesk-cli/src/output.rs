@@ -53,6 +53,11 @@ impl Out {
         Ok(Some(JsonArray { out, first: true }))
     }
 
+    /// A discovered definition: its TOML (`{"Toml": ...}` with --json).
+    pub fn discovered(&self, toml: &str) -> Result<()> {
+        self.emit(&serde_json::json!({ "Toml": toml }), || toml.to_string())
+    }
+
     fn emit<T: Serialize + ?Sized>(&self, value: &T, human: impl FnOnce() -> String) -> Result<()> {
         use std::io::{IsTerminal, Write};
         // One buffered write: a list of 100,000 rows is not 100,000 line flushes.

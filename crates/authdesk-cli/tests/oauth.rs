@@ -517,3 +517,30 @@ async fn ctrl_c_after_the_provider_answered_keeps_the_rotated_refresh_token() {
     // And it keeps working: the next refresh uses the stored (rotated) token.
     desk.run(&["refresh", &id.to_string()]).ok();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connector_is_discovered_from_its_issuer() {
+    let server = OidcServer::start(OidcOptions::default());
+    let desk = Desk::new();
+    // Printed as TOML to edit...
+    let toml = desk
+        .run(&["connectors", "discover", &server.issuer, "--id", "found"])
+        .ok();
+    assert!(
+        toml.contains("id = \"found\"") && toml.contains("token_url"),
+        "{toml}"
+    );
+    assert!(desk.run(&["connectors", "show", "found"]).out.status.code() == Some(1));
+    // ...or added at once.
+    desk.run(&[
+        "connectors",
+        "discover",
+        &server.issuer,
+        "--id",
+        "found",
+        "--add",
+    ])
+    .ok();
+    let shown = desk.run(&["--json", "connectors", "show", "found"]).json();
+    assert_eq!(shown["Slug"], "found", "{shown}");
+}

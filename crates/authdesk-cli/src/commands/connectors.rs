@@ -11,6 +11,28 @@ pub fn run(ctx: &Ctx, cmd: ConnectorsCmd) -> Result<()> {
     match cmd {
         ConnectorsCmd::List => out.connectors(&desk.list_connectors()?),
         ConnectorsCmd::Show { connector } => out.connector(&desk.get_connector(&connector)?),
+        ConnectorsCmd::Discover {
+            issuer,
+            id,
+            name,
+            add,
+        } => {
+            let runner = ctx.runner()?;
+            let found = runner.run(runner.engine.discover(
+                &issuer,
+                id.as_deref(),
+                name.as_deref(),
+            ))?;
+            if add {
+                out.connector(&desk.add_connector(
+                    &format!("discovered from {}", issuer.trim()),
+                    &found.toml,
+                    false,
+                )?)
+            } else {
+                out.discovered(&found.toml)
+            }
+        }
         ConnectorsCmd::Add { file, replace } => {
             out.connector(&desk.add_connector_file(&file, replace)?)
         }

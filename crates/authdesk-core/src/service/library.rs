@@ -235,7 +235,12 @@ impl Authdesk {
         change: ClientSecretChange<'_>,
     ) -> Result<LibraryConnector> {
         let c = self.get_connector(reference)?;
-        if !c.definition.auth_methods().iter().any(|m| m.oauth2().is_some()) {
+        if !c
+            .definition
+            .auth_methods()
+            .iter()
+            .any(|m| m.oauth2().is_some())
+        {
             return Err(Error::InvalidInput(format!(
                 "`{}` does not use OAuth 2.0, so it has no OAuth app (ClientId/ClientSecret): \
                  its account connectors authenticate with their AuthValue",
