@@ -57,6 +57,7 @@ fn main() -> ExitCode {
         cli::Command::Serve { .. } => authdesk_core::logging::init(),
         _ => authdesk_core::logging::init_with_default("error"),
     }
+    let json = cli.json;
     match run(cli) {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::ThirdPartyFailed) => ExitCode::from(oauth::EXIT_HTTP_FAILURE),
@@ -66,7 +67,15 @@ fn main() -> ExitCode {
             // One line: the core's messages already say what happened and what to do.
             let msg = one_line(&e);
             eprintln!("authdesk: error: {msg}");
-            ExitCode::FAILURE
+            // A script reading --json gets one document on stdout either way.
+            if json {
+                println!("{}", serde_json::json!({ "Error": msg }));
+            }
+            if e.downcast_ref::<commands::Interrupted>().is_some() {
+                ExitCode::from(130) // 128 + SIGINT, as shells report it
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -86,11 +95,21 @@ fn run(cli: Cli) -> Result<Outcome> {
         )
         .into());
     }
+    // A mistyped --data-dir (its parent is missing too: a made-up path) would otherwise
+    // look like a desk whose data vanished.
+    let new_dir = !dir.exists() && dir.parent().is_some_and(|p| !p.exists());
+    let desk = Authdesk::open(OpenOptions {
+        database: cli.database.clone(),
+        ..OpenOptions::new(dir.clone())
+    })?;
+    if new_dir {
+        eprintln!(
+            "authdesk: note: {} did not exist; a new, empty data directory was made there",
+            dir.display()
+        );
+    }
     let ctx = Ctx {
-        desk: Arc::new(Authdesk::open(OpenOptions {
-            database: cli.database.clone(),
-            ..OpenOptions::new(dir)
-        })?),
+        desk: Arc::new(desk),
         out: output::Out { json: cli.json },
     };
     let done = match cli.command {

@@ -7,12 +7,23 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use authdesk_core::{PropertyInput, Secret};
 
-/// Reads a secret from stdin, dropping one trailing newline.
+/// Reads a secret from stdin, dropping one trailing newline. At a terminal it asks for it
+/// (on stderr) and takes one line, so nobody waits on an invisible "until end of input".
 pub fn read_stdin(what: &str) -> Result<Secret> {
+    use std::io::IsTerminal;
     let mut s = String::new();
-    std::io::stdin()
-        .read_to_string(&mut s)
-        .with_context(|| format!("cannot read {what} from standard input"))?;
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("{what} (then Enter): ");
+        stdin
+            .read_line(&mut s)
+            .with_context(|| format!("cannot read {what} from the terminal"))?;
+    } else {
+        stdin
+            .lock()
+            .read_to_string(&mut s)
+            .with_context(|| format!("cannot read {what} from standard input"))?;
+    }
     finish(what, s)
 }
 

@@ -27,7 +27,8 @@ pub enum Error {
         message: String,
     },
 
-    #[error("{0} already exists")]
+    /// What already exists, said as a whole sentence (with what to do instead).
+    #[error("{0}")]
     AlreadyExists(String),
 
     #[error(

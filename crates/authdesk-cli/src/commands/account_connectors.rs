@@ -123,13 +123,24 @@ pub fn run(ctx: &Ctx, cmd: AccountConnectorsCmd) -> Result<()> {
             let found = desk.account_connectors_page(&filter, offset, limit)?;
             out.account_connectors(&found.items)?;
             let shown = found.items.len() as u64;
-            if shown < found.total {
+            if shown == 0 && found.total > 0 {
+                let pages = found.total.div_ceil(per_page.max(1));
                 eprintln!(
-                    "(account connectors {}-{} of {}; --page {} for more, --all for every one)",
+                    "(page {page} is past the end: {} account connectors make {pages} page(s) of {per_page})",
+                    found.total
+                );
+            } else if shown < found.total {
+                let more = offset + shown < found.total;
+                eprintln!(
+                    "(account connectors {}-{} of {}{}, --all for every one)",
                     offset + 1,
                     offset + shown,
                     found.total,
-                    page + 1
+                    if more {
+                        format!("; --page {} for more", page + 1)
+                    } else {
+                        String::new()
+                    }
                 );
             }
             Ok(())
@@ -169,6 +180,8 @@ pub fn run(ctx: &Ctx, cmd: AccountConnectorsCmd) -> Result<()> {
             account_connector_id,
             input,
         } => {
+            // A wrong Id is said before anyone types a secret for it.
+            desk.get_account_connector(account_connector_id)?;
             let raw = match input.file {
                 Some(f) => secrets::read_file("AuthValue", &f)?,
                 None => secrets::read_stdin("AuthValue")?,

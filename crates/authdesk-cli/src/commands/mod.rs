@@ -9,7 +9,7 @@ pub mod oauth;
 
 use std::sync::Arc;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use authdesk_core::{Authdesk, Engine, EngineConfig};
 
 use crate::output::Out;
@@ -41,6 +41,18 @@ pub enum Outcome {
     ThirdPartyFailed,
 }
 
+/// Ctrl-C ended the command (exit status 130).
+#[derive(Debug)]
+pub struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted")
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
 /// The engine with its runtime.
 pub struct Runner {
     pub engine: Engine,
@@ -58,9 +70,9 @@ impl Runner {
             tokio::select! {
                 r = fut => r.map_err(Into::into),
                 _ = tokio::signal::ctrl_c() => {
-                    eprintln!("authdesk: interrupted; letting a refresh in flight finish...");
+                    // A refresh in flight commits what the provider answered before we go.
                     self.engine.settle(std::time::Duration::from_secs(30)).await;
-                    bail!("interrupted")
+                    Err(Interrupted.into())
                 }
             }
         })

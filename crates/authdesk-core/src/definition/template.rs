@@ -525,6 +525,13 @@ pub fn check_host_name(value: &str) -> std::result::Result<(), String> {
     if value.len() > 253 {
         return Err("is longer than a host name may be (253 characters)".into());
     }
+    if value.contains("://") {
+        return Err(
+            "is a URL; give only its host name (e.g. api.example.com for \
+                    https://api.example.com/v1)"
+                .into(),
+        );
+    }
     if let Some(c) = value
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '.'))

@@ -36,7 +36,7 @@ impl Authdesk {
                     settings.parent_account_id,
                 ])?;
             if n == 0 {
-                return Err(Error::AlreadyExists(format!("account {id}")));
+                return Err(Error::AlreadyExists(format!("account {id} already exists")));
             }
             Ok(())
         })?;

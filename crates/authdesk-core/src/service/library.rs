@@ -86,12 +86,13 @@ impl Authdesk {
             match existing.as_deref() {
                 Some("builtin") => {
                     return Err(Error::AlreadyExists(format!(
-                        "a built-in connector with id `{slug}`; give yours another id"
+                        "a built-in connector with id `{slug}` already exists; give yours another id"
                     )))
                 }
                 Some(_) if !replace => {
                     return Err(Error::AlreadyExists(format!(
-                        "connector `{slug}` (use --replace to update it)"
+                        "connector `{slug}` already exists; to update it, add it again with --replace (in \
+                         the window: Replace my connector with the same id)"
                     )))
                 }
                 Some(_) => {
