@@ -390,7 +390,7 @@ impl Out {
                     )
                 }
             );
-            let _ = writeln!(s, "Status:        {}", ac.status.describe());
+            let _ = writeln!(s, "Status:        {}", status_text(ac, true));
             if let Some(e) = &ac.last_error {
                 let _ = writeln!(s, "Last error:    {e}");
             }
@@ -528,7 +528,7 @@ fn account_connector_table(list: &[AccountConnector]) -> String {
                 ac.name.clone(),
                 ac.connector.slug.clone(),
                 ac.authentication.auth_type.to_string(),
-                ac.status.describe().to_string(),
+                status_text(ac, false),
                 ac.expires_at
                     .as_ref()
                     .map(date)
@@ -689,4 +689,30 @@ fn table(headers: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
         line(&mut s, &mut r.iter().map(String::as_str));
     }
     s
+}
+
+/// The status, and for an API key or Basic credential (whose provider says nothing until it
+/// is used) what the last method call said of it: as the window shows it.
+fn status_text(ac: &AccountConnector, long: bool) -> String {
+    let status = ac.status.describe();
+    if ac.status != authdesk_core::AuthStatus::Authenticated
+        || !matches!(ac.authentication.auth_type, "ApiKey" | "Basic")
+    {
+        return status.to_string();
+    }
+    match &ac.last_check {
+        None => format!("{status} · not verified"),
+        Some(c) if !long => format!("{status} · {}", if c.ok { "verified" } else { "refused" }),
+        Some(c) => format!(
+            "{status} · {} (HTTP {} {}){}",
+            if c.ok {
+                "verified"
+            } else {
+                "refused by the provider"
+            },
+            c.http_status,
+            date(&c.at),
+            if c.ok { "" } else { ": set a new one" }
+        ),
+    }
 }

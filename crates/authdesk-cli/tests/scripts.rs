@@ -29,6 +29,8 @@ fn upstream() -> String {
             let path = request_line.split(' ').nth(1).unwrap_or("/");
             let (status, body) = if path.starts_with("/missing") {
                 ("404 Not Found", r#"{"error":"no such thing"}"#)
+            } else if path.starts_with("/refused") {
+                ("401 Unauthorized", r#"{"error":"bad key"}"#)
             } else {
                 ("200 OK", r#"{"ok":true}"#)
             };
@@ -43,6 +45,10 @@ fn upstream() -> String {
 }
 
 fn desk_with_upstream() -> (Desk, i64) {
+    desk_with_upstream_auth("[auth]\ntype = \"none\"")
+}
+
+fn desk_with_upstream_auth(auth: &str) -> (Desk, i64) {
     let base = upstream();
     let desk = Desk::new();
     let account = desk.create_account("Scripts");
@@ -54,8 +60,7 @@ fn desk_with_upstream() -> (Desk, i64) {
 name = "Plain"
 version = "1"
 api_base_url = "{base}"
-[auth]
-type = "none"
+{auth}
 [[methods]]
 id = "found"
 name = "Found"
@@ -66,6 +71,11 @@ id = "missing"
 name = "Missing"
 http_method = "GET"
 path = "/missing"
+[[methods]]
+id = "refused"
+name = "Refused"
+http_method = "GET"
+path = "/refused"
 "#
         ),
     )
@@ -202,4 +212,30 @@ fn api_clients_are_created_listed_and_revoked() {
             f.display()
         );
     }
+}
+
+#[test]
+fn an_api_key_shows_what_the_provider_last_said_of_it() {
+    let (desk, id) = desk_with_upstream_auth(
+        "[auth]\ntype = \"api_key\"\nplacement = \"header\"\nname = \"X-Key\"",
+    );
+    let id = id.to_string();
+    desk.run_with_stdin(
+        &["account-connectors", "set-authvalue", &id, "--stdin"],
+        Some("k-123"),
+    )
+    .ok();
+    let show = || desk.run(&["account-connectors", "show", &id]).ok();
+    assert!(show().contains("not verified"), "{}", show());
+    desk.run(&["call", &id, "found"]).ok();
+    assert!(show().contains("verified (HTTP 200"), "{}", show());
+    let refused = desk.run(&["call", &id, "refused"]);
+    assert_eq!(refused.out.status.code(), Some(22));
+    assert!(
+        show().contains("refused by the provider (HTTP 401"),
+        "{}",
+        show()
+    );
+    let list = desk.run(&["account-connectors", "list"]).ok();
+    assert!(list.contains("refused"), "{list}");
 }
