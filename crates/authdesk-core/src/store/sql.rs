@@ -95,12 +95,24 @@ impl DbError {
 
 impl From<DbError> for Error {
     fn from(e: DbError) -> Error {
-        Error::Database(e)
+        match e {
+            DbError::Sqlite(e) => e.into(),
+            other => Error::Database(other),
+        }
     }
 }
 
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Error {
+        // The one SQLite failure a user can fix at once: say how.
+        if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ReadOnly) {
+            return Error::InvalidInput(
+                "the data directory's database is read-only for this user, and Authdesk must \
+                 write to it (its write-ahead log needs that even for reading). Run as the user who owns \
+                 the data directory, or give --data-dir a directory you can write"
+                    .into(),
+            );
+        }
         Error::Database(DbError::Sqlite(e))
     }
 }
