@@ -1382,3 +1382,44 @@ async fn an_absolute_target_or_a_second_host_header_cannot_slip_past_the_host_ch
         assert!(!answer.contains("\"Id\""), "{answer}");
     }
 }
+
+#[tokio::test]
+async fn a_provider_gone_at_the_code_exchange_is_temporarily_unavailable_not_a_refusal() {
+    let provider = oidc::OidcServer::start(oidc::OidcOptions::default());
+    let api = Api::start().await;
+    let acme = api.account("Acme").await;
+    let def = oidc::test_provider_definition(&provider.issuer);
+    api.desk.add_connector("test.toml", &def, false).unwrap();
+    api.desk
+        .set_connector_client(
+            "test-provider",
+            "authdesk-native",
+            Some(&Secret::new("authdesk-native-secret")),
+        )
+        .unwrap();
+    let (_, ac) = api
+        .call(
+            Method::POST,
+            "/v1.0/connectors/test-provider/install",
+            Some(&acme),
+            Some(json!({"Name": "t"})),
+        )
+        .await;
+    let id = ac["Id"].as_i64().unwrap();
+    let token = sign_in_token(&api, &acme).await;
+    let target = format!("{PARTNER}/done");
+    let r = api
+        .http
+        .get(connectorauth(&api, id, &token, &target, None))
+        .send()
+        .await
+        .unwrap();
+    let back = oidc::sign_in(r.headers()[LOCATION].to_str().unwrap(), "frank").await;
+    drop(provider); // gone before the code is exchanged
+    let r = api.http.get(&back).send().await.unwrap();
+    let location = r.headers()[LOCATION].to_str().unwrap();
+    assert!(
+        location.starts_with(&format!("{target}?error=temporarily_unavailable")),
+        "{location}"
+    );
+}

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use oauth2::PkceCodeChallenge;
 use serde::Serialize;
 
-use super::tokens::{self, clip, Grant};
+use super::tokens::{self, clip, Grant, TokenError};
 use super::Engine;
 use crate::definition::{OAuth2Grant, SignInMode};
 use crate::domain::AccountConnector;
@@ -302,7 +302,19 @@ impl Engine {
                 })
                 .await
             }
-            Err(e) => Err(fail(e.message("code exchange")).await),
+            Err(e) => {
+                let transient = matches!(e, TokenError::Transient { .. });
+                let failed = fail(e.message("code exchange")).await;
+                // A provider that could not be reached (or failed for now) is not a refusal:
+                // the browser flow reports it as `temporarily_unavailable`.
+                Err(match failed {
+                    Error::AuthorizationFailed(message) if transient => Error::ProviderTransient {
+                        message: format!("sign-in failed: {message}"),
+                        retry_after: None,
+                    },
+                    other => other,
+                })
+            }
         }
     }
 

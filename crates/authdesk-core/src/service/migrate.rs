@@ -120,7 +120,20 @@ impl Authdesk {
         target
             .write(|tx| {
                 let vault_id = uuid::Uuid::new_v4().to_string();
-                let key = target_key.create(&vault_id)?;
+                let key = target_key
+                    .create(&vault_id)
+                    .map_err(|e| match (target_key, e) {
+                        (
+                            KeySource::Keychain,
+                            Error::KeychainUnavailable { detail }
+                            | Error::KeychainLocked { detail },
+                        ) => Error::InvalidInput(format!(
+                            "the team server's new data key would go to this session's keychain, \
+                         which cannot take it ({detail}): give --to-key-file PATH, the key file \
+                         every replica will read"
+                        )),
+                        (_, other) => other,
+                    })?;
                 let vault = Vault::new(vault_id.clone(), &key);
                 let check = vault.seal(key_check_location(), &Secret::new(KEY_CHECK_PLAINTEXT));
                 let mut report = MigrationReport {

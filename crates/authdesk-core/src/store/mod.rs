@@ -161,11 +161,22 @@ impl Store {
             }
         }
         let client = sql::PgConn::connect(sql::PgTarget::parse(url)?).map_err(|e| {
+            let cause = sql::DbError::Postgres(e).to_string();
+            let hint = if cause.contains("client certificate") {
+                "the server asks for a client certificate: add \
+                 &sslcert=/path/client.pem&sslkey=/path/client.key to the URL"
+            } else if cause.contains("certificate") {
+                "the server's certificate was not accepted: for a private CA add \
+                 &sslrootcert=/path/ca.pem to the URL (and use sslmode=verify-ca if the \
+                 certificate names another host)"
+            } else {
+                "check the URL (--database or AUTHDESK_DATABASE_URL) and that the server \
+                 accepts the connection"
+            };
             Error::InvalidInput(format!(
-                "cannot connect to PostgreSQL at {}: {}; check the URL (--database or \
-                 AUTHDESK_DATABASE_URL) and that the server accepts the connection",
+                "cannot connect to PostgreSQL at {}: {}; {hint}",
                 redacted_url(url),
-                sql::DbError::Postgres(e)
+                redacted_url(&cause)
             ))
         })?;
         Ok(Store {
