@@ -49,8 +49,35 @@ fn broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
+/// clap's usage error (exit 2), except that an unexpected word is not repeated: it is
+/// often a secret typed where `--stdin` was meant.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit()
+    }
+    let mut text = e.render().to_string();
+    if e.kind() == ErrorKind::UnknownArgument {
+        if let Some(ContextValue::String(word)) = e.get(ContextKind::InvalidArg) {
+            if !word.starts_with('-') {
+                text = text.replace(word.as_str(), "<an extra word, not repeated here>");
+            }
+        }
+    }
+    eprint!("{text}");
+    ExitCode::from(2)
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     // A server logs warnings; a one-shot command says what went wrong in its one error
     // line, so only errors are logged besides (AUTHDESK_LOG overrides both).
     match cli.command {

@@ -621,3 +621,19 @@ fn database_urls_are_never_repeated_with_their_password() {
     let e = desk.run(&["accounts", "list"]).fails();
     assert!(e.contains("is empty"), "{e}");
 }
+
+#[test]
+fn a_word_typed_where_it_does_not_belong_is_not_repeated() {
+    let desk = Desk::new();
+    let r = desk.run(&[
+        "account-connectors",
+        "set-authvalue",
+        "1",
+        "--stdin",
+        "sk_live_TYPED_BY_MISTAKE",
+    ]);
+    assert_eq!(r.out.status.code(), Some(2), "{}", r.describe());
+    assert!(!r.stderr().contains("TYPED_BY_MISTAKE"), "{}", r.describe());
+    assert!(r.stderr().contains("not repeated"), "{}", r.describe());
+    assert_eq!(desk.run(&["--help"]).out.status.code(), Some(0));
+}
