@@ -107,6 +107,17 @@ impl AuthValue {
                         "an API key must not contain control characters (a stray newline?)",
                     ));
                 }
+                // OAuth token JSON pasted where the key belongs would be sent as the key.
+                let token_json =
+                    serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text)
+                        .is_ok_and(|o| o.keys().any(|k| OAUTH2_FIELDS.contains(&k.as_str())));
+                if token_json {
+                    return Err(bad(
+                        "AuthValue",
+                        "is OAuth token JSON (AccessToken, ...), but this connector authenticates \
+                         with an API key: give the key itself",
+                    ));
+                }
                 Ok(AuthValue::ApiKey(Secret::new(text)))
             }
             AuthType::Basic => parse_basic(text).map(AuthValue::Basic),
@@ -460,5 +471,16 @@ mod tests {
 
         let e = AuthValue::parse(AuthType::None, &Secret::new("x")).unwrap_err();
         assert!(e.to_string().contains("needs no authentication"));
+
+        let e = AuthValue::parse(
+            AuthType::ApiKey,
+            &Secret::new(r#"{"AccessToken":"CANARYtok"}"#),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("OAuth token JSON") && !e.contains("CANARYtok"),
+            "{e}"
+        );
     }
 }
