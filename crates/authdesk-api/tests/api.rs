@@ -606,6 +606,30 @@ token_url = "https://provider.example/token"
     ac["Id"].as_i64().unwrap()
 }
 
+/// oidc-provider's test connector in the library with its OAuth app, installed in `account`
+/// through the API: the account connector's Id.
+async fn test_provider_installed(api: &Api, provider: &oidc::OidcServer, account: &str) -> i64 {
+    let def = oidc::test_provider_definition(&provider.issuer);
+    api.desk.add_connector("test.toml", &def, false).unwrap();
+    api.desk
+        .set_connector_client(
+            "test-provider",
+            "authdesk-native",
+            Some(&Secret::new("authdesk-native-secret")),
+        )
+        .unwrap();
+    let (s, ac) = api
+        .call(
+            Method::POST,
+            "/v1.0/connectors/test-provider/install",
+            Some(account),
+            Some(json!({"Name": "t"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{ac}");
+    ac["Id"].as_i64().unwrap()
+}
+
 async fn sign_in_token(api: &Api, account: &str) -> String {
     let (s, v) = api
         .call(
@@ -764,24 +788,7 @@ async fn the_browser_flow_end_to_end_over_http() {
     });
     let api = Api::start().await;
     let acme = api.account("Acme").await;
-    let def = oidc::test_provider_definition(&provider.issuer);
-    api.desk.add_connector("test.toml", &def, false).unwrap();
-    api.desk
-        .set_connector_client(
-            "test-provider",
-            "authdesk-native",
-            Some(&Secret::new("authdesk-native-secret")),
-        )
-        .unwrap();
-    let (_, ac) = api
-        .call(
-            Method::POST,
-            "/v1.0/connectors/test-provider/install",
-            Some(&acme),
-            Some(json!({"Name": "t"})),
-        )
-        .await;
-    let id = ac["Id"].as_i64().unwrap();
+    let id = test_provider_installed(&api, &provider, &acme).await;
     let hostile = "</script><script>alert(\"x\")</script>'\u{2028}";
 
     // postMessage mode.
@@ -1388,24 +1395,7 @@ async fn a_provider_gone_at_the_code_exchange_is_temporarily_unavailable_not_a_r
     let provider = oidc::OidcServer::start(oidc::OidcOptions::default());
     let api = Api::start().await;
     let acme = api.account("Acme").await;
-    let def = oidc::test_provider_definition(&provider.issuer);
-    api.desk.add_connector("test.toml", &def, false).unwrap();
-    api.desk
-        .set_connector_client(
-            "test-provider",
-            "authdesk-native",
-            Some(&Secret::new("authdesk-native-secret")),
-        )
-        .unwrap();
-    let (_, ac) = api
-        .call(
-            Method::POST,
-            "/v1.0/connectors/test-provider/install",
-            Some(&acme),
-            Some(json!({"Name": "t"})),
-        )
-        .await;
-    let id = ac["Id"].as_i64().unwrap();
+    let id = test_provider_installed(&api, &provider, &acme).await;
     let token = sign_in_token(&api, &acme).await;
     let target = format!("{PARTNER}/done");
     let r = api

@@ -329,12 +329,8 @@ async fn invalid_grant_needs_reauthentication_and_other_errors_are_rejections() 
     );
 }
 
-#[tokio::test]
-async fn refresh_now_says_when_the_provider_failed_even_while_the_old_token_works() {
-    let fake = FakeFaultyTokenEndpoint::start().await;
-    let s = setup();
-    let id = expired_credential_at(&s, &fake.base, "503").await;
-    // Still valid for an hour: calls go on with it.
+/// Stores tokens whose access token is good for an hour (by the real clock).
+fn still_good_for_an_hour(s: &Setup, id: i64) {
     s.desk
         .set_auth_value(
             id,
@@ -344,6 +340,15 @@ async fn refresh_now_says_when_the_provider_failed_even_while_the_old_token_work
             )),
         )
         .unwrap();
+}
+
+#[tokio::test]
+async fn refresh_now_says_when_the_provider_failed_even_while_the_old_token_works() {
+    let fake = FakeFaultyTokenEndpoint::start().await;
+    let s = setup();
+    let id = expired_credential_at(&s, &fake.base, "503").await;
+    // Still valid for an hour: calls go on with it.
+    still_good_for_an_hour(&s, id);
     let e = s.engine.refresh_now(id).await.unwrap_err();
     assert!(matches!(e, Error::ProviderTransient { .. }), "{e}");
     assert!(e.to_string().contains("HTTP 503"), "{e}");
@@ -375,15 +380,7 @@ async fn a_token_inside_its_margin_still_serves_calls_while_the_provider_fails()
     );
     let id = expired_credential_at(&s, &fake.base, "503").await;
     // An hour's token, then 30 s before its end: inside the refresh margin, still good.
-    s.desk
-        .set_auth_value(
-            id,
-            &Secret::new(format!(
-                r#"{{"AccessToken":"still-good","RefreshToken":"old-refresh","Expires":"{}"}}"#,
-                (chrono::Utc::now() + chrono::Duration::seconds(3600)).format("%Y-%m-%dT%H:%M:%SZ")
-            )),
-        )
-        .unwrap();
+    still_good_for_an_hour(&s, id);
     offset.store(3570, Ordering::SeqCst);
     let before = fake.requests.load(Ordering::SeqCst);
     // The refresh fails; the call goes on with the token it has.
