@@ -56,19 +56,7 @@ async fn run() {
             let bases: Vec<String> = running.iter().map(|r| r.base.clone()).collect();
             let calls = rate(2000, &bases, |http, base, _| {
                 let (key, account) = (team.api_key.clone(), team.account.clone());
-                async move {
-                    let r = http
-                        .post(format!(
-                            "{base}/v1.0/account/connectors/{target_id}/methods/ping"
-                        ))
-                        .bearer_auth(key)
-                        .header("X-Cyclr-Account", account)
-                        .json(&json!({}))
-                        .send()
-                        .await
-                        .unwrap();
-                    assert_eq!(r.status(), 200);
-                }
+                call_ok(http, base, key, account, target_id, "ping")
             })
             .await;
             let tokens = rate(1000, &bases, |http, base, _| {
@@ -91,20 +79,7 @@ async fn run() {
             let storm_start = Instant::now();
             rate(1000, &bases, |http, base, i| {
                 let (key, account) = (team.api_key.clone(), team.account.clone());
-                let id = ids[i % ids.len()];
-                async move {
-                    let r = http
-                        .post(format!(
-                            "{base}/v1.0/account/connectors/{id}/methods/userinfo"
-                        ))
-                        .bearer_auth(key)
-                        .header("X-Cyclr-Account", account)
-                        .json(&json!({}))
-                        .send()
-                        .await
-                        .unwrap();
-                    assert_eq!(r.status(), 200);
-                }
+                call_ok(http, base, key, account, ids[i % ids.len()], "userinfo")
             })
             .await;
             let storm = storm_start.elapsed();
@@ -249,4 +224,26 @@ impl Drop for Cluster {
                 .status();
         }
     }
+}
+
+/// A method call through one replica's API that must answer 200.
+async fn call_ok(
+    http: reqwest::Client,
+    base: String,
+    key: String,
+    account: String,
+    id: i64,
+    method: &str,
+) {
+    let r = http
+        .post(format!(
+            "{base}/v1.0/account/connectors/{id}/methods/{method}"
+        ))
+        .bearer_auth(key)
+        .header("X-Cyclr-Account", account)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
 }

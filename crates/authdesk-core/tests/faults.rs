@@ -319,14 +319,17 @@ async fn invalid_grant_needs_reauthentication_and_other_errors_are_rejections() 
         e.to_string().contains("check the ClientId/ClientSecret"),
         "{e}"
     );
-    assert_eq!(
-        s.desk
-            .credential_secret(id, "RefreshToken")
-            .unwrap()
-            .unwrap()
-            .expose(),
-        "old-refresh"
-    );
+    assert_eq!(refresh_token(&s, id), "old-refresh");
+}
+
+/// The stored refresh token, in the clear.
+fn refresh_token(s: &Setup, id: i64) -> String {
+    s.desk
+        .credential_secret(id, "RefreshToken")
+        .unwrap()
+        .unwrap()
+        .expose()
+        .to_string()
 }
 
 /// Stores tokens whose access token is good for an hour (by the real clock).
@@ -356,14 +359,7 @@ async fn refresh_now_says_when_the_provider_failed_even_while_the_old_token_work
         s.engine.access(id).await.is_ok(),
         "the old token still serves calls"
     );
-    assert_eq!(
-        s.desk
-            .credential_secret(id, "RefreshToken")
-            .unwrap()
-            .unwrap()
-            .expose(),
-        "old-refresh"
-    );
+    assert_eq!(refresh_token(&s, id), "old-refresh");
 }
 
 #[tokio::test]
