@@ -125,6 +125,9 @@ pub async fn start(
                 // Subscribed before the browser can possibly come back.
                 let mut events = engine.sign_in_events();
                 let start = engine.begin_sign_in(id, &redirect_uri).await?;
+                // The callback arrives at this process's own local API, which the browser
+                // never visited first: the binding is held here and stands in for it.
+                engine.hold_binding(&start);
                 let sign_in_url = start.authorization_url.clone();
                 // No browser is not the end of it: the user can copy the link.
                 let browser_problem = open::that_detached(&start.authorization_url)
@@ -216,6 +219,8 @@ fn open_window(
     clear_browsing_data(app)?;
     let done = Arc::new(AtomicBool::new(false));
     let (nav_done, nav_app, nav_engine) = (done.clone(), app.clone(), engine.clone());
+    // The window holds the sign-in's binding: only its own navigation completes it.
+    let binding = start.binding.clone();
     let window_label = label.clone();
     let window = WebviewWindowBuilder::new(app, &label, WebviewUrl::External(url))
         .title(format!("Sign in to {provider} — Authdesk"))
@@ -232,15 +237,16 @@ fn open_window(
             if nav_done.swap(true, Ordering::SeqCst) {
                 return false;
             }
-            let (app, engine, callback, label) = (
+            let (app, engine, callback, label, binding) = (
                 nav_app.clone(),
                 nav_engine.clone(),
                 nav.to_string(),
                 window_label.clone(),
+                binding.clone(),
             );
             tauri::async_runtime::spawn(async move {
                 let result = engine
-                    .complete_sign_in(&callback)
+                    .complete_sign_in(&callback, &binding)
                     .await
                     .map(|_| ())
                     .map_err(|e| e.to_string());

@@ -458,6 +458,28 @@ async function main(res) {
     console.log(`#   (the provider ${s.login ? 'asked for a login again' : 'skipped the login: session cookie'})`);
   });
 
+  // 6b. The provider link handed to someone else (another browser, its own cookies) lands
+  // nowhere: that browser has no binding cookie, so it gets a page and the partner nothing.
+  await check('a provider link completed in another browser is refused and sent nowhere', async () => {
+    const token = await signInToken(state);
+    const started = await fetch(connectorAuthUrl(state, token, `${state.partner}/landing`), { redirect: 'manual' });
+    const toProvider = started.headers.get('location');
+    assert(toProvider && toProvider.startsWith(issuer), `Location: ${toProvider}`);
+    const other = await browser.newContext({ viewport: { width: 1000, height: 700 } });
+    try {
+      const p = await other.newPage();
+      watch(p, 'other browser');
+      await p.goto(toProvider, { waitUntil: 'commit' });
+      await passProvider(p, issuer);
+      await p.waitForURL((u) => u.origin === state.api, { waitUntil: 'load' });
+      const text = await p.locator('body').innerText();
+      assert(text.includes('started in another browser'), `page: ${text}`);
+      assert(new URL(p.url()).pathname === '/connector/callback', `final URL ${p.url()}`);
+    } finally {
+      await other.close();
+    }
+  });
+
   // 7. A method call through the API with the token the browser flow obtained.
   await check('the userinfo method through the API answers 200 with the signed-in email', async () => {
     const r = await api(state, 'POST', `/v1.0/account/connectors/${state.connectorId}/methods/userinfo`,

@@ -14,16 +14,25 @@
 //! and the failure redirect go to the normalised targetOrigin URL. Nothing is written for
 //! an account connector before a valid sign-in token of its account is presented: a
 //! refused request only answers.
+//!
+//! Binding (RFC 9700 §4.7): the start sets a random, HttpOnly, `SameSite=Lax` cookie scoped
+//! to the callback path (`Secure` unless the callback is loopback http), named after the
+//! sign-in, whose value only the engine can check (it keeps a hash). The callback must
+//! present it: the provider link handed to someone else completes nothing in their browser
+//! (a clear page, nothing written, no redirect or message). At the callback targetOrigin is
+//! checked against the allow-list again: an origin removed meanwhile is sent nothing.
 
 use std::sync::Arc;
 
 use axum::extract::{Query, RawQuery, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
+use authdesk_core::engine::flow::{sign_in_id_of, SignInOutcome};
 use authdesk_core::settings::{SignInTokenRejection, TargetRefusal};
+use authdesk_core::Secret;
 
 use crate::AppState;
 
@@ -164,12 +173,26 @@ pub async fn update_account_connector_oauth(
         Err(e) => return fail(StatusCode::BAD_REQUEST, "invalid_request", &e.to_string()),
     }
     let encoded = serde_json::to_string(&web_return).unwrap_or_default();
+    let callback_uri = s.callback_uri();
     match s
         .engine
-        .begin_sign_in_returning(id, &s.callback_uri(), Some(&encoded))
+        .begin_sign_in_returning(id, &callback_uri, Some(&encoded))
         .await
     {
-        Ok(start) => no_store(Redirect::to(&start.authorization_url).into_response()),
+        Ok(start) => {
+            let mut response = no_store(Redirect::to(&start.authorization_url).into_response());
+            let ttl = s.engine.config().sign_in_ttl.num_seconds().max(1);
+            let cookie = binding_cookie(
+                &callback_uri,
+                &start.sign_in_id,
+                start.binding.expose(),
+                ttl,
+            );
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                response.headers_mut().append(header::SET_COOKIE, v);
+            }
+            response
+        }
         Err(e) => {
             // A valid token was presented: the failure belongs on the account connector.
             let message = e.to_string();
@@ -182,13 +205,70 @@ pub async fn update_account_connector_oauth(
     }
 }
 
-pub async fn callback(State(s): State<Arc<AppState>>, RawQuery(query): RawQuery) -> Response {
-    let url = format!("{}?{}", s.callback_uri(), query.unwrap_or_default());
-    let outcome = s.engine.complete_sign_in_returning(&url).await;
-    let web_return: Option<WebReturn> = outcome
+pub async fn callback(
+    State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let query = query.unwrap_or_default();
+    let callback_uri = s.callback_uri();
+    let url = format!("{callback_uri}?{query}");
+    let sign_in_id = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "state")
+        .map(|(_, state)| sign_in_id_of(&state));
+    let presented = sign_in_id
+        .as_deref()
+        .and_then(|id| cookie_value(&headers, &cookie_name(id)))
+        .map(Secret::new);
+    let outcome = match presented {
+        Some(binding) => {
+            s.engine
+                .complete_sign_in_returning(&url, Some(&binding))
+                .await
+        }
+        // No cookie: only a binding this process holds (the desktop's own sign-in in the
+        // system browser) can stand in for it.
+        None => s.engine.complete_sign_in_returning(&url, None).await,
+    };
+    let mut response = finish_callback(&s, outcome).await;
+    if let Some(id) = sign_in_id {
+        // The cookie has done its work (or was not this browser's): forget it.
+        if let Ok(v) = HeaderValue::from_str(&binding_cookie(&callback_uri, &id, "", 0)) {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    response
+}
+
+async fn finish_callback(s: &AppState, outcome: SignInOutcome) -> Response {
+    let mut web_return: Option<WebReturn> = outcome
         .web_return
         .as_deref()
         .and_then(|w| serde_json::from_str(w).ok());
+    // The allow-list again: an origin removed since the start is sent nothing.
+    let mut withdrawn = None;
+    if let Some(w) = &web_return {
+        let target = w.target.clone();
+        let still = s.db(move |desk| desk.return_target(&target)).await;
+        if !matches!(&still, Ok(Ok(t)) if t.origin == w.origin) {
+            withdrawn = Some(w.origin.clone());
+            web_return = None;
+        }
+    }
+    if let Some(origin) = withdrawn {
+        let ended = match &outcome.result {
+            Ok(ac) => format!("account connector {} is authenticated", ac.id),
+            Err(e) => format!("it did not complete ({e})"),
+        };
+        return page(
+            StatusCode::FORBIDDEN,
+            &format!(
+                "The sign-in ended ({ended}), but {origin}, where it was to return, is no longer \
+                 allowed by this Authdesk, so nothing was sent there. Return to the application \
+                 yourself."
+            ),
+        );
+    }
     match (outcome.result, web_return) {
         (Ok(_), Some(w)) => succeed_to(&w),
         (Ok(ac), None) => page(
@@ -233,6 +313,48 @@ fn fail_to(w: &WebReturn, status: StatusCode, code: &str, message: &str) -> Resp
         }
         Err(_) => page(status, message),
     }
+}
+
+/// The name of the binding cookie of sign-in `sign_in_id` (several sign-ins may run in one
+/// browser at once, each with its own).
+fn cookie_name(sign_in_id: &str) -> String {
+    format!(
+        "authdesk_signin_{}",
+        &sign_in_id[..sign_in_id.len().min(16)]
+    )
+}
+
+/// The binding cookie: HttpOnly, `SameSite=Lax` (the provider's redirect back is a top-level
+/// GET, which carries it), only for the callback path, `Secure` unless the callback is
+/// loopback http. `max_age` 0 removes it.
+fn binding_cookie(callback_uri: &str, sign_in_id: &str, value: &str, max_age: i64) -> String {
+    let parsed = url::Url::parse(callback_uri).ok();
+    let path = parsed
+        .as_ref()
+        .map(|u| u.path().to_string())
+        .unwrap_or_else(|| "/connector/callback".into());
+    let secure = if parsed.is_some_and(|u| u.scheme() == "https") {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!(
+        "{}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}",
+        cookie_name(sign_in_id)
+    )
+}
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .flat_map(|h| h.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.trim_matches('"').to_string())
+        .filter(|v| !v.is_empty())
 }
 
 fn no_store(mut response: Response) -> Response {

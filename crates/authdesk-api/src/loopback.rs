@@ -6,7 +6,8 @@
 //! A real HTTP server (axum), not hand-written parsing. Requests whose `Host` is not this
 //! listener (DNS rebinding) are refused; requests without this sign-in's `state` (a
 //! favicon, a stray or forged request) are answered and ignored, so they cannot end the
-//! wait. Nothing from a request is echoed into the page unescaped.
+//! wait. Nothing from a request is echoed into the page unescaped. The sign-in is bound to
+//! this listener: it alone holds the binding the callback must present (RFC 9700 §4.7).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -66,6 +67,8 @@ struct Waiting {
     engine: Engine,
     port: u16,
     state: Secret,
+    /// The sign-in's binding: the callback is bound to this listener, which presents it.
+    binding: Secret,
     done: Mutex<Option<tokio::sync::oneshot::Sender<Result<AccountConnector>>>>,
 }
 
@@ -77,6 +80,7 @@ impl LoopbackSignIn {
             engine: engine.clone(),
             port: self.port,
             state: self.state,
+            binding: self.start.binding.clone(),
             done: Mutex::new(Some(tx)),
         });
         let app = Router::new()
@@ -145,10 +149,10 @@ async fn callback(
     };
     let result = w
         .engine
-        .complete_sign_in(&format!(
-            "http://127.0.0.1:{}{CALLBACK_PATH}?{query}",
-            w.port
-        ))
+        .complete_sign_in(
+            &format!("http://127.0.0.1:{}{CALLBACK_PATH}?{query}", w.port),
+            &w.binding,
+        )
         .await;
     let response = match &result {
         Ok(_) => page(

@@ -53,8 +53,10 @@ impl Api {
         let base = format!("http://{}", server.addr);
         let key = desk.api_key().unwrap().expose().to_string();
         desk.allow_origin(OriginPurpose::Target, PARTNER).unwrap();
+        // A browser keeps cookies: the browser flow binds a sign-in to the one that started it.
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true)
             .build()
             .unwrap();
         Api {
@@ -116,6 +118,14 @@ impl Api {
             .await;
         assert_eq!(status, 200, "{v}");
         v["Id"].as_str().unwrap().to_string()
+    }
+
+    /// `Authenticated` of account connector `id`, as the API answers it.
+    async fn authenticated(&self, account: &str, id: i64) -> bool {
+        let path = format!("/v1.0/account/connectors/{id}");
+        let (s, ac) = self.call(Method::GET, &path, Some(account), None).await;
+        assert_eq!(s, 200, "{ac}");
+        ac["Authenticated"].as_bool().unwrap()
     }
 
     fn seen(&self) -> String {
@@ -630,6 +640,27 @@ async fn test_provider_installed(api: &Api, provider: &oidc::OidcServer, account
     ac["Id"].as_i64().unwrap()
 }
 
+/// An API with the test provider installed in account "Acme" (as a partner would have it).
+async fn with_test_provider() -> (oidc::OidcServer, Api, String, i64) {
+    let provider = oidc::OidcServer::start(oidc::OidcOptions::default());
+    let api = Api::start().await;
+    let acme = api.account("Acme").await;
+    let id = test_provider_installed(&api, &provider, &acme).await;
+    (provider, api, acme, id)
+}
+
+/// Starts the browser flow in `api.http` (the starting browser): the provider URL.
+async fn start_browser_flow(api: &Api, acme: &str, id: i64, message: Option<&str>) -> String {
+    let token = sign_in_token(api, acme).await;
+    let r = api
+        .http
+        .get(connectorauth(api, id, &token, PARTNER, message))
+        .send()
+        .await
+        .unwrap();
+    r.headers()[LOCATION].to_str().unwrap().to_string()
+}
+
 async fn sign_in_token(api: &Api, account: &str) -> String {
     let (s, v) = api
         .call(
@@ -840,15 +871,7 @@ async fn the_browser_flow_end_to_end_over_http() {
         !page.contains("'*'") && !page.contains("\"*\""),
         "never to *"
     );
-    let (_, ac) = api
-        .call(
-            Method::GET,
-            &format!("/v1.0/account/connectors/{id}"),
-            Some(&acme),
-            None,
-        )
-        .await;
-    assert_eq!(ac["Authenticated"], true);
+    assert_eq!(api.authenticated(&acme, id).await, true);
 
     // Redirect mode lands on targetOrigin (the full URL), normalised as on failure.
     let token = sign_in_token(&api, &acme).await;
@@ -895,6 +918,85 @@ async fn the_browser_flow_end_to_end_over_http() {
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["Status"], 200);
     assert_eq!(v["Body"]["email"], "frank@example.com");
+}
+
+/// RFC 9700 §4.7 / §4.2.4: whoever starts a browser flow (a tenant with an account-limited
+/// token, say) and hands the provider link to someone else gets nothing: the other browser
+/// has no binding cookie, so its consent lands nowhere, no redirect or message goes to the
+/// targetOrigin, and the spent state cannot be replayed by the starter either.
+#[tokio::test]
+async fn a_sign_in_handed_to_another_browser_stores_nothing() {
+    let (provider, api, acme, id) = with_test_provider().await;
+
+    let token = sign_in_token(&api, &acme).await;
+    let r = api
+        .http
+        .get(connectorauth(&api, id, &token, PARTNER, Some("done")))
+        .send()
+        .await
+        .unwrap();
+    // The binding cookie as the start sets it.
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/connector/callback"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "loopback http: {cookie}");
+    let to_provider = r.headers()[LOCATION].to_str().unwrap().to_string();
+    // Someone else's browser: its own cookie jar.
+    let victim = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let back = oidc::sign_in(&to_provider, "victim").await;
+    let r = victim.get(&back).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.headers().get(LOCATION).is_none());
+    let page = r.text().await.unwrap();
+    assert!(page.contains("started in another browser"), "{page}");
+    assert!(!page.contains("postMessage"), "nothing is posted: {page}");
+    // The starter replays the answer with its cookie: the state was spent.
+    let r = api.http.get(&back).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(api.authenticated(&acme, id).await, false);
+    assert_eq!(
+        provider.stats().await["grants"]["authorization_code"]
+            .as_u64()
+            .unwrap_or(0),
+        0
+    );
+
+    // In the starter's own browser it works, and the cookie is forgotten afterwards.
+    let to_provider = start_browser_flow(&api, &acme, id, None).await;
+    let back = oidc::sign_in(&to_provider, "frank").await;
+    let r = api.http.get(&back).send().await.unwrap();
+    assert_eq!(r.headers()[LOCATION], "https://partner.example/");
+    assert!(r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+}
+
+/// An origin removed from the allow-list while a sign-in runs gets nothing at its end.
+#[tokio::test]
+async fn a_target_origin_removed_meanwhile_gets_nothing() {
+    let (_provider, api, acme, id) = with_test_provider().await;
+    for message in [None, Some("done")] {
+        api.desk
+            .allow_origin(OriginPurpose::Target, PARTNER)
+            .unwrap();
+        let to_provider = start_browser_flow(&api, &acme, id, message).await;
+        api.desk
+            .disallow_origin(OriginPurpose::Target, PARTNER)
+            .unwrap();
+        let back = oidc::sign_in(&to_provider, "frank").await;
+        let r = api.http.get(&back).send().await.unwrap();
+        assert_eq!(r.status(), 403);
+        assert!(r.headers().get(LOCATION).is_none());
+        let page = r.text().await.unwrap();
+        assert!(page.contains("no longer allowed"), "{page}");
+        assert!(!page.contains("postMessage"), "{page}");
+    }
 }
 
 #[tokio::test]
@@ -1392,10 +1494,7 @@ async fn an_absolute_target_or_a_second_host_header_cannot_slip_past_the_host_ch
 
 #[tokio::test]
 async fn a_provider_gone_at_the_code_exchange_is_temporarily_unavailable_not_a_refusal() {
-    let provider = oidc::OidcServer::start(oidc::OidcOptions::default());
-    let api = Api::start().await;
-    let acme = api.account("Acme").await;
-    let id = test_provider_installed(&api, &provider, &acme).await;
+    let (provider, api, acme, id) = with_test_provider().await;
     let token = sign_in_token(&api, &acme).await;
     let target = format!("{PARTNER}/done");
     let r = api

@@ -400,8 +400,11 @@ async fn a_sign_in_started_on_one_replica_completes_on_another() {
         Replica::start_with(&team, 0, &public),
         Replica::start_with(&team, 1, &public),
     );
+    // One browser: its binding cookie (set by A) goes to B with the callback (cookies are
+    // per host, not per port).
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
         .build()
         .unwrap();
     let to = |replica: &Replica, path_and_query: &str| {

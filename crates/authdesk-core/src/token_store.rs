@@ -120,6 +120,9 @@ pub struct PendingAuthorization {
     pub expires_at: DateTime<Utc>,
     /// Taken too late: refused, but the browser flow still knows where to send the user.
     pub expired: bool,
+    /// The hash of the value that binds it to where it started (`None`: made before schema
+    /// 9, so it can be completed nowhere).
+    pub binding_hash: Option<String>,
 }
 
 /// The state an engine write was computed from: it only lands if the credential is still at
@@ -618,9 +621,11 @@ impl Authdesk {
         pkce_verifier: Option<&Secret>,
         ttl: Duration,
         web_return: Option<&str>,
+        binding: &Secret,
     ) -> Result<DateTime<Utc>> {
         let now = self.now();
         let hash = state_hash(state.expose());
+        let binding_hash = state_hash(binding.expose());
         let sealed = match pkce_verifier {
             Some(v) => Some(self.vault()?.seal(
                 SealedAt {
@@ -636,9 +641,9 @@ impl Authdesk {
         self.store()?.write(|tx| {
             tx.execute("DELETE FROM pending_authorizations WHERE expires_at < ?1", args![ts(now)])?;
             tx.execute(
-                "INSERT INTO pending_authorizations(state_hash, account_connector_id, redirect_uri, sealed_verifier, created_at, expires_at, web_return)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                args![hash, id, redirect_uri, sealed, ts(now), ts(expires), web_return])?;
+                "INSERT INTO pending_authorizations(state_hash, account_connector_id, redirect_uri, sealed_verifier, created_at, expires_at, web_return, binding_hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                args![hash, id, redirect_uri, sealed, ts(now), ts(expires), web_return, binding_hash])?;
             Ok(())
         })?;
         Ok(expires)
@@ -649,17 +654,24 @@ impl Authdesk {
     pub fn take_pending_authorization(&self, state: &str) -> Result<Option<PendingAuthorization>> {
         let now = self.now();
         let hash = state_hash(state);
-        type Row = (i64, String, Option<Vec<u8>>, String, Option<String>);
+        type Row = (
+            i64,
+            String,
+            Option<Vec<u8>>,
+            String,
+            Option<String>,
+            Option<String>,
+        );
         let row: Option<Row> = self.store()?.write(|tx| {
             tx
                 .query_opt(
                     "DELETE FROM pending_authorizations WHERE state_hash = ?1
-                     RETURNING account_connector_id, redirect_uri, sealed_verifier, expires_at, web_return",
+                     RETURNING account_connector_id, redirect_uri, sealed_verifier, expires_at, web_return, binding_hash",
                     args![&hash],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
                 )
         })?;
-        let Some((id, redirect_uri, sealed, expires, web_return)) = row else {
+        let Some((id, redirect_uri, sealed, expires, web_return, binding_hash)) = row else {
             return Ok(None);
         };
         let expires_at = parse_ts(expires);
@@ -672,6 +684,7 @@ impl Authdesk {
                 pkce_verifier: None,
                 expires_at,
                 expired: true,
+                binding_hash,
             }));
         }
         let pkce_verifier = self.open_sealed(
@@ -690,6 +703,7 @@ impl Authdesk {
             pkce_verifier,
             expires_at,
             expired: false,
+            binding_hash,
         }))
     }
 

@@ -55,7 +55,10 @@ async fn a_caller_dropped_after_the_provider_answered_loses_nothing() {
         .await
         .unwrap();
     let callback = sign_in(&start.authorization_url, "frank").await;
-    engine.complete_sign_in(&callback).await.unwrap();
+    engine
+        .complete_sign_in(&callback, &start.binding)
+        .await
+        .unwrap();
     let secret = |field: &str| {
         desk.credential_secret(id, field)
             .unwrap()

@@ -115,7 +115,10 @@ impl Harness {
         let id = self.install("oidc-test", None);
         let start = self.engine.begin_sign_in(id, WEB_REDIRECT).await.unwrap();
         let callback = sign_in(&start.authorization_url, "alice").await;
-        self.engine.complete_sign_in(&callback).await.unwrap();
+        self.engine
+            .complete_sign_in(&callback, &start.binding)
+            .await
+            .unwrap();
         id
     }
 
@@ -157,7 +160,11 @@ async fn code_flow_end_to_end_then_userinfo() {
         callback.starts_with(WEB_REDIRECT) && callback.contains("iss="),
         "{callback}"
     );
-    let ac = h.engine.complete_sign_in(&callback).await.unwrap();
+    let ac = h
+        .engine
+        .complete_sign_in(&callback, &start.binding)
+        .await
+        .unwrap();
     assert_eq!(ac.status, AuthStatus::Authenticated);
     assert!(ac.expires_at.unwrap() > Utc::now() + Duration::minutes(50));
     assert_eq!(
@@ -181,7 +188,11 @@ async fn code_flow_end_to_end_then_userinfo() {
     assert_eq!(r.body["email"], "alice@example.com");
 
     // The callback cannot be used twice: no second token request is made.
-    let e = h.engine.complete_sign_in(&callback).await.unwrap_err();
+    let e = h
+        .engine
+        .complete_sign_in(&callback, &start.binding)
+        .await
+        .unwrap_err();
     assert!(
         matches!(e, Error::AuthorizationFailed(_)) && e.to_string().contains("already completed"),
         "{e}"
@@ -197,6 +208,46 @@ async fn code_flow_end_to_end_then_userinfo() {
     assert_eq!(events[0], "signed_in");
 }
 
+/// RFC 9700 §4.7: the provider's answer is accepted only with the binding its start gave
+/// (the starting browser's cookie, window or listener). Someone else's completion writes
+/// nothing, makes no token request, and spends the `state` so the answer cannot be
+/// replayed where the binding is.
+#[tokio::test]
+async fn a_sign_in_completes_only_where_it_started() {
+    let h = Harness::start(OidcOptions::default());
+    let id = h.install("oidc-test", None);
+    let before = h.desk.get_account_connector(id).unwrap();
+    let events_before = h.desk.credential_events(id, 10).unwrap().len();
+    let start = h.engine.begin_sign_in(id, WEB_REDIRECT).await.unwrap();
+    let callback = sign_in(&start.authorization_url, "mallory-victim").await;
+    let e = h
+        .engine
+        .complete_sign_in(&callback, &Secret::new("another browser's cookie"))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("another browser"), "{e}");
+    let after = h.desk.get_account_connector(id).unwrap();
+    assert_eq!(after.status, before.status);
+    assert!(after.secrets_set.is_empty(), "{:?}", after.secrets_set);
+    assert_eq!(after.last_error, before.last_error);
+    assert_eq!(
+        h.desk.credential_events(id, 10).unwrap().len(),
+        events_before
+    );
+    assert_eq!(h.grants("authorization_code").await, 0);
+    // The right binding afterwards: the state was spent.
+    let e = h
+        .engine
+        .complete_sign_in(&callback, &start.binding)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("already completed"), "{e}");
+    assert_eq!(h.grants("authorization_code").await, 0);
+    // The binding never travels with the start's view.
+    let shown = serde_json::to_string(&start).unwrap();
+    assert!(!shown.contains(start.binding.expose()), "{shown}");
+}
+
 #[tokio::test]
 async fn bad_callbacks_make_no_token_request() {
     let h = Harness::start(OidcOptions::default());
@@ -204,13 +255,16 @@ async fn bad_callbacks_make_no_token_request() {
 
     let e = h
         .engine
-        .complete_sign_in(&format!("{WEB_REDIRECT}?code=abc&state=forged"))
+        .complete_sign_in(
+            &format!("{WEB_REDIRECT}?code=abc&state=forged"),
+            &Secret::new("b"),
+        )
         .await
         .unwrap_err();
     assert!(e.to_string().contains("unknown"), "{e}");
     let e = h
         .engine
-        .complete_sign_in(&format!("{WEB_REDIRECT}?code=abc"))
+        .complete_sign_in(&format!("{WEB_REDIRECT}?code=abc"), &Secret::new("b"))
         .await
         .unwrap_err();
     assert!(e.to_string().contains("no `state`"), "{e}");
@@ -222,7 +276,11 @@ async fn bad_callbacks_make_no_token_request() {
         "{WEB_REDIRECT}?error=access_denied&error_description=End-User%20aborted%20interaction&state={state}&iss={}",
         urlencode(&h.server.issuer)
     );
-    let e = h.engine.complete_sign_in(&denied).await.unwrap_err();
+    let e = h
+        .engine
+        .complete_sign_in(&denied, &start.binding)
+        .await
+        .unwrap_err();
     assert!(
         e.to_string()
             .contains("access_denied: End-User aborted interaction"),
@@ -243,14 +301,22 @@ async fn bad_callbacks_make_no_token_request() {
         &urlencode(&h.server.issuer),
         &urlencode("https://evil.example"),
     );
-    let e = h.engine.complete_sign_in(&forged).await.unwrap_err();
+    let e = h
+        .engine
+        .complete_sign_in(&forged, &start.binding)
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("mix-up"), "{e}");
 
     // Expired: sign-ins live 10 minutes.
     let start = h.engine.begin_sign_in(id, WEB_REDIRECT).await.unwrap();
     let callback = sign_in(&start.authorization_url, "alice").await;
     h.advance(11 * 60);
-    let e = h.engine.complete_sign_in(&callback).await.unwrap_err();
+    let e = h
+        .engine
+        .complete_sign_in(&callback, &start.binding)
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("took longer"), "{e}");
 
     assert_eq!(h.grants("authorization_code").await, 0);
@@ -594,7 +660,11 @@ async fn client_authentication_in_the_body_and_public_clients() {
         let id = h.install(slug, None);
         let start = h.engine.begin_sign_in(id, WEB_REDIRECT).await.unwrap();
         let callback = sign_in(&start.authorization_url, "erin").await;
-        let ac = h.engine.complete_sign_in(&callback).await.unwrap();
+        let ac = h
+            .engine
+            .complete_sign_in(&callback, &start.binding)
+            .await
+            .unwrap();
         assert_eq!(ac.status, AuthStatus::Authenticated, "{slug}");
         let r = h
             .engine
@@ -626,7 +696,11 @@ async fn properties_captured_from_the_authorization_response() {
     let id = h.install("oidc-capture", None);
     let start = h.engine.begin_sign_in(id, WEB_REDIRECT).await.unwrap();
     let callback = sign_in(&start.authorization_url, "gus").await;
-    let ac = h.engine.complete_sign_in(&callback).await.unwrap();
+    let ac = h
+        .engine
+        .complete_sign_in(&callback, &start.binding)
+        .await
+        .unwrap();
     let p = ac
         .properties
         .iter()
@@ -802,7 +876,10 @@ async fn the_refresh_margin_scales_with_the_token_and_the_definition() {
     let id = h.install("oidc-margin", None);
     let start = h.engine.begin_sign_in(id, WEB_REDIRECT).await.unwrap();
     let callback = sign_in(&start.authorization_url, "alice").await;
-    h.engine.complete_sign_in(&callback).await.unwrap();
+    h.engine
+        .complete_sign_in(&callback, &start.binding)
+        .await
+        .unwrap();
     let i = h.desk.inspect(id, false).unwrap();
     assert_eq!(i.refresh_margin_seconds, Some(300));
     assert_eq!(
@@ -858,7 +935,10 @@ async fn a_sign_in_reports_its_own_end_and_nothing_else_does() {
     let state = state_of(&start.authorization_url);
     let _ = h
         .engine
-        .complete_sign_in(&format!("{WEB_REDIRECT}?error=access_denied&state={state}"))
+        .complete_sign_in(
+            &format!("{WEB_REDIRECT}?error=access_denied&state={state}"),
+            &start.binding,
+        )
         .await;
     let ended = Engine::wait_for_sign_in(
         &mut events,
@@ -874,7 +954,10 @@ async fn a_sign_in_reports_its_own_end_and_nothing_else_does() {
     // A successful one too.
     let start = h.engine.begin_sign_in(id, WEB_REDIRECT).await.unwrap();
     let callback = sign_in(&start.authorization_url, "alice").await;
-    h.engine.complete_sign_in(&callback).await.unwrap();
+    h.engine
+        .complete_sign_in(&callback, &start.binding)
+        .await
+        .unwrap();
     let ended = Engine::wait_for_sign_in(
         &mut events,
         &start.sign_in_id,
@@ -896,7 +979,8 @@ fn engine_futures_are_send(
     is_send(&engine.ensure_token(1, None));
     is_send(&engine.access(1));
     is_send(&engine.call_method(1, "m", params));
-    is_send(&engine.complete_sign_in("x"));
+    let binding = Secret::new("x");
+    is_send(&engine.complete_sign_in("x", &binding));
     is_send(&engine.refresh_now(1));
     is_send(&engine.keep_alive_once());
     is_send(&engine.disconnect(1));

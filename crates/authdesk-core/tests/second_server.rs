@@ -89,7 +89,10 @@ impl Harness {
             callback.starts_with(REDIRECT) && callback.contains("code="),
             "{callback}"
         );
-        self.engine.complete_sign_in(&callback).await.unwrap();
+        self.engine
+            .complete_sign_in(&callback, &start.binding)
+            .await
+            .unwrap();
         id
     }
 

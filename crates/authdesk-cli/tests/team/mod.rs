@@ -149,7 +149,10 @@ impl Team {
                 .id;
             let start = engine.begin_sign_in(id, WEB_REDIRECT).await.unwrap();
             let callback = sign_in(&start.authorization_url, &format!("user{i}")).await;
-            engine.complete_sign_in(&callback).await.unwrap();
+            engine
+                .complete_sign_in(&callback, &start.binding)
+                .await
+                .unwrap();
             ids.push(id);
         }
         let api_key = desk.api_key().unwrap().expose().to_string();

@@ -5,6 +5,7 @@
 //! whose navigation to the redirect URI is intercepted (any registered redirect URI works,
 //! https included), and the system browser with a loopback redirect (RFC 8252).
 
+use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use oauth2::PkceCodeChallenge;
 use serde::Serialize;
@@ -50,6 +51,18 @@ pub struct SignInStart {
     pub expires_at: DateTime<Utc>,
     /// Where this account connector's sign-in runs.
     pub sign_in_mode: SignInMode,
+    /// What binds this sign-in to the place that started it (RFC 9700 §4.7): the callback
+    /// must present it ([`Engine::complete_sign_in`]). The starter keeps it (the browser
+    /// flow in an HttpOnly cookie, the window and the loopback listener in memory); only
+    /// its hash is stored. Never serialised: it does not travel to a window or a page.
+    #[serde(skip)]
+    pub binding: Secret,
+}
+
+/// The sign-in id of a `state` ([`SignInStart::sign_in_id`]): a hash, so a listener can name
+/// the sign-in a callback belongs to (and find its binding) without storing the `state`.
+pub fn sign_in_id_of(state: &str) -> String {
+    crate::token_store::state_hash(state)
 }
 
 impl Engine {
@@ -136,7 +149,12 @@ impl Engine {
             redirect_uri.to_string(),
             web_return.map(str::to_string),
         );
-        let sign_in_id = crate::token_store::state_hash(state.expose());
+        let sign_in_id = sign_in_id_of(state.expose());
+        let binding = Secret::new(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(crate::settings::random_bytes::<32>()),
+        );
+        let bound = binding.clone();
         let expires_at = self
             .db(move |desk| {
                 desk.insert_pending_authorization(
@@ -146,6 +164,7 @@ impl Engine {
                     verifier.as_ref(),
                     ttl,
                     back.as_deref(),
+                    &bound,
                 )
             })
             .await?;
@@ -156,26 +175,56 @@ impl Engine {
             redirect_uri: redirect_uri.to_string(),
             expires_at,
             sign_in_mode: ctx.ac.sign_in_mode.unwrap_or(o.sign_in),
+            binding,
         })
     }
 
-    /// Completes a sign-in from the URL the provider redirected to. A missing, unknown,
-    /// reused or expired `state` fails before any token request is made.
-    pub async fn complete_sign_in(&self, callback_url: &str) -> Result<AccountConnector> {
-        self.complete_sign_in_returning(callback_url).await.result
+    /// Keeps `start`'s binding in this process, for a sign-in whose callback arrives at a
+    /// listener of this process that the browser never visited first (the desktop's own
+    /// local API, for a sign-in in the system browser): such a callback presents no binding
+    /// of its own, and this one stands in for it, once.
+    pub fn hold_binding(&self, start: &SignInStart) {
+        let now = self.desk.now();
+        let mut held = self.held_bindings.lock().unwrap_or_else(|p| p.into_inner());
+        held.retain(|_, (_, expires)| *expires > now);
+        held.insert(
+            start.sign_in_id.clone(),
+            (start.binding.clone(), start.expires_at),
+        );
+    }
+
+    /// Completes a sign-in from the URL the provider redirected to, with the binding its
+    /// start returned ([`SignInStart::binding`]). A missing, unknown, reused or expired
+    /// `state`, or a binding that is not this sign-in's, fails before any token request is
+    /// made.
+    pub async fn complete_sign_in(
+        &self,
+        callback_url: &str,
+        binding: &Secret,
+    ) -> Result<AccountConnector> {
+        self.complete_sign_in_returning(callback_url, Some(binding))
+            .await
+            .result
     }
 
     /// [`Engine::complete_sign_in`], also giving back the `web_return` of the sign-in it
-    /// belonged to (when the state was known), so the browser flow can send the user on.
-    pub async fn complete_sign_in_returning(&self, callback_url: &str) -> SignInOutcome {
+    /// belonged to (when the state was known and the binding right), so the browser flow
+    /// can send the user on. `binding` is what the callback presented (the browser flow's
+    /// cookie); `None` uses a binding this process holds ([`Engine::hold_binding`]).
+    pub async fn complete_sign_in_returning(
+        &self,
+        callback_url: &str,
+        binding: Option<&Secret>,
+    ) -> SignInOutcome {
         // Its own task: a browser that goes away mid-exchange cannot lose the tokens.
         let engine = self.clone();
         let callback_url = callback_url.to_string();
+        let binding = binding.cloned();
         let run = tokio::spawn(async move {
             let mut web_return = None;
             let mut pending = None;
             let result = engine
-                .complete(&callback_url, &mut web_return, &mut pending)
+                .complete(&callback_url, binding, &mut web_return, &mut pending)
                 .await;
             if let Some((sign_in_id, id)) = pending {
                 let _ = engine.sign_ins.send(SignInFinished {
@@ -199,6 +248,7 @@ impl Engine {
     async fn complete(
         &self,
         callback_url: &str,
+        binding: Option<Secret>,
         web_return: &mut Option<String>,
         finished: &mut Option<(String, i64)>,
     ) -> Result<AccountConnector> {
@@ -224,8 +274,37 @@ impl Engine {
                     "this sign-in is unknown or was already completed; start it again".into(),
                 )
             })?;
-        web_return.clone_from(&pending.web_return);
         *finished = Some((pending.sign_in_id.clone(), pending.account_connector_id));
+        let held = self
+            .held_bindings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&pending.sign_in_id)
+            .map(|(binding, _)| binding);
+        let presented = binding.or(held);
+        let bound = match (&pending.binding_hash, &presented) {
+            (Some(expected), Some(b)) => {
+                use subtle::ConstantTimeEq;
+                bool::from(
+                    crate::token_store::state_hash(b.expose())
+                        .as_bytes()
+                        .ct_eq(expected.as_bytes()),
+                )
+            }
+            _ => false,
+        };
+        if !bound {
+            // Someone else's browser (a provider link handed on), or a sign-in started
+            // before bindings existed: nothing is written for the account connector, and
+            // the state is spent so the answer cannot be replayed where the binding is.
+            return Err(Error::AuthorizationFailed(
+                "this sign-in was started in another browser (or window), so its answer is not \
+                 accepted here and nothing was changed. Start the sign-in again from the \
+                 application, in this browser"
+                    .into(),
+            ));
+        }
+        web_return.clone_from(&pending.web_return);
         if pending.expired {
             return Err(Error::AuthorizationFailed(
                 "this sign-in took longer than allowed (10 minutes); start it again".into(),

@@ -102,6 +102,9 @@ pub struct Inner {
     prepared: Mutex<HashMap<i64, Prepared>>,
     holder: String,
     sign_ins: tokio::sync::broadcast::Sender<flow::SignInFinished>,
+    /// Sign-in bindings held for callbacks that arrive at a listener of this process
+    /// ([`Engine::hold_binding`]), by sign-in id.
+    held_bindings: Mutex<HashMap<String, (Secret, DateTime<Utc>)>>,
     /// Refresh tasks running now (see [`Engine::settle`]).
     in_flight: std::sync::atomic::AtomicUsize,
     idle: tokio::sync::Notify,
@@ -386,6 +389,7 @@ impl Engine {
                 prepared: Mutex::new(HashMap::new()),
                 holder: new_lease_holder(),
                 sign_ins,
+                held_bindings: Mutex::new(HashMap::new()),
                 in_flight: Default::default(),
                 idle: tokio::sync::Notify::new(),
             }),

@@ -37,16 +37,18 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0006_scale.sql"),
     include_str!("../../migrations/0007_window.sql"),
     include_str!("../../migrations/0008_sign_in_issuer.sql"),
+    include_str!("../../migrations/0009_sign_in_binding.sql"),
 ];
 
 pub fn schema_version() -> i64 {
     MIGRATIONS.len() as i64
 }
 
-/// PostgreSQL's own append-only list (its version 1 is SQLite's schema 7, 2 is 8).
+/// PostgreSQL's own append-only list (its version 1 is SQLite's schema 7, 2 is 8, 3 is 9).
 const PG_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_schema.sql"),
     include_str!("../../migrations/postgres/0002_sign_in_issuer.sql"),
+    include_str!("../../migrations/postgres/0003_sign_in_binding.sql"),
 ];
 
 /// A serialised migration: replicas starting together migrate one after the other.
