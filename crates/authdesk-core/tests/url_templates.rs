@@ -5,6 +5,11 @@
 
 mod support;
 
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use authdesk_core::engine::public_hosts::DnsLookup;
 use authdesk_core::{EngineConfig, Error, InstallRequest, PropertyInput, Secret};
 
 fn setup() -> support::EngineSetup {
@@ -316,4 +321,138 @@ path = "/me"
         0,
         "a request was sent"
     );
+}
+
+/// A hostile DNS server's answers, in order (a rebinding service answers with TTL 0, so
+/// each lookup may get another address): `None` is a failed lookup. The last answer repeats.
+#[derive(Debug)]
+struct FakeRebindingDns {
+    answers: Vec<Option<IpAddr>>,
+    asked: AtomicUsize,
+}
+
+impl DnsLookup for FakeRebindingDns {
+    fn lookup(
+        &self,
+        host: &str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<Vec<IpAddr>>> + Send>>
+    {
+        let n = self.asked.fetch_add(1, Ordering::SeqCst);
+        let answer = self.answers[n.min(self.answers.len() - 1)];
+        let host = host.to_string();
+        Box::pin(async move {
+            answer.map(|ip| vec![ip]).ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::NotFound, format!("{host}: NXDOMAIN"))
+            })
+        })
+    }
+}
+
+/// A listener on this machine that counts the connections it accepts.
+async fn counting_listener() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((_socket, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    (addr, hits)
+}
+
+/// The public-address rule holds when connecting, not only when checking: a name whose
+/// lookup fails at the check and answers 127.0.0.1 at the connection, or whose TTL-0
+/// answer flips from a public address to a loopback one between the two, never reaches
+/// the loopback listener (whose port the definition names, so a connection would count).
+#[tokio::test]
+async fn a_rebinding_name_never_reaches_this_machine() {
+    let (addr, hits) = counting_listener().await;
+    let loopback = Some(addr.ip());
+    // A public address never connected to: each call asks exactly twice (check, connect).
+    let public = Some("93.184.216.34".parse().unwrap());
+    for answers in [vec![None, loopback], vec![public, loopback]] {
+        let dns = Arc::new(FakeRebindingDns {
+            answers,
+            asked: AtomicUsize::new(0),
+        });
+        let mut config = EngineConfig::default();
+        config.http.dns = Some(dns.clone());
+        let s = support::engine_setup(config, "Rebinding");
+        let def = format!(
+            r#"id = "hosted"
+name = "Hosted API"
+version = "1"
+api_base_url = "https://{{ApiHost}}:{port}/v1"
+[[properties]]
+name = "ApiHost"
+[auth]
+type = "api_key"
+placement = "header"
+name = "X-Api-Key"
+[[methods]]
+id = "me"
+name = "Me"
+http_method = "GET"
+path = "/me"
+"#,
+            port = addr.port()
+        );
+        s.desk.add_connector("hosted.toml", &def, false).unwrap();
+        let id = s
+            .desk
+            .install(
+                &s.account,
+                "hosted",
+                InstallRequest {
+                    name: "rebound".into(),
+                    auth_value: Some(Secret::new("sk_live_KEEP_ME_HOME")),
+                    properties: vec![property("ApiHost", "api.rebound.example")],
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+            .id;
+        let e = s
+            .engine
+            .call_method(id, "me", &Default::default())
+            .await
+            .unwrap_err();
+        let message = e.to_string();
+        assert!(
+            message.contains("api.rebound.example") && message.contains("public addresses"),
+            "{message}"
+        );
+        assert!(!message.contains("KEEP_ME_HOME"), "{message}");
+        assert_eq!(
+            dns.asked.load(Ordering::SeqCst),
+            2,
+            "checked, then connected"
+        );
+    }
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "a connection reached the listener"
+    );
+}
+
+/// A lookup that fails is a refusal, not a pass (one that takes longer than five seconds
+/// fails the same way: `public_hosts::LOOKUP_TIMEOUT`).
+#[tokio::test]
+async fn a_lookup_that_fails_is_a_refusal() {
+    let dns = Arc::new(FakeRebindingDns {
+        answers: vec![None],
+        asked: AtomicUsize::new(0),
+    });
+    let mut config = EngineConfig::default();
+    config.http.dns = Some(dns.clone());
+    let resolver = authdesk_core::engine::public_hosts::public_only(&config.http);
+    let name: reqwest::dns::Name = "api.rebound.example".parse().unwrap();
+    let e = match reqwest::dns::Resolve::resolve(&*resolver, name).await {
+        Ok(_) => panic!("a failed lookup resolved"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("lookup failed"), "{e}");
 }

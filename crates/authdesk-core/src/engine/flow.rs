@@ -362,7 +362,7 @@ impl Engine {
             pkce_verifier: pending.pkce_verifier.as_ref(),
         };
         match tokens::request_tokens(
-            &self.http.strict,
+            ctx.client(self, &endpoints.token, super::http::Follow::Never),
             &o,
             &creds,
             &endpoints,

@@ -5,6 +5,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
+use super::public_hosts;
 use crate::error::{Error, Result};
 
 /// Largest response read from a token, revocation or discovery endpoint.
@@ -20,6 +21,9 @@ pub struct HttpConfig {
     /// for the check that a property-chosen host is public): e.g. a provider reached
     /// through a tunnel.
     pub resolve: Vec<(String, std::net::SocketAddr)>,
+    /// How names are looked up for property-chosen hosts and their check (`None`: the
+    /// system's resolver). Tests give a fake here for hostile DNS answers.
+    pub dns: Option<std::sync::Arc<dyn super::public_hosts::DnsLookup>>,
 }
 
 impl Default for HttpConfig {
@@ -28,99 +32,96 @@ impl Default for HttpConfig {
             connect_timeout: Duration::from_secs(10),
             total_timeout: Duration::from_secs(30),
             resolve: vec![],
+            dns: None,
         }
     }
 }
 
-/// The addresses `host` resolves to: the pinned ones, else the system's resolver (within
-/// five seconds; nothing when it cannot say).
-pub async fn addresses_of(config: &HttpConfig, host: &str) -> Vec<std::net::IpAddr> {
-    let pinned: Vec<std::net::IpAddr> = config
-        .resolve
-        .iter()
-        .filter(|(name, _)| name.eq_ignore_ascii_case(host))
-        .map(|(_, addr)| addr.ip())
-        .collect();
-    if !pinned.is_empty() {
-        return pinned;
-    }
-    match tokio::time::timeout(Duration::from_secs(5), tokio::net::lookup_host((host, 443))).await {
-        Ok(Ok(addrs)) => addrs.map(|a| a.ip()).collect(),
-        _ => vec![],
-    }
-}
-
-/// Whether an address is on the public internet: not this machine, a private network,
-/// link-local (cloud metadata at 169.254.169.254), shared (100.64/10), unspecified or
-/// multicast; IPv4-mapped IPv6 addresses are judged as IPv4.
-pub fn is_public_address(ip: std::net::IpAddr) -> bool {
-    use std::net::IpAddr;
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b)))
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public_address(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80)
-        }
-    }
-}
-
-/// Two clients: one that never follows redirects (token endpoints, revocation, discovery)
-/// and one for method calls that follows a few same-origin redirects only.
+/// The engine's clients: one that never follows redirects (token endpoints, revocation,
+/// discovery) and one for method calls that follows a few same-origin redirects only; each
+/// twice, the second for hosts a property chooses, whose every connection resolves through
+/// [`public_hosts::PublicOnly`].
 #[derive(Debug, Clone)]
 pub struct HttpClients {
     pub strict: reqwest::Client,
     pub methods: reqwest::Client,
+    guarded_strict: reqwest::Client,
+    guarded_methods: reqwest::Client,
+}
+
+/// Which of the engine's clients a request needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Follow {
+    /// Token, revocation and discovery endpoints: no redirect is followed.
+    Never,
+    /// Method calls: up to five redirects on the same origin.
+    SameOrigin,
 }
 
 impl HttpClients {
     pub fn new(config: &HttpConfig) -> Result<HttpClients> {
-        let base = || {
+        let base = |guarded: bool| {
             let mut builder = reqwest::Client::builder()
                 .connect_timeout(config.connect_timeout)
                 .timeout(config.total_timeout)
                 .user_agent(concat!("Authdesk/", env!("CARGO_PKG_VERSION")))
                 .https_only(false);
-            for (name, addr) in &config.resolve {
-                builder = builder.resolve(name, *addr);
+            if guarded {
+                // Pinned names too go through the resolver (reqwest's own overrides would
+                // bypass it).
+                builder = builder.dns_resolver(public_hosts::public_only(config));
+            } else {
+                for (name, addr) in &config.resolve {
+                    builder = builder.resolve(name, *addr);
+                }
             }
             builder
         };
-        let strict = base()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| Error::InvalidInput(format!("cannot build the HTTP client: {e}")))?;
-        let methods = base()
-            .redirect(reqwest::redirect::Policy::custom(|attempt| {
-                let same_origin = attempt
-                    .previous()
-                    .first()
-                    .is_some_and(|first| first.origin() == attempt.url().origin());
-                if attempt.previous().len() >= 5 || !same_origin {
-                    attempt.stop()
-                } else {
-                    attempt.follow()
-                }
-            }))
-            .build()
-            .map_err(|e| Error::InvalidInput(format!("cannot build the HTTP client: {e}")))?;
-        Ok(HttpClients { strict, methods })
+        let build = |guarded: bool, follow: Follow| {
+            let policy = match follow {
+                Follow::Never => reqwest::redirect::Policy::none(),
+                Follow::SameOrigin => reqwest::redirect::Policy::custom(|attempt| {
+                    let same_origin = attempt
+                        .previous()
+                        .first()
+                        .is_some_and(|first| first.origin() == attempt.url().origin());
+                    if attempt.previous().len() >= 5 || !same_origin {
+                        attempt.stop()
+                    } else {
+                        attempt.follow()
+                    }
+                }),
+            };
+            base(guarded)
+                .redirect(policy)
+                .build()
+                .map_err(|e| Error::InvalidInput(format!("cannot build the HTTP client: {e}")))
+        };
+        Ok(HttpClients {
+            strict: build(false, Follow::Never)?,
+            methods: build(false, Follow::SameOrigin)?,
+            guarded_strict: build(true, Follow::Never)?,
+            guarded_methods: build(true, Follow::SameOrigin)?,
+        })
+    }
+
+    /// The client for a request to `url`: a guarded one when a property chose its host.
+    pub fn for_url(
+        &self,
+        url: &str,
+        property_hosts: &std::collections::BTreeSet<String>,
+        follow: Follow,
+    ) -> &reqwest::Client {
+        let guarded = url::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+            .is_some_and(|h| property_hosts.contains(&h));
+        match (guarded, follow) {
+            (false, Follow::Never) => &self.strict,
+            (false, Follow::SameOrigin) => &self.methods,
+            (true, Follow::Never) => &self.guarded_strict,
+            (true, Follow::SameOrigin) => &self.guarded_methods,
+        }
     }
 }
 
@@ -295,38 +296,5 @@ impl<'c> oauth2::AsyncHttpClient<'c> for OAuthHttp<'_> {
             out.body(body)
                 .map_err(|e| HttpFailure::Other(e.to_string()))
         })
-    }
-}
-
-#[cfg(test)]
-mod address_tests {
-    use super::is_public_address;
-
-    #[test]
-    fn only_public_addresses_are_public() {
-        for private in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "0.0.0.0",
-            "::1",
-            "fd00::1",
-            "fe80::1",
-            "::ffff:127.0.0.1",
-            "::",
-        ] {
-            assert!(!is_public_address(private.parse().unwrap()), "{private}");
-        }
-        for public in [
-            "93.184.216.34",
-            "8.8.8.8",
-            "2606:4700::1111",
-            "::ffff:8.8.8.8",
-        ] {
-            assert!(is_public_address(public.parse().unwrap()), "{public}");
-        }
     }
 }

@@ -153,7 +153,8 @@ impl Engine {
             HttpMethod::Patch => reqwest::Method::PATCH,
             HttpMethod::Delete => reqwest::Method::DELETE,
         };
-        let mut request = self.http.methods.request(method, url);
+        let client = ctx.client(self, url.as_str(), super::http::Follow::SameOrigin);
+        let mut request = client.request(method, url);
         for (name, value) in &ctx.def.headers {
             request = request.header(
                 name.as_str(),

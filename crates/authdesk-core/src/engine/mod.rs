@@ -31,6 +31,7 @@ pub mod discovery;
 pub mod flow;
 pub mod http;
 pub mod methods;
+pub mod public_hosts;
 pub mod tokens;
 
 use std::collections::{BTreeMap, HashMap};
@@ -55,7 +56,7 @@ use crate::token_store::{
     new_lease_holder, CapturedProperty, Expected, LeaseOutcome, NewTokens, StoredTokens,
     TakenTokens, TokenCommit, Trigger,
 };
-use http::{HttpClients, HttpConfig};
+use http::{Follow, HttpClients, HttpConfig};
 use tokens::{Endpoints, Grant, TokenError};
 
 #[derive(Debug, Clone)]
@@ -213,9 +214,17 @@ pub(crate) struct Context {
     pub properties: BTreeMap<String, Secret>,
     /// Which of the definition's ways to authenticate it uses ([`AuthMethod::index`]).
     pub method: usize,
+    /// The hosts its properties choose ([`Context::property_hosts`]), lower case: requests
+    /// to them go through the engine's guarded clients ([`HttpClients::for_url`]).
+    pub hosts: std::collections::BTreeSet<String>,
 }
 
 impl Context {
+    /// The client for a request to `url` ([`HttpClients::for_url`]).
+    pub fn client<'e>(&self, engine: &'e Engine, url: &str, follow: Follow) -> &'e reqwest::Client {
+        engine.http.for_url(url, &self.hosts, follow)
+    }
+
     /// The hosts this account connector's properties choose: every host of its
     /// definition's URLs (API, methods, its way to authenticate) that a property fills.
     pub fn property_hosts(&self) -> std::collections::BTreeSet<String> {
@@ -444,11 +453,13 @@ impl Engine {
     /// context is built (any change to the data directory rebuilds it); a name that does
     /// not resolve is left to the request, which will fail.
     async fn check_property_hosts(&self, ctx: &Context) -> Result<()> {
-        for host in ctx.property_hosts() {
-            let addresses = http::addresses_of(&self.config.http, &host).await;
+        for host in &ctx.hosts {
+            let addresses = public_hosts::addresses_of(&self.config.http, host)
+                .await
+                .unwrap_or_default();
             if let Some(ip) = addresses
                 .into_iter()
-                .find(|ip| !http::is_public_address(*ip))
+                .find(|ip| !public_hosts::is_public_address(*ip))
             {
                 return Err(Error::InvalidInput(format!(
                     "the host {host}, chosen by a property of account connector {}, resolves to \
@@ -998,7 +1009,12 @@ impl Engine {
                 if now_stored.as_ref() == Some(token) {
                     continue;
                 }
-                let ok = tokens::revoke(&self.http.strict, o, creds, endpoints, token, is_refresh)
+                let client = ctx.client(
+                    self,
+                    endpoints.revoke.as_deref().unwrap_or_default(),
+                    Follow::Never,
+                );
+                let ok = tokens::revoke(client, o, creds, endpoints, token, is_refresh)
                     .await
                     .is_ok();
                 revoked.push(match (is_refresh, ok) {
@@ -1050,7 +1066,7 @@ impl Engine {
                 });
             };
             return tokens::request_tokens(
-                &self.http.strict,
+                ctx.client(self, &endpoints.token, Follow::Never),
                 o,
                 creds,
                 endpoints,
@@ -1064,7 +1080,8 @@ impl Engine {
         } else {
             Grant::ClientCredentials
         };
-        tokens::request_tokens(&self.http.strict, o, creds, endpoints, grant, now).await
+        let client = ctx.client(self, &endpoints.token, Follow::Never);
+        tokens::request_tokens(client, o, creds, endpoints, grant, now).await
     }
 
     /// Refreshes credentials that expire soon and exercises idle refresh tokens.
@@ -1146,6 +1163,7 @@ impl Engine {
         Ok(Some(Revoker {
             o,
             setup: hosts.and(creds).and_then(|c| Ok((c, endpoints?))),
+            hosts: ctx.hosts.clone(),
         }))
     }
 
@@ -1169,8 +1187,9 @@ impl Engine {
                     return report;
                 }
             };
+            let url = endpoints.revoke.as_deref().unwrap_or_default();
             match tokens::revoke(
-                &self.http.strict,
+                self.http.for_url(url, &r.hosts, Follow::Never),
                 &r.o,
                 creds,
                 endpoints,
@@ -1273,6 +1292,8 @@ impl Engine {
 struct Revoker {
     o: OAuth2Definition,
     setup: Result<(ClientCredentials, Endpoints)>,
+    /// The account connector's property-chosen hosts ([`Context::hosts`]).
+    hosts: std::collections::BTreeSet<String>,
 }
 
 /// How long before its expiry the keep-alive refreshes a token: the refresh margin plus
@@ -1326,12 +1347,15 @@ fn context_of(desk: &Authdesk, id: i64) -> Result<Context> {
     let method = def
         .auth_method(Some(&ac.authentication.method_id))
         .map_or(0, |m| m.index);
-    Ok(Context {
+    let mut ctx = Context {
         ac,
         def,
         properties,
         method,
-    })
+        hosts: Default::default(),
+    };
+    ctx.hosts = ctx.property_hosts();
+    Ok(ctx)
 }
 
 /// The account connector properties the definition captures from the provider's answers
