@@ -251,15 +251,7 @@ in = "path"
 /// nothing: the token and the API key stay home.
 #[tokio::test]
 async fn a_property_host_that_resolves_to_this_machine_gets_nothing() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counted = hits.clone();
-    tokio::spawn(async move {
-        while let Ok((_socket, _)) = listener.accept().await {
-            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        }
-    });
+    let (addr, hits) = counting_listener().await;
     let mut config = EngineConfig::default();
     config.http.resolve = vec![
         ("api.rebound.example".into(), addr),
@@ -269,23 +261,9 @@ async fn a_property_host_that_resolves_to_this_machine_gets_nothing() {
         ),
     ];
     let s = support::engine_setup(config, "Resolve");
-    let def = r#"id = "hosted"
-name = "Hosted API"
-version = "1"
-api_base_url = "https://{ApiHost}/v1"
-[[properties]]
-name = "ApiHost"
-[auth]
-type = "api_key"
-placement = "header"
-name = "X-Api-Key"
-[[methods]]
-id = "me"
-name = "Me"
-http_method = "GET"
-path = "/me"
-"#;
-    s.desk.add_connector("hosted.toml", def, false).unwrap();
+    s.desk
+        .add_connector("hosted.toml", &hosted_definition(""), false)
+        .unwrap();
     for host in ["api.rebound.example", "metadata.rebound.example"] {
         let id = s
             .desk
@@ -316,11 +294,7 @@ path = "/me"
         // It can still be removed.
         s.engine.delete_account_connector(id).await.unwrap();
     }
-    assert_eq!(
-        hits.load(std::sync::atomic::Ordering::SeqCst),
-        0,
-        "a request was sent"
-    );
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "a request was sent");
 }
 
 /// A hostile DNS server's answers, in order (a rebinding service answers with TTL 0, so
@@ -346,6 +320,28 @@ impl DnsLookup for FakeRebindingDns {
             })
         })
     }
+}
+
+/// An API-key connector whose API host is the property `ApiHost` (`port`: ":N" or "").
+fn hosted_definition(port: &str) -> String {
+    format!(
+        r#"id = "hosted"
+name = "Hosted API"
+version = "1"
+api_base_url = "https://{{ApiHost}}{port}/v1"
+[[properties]]
+name = "ApiHost"
+[auth]
+type = "api_key"
+placement = "header"
+name = "X-Api-Key"
+[[methods]]
+id = "me"
+name = "Me"
+http_method = "GET"
+path = "/me"
+"#
+    )
 }
 
 /// A listener on this machine that counts the connections it accepts.
@@ -380,25 +376,7 @@ async fn a_rebinding_name_never_reaches_this_machine() {
         let mut config = EngineConfig::default();
         config.http.dns = Some(dns.clone());
         let s = support::engine_setup(config, "Rebinding");
-        let def = format!(
-            r#"id = "hosted"
-name = "Hosted API"
-version = "1"
-api_base_url = "https://{{ApiHost}}:{port}/v1"
-[[properties]]
-name = "ApiHost"
-[auth]
-type = "api_key"
-placement = "header"
-name = "X-Api-Key"
-[[methods]]
-id = "me"
-name = "Me"
-http_method = "GET"
-path = "/me"
-"#,
-            port = addr.port()
-        );
+        let def = hosted_definition(&format!(":{}", addr.port()));
         s.desk.add_connector("hosted.toml", &def, false).unwrap();
         let id = s
             .desk
