@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use authdesk_core::engine::public_hosts::DnsLookup;
-use authdesk_core::{EngineConfig, Error, InstallRequest, PropertyInput, Secret};
+use authdesk_core::{EngineConfig, Error, InstallRequest, NewAccount, PropertyInput, Secret};
 
 fn setup() -> support::EngineSetup {
     support::engine_setup(EngineConfig::default(), "Templates")
@@ -433,4 +433,66 @@ async fn a_lookup_that_fails_is_a_refusal() {
         Err(e) => e.to_string(),
     };
     assert!(e.contains("lookup failed"), "{e}");
+}
+
+/// Ownership first: a caller limited to one account that names another account's connector
+/// learns nothing of it (the same "not found" as for an Id that does not exist) and causes
+/// nothing (no lookup of its property-chosen host, no request).
+#[tokio::test]
+async fn another_accounts_connector_is_not_found_before_anything_is_done() {
+    let (addr, hits) = counting_listener().await;
+    let dns = Arc::new(FakeRebindingDns {
+        answers: vec![Some(addr.ip())],
+        asked: AtomicUsize::new(0),
+    });
+    let mut config = EngineConfig::default();
+    config.http.dns = Some(dns.clone());
+    let s = support::engine_setup(config, "Owner");
+    let def = hosted_definition(&format!(":{}", addr.port()));
+    s.desk.add_connector("hosted.toml", &def, false).unwrap();
+    let theirs = s
+        .desk
+        .install(
+            &s.account,
+            "hosted",
+            InstallRequest {
+                name: "theirs".into(),
+                auth_value: Some(Secret::new("sk_live_KEEP_ME_HOME")),
+                properties: vec![property("ApiHost", "api.tenant-secret-host.example")],
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .id;
+    let other = s
+        .desk
+        .create_account(NewAccount {
+            name: "Other tenant".into(),
+            ..Default::default()
+        })
+        .unwrap()
+        .id;
+    let call = |id: i64| {
+        let (engine, other) = (s.engine.clone(), other.clone());
+        async move {
+            engine
+                .call_method_in(Some(&other), id, "me", &Default::default())
+                .await
+                .unwrap_err()
+                .to_string()
+        }
+    };
+    let missing = theirs + 1000;
+    let (seen, unknown) = (call(theirs).await, call(missing).await);
+    assert_eq!(
+        seen.replace(&theirs.to_string(), "N"),
+        unknown.replace(&missing.to_string(), "N")
+    );
+    assert!(!seen.contains("tenant-secret-host"), "{seen}");
+    assert_eq!(
+        dns.asked.load(Ordering::SeqCst),
+        0,
+        "a host of theirs was looked up"
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 0);
 }

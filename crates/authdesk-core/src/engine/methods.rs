@@ -56,14 +56,9 @@ impl Engine {
     ) -> Result<MethodResponse> {
         // The method, its parameters and its URL are checked before any credential is
         // touched: a typo must not cost a refresh.
-        let (ctx, marker) = self.cached_context(id).await?;
-        if account.is_some_and(|a| a != ctx.ac.account_id) {
-            return Err(Error::NotFound {
-                what: "account connector",
-                id: id.to_string(),
-                hint: " in this account".into(),
-            });
-        }
+        // Ownership first: nothing about another account's connector (its hosts' lookups,
+        // its properties' problems) happens or shows before it (see `cached_context_in`).
+        let (ctx, marker) = self.cached_context_in(account, id).await?;
         let m = ctx.def.method(method).ok_or_else(|| {
             let known: Vec<&str> = ctx.def.methods.iter().map(|m| m.id.as_str()).collect();
             let known = if known.is_empty() {

@@ -493,18 +493,52 @@ impl Engine {
     }
 
     /// The account connector's context, from a per-process cache that any commit to the
-    /// data directory (by this or another process) invalidates.
-    pub(crate) async fn cached_context(&self, id: i64) -> Result<(Arc<Context>, ChangeMarker)> {
+    /// data directory (by this or another process) invalidates; for a caller limited to
+    /// `account` (`None`: the owner),
+    /// an account connector of another account, or none at all, is "not found in this
+    /// account", in the same words either way, before its context is built (so no lookup
+    /// of its hosts is made and no problem of its properties is told).
+    pub(crate) async fn cached_context_in(
+        &self,
+        account: Option<&str>,
+        id: i64,
+    ) -> Result<(Arc<Context>, ChangeMarker)> {
+        let not_here = || Error::NotFound {
+            what: "account connector",
+            id: id.to_string(),
+            hint: " in this account".into(),
+        };
+        let mine = |ctx: &Context| account.is_none_or(|a| a == ctx.ac.account_id);
         let marker = self.db(|desk| desk.change_marker()).await?;
-        {
+        let cached = {
             let cache = self.prepared.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(p) = cache.get(&id) {
-                if p.marker == marker {
-                    return Ok((p.ctx.clone(), marker));
-                }
+            cache
+                .get(&id)
+                .filter(|p| p.marker == marker)
+                .map(|p| p.ctx.clone())
+        };
+        if let Some(ctx) = cached {
+            return if mine(&ctx) {
+                Ok((ctx, marker))
+            } else {
+                Err(not_here())
+            };
+        }
+        if let Some(account) = account {
+            match self
+                .db(move |desk| desk.account_connector_account(id))
+                .await
+            {
+                Ok(owner) if owner == account => {}
+                Ok(_) | Err(Error::NotFound { .. }) => return Err(not_here()),
+                Err(e) => return Err(e),
             }
         }
-        Ok((Arc::new(self.context(id).await?), marker))
+        let ctx = self.context(id).await?;
+        if !mine(&ctx) {
+            return Err(not_here());
+        }
+        Ok((Arc::new(ctx), marker))
     }
 
     /// Context and auth for a request, from the same cache, so a hot path does no queries
