@@ -16,6 +16,11 @@
 
 use std::collections::BTreeMap;
 
+mod leases;
+
+pub use leases::new_lease_holder;
+use leases::release_lease_in;
+
 use crate::store::{args, Db};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -568,50 +573,6 @@ impl Authdesk {
         })
     }
 
-    /// Takes the refresh lease of `id` for `holder` unless a live holder has it, and only
-    /// if the credential is still at `expected_version`: read and lease in one transaction,
-    /// so nobody refreshes with a refresh token someone else has just replaced.
-    pub fn try_acquire_lease(
-        &self,
-        id: i64,
-        holder: &str,
-        ttl: Duration,
-        expected_version: i64,
-    ) -> Result<LeaseOutcome> {
-        let now = self.now();
-        self.store()?.write(|tx| {
-            let version: i64 = tx.query_row(
-                "SELECT credential_version FROM account_connectors WHERE id = ?1",
-                args![id],
-                |r| r.get(0),
-            )?;
-            if version != expected_version {
-                return Ok(LeaseOutcome::Changed);
-            }
-            let current: Option<(String, String)> = tx
-                .query_opt(
-                    "SELECT holder, expires_at FROM refresh_leases WHERE account_connector_id = ?1",
-                    args![id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )?;
-            if let Some((other, expires)) = current {
-                let live = parse_ts(expires) > now && holder_process_alive(&other);
-                if live && other != holder {
-                    return Ok(LeaseOutcome::HeldByOther);
-                }
-            }
-            tx.execute(
-                "INSERT INTO refresh_leases(account_connector_id, holder, expires_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(account_connector_id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at",
-                args![id, holder, ts(now + ttl)])?;
-            Ok(LeaseOutcome::Acquired)
-        })
-    }
-
-    pub fn release_lease(&self, id: i64, holder: &str) -> Result<()> {
-        self.store()?.write(|tx| release_lease_in(tx, id, holder))
-    }
-
     /// Records a new authorization request; the verifier is sealed, `state` kept as a hash.
     pub fn insert_pending_authorization(
         &self,
@@ -786,67 +747,6 @@ fn sealed_tokens_in(tx: &Db<'_>, id: i64) -> Result<SealedTokens> {
     })
 }
 
-fn release_lease_in(tx: &Db<'_>, id: i64, holder: &str) -> Result<()> {
-    tx.execute(
-        "DELETE FROM refresh_leases WHERE account_connector_id = ?1 AND holder = ?2",
-        args![id, holder],
-    )?;
-    Ok(())
-}
-
-/// A lease holder names its process and the running system it is on
-/// (`pid:<pid>@<boot id>:<uuid>`). On Linux a holder on this system whose process is gone
-/// (killed mid-refresh) does not block others until the lease times out; a holder on
-/// another machine (a replica of a team server sharing PostgreSQL) cannot be checked from
-/// here and holds its lease until it releases it or the lease expires.
-fn holder_process_alive(holder: &str) -> bool {
-    #[cfg(target_os = "linux")]
-    {
-        let Some(rest) = holder.strip_prefix("pid:") else {
-            return true;
-        };
-        let process = rest.split(':').next().unwrap_or("");
-        let (pid, system) = match process.split_once('@') {
-            Some((pid, system)) => (pid, Some(system)),
-            // Holders written before boot ids were recorded: this system's.
-            None => (process, None),
-        };
-        if system.is_some_and(|s| s != this_system()) {
-            return true;
-        }
-        if let Ok(pid) = pid.parse::<u32>() {
-            if pid != std::process::id() {
-                return std::path::Path::new(&format!("/proc/{pid}")).exists();
-            }
-        }
-    }
-    let _ = holder;
-    true
-}
-
-/// This running system: the kernel's boot id on Linux (new at every boot, different on
-/// every machine), else a random id for this process.
-fn this_system() -> &'static str {
-    static SYSTEM: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    SYSTEM.get_or_init(|| {
-        std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
-            .map(|s| s.trim().replace(':', ""))
-            .ok()
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
-    })
-}
-
-/// A lease holder name for this process.
-pub fn new_lease_holder() -> String {
-    format!(
-        "pid:{}@{}:{}",
-        std::process::id(),
-        this_system(),
-        uuid::Uuid::new_v4()
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -855,19 +755,5 @@ mod tests {
     fn state_hashes_are_hex_sha256() {
         assert_eq!(state_hash("abc").len(), 64);
         assert_ne!(state_hash("abc"), state_hash("abd"));
-    }
-
-    #[test]
-    fn a_dead_process_does_not_hold_a_lease() {
-        assert!(holder_process_alive(&new_lease_holder()));
-        assert!(!holder_process_alive("pid:4000000000:x"));
-        let here = format!("pid:4000000000@{}:x", this_system());
-        assert!(
-            !holder_process_alive(&here),
-            "a dead process on this system"
-        );
-        // On another machine: only the lease's expiry can end it.
-        assert!(holder_process_alive("pid:4000000000@another-machine:x"));
-        assert!(holder_process_alive("someone-else"));
     }
 }

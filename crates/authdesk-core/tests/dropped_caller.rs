@@ -10,8 +10,8 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use authdesk_core::{Engine, EngineConfig, InstallRequest, NewAccount, Secret};
-use support::oidc::{sign_in, OidcOptions, OidcServer};
+use authdesk_core::{Engine, EngineConfig};
+use support::oidc::{OidcOptions, OidcServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_dropped_after_the_provider_answered_loses_nothing() {
@@ -22,63 +22,9 @@ async fn a_caller_dropped_after_the_provider_answered_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let desk = support::desk_with_key_file(dir.path(), Arc::new(chrono::Utc::now));
     let engine = Engine::new(desk.clone(), EngineConfig::default()).unwrap();
-    desk.add_connector(
-        "test",
-        &support::oidc::test_provider_definition(&server.issuer),
-        false,
-    )
-    .unwrap();
-    let account = desk
-        .create_account(NewAccount {
-            name: "Dropped".into(),
-            ..Default::default()
-        })
-        .unwrap()
-        .id;
-    let id = desk
-        .install(
-            &account,
-            "test-provider",
-            InstallRequest {
-                name: "t".into(),
-                ..Default::default()
-            },
-        )
-        .unwrap()
-        .id;
-    desk.set_property(id, "ClientId", &Secret::new("authdesk-web"))
-        .unwrap();
-    desk.set_property(id, "ClientSecret", &Secret::new("authdesk-web-secret"))
-        .unwrap();
-    let start = engine
-        .begin_sign_in(id, "https://app.example.com/callback")
-        .await
-        .unwrap();
-    let callback = sign_in(&start.authorization_url, "frank").await;
-    engine
-        .complete_sign_in(&callback, &start.binding)
-        .await
-        .unwrap();
-    let secret = |field: &str| {
-        desk.credential_secret(id, field)
-            .unwrap()
-            .unwrap()
-            .expose()
-            .to_string()
-    };
+    let id = support::oidc::signed_in_and_expired(&desk, &engine, &server.issuer).await;
+    let secret = |field: &str| support::oidc::stored(&desk, id, field);
     let (old_access, old_refresh) = (secret("AccessToken"), secret("RefreshToken"));
-    desk.set_auth_value(
-        id,
-        &Secret::new(
-            serde_json::json!({
-                "AccessToken": old_access,
-                "RefreshToken": old_refresh,
-                "Expires": "2000-01-01T00:00:00Z",
-            })
-            .to_string(),
-        ),
-    )
-    .unwrap();
     server.reset_stats().await;
 
     let resume = dir.path().join("resume");

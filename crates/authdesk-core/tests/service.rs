@@ -475,9 +475,8 @@ name = "X-Api-Key"
     ));
 }
 
-#[test]
-fn a_refresh_lease_is_refused_once_the_credential_changed() {
-    use authdesk_core::token_store::LeaseOutcome;
+/// A fixture with one OAuth account connector holding tokens.
+fn fixture_with_tokens() -> (Fixture, i64) {
     let f = fixture();
     let id = install(&f, "github", vec![]);
     f.desk
@@ -486,6 +485,50 @@ fn a_refresh_lease_is_refused_once_the_credential_changed() {
             &Secret::new(r#"{"AccessToken":"a","RefreshToken":"r"}"#),
         )
         .unwrap();
+    (f, id)
+}
+
+/// Lease expiry is judged by the database's clock, not by a replica's own: this fixture's
+/// clock is fixed in January, far behind, and still cannot make a live lease look expired
+/// to a replica with the right time, nor keep an expired one alive.
+#[test]
+fn leases_expire_by_the_database_clock() {
+    use authdesk_core::token_store::LeaseOutcome;
+    let (f, id) = fixture_with_tokens();
+    let version = f.desk.load_tokens(id).unwrap().version;
+    let right = Authdesk::open(OpenOptions {
+        database: f.database.clone(),
+        clock: Arc::new(Utc::now),
+        ..options(f._dir.path(), Utc::now())
+    })
+    .unwrap();
+    let (behind, on_time) = ("pid:1@elsewhere~1:behind", "pid:2@elsewhere~1:on-time");
+    let minute = chrono::Duration::seconds(60);
+    let acquire = |desk: &Authdesk, holder: &str, ttl| {
+        matches!(
+            desk.try_acquire_lease(id, holder, ttl, version).unwrap(),
+            LeaseOutcome::Acquired
+        )
+    };
+    assert!(acquire(&f.desk, behind, minute));
+    assert!(
+        !acquire(&right, on_time, minute),
+        "a live lease was taken over"
+    );
+    f.desk.release_lease(id, behind).unwrap();
+    assert!(acquire(
+        &right,
+        on_time,
+        chrono::Duration::milliseconds(300)
+    ));
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    assert!(acquire(&f.desk, behind, minute), "an expired lease held on");
+}
+
+#[test]
+fn a_refresh_lease_is_refused_once_the_credential_changed() {
+    use authdesk_core::token_store::LeaseOutcome;
+    let (f, id) = fixture_with_tokens();
     let seen = f.desk.load_tokens(id).unwrap().version;
     // Another process refreshes between our read and our lease...
     f.desk

@@ -797,7 +797,9 @@ impl Engine {
                 .await?;
             match lease {
                 LeaseOutcome::Acquired => {
+                    let renewal = self.renew_while_in_flight(id);
                     let result = self.obtain(id, &t, stale_version.is_some(), trigger).await;
+                    renewal.abort();
                     // Every path below releases in its own transaction; make sure.
                     let holder = self.holder.clone();
                     let _ = self.db(move |desk| desk.release_lease(id, &holder)).await;
@@ -838,6 +840,35 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Renews the refresh lease of `id` every third of its lifetime until aborted (or
+    /// until it is no longer ours), so a refresh whose provider or commit is slow keeps it.
+    fn renew_while_in_flight(&self, id: i64) -> tokio::task::JoinHandle<()> {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let ttl = engine.config.lease_ttl;
+            let every = (ttl / 3)
+                .to_std()
+                .unwrap_or_default()
+                .max(std::time::Duration::from_millis(100));
+            loop {
+                tokio::time::sleep(every).await;
+                let holder = engine.holder.clone();
+                let renewed = engine
+                    .db(move |desk| desk.renew_lease(id, &holder, ttl))
+                    .await;
+                match renewed {
+                    Ok(true) => {}
+                    Ok(false) => return,
+                    // The database is unreachable for now: the commit will find out.
+                    Err(e) => tracing::warn!(
+                        account_connector = id,
+                        "cannot renew the refresh lease: {e}"
+                    ),
+                }
+            }
+        })
     }
 
     /// Holding the lease: get a new token by refresh, or by the connector's own grant.
@@ -1025,15 +1056,36 @@ impl Engine {
         trigger: Trigger,
     ) {
         let id = ctx.ac.id;
+        let me = self.holder.clone();
         let current = self
             .db(move |desk| match desk.load_tokens(id) {
-                Ok(t) => Ok((t.access_token, t.refresh_token)),
-                Err(Error::NotFound { .. }) => Ok((None, None)),
+                Ok(t) => {
+                    let ours = desk.lease_holder(id)?.as_deref() == Some(me.as_str());
+                    Ok((t.access_token, t.refresh_token, ours))
+                }
+                // Deleted meanwhile: whatever we got must not stay valid.
+                Err(Error::NotFound { .. }) => Ok((None, None, true)),
                 Err(e) => Err(e),
             })
             .await;
+        if let Ok((_, _, false)) = current {
+            // Lost only the lease (it expired and another replica took it over): the winner
+            // refreshed the same grant, and revoking our tokens (RFC 7009) may end the whole
+            // grant, theirs included. Discarded, not revoked.
+            let detail = "another process took over the refresh lease while the provider \
+                          answered; this refresh's tokens were discarded (not revoked: that \
+                          could end the grant the other refresh is using)";
+            tracing::warn!(account_connector = id, "{detail}");
+            let _ = self
+                .db(move |desk| {
+                    desk.note_event(id, "refresh_discarded", Some(detail), Some(trigger));
+                    Ok(())
+                })
+                .await;
+            return;
+        }
         let mut revoked = vec![];
-        if let (Ok((access, refresh)), true) = (current, endpoints.revoke.is_some()) {
+        if let (Ok((access, refresh, _)), true) = (current, endpoints.revoke.is_some()) {
             let candidates = [
                 (tokens.refresh_token.as_ref(), true, refresh),
                 (Some(&tokens.access_token), false, access),

@@ -218,3 +218,69 @@ fn excerpt(html: &str) -> String {
 pub fn test_provider_definition(issuer: &str) -> String {
     include_str!("../../../../tests/oidc/test-provider.toml").replace("@ISSUER@", issuer)
 }
+
+/// An account connector of the test provider on `desk`, signed in through `engine` as
+/// "frank", then given back its own tokens as an AuthValue that expired long ago, so the
+/// next use refreshes. Returns its Id.
+pub async fn signed_in_and_expired(
+    desk: &std::sync::Arc<authdesk_core::Authdesk>,
+    engine: &authdesk_core::Engine,
+    issuer: &str,
+) -> i64 {
+    use authdesk_core::{InstallRequest, NewAccount, Secret};
+    desk.add_connector("test", &test_provider_definition(issuer), false)
+        .unwrap();
+    let account = desk
+        .create_account(NewAccount {
+            name: "Expired".into(),
+            ..Default::default()
+        })
+        .unwrap()
+        .id;
+    let id = desk
+        .install(
+            &account,
+            "test-provider",
+            InstallRequest {
+                name: "t".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .id;
+    desk.set_property(id, "ClientId", &Secret::new("authdesk-web"))
+        .unwrap();
+    desk.set_property(id, "ClientSecret", &Secret::new("authdesk-web-secret"))
+        .unwrap();
+    let start = engine
+        .begin_sign_in(id, "https://app.example.com/callback")
+        .await
+        .unwrap();
+    let callback = sign_in(&start.authorization_url, "frank").await;
+    engine
+        .complete_sign_in(&callback, &start.binding)
+        .await
+        .unwrap();
+    expire(desk, id);
+    id
+}
+
+/// Sets account connector `id`'s own tokens again as an AuthValue that expired long ago.
+pub fn expire(desk: &authdesk_core::Authdesk, id: i64) {
+    let value = serde_json::json!({
+        "AccessToken": stored(desk, id, "AccessToken"),
+        "RefreshToken": stored(desk, id, "RefreshToken"),
+        "Expires": "2000-01-01T00:00:00Z",
+    });
+    desk.set_auth_value(id, &authdesk_core::Secret::new(value.to_string()))
+        .unwrap();
+}
+
+/// The stored value of secret `field` of account connector `id`.
+pub fn stored(desk: &authdesk_core::Authdesk, id: i64, field: &str) -> String {
+    desk.credential_secret(id, field)
+        .unwrap()
+        .unwrap()
+        .expose()
+        .to_string()
+}
