@@ -765,6 +765,72 @@ fn a_team_server_reaches_postgresql_over_verified_tls() {
     assert!(e.contains("sslrootcert needs sslmode"), "{e}");
 }
 
+/// libpq's `sslrootcert`: a file trusts its CAs and nothing else. Here the system's store
+/// (`SSL_CERT_FILE`, as OpenSSL reads it) trusts the server's CA, and `sslrootcert` names
+/// another CA: verify-ca and verify-full both refuse the server. verify-ca without a file
+/// (which would trust any public CA for any name) is refused as a mistake.
+#[test]
+fn sslrootcert_is_the_only_ca_trusted() {
+    let cluster = TlsCluster::start("start-tls");
+    let dir = tempfile::tempdir().unwrap();
+    let other = dir.path().join("other-ca.pem");
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=Another CA", "-keyout"])
+        .arg(dir.path().join("other-ca.key"))
+        .arg("-out")
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let other = other.display().to_string();
+    let list_accounts = |url: String| {
+        Command::new(env!("CARGO_BIN_EXE_authdesk"))
+            .args(["accounts", "list", "--json"])
+            .env("AUTHDESK_DATABASE_URL", url)
+            .env("AUTHDESK_VAULT_KEY_FILE", dir.path().join("key"))
+            .env("AUTHDESK_DATA_DIR", dir.path().join("cli"))
+            // The system's store trusts the server's CA.
+            .env("SSL_CERT_FILE", cluster.ca())
+            .output()
+            .unwrap()
+    };
+    // The store is really in use: verify-full through the system's store connects.
+    let out = list_accounts(cluster.url("localhost", "sslmode=verify-full"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (host, mode) in [("127.0.0.1", "verify-ca"), ("localhost", "verify-full")] {
+        let out = list_accounts(cluster.url(host, &format!("sslmode={mode}&sslrootcert={other}")));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success(),
+            "{mode} trusted a CA outside sslrootcert"
+        );
+        assert!(err.contains("certificate"), "{mode}: {err}");
+    }
+    let out = list_accounts(cluster.url("127.0.0.1", "sslmode=verify-ca"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("give sslrootcert=PATH"),
+        "{err}"
+    );
+    let out = list_accounts(cluster.url("127.0.0.1", "sslmode=verify-ca&sslrootcert=system"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("sslrootcert=system needs"),
+        "{err}"
+    );
+}
+
 #[test]
 fn a_team_server_shows_a_client_certificate_when_postgresql_asks() {
     let cluster = TlsCluster::start("start-mtls");

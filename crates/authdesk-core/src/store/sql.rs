@@ -458,10 +458,13 @@ enum PgAnswer {
 }
 
 /// Where and how to reach PostgreSQL: the URL as the driver reads it, and TLS when the URL
-/// asks for it (`sslmode=require`, `verify-ca` or `verify-full`; `sslrootcert=PATH` for a
-/// private CA). Authdesk always checks the server's certificate against the system's CAs and
-/// that file, and, except with `verify-ca`, its name; without `sslmode` (or with `disable` or
-/// `prefer`) the connection is not encrypted. `sslcert=PATH&sslkey=PATH` (PEM, as libpq
+/// asks for it (`sslmode=require`, `verify-ca` or `verify-full`), with libpq's meaning of
+/// `sslrootcert`: a file trusts the CAs in it and nothing else (the system's store is off);
+/// `sslrootcert=system` trusts the system's store and needs `verify-full`. `verify-ca` needs
+/// `sslrootcert` (a file): it checks the chain only, so it must not be a chain to any public
+/// CA. `verify-full` and `require` check the chain and the host name (Authdesk's `require`
+/// verifies, unlike libpq's), against the file or, without one, the system's store. Without
+/// `sslmode` (or with `disable` or `prefer`) the connection is not encrypted. `sslcert=PATH&sslkey=PATH` (PEM, as libpq
 /// names them) give a client certificate for servers that ask for one (mutual TLS); the key
 /// file must not be readable by others, as libpq insists.
 #[derive(Clone)]
@@ -529,6 +532,21 @@ impl PgTarget {
                 ))
             }
         };
+        let system_roots = matches!(root.as_deref(), None | Some("system"));
+        if root.as_deref() == Some("system") && mode.as_deref() != Some("verify-full") {
+            return Err(bad(
+                "sslrootcert=system needs sslmode=verify-full (as libpq insists): the system's \
+                 CAs vouch for names, so the name must be checked"
+                    .into(),
+            ));
+        }
+        if mode.as_deref() == Some("verify-ca") && system_roots {
+            return Err(bad(
+                "sslmode=verify-ca trusts only the CA in sslrootcert and checks no host name: give \
+                 sslrootcert=PATH (your server's CA certificate, PEM), or use sslmode=verify-full"
+                    .into(),
+            ));
+        }
         if verify {
             rest.push(("sslmode".into(), "require".into()));
         }
@@ -539,13 +557,18 @@ impl PgTarget {
         }
         let tls = if verify {
             let mut builder = native_tls::TlsConnector::builder();
-            if let Some(path) = &root {
+            if let Some(path) = root.as_deref().filter(|_| !system_roots) {
                 let pem = std::fs::read(path)
                     .map_err(|e| bad(format!("sslrootcert {path} cannot be read: {e}")))?;
-                let cert = native_tls::Certificate::from_pem(&pem).map_err(|e| {
-                    bad(format!("sslrootcert {path} is not a PEM certificate: {e}"))
-                })?;
-                builder.add_root_certificate(cert);
+                let certs = native_tls::Certificate::stack_from_pem(&pem)
+                    .ok()
+                    .filter(|c| !c.is_empty())
+                    .ok_or_else(|| bad(format!("sslrootcert {path} holds no PEM certificate")))?;
+                // The file's CAs and nothing else.
+                builder.disable_built_in_roots(true);
+                for cert in certs {
+                    builder.add_root_certificate(cert);
+                }
             }
             if mode.as_deref() == Some("verify-ca") {
                 builder.danger_accept_invalid_hostnames(true);
