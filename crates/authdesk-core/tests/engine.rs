@@ -248,6 +248,40 @@ async fn a_sign_in_completes_only_where_it_started() {
     assert!(!shown.contains(start.binding.expose()), "{shown}");
 }
 
+/// A caller that finds the refresh lease held by another (a replica) waits with reads
+/// only: nothing is committed while it waits (a write per poll would queue on the write
+/// lock and bump every replica's change marker), and it goes on once the lease is free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_for_another_holders_lease_writes_nothing() {
+    let h = Harness::start(OidcOptions::default());
+    let id = h.signed_in().await;
+    support::oidc::expire(&h.desk, id);
+    let version = h.desk.load_tokens(id).unwrap().version;
+    let replica = "pid:1@another-machine~4026531836:replica-b";
+    assert!(matches!(
+        h.desk
+            .try_acquire_lease(id, replica, Duration::seconds(30), version)
+            .unwrap(),
+        authdesk_core::token_store::LeaseOutcome::Acquired
+    ));
+    let waiting = {
+        let engine = h.engine.clone();
+        tokio::spawn(async move { engine.access(id).await })
+    };
+    // Its one attempt to take the lease is a write; the waiting after it is not.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let before = h.desk.change_marker().unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert!(!waiting.is_finished(), "it did not wait for the lease");
+    assert!(
+        h.desk.change_marker().unwrap() == before,
+        "something was committed while waiting"
+    );
+    h.desk.release_lease(id, replica).unwrap();
+    waiting.await.unwrap().unwrap();
+    assert_eq!(h.grants("refresh_token").await, 1);
+}
+
 #[tokio::test]
 async fn bad_callbacks_make_no_token_request() {
     let h = Harness::start(OidcOptions::default());

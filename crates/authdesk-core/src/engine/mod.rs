@@ -835,9 +835,18 @@ impl Engine {
                 }
                 // Someone else refreshed between our read and the lease: look again.
                 LeaseOutcome::Changed => {}
-                LeaseOutcome::HeldByOther => {
-                    tokio::time::sleep(std::time::Duration::from_millis(25)).await
-                }
+                // Wait with reads only: a write per poll would queue on the write lock and
+                // bump every replica's change marker.
+                LeaseOutcome::HeldByOther => loop {
+                    tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+                    let version = t.version;
+                    if self
+                        .db(move |desk| desk.lease_may_be_free(id, version))
+                        .await?
+                    {
+                        break;
+                    }
+                },
             }
         }
     }
@@ -935,21 +944,8 @@ impl Engine {
         match result {
             Ok(mut tokens) => {
                 tokens.captured = captured(&ctx, &tokens, None);
-                let (holder, commit_tokens) = (self.holder.clone(), tokens.clone());
                 let committed = self
-                    .db(move |desk| {
-                        desk.commit_tokens(
-                            id,
-                            &commit_tokens,
-                            commit,
-                            event,
-                            Some(Expected {
-                                version: expected_version,
-                                lease_holder: &holder,
-                                trigger,
-                            }),
-                        )
-                    })
+                    .commit_refreshed(id, &tokens, commit, event, expected_version, trigger)
                     .await?;
                 let Some(version) = committed else {
                     self.discard(&ctx, &o, &creds, &endpoints, &tokens, trigger)
@@ -1009,6 +1005,55 @@ impl Engine {
                     },
                 })
             }
+        }
+    }
+
+    /// Commits what a refresh obtained, under the version and lease it read. A commit whose
+    /// connection was lost may or may not have landed: it is tried once more (the version
+    /// check makes that a no-op if the first landed), and tokens now stored that are these
+    /// mean the first one did.
+    async fn commit_refreshed(
+        &self,
+        id: i64,
+        tokens: &NewTokens,
+        commit: TokenCommit,
+        event: &'static str,
+        expected_version: i64,
+        trigger: Trigger,
+    ) -> Result<Option<i64>> {
+        let attempt = || {
+            let (holder, tokens) = (self.holder.clone(), tokens.clone());
+            self.db(move |desk| {
+                desk.commit_tokens(
+                    id,
+                    &tokens,
+                    commit,
+                    event,
+                    Some(Expected {
+                        version: expected_version,
+                        lease_holder: &holder,
+                        trigger,
+                    }),
+                )
+            })
+        };
+        match attempt().await {
+            Err(e) if crate::store::lost_connection(&e) => {
+                tracing::warn!(
+                    account_connector = id,
+                    "the commit's connection was lost ({e}); trying it again"
+                );
+                if let Some(version) = attempt().await? {
+                    return Ok(Some(version));
+                }
+                let ours = tokens.access_token.clone();
+                self.db(move |desk| {
+                    let now = desk.load_tokens(id)?;
+                    Ok((now.access_token.as_ref() == Some(&ours)).then_some(now.version))
+                })
+                .await
+            }
+            other => other,
         }
     }
 

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 
 pub mod sql;
 
-pub use sql::{args, Db, Row};
+pub use sql::{args, lost_connection, Db, Row};
 
 pub const DATABASE_FILE: &str = "authdesk.db";
 const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
@@ -23,7 +23,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
 /// PostgreSQL writers queue on one advisory lock (held until the transaction ends), which
 /// gives every replica the guarantee SQLite's IMMEDIATE transactions give processes:
 /// a read-then-write inside [`Store::write`] never works on stale data.
-const PG_WRITE_BEGIN: &str = "BEGIN; SELECT pg_advisory_xact_lock(4707199053720552267)";
+const PG_WRITE_BEGIN: &str =
+    "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(4707199053720552267)";
 /// Each commit bumps the change counter (what [`Store::change_marker`] reads).
 const PG_WRITE_END: &str = "UPDATE changes SET counter = counter + 1; COMMIT";
 
@@ -233,11 +234,14 @@ impl Store {
                 out
             }
             Backend::Postgres { client, .. } => {
-                client.batch(PG_WRITE_BEGIN)?;
+                // Opened before BEGIN: a failure inside the opening batch (the write lock
+                // not granted within lock_timeout) leaves an aborted transaction on the
+                // session, which its ROLLBACK ends.
                 let mut open = OpenTransaction {
                     client,
                     done: false,
                 };
+                open.client.batch(PG_WRITE_BEGIN)?;
                 let out = f(&Db::Postgres(open.client))?;
                 open.client.batch(PG_WRITE_END)?;
                 open.done = true;

@@ -471,16 +471,20 @@ enum PgAnswer {
 pub struct PgTarget {
     url: String,
     tls: Option<postgres_native_tls::MakeTlsConnector>,
+    /// What each new session is set to ([`SESSION_SETTINGS`], less what the URL sets).
+    session: String,
 }
 
 impl PgTarget {
     pub fn parse(url: &str) -> Result<PgTarget> {
         let bad = |m: String| Error::InvalidInput(m);
         // key=value connection strings go to the driver as they are.
+        let session = session_settings(url);
         let Ok(mut parsed) = url::Url::parse(url) else {
             return Ok(PgTarget {
                 url: url.to_owned(),
                 tls: None,
+                session,
             });
         };
         let mut mode = None;
@@ -550,10 +554,28 @@ impl PgTarget {
         if verify {
             rest.push(("sslmode".into(), "require".into()));
         }
+        // A server or a network that goes away must not hold a replica (or a writer queued
+        // behind it) for the kernel's two hours: the URL's own values win.
+        for (name, value) in CLIENT_DEFAULTS {
+            if !rest.iter().any(|(k, _)| k == name) {
+                rest.push(((*name).into(), (*value).into()));
+            }
+        }
         if rest.is_empty() {
             parsed.set_query(None);
         } else {
-            parsed.query_pairs_mut().clear().extend_pairs(rest);
+            // Percent-encoded, spaces as %20: the driver does not read `+` as a space
+            // (`options=-c lock_timeout=5s` would reach the server as `-c+lock_timeout`).
+            let encode = |t: &str| {
+                url::form_urlencoded::byte_serialize(t.as_bytes())
+                    .collect::<String>()
+                    .replace('+', "%20")
+            };
+            let query: Vec<String> = rest
+                .iter()
+                .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+                .collect();
+            parsed.set_query(Some(&query.join("&")));
         }
         let tls = if verify {
             let mut builder = native_tls::TlsConnector::builder();
@@ -586,15 +608,54 @@ impl PgTarget {
         Ok(PgTarget {
             url: parsed.to_string(),
             tls,
+            session,
         })
     }
 
     fn connect(&self) -> std::result::Result<postgres::Client, postgres::Error> {
-        match &self.tls {
-            Some(tls) => postgres::Client::connect(&self.url, tls.clone()),
-            None => postgres::Client::connect(&self.url, postgres::NoTls),
+        let mut client = match &self.tls {
+            Some(tls) => postgres::Client::connect(&self.url, tls.clone())?,
+            None => postgres::Client::connect(&self.url, postgres::NoTls)?,
+        };
+        if !self.session.is_empty() {
+            client.batch_execute(&self.session)?;
         }
+        Ok(client)
     }
+}
+
+/// Client-side connection settings, unless the URL gives its own: connect within 10 s,
+/// TCP keepalives after 20 s idle (every 5 s, 3 tries), and unacknowledged data for 30 s
+/// ends the connection.
+const CLIENT_DEFAULTS: &[(&str, &str)] = &[
+    ("connect_timeout", "10"),
+    ("keepalives_idle", "20"),
+    ("keepalives_interval", "5"),
+    ("keepalives_retries", "3"),
+    ("tcp_user_timeout", "30"),
+];
+
+/// Each session's settings, so one cut-off replica cannot stall every writer: a writer
+/// waits at most 60 s for a lock (the write lock other writers queue on included) and then
+/// fails clearly instead of hanging; a session that sits idle inside a transaction for 30 s
+/// (a replica that lost its network while holding the write lock) is ended by the server,
+/// which releases its locks; and the server probes idle connections like the client does.
+/// A setting the URL gives itself (`options=-c lock_timeout=5s`) is left as it says.
+const SESSION_SETTINGS: &[(&str, &str)] = &[
+    ("lock_timeout", "'60s'"),
+    ("idle_in_transaction_session_timeout", "'30s'"),
+    ("tcp_keepalives_idle", "20"),
+    ("tcp_keepalives_interval", "5"),
+    ("tcp_keepalives_count", "3"),
+];
+
+fn session_settings(url: &str) -> String {
+    SESSION_SETTINGS
+        .iter()
+        .filter(|(name, _)| !url.contains(name))
+        .map(|(name, value)| format!("SET {name} = {value}"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// A client certificate and its key, read from PEM files. The key's text never reaches an
@@ -630,6 +691,20 @@ fn client_identity(cert: &str, key: &str) -> Result<native_tls::Identity> {
             "sslcert {cert} and sslkey {key} are not a PEM certificate and its private key"
         ))
     })
+}
+
+const LOST_IN_TRANSACTION: &str =
+    "the connection to PostgreSQL was lost in the middle of a transaction; none of it was \
+     committed";
+
+/// Whether a store call failed because its PostgreSQL connection went away (a COMMIT that
+/// failed so may have landed or not).
+pub fn lost_connection(e: &Error) -> bool {
+    match e {
+        Error::Database(DbError::Postgres(pe)) => connection_lost(pe),
+        Error::Internal(m) => m == LOST_IN_TRANSACTION,
+        _ => false,
+    }
 }
 
 /// Whether an error means the session is over (closed socket, or the server's own words:
@@ -678,11 +753,7 @@ impl PgConn {
                             let answer = if r.sql.trim() == "ROLLBACK" {
                                 Ok(PgAnswer::Done)
                             } else {
-                                Err(Error::Internal(
-                                    "the connection to PostgreSQL was lost in the middle of a \
-                                     transaction; none of it was committed"
-                                        .into(),
-                                ))
+                                Err(Error::Internal(LOST_IN_TRANSACTION.into()))
                             };
                             let _ = r.reply.send(answer);
                             continue;

@@ -81,6 +81,32 @@ impl Authdesk {
         self.store()?.write(|tx| release_lease_in(tx, id, holder))
     }
 
+    /// Read only (no write transaction, nothing committed): whether it is worth trying to
+    /// take the lease of `id` again, for a caller that found it held by another: it is free
+    /// (no holder, expired by the database's clock, or its holder provably dead) or the
+    /// credential is no longer at `version` (someone refreshed: read it again).
+    pub fn lease_may_be_free(&self, id: i64, version: i64) -> Result<bool> {
+        let store = self.store()?;
+        let db = store.conn();
+        let now_version: Option<i64> = db.query_opt(
+            "SELECT credential_version FROM account_connectors WHERE id = ?1",
+            args![id],
+            |r| r.get(0),
+        )?;
+        if now_version != Some(version) {
+            return Ok(true);
+        }
+        let now = lease_clock(&db)?;
+        let current: Option<(String, String)> = db.query_opt(
+            "SELECT holder, expires_at FROM refresh_leases WHERE account_connector_id = ?1",
+            args![id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(current.is_none_or(|(holder, expires)| {
+            parse_ts(expires) <= now || !holder_process_alive(&holder)
+        }))
+    }
+
     /// Who holds the lease of `id` now, if anyone (expired or not).
     pub fn lease_holder(&self, id: i64) -> Result<Option<String>> {
         self.store()?.conn().query_opt(
