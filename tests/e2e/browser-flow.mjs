@@ -471,7 +471,9 @@ async function main(res) {
       watch(p, 'other browser');
       await p.goto(toProvider, { waitUntil: 'commit' });
       await passProvider(p, issuer);
-      await p.waitForURL((u) => u.origin === state.api, { waitUntil: 'load' });
+      await p.waitForURL((u) => u.origin === state.api, { waitUntil: 'load' }).catch(async (e) => {
+        throw new Error(`${e.message}; the page is at ${p.url()}: ${await p.locator('body').innerText().catch(() => '')}`);
+      });
       const text = await p.locator('body').innerText();
       assert(text.includes('started in another browser'), `page: ${text}`);
       assert(new URL(p.url()).pathname === '/connector/callback', `final URL ${p.url()}`);
