@@ -32,9 +32,9 @@ async fn a_slow_refresh_keeps_its_lease_and_a_lost_one_revokes_nothing() {
     });
     let dir = tempfile::tempdir().unwrap();
     let desk = support::desk_with_key_file(dir.path(), std::sync::Arc::new(chrono::Utc::now));
-    // A one-second lease: the paused refresh below outlives it three times over.
+    // A two-second lease: the paused refresh below outlives it more than twice over.
     let config = EngineConfig {
-        lease_ttl: chrono::Duration::seconds(1),
+        lease_ttl: chrono::Duration::seconds(2),
         ..Default::default()
     };
     // Two engines with their own holders: two replicas of a team server.
@@ -57,14 +57,14 @@ async fn a_slow_refresh_keeps_its_lease_and_a_lost_one_revokes_nothing() {
         })
     };
 
-    // 1. A refreshes; the provider answers; A's commit waits three lease lifetimes.
+    // 1. A refreshes; the provider answers; A's commit waits two and a half lifetimes.
     let first = call(&a);
     wait_for("A's refresh", async || {
         stats().await["grants"]["refresh_token"] == 1
     })
     .await;
     let second = call(&b);
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(
         stats().await["grants"]["refresh_token"],
         1,
