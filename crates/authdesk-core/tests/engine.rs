@@ -719,23 +719,28 @@ async fn a_typo_in_a_method_or_its_parameters_costs_no_refresh() {
 #[tokio::test]
 async fn a_refused_token_without_a_refresh_token_says_the_provider_refused_it() {
     let h = Harness::start(OidcOptions::default());
-    let id = h.install(
-        "oidc-test",
-        Some(
-            r#"{"AccessToken":"not-a-token-the-provider-knows","Expires":"2099-01-01T00:00:00Z"}"#,
-        ),
-    );
-    let e = h
-        .engine
-        .call_method(id, "userinfo", &Default::default())
-        .await
-        .unwrap_err();
-    let msg = e.to_string();
-    assert!(matches!(e, Error::NeedsReauth { .. }), "{e}");
-    assert!(
-        msg.contains("refused the access token") && !msg.contains("expired"),
-        "{msg}"
-    );
+    // As token JSON with an expiry, and as Cyclr's plain-text access token (no expiry).
+    for auth_value in [
+        r#"{"AccessToken":"not-a-token-the-provider-knows","Expires":"2099-01-01T00:00:00Z"}"#,
+        "not-a-token-the-provider-knows",
+    ] {
+        let id = h.install("oidc-test", Some(auth_value));
+        let e = h
+            .engine
+            .call_method(id, "userinfo", &Default::default())
+            .await
+            .unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, Error::NeedsReauth { .. }), "{auth_value}: {e}");
+        assert!(
+            msg.contains("refused the access token") && !msg.contains("expired"),
+            "{msg}"
+        );
+        let ac = h.desk.get_account_connector(id).unwrap();
+        assert_eq!(ac.status, AuthStatus::NeedsReauth, "{auth_value}");
+        // Nothing to refresh with, so the provider's token endpoint was never asked.
+        assert_eq!(h.grants("refresh_token").await, 0);
+    }
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use super::{properties, Paging, Property};
 use crate::error::{ApiError, ApiResult};
-use crate::guard::ApiJson;
+use crate::guard::{ApiJson, OptionalApiJson};
 use crate::AppState;
 
 type S = State<Arc<AppState>>;
@@ -55,10 +55,14 @@ pub struct UpdateAccount {
     pub parent_account_id: Option<String>,
 }
 
-#[derive(Deserialize, ToSchema)]
+/// Optional as a whole: Cyclr's "authenticate link" page shows the request without a
+/// `Content-Type`, and the body may be left out.
+#[derive(Deserialize, ToSchema, Default)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct SignInTokenRequest {
-    pub username: String,
+    /// The account user the token is for (created if new); without it, the token is for
+    /// the account with no account user.
+    pub username: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -256,17 +260,17 @@ pub async fn delete_account(State(s): S, Path(account_id): Path<String>) -> ApiR
 
 #[utoipa::path(post, path = "/v1.0/accounts/{account_id}/signintoken", tag = "Accounts", params(("account_id" = String, Path)),
     request_body = SignInTokenRequest,
-    responses((status = 200, body = SignInTokenView, description = "A single-use token valid 5 minutes; the user is created if new")))]
+    responses((status = 200, body = SignInTokenView, description = "A single-use token valid 5 minutes; the user is created if new (the body, and Username, may be left out)")))]
 pub async fn sign_in_token(
     State(s): S,
     Path(account_id): Path<String>,
     client: Option<axum::Extension<crate::guard::ApiClientCaller>>,
-    ApiJson(b): ApiJson<SignInTokenRequest>,
+    OptionalApiJson(b): OptionalApiJson<SignInTokenRequest>,
 ) -> ApiResult<Json<SignInTokenView>> {
     let issued_by = client.map(|axum::Extension(crate::guard::ApiClientCaller(id))| id);
     Ok(Json(
         s.db(move |desk| {
-            desk.create_sign_in_token_for(&account_id, &b.username, issued_by.as_deref())
+            desk.create_sign_in_token_for(&account_id, b.username.as_deref(), issued_by.as_deref())
         })
         .await?
         .into(),
