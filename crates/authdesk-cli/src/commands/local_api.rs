@@ -39,9 +39,17 @@ pub fn serve(
         });
         tokio::select! {
             r = server.wait() => r.map_err(anyhow::Error::from),
-            _ = tokio::signal::ctrl_c() => {
-                // Let refreshes in flight commit what the provider answered.
-                engine.settle(std::time::Duration::from_secs(30)).await;
+            signal = super::stop_requested() => {
+                // Let refreshes and code exchanges in flight commit what the provider answered.
+                let settled = engine.settle(std::time::Duration::from_secs(30)).await;
+                eprintln!(
+                    "Authdesk API stopped ({signal}){}",
+                    if settled {
+                        ""
+                    } else {
+                        "; a token request was still in flight after 30 s"
+                    }
+                );
                 Ok(())
             }
         }

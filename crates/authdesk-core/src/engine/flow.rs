@@ -168,10 +168,13 @@ impl Engine {
     /// [`Engine::complete_sign_in`], also giving back the `web_return` of the sign-in it
     /// belonged to (when the state was known), so the browser flow can send the user on.
     pub async fn complete_sign_in_returning(&self, callback_url: &str) -> SignInOutcome {
-        // Its own task: a browser that goes away mid-exchange cannot lose the tokens.
+        // Its own task: a browser that goes away mid-exchange cannot lose the tokens; and
+        // counted, so a process asked to stop waits for it (`Engine::settle`).
         let engine = self.clone();
         let callback_url = callback_url.to_string();
+        let counted = super::InFlight::new(self);
         let run = tokio::spawn(async move {
+            let _counted = counted;
             let mut web_return = None;
             let mut pending = None;
             let result = engine
@@ -293,6 +296,7 @@ impl Engine {
         .await
         {
             Ok(mut tokens) => {
+                super::test_pause("exchange:after_response").await;
                 tokens.captured = super::captured(&ctx, &tokens, Some(&callback));
                 // The user's new grant wins over whatever is stored (no expected version);
                 // the version bump makes any refresh in flight discard its result.

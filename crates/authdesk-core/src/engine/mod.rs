@@ -107,7 +107,7 @@ pub struct Inner {
     idle: tokio::sync::Notify,
 }
 
-/// Counts a refresh task for [`Engine::settle`] while it lives.
+/// Counts a refresh or code exchange task for [`Engine::settle`] while it lives.
 struct InFlight(Engine);
 
 impl InFlight {
@@ -396,8 +396,9 @@ impl Engine {
         &self.desk
     }
 
-    /// Waits (up to `timeout`) until no refresh is in flight in this process, so a shell
-    /// that is asked to stop (Ctrl-C) lets a refresh commit what the provider answered.
+    /// Waits (up to `timeout`) until no refresh or code exchange is in flight in this
+    /// process, so a shell that is asked to stop (Ctrl-C, SIGTERM) lets it commit what the
+    /// provider answered.
     /// `true` when nothing is left in flight.
     pub async fn settle(&self, timeout: std::time::Duration) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
