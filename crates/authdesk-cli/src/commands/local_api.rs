@@ -56,7 +56,16 @@ pub fn serve(
     })
 }
 
-pub fn migrate(ctx: &Ctx, to: &str, key_file: Option<std::path::PathBuf>) -> Result<()> {
+pub fn migrate(ctx: &Ctx, to: Option<&str>, key_file: Option<std::path::PathBuf>) -> Result<()> {
+    let Some(to) = to.filter(|u| !u.trim().is_empty()) else {
+        return Err(authdesk_core::Error::InvalidInput(
+            "migrate needs the PostgreSQL database to fill: set AUTHDESK_MIGRATE_TO_URL to its \
+             URL (postgres://user:pass@host:port/db), which keeps the password out of the \
+             process list, or give --to URL"
+                .into(),
+        )
+        .into());
+    };
     let key = match key_file {
         Some(path) => authdesk_core::KeySource::File(path),
         None => authdesk_core::KeySource::Keychain,
