@@ -28,43 +28,31 @@ impl Authdesk {
         req: InstallRequest,
     ) -> Result<AccountConnector> {
         let account = self.get_account(account_id)?;
+        let install = self.prepare_install(connector, req)?;
+        let now = self.now();
+        let id = self
+            .store()?
+            .write(|tx| install.insert(tx, &account.id, now))?;
+        self.get_account_connector(id)
+    }
+
+    /// Every check [`Authdesk::install`] makes of `req`, nothing written: a batch (LAUNCH,
+    /// [`Authdesk::launch`]) prepares all its installs before writing them together.
+    pub fn prepare_install(&self, connector: &str, req: InstallRequest) -> Result<PreparedInstall> {
         let connector = self.get_connector(connector)?;
         let def = &connector.definition;
         let (name, description) = name_and_description(&req.name, req.description.as_deref())?;
         let method = install_method(def, &req)?;
         let input =
             self.check_credential_input(def, method, &req.properties, req.auth_value.as_ref())?;
-        let stored_method = (!method.is_default()).then(|| method.id.to_string());
-        let now = self.now();
-        let id = self.store()?.write(|tx| {
-            let id: i64 = tx.query_row(
-                "INSERT INTO account_connectors(account_id, connector_id, name, description, created_at, updated_at,
-                     authentication_method, partner_integration)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7) RETURNING id",
-                args![
-                    account.id,
-                    connector.id,
-                    name,
-                    description,
-                    ts(now),
-                    stored_method,
-                    req.partner_integration
-                ], |r| r.get(0))?;
-            input.write(tx, id, now)?;
-            Ok(id)
-        })?;
-        self.get_account_connector(id)
-    }
-
-    /// Every check [`Authdesk::install`] makes of `req`, without writing anything: a batch
-    /// (LAUNCH) checks all its installs before making the first.
-    pub fn check_install(&self, connector: &str, req: &InstallRequest) -> Result<()> {
-        let connector = self.get_connector(connector)?;
-        let def = &connector.definition;
-        name_and_description(&req.name, req.description.as_deref())?;
-        let method = install_method(def, req)?;
-        self.check_credential_input(def, method, &req.properties, req.auth_value.as_ref())?;
-        Ok(())
+        Ok(PreparedInstall {
+            connector_id: connector.id,
+            name,
+            description,
+            stored_method: (!method.is_default()).then(|| method.id.to_string()),
+            partner_integration: req.partner_integration,
+            input,
+        })
     }
 
     pub fn list_account_connectors(
@@ -584,6 +572,40 @@ impl Authdesk {
 fn method_of<'a>(def: &'a ConnectorDefinition, ac: &AccountConnector) -> AuthMethod<'a> {
     def.auth_method(Some(&ac.authentication.method_id))
         .unwrap_or_else(|| def.auth_methods()[0])
+}
+
+/// An install checked against its connector ([`Authdesk::prepare_install`]), ready to be
+/// written into an account.
+pub struct PreparedInstall {
+    connector_id: i64,
+    name: String,
+    description: String,
+    stored_method: Option<String>,
+    partner_integration: bool,
+    input: CredentialInput,
+}
+
+impl PreparedInstall {
+    /// Inserts the account connector into `account_id` in `tx`; answers its Id.
+    pub(crate) fn insert(&self, tx: &Db<'_>, account_id: &str, now: DateTime<Utc>) -> Result<i64> {
+        let id: i64 = tx.query_row(
+            "INSERT INTO account_connectors(account_id, connector_id, name, description, created_at, updated_at,
+                 authentication_method, partner_integration)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7) RETURNING id",
+            args![
+                account_id,
+                self.connector_id,
+                self.name,
+                self.description,
+                ts(now),
+                self.stored_method,
+                self.partner_integration
+            ],
+            |r| r.get(0),
+        )?;
+        self.input.write(tx, id, now)?;
+        Ok(id)
+    }
 }
 
 /// Properties and an AuthValue checked against a definition, with the vault opened only if
