@@ -31,6 +31,7 @@ pub mod discovery;
 pub mod flow;
 pub mod http;
 pub mod methods;
+mod switch;
 pub mod tokens;
 
 use std::collections::{BTreeMap, HashMap};
@@ -1194,16 +1195,22 @@ impl Engine {
             .await?;
         self.forget_prepared(id);
         let report = self.revoke_taken(revoker, taken).await;
-        if !report.errors.is_empty() {
-            let detail = format!("revocation failed: {}", report.errors.join("; "));
-            let _ = self
-                .db(move |desk| {
-                    desk.note_event(id, "revocation_failed", Some(&detail), None);
-                    Ok(())
-                })
-                .await;
-        }
+        self.note_revocation_failure(id, &report).await;
         Ok(report)
+    }
+
+    /// A failed revocation goes into the account connector's history.
+    async fn note_revocation_failure(&self, id: i64, report: &RevocationReport) {
+        if report.errors.is_empty() {
+            return;
+        }
+        let detail = format!("revocation failed: {}", report.errors.join("; "));
+        let _ = self
+            .db(move |desk| {
+                desk.note_event(id, "revocation_failed", Some(&detail), None);
+                Ok(())
+            })
+            .await;
     }
 
     /// Deletes the account connector, then revokes its tokens at the provider.

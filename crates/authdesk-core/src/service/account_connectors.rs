@@ -400,7 +400,8 @@ impl Authdesk {
         properties: &[PropertyInput],
         auth_value: Option<&Secret>,
     ) -> Result<AccountConnector> {
-        self.change_account_connector(
+        // No switch of the way to authenticate, so nothing is taken.
+        self.change_account_connector_taking(
             id,
             AccountConnectorChange {
                 properties: properties.to_vec(),
@@ -408,17 +409,23 @@ impl Authdesk {
                 ..Default::default()
             },
         )
+        .map(|(ac, _)| ac)
     }
 
     /// Changes name, description, the way to authenticate, properties and/or the AuthValue
     /// in one transaction: everything is checked first, so bad input changes nothing (the
     /// API's `PUT /account/connectors/{Id}`). Switching the way to authenticate forgets the
-    /// stored credential unless an AuthValue for the new way comes with it.
-    pub fn change_account_connector(
+    /// stored credential (an AuthValue for the new way replaces it); the OAuth tokens so
+    /// forgotten are read in the same transaction and returned, for revocation
+    /// (`Engine::change_account_connector` revokes them).
+    pub fn change_account_connector_taking(
         &self,
         id: i64,
         change: AccountConnectorChange,
-    ) -> Result<AccountConnector> {
+    ) -> Result<(
+        AccountConnector,
+        Option<Result<crate::token_store::TakenTokens>>,
+    )> {
         let (ac, def) = self.account_connector_with_definition(id)?;
         let current = method_of(&def, &ac);
         let method = match change
@@ -445,7 +452,8 @@ impl Authdesk {
         let forget = switched && change.auth_value.is_none();
         let stored_method = (!method.is_default()).then(|| method.id.to_string());
         let now = self.now();
-        self.store()?.write(|tx| {
+        let forgotten = self.store()?.write(|tx| {
+            let forgotten = switched.then(|| crate::token_store::sealed_tokens_in(tx, id)).transpose()?;
             tx.execute(
                 "UPDATE account_connectors SET name = ?2, description = ?3, authentication_method = ?4
                  WHERE id = ?1",
@@ -454,9 +462,11 @@ impl Authdesk {
                 apply_auth_value(tx, None, id, &AuthValue::Empty, now)?;
             }
             input.write(tx, id, now)?;
-            touch(tx, id, &ts(now))
+            touch(tx, id, &ts(now))?;
+            Ok(forgotten)
         })?;
-        self.get_account_connector(id)
+        let taken = forgotten.map(|sealed| self.open_taken(id, sealed));
+        Ok((self.get_account_connector(id)?, taken))
     }
 
     pub fn set_sign_in_mode(&self, id: i64, mode: Option<SignInMode>) -> Result<AccountConnector> {
