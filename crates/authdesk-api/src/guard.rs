@@ -329,60 +329,98 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request<Body>, state: &S) -> Result<Self, Self::Rejection> {
-        let is_json = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json"));
-        if !is_json {
+        if content_type(&request) != Some(true) {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "send the body as JSON with `Content-Type: application/json`",
             ));
         }
-        let bytes = axum::body::Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "the request body is larger than 2 MB, the most this API takes",
-                    )
-                } else {
-                    ApiError::bad_request("the request body could not be read")
-                }
-            })?;
-        // Straight from the bytes into the shape, so a key given twice is refused (through a
-        // `Value` the last one would silently win).
-        let mut de = serde_json::Deserializer::from_slice(&bytes);
-        let malformed = |e: &serde_json::Error| {
-            ApiError::bad_request(format!(
-                "malformed JSON at line {} column {}",
-                e.line(),
-                e.column()
-            ))
-        };
-        let parsed = serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|e| {
-            if e.inner().is_syntax() || e.inner().is_eof() {
-                return malformed(e.inner());
-            }
-            let what = e.inner().to_string();
-            // serde's "missing field `X`", "unknown field `X`" and "duplicate field `X`" name
-            // fields only; other messages may quote values, so only the path is given then.
-            let detail = ["missing field", "unknown field", "duplicate field"]
-                .iter()
-                .find(|p| what.starts_with(*p))
-                .map(|_| what.split(", expected").next().unwrap_or(&what).to_string())
-                .map(|d| d.split(" at line ").next().unwrap_or(&d).to_string())
-                .unwrap_or_else(|| "a value has the wrong type".to_string());
-            ApiError::bad_request(format!(
-                "the JSON body does not match the expected shape at `{}`: {detail} (see /openapi.json)",
-                e.path()
-            ))
-        })?;
-        de.end().map_err(|e| malformed(&e))?;
-        Ok(ApiJson(parsed))
+        let bytes = read_body(request, state).await?;
+        parse_json(&bytes).map(ApiJson)
     }
+}
+
+/// A JSON body that may be left out, for requests Cyclr's pages show without a body or
+/// without a `Content-Type` (the sign-in token): no body is `T::default()`, and a body
+/// without a `Content-Type` is read as JSON. A body of another declared type is refused.
+pub struct OptionalApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request<Body>, state: &S) -> Result<Self, Self::Rejection> {
+        let declared = content_type(&request);
+        let bytes = read_body(request, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalApiJson(T::default()));
+        }
+        if declared == Some(false) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "send the body as JSON with `Content-Type: application/json`, or no body",
+            ));
+        }
+        parse_json(&bytes).map(OptionalApiJson)
+    }
+}
+
+/// Whether the request says its body is JSON (`None`: it declares no type).
+fn content_type(request: &Request<Body>) -> Option<bool> {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().is_ok_and(|v| v.starts_with("application/json")))
+}
+
+async fn read_body<S: Send + Sync>(
+    request: Request<Body>,
+    state: &S,
+) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "the request body is larger than 2 MB, the most this API takes",
+                )
+            } else {
+                ApiError::bad_request("the request body could not be read")
+            }
+        })
+}
+
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Straight from the bytes into the shape, so a key given twice is refused (through a
+    // `Value` the last one would silently win).
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let malformed = |e: &serde_json::Error| {
+        ApiError::bad_request(format!(
+            "malformed JSON at line {} column {}",
+            e.line(),
+            e.column()
+        ))
+    };
+    let parsed = serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|e| {
+        if e.inner().is_syntax() || e.inner().is_eof() {
+            return malformed(e.inner());
+        }
+        let what = e.inner().to_string();
+        // serde's "missing field `X`", "unknown field `X`" and "duplicate field `X`" name
+        // fields only; other messages may quote values, so only the path is given then.
+        let detail = ["missing field", "unknown field", "duplicate field"]
+            .iter()
+            .find(|p| what.starts_with(*p))
+            .map(|_| what.split(", expected").next().unwrap_or(&what).to_string())
+            .map(|d| d.split(" at line ").next().unwrap_or(&d).to_string())
+            .unwrap_or_else(|| "a value has the wrong type".to_string());
+        ApiError::bad_request(format!(
+            "the JSON body does not match the expected shape at `{}`: {detail} (see /openapi.json)",
+            e.path()
+        ))
+    })?;
+    de.end().map_err(|e| malformed(&e))?;
+    Ok(parsed)
 }
 
 /// The account of an account-scoped call (`X-Cyclr-Account`), in canonical form. Whether

@@ -619,7 +619,17 @@ token_url = "https://provider.example/token"
 /// oidc-provider's test connector in the library with its OAuth app, installed in `account`
 /// through the API: the account connector's Id.
 async fn test_provider_installed(api: &Api, provider: &oidc::OidcServer, account: &str) -> i64 {
-    let def = oidc::test_provider_definition(&provider.issuer);
+    test_provider_with(api, provider, account, "").await
+}
+
+/// [`test_provider_installed`] with `extra` TOML appended to its definition.
+async fn test_provider_with(
+    api: &Api,
+    provider: &oidc::OidcServer,
+    account: &str,
+    extra: &str,
+) -> i64 {
+    let def = oidc::test_provider_definition(&provider.issuer) + extra;
     api.desk.add_connector("test.toml", &def, false).unwrap();
     api.desk
         .set_connector_client(
@@ -1511,4 +1521,48 @@ async fn a_provider_gone_at_the_code_exchange_is_temporarily_unavailable_not_a_r
         location.starts_with(&format!("{target}?error=temporarily_unavailable")),
         "{location}"
     );
+}
+
+#[tokio::test]
+async fn switching_the_way_to_authenticate_over_the_api_revokes_the_old_tokens() {
+    let provider = oidc::OidcServer::start(oidc::OidcOptions::default());
+    let api = Api::start().await;
+    let acme = api.account("Acme").await;
+    // The test provider with a second way in: an API key.
+    let id = test_provider_with(&api, &provider, &acme, oidc::API_TOKEN_WAY).await;
+    let engine = &api.server.state.engine;
+    let start = engine
+        .begin_sign_in(id, "http://127.0.0.1:9/callback")
+        .await
+        .unwrap();
+    let callback = oidc::sign_in(&start.authorization_url, "frank").await;
+    engine
+        .complete_sign_in(&callback, &start.binding)
+        .await
+        .unwrap();
+    let refresh = api
+        .desk
+        .credential_secret(id, "RefreshToken")
+        .unwrap()
+        .unwrap();
+
+    let (s, v) = api
+        .call(
+            Method::PUT,
+            &format!("/v1.0/account/connectors/{id}"),
+            Some(&acme),
+            Some(json!({"AuthenticationId": "api-token"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["Authentication"]["AuthName"], "API token", "{v}");
+    // The refresh token the old way held no longer works at the provider.
+    let status = provider
+        .refresh_status(
+            ("authdesk-native", "authdesk-native-secret"),
+            refresh.expose(),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(provider.stats().await["revocations"], 2);
 }

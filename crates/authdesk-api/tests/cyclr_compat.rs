@@ -1099,3 +1099,169 @@ async fn revoking_a_client_ends_the_sign_in_tokens_it_handed_out() {
         "{location}"
     );
 }
+
+#[tokio::test]
+async fn a_plain_text_oauth_access_token_is_sent_as_configured() {
+    // pages/v2/10-accounts-and-connectors/03-install-connectors/02-install-connector-api.md:
+    // "AuthValue ... Oauth: enter the `{access_token}`", and its example answer
+    // `"AuthValue": "access_token", "Authenticated": true`; the PUT of
+    // 04-authentication/02-api-key-authentication.md takes the same AuthValue;
+    // pages/v2/04-embedding/04-launch/04-deploy-launch.md: "[ConnectorAuthentications].AuthValue
+    // ... An OAuth token may also be provided here".
+    let p = Partner::start().await;
+    let account = p.account().await;
+    let upstream = upstream().await;
+    // An OAuth connector whose authorization server is never contacted: the token is used
+    // as given (no refresh token, no expiry to refresh at).
+    p.desk
+        .add_connector(
+            "plain.toml",
+            &format!(
+                "id = \"plain-oauth\"\nname = \"Plain OAuth\"\nversion = \"1\"\napi_base_url = \"{upstream}\"\n\
+                 [auth]\ntype = \"oauth2\"\ngrant = \"authorization_code\"\n\
+                 authorize_url = \"https://provider.example/authorize\"\ntoken_url = \"https://provider.example/token\"\n\
+                 [[methods]]\nid = \"me\"\nname = \"Me\"\nhttp_method = \"GET\"\npath = \"/me\"\n"
+            ),
+            false,
+        )
+        .unwrap();
+    let sent = |id: i64, account: String| {
+        let p = &p;
+        async move {
+            let (s, v, _) = p
+                .call(
+                    Method::POST,
+                    &format!("/v1.0/account/connectors/{id}/methods/me"),
+                    Some(&account),
+                    Some(json!({})),
+                )
+                .await;
+            assert_eq!(s, 200, "{v}");
+            v["Body"]["authorization"].clone()
+        }
+    };
+    let (s, ac, _) = p
+        .call(
+            Method::POST,
+            "/v1.0/connectors/plain-oauth/install",
+            Some(&account),
+            Some(json!({"Name": "Installed Example", "AuthValue": "plain-token"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{ac}");
+    assert_eq!(ac["Authenticated"], true, "{ac}");
+    assert_eq!(ac["AuthValue"], Value::Null, "{ac}");
+    assert_eq!(ac["ExpiresAt"], Value::Null, "no expiry is known: {ac}");
+    let id = ac["Id"].as_i64().unwrap();
+    assert_eq!(sent(id, account.clone()).await, "Bearer plain-token");
+    assert_eq!(
+        p.desk.get_account_connector(id).unwrap().secrets_set,
+        ["AccessToken"]
+    );
+
+    for (auth_value, expected) in [
+        (json!("put-token"), "Bearer put-token"),
+        // The JSON form keeps working.
+        (
+            json!(r#"{"AccessToken":"json-token","Expires":"2099-01-01T00:00:00Z"}"#),
+            "Bearer json-token",
+        ),
+    ] {
+        let (s, v, _) = p
+            .call(
+                Method::PUT,
+                &format!("/v1.0/account/connectors/{id}"),
+                Some(&account),
+                Some(json!({ "AuthValue": auth_value })),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["Authenticated"], true, "{v}");
+        assert_eq!(sent(id, account.clone()).await, expected);
+    }
+    // Broken JSON is not taken for a token.
+    let (s, v, _) = p
+        .call(
+            Method::PUT,
+            &format!("/v1.0/account/connectors/{id}"),
+            Some(&account),
+            Some(json!({"AuthValue": "{\"AccessToken\":\"CANARYtok\""})),
+        )
+        .await;
+    assert_eq!(s, 400, "{v}");
+    let message = v["Message"].as_str().unwrap();
+    assert!(
+        message.contains("JSON") && !message.contains("CANARY"),
+        "{v}"
+    );
+    assert_eq!(sent(id, account.clone()).await, "Bearer json-token");
+
+    let launched = "3f2b7f5e-2d9c-4a5e-8c1b-6a0f9d2e4b80";
+    let (s, v, _) = p
+        .call(
+            Method::POST,
+            &format!("/v1.0/accounts/{launched}/launch"),
+            None,
+            Some(json!({"ConnectorAuthentications": [
+                {"Name": "Plain OAuth", "Version": "1", "AuthValue": "launch-token", "Properties": []}
+            ]})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["AccountConnector"]["Authenticated"], true, "{v}");
+    let id = v["AccountConnector"]["Id"].as_i64().unwrap();
+    assert_eq!(sent(id, launched.to_string()).await, "Bearer launch-token");
+}
+
+#[tokio::test]
+async fn a_sign_in_token_without_a_body_or_content_type() {
+    // pages/v2/10-accounts-and-connectors/03-install-connectors/03-authenticate-link-api.md
+    // shows the request with no Content-Type; the Username is optional (Authdesk: a token
+    // for the account with no account user).
+    let p = Partner::start().await;
+    let account = p.account().await;
+    let url = format!("{}/v1.0/accounts/{account}/signintoken", p.base);
+    let requests = [
+        // No body, no Content-Type.
+        p.http.post(&url),
+        // The page's body, without its Content-Type.
+        p.http
+            .post(&url)
+            .body(r#"{"Username":"The username of user you want to sign in"}"#),
+        // An empty body said to be JSON, and an empty object.
+        p.http.post(&url).header("Content-Type", "application/json"),
+        p.http
+            .post(&url)
+            .header("Content-Type", "application/json")
+            .body("{}"),
+    ];
+    for request in requests {
+        let r = request.bearer_auth(&p.token).send().await.unwrap();
+        let status = r.status().as_u16();
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(status, 200, "{v}");
+        shaped(&v, &[("Token", 's'), ("ExpiresAtUtc", 's')]);
+        cyclr_date(&v["ExpiresAtUtc"]);
+        // A token the browser flow takes.
+        let used = p
+            .desk
+            .consume_sign_in_token(v["Token"].as_str().unwrap(), &account)
+            .unwrap();
+        assert!(used.is_ok(), "{v}");
+    }
+    // A body that is not JSON still gets a clear answer.
+    let r = p
+        .http
+        .post(&url)
+        .bearer_auth(&p.token)
+        .body("Username=alice")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert!(
+        v["Message"].as_str().unwrap().contains("malformed JSON"),
+        "{v}"
+    );
+}

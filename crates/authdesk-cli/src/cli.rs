@@ -127,9 +127,15 @@ pub enum Command {
     /// under the server's data key), history, settings, API clients.
     Migrate {
         /// The PostgreSQL database to fill (postgres://user:pass@host:port/db); it must hold
-        /// no Authdesk data yet.
-        #[arg(long, value_name = "URL")]
-        to: String,
+        /// no Authdesk data yet. Better given as AUTHDESK_MIGRATE_TO_URL: a password on the
+        /// command line shows in the process list.
+        #[arg(
+            long,
+            env = "AUTHDESK_MIGRATE_TO_URL",
+            value_name = "URL",
+            hide_env_values = true
+        )]
+        to: Option<String>,
         /// Keep the server's new data key in this file (created, mode 0600; give it to the
         /// server as AUTHDESK_VAULT_KEY_FILE or as the systemd credential authdesk-vault-key).
         /// Without it the key goes into this machine's OS keychain.

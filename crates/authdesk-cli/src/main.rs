@@ -181,7 +181,9 @@ fn run(cli: Cli) -> Result<Outcome> {
             keep_alive_every,
         } => local_api::serve(&ctx, listen, public_url.as_deref(), keep_alive_every),
         Command::ApiKey { rotate } => local_api::api_key(&ctx, rotate),
-        Command::Migrate { to, to_key_file } => local_api::migrate(&ctx, &to, to_key_file),
+        Command::Migrate { to, to_key_file } => {
+            local_api::migrate(&ctx, to.as_deref(), to_key_file)
+        }
         Command::ApiClients(cmd) => local_api::api_clients(&ctx, cmd),
         Command::Origins(cmd) => local_api::origins(&ctx, cmd),
         Command::DataDir => local_api::data_dir(&ctx),

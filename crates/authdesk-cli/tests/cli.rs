@@ -605,6 +605,32 @@ fn team_server_options_refuse_bad_input_clearly_and_never_echo_a_password() {
 }
 
 #[test]
+fn migrate_takes_its_target_from_the_environment_and_never_shows_it() {
+    // A password on the command line shows in the process list: the URL may come from
+    // AUTHDESK_MIGRATE_TO_URL instead.
+    let mut desk = Desk::new();
+    let err = desk.run(&["migrate"]).fails();
+    assert!(
+        err.contains("AUTHDESK_MIGRATE_TO_URL") && err.contains("--to"),
+        "{err}"
+    );
+    desk.env.push((
+        "AUTHDESK_MIGRATE_TO_URL".into(),
+        "postgres://u:sekrit-pw@127.0.0.1:1/x".into(),
+    ));
+    let err = desk.run(&["migrate"]).fails();
+    assert!(
+        err.contains("cannot connect") && !err.contains("sekrit-pw"),
+        "{err}"
+    );
+    let help = desk.run(&["migrate", "--help"]).ok();
+    assert!(
+        help.contains("AUTHDESK_MIGRATE_TO_URL") && !help.contains("sekrit-pw"),
+        "{help}"
+    );
+}
+
+#[test]
 fn database_urls_are_never_repeated_with_their_password() {
     let mut desk = Desk::new();
     for url in [

@@ -255,15 +255,28 @@ struct Paused {
 
 impl Paused {
     fn start(desk: &Desk, id: i64, point: &str) -> Paused {
-        let resume_file = desk
-            .dir
-            .path()
-            .join(format!("resume-{}", point.replace(':', "-")));
+        Paused::running(desk, &["--json", "refresh", &id.to_string()], point)
+    }
+
+    /// The command `args` paused at `point`.
+    fn running(desk: &Desk, args: &[&str], point: &str) -> Paused {
+        Paused::spawn(desk, args, Some(point), "test pause at")
+    }
+
+    /// The command `args` once it has printed `marker` on stderr (held at `point`, if any).
+    fn spawn(desk: &Desk, args: &[&str], point: Option<&str>, marker: &str) -> Paused {
+        let resume_file = desk.dir.path().join(format!(
+            "resume-{}",
+            point.unwrap_or("none").replace(':', "-")
+        ));
         let _ = std::fs::remove_file(&resume_file);
-        let mut child = desk
-            .command(&["--json", "refresh", &id.to_string()])
-            .env("AUTHDESK_TEST_PAUSE_AT", point)
-            .env("AUTHDESK_TEST_RESUME_FILE", &resume_file)
+        let mut command = desk.command(args);
+        if let Some(point) = point {
+            command
+                .env("AUTHDESK_TEST_PAUSE_AT", point)
+                .env("AUTHDESK_TEST_RESUME_FILE", &resume_file);
+        }
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -271,11 +284,11 @@ impl Paused {
             .unwrap();
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
         let mut line = String::new();
-        while !line.contains("test pause at") {
+        while !line.contains(marker) {
             line.clear();
             assert!(
                 stderr.read_line(&mut line).unwrap() > 0,
-                "{point}: the process ended before pausing"
+                "{args:?}: the process ended before printing {marker:?}"
             );
         }
         Paused {
@@ -492,30 +505,85 @@ async fn ctrl_c_after_the_provider_answered_keeps_the_rotated_refresh_token() {
         rotate_refresh: true,
     });
     let (desk, id) = connected(&server).await;
-    let old = tokens(&desk, id);
-    expire(&desk, id, &old);
-    let paused = Paused::start(&desk, id, "refresh:after_response");
     // Ctrl-C while the rotated refresh token is only in memory.
+    let (ok, err) = signalled_after_the_provider_answered(
+        &desk,
+        id,
+        &["--json", "refresh", &id.to_string()],
+        "INT",
+    );
+    assert!(!ok, "interrupted: {err}");
+    assert!(err.contains("interrupted"), "{err}");
+    // And it keeps working: the next refresh uses the stored (rotated) token.
+    desk.run(&["refresh", &id.to_string()]).ok();
+}
+
+/// `kill -<name>` the process.
+fn send_signal(child: &std::process::Child, name: &str) {
     let status = std::process::Command::new("kill")
-        .args(["-INT", &paused.child.id().to_string()])
+        .args([&format!("-{name}"), &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+/// Runs `args` on the expired credential, sends it `signal` once the provider has answered
+/// the refresh (and rotated the refresh token), lets it go on, and checks the rotated token
+/// was kept and works. Answers (exit success, stderr).
+fn signalled_after_the_provider_answered(
+    desk: &Desk,
+    id: i64,
+    args: &[&str],
+    signal: &str,
+) -> (bool, String) {
+    let old = tokens(desk, id);
+    expire(desk, id, &old);
+    let paused = Paused::running(desk, args, "refresh:after_response");
+    send_signal(&paused.child, signal);
     std::thread::sleep(std::time::Duration::from_millis(300));
     let (ok, _, err) = paused.resume();
-    assert!(!ok, "interrupted: {err}");
-    assert!(err.contains("interrupted"), "{err}");
-    let now = tokens(&desk, id);
+    let now = tokens(desk, id);
     assert_ne!(
         now.refresh, old.refresh,
-        "the rotated refresh token was lost"
+        "the rotated refresh token was lost: {err}"
     );
     let r = desk
         .run(&["--json", "call", &id.to_string(), "userinfo"])
         .json();
-    assert_eq!(r["Status"], 200);
-    // And it keeps working: the next refresh uses the stored (rotated) token.
-    desk.run(&["refresh", &id.to_string()]).ok();
+    assert_eq!(r["Status"], 200, "{r}");
+    (ok, err)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_serve_like_ctrl_c_after_the_refresh_in_flight_commits() {
+    // systemd, Docker and Kubernetes stop a service with SIGTERM.
+    let server = OidcServer::start(OidcOptions {
+        access_ttl_secs: 3600,
+        rotate_refresh: true,
+    });
+    let (desk, id) = connected(&server).await;
+    let serve = [
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--keep-alive-every",
+        "1",
+    ];
+
+    // Nothing in flight: it stops at once, and says so.
+    let running = Paused::spawn(&desk, &serve, None, "listening on");
+    let asked = std::time::Instant::now();
+    send_signal(&running.child, "TERM");
+    let (ok, _, err) = running.resume();
+    assert!(ok, "serve did not end cleanly on SIGTERM: {err}");
+    assert!(err.contains("Authdesk API stopped (SIGTERM)"), "{err}");
+    assert!(asked.elapsed() < std::time::Duration::from_secs(5));
+
+    // Its keep-alive refreshing the expired credential, held once the provider answered
+    // (and rotated the refresh token): SIGTERM waits for the commit.
+    let (ok, err) = signalled_after_the_provider_answered(&desk, id, &serve, "TERM");
+    assert!(ok, "serve did not end cleanly on SIGTERM: {err}");
+    assert!(err.contains("Authdesk API stopped (SIGTERM)"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

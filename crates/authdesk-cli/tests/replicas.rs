@@ -454,7 +454,7 @@ async fn a_sign_in_started_on_one_replica_completes_on_another() {
 #[test]
 fn a_desktop_is_handed_over_to_a_team_server_with_its_secrets_resealed() {
     // A consultant's desk (SQLite, the data key in gnome-keyring).
-    let desk = common::Desk::new();
+    let mut desk = common::Desk::new();
     let account = desk.create_account("Customer A");
     desk.run_with_stdin(
         &[
@@ -492,15 +492,11 @@ fn a_desktop_is_handed_over_to_a_team_server_with_its_secrets_resealed() {
 
     let database = fresh_database();
     let key = desk.dir.path().join("server.key");
+    // The URL (with its password) from the environment, out of the process list.
+    desk.env
+        .push(("AUTHDESK_MIGRATE_TO_URL".into(), database.clone()));
     let report = desk
-        .run(&[
-            "--json",
-            "migrate",
-            "--to",
-            &database,
-            "--to-key-file",
-            key.to_str().unwrap(),
-        ])
+        .run(&["--json", "migrate", "--to-key-file", key.to_str().unwrap()])
         .json();
     assert_eq!(report["Accounts"], 1, "{report}");
     assert_eq!(report["AccountConnectors"], 2, "{report}");

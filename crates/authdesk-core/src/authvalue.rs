@@ -3,7 +3,9 @@
 //!
 //! - OAuth2: a JSON object serialised into a string,
 //!   `{"AccessToken","RefreshToken","Expires","RefreshExpires"}` (any subset), or `"{}"`
-//!   meaning "nothing yet: authenticate on next use".
+//!   meaning "nothing yet: authenticate on next use", or the access token itself as plain
+//!   text (Cyclr's install page: "Oauth: enter the `{access_token}`"): no refresh token, no
+//!   known expiry.
 //! - ApiKey: the raw key.
 //! - Basic: base64 of `user:password`.
 //!
@@ -99,7 +101,11 @@ impl AuthValue {
             return Ok(AuthValue::Empty);
         }
         match auth_type {
-            AuthType::Oauth2 => parse_oauth2(text).map(AuthValue::OAuth2),
+            // JSON (or what tries to be: broken JSON gets the JSON error, not a token).
+            AuthType::Oauth2 if text.starts_with(['{', '[']) => {
+                parse_oauth2(text).map(AuthValue::OAuth2)
+            }
+            AuthType::Oauth2 => plain_access_token(text).map(AuthValue::OAuth2),
             AuthType::ApiKey => {
                 if text.chars().any(char::is_control) {
                     return Err(bad(
@@ -201,6 +207,22 @@ fn parse_oauth2(text: &str) -> Result<OAuth2Tokens> {
         scope: string("Scope")?,
         expires: date("Expires")?,
         refresh_expires: date("RefreshExpires")?,
+    })
+}
+
+/// An access token given as plain text: no refresh token, no known expiry.
+fn plain_access_token(text: &str) -> Result<OAuth2Tokens> {
+    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad(
+            "AuthValue",
+            "is taken as a plain-text access token, which has no spaces or control characters \
+             (send the token alone, without `Bearer `), or give the token JSON \
+             {\"AccessToken\":...}",
+        ));
+    }
+    Ok(OAuth2Tokens {
+        access_token: Some(Secret::new(text)),
+        ..OAuth2Tokens::default()
     })
 }
 
@@ -338,6 +360,36 @@ mod tests {
         }
         assert_eq!(oauth("{}").unwrap(), AuthValue::Empty);
         assert_eq!(oauth(r#""{}""#).unwrap(), AuthValue::Empty);
+    }
+
+    #[test]
+    fn a_plain_text_access_token_is_the_access_token_alone() {
+        // Cyclr's install page: "Oauth: enter the {access_token}"; its LAUNCH page: "OAuth
+        // tokens ... as plain text". As typed, and as the JSON string the API carries.
+        for text in ["ya29.a0-plain_token~/+=", r#""ya29.a0-plain_token~/+=""#] {
+            let AuthValue::OAuth2(t) = oauth(text).unwrap() else {
+                panic!("{text}: not oauth2")
+            };
+            assert_eq!(t.access_token.unwrap().expose(), "ya29.a0-plain_token~/+=");
+            assert!(t.refresh_token.is_none() && t.expires.is_none() && t.id_token.is_none());
+        }
+        // What tries to be JSON is read as JSON, and its mistakes reported as such.
+        for (text, needle) in [
+            (r#"{"AccessToken":"CANARYtok""#, "ends too early"),
+            (r#"{AccessToken:CANARYtok}"#, "invalid JSON"),
+            (r#"["CANARYtok"]"#, "an array"),
+        ] {
+            let e = err(text);
+            assert!(e.contains(needle) && !e.contains("CANARY"), "{text}: {e}");
+        }
+        // `Bearer <token>` or a pasted line break is not a token.
+        for text in ["Bearer CANARYtok", "CANARYtok\u{7}x", "CANARY tok"] {
+            let e = err(text);
+            assert!(
+                e.contains("plain-text access token") && !e.contains("CANARY"),
+                "{text:?}: {e}"
+            );
+        }
     }
 
     #[test]

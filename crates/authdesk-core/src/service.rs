@@ -15,11 +15,13 @@ use crate::store::{self, Store};
 
 mod account_connectors;
 mod accounts;
+mod launch;
 mod library;
 mod migrate;
 
 use crate::vault::{KeySource, SealedAt, Vault, KEY_CHECK_PLAINTEXT};
 pub(crate) use account_connectors::write_property;
+pub use account_connectors::PreparedInstall;
 pub use accounts::{checked_timezone, parse_guid, timezone_names};
 pub use migrate::MigrationReport;
 

@@ -331,37 +331,44 @@ impl Authdesk {
     /// Issues a single-use sign-in token for `username` of the account (creating the user),
     /// in one transaction.
     pub fn create_sign_in_token(&self, account_id: &str, username: &str) -> Result<SignInToken> {
-        self.create_sign_in_token_for(account_id, username, None)
+        self.create_sign_in_token_for(account_id, Some(username), None)
     }
 
     /// [`Authdesk::create_sign_in_token`] asked for by an API client (`issued_by`, its
-    /// ClientId): revoking the client ends the token too.
+    /// ClientId): revoking the client ends the token too. Without a `username` the token is
+    /// for the account alone: no account user is created (stored as the empty name).
     pub fn create_sign_in_token_for(
         &self,
         account_id: &str,
-        username: &str,
+        username: Option<&str>,
         issued_by: Option<&str>,
     ) -> Result<SignInToken> {
         let account = self.get_account(account_id)?;
-        let username = username.trim();
-        if username.is_empty() || username.len() > 200 || username.chars().any(char::is_control) {
-            return Err(Error::InvalidInput(
-                "Username must be 1-200 characters without control characters".into(),
-            ));
+        let username = username.map(str::trim);
+        if let Some(name) = username {
+            if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
+                return Err(Error::InvalidInput(
+                    "Username must be 1-200 characters without control characters, or left \
+                     out for a token with no account user"
+                        .into(),
+                ));
+            }
         }
         let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>());
         let now = self.now();
         let expires_at = now + SIGN_IN_TOKEN_TTL;
         self.store()?.write(|tx| {
-            tx.execute(
-                "INSERT INTO account_users(account_id, username, created_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(account_id, username) DO NOTHING",
-                args![account.id, username, ts(now)])?;
+            if let Some(username) = username {
+                tx.execute(
+                    "INSERT INTO account_users(account_id, username, created_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(account_id, username) DO NOTHING",
+                    args![account.id, username, ts(now)])?;
+            }
             tx.execute("DELETE FROM sign_in_tokens WHERE expires_at < ?1", args![ts(now - Duration::days(1))])?;
             tx.execute(
                 "INSERT INTO sign_in_tokens(token_hash, account_id, username, created_at, expires_at, issued_by)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                args![sha256_hex(&token), account.id, username, ts(now), ts(expires_at), issued_by])?;
+                args![sha256_hex(&token), account.id, username.unwrap_or_default(), ts(now), ts(expires_at), issued_by])?;
             Ok(())
         })?;
         Ok(SignInToken {
@@ -372,7 +379,8 @@ impl Authdesk {
     }
 
     /// Consumes a sign-in token for `account_id`. Exactly one of any number of concurrent
-    /// uses succeeds. A token of another account is consumed and refused.
+    /// uses succeeds. A token of another account is consumed and refused. Answers the
+    /// token's username (empty for a token with no account user).
     pub fn consume_sign_in_token(
         &self,
         token: &str,

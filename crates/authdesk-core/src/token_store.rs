@@ -555,7 +555,7 @@ impl Authdesk {
         })
     }
 
-    fn open_taken(&self, id: i64, sealed: SealedTokens) -> Result<TakenTokens> {
+    pub(crate) fn open_taken(&self, id: i64, sealed: SealedTokens) -> Result<TakenTokens> {
         let row = id.to_string();
         let open = |field: &str, value: Option<Vec<u8>>| {
             self.open_sealed(
@@ -727,12 +727,12 @@ impl Authdesk {
     }
 }
 
-struct SealedTokens {
+pub(crate) struct SealedTokens {
     access: Option<Vec<u8>>,
     refresh: Option<Vec<u8>>,
 }
 
-fn sealed_tokens_in(tx: &Db<'_>, id: i64) -> Result<SealedTokens> {
+pub(crate) fn sealed_tokens_in(tx: &Db<'_>, id: i64) -> Result<SealedTokens> {
     let get = |field: &str| -> Result<Option<Vec<u8>>> {
         tx
             .query_opt(

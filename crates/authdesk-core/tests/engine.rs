@@ -112,7 +112,11 @@ impl Harness {
     }
 
     async fn signed_in(&self) -> i64 {
-        let id = self.install("oidc-test", None);
+        self.signed_in_to("oidc-test").await
+    }
+
+    async fn signed_in_to(&self, connector: &str) -> i64 {
+        let id = self.install(connector, None);
         let start = self.engine.begin_sign_in(id, WEB_REDIRECT).await.unwrap();
         let callback = sign_in(&start.authorization_url, "alice").await;
         self.engine
@@ -120,6 +124,13 @@ impl Harness {
             .await
             .unwrap();
         id
+    }
+
+    /// The provider's HTTP status for a refresh with `refresh_token` (400: no longer honoured).
+    async fn refresh_status(&self, refresh_token: &str) -> u16 {
+        self.server
+            .refresh_status(("authdesk-web", "authdesk-web-secret"), refresh_token)
+            .await
     }
 
     fn advance(&self, seconds: i64) {
@@ -546,17 +557,7 @@ async fn disconnect_revokes_at_the_provider() {
     assert_eq!(ac.status, AuthStatus::NotAuthenticated);
     assert!(ac.secrets_set.is_empty());
     // The provider no longer honours the refresh token.
-    let r = reqwest::Client::new()
-        .post(format!("{}/token", h.server.issuer))
-        .basic_auth("authdesk-web", Some("authdesk-web-secret"))
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
+    assert_eq!(h.refresh_status(&refresh).await, 400);
 
     // Deleting revokes too; a failed revocation does not block deletion.
     let id = h.signed_in().await;
@@ -567,6 +568,60 @@ async fn disconnect_revokes_at_the_provider() {
         h.desk.get_account_connector(id),
         Err(Error::NotFound { .. })
     ));
+}
+
+#[tokio::test]
+async fn switching_the_way_to_authenticate_revokes_the_tokens_it_forgets() {
+    let h = Harness::start(OidcOptions::default());
+    // The test provider with a second way in: an API key.
+    let two_ways = definition(&h.server.issuer, "two-ways", "authorization_code", "")
+        + support::oidc::API_TOKEN_WAY;
+    h.desk.add_connector("two", &two_ways, false).unwrap();
+    h.desk
+        .set_connector_client(
+            "two-ways",
+            "authdesk-web",
+            Some(&Secret::new("authdesk-web-secret")),
+        )
+        .unwrap();
+    // Switched alone (the credential is forgotten), or with the new way's AuthValue.
+    for auth_value in [None, Some("key-1")] {
+        let id = h.signed_in_to("two-ways").await;
+        let refresh = h.secret(id, "RefreshToken").unwrap();
+        let (ac, report) = h
+            .engine
+            .change_account_connector(
+                id,
+                authdesk_core::AccountConnectorChange {
+                    authentication_id: Some("api-token".into()),
+                    auth_value: auth_value.map(Secret::new),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(ac.authentication.method_id, "api-token");
+        assert_eq!(ac.authenticated, auth_value.is_some(), "{ac:?}");
+        assert!(report.errors.is_empty(), "{report:?}");
+        assert_eq!(report.revoked, vec!["RefreshToken", "AccessToken"]);
+        assert_eq!(h.refresh_status(&refresh).await, 400, "{auth_value:?}");
+    }
+    // A change that does not switch revokes nothing.
+    let id = h.signed_in_to("two-ways").await;
+    let (_, report) = h
+        .engine
+        .change_account_connector(
+            id,
+            authdesk_core::AccountConnectorChange {
+                name: Some("renamed".into()),
+                authentication_id: Some("default".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!report.attempted, "{report:?}");
+    assert!(h.secret(id, "RefreshToken").is_some());
 }
 
 #[tokio::test]
@@ -827,23 +882,28 @@ async fn a_typo_in_a_method_or_its_parameters_costs_no_refresh() {
 #[tokio::test]
 async fn a_refused_token_without_a_refresh_token_says_the_provider_refused_it() {
     let h = Harness::start(OidcOptions::default());
-    let id = h.install(
-        "oidc-test",
-        Some(
-            r#"{"AccessToken":"not-a-token-the-provider-knows","Expires":"2099-01-01T00:00:00Z"}"#,
-        ),
-    );
-    let e = h
-        .engine
-        .call_method(id, "userinfo", &Default::default())
-        .await
-        .unwrap_err();
-    let msg = e.to_string();
-    assert!(matches!(e, Error::NeedsReauth { .. }), "{e}");
-    assert!(
-        msg.contains("refused the access token") && !msg.contains("expired"),
-        "{msg}"
-    );
+    // As token JSON with an expiry, and as Cyclr's plain-text access token (no expiry).
+    for auth_value in [
+        r#"{"AccessToken":"not-a-token-the-provider-knows","Expires":"2099-01-01T00:00:00Z"}"#,
+        "not-a-token-the-provider-knows",
+    ] {
+        let id = h.install("oidc-test", Some(auth_value));
+        let e = h
+            .engine
+            .call_method(id, "userinfo", &Default::default())
+            .await
+            .unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, Error::NeedsReauth { .. }), "{auth_value}: {e}");
+        assert!(
+            msg.contains("refused the access token") && !msg.contains("expired"),
+            "{msg}"
+        );
+        let ac = h.desk.get_account_connector(id).unwrap();
+        assert_eq!(ac.status, AuthStatus::NeedsReauth, "{auth_value}");
+        // Nothing to refresh with, so the provider's token endpoint was never asked.
+        assert_eq!(h.grants("refresh_token").await, 0);
+    }
 }
 
 #[tokio::test]

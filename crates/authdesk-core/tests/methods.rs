@@ -459,8 +459,8 @@ async fn a_connector_with_several_ways_to_authenticate() {
         before
     );
     // Switching ways forgets the stored credential (it belongs to the other way).
-    let switched = s
-        .desk
+    let (switched, _) = s
+        .engine
         .change_account_connector(
             basic_ac.id,
             authdesk_core::AccountConnectorChange {
@@ -468,6 +468,7 @@ async fn a_connector_with_several_ways_to_authenticate() {
                 ..Default::default()
             },
         )
+        .await
         .unwrap();
     assert_eq!(switched.authentication.method_id, "token");
     assert!(

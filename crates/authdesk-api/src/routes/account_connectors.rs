@@ -157,23 +157,29 @@ pub async fn update_account_connector(
             "send AuthValue, Properties, Name, Description and/or AuthenticationId",
         ));
     }
-    let changed = s
+    let change = s
         .db(move |desk| {
             let (_, def) = desk.account_connector_with_definition(id)?;
             let props = properties(&def, b.properties)
                 .map_err(|e| authdesk_core::Error::InvalidInput(e.message))?;
-            desk.change_account_connector(
-                id,
-                AccountConnectorChange {
-                    name: b.name,
-                    description: b.description,
-                    authentication_id: b.authentication_id,
-                    properties: props,
-                    auth_value: b.auth_value.map(Secret::new),
-                },
-            )
+            Ok(AccountConnectorChange {
+                name: b.name,
+                description: b.description,
+                authentication_id: b.authentication_id,
+                properties: props,
+                auth_value: b.auth_value.map(Secret::new),
+            })
         })
         .await?;
+    // Through the engine: a switch of the way to authenticate revokes the old tokens.
+    let (changed, report) = s.engine.change_account_connector(id, change).await?;
+    if !report.errors.is_empty() {
+        tracing::warn!(
+            account_connector = id,
+            "revocation failed: {}",
+            report.errors.join("; ")
+        );
+    }
     Ok(Json(changed))
 }
 

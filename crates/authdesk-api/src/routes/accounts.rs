@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use super::{properties, Paging, Property};
 use crate::error::{ApiError, ApiResult};
-use crate::guard::ApiJson;
+use crate::guard::{ApiJson, OptionalApiJson};
 use crate::AppState;
 
 type S = State<Arc<AppState>>;
@@ -55,10 +55,14 @@ pub struct UpdateAccount {
     pub parent_account_id: Option<String>,
 }
 
-#[derive(Deserialize, ToSchema)]
+/// Optional as a whole: Cyclr's "authenticate link" page shows the request without a
+/// `Content-Type`, and the body may be left out.
+#[derive(Deserialize, ToSchema, Default)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct SignInTokenRequest {
-    pub username: String,
+    /// The account user the token is for (created if new); without it, the token is for
+    /// the account with no account user.
+    pub username: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -256,17 +260,17 @@ pub async fn delete_account(State(s): S, Path(account_id): Path<String>) -> ApiR
 
 #[utoipa::path(post, path = "/v1.0/accounts/{account_id}/signintoken", tag = "Accounts", params(("account_id" = String, Path)),
     request_body = SignInTokenRequest,
-    responses((status = 200, body = SignInTokenView, description = "A single-use token valid 5 minutes; the user is created if new")))]
+    responses((status = 200, body = SignInTokenView, description = "A single-use token valid 5 minutes; the user is created if new (the body, and Username, may be left out)")))]
 pub async fn sign_in_token(
     State(s): S,
     Path(account_id): Path<String>,
     client: Option<axum::Extension<crate::guard::ApiClientCaller>>,
-    ApiJson(b): ApiJson<SignInTokenRequest>,
+    OptionalApiJson(b): OptionalApiJson<SignInTokenRequest>,
 ) -> ApiResult<Json<SignInTokenView>> {
     let issued_by = client.map(|axum::Extension(crate::guard::ApiClientCaller(id))| id);
     Ok(Json(
         s.db(move |desk| {
-            desk.create_sign_in_token_for(&account_id, &b.username, issued_by.as_deref())
+            desk.create_sign_in_token_for(&account_id, b.username.as_deref(), issued_by.as_deref())
         })
         .await?
         .into(),
@@ -290,8 +294,9 @@ pub async fn launch(
     let (account_name, account_description) = (b.account_name, b.account_description);
     let (account, installed) = s
         .db(move |desk| {
-            // Check everything that can be checked before creating anything.
-            let mut requests = Vec::new();
+            // Check everything that can be checked before writing anything; then the account
+            // and every install are written in one transaction.
+            let mut installs = Vec::new();
             for (i, c) in wanted.into_iter().enumerate() {
                 let connector = desk
                     .get_connector_by_name(&c.name, c.version.as_deref())
@@ -310,17 +315,6 @@ pub async fn launch(
                             i + 1
                         ),
                     })?;
-                let def = &connector.definition;
-                let method = match c.authentication_id.as_deref() {
-                    Some(a) => def
-                        .find_auth_method(a)
-                        .map_err(authdesk_core::Error::InvalidInput)?,
-                    None => def.auth_methods()[0],
-                };
-                let auth_value = c.auth_value.filter(|v| !v.is_empty()).map(Secret::new);
-                if let Some(v) = &auth_value {
-                    authdesk_core::AuthValue::parse(method.auth_type(), v)?;
-                }
                 let entry = |e: String| {
                     authdesk_core::Error::InvalidInput(format!(
                         "connector {} of the LAUNCH body ({}): {e}; nothing was created",
@@ -328,55 +322,34 @@ pub async fn launch(
                         c.name
                     ))
                 };
-                let props = properties(def, c.properties).map_err(|e| entry(e.message))?;
+                let props = properties(&connector.definition, c.properties)
+                    .map_err(|e| entry(e.message))?;
                 let request = InstallRequest {
                     name: c.name.clone(),
                     description: None,
                     authentication_id: c.authentication_id.clone(),
-                    auth_value,
+                    auth_value: c.auth_value.filter(|v| !v.is_empty()).map(Secret::new),
                     properties: props,
                     partner_integration: true,
                 };
-                // Every check an install makes, before anything is written.
-                desk.check_install(&connector.id.to_string(), &request)
+                let install = desk
+                    .prepare_install(&connector.id.to_string(), request)
                     .map_err(|e| match e {
                         authdesk_core::Error::InvalidInput(_)
                         | authdesk_core::Error::InvalidAuthValue { .. } => entry(e.to_string()),
                         other => other,
                     })?;
-                requests.push((connector.id.to_string(), request));
+                installs.push(install);
             }
-            let (account, created) = match desk.get_account(&account_id) {
-                Ok(a) => (a, false),
-                Err(authdesk_core::Error::NotFound { .. }) => (
-                    desk.create_account(NewAccount {
-                        id: Some(account_id.clone()),
-                        name: account_name.unwrap_or_else(|| account_id.clone()),
-                        description: account_description,
-                        ..Default::default()
-                    })?,
-                    true,
-                ),
-                Err(e) => return Err(e),
-            };
-            let mut installed = Vec::new();
-            for (connector, request) in requests {
-                match desk.install(&account.id, &connector, request) {
-                    Ok(ac) => installed.push(ac),
-                    Err(e) => {
-                        // Checked above, so only a store failure gets here: undo the rest
-                        // (nothing was sent anywhere, so nothing needs revoking).
-                        for ac in &installed {
-                            let _ = desk.delete_account_connector_taking(ac.id);
-                        }
-                        if created {
-                            let _ = desk.delete_account_taking(&account.id);
-                        }
-                        return Err(e);
-                    }
-                }
-            }
-            Ok((account, installed))
+            desk.launch(
+                NewAccount {
+                    id: Some(account_id.clone()),
+                    name: account_name.unwrap_or_else(|| account_id.clone()),
+                    description: account_description,
+                    ..Default::default()
+                },
+                installs,
+            )
         })
         .await?;
     Ok(Json(LaunchResult {

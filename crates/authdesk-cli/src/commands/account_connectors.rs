@@ -62,13 +62,24 @@ pub fn run(ctx: &Ctx, cmd: AccountConnectorsCmd) -> Result<()> {
         AccountConnectorsCmd::SetAuthentication {
             account_connector_id,
             authentication,
-        } => out.account_connector(&desk.change_account_connector(
-            account_connector_id,
-            authdesk_core::AccountConnectorChange {
-                authentication_id: Some(authentication),
-                ..Default::default()
-            },
-        )?),
+        } => {
+            // Through the engine: the tokens the old way held are revoked at its provider.
+            let runner = ctx.runner()?;
+            let (changed, report) = runner.run(runner.engine.change_account_connector(
+                account_connector_id,
+                authdesk_core::AccountConnectorChange {
+                    authentication_id: Some(authentication),
+                    ..Default::default()
+                },
+            ))?;
+            for r in &report.revoked {
+                eprintln!("revoked at the provider: {r}");
+            }
+            for e in &report.errors {
+                eprintln!("warning: revocation failed: {e}");
+            }
+            out.account_connector(&changed)
+        }
         AccountConnectorsCmd::List {
             account,
             status,

@@ -39,16 +39,33 @@ pub fn serve(
         });
         tokio::select! {
             r = server.wait() => r.map_err(anyhow::Error::from),
-            _ = tokio::signal::ctrl_c() => {
-                // Let refreshes in flight commit what the provider answered.
-                engine.settle(std::time::Duration::from_secs(30)).await;
+            signal = super::stop_requested() => {
+                // Let refreshes and code exchanges in flight commit what the provider answered.
+                let settled = engine.settle(std::time::Duration::from_secs(30)).await;
+                eprintln!(
+                    "Authdesk API stopped ({signal}){}",
+                    if settled {
+                        ""
+                    } else {
+                        "; a token request was still in flight after 30 s"
+                    }
+                );
                 Ok(())
             }
         }
     })
 }
 
-pub fn migrate(ctx: &Ctx, to: &str, key_file: Option<std::path::PathBuf>) -> Result<()> {
+pub fn migrate(ctx: &Ctx, to: Option<&str>, key_file: Option<std::path::PathBuf>) -> Result<()> {
+    let Some(to) = to.filter(|u| !u.trim().is_empty()) else {
+        return Err(authdesk_core::Error::InvalidInput(
+            "migrate needs the PostgreSQL database to fill: set AUTHDESK_MIGRATE_TO_URL to its \
+             URL (postgres://user:pass@host:port/db), which keeps the password out of the \
+             process list, or give --to URL"
+                .into(),
+        )
+        .into());
+    };
     let key = match key_file {
         Some(path) => authdesk_core::KeySource::File(path),
         None => authdesk_core::KeySource::Keychain,

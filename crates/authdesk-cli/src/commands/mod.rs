@@ -41,7 +41,7 @@ pub enum Outcome {
     ThirdPartyFailed,
 }
 
-/// Ctrl-C ended the command (exit status 130).
+/// Ctrl-C or SIGTERM ended the command (exit status 130).
 #[derive(Debug)]
 pub struct Interrupted;
 
@@ -60,8 +60,8 @@ pub struct Runner {
 }
 
 impl Runner {
-    /// Runs `fut`; on Ctrl-C, stops it but first lets a refresh in flight commit what the
-    /// provider answered (a rotated refresh token must not be lost), then fails.
+    /// Runs `fut`; on Ctrl-C or SIGTERM, stops it but first lets a refresh in flight commit
+    /// what the provider answered (a rotated refresh token must not be lost), then fails.
     pub fn run<T, E: Into<anyhow::Error>>(
         &self,
         fut: impl std::future::Future<Output = std::result::Result<T, E>>,
@@ -69,7 +69,7 @@ impl Runner {
         self.rt.block_on(async {
             tokio::select! {
                 r = fut => r.map_err(Into::into),
-                _ = tokio::signal::ctrl_c() => {
+                _ = stop_requested() => {
                     // A refresh in flight commits what the provider answered before we go.
                     self.engine.settle(std::time::Duration::from_secs(30)).await;
                     Err(Interrupted.into())
@@ -77,4 +77,21 @@ impl Runner {
             }
         })
     }
+}
+
+/// Resolves when the process is asked to stop: Ctrl-C (SIGINT) or, on Unix, SIGTERM (what
+/// systemd, Docker and Kubernetes send to stop a service). Answers the signal's name.
+pub async fn stop_requested() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            return tokio::select! {
+                _ = tokio::signal::ctrl_c() => "Ctrl-C",
+                _ = terminate.recv() => "SIGTERM",
+            };
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    "Ctrl-C"
 }

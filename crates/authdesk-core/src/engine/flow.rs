@@ -216,11 +216,14 @@ impl Engine {
         callback_url: &str,
         binding: Option<&Secret>,
     ) -> SignInOutcome {
-        // Its own task: a browser that goes away mid-exchange cannot lose the tokens.
+        // Its own task: a browser that goes away mid-exchange cannot lose the tokens; and
+        // counted, so a process asked to stop waits for it (`Engine::settle`).
         let engine = self.clone();
         let callback_url = callback_url.to_string();
         let binding = binding.cloned();
+        let counted = super::InFlight::new(self);
         let run = tokio::spawn(async move {
+            let _counted = counted;
             let mut web_return = None;
             let mut pending = None;
             let result = engine
@@ -372,6 +375,7 @@ impl Engine {
         .await
         {
             Ok(mut tokens) => {
+                super::test_pause("exchange:after_response").await;
                 tokens.captured = super::captured(&ctx, &tokens, Some(&callback));
                 // The user's new grant wins over whatever is stored (no expected version);
                 // the version bump makes any refresh in flight discard its result.

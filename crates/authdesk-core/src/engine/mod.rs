@@ -32,6 +32,7 @@ pub mod flow;
 pub mod http;
 pub mod methods;
 pub mod public_hosts;
+mod switch;
 pub mod tokens;
 
 use std::collections::{BTreeMap, HashMap};
@@ -111,7 +112,7 @@ pub struct Inner {
     idle: tokio::sync::Notify,
 }
 
-/// Counts a refresh task for [`Engine::settle`] while it lives.
+/// Counts a refresh or code exchange task for [`Engine::settle`] while it lives.
 struct InFlight(Engine);
 
 impl InFlight {
@@ -409,8 +410,9 @@ impl Engine {
         &self.desk
     }
 
-    /// Waits (up to `timeout`) until no refresh is in flight in this process, so a shell
-    /// that is asked to stop (Ctrl-C) lets a refresh commit what the provider answered.
+    /// Waits (up to `timeout`) until no refresh or code exchange is in flight in this
+    /// process, so a shell that is asked to stop (Ctrl-C, SIGTERM) lets it commit what the
+    /// provider answered.
     /// `true` when nothing is left in flight.
     pub async fn settle(&self, timeout: std::time::Duration) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
@@ -1347,16 +1349,22 @@ impl Engine {
             .await?;
         self.forget_prepared(id);
         let report = self.revoke_taken(revoker, taken).await;
-        if !report.errors.is_empty() {
-            let detail = format!("revocation failed: {}", report.errors.join("; "));
-            let _ = self
-                .db(move |desk| {
-                    desk.note_event(id, "revocation_failed", Some(&detail), None);
-                    Ok(())
-                })
-                .await;
-        }
+        self.note_revocation_failure(id, &report).await;
         Ok(report)
+    }
+
+    /// A failed revocation goes into the account connector's history.
+    async fn note_revocation_failure(&self, id: i64, report: &RevocationReport) {
+        if report.errors.is_empty() {
+            return;
+        }
+        let detail = format!("revocation failed: {}", report.errors.join("; "));
+        let _ = self
+            .db(move |desk| {
+                desk.note_event(id, "revocation_failed", Some(&detail), None);
+                Ok(())
+            })
+            .await;
     }
 
     /// Deletes the account connector, then revokes its tokens at the provider.

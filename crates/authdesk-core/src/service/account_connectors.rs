@@ -28,43 +28,31 @@ impl Authdesk {
         req: InstallRequest,
     ) -> Result<AccountConnector> {
         let account = self.get_account(account_id)?;
+        let install = self.prepare_install(connector, req)?;
+        let now = self.now();
+        let id = self
+            .store()?
+            .write(|tx| install.insert(tx, &account.id, now))?;
+        self.get_account_connector(id)
+    }
+
+    /// Every check [`Authdesk::install`] makes of `req`, nothing written: a batch (LAUNCH,
+    /// [`Authdesk::launch`]) prepares all its installs before writing them together.
+    pub fn prepare_install(&self, connector: &str, req: InstallRequest) -> Result<PreparedInstall> {
         let connector = self.get_connector(connector)?;
         let def = &connector.definition;
         let (name, description) = name_and_description(&req.name, req.description.as_deref())?;
         let method = install_method(def, &req)?;
         let input =
             self.check_credential_input(def, method, &req.properties, req.auth_value.as_ref())?;
-        let stored_method = (!method.is_default()).then(|| method.id.to_string());
-        let now = self.now();
-        let id = self.store()?.write(|tx| {
-            let id: i64 = tx.query_row(
-                "INSERT INTO account_connectors(account_id, connector_id, name, description, created_at, updated_at,
-                     authentication_method, partner_integration)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7) RETURNING id",
-                args![
-                    account.id,
-                    connector.id,
-                    name,
-                    description,
-                    ts(now),
-                    stored_method,
-                    req.partner_integration
-                ], |r| r.get(0))?;
-            input.write(tx, id, now)?;
-            Ok(id)
-        })?;
-        self.get_account_connector(id)
-    }
-
-    /// Every check [`Authdesk::install`] makes of `req`, without writing anything: a batch
-    /// (LAUNCH) checks all its installs before making the first.
-    pub fn check_install(&self, connector: &str, req: &InstallRequest) -> Result<()> {
-        let connector = self.get_connector(connector)?;
-        let def = &connector.definition;
-        name_and_description(&req.name, req.description.as_deref())?;
-        let method = install_method(def, req)?;
-        self.check_credential_input(def, method, &req.properties, req.auth_value.as_ref())?;
-        Ok(())
+        Ok(PreparedInstall {
+            connector_id: connector.id,
+            name,
+            description,
+            stored_method: (!method.is_default()).then(|| method.id.to_string()),
+            partner_integration: req.partner_integration,
+            input,
+        })
     }
 
     pub fn list_account_connectors(
@@ -412,7 +400,8 @@ impl Authdesk {
         properties: &[PropertyInput],
         auth_value: Option<&Secret>,
     ) -> Result<AccountConnector> {
-        self.change_account_connector(
+        // No switch of the way to authenticate, so nothing is taken.
+        self.change_account_connector_taking(
             id,
             AccountConnectorChange {
                 properties: properties.to_vec(),
@@ -420,17 +409,23 @@ impl Authdesk {
                 ..Default::default()
             },
         )
+        .map(|(ac, _)| ac)
     }
 
     /// Changes name, description, the way to authenticate, properties and/or the AuthValue
     /// in one transaction: everything is checked first, so bad input changes nothing (the
     /// API's `PUT /account/connectors/{Id}`). Switching the way to authenticate forgets the
-    /// stored credential unless an AuthValue for the new way comes with it.
-    pub fn change_account_connector(
+    /// stored credential (an AuthValue for the new way replaces it); the OAuth tokens so
+    /// forgotten are read in the same transaction and returned, for revocation
+    /// (`Engine::change_account_connector` revokes them).
+    pub fn change_account_connector_taking(
         &self,
         id: i64,
         change: AccountConnectorChange,
-    ) -> Result<AccountConnector> {
+    ) -> Result<(
+        AccountConnector,
+        Option<Result<crate::token_store::TakenTokens>>,
+    )> {
         let (ac, def) = self.account_connector_with_definition(id)?;
         let current = method_of(&def, &ac);
         let method = match change
@@ -457,7 +452,8 @@ impl Authdesk {
         let forget = switched && change.auth_value.is_none();
         let stored_method = (!method.is_default()).then(|| method.id.to_string());
         let now = self.now();
-        self.store()?.write(|tx| {
+        let forgotten = self.store()?.write(|tx| {
+            let forgotten = switched.then(|| crate::token_store::sealed_tokens_in(tx, id)).transpose()?;
             tx.execute(
                 "UPDATE account_connectors SET name = ?2, description = ?3, authentication_method = ?4
                  WHERE id = ?1",
@@ -466,9 +462,11 @@ impl Authdesk {
                 apply_auth_value(tx, None, id, &AuthValue::Empty, now)?;
             }
             input.write(tx, id, now)?;
-            touch(tx, id, &ts(now))
+            touch(tx, id, &ts(now))?;
+            Ok(forgotten)
         })?;
-        self.get_account_connector(id)
+        let taken = forgotten.map(|sealed| self.open_taken(id, sealed));
+        Ok((self.get_account_connector(id)?, taken))
     }
 
     pub fn set_sign_in_mode(&self, id: i64, mode: Option<SignInMode>) -> Result<AccountConnector> {
@@ -584,6 +582,40 @@ impl Authdesk {
 fn method_of<'a>(def: &'a ConnectorDefinition, ac: &AccountConnector) -> AuthMethod<'a> {
     def.auth_method(Some(&ac.authentication.method_id))
         .unwrap_or_else(|| def.auth_methods()[0])
+}
+
+/// An install checked against its connector ([`Authdesk::prepare_install`]), ready to be
+/// written into an account.
+pub struct PreparedInstall {
+    connector_id: i64,
+    name: String,
+    description: String,
+    stored_method: Option<String>,
+    partner_integration: bool,
+    input: CredentialInput,
+}
+
+impl PreparedInstall {
+    /// Inserts the account connector into `account_id` in `tx`; answers its Id.
+    pub(crate) fn insert(&self, tx: &Db<'_>, account_id: &str, now: DateTime<Utc>) -> Result<i64> {
+        let id: i64 = tx.query_row(
+            "INSERT INTO account_connectors(account_id, connector_id, name, description, created_at, updated_at,
+                 authentication_method, partner_integration)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7) RETURNING id",
+            args![
+                account_id,
+                self.connector_id,
+                self.name,
+                self.description,
+                ts(now),
+                self.stored_method,
+                self.partner_integration
+            ],
+            |r| r.get(0),
+        )?;
+        self.input.write(tx, id, now)?;
+        Ok(id)
+    }
 }
 
 /// Properties and an AuthValue checked against a definition, with the vault opened only if

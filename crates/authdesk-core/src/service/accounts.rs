@@ -8,39 +8,10 @@ use crate::error::{Error, Result};
 
 impl Authdesk {
     pub fn create_account(&self, new: NewAccount) -> Result<Account> {
-        let id = match new.id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            Some(given) => parse_guid(given)?,
-            None => uuid::Uuid::new_v4().to_string(),
-        };
-        let (name, description) = name_and_description(&new.name, new.description.as_deref())?;
-        let timezone = checked_timezone(new.timezone.as_deref().unwrap_or("UTC"))?;
-        let settings = self.checked_settings(new.settings, Some(&id))?;
+        let account = prepare_account(new)?;
         let now = self.now();
-        self.store()?.write(|tx| {
-            let n = tx.execute(
-                &format!(
-                    "INSERT INTO accounts(id, name, description, timezone, created_at, {SETTINGS_COLUMNS})
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT(id) DO NOTHING"
-                ),
-                args![
-                    id,
-                    name,
-                    description,
-                    timezone,
-                    ts(now),
-                    settings.step_data_success_retention_hours,
-                    settings.step_data_errored_retention_hours,
-                    settings.transaction_error_webhook_enabled,
-                    settings.transaction_error_webhook_url,
-                    settings.transaction_error_webhook_include_warnings,
-                    settings.parent_account_id,
-                ])?;
-            if n == 0 {
-                return Err(Error::AlreadyExists(format!("account {id} already exists")));
-            }
-            Ok(())
-        })?;
-        self.get_account(&id)
+        self.store()?.write(|tx| account.insert(tx, now))?;
+        self.get_account(&account.id)
     }
 
     pub fn list_accounts(&self) -> Result<Vec<Account>> {
@@ -194,27 +165,34 @@ impl Authdesk {
         )
     }
 
-    /// Updates an account's name, description or timezone.
+    /// Updates an account's name, description, timezone or settings. Read, checked and
+    /// written in one write transaction, so two updates at once cannot both link their
+    /// accounts below each other (a cycle of parents).
     pub fn update_account(&self, id: &str, update: AccountUpdate) -> Result<Account> {
-        let current = self.get_account(id)?;
-        // The same checks as at creation: nothing is changed unless every field is valid.
-        let (name, description) = name_and_description(
-            update.name.as_deref().unwrap_or(&current.name),
-            Some(
-                update
-                    .description
-                    .as_deref()
-                    .unwrap_or(&current.description),
-            ),
-        )?;
+        let id = parse_guid(id)?;
         // Checked when given (an account stored before names were checked keeps its own).
-        let timezone = match update.timezone.as_deref() {
-            Some(t) => checked_timezone(t)?,
-            None => current.timezone.clone(),
-        };
-        let given = self.checked_settings(update.settings, Some(&current.id))?;
-        let settings = given.or(current.settings);
+        let timezone = update
+            .timezone
+            .as_deref()
+            .map(checked_timezone)
+            .transpose()?;
+        let given = checked_settings(update.settings)?;
         self.store()?.write(|tx| {
+            let current = account_in(tx, &id)?.ok_or_else(|| Error::not_found("account", &id))?;
+            // The same checks as at creation: nothing is changed unless every field is valid.
+            let (name, description) = name_and_description(
+                update.name.as_deref().unwrap_or(&current.name),
+                Some(
+                    update
+                        .description
+                        .as_deref()
+                        .unwrap_or(&current.description),
+                ),
+            )?;
+            let timezone = timezone.unwrap_or(current.timezone);
+            let mut settings = given.or(current.settings);
+            settings.parent_account_id =
+                checked_parent(tx, settings.parent_account_id.take(), &id)?;
             tx.execute(
                 "UPDATE accounts SET name = ?2, description = ?3, timezone = ?4,
                      step_data_success_retention_hours = ?5, step_data_errored_retention_hours = ?6,
@@ -222,7 +200,7 @@ impl Authdesk {
                      transaction_error_webhook_include_warnings = ?9, parent_account_id = ?10
                  WHERE id = ?1",
                 args![
-                    current.id,
+                    id,
                     name,
                     description,
                     timezone,
@@ -236,92 +214,154 @@ impl Authdesk {
             )?;
             Ok(())
         })?;
-        self.get_account(&current.id)
+        self.get_account(&id)
     }
+}
 
-    /// Checks the Cyclr account settings: hours within reason, an absolute http(s) webhook
-    /// URL, a parent account that exists and is not the account itself.
-    fn checked_settings(
-        &self,
-        settings: AccountSettings,
-        account_id: Option<&str>,
-    ) -> Result<AccountSettings> {
-        for (field, hours) in [
-            (
-                "StepDataSuccessRetentionHours",
+/// A new account checked and ready to write; only its parent is checked in the write
+/// transaction (it must exist then, and not be below the account).
+pub(crate) struct PreparedAccount {
+    pub(crate) id: String,
+    name: String,
+    description: String,
+    timezone: String,
+    settings: AccountSettings,
+}
+
+pub(crate) fn prepare_account(new: NewAccount) -> Result<PreparedAccount> {
+    let id = match new.id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(given) => parse_guid(given)?,
+        None => uuid::Uuid::new_v4().to_string(),
+    };
+    let (name, description) = name_and_description(&new.name, new.description.as_deref())?;
+    Ok(PreparedAccount {
+        id,
+        name,
+        description,
+        timezone: checked_timezone(new.timezone.as_deref().unwrap_or("UTC"))?,
+        settings: checked_settings(new.settings)?,
+    })
+}
+
+impl PreparedAccount {
+    /// Inserts the account (`AlreadyExists` when its Id is taken).
+    pub(crate) fn insert(&self, tx: &Db<'_>, now: chrono::DateTime<chrono::Utc>) -> Result<()> {
+        let settings = &self.settings;
+        let parent = checked_parent(tx, settings.parent_account_id.clone(), &self.id)?;
+        let n = tx.execute(
+            &format!(
+                "INSERT INTO accounts(id, name, description, timezone, created_at, {SETTINGS_COLUMNS})
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT(id) DO NOTHING"
+            ),
+            args![
+                self.id,
+                self.name,
+                self.description,
+                self.timezone,
+                ts(now),
                 settings.step_data_success_retention_hours,
-            ),
-            (
-                "StepDataErroredRetentionHours",
                 settings.step_data_errored_retention_hours,
-            ),
-        ] {
-            if hours.is_some_and(|h| !(0..=1_000_000).contains(&h)) {
-                return Err(Error::InvalidInput(format!(
-                    "{field} must be a number of hours from 0 to 1000000"
-                )));
-            }
+                settings.transaction_error_webhook_enabled,
+                settings.transaction_error_webhook_url,
+                settings.transaction_error_webhook_include_warnings,
+                parent,
+            ],
+        )?;
+        if n == 0 {
+            return Err(Error::AlreadyExists(format!(
+                "account {} already exists",
+                self.id
+            )));
         }
-        let url = match settings
-            .transaction_error_webhook_url
-            .as_deref()
-            .map(str::trim)
-        {
-            None | Some("") => None,
-            Some(u) => {
-                let ok = u.len() <= 2048
-                    && url::Url::parse(u)
-                        .is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.has_host());
-                if !ok {
-                    return Err(Error::InvalidInput(
-                        "TransactionErrorWebhookUrl must be an absolute http(s) URL".into(),
-                    ));
-                }
-                Some(u.to_string())
-            }
-        };
-        let parent = match settings.parent_account_id.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(p) => {
-                let parent = self.get_account(p).map_err(|e| match e {
-                    Error::NotFound { .. } => Error::InvalidInput(
-                        "ParentAccountId names no account; create the parent account first".into(),
-                    ),
-                    other => other,
-                })?;
-                if Some(parent.id.as_str()) == account_id {
-                    return Err(Error::InvalidInput(
-                        "ParentAccountId cannot be the account itself".into(),
-                    ));
-                }
-                // No cycles: the account must not be an ancestor of its new parent.
-                if let Some(me) = account_id {
-                    let mut next = parent.settings.parent_account_id.clone();
-                    for _ in 0..10_000 {
-                        let Some(ancestor) = next else { break };
-                        if ancestor.as_str() == me {
-                            return Err(Error::InvalidInput(format!(
-                                "ParentAccountId {} is below this account (its parent, or a \
-                                 parent's parent...): accounts cannot form a cycle",
-                                parent.id
-                            )));
-                        }
-                        next = match self.get_account(&ancestor) {
-                            Ok(a) => a.settings.parent_account_id,
-                            Err(Error::NotFound { .. }) => None,
-                            Err(e) => return Err(e),
-                        };
-                    }
-                }
-                Some(parent.id)
-            }
-        };
-        Ok(AccountSettings {
-            transaction_error_webhook_url: url,
-            parent_account_id: parent,
-            ..settings
-        })
+        Ok(())
     }
+}
+
+/// The account `id` as `tx` sees it.
+pub(crate) fn account_in(tx: &Db<'_>, id: &str) -> Result<Option<Account>> {
+    tx.query_opt(
+        &format!("{ACCOUNT_SELECT} WHERE id = ?1"),
+        args![id],
+        account_from_row,
+    )
+}
+
+/// `parent` for the account `me`, checked in the write transaction that links them: it
+/// exists, it is not `me`, and `me` is not above it (no cycles).
+fn checked_parent(tx: &Db<'_>, parent: Option<String>, me: &str) -> Result<Option<String>> {
+    let Some(parent) = parent else {
+        return Ok(None);
+    };
+    if parent == me {
+        return Err(Error::InvalidInput(
+            "ParentAccountId cannot be the account itself".into(),
+        ));
+    }
+    let Some(found) = account_in(tx, &parent)? else {
+        return Err(Error::InvalidInput(
+            "ParentAccountId names no account; create the parent account first".into(),
+        ));
+    };
+    let mut next = found.settings.parent_account_id;
+    for _ in 0..10_000 {
+        let Some(ancestor) = next else { break };
+        if ancestor == me {
+            return Err(Error::InvalidInput(format!(
+                "ParentAccountId {parent} is below this account (its parent, or a parent's \
+                 parent...): accounts cannot form a cycle"
+            )));
+        }
+        next = account_in(tx, &ancestor)?.and_then(|a| a.settings.parent_account_id);
+    }
+    Ok(Some(parent))
+}
+
+/// Checks the Cyclr account settings: hours within reason, an absolute http(s) webhook
+/// URL, a parent account Id that is a GUID (that it exists is checked when writing).
+fn checked_settings(settings: AccountSettings) -> Result<AccountSettings> {
+    for (field, hours) in [
+        (
+            "StepDataSuccessRetentionHours",
+            settings.step_data_success_retention_hours,
+        ),
+        (
+            "StepDataErroredRetentionHours",
+            settings.step_data_errored_retention_hours,
+        ),
+    ] {
+        if hours.is_some_and(|h| !(0..=1_000_000).contains(&h)) {
+            return Err(Error::InvalidInput(format!(
+                "{field} must be a number of hours from 0 to 1000000"
+            )));
+        }
+    }
+    let url = match settings
+        .transaction_error_webhook_url
+        .as_deref()
+        .map(str::trim)
+    {
+        None | Some("") => None,
+        Some(u) => {
+            let ok = u.len() <= 2048
+                && url::Url::parse(u)
+                    .is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.has_host());
+            if !ok {
+                return Err(Error::InvalidInput(
+                    "TransactionErrorWebhookUrl must be an absolute http(s) URL".into(),
+                ));
+            }
+            Some(u.to_string())
+        }
+    };
+    let parent = match settings.parent_account_id.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(p) => Some(parse_guid(p)?),
+    };
+    Ok(AccountSettings {
+        transaction_error_webhook_url: url,
+        parent_account_id: parent,
+        ..settings
+    })
 }
 
 const ACCOUNT_SELECT: &str = "SELECT id, name, description, timezone, created_at,

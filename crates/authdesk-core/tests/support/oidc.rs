@@ -105,6 +105,23 @@ impl OidcServer {
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("/__test/stats gave {body:?}: {e}"))
     }
 
+    /// The HTTP status of a refresh with `refresh_token` by the client `(id, secret)`
+    /// (400: the provider no longer honours it, say after a revocation).
+    pub async fn refresh_status(&self, (id, secret): (&str, &str), refresh_token: &str) -> u16 {
+        reqwest::Client::new()
+            .post(format!("{}/token", self.issuer))
+            .basic_auth(id, Some(secret))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+            ])
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {}/token: {e}", self.issuer))
+            .status()
+            .as_u16()
+    }
+
     pub async fn reset_stats(&self) {
         let url = format!("{}/__test/reset", self.issuer);
         let response = reqwest::Client::new().post(&url).send().await;
@@ -212,6 +229,11 @@ fn excerpt(html: &str) -> String {
     let body = html.find("<body").map_or(html, |at| &html[at..]);
     body.chars().take(800).collect()
 }
+
+/// A second way into the test provider (`[[auth_methods]]` `api-token`: an API key in
+/// `X-Key`), to append to its definition: switching ways revokes the OAuth tokens.
+pub const API_TOKEN_WAY: &str = "\n[[auth_methods]]\nid = \"api-token\"\nname = \"API token\"\n\
+     [auth_methods.auth]\ntype = \"api_key\"\nplacement = \"header\"\nname = \"X-Key\"\n";
 
 /// `tests/oidc/test-provider.toml` for the server at `issuer`: a connector definition
 /// shared by the tests that need one (Rust and the browser end-to-end test).

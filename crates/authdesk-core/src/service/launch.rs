@@ -1,0 +1,37 @@
+//! Cyclr's LAUNCH: an account, created when it does not exist yet, and the partner's
+//! connectors installed into it, all in one write transaction.
+
+use super::account_connectors::PreparedInstall;
+use super::accounts::{account_in, prepare_account};
+use super::Authdesk;
+use crate::domain::{Account, AccountConnector, NewAccount};
+use crate::error::Result;
+
+impl Authdesk {
+    /// Installs `installs` (prepared: every check made) into the account `account.id`,
+    /// creating it from `account` when it does not exist, in one write transaction: a
+    /// failure leaves neither the new account nor any of the account connectors, and no
+    /// other writer sees half of it. Answers the account and the account connectors.
+    pub fn launch(
+        &self,
+        account: NewAccount,
+        installs: Vec<PreparedInstall>,
+    ) -> Result<(Account, Vec<AccountConnector>)> {
+        let account = prepare_account(account)?;
+        let now = self.now();
+        let ids = self.store()?.write(|tx| {
+            if account_in(tx, &account.id)?.is_none() {
+                account.insert(tx, now)?;
+            }
+            installs
+                .iter()
+                .map(|install| install.insert(tx, &account.id, now))
+                .collect::<Result<Vec<i64>>>()
+        })?;
+        let installed = ids
+            .into_iter()
+            .map(|id| self.get_account_connector(id))
+            .collect::<Result<_>>()?;
+        Ok((self.get_account(&account.id)?, installed))
+    }
+}
