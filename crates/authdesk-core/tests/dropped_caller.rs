@@ -12,7 +12,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use authdesk_core::{Authdesk, Engine, EngineConfig, InstallRequest, NewAccount, Secret};
+use authdesk_core::{Authdesk, Engine, EngineConfig, Secret};
 use support::oidc::{sign_in, OidcOptions, OidcServer};
 
 const REDIRECT: &str = "https://app.example.com/callback";
@@ -38,34 +38,7 @@ impl Setup {
         let dir = tempfile::tempdir().unwrap();
         let desk = support::desk_with_key_file(dir.path(), Arc::new(chrono::Utc::now));
         let engine = Engine::new(desk.clone(), EngineConfig::default()).unwrap();
-        desk.add_connector(
-            "test",
-            &support::oidc::test_provider_definition(&server.issuer),
-            false,
-        )
-        .unwrap();
-        let account = desk
-            .create_account(NewAccount {
-                name: "Dropped".into(),
-                ..Default::default()
-            })
-            .unwrap()
-            .id;
-        let id = desk
-            .install(
-                &account,
-                "test-provider",
-                InstallRequest {
-                    name: "t".into(),
-                    ..Default::default()
-                },
-            )
-            .unwrap()
-            .id;
-        desk.set_property(id, "ClientId", &Secret::new("authdesk-web"))
-            .unwrap();
-        desk.set_property(id, "ClientSecret", &Secret::new("authdesk-web-secret"))
-            .unwrap();
+        let id = support::oidc::installed(&desk, &server.issuer);
         Setup {
             server,
             dir,

@@ -265,20 +265,7 @@ async fn a_property_host_that_resolves_to_this_machine_gets_nothing() {
         .add_connector("hosted.toml", &hosted_definition(""), false)
         .unwrap();
     for host in ["api.rebound.example", "metadata.rebound.example"] {
-        let id = s
-            .desk
-            .install(
-                &s.account,
-                "hosted",
-                InstallRequest {
-                    name: host.into(),
-                    auth_value: Some(Secret::new("sk_live_KEEP_ME_HOME")),
-                    properties: vec![property("ApiHost", host)],
-                    ..Default::default()
-                },
-            )
-            .unwrap()
-            .id;
+        let id = install_hosted(&s, host);
         let e = s
             .engine
             .call_method(id, "me", &Default::default())
@@ -344,6 +331,48 @@ path = "/me"
     )
 }
 
+impl FakeRebindingDns {
+    fn new(answers: Vec<Option<IpAddr>>) -> Arc<FakeRebindingDns> {
+        Arc::new(FakeRebindingDns {
+            answers,
+            asked: AtomicUsize::new(0),
+        })
+    }
+}
+
+/// An engine whose lookups `dns` answers, and an account connector of the hosted API at
+/// `host` (on `port`) holding an API key.
+fn hosted_with_dns(
+    dns: &Arc<FakeRebindingDns>,
+    port: u16,
+    host: &str,
+) -> (support::EngineSetup, i64) {
+    let mut config = EngineConfig::default();
+    config.http.dns = Some(dns.clone());
+    let s = support::engine_setup(config, "Hosted");
+    let def = hosted_definition(&format!(":{port}"));
+    s.desk.add_connector("hosted.toml", &def, false).unwrap();
+    let id = install_hosted(&s, host);
+    (s, id)
+}
+
+/// An account connector of the hosted API at `host`, holding an API key.
+fn install_hosted(s: &support::EngineSetup, host: &str) -> i64 {
+    s.desk
+        .install(
+            &s.account,
+            "hosted",
+            InstallRequest {
+                name: host.into(),
+                auth_value: Some(Secret::new("sk_live_KEEP_ME_HOME")),
+                properties: vec![property("ApiHost", host)],
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .id
+}
+
 /// A listener on this machine that counts the connections it accepts.
 async fn counting_listener() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -369,29 +398,8 @@ async fn a_rebinding_name_never_reaches_this_machine() {
     // A public address never connected to: each call asks exactly twice (check, connect).
     let public = Some("93.184.216.34".parse().unwrap());
     for answers in [vec![None, loopback], vec![public, loopback]] {
-        let dns = Arc::new(FakeRebindingDns {
-            answers,
-            asked: AtomicUsize::new(0),
-        });
-        let mut config = EngineConfig::default();
-        config.http.dns = Some(dns.clone());
-        let s = support::engine_setup(config, "Rebinding");
-        let def = hosted_definition(&format!(":{}", addr.port()));
-        s.desk.add_connector("hosted.toml", &def, false).unwrap();
-        let id = s
-            .desk
-            .install(
-                &s.account,
-                "hosted",
-                InstallRequest {
-                    name: "rebound".into(),
-                    auth_value: Some(Secret::new("sk_live_KEEP_ME_HOME")),
-                    properties: vec![property("ApiHost", "api.rebound.example")],
-                    ..Default::default()
-                },
-            )
-            .unwrap()
-            .id;
+        let dns = FakeRebindingDns::new(answers);
+        let (s, id) = hosted_with_dns(&dns, addr.port(), "api.rebound.example");
         let e = s
             .engine
             .call_method(id, "me", &Default::default())
@@ -420,10 +428,7 @@ async fn a_rebinding_name_never_reaches_this_machine() {
 /// fails the same way: `public_hosts::LOOKUP_TIMEOUT`).
 #[tokio::test]
 async fn a_lookup_that_fails_is_a_refusal() {
-    let dns = Arc::new(FakeRebindingDns {
-        answers: vec![None],
-        asked: AtomicUsize::new(0),
-    });
+    let dns = FakeRebindingDns::new(vec![None]);
     let mut config = EngineConfig::default();
     config.http.dns = Some(dns.clone());
     let resolver = authdesk_core::engine::public_hosts::public_only(&config.http);
@@ -441,29 +446,8 @@ async fn a_lookup_that_fails_is_a_refusal() {
 #[tokio::test]
 async fn another_accounts_connector_is_not_found_before_anything_is_done() {
     let (addr, hits) = counting_listener().await;
-    let dns = Arc::new(FakeRebindingDns {
-        answers: vec![Some(addr.ip())],
-        asked: AtomicUsize::new(0),
-    });
-    let mut config = EngineConfig::default();
-    config.http.dns = Some(dns.clone());
-    let s = support::engine_setup(config, "Owner");
-    let def = hosted_definition(&format!(":{}", addr.port()));
-    s.desk.add_connector("hosted.toml", &def, false).unwrap();
-    let theirs = s
-        .desk
-        .install(
-            &s.account,
-            "hosted",
-            InstallRequest {
-                name: "theirs".into(),
-                auth_value: Some(Secret::new("sk_live_KEEP_ME_HOME")),
-                properties: vec![property("ApiHost", "api.tenant-secret-host.example")],
-                ..Default::default()
-            },
-        )
-        .unwrap()
-        .id;
+    let dns = FakeRebindingDns::new(vec![Some(addr.ip())]);
+    let (s, theirs) = hosted_with_dns(&dns, addr.port(), "api.tenant-secret-host.example");
     let other = s
         .desk
         .create_account(NewAccount {

@@ -241,20 +241,15 @@ pub fn test_provider_definition(issuer: &str) -> String {
     include_str!("../../../../tests/oidc/test-provider.toml").replace("@ISSUER@", issuer)
 }
 
-/// An account connector of the test provider on `desk`, signed in through `engine` as
-/// "frank", then given back its own tokens as an AuthValue that expired long ago, so the
-/// next use refreshes. Returns its Id.
-pub async fn signed_in_and_expired(
-    desk: &std::sync::Arc<authdesk_core::Authdesk>,
-    engine: &authdesk_core::Engine,
-    issuer: &str,
-) -> i64 {
+/// An account connector of the test provider on `desk`, with its own client (the web one),
+/// not signed in. Returns its Id.
+pub fn installed(desk: &authdesk_core::Authdesk, issuer: &str) -> i64 {
     use authdesk_core::{InstallRequest, NewAccount, Secret};
     desk.add_connector("test", &test_provider_definition(issuer), false)
         .unwrap();
     let account = desk
         .create_account(NewAccount {
-            name: "Expired".into(),
+            name: "Test provider's customer".into(),
             ..Default::default()
         })
         .unwrap()
@@ -274,6 +269,18 @@ pub async fn signed_in_and_expired(
         .unwrap();
     desk.set_property(id, "ClientSecret", &Secret::new("authdesk-web-secret"))
         .unwrap();
+    id
+}
+
+/// An account connector of the test provider on `desk`, signed in through `engine` as
+/// "frank", then given back its own tokens as an AuthValue that expired long ago, so the
+/// next use refreshes. Returns its Id.
+pub async fn signed_in_and_expired(
+    desk: &std::sync::Arc<authdesk_core::Authdesk>,
+    engine: &authdesk_core::Engine,
+    issuer: &str,
+) -> i64 {
+    let id = installed(desk, issuer);
     let start = engine
         .begin_sign_in(id, "https://app.example.com/callback")
         .await
