@@ -431,7 +431,7 @@ async fn a_lookup_that_fails_is_a_refusal() {
     let dns = FakeRebindingDns::new(vec![None]);
     let mut config = EngineConfig::default();
     config.http.dns = Some(dns.clone());
-    let resolver = authdesk_core::engine::public_hosts::public_only(&config.http);
+    let resolver = authdesk_core::engine::public_hosts::public_only(config.http.lookup());
     let name: reqwest::dns::Name = "api.rebound.example".parse().unwrap();
     let e = match reqwest::dns::Resolve::resolve(&*resolver, name).await {
         Ok(_) => panic!("a failed lookup resolved"),

@@ -26,6 +26,16 @@ pub struct HttpConfig {
     pub dns: Option<std::sync::Arc<dyn super::public_hosts::DnsLookup>>,
 }
 
+impl HttpConfig {
+    /// How the guarded clients and the property-host check look names up.
+    pub fn lookup(&self) -> public_hosts::Lookup {
+        public_hosts::Lookup {
+            pinned: self.resolve.clone(),
+            dns: self.dns.clone(),
+        }
+    }
+}
+
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
@@ -69,7 +79,7 @@ impl HttpClients {
             if guarded {
                 // Pinned names too go through the resolver (reqwest's own overrides would
                 // bypass it).
-                builder = builder.dns_resolver(public_hosts::public_only(config));
+                builder = builder.dns_resolver(public_hosts::public_only(config.lookup()));
             } else {
                 for (name, addr) in &config.resolve {
                     builder = builder.resolve(name, *addr);

@@ -456,7 +456,7 @@ impl Engine {
     /// not resolve is left to the request, which will fail.
     async fn check_property_hosts(&self, ctx: &Context) -> Result<()> {
         for host in &ctx.hosts {
-            let addresses = public_hosts::addresses_of(&self.config.http, host)
+            let addresses = public_hosts::addresses_of(&self.config.http.lookup(), host)
                 .await
                 .unwrap_or_default();
             if let Some(ip) = addresses

@@ -12,8 +12,6 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::http::HttpConfig;
-
 /// How long a lookup may take before it counts as a refusal.
 pub const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -46,11 +44,19 @@ impl DnsLookup for SystemDns {
     }
 }
 
-/// The addresses `host` resolves to: the pinned ones ([`HttpConfig::resolve`]), else the
-/// configured lookup, within [`LOOKUP_TIMEOUT`].
-pub async fn addresses_of(config: &HttpConfig, host: &str) -> std::io::Result<Vec<IpAddr>> {
+/// How names are looked up: names pinned to addresses (as `curl --resolve` pins them), then
+/// `dns` (`None`: the system's resolver).
+#[derive(Debug, Clone, Default)]
+pub struct Lookup {
+    pub pinned: Vec<(String, SocketAddr)>,
+    pub dns: Option<Arc<dyn DnsLookup>>,
+}
+
+/// The addresses `host` resolves to: the pinned ones, else the lookup's resolver, within
+/// [`LOOKUP_TIMEOUT`].
+pub async fn addresses_of(config: &Lookup, host: &str) -> std::io::Result<Vec<IpAddr>> {
     let pinned: Vec<IpAddr> = config
-        .resolve
+        .pinned
         .iter()
         .filter(|(name, _)| name.eq_ignore_ascii_case(host))
         .map(|(_, addr)| addr.ip())
@@ -127,12 +133,12 @@ fn is_public_v6(v6: Ipv6Addr) -> bool {
 /// non-public address is refused whole, and so is a lookup that fails or times out.
 #[derive(Debug)]
 pub struct PublicOnly {
-    pub config: HttpConfig,
+    pub lookup: Lookup,
 }
 
 impl reqwest::dns::Resolve for PublicOnly {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let config = self.config.clone();
+        let config = self.lookup.clone();
         Box::pin(async move {
             let host = name.as_str().to_string();
             let refused = |why: String| -> Box<dyn std::error::Error + Send + Sync> {
@@ -161,10 +167,8 @@ impl reqwest::dns::Resolve for PublicOnly {
 }
 
 /// A resolver handle for [`reqwest::ClientBuilder::dns_resolver`].
-pub fn public_only(config: &HttpConfig) -> Arc<PublicOnly> {
-    Arc::new(PublicOnly {
-        config: config.clone(),
-    })
+pub fn public_only(lookup: Lookup) -> Arc<PublicOnly> {
+    Arc::new(PublicOnly { lookup })
 }
 
 #[cfg(test)]
