@@ -617,12 +617,12 @@ impl ConnectorDefinition {
 
     /// Cyclr's integer `Id` of a method: stable for this connector and method id.
     pub fn method_number(&self, m: &MethodDefinition) -> i64 {
-        crate::domain::stable_id(&self.id, "method", &m.id)
+        stable_id(&self.id, "method", &m.id)
     }
 
     /// Cyclr's integer `Id` of a method parameter (the keys of a call's `Parameters`).
     pub fn parameter_number(&self, m: &MethodDefinition, name: &str) -> i64 {
-        crate::domain::stable_id(&self.id, &format!("parameter:{}", m.id), name)
+        stable_id(&self.id, &format!("parameter:{}", m.id), name)
     }
 
     pub fn property(&self, name: &str) -> Option<&PropertyDefinition> {
@@ -798,6 +798,15 @@ pub fn is_well_known_secret_name(name: &str) -> bool {
     ]
     .iter()
     .any(|needle| lower.contains(needle))
+}
+
+/// A stable positive integer for a connector-scoped name (Cyclr's integer Ids of
+/// parameters and methods): the same everywhere, for as long as the name is the same.
+pub fn stable_id(connector_slug: &str, kind: &str, name: &str) -> i64 {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("{connector_slug}\0{kind}\0{name}").as_bytes());
+    let n = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]) & 0x7fff_ffff;
+    i64::from(n.max(1))
 }
 
 #[cfg(test)]

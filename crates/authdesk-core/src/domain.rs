@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+pub use crate::definition::stable_id;
 use crate::definition::{AuthDefinition, AuthMethod, ConnectorDefinition, SignInMode};
 use crate::secret::Secret;
 
@@ -417,15 +418,6 @@ pub struct AccountConnectorChange {
     pub authentication_id: Option<String>,
     pub properties: Vec<PropertyInput>,
     pub auth_value: Option<Secret>,
-}
-
-/// A stable positive integer for a connector-scoped name (Cyclr's integer Ids of
-/// parameters and methods): the same everywhere, for as long as the name is the same.
-pub fn stable_id(connector_slug: &str, kind: &str, name: &str) -> i64 {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(format!("{connector_slug}\0{kind}\0{name}").as_bytes());
-    let n = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]) & 0x7fff_ffff;
-    i64::from(n.max(1))
 }
 
 /// Cyclr's view of one way to authenticate.

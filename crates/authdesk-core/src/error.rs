@@ -1,7 +1,11 @@
 //! The one error type of the core. Variants are what a caller can act on; messages say
 //! what happened and what to do. No variant ever carries a secret value.
 
+mod database;
+
 use std::path::PathBuf;
+
+pub use database::DbError;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -134,7 +138,7 @@ pub enum Error {
     Http { what: String, message: String },
 
     #[error("database error: {0}")]
-    Database(crate::store::sql::DbError),
+    Database(DbError),
 
     /// The database cannot be reached now (a team server's PostgreSQL is down or
     /// restarting); the detail names no password.

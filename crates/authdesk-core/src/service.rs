@@ -330,6 +330,28 @@ fn name_and_description(name: &str, description: Option<&str>) -> Result<(String
     ))
 }
 
+/// A secret value as given: within the size limit, no control characters, not blank.
+fn check_secret_value(field: &str, value: &Secret) -> Result<()> {
+    if value.len() > MAX_PROPERTY_VALUE {
+        return Err(Error::InvalidInput(format!(
+            "`{field}` is {} bytes; the limit is {MAX_PROPERTY_VALUE}",
+            value.len()
+        )));
+    }
+    if value.expose().chars().any(char::is_control) {
+        return Err(Error::InvalidInput(format!(
+            "`{field}` contains control characters (a stray newline?); the value was not saved"
+        )));
+    }
+    // Only spaces is a paste gone wrong, never a secret.
+    if value.expose().trim().is_empty() {
+        return Err(Error::InvalidInput(format!(
+            "`{field}` is blank; give the value (to remove a property, remove it instead)"
+        )));
+    }
+    Ok(())
+}
+
 fn checked_text(field: &str, value: &str, max: usize, required: bool) -> Result<String> {
     let v = value.trim();
     if required && v.is_empty() {

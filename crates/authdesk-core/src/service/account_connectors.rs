@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 
 use super::library::find_connector;
 use super::{
-    checked_text, fields, like_pattern, name_and_description, parse_ts, ts, Authdesk,
-    MAX_PROPERTY_VALUE, T_PROPERTIES, T_SECRETS,
+    check_secret_value, checked_text, fields, like_pattern, name_and_description, parse_ts, ts,
+    Authdesk, MAX_PROPERTY_VALUE, T_PROPERTIES, T_SECRETS,
 };
 use crate::authvalue::AuthValue;
 use crate::definition::{AuthMethod, ConnectorDefinition, SignInMode};
@@ -999,27 +999,6 @@ fn check_declared(def: &ConnectorDefinition, name: &str) -> Result<()> {
         ),
         None => format!("connector `{}` has no property `{name}`: {valid}", def.id),
     }))
-}
-
-pub(super) fn check_secret_value(field: &str, value: &Secret) -> Result<()> {
-    if value.len() > MAX_PROPERTY_VALUE {
-        return Err(Error::InvalidInput(format!(
-            "`{field}` is {} bytes; the limit is {MAX_PROPERTY_VALUE}",
-            value.len()
-        )));
-    }
-    if value.expose().chars().any(char::is_control) {
-        return Err(Error::InvalidInput(format!(
-            "`{field}` contains control characters (a stray newline?); the value was not saved"
-        )));
-    }
-    // Only spaces is a paste gone wrong, never a secret.
-    if value.expose().trim().is_empty() {
-        return Err(Error::InvalidInput(format!(
-            "`{field}` is blank; give the value (to remove a property, remove it instead)"
-        )));
-    }
-    Ok(())
 }
 
 pub(crate) fn write_property(

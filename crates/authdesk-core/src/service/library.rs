@@ -7,8 +7,9 @@ use crate::store::{args, Db, Row};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use super::account_connectors::check_secret_value;
-use super::{checked_text, hex, ts, Authdesk, MAX_NAME, META_CATALOG, T_CONNECTORS};
+use super::{
+    check_secret_value, checked_text, hex, ts, Authdesk, MAX_NAME, META_CATALOG, T_CONNECTORS,
+};
 use crate::definition::form::OAuthConnectorForm;
 use crate::definition::{catalog, ConnectorDefinition};
 use crate::domain::*;
