@@ -25,8 +25,22 @@ use authdesk_core::Engine;
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, WebviewUrl, WebviewWindowBuilder, WindowEvent};
 
-use crate::commands::account_connectors::ConnectStarted;
 use crate::commands::{CommandError, Shell};
+
+/// How a sign-in started, for the window.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ConnectStarted {
+    /// "webview" or "system_browser".
+    pub(crate) mode: &'static str,
+    pub(crate) redirect_uri: String,
+    /// The system browser's sign-in page, for the user to copy into another browser when
+    /// the default one is not the right one (no secret: a one-time `state`, a PKCE
+    /// challenge).
+    pub(crate) sign_in_url: Option<String>,
+    /// Why no browser could be opened (the sign-in still waits: the link can be copied).
+    pub(crate) browser_problem: Option<String>,
+}
 
 /// The account connector property that overrides the redirect URI used in the webview
 /// (e.g. an https URI registered for the partner's own app); it is intercepted anyway.

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use tauri::AppHandle;
 
 use super::{R, S};
-use crate::signin;
+use crate::signin::{self, ConnectStarted};
 
 #[tauri::command]
 pub async fn account_connector(shell: S<'_>, id: i64) -> R<AccountConnector> {
@@ -127,20 +127,6 @@ pub async fn set_sign_in_mode(shell: S<'_>, id: i64, mode: String) -> R<AccountC
         _ => None,
     };
     shell.db(move |desk| desk.set_sign_in_mode(id, mode)).await
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ConnectStarted {
-    /// "webview" or "system_browser".
-    pub(crate) mode: &'static str,
-    pub(crate) redirect_uri: String,
-    /// The system browser's sign-in page, for the user to copy into another browser when
-    /// the default one is not the right one (no secret: a one-time `state`, a PKCE
-    /// challenge).
-    pub(crate) sign_in_url: Option<String>,
-    /// Why no browser could be opened (the sign-in still waits: the link can be copied).
-    pub(crate) browser_problem: Option<String>,
 }
 
 /// Starts a sign-in: an isolated webview window whose redirect is intercepted, or the system
