@@ -8,6 +8,7 @@ pub mod api_clients;
 pub mod authvalue;
 pub mod credentials;
 pub mod definition;
+pub mod desk;
 pub mod domain;
 pub mod engine;
 pub mod error;

@@ -29,7 +29,7 @@ use sha2::{Digest, Sha256};
 use crate::domain::AuthStatus;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
-use crate::service::{fields, parse_ts, ts, Authdesk, T_SECRETS};
+use crate::desk::{fields, parse_ts, ts, Authdesk, T_SECRETS};
 use crate::vault::{SealedAt, Vault};
 
 const T_PENDING: &str = "pending_authorizations";
@@ -361,7 +361,7 @@ impl Authdesk {
                 return Err(Error::not_found("account connector", id));
             }
             for p in &tokens.captured {
-                crate::service::write_property(tx, Some(&vault), id, &p.name, &p.value, p.secret)?;
+                crate::desk::write_property(tx, Some(&vault), id, &p.name, &p.value, p.secret)?;
             }
             if let Some(e) = &expected {
                 release_lease_in(tx, id, e.lease_holder)?;

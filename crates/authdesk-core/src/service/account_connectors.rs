@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use super::library::find_connector;
 use super::{
     check_secret_value, checked_text, fields, like_pattern, name_and_description, parse_ts, ts,
-    Authdesk, MAX_PROPERTY_VALUE, T_PROPERTIES, T_SECRETS,
+    write_property, Authdesk, MAX_PROPERTY_VALUE, T_PROPERTIES, T_SECRETS,
 };
 use crate::authvalue::AuthValue;
 use crate::definition::{AuthMethod, ConnectorDefinition, SignInMode};
@@ -999,41 +999,6 @@ fn check_declared(def: &ConnectorDefinition, name: &str) -> Result<()> {
         ),
         None => format!("connector `{}` has no property `{name}`: {valid}", def.id),
     }))
-}
-
-pub(crate) fn write_property(
-    tx: &Db<'_>,
-    vault: Option<&Vault>,
-    id: i64,
-    name: &str,
-    value: &Secret,
-    secret: bool,
-) -> Result<()> {
-    let (plain, sealed) = if secret {
-        let vault = vault.expect("caller opens the vault for secret properties");
-        let row = id.to_string();
-        (
-            None,
-            Some(vault.seal(
-                SealedAt {
-                    table: T_PROPERTIES,
-                    row: &row,
-                    field: name,
-                },
-                value,
-            )),
-        )
-    } else {
-        (Some(value.expose().to_string()), None)
-    };
-    tx.execute(
-        "INSERT INTO account_connector_properties(account_connector_id, name, value, sealed_value)
-         VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT(account_connector_id, name) DO UPDATE SET value = excluded.value,
-             sealed_value = excluded.sealed_value",
-        args![id, name, plain, sealed],
-    )?;
-    Ok(())
 }
 
 /// Replaces all credentials of an account connector with `value`, and sets its status.

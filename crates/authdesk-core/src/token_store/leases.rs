@@ -20,7 +20,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::LeaseOutcome;
 use crate::error::Result;
-use crate::service::{parse_ts, ts, Authdesk};
+use crate::desk::{parse_ts, ts, Authdesk};
 use crate::store::{args, Db};
 
 impl Authdesk {
