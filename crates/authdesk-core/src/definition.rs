@@ -17,11 +17,19 @@ use sha2::Digest;
 
 use crate::error::Result;
 
+mod auth;
 pub mod catalog;
 pub mod form;
 pub mod template;
 mod validate;
 
+pub use auth::api_key::{ApiKeyDefinition, ApiKeyPlacement};
+pub use auth::oauth2::{
+    CaptureFrom, CaptureSource, ClientAuth, OAuth2Definition, OAuth2Grant, SignInMode,
+};
+pub use auth::{
+    AuthDefinition, AuthMethod, AuthMethodDefinition, AuthType, Endpoint, DEFAULT_AUTH_ID,
+};
 pub use template::{placeholders, SlotKind, SlotValues, TemplateError, UrlTemplate};
 
 /// Largest definition file we accept (a definition is a few KiB; this stops accidents).
@@ -94,291 +102,6 @@ pub(crate) struct AuthEndpoints {
     pub token: Option<UrlTemplate>,
     pub revoke: Option<UrlTemplate>,
     pub issuer: Option<UrlTemplate>,
-}
-
-/// The id of `[auth]`, the default way to authenticate.
-pub const DEFAULT_AUTH_ID: &str = "default";
-
-/// One more way to authenticate (`[[auth_methods]]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuthMethodDefinition {
-    /// Stable id within the file: letters, digits and `-` (not `default`, which is `[auth]`).
-    pub id: String,
-    /// Shown to users and as Cyclr's `AuthName`, e.g. "API key".
-    pub name: String,
-    #[serde(default)]
-    pub description: String,
-    pub auth: AuthDefinition,
-}
-
-/// One way a connector authenticates, as callers see it: `[auth]` or an `auth_methods` entry.
-#[derive(Debug, Clone, Copy)]
-pub struct AuthMethod<'a> {
-    /// Position: 0 is `[auth]`.
-    pub index: usize,
-    /// `default` for `[auth]`.
-    pub id: &'a str,
-    pub name: &'a str,
-    pub description: &'a str,
-    pub auth: &'a AuthDefinition,
-}
-
-impl<'a> AuthMethod<'a> {
-    pub fn auth_type(&self) -> AuthType {
-        self.auth.auth_type()
-    }
-
-    pub fn oauth2(&self) -> Option<&'a OAuth2Definition> {
-        match self.auth {
-            AuthDefinition::Oauth2(o) => Some(o),
-            _ => None,
-        }
-    }
-
-    pub fn is_default(&self) -> bool {
-        self.index == 0
-    }
-}
-
-impl AuthDefinition {
-    /// The name of an unnamed method (`[auth]`), from its kind.
-    pub fn default_name(&self) -> &'static str {
-        match self {
-            AuthDefinition::Oauth2(_) => "OAuth 2.0",
-            AuthDefinition::ApiKey(_) => "API key",
-            AuthDefinition::Basic {} => "HTTP Basic",
-            AuthDefinition::None {} => "None",
-        }
-    }
-}
-
-/// An OAuth endpoint of a definition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint {
-    Authorize,
-    Token,
-    Revoke,
-    Issuer,
-}
-
-impl Endpoint {
-    /// The definition field, for messages.
-    pub fn field(self) -> &'static str {
-        match self {
-            Endpoint::Authorize => "auth.authorize_url",
-            Endpoint::Token => "auth.token_url",
-            Endpoint::Revoke => "auth.revoke_url",
-            Endpoint::Issuer => "auth.issuer",
-        }
-    }
-}
-
-/// How a connector authenticates. The variant is the `type` key.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum AuthDefinition {
-    Oauth2(OAuth2Definition),
-    ApiKey(ApiKeyDefinition),
-    Basic {},
-    None {},
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AuthType {
-    Oauth2,
-    ApiKey,
-    Basic,
-    None,
-}
-
-impl AuthType {
-    /// Cyclr's spelling, as shown to users and in the API.
-    pub fn cyclr_name(self) -> &'static str {
-        match self {
-            AuthType::Oauth2 => "OAuth2",
-            AuthType::ApiKey => "ApiKey",
-            AuthType::Basic => "Basic",
-            AuthType::None => "None",
-        }
-    }
-}
-
-impl AuthDefinition {
-    pub fn auth_type(&self) -> AuthType {
-        match self {
-            AuthDefinition::Oauth2(_) => AuthType::Oauth2,
-            AuthDefinition::ApiKey(_) => AuthType::ApiKey,
-            AuthDefinition::Basic {} => AuthType::Basic,
-            AuthDefinition::None {} => AuthType::None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OAuth2Definition {
-    pub grant: OAuth2Grant,
-    /// Required for `authorization_code`.
-    #[serde(default)]
-    pub authorize_url: Option<String>,
-    pub token_url: String,
-    /// RFC 7009 revocation endpoint.
-    #[serde(default)]
-    pub revoke_url: Option<String>,
-    /// Issuer identifier: checked against RFC 9207 `iss` in authorization responses.
-    #[serde(default)]
-    pub issuer: Option<String>,
-    /// The provider's metadata promises `iss` in authorization responses (RFC 9207).
-    #[serde(default)]
-    pub issuer_in_response: bool,
-    #[serde(default)]
-    pub scopes: Vec<String>,
-    #[serde(default = "default_scope_separator")]
-    pub scope_separator: String,
-    /// PKCE S256. On unless the provider cannot take it.
-    #[serde(default = "default_true")]
-    pub pkce: bool,
-    #[serde(default)]
-    pub client_auth: ClientAuth,
-    /// Extra query parameters for the authorization request (e.g. `access_type = "offline"`).
-    #[serde(default)]
-    pub authorize_params: BTreeMap<String, String>,
-    /// Where the sign-in page runs. The user can switch per account connector.
-    #[serde(default)]
-    pub sign_in: SignInMode,
-    /// The header that carries the access token on method calls.
-    #[serde(default = "default_token_header")]
-    pub token_header: String,
-    /// Put before the access token in that header.
-    #[serde(default = "default_token_prefix")]
-    pub token_prefix: String,
-    /// Account connector properties filled from the provider's answers, e.g.
-    /// `InstanceHost = "token:instance_url|host"` (Salesforce) or
-    /// `RealmId = "callback:realmId"` (QuickBooks): `token:<field>` is a string field of the
-    /// token response, `callback:<param>` a parameter of the authorization response, and
-    /// `|host` keeps only the host of a URL.
-    #[serde(default)]
-    pub capture: BTreeMap<String, String>,
-    /// Refresh when the access token expires within this many seconds (default: the
-    /// engine's, 60). Never more than a quarter of the token's lifetime is used, so a
-    /// short-lived token is not refreshed on every call.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refresh_margin_seconds: Option<u32>,
-}
-
-/// Where a captured property comes from (see [`OAuth2Definition::capture`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CaptureSource {
-    pub from: CaptureFrom,
-    pub field: String,
-    pub host_only: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CaptureFrom {
-    TokenResponse,
-    Callback,
-}
-
-impl CaptureSource {
-    pub fn parse(text: &str) -> std::result::Result<CaptureSource, String> {
-        let (source, host_only) = match text.strip_suffix("|host") {
-            Some(s) => (s, true),
-            None => (text, false),
-        };
-        let (from, field) = if let Some(f) = source.strip_prefix("token:") {
-            (CaptureFrom::TokenResponse, f)
-        } else if let Some(f) = source.strip_prefix("callback:") {
-            (CaptureFrom::Callback, f)
-        } else {
-            return Err(format!("{text:?} must be \"token:<field>\" or \"callback:<param>\", optionally ending in \"|host\""));
-        };
-        if field.is_empty()
-            || !field
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
-        {
-            return Err(format!("{text:?} names no field"));
-        }
-        Ok(CaptureSource {
-            from,
-            field: field.to_string(),
-            host_only,
-        })
-    }
-
-    /// The value to store, from the raw one (`|host` keeps the host of a URL).
-    pub fn value_of(&self, raw: &str) -> Option<String> {
-        if !self.host_only {
-            return Some(raw.to_string());
-        }
-        url::Url::parse(raw).ok()?.host_str().map(str::to_string)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OAuth2Grant {
-    AuthorizationCode,
-    ClientCredentials,
-    /// Legacy (RFC 9700 discourages it); needs `Username`/`Password` properties.
-    Password,
-}
-
-impl OAuth2Grant {
-    /// Cyclr's OAuth2Type spelling.
-    pub fn cyclr_name(self) -> &'static str {
-        match self {
-            OAuth2Grant::AuthorizationCode => "AuthorisationCode",
-            OAuth2Grant::ClientCredentials => "ClientCredentials",
-            OAuth2Grant::Password => "PasswordCredentials",
-        }
-    }
-}
-
-/// How the client authenticates at the token endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ClientAuth {
-    /// HTTP Basic header (`client_secret_basic`).
-    #[default]
-    Basic,
-    /// Form body fields (`client_secret_post`).
-    Body,
-    /// Public client: `client_id` only, no secret.
-    None,
-}
-
-/// Where the OAuth sign-in page is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SignInMode {
-    /// A native webview whose redirect is intercepted.
-    #[default]
-    Webview,
-    /// The system browser with a loopback redirect (RFC 8252), for providers that refuse
-    /// embedded webviews.
-    SystemBrowser,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ApiKeyDefinition {
-    pub placement: ApiKeyPlacement,
-    /// Header or query parameter name.
-    pub name: String,
-    /// Put before the key, e.g. `"Bearer "`.
-    #[serde(default)]
-    pub prefix: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ApiKeyPlacement {
-    Header,
-    Query,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -462,22 +185,6 @@ pub enum ParameterLocation {
     Query,
     Header,
     Body,
-}
-
-fn default_scope_separator() -> String {
-    " ".to_string()
-}
-
-fn default_true() -> bool {
-    true
-}
-
-fn default_token_header() -> String {
-    "Authorization".to_string()
-}
-
-fn default_token_prefix() -> String {
-    "Bearer ".to_string()
 }
 
 fn is_header_name(s: &str) -> bool {

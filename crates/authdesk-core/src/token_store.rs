@@ -26,10 +26,10 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::desk::{fields, parse_ts, ts, Authdesk, T_SECRETS};
 use crate::domain::AuthStatus;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
-use crate::desk::{fields, parse_ts, ts, Authdesk, T_SECRETS};
 use crate::vault::{SealedAt, Vault};
 
 const T_PENDING: &str = "pending_authorizations";

@@ -19,8 +19,8 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::LeaseOutcome;
-use crate::error::Result;
 use crate::desk::{parse_ts, ts, Authdesk};
+use crate::error::Result;
 use crate::store::{args, Db};
 
 impl Authdesk {
