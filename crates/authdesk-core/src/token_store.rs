@@ -16,10 +16,16 @@
 
 use std::collections::BTreeMap;
 
+mod history;
 mod leases;
+mod pending;
 
+pub(crate) use history::record_event;
+pub use history::CredentialEvent;
 pub use leases::new_lease_holder;
 use leases::release_lease_in;
+pub(crate) use pending::state_hash;
+pub use pending::PendingAuthorization;
 
 use crate::store::{args, Db};
 use chrono::{DateTime, Duration, Utc};
@@ -31,8 +37,6 @@ use crate::domain::AuthStatus;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 use crate::vault::{SealedAt, Vault};
-
-const T_PENDING: &str = "pending_authorizations";
 
 /// What is stored for an account connector's OAuth credential.
 #[derive(Debug, Clone)]
@@ -102,34 +106,6 @@ pub enum TokenCommit {
     Refresh,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct CredentialEvent {
-    pub at: DateTime<Utc>,
-    pub kind: String,
-    pub detail: Option<String>,
-    /// `call`, `keep_alive` or `user` for what the engine did on its own account.
-    pub trigger: Option<String>,
-}
-
-/// A pending authorization request, taken by its `state`.
-#[derive(Debug)]
-pub struct PendingAuthorization {
-    pub account_connector_id: i64,
-    /// The hash of its `state` ([`crate::engine::flow::SignInStart::sign_in_id`]).
-    pub sign_in_id: String,
-    /// Set by the browser flow (/connectorauth): where to send the browser at the end.
-    pub web_return: Option<String>,
-    pub redirect_uri: String,
-    pub pkce_verifier: Option<Secret>,
-    pub expires_at: DateTime<Utc>,
-    /// Taken too late: refused, but the browser flow still knows where to send the user.
-    pub expired: bool,
-    /// The hash of the value that binds it to where it started (`None`: made before schema
-    /// 9, so it can be completed nowhere).
-    pub binding_hash: Option<String>,
-}
-
 /// The state an engine write was computed from: it only lands if the credential is still at
 /// `version` and `lease_holder` still holds the refresh lease.
 #[derive(Debug, Clone, Copy)]
@@ -195,35 +171,6 @@ pub enum LeaseOutcome {
     HeldByOther,
     /// The credential changed since it was read: read it again.
     Changed,
-}
-
-pub(crate) fn record_event(
-    tx: &Db<'_>,
-    id: i64,
-    at: DateTime<Utc>,
-    kind: &str,
-    detail: Option<&str>,
-    trigger: Option<Trigger>,
-) -> Result<()> {
-    tx.execute(
-        "INSERT INTO credential_events(account_connector_id, at, kind, detail, trigger)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-        args![id, ts(at), kind, detail, trigger.map(Trigger::as_db)],
-    )?;
-    // Keep the history bounded.
-    tx.execute(
-        "DELETE FROM credential_events WHERE account_connector_id = ?1 AND id <= (
-             SELECT id FROM credential_events WHERE account_connector_id = ?1
-             ORDER BY id DESC LIMIT 1 OFFSET 200)",
-        args![id],
-    )?;
-    Ok(())
-}
-
-/// SHA-256 of a `state`, in hex: how pending sign-ins are stored and named.
-pub(crate) fn state_hash(state: &str) -> String {
-    let digest = Sha256::digest(state.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn seal_secret(tx: &Db<'_>, vault: &Vault, id: i64, field: &str, value: &Secret) -> Result<()> {
@@ -512,15 +459,6 @@ impl Authdesk {
             .collect())
     }
 
-    /// A history entry that is not a credential change (e.g. a refresh whose result was
-    /// discarded). Best effort: the account connector may be gone.
-    pub fn note_event(&self, id: i64, kind: &str, detail: Option<&str>, trigger: Option<Trigger>) {
-        let now = self.now();
-        let _ = self
-            .store()
-            .and_then(|mut s| s.write(|tx| record_event(tx, id, now, kind, detail, trigger)));
-    }
-
     /// A method call's verdict on the stored credential: 2xx verified it, 401/403 refused
     /// it. Recorded (with a history entry) only when it differs from what is known for the
     /// current credential version.
@@ -571,119 +509,6 @@ impl Authdesk {
             access_token: open(fields::ACCESS_TOKEN, sealed.access)?,
             refresh_token: open(fields::REFRESH_TOKEN, sealed.refresh)?,
         })
-    }
-
-    /// Records a new authorization request; the verifier is sealed, `state` kept as a hash.
-    pub fn insert_pending_authorization(
-        &self,
-        id: i64,
-        state: &Secret,
-        redirect_uri: &str,
-        pkce_verifier: Option<&Secret>,
-        ttl: Duration,
-        web_return: Option<&str>,
-        binding: &Secret,
-    ) -> Result<DateTime<Utc>> {
-        let now = self.now();
-        let hash = state_hash(state.expose());
-        let binding_hash = state_hash(binding.expose());
-        let sealed = match pkce_verifier {
-            Some(v) => Some(self.vault()?.seal(
-                SealedAt {
-                    table: T_PENDING,
-                    row: &hash,
-                    field: "verifier",
-                },
-                v,
-            )),
-            None => None,
-        };
-        let expires = now + ttl;
-        self.store()?.write(|tx| {
-            tx.execute("DELETE FROM pending_authorizations WHERE expires_at < ?1", args![ts(now)])?;
-            tx.execute(
-                "INSERT INTO pending_authorizations(state_hash, account_connector_id, redirect_uri, sealed_verifier, created_at, expires_at, web_return, binding_hash)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                args![hash, id, redirect_uri, sealed, ts(now), ts(expires), web_return, binding_hash])?;
-            Ok(())
-        })?;
-        Ok(expires)
-    }
-
-    /// Takes (deletes) the pending authorization for `state`, once. `None` when unknown,
-    /// already used, or expired.
-    pub fn take_pending_authorization(&self, state: &str) -> Result<Option<PendingAuthorization>> {
-        let now = self.now();
-        let hash = state_hash(state);
-        type Row = (
-            i64,
-            String,
-            Option<Vec<u8>>,
-            String,
-            Option<String>,
-            Option<String>,
-        );
-        let row: Option<Row> = self.store()?.write(|tx| {
-            tx
-                .query_opt(
-                    "DELETE FROM pending_authorizations WHERE state_hash = ?1
-                     RETURNING account_connector_id, redirect_uri, sealed_verifier, expires_at, web_return, binding_hash",
-                    args![&hash],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
-                )
-        })?;
-        let Some((id, redirect_uri, sealed, expires, web_return, binding_hash)) = row else {
-            return Ok(None);
-        };
-        let expires_at = parse_ts(expires);
-        if expires_at <= now {
-            return Ok(Some(PendingAuthorization {
-                account_connector_id: id,
-                sign_in_id: hash,
-                web_return,
-                redirect_uri,
-                pkce_verifier: None,
-                expires_at,
-                expired: true,
-                binding_hash,
-            }));
-        }
-        let pkce_verifier = self.open_sealed(
-            sealed,
-            SealedAt {
-                table: T_PENDING,
-                row: &hash,
-                field: "verifier",
-            },
-        )?;
-        Ok(Some(PendingAuthorization {
-            account_connector_id: id,
-            sign_in_id: hash,
-            web_return,
-            redirect_uri,
-            pkce_verifier,
-            expires_at,
-            expired: false,
-            binding_hash,
-        }))
-    }
-
-    /// The latest history entries, newest first.
-    pub fn credential_events(&self, id: i64, limit: usize) -> Result<Vec<CredentialEvent>> {
-        let store = self.store()?;
-        store.conn().query_map(
-            "SELECT at, kind, detail, trigger FROM credential_events WHERE account_connector_id = ?1
-             ORDER BY id DESC LIMIT ?2",
-            args![id, limit as i64],
-            |r| {
-            Ok(CredentialEvent {
-                at: parse_ts(r.get(0)?),
-                kind: r.get(1)?,
-                detail: r.get(2)?,
-                trigger: r.get(3)?,
-            })
-        },
-        )
     }
 
     /// OAuth2 account connectors with a refresh token that are due for the keep-alive:
@@ -745,15 +570,4 @@ pub(crate) fn sealed_tokens_in(tx: &Db<'_>, id: i64) -> Result<SealedTokens> {
         access: get(fields::ACCESS_TOKEN)?,
         refresh: get(fields::REFRESH_TOKEN)?,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn state_hashes_are_hex_sha256() {
-        assert_eq!(state_hash("abc").len(), 64);
-        assert_ne!(state_hash("abc"), state_hash("abd"));
-    }
 }
