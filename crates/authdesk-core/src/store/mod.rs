@@ -13,7 +13,9 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use crate::error::{Error, Result};
 
+mod postgres;
 pub mod sql;
+pub mod value;
 
 pub use sql::{args, lost_connection, Db, Row};
 
