@@ -1,0 +1,216 @@
+//! The readable forms: tables, labels, dates, spans and statuses, as the terminal shows
+//! them (the JSON forms are the core's views, printed as they are).
+//!
+//! Must not: print (that is `Out`), or show a secret.
+
+use authdesk_core::definition::AuthDefinition;
+use authdesk_core::{AccountConnector, LibraryConnector};
+use chrono::{DateTime, Utc};
+use std::fmt::Write as _;
+
+pub(super) fn account_connector_table(list: &[AccountConnector]) -> String {
+    table(
+        &[
+            "ID",
+            "ACCOUNT",
+            "NAME",
+            "CONNECTOR",
+            "AUTH",
+            "STATUS",
+            "EXPIRES",
+        ],
+        list.iter().map(|ac| {
+            vec![
+                ac.id.to_string(),
+                ac.account_id.clone(),
+                ac.name.clone(),
+                ac.connector.slug.clone(),
+                ac.authentication.auth_type.to_string(),
+                status_text(ac, false),
+                ac.expires_at
+                    .as_ref()
+                    .map(date)
+                    .unwrap_or_else(|| "-".into()),
+            ]
+        }),
+    )
+}
+
+pub(super) fn connector_text(c: &LibraryConnector) -> String {
+    let d = &c.definition;
+    let mut s = String::new();
+    let _ = writeln!(s, "Id:          {} ({})", c.id, c.slug);
+    let _ = writeln!(s, "Name:        {} {}", c.name, c.version);
+    if !d.description.is_empty() {
+        let _ = writeln!(s, "Description: {}", d.description);
+    }
+    let _ = writeln!(s, "Source:      {:?}", c.source);
+    let _ = writeln!(s, "Auth:        {}", auth_label(c.auth_type, c.oauth2_type));
+    if c.authentication.len() > 1 {
+        let _ = writeln!(s, "Ways to authenticate (install --authentication ID):");
+        for a in &c.authentication {
+            let _ = writeln!(
+                s,
+                "  {}  {:<10} {}{}",
+                a.id,
+                a.method_id,
+                a.auth_name,
+                if a.is_default { " (default)" } else { "" }
+            );
+        }
+    }
+    match &d.auth {
+        AuthDefinition::Oauth2(o) => {
+            if let Some(a) = &o.authorize_url {
+                let _ = writeln!(s, "  authorize: {a}");
+            }
+            let _ = writeln!(s, "  token:     {}", o.token_url);
+            if let Some(r) = &o.revoke_url {
+                let _ = writeln!(s, "  revoke:    {r}");
+            }
+            let _ = writeln!(s, "  scopes:    {}", o.scopes.join(&o.scope_separator));
+            let _ = writeln!(s, "  pkce:      {}", if o.pkce { "S256" } else { "off" });
+            let _ = writeln!(s, "  sign-in:   {:?}", o.sign_in);
+            let _ = writeln!(s, "  client:    {}", client_label(c));
+        }
+        AuthDefinition::ApiKey(k) => {
+            let _ = writeln!(
+                s,
+                "  key:       {:?} {} (prefix {:?})",
+                k.placement, k.name, k.prefix
+            );
+        }
+        AuthDefinition::Basic {} | AuthDefinition::None {} => {}
+    }
+    if let Some(b) = &d.api_base_url {
+        let _ = writeln!(s, "API base:    {b}");
+    }
+    if !d.properties.is_empty() {
+        let _ = writeln!(s, "Properties:");
+        for p in &d.properties {
+            let flags = [(p.required, "required"), (p.secret, "secret")]
+                .iter()
+                .filter(|f| f.0)
+                .map(|f| f.1)
+                .collect::<Vec<_>>()
+                .join(", ");
+            let _ = writeln!(
+                s,
+                "  {:<20} {} {}",
+                p.name,
+                if flags.is_empty() {
+                    String::new()
+                } else {
+                    format!("[{flags}]")
+                },
+                p.description
+            );
+        }
+    }
+    if !d.methods.is_empty() {
+        let _ = writeln!(s, "Methods:");
+        for m in &d.methods {
+            let _ = writeln!(
+                s,
+                "  {:<24} {:?} {}  {}",
+                m.id, m.http_method, m.path, m.name
+            );
+        }
+    }
+    if !d.sources.is_empty() {
+        let _ = writeln!(s, "Sources:     {}", d.sources.join("\n             "));
+    }
+    s
+}
+
+/// "OAuth2 (AuthorisationCode)", or just the type when it is not OAuth 2.0 (Cyclr writes
+/// `Unknown` then).
+pub(super) fn auth_label(auth: &str, oauth2: &str) -> String {
+    match oauth2 {
+        "Unknown" => auth.to_string(),
+        g => format!("{auth} ({g})"),
+    }
+}
+
+pub(super) fn client_label(c: &LibraryConnector) -> String {
+    match (&c.client_id, c.client_secret_set) {
+        (Some(id), true) => format!("{id} + secret"),
+        (Some(id), false) => format!("{id} (public)"),
+        (None, _) if c.oauth2_type != "Unknown" => "not set".into(),
+        (None, _) => "-".into(),
+    }
+}
+
+pub(super) fn date(d: &DateTime<Utc>) -> String {
+    d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+pub(super) fn expiry(at: Option<&DateTime<Utc>>, seconds: Option<i64>) -> String {
+    match (at, seconds) {
+        (Some(at), Some(s)) if s >= 0 => format!("{} (in {})", date(at), span(s)),
+        (Some(at), Some(s)) => format!("{} (expired {} ago)", date(at), span(-s)),
+        _ => "-".to_string(),
+    }
+}
+
+pub(super) fn span(s: i64) -> String {
+    let (d, h, m, sec) = (s / 86400, s % 86400 / 3600, s % 3600 / 60, s % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{sec}s"),
+        (0, 0, _) => format!("{m}m {sec}s"),
+        (0, _, _) => format!("{h}h {m}m"),
+        _ => format!("{d}d {h}h"),
+    }
+}
+
+pub(super) fn table(headers: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
+    let rows: Vec<Vec<String>> = rows.collect();
+    if rows.is_empty() {
+        return "(none)\n".to_string();
+    }
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for r in &rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut s = String::new();
+    let line = |s: &mut String, cells: &mut dyn Iterator<Item = &str>| {
+        let parts: Vec<String> = cells
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        let _ = writeln!(s, "{}", parts.join("  ").trim_end());
+    };
+    line(&mut s, &mut headers.iter().copied());
+    for r in &rows {
+        line(&mut s, &mut r.iter().map(String::as_str));
+    }
+    s
+}
+
+/// The status, and for an API key or Basic credential (whose provider says nothing until it
+/// is used) what the last method call said of it: as the window shows it.
+pub(super) fn status_text(ac: &AccountConnector, long: bool) -> String {
+    let status = ac.status.describe();
+    if ac.status != authdesk_core::AuthStatus::Authenticated
+        || !matches!(ac.authentication.auth_type, "ApiKey" | "Basic")
+    {
+        return status.to_string();
+    }
+    match &ac.last_check {
+        None => format!("{status} · not verified"),
+        Some(c) if !long => format!("{status} · {}", if c.ok { "verified" } else { "refused" }),
+        Some(c) => format!(
+            "{status} · {} (HTTP {} {}){}",
+            if c.ok {
+                "verified"
+            } else {
+                "refused by the provider"
+            },
+            c.http_status,
+            date(&c.at),
+            if c.ok { "" } else { ": set a new one" }
+        ),
+    }
+}
