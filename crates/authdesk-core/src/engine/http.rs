@@ -122,10 +122,23 @@ impl HttpClients {
         property_hosts: &std::collections::BTreeSet<String>,
         follow: Follow,
     ) -> &reqwest::Client {
-        let guarded = url::Url::parse(url)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
-            .is_some_and(|h| property_hosts.contains(&h));
+        let parsed = url::Url::parse(url).ok();
+        self.for_host(
+            parsed.as_ref().and_then(url::Url::host_str),
+            property_hosts,
+            follow,
+        )
+    }
+
+    /// [`HttpClients::for_url`] for a URL already parsed (the `url` crate writes a DNS host
+    /// in lower case, as `property_hosts` holds them): nothing is parsed or allocated.
+    pub fn for_host(
+        &self,
+        host: Option<&str>,
+        property_hosts: &std::collections::BTreeSet<String>,
+        follow: Follow,
+    ) -> &reqwest::Client {
+        let guarded = host.is_some_and(|h| property_hosts.contains(h));
         match (guarded, follow) {
             (false, Follow::Never) => &self.strict,
             (false, Follow::SameOrigin) => &self.methods,

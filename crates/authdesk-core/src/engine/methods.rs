@@ -148,7 +148,9 @@ impl Engine {
             HttpMethod::Patch => reqwest::Method::PATCH,
             HttpMethod::Delete => reqwest::Method::DELETE,
         };
-        let client = ctx.client(self, url.as_str(), super::http::Follow::SameOrigin);
+        let client =
+            self.http
+                .for_host(url.host_str(), &ctx.hosts, super::http::Follow::SameOrigin);
         let mut request = client.request(method, url);
         for (name, value) in &ctx.def.headers {
             request = request.header(
