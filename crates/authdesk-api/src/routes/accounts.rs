@@ -259,7 +259,7 @@ pub async fn delete_account(State(s): S, Path(account_id): Path<String>) -> ApiR
 }
 
 #[utoipa::path(post, path = "/v1.0/accounts/{account_id}/signintoken", tag = "Accounts", params(("account_id" = String, Path)),
-    request_body = SignInTokenRequest,
+    request_body = Option<SignInTokenRequest>,
     responses((status = 200, body = SignInTokenView, description = "A single-use token valid 5 minutes; the user is created if new (the body, and Username, may be left out)")))]
 pub async fn sign_in_token(
     State(s): S,
