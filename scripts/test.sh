@@ -6,6 +6,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 scripts/setup-debian.sh test
+# The window's ES modules, checked statically before anything is built (undefined or unused
+# names, imports that name no export, import circles): a mistake fails here in seconds.
+node --experimental-vm-modules --no-warnings tests/e2e/ui-check.mjs
 
 # A throwaway HOME: gnome-keyring creates its login keyring there, WebKit its cookies.
 export HOME_FOR_TESTS=$(mktemp -d /tmp/authdesk-test-home.XXXXXX)

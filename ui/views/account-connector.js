@@ -1,0 +1,167 @@
+// One account connector's panel in the Accounts view: selecting and loading it, its tabs,
+// and the actions on it (connect/sign in, refresh now, disconnect, delete, sign-in mode,
+// AuthValue import). Each tab renders in its own module under account-connector/.
+// Must not: hold a tab's rendering, or keep anything of a previous account connector
+// (selecting another forgets revealed secrets, forms and results).
+
+import {
+  tauri, call, $, state, go, toast, confirmed, act, statusBadge, copy, connectorDetail,
+} from '../shared.js';
+import { renderInspection, renderCredentialForm } from './account-connector/credential.js';
+import { renderProperties } from './account-connector/properties.js';
+import { renderHistory } from './account-connector/history.js';
+import { renderMethods } from './account-connector/tester.js';
+
+/** Selects an account connector (or none), forgetting what belonged to the previous one. */
+export function selectAccountConnector(id, tab = null) {
+  if (state.ac !== id) {
+    state.ac = id;
+    state.acView = null;
+    state.revealed = {};
+    state.credentialFormFor = null;
+    $('tester-result').hidden = true;
+    state.resultFor = null;
+    progress(null);
+  }
+  if (tab) selectTab(tab);
+}
+
+export async function openAccountConnectorById(id, tab = null) {
+  const ac = await call('account_connector', { id });
+  go.show('accounts');
+  await go.selectAccount(ac.AccountId, ac.Id, tab);
+}
+
+export async function loadAccountConnector() {
+  const id = state.ac;
+  if (!id) return;
+  let ac;
+  try {
+    ac = await call('account_connector', { id });
+  } catch {
+    if (state.ac === id) { selectAccountConnector(null); go.renderAccount(); } // deleted meanwhile
+    return;
+  }
+  if (state.ac !== id) return;
+  const [inspection, history, detail] = await Promise.all([
+    call('inspect', { id }),
+    call('history', { id }),
+    connectorDetail(ac.Connector.Slug),
+  ]);
+  if (state.methodsFor !== id) {
+    const methods = await call('methods', { id });
+    if (state.ac !== id) return;
+    state.methods = methods;
+    state.methodsFor = id;
+    renderMethods();
+  }
+  if (state.ac !== id) return;
+  state.acView = ac;
+  $('ac-panel').hidden = false;
+  $('ac-title').textContent = `${ac.Name} — ${ac.Connector.Name}`;
+  $('ac-status').replaceChildren(statusBadge(ac, !!inspection.SecretsUnavailable));
+  if (document.activeElement !== $('sign-in-mode')) $('sign-in-mode').value = ac.SignInMode || 'default';
+  const oauth = ac.Authentication.AuthType === 'OAuth2';
+  for (const b of ['connect', 'refresh-now', 'sign-in-mode']) $(b).disabled = !oauth;
+  $('connect').textContent = ac.Authenticated ? 'Reconnect' : 'Connect';
+  renderInspection(ac, inspection);
+  renderCredentialForm(ac);
+  renderProperties(ac, detail);
+  renderHistory(history);
+}
+
+// Tabs: Credential, Properties, Method tester, History.
+const TABS = ['credential', 'properties', 'tester', 'history'];
+function selectTab(tab) {
+  state.tab = tab;
+  for (const t of TABS) {
+    $(`tab-${t}`).setAttribute('aria-selected', String(t === tab));
+    $(`tab-${t}`).tabIndex = t === tab ? 0 : -1;
+    $(`panel-${t}`).hidden = t !== tab;
+  }
+}
+for (const t of TABS) {
+  $(`tab-${t}`).addEventListener('click', () => selectTab(t));
+  $(`tab-${t}`).addEventListener('keydown', (e) => {
+    const step = e.key === 'ArrowRight' ? 1 : e.key === 'ArrowLeft' ? -1 : 0;
+    if (!step) return;
+    const next = TABS[(TABS.indexOf(t) + step + TABS.length) % TABS.length];
+    selectTab(next);
+    $(`tab-${next}`).focus();
+  });
+}
+selectTab('credential');
+
+// Sign-in.
+function progress(text, { cancellable = false, link = null } = {}) {
+  $('progress').hidden = !text;
+  $('progress-text').textContent = text || '';
+  $('cancel-sign-in').hidden = !cancellable;
+  state.signInUrl = link;
+  $('copy-sign-in-link').hidden = !link;
+}
+
+$('cancel-sign-in').addEventListener('click', () => act($('cancel-sign-in'), () => call('cancel_sign_in', { id: state.ac })));
+$('copy-sign-in-link').addEventListener('click', () => act($('copy-sign-in-link'), () => copy(state.signInUrl, 'The sign-in link')));
+
+export async function startSignIn() {
+  const started = await call('connect', { id: state.ac });
+  if (started.Mode === 'webview') {
+    progress('Signing in in the Authdesk sign-in window…', { cancellable: true });
+  } else if (started.BrowserProblem) {
+    progress(`No browser could be opened (${started.BrowserProblem}). Copy the sign-in link into a browser; Authdesk completes the sign-in when it comes back.`,
+      { cancellable: true, link: started.SignInUrl });
+  } else {
+    progress('Signing in in your browser… come back here when you are done. Wrong browser? Copy the sign-in link into another.',
+      { cancellable: true, link: started.SignInUrl });
+  }
+}
+$('connect').addEventListener('click', () => act($('connect'), startSignIn));
+
+tauri.event.listen('sign-in-finished', async (event) => {
+  const r = event.payload;
+  if (r.AccountConnectorId === state.ac) progress(null);
+  await go.reload().catch(() => {});
+  if (r.Ok) toast('Signed in.');
+  else toast(r.Message, { error: !r.Cancelled });
+});
+
+$('refresh-now').addEventListener('click', () => act($('refresh-now'), async () => {
+  progress('Refreshing…');
+  try {
+    await call('refresh_now', { id: state.ac });
+    toast('Refreshed.');
+  } finally {
+    progress(null);
+  }
+}));
+
+$('disconnect').addEventListener('click', () => act($('disconnect'), async () => {
+  if (!confirmed($('disconnect'), 'Click again to revoke and forget the tokens')) return;
+  const report = await call('disconnect', { id: state.ac });
+  await go.reload();
+  if (report.Errors.length) toast(`Disconnected here; revocation failed: ${report.Errors.join('; ')}`, { error: true });
+  else toast('Disconnected.');
+}));
+
+$('delete-ac').addEventListener('click', () => act($('delete-ac'), async () => {
+  if (!confirmed($('delete-ac'), 'Click again to revoke and delete')) return;
+  const report = await call('delete_account_connector', { id: state.ac });
+  selectAccountConnector(null);
+  await go.reload();
+  if (report.Errors.length) toast(`Deleted; revocation failed: ${report.Errors.join('; ')}`, { error: true });
+  else toast('Deleted.');
+}));
+
+$('sign-in-mode').addEventListener('change', () => act(null, async () => {
+  await call('set_sign_in_mode', { id: state.ac, mode: $('sign-in-mode').value });
+}));
+
+$('authvalue-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  act(null, async () => {
+    await call('set_auth_value', { id: state.ac, value: $('authvalue').value });
+    $('authvalue').value = '';
+    toast('AuthValue imported.');
+  });
+});

@@ -1,0 +1,220 @@
+// The Credential tab: the inspector (status, scopes, expiry countdowns, last error with
+// what to do), the stored secrets (masked until revealed, JWT claims decoded), and the
+// form that sets a credential for the account connector's way to authenticate.
+// Must not: reveal a secret the user did not ask for, or re-render a form while it is
+// being typed in.
+
+import {
+  call, $, state, go, el, button, toast, confirmed, act, statusBadge, span, copy, when,
+} from '../../shared.js';
+
+// JWT times as dates next to the raw value.
+const JWT_TIMES = ['exp', 'iat', 'nbf', 'auth_time'];
+
+export function renderInspection(ac, i) {
+  const dl = $('inspector');
+  const type = ac.Authentication.AuthType;
+  const rows = [
+    ['Status', statusBadge(ac, !!i.SecretsUnavailable)],
+    ['Auth type', (i.OAuth2Type ? `${i.AuthType} (${i.OAuth2Type})` : i.AuthType)
+      + (ac.Authentication.IsDefault ? '' : ` — ${ac.Authentication.AuthName}`)],
+  ];
+  if (type === 'OAuth2') {
+    rows.push(
+      ['Scopes', i.Scopes.length ? i.Scopes.join(' ') : '—'],
+      ['Token type', i.TokenType || '—'],
+      ['Expires', el('span', '', 'countdown')],
+      ['Refresh expires', el('span', '', 'refresh-countdown')],
+      ['Refresh margin', i.RefreshMarginSeconds == null ? '—'
+        : `${i.RefreshMarginSeconds} s before expiry${i.RefreshDueAt ? ` (next refresh due ${when(i.RefreshDueAt)})` : ''}`],
+    );
+  } else if (type === 'ApiKey' || type === 'Basic') {
+    const c = ac.LastCheck;
+    rows.push(['Last check', c ? `${c.Ok ? 'worked' : 'refused'}: a call answered HTTP ${c.HttpStatus} at ${when(c.At)}`
+      : (ac.SecretsSet.length ? 'not verified yet: a successful method call verifies it' : '—')]);
+  }
+  rows.push(['Authenticated at', when(i.AuthenticatedAt)]);
+  dl.replaceChildren(...rows.flatMap(([k, v]) => {
+    const dd = el('dd');
+    if (v instanceof Node) dd.append(v); else dd.textContent = v;
+    dd.id = `inspect-${k.toLowerCase().replace(/\s+/g, '-')}`;
+    return [el('dt', k), dd];
+  }));
+  state.expiresAt = i.ExpiresAt;
+  state.refreshExpiresAt = i.RefreshExpiresAt;
+  tick();
+  // The last error stays in view (a toast goes away), with what to do about it.
+  const box = $('last-error');
+  box.hidden = !i.LastError && !i.SecretsUnavailable;
+  $('last-error-text').textContent = i.SecretsUnavailable ? `Secrets cannot be opened: ${i.SecretsUnavailable}` : (i.LastError || '');
+  const actions = [];
+  if (i.SecretsUnavailable) actions.push(button('Open Settings', 'small', () => go.show('settings')));
+  else if (ac.Status === 'NeedsReauthentication' && type === 'OAuth2') actions.push(button('Sign in again', 'small', () => go.signIn()));
+  $('last-error-actions').replaceChildren(...actions);
+  renderSecrets(ac, i);
+}
+
+function renderSecrets(ac, i) {
+  const parts = [];
+  for (const s of i.Secrets) {
+    const div = el('div', null, 'secret');
+    div.dataset.field = s.Field;
+    const head = el('div', null, 'row');
+    const shown = state.revealed[s.Field];
+    head.append(el('strong', s.Field), el('code', shown ?? s.Masked));
+    head.append(
+      button(shown === undefined ? 'Reveal' : 'Hide', 'small', async () => {
+        if (state.revealed[s.Field] === undefined) {
+          state.revealed[s.Field] = await call('reveal_secret', { id: ac.Id, field: s.Field });
+        } else {
+          delete state.revealed[s.Field];
+        }
+        renderSecrets(ac, i);
+      }),
+      button('Copy', 'small', async () => copy(await call('reveal_secret', { id: ac.Id, field: s.Field }), s.Field)),
+    );
+    div.append(head);
+    if (s.Jwt) {
+      const claims = s.Jwt.Claims ?? s.Jwt.claims ?? {};
+      const times = JWT_TIMES.filter((k) => typeof claims[k] === 'number')
+        .map((k) => `${k} ${claims[k]} = ${new Date(claims[k] * 1000).toLocaleString()} (${span(claims[k] - Date.now() / 1000)})`);
+      div.append(el('div', 'JWT claims (decoded, not verified):', 'muted'));
+      if (times.length) div.append(el('div', times.join('\n'), 'claims jwt-times'));
+      div.append(el('pre', JSON.stringify(claims, null, 2), 'claims'));
+    }
+    parts.push(div);
+  }
+  if (i.Secrets.length === 0 && !i.SecretsUnavailable) parts.push(el('p', 'No credentials stored.', 'muted'));
+  $('secrets').replaceChildren(...parts);
+}
+
+function tick() {
+  const now = Date.now();
+  for (const [cls, iso] of [['countdown', state.expiresAt], ['refresh-countdown', state.refreshExpiresAt]]) {
+    const e = document.querySelector(`.${cls}`);
+    if (!e) continue;
+    e.textContent = iso ? `${when(iso)} (${span((new Date(iso).getTime() - now) / 1000)})` : '—';
+  }
+}
+setInterval(tick, 1000);
+
+// Credential forms, one per way to authenticate. Rendered when the account connector or
+// its way changes, never by an update: what is typed stays.
+function field(labelText, id, { type = 'text', placeholder = '' } = {}) {
+  const label = el('label', labelText);
+  label.htmlFor = id;
+  const input = el('input');
+  input.id = id;
+  input.type = type;
+  input.placeholder = placeholder;
+  input.autocomplete = 'off';
+  return [label, input];
+}
+
+/** A password field with a Show/Hide button. */
+function secretField(labelText, id, placeholder = '') {
+  const [label, input] = field(labelText, id, { type: 'password', placeholder });
+  const row = el('div', null, 'row');
+  const toggle = el('button', 'Show', 'small');
+  toggle.type = 'button';
+  toggle.setAttribute('aria-label', `Show ${labelText}`);
+  toggle.addEventListener('click', () => {
+    input.type = input.type === 'password' ? 'text' : 'password';
+    toggle.textContent = input.type === 'password' ? 'Show' : 'Hide';
+  });
+  row.append(input, toggle);
+  return [label, row];
+}
+
+/** Text someone pasted where an API key belongs but that looks like JSON (tokens?). */
+function looksLikeJson(text) {
+  return /^\s*[[{]/.test(text) || /"[A-Za-z_]+"\s*:/.test(text);
+}
+
+export function renderCredentialForm(ac) {
+  const type = ac.Authentication.AuthType;
+  const key = `${ac.Id}:${type}`;
+  if (state.credentialFormFor === key) return;
+  state.credentialFormFor = key;
+  const box = $('credential-form');
+  const form = el('form', null, 'card stack');
+  form.id = 'cred-form';
+  if (type === 'ApiKey') {
+    form.append(el('h3', ac.SecretsSet.length ? 'Replace the API key' : 'API key'),
+      ...secretField('API key', 'cred-key'));
+    const save = el('button', 'Save API key');
+    save.type = 'submit';
+    save.id = 'save-credential';
+    form.append(save);
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      act(null, async () => {
+        const key = $('cred-key').value;
+        if (looksLikeJson(key) && !confirmed(save, 'Save it anyway (it looks like JSON)')) {
+          toast('This looks like JSON (tokens?), not an API key. Check what you pasted; click again to save it as the key anyway.', { error: true });
+          return;
+        }
+        save.disabled = true;
+        try {
+          await call('set_credential', { id: ac.Id, credential: { Kind: 'ApiKey', Key: key } });
+        } finally {
+          save.disabled = false;
+        }
+        $('cred-key').value = '';
+        toast('API key saved. A successful method call verifies it.');
+      });
+    });
+  } else if (type === 'Basic') {
+    form.append(el('h3', ac.SecretsSet.length ? 'Replace the username and password' : 'Username and password'),
+      ...field('Username', 'cred-username'), ...secretField('Password', 'cred-password'));
+    const save = el('button', 'Save credentials');
+    save.type = 'submit';
+    save.id = 'save-credential';
+    form.append(save);
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      act(save, async () => {
+        await call('set_credential', {
+          id: ac.Id,
+          credential: { Kind: 'Basic', Username: $('cred-username').value, Password: $('cred-password').value },
+        });
+        $('cred-password').value = '';
+        toast('Credentials saved (sent as HTTP Basic). A successful method call verifies them.');
+      });
+    });
+  } else if (type === 'OAuth2') {
+    const details = el('details');
+    details.append(el('summary', 'Import tokens obtained elsewhere'));
+    const inner = el('div', null, 'stack');
+    inner.append(
+      ...secretField('Access token', 'cred-access'),
+      ...secretField('Refresh token', 'cred-refresh'),
+      ...field('Expires (ISO 8601, e.g. 2030-01-01T00:00:00Z)', 'cred-expires'),
+      ...field('Refresh token expires (optional)', 'cred-refresh-expires'),
+    );
+    const save = el('button', 'Import tokens');
+    save.type = 'submit';
+    save.id = 'save-credential';
+    inner.append(save);
+    details.append(inner);
+    form.append(details);
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      act(save, async () => {
+        await call('set_credential', {
+          id: ac.Id,
+          credential: {
+            Kind: 'OAuth2',
+            AccessToken: $('cred-access').value || null,
+            RefreshToken: $('cred-refresh').value || null,
+            Expires: $('cred-expires').value || null,
+            RefreshExpires: $('cred-refresh-expires').value || null,
+          },
+        });
+        for (const f of ['cred-access', 'cred-refresh', 'cred-expires', 'cred-refresh-expires']) $(f).value = '';
+        toast('Tokens imported.');
+      });
+    });
+  }
+  box.replaceChildren(...(form.childElementCount ? [form] : []));
+}

@@ -1,0 +1,163 @@
+// The Connector library view: the list of connectors, one connector's detail (its ways to
+// authenticate, properties, methods, sources, definition), its OAuth app (ClientId and
+// ClientSecret), and adding connectors (a file, an issuer to discover, the OAuth form).
+// Must not: show a stored ClientSecret (only whether one is set).
+
+import {
+  call, $, state, go, el, activate, toast, act, fill, copy, connectorDetail,
+} from '../shared.js';
+
+function authWays(c) {
+  return c.Authentication.map((a) => (a.AuthType === 'OAuth2' ? `${a.AuthType} (${a.OAuth2Type})` : a.AuthType)).join(' or ');
+}
+
+export function renderLibrary() {
+  if (!state.overview) return;
+  const cs = state.overview.Connectors;
+  fill($('library').tBodies[0], cs.map((c) => {
+    const tr = el('tr');
+    tr.className = 'clickable' + (c.Slug === state.library ? ' selected' : '');
+    tr.dataset.slug = c.Slug;
+    const oauth = c.Authentication.some((a) => a.AuthType === 'OAuth2');
+    const app = c.ClientId ? `${c.ClientId}${c.ClientSecretSet ? ' + secret' : ' (public)'}` : oauth ? 'not set' : '—';
+    const name = el('td');
+    name.append(el('div', `${c.Name}`), el('div', `${c.Slug} · v${c.Version}${c.Source === 'User' ? ' · yours' : ''}`, 'muted'));
+    tr.append(name, el('td', authWays(c)), el('td', app));
+    activate(tr, () => act(null, () => openLibrary(c.Slug)));
+    return tr;
+  }), 3);
+}
+
+export async function openLibrary(slug, focus = null) {
+  go.show('library');
+  state.library = slug;
+  delete state.details[slug];
+  const d = await connectorDetail(slug);
+  renderLibrary();
+  renderLibraryDetail(d);
+  if (focus) $(focus).focus();
+}
+
+function renderLibraryDetail(d) {
+  const c = d.Connector;
+  const def = d.Definition;
+  $('library-empty').hidden = true;
+  $('library-detail').hidden = false;
+  $('lib-title').textContent = `${c.Name} (${c.Slug}, v${c.Version})`;
+  $('lib-source').textContent = c.Source === 'User' ? 'Your connector' : 'Built in';
+  $('lib-description').textContent = c.Description;
+  $('rename-form').hidden = c.Source !== 'User';
+  $('rename-name').value = c.Name;
+  const ways = [def.auth, ...(def.auth_methods || []).map((m) => m.auth)];
+  const rows = [];
+  for (const a of ways) {
+    if (a.type === 'oauth2') {
+      rows.push(['OAuth 2.0', `${a.grant.replace(/_/g, ' ')} grant`],
+        ['Authorize URL', a.authorize_url || '—'], ['Token URL', a.token_url], ['Revocation URL', a.revoke_url || '—'],
+        ['Scopes', (a.scopes || []).join(' ') || '—'], ['PKCE', a.pkce ? 'yes (S256)' : 'no'],
+        ['Client authentication', { basic: 'HTTP Basic', body: 'form body', none: 'none (public client)' }[a.client_auth] || a.client_auth],
+        ['Sign-in runs in', a.sign_in === 'system_browser' ? 'the system browser' : 'an embedded window']);
+    } else if (a.type === 'api_key') {
+      rows.push(['API key', `${a.placement === 'query' ? 'query parameter' : 'header'} ${a.name}${a.prefix ? ` (prefix "${a.prefix}")` : ''}`]);
+    } else {
+      rows.push(['Auth', a.type === 'basic' ? 'HTTP Basic (username and password)' : 'none']);
+    }
+  }
+  if (def.api_base_url) rows.push(['API base URL', def.api_base_url]);
+  $('lib-auth').replaceChildren(...rows.flatMap(([k, v]) => [el('dt', k), el('dd', v)]));
+  const oauth = ways.some((a) => a.type === 'oauth2');
+  $('client').hidden = !oauth;
+  $('lib-redirect').textContent = d.RedirectUri;
+  $('client-id').value = c.ClientId || '';
+  $('client-secret').value = '';
+  $('client-public').checked = !!c.ClientId && !c.ClientSecretSet;
+  $('client-secret-note').textContent = c.ClientSecretSet
+    ? 'A ClientSecret is stored. Leave this blank to keep it; type a new one to replace it.'
+    : c.ClientId ? 'No ClientSecret is stored: this is a public client.' : 'Not set up yet.';
+  fill($('lib-properties').tBodies[0], (def.properties || []).map((p) => {
+    const tr = el('tr');
+    tr.append(el('td', `${p.name}${p.secret ? ' (secret)' : ''}`), el('td', p.required ? 'yes' : 'no'), el('td', p.description || ''));
+    return tr;
+  }), 3);
+  fill($('lib-methods').tBodies[0], (def.methods || []).map((m) => {
+    const tr = el('tr');
+    tr.append(el('td', m.id), el('td', `${m.http_method.toUpperCase()} ${m.path}`), el('td', m.description || m.name));
+    return tr;
+  }), 3);
+  $('lib-sources').replaceChildren(...(def.sources || []).map((s) => el('li', s)));
+  if (!(def.sources || []).length) $('lib-sources').append(el('li', '—', 'muted'));
+  $('lib-definition').textContent = d.DefinitionText;
+}
+
+$('copy-redirect').addEventListener('click', () => act($('copy-redirect'), () => copy($('lib-redirect').textContent, 'The redirect URI')));
+$('copy-definition').addEventListener('click', () => act($('copy-definition'), () => copy($('lib-definition').textContent, 'The definition')));
+$('client-public').addEventListener('change', () => {
+  if ($('client-public').checked) $('client-secret').value = '';
+});
+
+$('client').addEventListener('submit', (e) => {
+  e.preventDefault();
+  act($('save-client'), async () => {
+    const c = await call('set_connector_client', {
+      connector: state.library,
+      clientId: $('client-id').value,
+      clientSecret: $('client-secret').value || null,
+      public: $('client-public').checked,
+    });
+    toast(c.ClientSecretSet ? 'OAuth app saved (ClientSecret stored).' : 'OAuth app saved as a public client.');
+    await openLibrary(state.library);
+  });
+});
+
+$('rename-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  act(null, async () => {
+    const c = await call('rename_connector', { connector: state.library, name: $('rename-name').value });
+    toast(`Renamed to ${c.Name}.`);
+    await openLibrary(c.Slug);
+  });
+});
+
+$('add-connector').addEventListener('submit', (e) => {
+  e.preventDefault();
+  act(null, async () => {
+    const file = $('connector-file').files[0];
+    if (!file) throw new Error('Choose a connector definition file (.toml) first.');
+    const c = await call('add_connector', { fileName: file.name, text: await file.text(), replace: $('connector-replace').checked });
+    toast(`${c.Name} added to the library.`);
+    await openLibrary(c.Slug);
+  });
+});
+
+$('discover').addEventListener('submit', (e) => {
+  e.preventDefault();
+  act(e.submitter, async () => {
+    toast('Reading the provider\'s metadata…');
+    const c = await call('discover_connector', { issuer: $('discover-issuer').value, id: $('discover-id').value || null, name: $('discover-name').value || null });
+    toast(`${c.Name} added to the library.`);
+    await openLibrary(c.Slug);
+  });
+});
+
+$('oauth-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  act($('create-oauth'), async () => {
+    const c = await call('add_oauth_connector', {
+      form: {
+        Id: $('oauth-id').value,
+        Name: $('oauth-name').value,
+        AuthorizeUrl: $('oauth-authorize').value,
+        TokenUrl: $('oauth-token').value,
+        RevokeUrl: $('oauth-revoke').value || null,
+        ApiBaseUrl: $('oauth-api').value || null,
+        Scopes: $('oauth-scopes').value,
+        Pkce: $('oauth-pkce').checked,
+        ClientAuth: $('oauth-client-auth').value,
+        SignIn: $('oauth-sign-in').value,
+      },
+    });
+    $('oauth-form').reset();
+    toast(`${c.Name} created. Set its OAuth app below.`);
+    await openLibrary(c.Slug, 'client-id');
+  });
+});
