@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """The import graph of a crate's modules, from its `use crate::...` / `super::` lines and
 paths written in code (`crate::a::b`), and the circles in it (strongly connected groups of
-more than one module). Usage: scripts/import-graph.py CRATE_SRC_DIR [--edges]
+more than one module). Usage:
+  scripts/import-graph.py CRATE_SRC_DIR [--edges] [--layers "a b | c | d e"]
+With --layers (top-level modules, lowest first, `|` between layers), a module that names a
+top-level module of its own or a higher layer (other than its own subtree) is reported too.
+Exits 1 when there is a circle or a layer broken.
 
 A module is a file (`a/b.rs` or `a/b/mod.rs` is `a::b`); an edge a -> b means a names b
 or something inside it. Children naming their parent (`super::`) are not circles of
@@ -93,6 +97,27 @@ def sccs(g, nodes):
             visit(v)
     return [sorted(c) for c in out if len(c) > 1]
 
+def layer_breaks(g, spec):
+    rank = {}
+    for i, layer in enumerate(spec.split('|')):
+        for m in layer.split():
+            rank[m] = i
+    top = lambda m: m.split('::')[0]
+    breaks = []
+    for a in sorted(g):
+        if not a or top(a) not in rank:
+            continue
+        for b in sorted(g[a]):
+            if top(b) == top(a):
+                continue
+            if top(b) not in rank:
+                breaks.append(f"{a} -> {b}: {top(b)} is in no layer")
+            elif rank[top(b)] >= rank[top(a)]:
+                breaks.append(f"{a} -> {b}: names a module of its own or a higher layer")
+    missing = sorted({top(m) for m in g if m and top(m) not in rank})
+    breaks += [f"{m}: in no layer (add it to --layers)" for m in missing]
+    return breaks
+
 if __name__ == '__main__':
     src = sys.argv[1]
     mods = modules(src)
@@ -101,6 +126,11 @@ if __name__ == '__main__':
         for a in sorted(g):
             print(f"{a or '(crate)'} -> {', '.join(sorted(g[a]))}")
     circles = sccs(g, sorted(mods))
-    print(f"{src}: {len(mods)} modules, {sum(len(v) for v in g.values())} edges, {len(circles)} circle(s)")
+    breaks = layer_breaks(g, sys.argv[sys.argv.index('--layers') + 1]) if '--layers' in sys.argv else []
+    print(f"{src}: {len(mods)} modules, {sum(len(v) for v in g.values())} edges, {len(circles)} circle(s)"
+          + (f", {len(breaks)} layer break(s)" if '--layers' in sys.argv else ''))
     for c in circles:
         print('  circle: ' + ' <-> '.join(c))
+    for b in breaks:
+        print('  layer break: ' + b)
+    sys.exit(1 if circles or breaks else 0)

@@ -9,6 +9,12 @@ scripts/setup-debian.sh test
 # The window's ES modules, checked statically before anything is built (undefined or unused
 # names, imports that name no export, import circles): a mistake fails here in seconds.
 node --experimental-vm-modules --no-warnings tests/e2e/ui-check.mjs
+# The Rust modules' layering (scripts/import-graph.py; ARCHITECTURE.md "Layers"): no import
+# circle in any crate, and in the core no module names its own layer or a higher one.
+python3 scripts/import-graph.py crates/authdesk-core/src --layers "error | secret paths logging jwt \
+  | store vault definition | desk authvalue domain | token_store | service \
+  | settings credentials | api_clients | engine | inspect"
+for src in crates/authdesk-api/src crates/authdesk-cli/src src-tauri/src; do python3 scripts/import-graph.py "$src"; done
 
 # A throwaway HOME: gnome-keyring creates its login keyring there, WebKit its cookies.
 export HOME_FOR_TESTS=$(mktemp -d /tmp/authdesk-test-home.XXXXXX)

@@ -1,6 +1,11 @@
 //! The Authdesk desktop shell. Thin by rule: `commands/` calls `authdesk-core` and returns
 //! views, `signin.rs` shows the provider's page; everything else lives in the core. The
-//! shell also runs the local API and the keep-alive in-process.
+//! shell also runs the local API, the keep-alive and the change watcher (`data-changed`)
+//! in-process, one instance at a time.
+//!
+//! Must not: grant a window other than `main` a permission (sign-in windows show
+//! third-party pages), or poll the store on the UI thread (the watcher reads the change
+//! marker through `Engine::db`).
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 

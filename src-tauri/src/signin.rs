@@ -15,6 +15,11 @@
 //!   unrelated refresh is never taken for it and a failed sign-in is reported.
 //!
 //! Either way the outcome arrives in the main window as the event `sign-in-finished`.
+//!
+//! Must not: complete a webview sign-in from anything but its own window's intercepted
+//! navigation, take anything but the engine's event for its id (or its loopback listener)
+//! as the end of a system-browser sign-in, open a second sign-in window, or let one load
+//! the redirect URI.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -1,11 +1,12 @@
 //! Cyclr's browser sign-in flow.
 //!
 //! `GET /connectorauth/updateaccountconnectoroauth?id=&token=&targetOrigin=[&callbackMessage=]`
-//! consumes a sign-in token of the account that owns account connector `id`, starts the
-//! engine's authorization code flow with our `/connector/callback` as redirect URI, and
-//! sends the browser to the provider. `GET /connector/callback` completes it, then either
-//! redirects to targetOrigin or posts callbackMessage to the opener, addressed to
-//! targetOrigin's origin.
+//! (or POST, as Cyclr's example does) consumes a sign-in token of the account that owns
+//! account connector `id`, starts the engine's authorization code flow with our
+//! `/connector/callback` as redirect URI, and sends the browser to the provider (a connector
+//! that needs no user, client credentials or password, is authenticated at once and the
+//! browser sent back). `GET /connector/callback` completes it, then either redirects to
+//! targetOrigin or posts callbackMessage to the opener, addressed to targetOrigin's origin.
 //!
 //! Invariants: targetOrigin must be an absolute http(s) URL whose exact origin is on the
 //! owner's allow-list, or nothing is redirected or posted anywhere; postMessage never uses
@@ -21,6 +22,10 @@
 //! present it: the provider link handed to someone else completes nothing in their browser
 //! (a clear page, nothing written, no redirect or message). At the callback targetOrigin is
 //! checked against the allow-list again: an origin removed meanwhile is sent nothing.
+//!
+//! Must not: write anything for an account connector before a valid sign-in token of its
+//! account is presented, send the browser or a message to an origin off the allow-list, put
+//! the binding anywhere but its HttpOnly cookie, or put request text into a page unescaped.
 
 use std::sync::Arc;
 

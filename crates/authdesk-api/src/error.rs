@@ -1,5 +1,11 @@
 //! API errors: a status and `{"Message": "..."}` that says what was wrong. Core errors
-//! already never carry secrets; here they only get a status.
+//! already never carry secrets; here they get a status (and `Retry-After` when a provider
+//! says when, or the database is unreachable). A 500 or an unreachable database (503) tells
+//! the caller nothing of the server's state: that goes to the server's log. axum's own
+//! plain-text rejections are rewritten as `{"Message"}` too (`plain_text_as_json`).
+//!
+//! Must not: tell a caller what failed inside the server (its database, a fault: the log has
+//! it), or build a message from a request's body or headers.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};

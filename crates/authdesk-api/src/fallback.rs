@@ -1,6 +1,9 @@
 //! What answers when no route matches: one more try with the path's fixed words in lower
 //! case (Cyclr's routes ignore case, and its pages spell them in several ways), then a
 //! `{"Message"}` that says what was wrong, never an empty body.
+//!
+//! Must not: lower anything but the fixed words in `WORDS` (Ids, connector names and method
+//! identifiers keep their case), or try a path more than once.
 
 use axum::extract::Request;
 use axum::http::{Method, StatusCode};

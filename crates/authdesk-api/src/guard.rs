@@ -1,13 +1,20 @@
 //! What every request passes before a handler runs:
-//! - the `Host` header must name this server on loopback (`127.0.0.1`, `localhost`, `[::1]`
-//!   with our port): a DNS-rebinding page on `evil.com` that resolves to 127.0.0.1 still
-//!   sends `Host: evil.com`;
+//! - the `Host` header must name this server: on loopback (`127.0.0.1`, `localhost`, `[::1]`
+//!   with our port), or exactly the `PublicUrl` a team server was started with; one `Host`
+//!   header, and an absolute-form target must name the same host. A DNS-rebinding page on
+//!   `evil.com` that resolves to 127.0.0.1 still sends `Host: evil.com`;
 //! - API calls carrying an `Origin` are refused unless the owner allowed that origin
 //!   (then CORS headers are added);
-//! - API calls need `Authorization: Bearer <API key>` (constant-time comparison).
+//! - API calls need `Authorization: Bearer` with the API key (the core compares it in
+//!   constant time) or a token from `POST /oauth/token`; a token limited to one account
+//!   (`scope=account:{Id}`) acts for that account only (403 otherwise).
 //!
-//! Plus the extractors: a JSON body whose errors never quote the input, and the account
-//! scope from `X-Cyclr-Account`.
+//! Plus the extractors: a JSON body whose errors never quote the input (`ApiJson`,
+//! `OptionalApiJson`), and the account scope from `X-Cyclr-Account`.
+//!
+//! Must not: let a request reach a handler before its `Host` check, quote a body's values in
+//! an error (bodies may hold secrets), or check what the handler's core call checks (whether
+//! the account named in `X-Cyclr-Account` exists).
 
 use std::sync::Arc;
 

@@ -1,10 +1,18 @@
 //! Authdesk's local HTTP API: Cyclr's API shapes over `authdesk-core`, so code written
 //! against Cyclr's sign-in-token and connector-auth endpoints runs against the desktop.
+//! Here: the shared state (`AppState`), a team server's `PublicUrl`, the router and the
+//! running `Server`.
 //!
 //! Thin by rule: handlers parse, call the core or the engine, and map views and errors.
-//! Loopback only; every request passes the `Host` check; `/v1.0/*` needs the API key and
-//! refuses foreign `Origin`s; the browser flow (`/connectorauth/...`, `/connector/callback`)
-//! is authorised by single-use sign-in tokens instead. See `ARCHITECTURE.md`.
+//! Loopback only unless started with a public URL (then only that `Host` is answered);
+//! every request passes the `Host` check; `/v1.0/*` needs the API key or a token from
+//! `POST /oauth/token` and refuses foreign `Origin`s; the browser flow
+//! (`/connectorauth/...`, `/connector/callback`) is authorised by single-use sign-in tokens
+//! instead. See `ARCHITECTURE.md`.
+//!
+//! Must not: listen beyond loopback without a `PublicUrl`, run a core call on the async
+//! workers (`AppState::db` puts it on a blocking thread), or hold a route's logic (its
+//! module does).
 
 mod browser;
 mod error;

@@ -8,6 +8,9 @@
 //! favicon, a stray or forged request) are answered and ignored, so they cannot end the
 //! wait. Nothing from a request is echoed into the page unescaped. The sign-in is bound to
 //! this listener: it alone holds the binding the callback must present (RFC 9700 §4.7).
+//!
+//! Must not: listen beyond 127.0.0.1, let a request without this sign-in's `state` end the
+//! wait, or complete a sign-in more than once.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -1,9 +1,12 @@
 //! `POST /oauth/token`: how partner code gets an API token, as Cyclr documents it (OAuth 2.0
 //! client credentials, RFC 6749 §4.4). Client credentials in the form body or as HTTP
-//! Basic (§2.3.1); `scope=account:{AccountId}` limits the token to one account. The answer
-//! is Cyclr's: `{"token_type":"bearer","access_token":"...","expires_in":1209599,"clientId":"..."}`.
+//! Basic (§2.3.1); `scope=account:{AccountId}` limits the token to one account. The answer is
+//! Cyclr's: `{"token_type":"bearer","access_token":"...","expires_in":1209599,"clientId":"..."}`.
 //! Errors are RFC 6749 §5.2 JSON (`{"error": "...", "error_description": "..."}`) and
-//! never quote what was sent.
+//! never quote a value that was sent (a parameter given twice is named, not its value).
+//!
+//! Must not: check a client's secret or mint a token itself (the core's `issue_api_token`
+//! does), grant anything but client credentials, or let an answer be cached (`no-store`).
 
 use std::collections::HashMap;
 use std::sync::Arc;

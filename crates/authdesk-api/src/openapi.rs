@@ -1,4 +1,8 @@
-//! The OpenAPI 3 document, generated from the handlers' annotations (utoipa).
+//! The OpenAPI 3 document, generated from the handlers' annotations (utoipa), served at
+//! `/openapi.json`.
+//!
+//! Must not: describe an endpoint's shape by hand (its handler's `#[utoipa::path]` and its
+//! body types do), or list a path the router does not serve.
 
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};

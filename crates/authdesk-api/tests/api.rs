@@ -1148,6 +1148,39 @@ async fn the_openapi_document_lists_every_endpoint() {
     assert_ne!(body["required"], true, "{body}");
 }
 
+/// The document is what tests/openapi.json records, byte for byte: a refactor changes
+/// nothing a client generated from it sees. A change on purpose rewrites the record:
+/// `AUTHDESK_UPDATE_OPENAPI=1 cargo test -p authdesk-api --test api openapi_document_is`,
+/// and the diff is reviewed with the change.
+#[tokio::test]
+async fn the_openapi_document_is_the_recorded_one() {
+    let api = Api::start().await;
+    let served = api
+        .http
+        .get(format!("{}/openapi.json", api.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/openapi.json");
+    if std::env::var_os("AUTHDESK_UPDATE_OPENAPI").is_some() {
+        std::fs::write(path, &served).unwrap();
+    }
+    let recorded = std::fs::read_to_string(path).unwrap();
+    assert!(
+        served == recorded,
+        "/openapi.json is not what {path} records (first difference at byte {}); if the \
+         change is intended, rewrite the record with AUTHDESK_UPDATE_OPENAPI=1",
+        served
+            .bytes()
+            .zip(recorded.bytes())
+            .position(|(a, b)| a != b)
+            .unwrap_or(served.len().min(recorded.len()))
+    );
+}
+
 #[tokio::test]
 async fn property_values_cannot_steer_requests_to_other_hosts() {
     let api = Api::start().await;

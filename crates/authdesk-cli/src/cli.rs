@@ -1,5 +1,10 @@
 //! The command line's grammar (clap): every command, argument and help text. Handlers are
 //! in `commands/`.
+//!
+//! Must not: run anything (the handlers in `commands/` do), or give a secret an argument of
+//! its own: AuthValues, ClientSecrets and secret properties come by --stdin or a file (a
+//! secret property given as VALUE is refused by its handler; a database URL's password is
+//! better in its environment variable, whose value clap never shows).
 
 use std::path::PathBuf;
 

@@ -1,6 +1,10 @@
 //! `authdesk`: the command line. A thin layer over `authdesk-core`: `cli.rs` is the grammar
 //! (clap), `commands/` one module per group of commands, `secrets.rs` reads secrets from
-//! stdin or files (never from argv), `output.rs` prints a table or JSON.
+//! stdin or files (never from argv), `output.rs` prints a table or JSON. Here: opening the
+//! data directory or database, dispatch, the one-line error and the exit status.
+//!
+//! Must not: repeat an unexpected word in a usage error (often a secret typed where --stdin
+//! was meant), or do a command's work (its module in `commands/` does).
 
 mod cli;
 mod commands;

@@ -1,5 +1,9 @@
-//! Printing: JSON with `--json` (the core's PascalCase views), a readable table otherwise.
-//! Nothing here sees a secret unless the user asked `inspect --reveal`.
+//! Printing: JSON with `--json` (the core's PascalCase views), a readable table otherwise
+//! (the readable forms are in `output/text.rs`). A secret is printed only where the user
+//! asked for it: `inspect --reveal`, `api-key`, and a new API client's ClientSecret, once.
+//!
+//! Must not: read or change anything (it prints what a command hands it), or show a secret
+//! the command was not asked for.
 
 use std::fmt::Write as _;
 

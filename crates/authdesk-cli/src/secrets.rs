@@ -1,5 +1,8 @@
 //! Secrets come from standard input or a file, never from the command line (shell history,
 //! the process list).
+//!
+//! Must not: take a secret from argv, or quote what it read in an error (a bad properties
+//! file is reported by position only).
 
 use std::io::Read;
 use std::path::Path;

@@ -8,6 +8,9 @@
 //! - Checks compare hashes in constant time after an indexed lookup by client id.
 //! - Revoking a client ends every token it got, at once.
 //! - A token names its client and, if limited, its account; the API enforces the limit.
+//!
+//! Must not: keep a client secret or a token but as its SHA-256, or parse requests or enforce
+//! a token's account limit (the API's `oauth` and `guard` do).
 
 use crate::store::{args, Row};
 use base64::Engine as _;

@@ -11,6 +11,9 @@
 //!
 //! Errors name the field and never echo a value: `serde_json`'s typed errors quote the
 //! offending value, so the object is read as untyped JSON and checked field by field.
+//!
+//! Must not: store or apply a value (the service does, in `service::account_connectors`), or
+//! echo any part of a value in an error.
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};

@@ -6,6 +6,9 @@
 //! an account connector that names another app must bring that app's secret too. And it is
 //! never sent to a token endpoint whose host an account connector's property chooses
 //! freely (generic connectors): there, each account connector brings its own app.
+//!
+//! Must not: write anything or send the credentials (the engine's `tokens` does), or pair a
+//! library ClientSecret with another app's ClientId.
 
 use serde::Serialize;
 

@@ -1,6 +1,6 @@
 //! Connector definitions: connectors are *data*.
 //!
-//! One TOML file describes one connector (its auth kind, endpoints, methods and the
+//! One TOML file describes one connector (its ways to authenticate, endpoints, methods and the
 //! account-connector properties it needs). Only the auth *kind* is code; adding a provider
 //! is adding a file. The format is documented in `docs/connector-format.md`.
 //!
@@ -9,6 +9,9 @@
 //! method ids. Errors name the file and the field. Every templated URL is parsed then into
 //! a [`UrlTemplate`] (`template.rs`), the only way a URL is built from a definition, so a
 //! property value can never move a request to a host the definition did not name.
+//!
+//! Must not: hold an auth type's specifics (`definition::auth::<type>`), build a URL but
+//! through [`UrlTemplate`], or read the store or send a request.
 
 use std::collections::{BTreeMap, BTreeSet};
 

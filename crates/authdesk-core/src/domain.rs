@@ -1,13 +1,18 @@
-//! The domain in Cyclr's vocabulary. These are *views*: serialisable, PascalCase like
+//! The domain in Cyclr's vocabulary. The *views* are serialisable, PascalCase like
 //! Cyclr's JSON with the fields Cyclr's API documents (`CreatedDate`, `Connector.Status`,
 //! `Authentication`, `Parameters`, ...) plus Authdesk's own, and free of secret values
-//! (they say which secrets are set, never what they are; `AuthValue` is always null).
+//! (they say which secrets are set, never what they are; `AuthValue` is always null). The
+//! inputs the service takes (new accounts, installs, changes, credential forms) hold each
+//! secret as a [`Secret`].
+//!
+//! Must not: read or write the store (the service fills the views), or put a secret value
+//! in a view.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub use crate::definition::stable_id;
-use crate::definition::{AuthDefinition, AuthMethod, ConnectorDefinition, SignInMode};
+use crate::definition::{AuthMethod, ConnectorDefinition, SignInMode};
 use crate::secret::Secret;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -422,7 +427,7 @@ pub struct AccountConnectorChange {
 
 /// Cyclr's view of one way to authenticate.
 pub fn authentication_view(def: &ConnectorDefinition, m: AuthMethod<'_>) -> AuthenticationView {
-    let (auth_scheme, auth_type) = (auth_scheme(m.auth), m.auth_type());
+    let (auth_scheme, auth_type) = (m.auth.scheme(), m.auth_type());
     AuthenticationView {
         id: def.authentication_guid(m.id),
         method_id: m.id.to_string(),
@@ -432,18 +437,6 @@ pub fn authentication_view(def: &ConnectorDefinition, m: AuthMethod<'_>) -> Auth
         oauth2_type: m.oauth2().map_or("Unknown", |o| o.grant.cyclr_name()),
         auth_scheme,
         is_default: m.is_default(),
-    }
-}
-
-/// Cyclr's `AuthScheme`: the header (or query parameter) an API key travels in, or the
-/// OAuth token header when it is not the usual `Authorization`.
-fn auth_scheme(auth: &AuthDefinition) -> Option<String> {
-    match auth {
-        AuthDefinition::ApiKey(k) => Some(k.name.clone()),
-        AuthDefinition::Oauth2(o) if o.token_header != "Authorization" => {
-            Some(o.token_header.clone())
-        }
-        _ => None,
     }
 }
 

@@ -1,5 +1,8 @@
 //! The one error type of the core. Variants are what a caller can act on; messages say
 //! what happened and what to do. No variant ever carries a secret value.
+//!
+//! Must not: name the store (database failures arrive as [`DbError`], `error/database.rs`),
+//! or say one surface's command in a message (`Hint::cli` holds the CLI's).
 
 mod database;
 

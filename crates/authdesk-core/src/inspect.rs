@@ -2,6 +2,9 @@
 //! when it expires, what the tokens say. Nothing leaves the machine. Token values are
 //! masked unless the caller asks to reveal them; when the keychain is unavailable the
 //! metadata is still shown, with the reason the secrets could not be opened.
+//!
+//! Must not: write anything or reach the network, or give a secret's value unless `reveal`
+//! asks for it.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

@@ -1,5 +1,7 @@
 //! Decoding (not verifying) JSON Web Tokens, for offline inspection. Nothing here trusts
 //! a token: the claims are shown as the token states them.
+//!
+//! Must not: verify a signature, fetch keys, or let a claim decide anything.
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};

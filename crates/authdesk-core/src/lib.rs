@@ -1,8 +1,12 @@
 //! Authdesk's core: the domain (accounts, the connector library, account connectors), the
-//! SQLite store, the keychain-sealed vault and connector definitions.
+//! store (SQLite, or PostgreSQL for a team server), the sealed vault (its key in the OS
+//! keychain, or a key file on a server), connector definitions and the OAuth engine.
 //!
 //! It knows nothing of Tauri, HTTP servers or terminals: the desktop shell, the local API
 //! and the `authdesk` CLI are thin layers over [`Authdesk`]. See `ARCHITECTURE.md`.
+//!
+//! Must not: hold code of its own (it declares the modules and re-exports), or depend on
+//! Tauri, an HTTP server or a terminal UI.
 
 pub mod api_clients;
 pub mod authvalue;

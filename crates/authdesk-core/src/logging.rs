@@ -1,6 +1,8 @@
 //! Logging set-up shared by the shells: `AUTHDESK_LOG` (an `EnvFilter`, default `warn`) to
 //! stderr, without colour codes unless stderr is a terminal. Nothing in the core logs a
 //! secret: secrets are `Secret`, whose `Debug` is `[redacted]`.
+//!
+//! Must not: be called by the core (only the shells set logging up), or log anything itself.
 
 pub fn init() {
     init_with_default("warn")

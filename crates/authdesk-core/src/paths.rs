@@ -1,5 +1,8 @@
 //! Where data lives: the OS's per-user data directory unless `--data-dir` or
 //! `AUTHDESK_DATA_DIR` says otherwise (the CLI and the app resolve those flags).
+//!
+//! Must not: create the directory (the store does, mode 0700), or read `--data-dir` or
+//! `AUTHDESK_DATA_DIR` (the shells do).
 
 use std::path::PathBuf;
 

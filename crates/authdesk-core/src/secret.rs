@@ -1,6 +1,9 @@
 //! Secret values. They cannot be printed by accident: `Debug` shows `[redacted]`, there is
 //! no `Display` or `Serialize`, and the memory is zeroized on drop. Getting the raw value
 //! is an explicit call to [`Secret::expose`].
+//!
+//! Must not: gain a `Display`, a `Serialize` or any other way to the raw value but
+//! [`Secret::expose`], or compare in a time that depends on where two values differ.
 
 use secrecy::{ExposeSecret, SecretString};
 

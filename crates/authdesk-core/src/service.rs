@@ -3,9 +3,12 @@
 //! the layer below; one idea a file below this one (accounts, library, account connectors,
 //! LAUNCH, migrate).
 //!
-//! Every write is one IMMEDIATE transaction: metadata and the sealed secrets that belong to
-//! it commit together or not at all. The vault is opened lazily, so metadata stays
-//! readable when the keychain is not.
+//! Every write is one write transaction (IMMEDIATE on SQLite, on the write lock on
+//! PostgreSQL): metadata and the sealed secrets that belong to it commit together or not at
+//! all. The vault is opened lazily, so metadata stays readable when the keychain is not.
+//!
+//! Must not: hold one idea's code (it goes in a file below), name the engine
+//! (`crate::engine`, the layer above), or know about HTTP, Tauri or the CLI.
 
 use crate::error::{Error, Result};
 use crate::secret::Secret;

@@ -8,6 +8,9 @@
 //!   default ports omitted): no prefix or suffix matching.
 //! - Sign-in tokens carry 256 random bits, are stored only as SHA-256 hashes, and are
 //!   consumed by one conditional UPDATE, so of many parallel uses exactly one succeeds.
+//!
+//! Must not: keep an API key or a sign-in token in clear, match an origin by prefix or
+//! suffix, or answer a request (the API applies the lists).
 
 use crate::store::args;
 use base64::Engine as _;

@@ -13,6 +13,10 @@
 //!   a refresh in flight can never bring back or spoil what the user just did.
 //! - A refresh response without a refresh token keeps the old one.
 //! - `state` values are stored only as hashes and are taken at most once.
+//!
+//! Must not: decide when to refresh or talk to a provider (the engine does), name the
+//! service or the engine (it stands on `crate::desk`), or write an engine's result without
+//! checking [`Expected`].
 
 use std::collections::BTreeMap;
 

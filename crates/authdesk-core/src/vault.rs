@@ -1,14 +1,18 @@
-//! The vault: seals secrets before they reach SQLite.
+//! The vault: seals secrets before they reach the store (SQLite or PostgreSQL).
 //!
-//! A random 256-bit data key lives in the OS keychain (one item per data directory,
-//! named by the directory's vault id). Every secret is sealed with XChaCha20-Poly1305 under
+//! A random 256-bit data key lives in the OS keychain (one item per data directory or team
+//! database, named by its vault id). Every secret is sealed with XChaCha20-Poly1305 under
 //! that key, with associated data naming the vault, table, row and field it belongs to, so
-//! a sealed value copied to another row or data directory does not open. The sealed bytes
-//! are written in the same SQLite transaction as their metadata.
+//! a sealed value copied to another row or data directory does not open. Whoever writes the
+//! sealed bytes writes them in the same transaction as their metadata.
 //!
 //! The keychain is the root of trust. When it is unavailable we say so; we never fall back
-//! to a memory or plaintext store. The only alternative is an explicit key file for
-//! headless servers (`AUTHDESK_VAULT_KEY_FILE`), refused unless its mode is 0600.
+//! to a memory or plaintext store. The only alternatives, for headless servers, are an
+//! explicit key file (`AUTHDESK_VAULT_KEY_FILE`) and a systemd credential
+//! (`authdesk-vault-key`, read only), each refused unless its owner alone may read it.
+//!
+//! Must not: touch the store (it seals and opens; others write), or put a key or a
+//! plaintext in an error or a log.
 
 use std::path::{Path, PathBuf};
 

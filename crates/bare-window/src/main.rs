@@ -1,5 +1,8 @@
 //! A bare Tauri window whose page reports when it is interactive: the baseline of
 //! `scripts/bench-desktop.sh`. Same Tauri version and window size as Authdesk.
+//!
+//! Must not: depend on Authdesk's crates or grow features: it measures Tauri alone, and is
+//! not part of the product.
 
 #[tauri::command]
 fn ready() {

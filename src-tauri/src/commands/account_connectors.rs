@@ -1,6 +1,10 @@
 //! One account connector: install it, its properties and credentials (typed into forms per
 //! way to authenticate, or as an AuthValue), sign-in, refresh, disconnect, the inspector
 //! (one secret revealed at a time), the history and the method tester.
+//!
+//! Must not: return a stored secret but through `reveal_secret` (one value the user asked
+//! for), build a credential from a form itself (the core's `set_credential` does), or
+//! disconnect or delete but through the engine (it revokes the tokens first).
 
 use authdesk_core::definition::SignInMode;
 use authdesk_core::engine::methods::MethodResponse;

@@ -1,4 +1,7 @@
 //! Accounts: read one, create, edit (name, description, IANA time zone), delete.
+//!
+//! Must not: check an account's fields (the core does: names, IANA time zones), or delete an
+//! account but through the engine (it revokes its connectors' tokens first).
 
 use authdesk_core::{Account, AccountUpdate, NewAccount};
 

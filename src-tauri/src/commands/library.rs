@@ -1,5 +1,9 @@
 //! The connector library: add a definition (a file, an issuer's metadata, or the OAuth
 //! form), look at one in detail, rename a user connector, set its OAuth app.
+//!
+//! Must not: answer a library OAuth app's ClientSecret (the entry says only whether it is
+//! set), remove one unless `public` is asked (a blank secret keeps the stored one), or
+//! parse or write a definition itself (the core does).
 
 use authdesk_core::definition::form::OAuthConnectorForm;
 use authdesk_core::definition::ConnectorDefinition;

@@ -1,6 +1,9 @@
 //! What the window lists: the overview it starts from, pages of accounts, account
 //! connectors (of an account, or found across all of them) and the dashboard. Nothing here
-//! reads every row: counts are aggregates, lists are pages of at most [`MAX_PAGE`].
+//! reads every account or account connector: counts are aggregates, lists are pages of at
+//! most [`MAX_PAGE`] (the library, small, comes whole).
+//!
+//! Must not: return more than [`MAX_PAGE`] rows a call, count by reading rows, or write.
 
 use authdesk_core::{
     Account, AccountConnector, AccountConnectorFilter, AuthStatus, Authdesk, Counts,

@@ -1,9 +1,15 @@
 //! The Tauri commands: each one is a call into `authdesk-core` (or its engine) returning a
 //! serialisable view, one module per part of the window. No secret leaves through here
-//! unless the user asked for that one value (`reveal_secret`, `reveal_api_key`, a new API
-//! client's secret, shown once). Every command is async and runs the core on a blocking
-//! thread (`Shell::db`): a keychain prompt or a busy database never freezes the window
-//! (Tauri runs synchronous commands on the main thread).
+//! unless the user asked for that one value (`reveal_secret`, `reveal_api_key`, the new key
+//! of `rotate_api_key`, a new API client's secret, shown once). Every command that reaches
+//! the store, the keychain or a provider is async and runs the core on a blocking thread
+//! (`Shell::db`, or the engine's own): a keychain prompt or a busy database never freezes
+//! the window (Tauri runs synchronous commands on the main thread; `timezones` and
+//! `cancel_sign_in` touch none of them and are synchronous).
+//!
+//! Must not: hold business rules (they are the core's), run the core on the main thread, put
+//! a secret in a `CommandError`, or add a command without its `allow-<command>` permission
+//! (build.rs).
 
 pub mod account_connectors;
 pub mod accounts;

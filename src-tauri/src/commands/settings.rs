@@ -1,5 +1,8 @@
 //! Settings: the local API (address, key), the keychain's health, allowed targetOrigins,
 //! API clients.
+//!
+//! Must not: return the API key unless the user asked (`reveal_api_key`, or the new key of
+//! `rotate_api_key`), or an API client's secret but once, at its creation.
 
 use authdesk_core::api_clients::ApiClient;
 use authdesk_core::settings::OriginPurpose;

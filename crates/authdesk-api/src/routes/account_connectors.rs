@@ -1,5 +1,9 @@
 //! Account connectors (account-scoped: `X-Cyclr-Account`): list, read, update, set a
 //! property, delete, and call a method.
+//!
+//! Must not: touch an account connector of another account (`check_owner`, or the engine's
+//! own check for a method call: 404 as for no such Id), answer an AuthValue, or switch the
+//! way to authenticate but through the engine (it revokes the tokens the old way held).
 
 use std::sync::Arc;
 

@@ -1,4 +1,8 @@
 //! Accounts: create, list, read, update, delete; sign-in tokens; LAUNCH.
+//!
+//! Must not: let a token limited to one account link it to another (`ParentAccountId`),
+//! write part of a LAUNCH (every install is prepared first; the core writes them all in one
+//! transaction), or delete an account but through the engine (it revokes the tokens first).
 
 use std::sync::Arc;
 

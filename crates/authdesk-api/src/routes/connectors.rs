@@ -1,4 +1,7 @@
 //! The connector library: list, read, methods, the library OAuth app, and install.
+//!
+//! Must not: answer the library OAuth app's ClientSecret (the entry only says it is set), or
+//! install into an account other than the caller's `X-Cyclr-Account`.
 
 use std::sync::Arc;
 

@@ -1,7 +1,12 @@
 //! The `/v1.0` endpoints, in Cyclr's shapes (PascalCase JSON, the request bodies and answer
 //! fields Cyclr's documentation shows; see `docs/cyclr-compatibility.md`). Each handler
-//! parses, calls the core or the engine, and returns a view; no view carries a secret value.
-//! One module per resource.
+//! parses, calls the core or the engine, and returns a view; no view carries a stored secret
+//! (the one credential answered is a sign-in token, to the caller who asked for it). One
+//! module per resource; here what they share: Cyclr's property list, the owner check, paging.
+//!
+//! Must not: hold business rules (they are the core's; a handler parses, calls the core,
+//! shapes the answer), or hint that an account connector exists in another account
+//! (`check_owner` answers as for no such Id).
 
 pub mod account_connectors;
 pub mod accounts;

@@ -1,4 +1,7 @@
 //! Owner settings reachable through the API: the targetOrigin allow-list.
+//!
+//! Must not: reach the CORS list (only the targetOrigin allow-list is exposed here), or
+//! normalise or check an origin itself (the core does).
 
 use std::sync::Arc;
 

@@ -1,5 +1,10 @@
-//! `authdesk account-connectors ...`: connectors installed into accounts, their
-//! properties, AuthValues and sign-in mode, disconnect and delete.
+//! `authdesk account-connectors ...`: connectors installed into accounts (install, list,
+//! show), their properties, AuthValues, way to authenticate and sign-in mode, disconnect and
+//! delete.
+//!
+//! Must not: take a secret property's value from argv (it is refused: --value-stdin,
+//! --value-file or --properties-file), or switch the way to authenticate, disconnect or
+//! delete but through the engine (it revokes the tokens at the provider).
 
 use anyhow::{bail, Context, Result};
 use authdesk_core::definition::SignInMode;

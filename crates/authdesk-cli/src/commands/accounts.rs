@@ -1,4 +1,7 @@
 //! `authdesk accounts ...`: one account per customer.
+//!
+//! Must not: check an account's fields (the core does: names, IANA time zones), or delete
+//! an account but through the engine (it revokes its connectors' tokens first).
 
 use anyhow::Result;
 use authdesk_core::NewAccount;

@@ -1,4 +1,7 @@
 //! `authdesk connectors ...`: the connector library and its OAuth apps.
+//!
+//! Must not: take a ClientSecret from argv (--client-secret-stdin or --client-secret-file),
+//! or check or write a definition itself (the core's `add_connector*` does).
 
 use anyhow::Result;
 

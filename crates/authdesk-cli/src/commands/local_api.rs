@@ -1,5 +1,8 @@
-//! The local API and what it needs: `serve`, `api-key`, `origins`; and where things live:
-//! `data-dir`, `vault status`.
+//! The local API and what it needs: `serve`, `api-key`, `api-clients`, `origins`; where
+//! things live: `data-dir`, `vault status`; and `migrate` to a team server's PostgreSQL.
+//!
+//! Must not: serve before the vault opens, stop `serve` before what is in flight has
+//! committed (`Engine::settle`), or print a database URL (it may carry a password).
 
 use std::sync::Arc;
 

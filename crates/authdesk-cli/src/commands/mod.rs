@@ -1,5 +1,8 @@
 //! One module per group of commands; each handler parses nothing (clap did), calls the
 //! core or the engine, and prints through [`Out`].
+//!
+//! Must not: hold a command's logic (its group's module does), or end on Ctrl-C or SIGTERM
+//! with a refresh in flight uncommitted (`Runner::run` lets `Engine::settle` finish it).
 
 pub mod account_connectors;
 pub mod accounts;

@@ -1,5 +1,8 @@
 //! Commands that use credentials: `connect` (sign-in with a loopback redirect), `call`,
 //! `refresh`, `keep-alive`, and the offline `history` and `inspect`.
+//!
+//! Must not: print a stored token but under `inspect --reveal`, or put anything but JSON on
+//! stdout under --json (`connect` sends the URL and its messages to stderr).
 
 use anyhow::{bail, Context, Result};
 

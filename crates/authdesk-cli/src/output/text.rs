@@ -3,7 +3,7 @@
 //!
 //! Must not: print (that is `Out`), or show a secret.
 
-use authdesk_core::definition::AuthDefinition;
+use authdesk_core::definition::AuthType;
 use authdesk_core::{AccountConnector, LibraryConnector};
 use chrono::{DateTime, Utc};
 use std::fmt::Write as _;
@@ -59,28 +59,11 @@ pub(super) fn connector_text(c: &LibraryConnector) -> String {
             );
         }
     }
-    match &d.auth {
-        AuthDefinition::Oauth2(o) => {
-            if let Some(a) = &o.authorize_url {
-                let _ = writeln!(s, "  authorize: {a}");
-            }
-            let _ = writeln!(s, "  token:     {}", o.token_url);
-            if let Some(r) = &o.revoke_url {
-                let _ = writeln!(s, "  revoke:    {r}");
-            }
-            let _ = writeln!(s, "  scopes:    {}", o.scopes.join(&o.scope_separator));
-            let _ = writeln!(s, "  pkce:      {}", if o.pkce { "S256" } else { "off" });
-            let _ = writeln!(s, "  sign-in:   {:?}", o.sign_in);
-            let _ = writeln!(s, "  client:    {}", client_label(c));
-        }
-        AuthDefinition::ApiKey(k) => {
-            let _ = writeln!(
-                s,
-                "  key:       {:?} {} (prefix {:?})",
-                k.placement, k.name, k.prefix
-            );
-        }
-        AuthDefinition::Basic {} | AuthDefinition::None {} => {}
+    for (label, value) in d.auth.summary() {
+        let _ = writeln!(s, "  {:<11}{value}", format!("{label}:"));
+    }
+    if d.auth.auth_type() == AuthType::Oauth2 {
+        let _ = writeln!(s, "  client:    {}", client_label(c));
     }
     if let Some(b) = &d.api_base_url {
         let _ = writeln!(s, "API base:    {b}");

@@ -1,17 +1,24 @@
 //! The ways a connector authenticates: the list of auth types (`[auth] type = ...`) and
 //! the shape every one shares (`[auth]` or an `[[auth_methods]]` entry, its id and name).
-//! Each type with settings has a module of its own below this one (`oauth2`, `api_key`);
-//! `basic` and `none` have no settings. To add a type: its module here, a variant in
-//! [`AuthDefinition`] and [`AuthType`], its checks in `validate`, its use in the engine's
-//! `access`.
+//! Each type with settings has a module of its own below this one (`oauth2`, `api_key`):
+//! its settings, their checks, its `AuthScheme` and its summary for people; `basic` and
+//! `none` have no settings. The engine's use of each type is in `engine::access::<type>`.
+//! To add a type: its module here, a variant in [`AuthDefinition`] and [`AuthType`] and
+//! their `match`es in this file, its module in `engine::access` (and its AuthValue in
+//! `authvalue`).
 //!
 //! Must not: know about accounts, stores or requests.
 
 pub mod api_key;
 pub mod oauth2;
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 
+use super::template::UrlTemplate;
+use super::AuthEndpoints;
+use crate::error::{Error, Result};
 use api_key::ApiKeyDefinition;
 use oauth2::OAuth2Definition;
 
@@ -132,5 +139,69 @@ impl AuthDefinition {
             AuthDefinition::Basic {} => AuthType::Basic,
             AuthDefinition::None {} => AuthType::None,
         }
+    }
+}
+
+/// What checking one way to authenticate needs from the definition around it.
+pub(super) struct AuthCheck<'a> {
+    /// Where it stands, for messages: `auth` or `auth_methods[i].auth`.
+    pub at: String,
+    /// The properties the definition declares (placeholders and captures must name one).
+    pub property_names: &'a BTreeSet<&'a str>,
+    /// Parses a URL template (each placeholder a declared property), noting its slots.
+    pub parse_url: &'a mut dyn FnMut(&str, &str) -> Result<UrlTemplate>,
+    /// The error for a field of the file.
+    pub error: &'a dyn Fn(&str, String) -> Error,
+}
+
+impl AuthCheck<'_> {
+    /// A field of this way to authenticate, as messages name it.
+    pub fn field(&self, name: &str) -> String {
+        format!("{}.{name}", self.at)
+    }
+
+    pub fn url(&mut self, field: &str, text: &str) -> Result<UrlTemplate> {
+        (self.parse_url)(field, text)
+    }
+
+    pub fn invalid(&self, field: &str, message: String) -> Error {
+        (self.error)(field, message)
+    }
+}
+
+impl AuthDefinition {
+    /// Checks this way to authenticate beyond serde and parses its endpoint templates.
+    pub(super) fn check(&self, cx: &mut AuthCheck) -> Result<AuthEndpoints> {
+        match self {
+            AuthDefinition::Oauth2(o) => o.check(cx),
+            AuthDefinition::ApiKey(k) => k.check(cx),
+            AuthDefinition::Basic {} | AuthDefinition::None {} => Ok(AuthEndpoints::default()),
+        }
+    }
+
+    /// Cyclr's `AuthScheme`: the header (or query parameter) the credential travels in,
+    /// when it is not plain `Authorization`.
+    pub fn scheme(&self) -> Option<String> {
+        match self {
+            AuthDefinition::Oauth2(o) => o.scheme(),
+            AuthDefinition::ApiKey(k) => k.scheme(),
+            AuthDefinition::Basic {} | AuthDefinition::None {} => None,
+        }
+    }
+
+    /// What a person reads about it, as labelled lines (`connectors show`).
+    pub fn summary(&self) -> Vec<(&'static str, String)> {
+        match self {
+            AuthDefinition::Oauth2(o) => o.summary(),
+            AuthDefinition::ApiKey(k) => k.summary(),
+            AuthDefinition::Basic {} | AuthDefinition::None {} => Vec::new(),
+        }
+    }
+
+    /// A stored credential of this type that only a method call can show to work or be
+    /// refused (an API key, Basic credentials); an OAuth token's provider said so when it
+    /// issued it.
+    pub fn verified_by_calls(&self) -> bool {
+        matches!(self, AuthDefinition::ApiKey(_) | AuthDefinition::Basic {})
     }
 }

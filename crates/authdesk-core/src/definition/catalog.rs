@@ -1,4 +1,7 @@
 //! The built-in catalog (`connectors/*.toml`), embedded in the binary by `build.rs`.
+//!
+//! Must not: write the library (the service syncs the catalog at open), or hold a connector
+//! as code: each is a TOML file in `connectors/`.
 
 use super::ConnectorDefinition;
 use crate::error::Result;

@@ -1,6 +1,9 @@
 //! A connector definition made from a form (the window's "New OAuth connector"): the
 //! fields a user knows from a provider's developer console, written out as the same TOML a
 //! file would hold and loaded (so checked) like any other definition.
+//!
+//! Must not: store the definition (`Authdesk::add_oauth_connector` does), or skip the checks
+//! a file gets (it loads through `ConnectorDefinition::from_toml`).
 
 use serde::Deserialize;
 

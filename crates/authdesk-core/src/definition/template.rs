@@ -18,6 +18,9 @@
 //! (`pattern`, `suffix`) are checked on top. Values are checked when a property is written
 //! and again when a URL is built, and the built URL is parsed once more to confirm that
 //! its scheme, host and port are the ones the template promised.
+//!
+//! Must not: look a name up or connect (`engine::public_hosts` does), or template a scheme,
+//! port, userinfo or fragment.
 
 use std::fmt;
 

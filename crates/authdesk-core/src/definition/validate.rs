@@ -2,18 +2,16 @@
 //! catches: ids, names, endpoints per grant, URL templates and what their placeholders may
 //! stand for, header names, unique method ids, property patterns. Produces the
 //! definition's [`Compiled`] form. Errors name the file and the field.
+//!
+//! Must not: check one auth type's settings (each type's module in `auth/` does, through
+//! `AuthDefinition::check`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::auth::AuthCheck;
 use super::template::{self, SlotKind, UrlTemplate};
-use super::{
-    is_header_name, ApiKeyPlacement, AuthDefinition, AuthEndpoints, CaptureSource, Compiled,
-    ConnectorDefinition, OAuth2Grant, ParameterLocation,
-};
+use super::{is_header_name, Compiled, ConnectorDefinition, ParameterLocation};
 use crate::error::{Error, Result};
-
-/// Longest margin a definition may ask for (a day).
-const MAX_REFRESH_MARGIN_SECONDS: u32 = 86_400;
 
 pub(super) fn check(def: &ConnectorDefinition, origin: &str) -> Result<Compiled> {
     let invalid = |field: &str, message: String| invalid_at(origin, field, message);
@@ -107,13 +105,12 @@ pub(super) fn check(def: &ConnectorDefinition, origin: &str) -> Result<Compiled>
             }
         }
     }
-    compiled.endpoints.push(check_auth(
-        &def.auth,
-        "auth",
-        &property_names,
-        &mut url,
-        &invalid,
-    )?);
+    compiled.endpoints.push(def.auth.check(&mut AuthCheck {
+        at: "auth".into(),
+        property_names: &property_names,
+        parse_url: &mut url,
+        error: &invalid,
+    })?);
     let mut auth_ids = BTreeSet::from([super::DEFAULT_AUTH_ID]);
     for (i, m) in def.auth_methods.iter().enumerate() {
         let prefix = format!("auth_methods[{i}]");
@@ -140,13 +137,12 @@ pub(super) fn check(def: &ConnectorDefinition, origin: &str) -> Result<Compiled>
                 "must not be empty".into(),
             ));
         }
-        compiled.endpoints.push(check_auth(
-            &m.auth,
-            &format!("{prefix}.auth"),
-            &property_names,
-            &mut url,
-            &invalid,
-        )?);
+        compiled.endpoints.push(m.auth.check(&mut AuthCheck {
+            at: format!("{prefix}.auth"),
+            property_names: &property_names,
+            parse_url: &mut url,
+            error: &invalid,
+        })?);
     }
 
     let mut method_ids = BTreeSet::new();
@@ -271,111 +267,6 @@ pub(super) fn check(def: &ConnectorDefinition, origin: &str) -> Result<Compiled>
         }
     }
     Ok(compiled)
-}
-
-/// Checks one way to authenticate (`[auth]` or an `auth_methods` entry, named `at` in
-/// messages) and parses its endpoint templates.
-fn check_auth(
-    auth: &AuthDefinition,
-    at: &str,
-    property_names: &BTreeSet<&str>,
-    url: &mut dyn FnMut(&str, &str) -> Result<UrlTemplate>,
-    invalid: &dyn Fn(&str, String) -> Error,
-) -> Result<AuthEndpoints> {
-    let field = |f: &str| format!("{at}.{f}");
-    let mut endpoints = AuthEndpoints::default();
-    match auth {
-        AuthDefinition::Oauth2(o) => {
-            endpoints.token = Some(url(&field("token_url"), &o.token_url)?);
-            endpoints.authorize = match (&o.authorize_url, o.grant) {
-                (Some(a), _) => Some(url(&field("authorize_url"), a)?),
-                (None, OAuth2Grant::AuthorizationCode) => {
-                    return Err(invalid(
-                        &field("authorize_url"),
-                        "is required for grant = \"authorization_code\"".into(),
-                    ))
-                }
-                (None, _) => None,
-            };
-            endpoints.revoke = o
-                .revoke_url
-                .as_deref()
-                .map(|r| url(&field("revoke_url"), r))
-                .transpose()?;
-            endpoints.issuer = o
-                .issuer
-                .as_deref()
-                .map(|i| url(&field("issuer"), i))
-                .transpose()?;
-            if o.issuer_in_response && o.issuer.is_none() {
-                return Err(invalid(
-                    &field("issuer"),
-                    "is required when issuer_in_response = true".into(),
-                ));
-            }
-            if !is_header_name(&o.token_header) {
-                return Err(invalid(
-                    &field("token_header"),
-                    "is not a valid HTTP header name".into(),
-                ));
-            }
-            for (name, source) in &o.capture {
-                let f = field(&format!("capture.{name}"));
-                if !property_names.contains(name.as_str()) {
-                    return Err(invalid(&f, "names no declared property".into()));
-                }
-                CaptureSource::parse(source).map_err(|e| invalid(&f, e))?;
-            }
-            if o.scope_separator.is_empty() {
-                return Err(invalid(
-                    &field("scope_separator"),
-                    "must not be empty".into(),
-                ));
-            }
-            if let Some(s) = o
-                .scopes
-                .iter()
-                .find(|s| s.is_empty() || s.contains(o.scope_separator.as_str()))
-            {
-                return Err(invalid(
-                    &field("scopes"),
-                    format!("scope `{s}` is empty or contains the scope separator"),
-                ));
-            }
-            if o.grant == OAuth2Grant::Password {
-                for needed in ["Username", "Password"] {
-                    if !property_names.contains(needed) {
-                        return Err(invalid(
-                            "properties",
-                            format!("grant = \"password\" needs a `{needed}` property"),
-                        ));
-                    }
-                }
-            }
-            if o.refresh_margin_seconds
-                .is_some_and(|m| m == 0 || m > MAX_REFRESH_MARGIN_SECONDS)
-            {
-                return Err(invalid(
-                    &field("refresh_margin_seconds"),
-                    format!("must be 1-{MAX_REFRESH_MARGIN_SECONDS}"),
-                ));
-            }
-        }
-        AuthDefinition::ApiKey(k) => {
-            let valid = match k.placement {
-                ApiKeyPlacement::Header => is_header_name(&k.name),
-                ApiKeyPlacement::Query => !k.name.trim().is_empty(),
-            };
-            if !valid {
-                return Err(invalid(
-                    &field("name"),
-                    "must be a valid header or query parameter name".into(),
-                ));
-            }
-        }
-        AuthDefinition::Basic {} | AuthDefinition::None {} => {}
-    }
-    Ok(endpoints)
 }
 
 /// Checks each property's `example` against the definition (after [`check`]).

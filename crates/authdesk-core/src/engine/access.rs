@@ -1,17 +1,16 @@
-//! The auth to put on a request, per way to authenticate: an API key (header or query),
-//! Basic credentials, an OAuth 2 access token (refreshed first when due), or none.
+//! The auth to put on a request: the list of ways, each applied by its own module (an API
+//! key in a header or the query, Basic credentials, an OAuth 2 access token refreshed first
+//! when due); `None` puts nothing. To add an auth type: its module here and its arm below.
 //!
 //! Must not: refresh by itself (it asks `refresh`), build URLs (`context`).
 
+mod api_key;
+mod basic;
+mod oauth2;
+
 use super::*;
 
-/// The header carrying an OAuth2 access token, as the definition says.
-pub(crate) fn bearer(o: &OAuth2Definition, token: &Secret) -> AppliedAuth {
-    AppliedAuth::Header {
-        name: o.token_header.clone(),
-        value: Secret::new(format!("{}{}", o.token_prefix, token.expose())),
-    }
-}
+pub(crate) use oauth2::bearer;
 
 /// Authentication to put on a request.
 #[derive(Debug, Clone)]
@@ -39,51 +38,9 @@ impl Engine {
         let id = ctx.ac.id;
         match ctx.auth() {
             AuthDefinition::None {} => Ok((AppliedAuth::None, None, None)),
-            AuthDefinition::ApiKey(k) => {
-                let key = self
-                    .db(move |desk| desk.credential_secret(id, fields::API_KEY))
-                    .await?
-                    .ok_or_else(|| Error::NeedsSignIn {
-                        account_connector_id: id,
-                        reason: "no API key is stored; set it as the AuthValue".into(),
-                    })?;
-                let value = Secret::new(format!("{}{}", k.prefix, key.expose()));
-                let auth = match k.placement {
-                    ApiKeyPlacement::Header => AppliedAuth::Header {
-                        name: k.name.clone(),
-                        value,
-                    },
-                    ApiKeyPlacement::Query => AppliedAuth::Query {
-                        name: k.name.clone(),
-                        value,
-                    },
-                };
-                Ok((auth, None, None))
-            }
-            AuthDefinition::Basic {} => {
-                let joined = self.db(move |desk| desk.credential_secret(id, fields::BASIC)).await?.ok_or_else(|| Error::NeedsSignIn {
-                    account_connector_id: id,
-                    reason: "no Basic credentials are stored; set base64(user:password) as the AuthValue".into(),
-                })?;
-                let encoded = base64::engine::general_purpose::STANDARD.encode(joined.expose());
-                let value = Secret::new(format!("Basic {encoded}"));
-                Ok((
-                    AppliedAuth::Header {
-                        name: "Authorization".into(),
-                        value,
-                    },
-                    None,
-                    None,
-                ))
-            }
-            AuthDefinition::Oauth2(o) => {
-                let token = self.ensure_token(id, None).await?;
-                Ok((
-                    bearer(o, &token.value),
-                    Some(token.version),
-                    token.good_until,
-                ))
-            }
+            AuthDefinition::ApiKey(k) => Ok((api_key::apply(self, id, k).await?, None, None)),
+            AuthDefinition::Basic {} => Ok((basic::apply(self, id).await?, None, None)),
+            AuthDefinition::Oauth2(o) => oauth2::apply(self, id, o).await,
         }
     }
 }

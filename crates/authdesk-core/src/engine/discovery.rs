@@ -1,6 +1,9 @@
 //! A connector definition from an issuer URL: OpenID Connect Discovery 1.0, falling back to
 //! OAuth 2.0 Authorization Server Metadata (RFC 8414). The metadata's `issuer` must equal
 //! the URL asked for (both specs require it), so a document cannot claim another issuer.
+//!
+//! Must not: add the definition to the library (the caller does, `Authdesk::add_connector`),
+//! or follow a redirect (it uses the strict client).
 
 use serde::Deserialize;
 

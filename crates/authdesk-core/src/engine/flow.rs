@@ -1,9 +1,14 @@
 //! The authorization code flow (RFC 6749 §4.1) with PKCE S256 (RFC 7636), a single-use
-//! `state` bound to the account connector, and the RFC 9207 `iss` check.
+//! `state` bound to the account connector, the RFC 9207 `iss` check, and a binding to the
+//! place that started the sign-in (RFC 9700 §4.7): only its hash is stored.
 //!
 //! The same two calls serve every way of showing the provider's page: an embedded webview
 //! whose navigation to the redirect URI is intercepted (any registered redirect URI works,
 //! https included), and the system browser with a loopback redirect (RFC 8252).
+//!
+//! Must not: ask for a token or write for the account connector (spending the `state` aside)
+//! before the binding checks out, or show a page or listen on a port (the shells and the
+//! loopback listener do).
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};

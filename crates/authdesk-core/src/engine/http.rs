@@ -1,6 +1,10 @@
-//! The HTTP client of the engine: rustls, connect and total timeouts, capped response
+//! The HTTP clients of the engine: rustls, connect and total timeouts, capped response
 //! sizes, and no redirect following on token and revocation endpoints (a redirect there
-//! would send credentials somewhere the definition never named).
+//! would send credentials somewhere the definition never named); and the choice of client
+//! (`for_url`, `for_host`): a guarded one for a host a property chooses.
+//!
+//! Must not: judge which addresses are public (`public_hosts` does), or put a URL in an
+//! error (its query may carry a secret).
 
 use std::sync::Mutex;
 use std::time::Duration;

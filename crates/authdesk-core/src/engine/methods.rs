@@ -1,6 +1,9 @@
 //! Calling a connector method ("data on demand"): base URL + path template + parameters,
 //! the connector's headers, auth applied, and one retry with a forced refresh after a 401.
 //! The contract is documented in `docs/connector-format.md` ("Method call contract").
+//!
+//! Must not: touch the credential before the method, its parameters and its URL are checked,
+//! refresh by itself (it asks `refresh`), or show a query-placed key in an error.
 
 use std::collections::BTreeMap;
 
@@ -95,11 +98,7 @@ impl Engine {
     /// verdict is already known writes nothing. (An OAuth token's provider already said
     /// so when it issued it; a refused one is refreshed.)
     async fn note_check(&self, ctx: &Context, status: u16) {
-        if !matches!(
-            ctx.auth(),
-            crate::definition::AuthDefinition::ApiKey(_)
-                | crate::definition::AuthDefinition::Basic {}
-        ) {
+        if !ctx.auth().verified_by_calls() {
             return;
         }
         let ok = match status {

@@ -9,8 +9,9 @@
 //! - [`Engine::call_method`]: "data on demand", with one forced refresh after a 401.
 //!
 //! Single flight: at most one refresh per credential at a time. Within a process, tasks
-//! queue on a per-credential async mutex; across processes, a lease row in SQLite taken
-//! with an IMMEDIATE transaction. Whoever waited re-reads and uses the new token.
+//! queue on a per-credential async mutex; across processes and replicas, on a lease row in
+//! the store (SQLite or PostgreSQL), taken in a write transaction and renewed while the
+//! refresh is in flight. Whoever waited re-reads and uses the new token.
 //!
 //! A refresh runs in a task of its own, holding the mutex and the lease, so a caller that
 //! goes away (an HTTP client that disconnects, Ctrl-C in a task) cannot lose a rotated
@@ -24,7 +25,7 @@
 //! quarter of its lifetime before expiry, so a provider that issues 10-second tokens gets
 //! one refresh every 7.5 seconds at most, not one per call.
 //!
-//! SQLite and keychain calls made from async code run on tokio's blocking threads
+//! Store and keychain calls made from async code run on tokio's blocking threads
 //! ([`Engine::db`]), never on the async workers.
 //!
 //! Rooms, one idea each (this file holds only the engine itself: its configuration, its
@@ -40,6 +41,9 @@
 //! - `flow`: sign-in (authorization code, PKCE, binding); `methods`: method calls;
 //!   `tokens`: token endpoint requests and failure classes; `http`: the clients;
 //!   `public_hosts`: the public-address rule and its resolver; `discovery`: RFC 8414/OIDC.
+//!
+//! Must not: hold a room's work (a new idea gets a room of its own), or make a store or
+//! keychain call on the async workers (only through [`Engine::db`]).
 
 pub mod discovery;
 pub mod flow;

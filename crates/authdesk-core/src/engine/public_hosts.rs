@@ -7,6 +7,9 @@
 //! non-public address, and treats a lookup that fails or takes too long as a refusal. The
 //! redirect policies of those clients never leave the origin, so every connection of such
 //! a request, redirects included, goes through that resolver.
+//!
+//! Must not: cache an answer (every connection looks the name up again), or decide which
+//! hosts a property chooses (`context` does).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;

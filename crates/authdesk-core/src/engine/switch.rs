@@ -1,6 +1,9 @@
 //! Changing an account connector through the engine: switching its way to authenticate
 //! forgets the credential the old way held, and the OAuth tokens so forgotten are revoked
 //! at the old way's provider, as a disconnect revokes them.
+//!
+//! Must not: write the change itself (`Authdesk::change_account_connector_taking` does, in
+//! one transaction), or revoke tokens it did not take in that transaction.
 
 use super::{Engine, RevocationReport};
 use crate::domain::{AccountConnector, AccountConnectorChange};

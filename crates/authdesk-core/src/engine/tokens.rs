@@ -6,6 +6,9 @@
 //! rejections.
 //!
 //! Raw response bodies are never put in errors: on success they hold tokens.
+//!
+//! Must not: commit anything (its callers do), choose its client (it is handed one), or put
+//! a raw response body in an error or a log.
 
 use chrono::{DateTime, Duration, Utc};
 use oauth2::basic::{

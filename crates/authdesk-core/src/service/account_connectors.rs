@@ -1,5 +1,10 @@
-//! Account connectors: installs, properties (checked against where they stand in the
-//! definition's URLs), AuthValues, sign-in mode, deletion, and the sealed values they hold.
+//! Account connectors: installs (prepared, then written), properties (checked against where
+//! they stand in the definition's URLs), the way to authenticate, sign-in mode, deletion, and
+//! the sealed values they hold. AuthValues and credential forms are in `credentials`; pages,
+//! chunks and counts in `listing`.
+//!
+//! Must not: talk to a provider or revoke (the tokens a switch or a delete forgets go to the
+//! engine: `*_taking`), or store a property its definition does not allow (`check_declared`).
 
 use std::sync::Arc;
 

@@ -1,4 +1,8 @@
 //! Accounts (one per customer) and their users.
+//!
+//! Must not: act on Cyclr's account settings (retention, webhooks: stored only), check a
+//! parent link outside the transaction that writes it, or revoke a deleted account's tokens
+//! (`delete_account_taking` hands them to the engine).
 
 use crate::store::{args, Db, Row};
 

@@ -1,5 +1,8 @@
 //! Cyclr's LAUNCH: an account, created when it does not exist yet, and the partner's
 //! connectors installed into it, all in one write transaction.
+//!
+//! Must not: check an install itself (each arrives prepared: `prepare_install`), or write
+//! outside its one transaction.
 
 use super::account_connectors::PreparedInstall;
 use super::accounts::{account_in, prepare_account};

@@ -1,5 +1,8 @@
 //! The connector library: the built-in catalog (synced by hash at open), the user's own
 //! definitions, and each entry's OAuth app (ClientId, sealed ClientSecret).
+//!
+//! Must not: remove a built-in entry or one in use, make an app public unless the change
+//! says so (`ClientSecretChange::Public`), or fetch anything (discovery is the engine's).
 
 use std::path::Path;
 

@@ -7,6 +7,9 @@
 //! API clients and their tokens (hashes). Not copied, because they are short-lived and
 //! bound to the machine that made them: sign-in tokens (5 minutes), pending
 //! authorizations (a sign-in in progress) and refresh leases.
+//!
+//! Must not: write into a database that is not empty, copy the short-lived rows, or carry a
+//! sealed value across without opening it and sealing it again.
 
 use crate::error::{Error, Result};
 use crate::store::sql::{Kind, Value};

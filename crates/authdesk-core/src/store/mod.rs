@@ -1,10 +1,17 @@
-//! The SQLite store: one database per data directory, shared by every process that opens
-//! the directory (the desktop app, `authdesk serve`, the CLI).
+//! The store: SQLite or PostgreSQL behind one [`Store`] (`write`, `conn`, `change_marker`).
+//! SQLite is the default: one database per data directory, shared by every process that
+//! opens the directory (the desktop app, `authdesk serve`, the CLI). PostgreSQL is a team
+//! server's, shared by its `authdesk serve` replicas.
 //!
-//! WAL, `synchronous=FULL`, a busy timeout, foreign keys on, and every write in an
+//! SQLite: WAL, `synchronous=FULL`, a busy timeout, foreign keys on, and every write in an
 //! IMMEDIATE transaction so concurrent writers queue instead of failing mid-way.
-//! Migrations are append-only and numbered; each runs in one transaction and bumps
-//! `PRAGMA user_version`.
+//! PostgreSQL: every write transaction READ COMMITTED and queued on one advisory lock, the
+//! same guarantee. Migrations are append-only and numbered, one list per backend: SQLite's
+//! each run in one transaction and bump `PRAGMA user_version`; PostgreSQL's run under an
+//! advisory lock and set `schema_version`.
+//!
+//! Must not: hold the queries of the product's rows (the modules that own them do, through
+//! [`Db`]), name a module above it, or show a database password (`redacted_url`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

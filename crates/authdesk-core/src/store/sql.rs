@@ -8,6 +8,9 @@
 //! PostgreSQL schema uses the matching `BIGINT`, `DOUBLE PRECISION`, `TEXT` and `BYTEA`
 //! columns, and each parameter is sent with its type (a NULL too), so the server never has
 //! to guess one.
+//!
+//! Must not: open or end a transaction (that is `Store::write`), or hold the product's
+//! queries (the modules that own the rows do).
 
 pub use super::postgres::PgConn;
 pub use super::postgres::{lost_connection, postgres_placeholders, PgTarget};

@@ -15,6 +15,9 @@
 //!   that shows every process (no `hidepid`), and no `/proc/<pid>`. Anything it cannot
 //!   check (another machine, another container, an older holder string) holds its lease
 //!   until it expires.
+//!
+//! Must not: refresh or talk to a provider (the engine's `refresh` holds the lease), or
+//! write while only waiting for another holder (`lease_may_be_free` reads).
 
 use chrono::{DateTime, Duration, Utc};
 

@@ -2,11 +2,21 @@
 //! authentication, where the sign-in page runs, how the token is sent, captured properties
 //! and the refresh margin.
 //!
-//! Must not: request tokens (that is the engine's `tokens`), or check values (`validate`).
+//! Its checks (endpoints per grant, captures, scopes, the margin) are here; how the engine
+//! uses it is in `engine::access::oauth2` and the token modules.
+//!
+//! Must not: request tokens (that is the engine's `tokens`), or know about accounts or stores.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+use super::AuthCheck;
+use crate::definition::{is_header_name, AuthEndpoints};
+use crate::error::Result;
+
+/// Longest margin a definition may ask for (a day).
+const MAX_REFRESH_MARGIN_SECONDS: u32 = 86_400;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -169,4 +179,105 @@ fn default_token_header() -> String {
 
 fn default_token_prefix() -> String {
     "Bearer ".to_string()
+}
+
+impl OAuth2Definition {
+    /// Checks the settings beyond their types and parses the endpoint templates.
+    pub(in crate::definition) fn check(&self, cx: &mut AuthCheck) -> Result<AuthEndpoints> {
+        let mut endpoints = AuthEndpoints::default();
+        endpoints.token = Some(cx.url(&cx.field("token_url"), &self.token_url)?);
+        endpoints.authorize = match (&self.authorize_url, self.grant) {
+            (Some(a), _) => Some(cx.url(&cx.field("authorize_url"), a)?),
+            (None, OAuth2Grant::AuthorizationCode) => {
+                return Err(cx.invalid(
+                    &cx.field("authorize_url"),
+                    "is required for grant = \"authorization_code\"".into(),
+                ))
+            }
+            (None, _) => None,
+        };
+        endpoints.revoke = self
+            .revoke_url
+            .as_deref()
+            .map(|r| cx.url(&cx.field("revoke_url"), r))
+            .transpose()?;
+        endpoints.issuer = self
+            .issuer
+            .as_deref()
+            .map(|i| cx.url(&cx.field("issuer"), i))
+            .transpose()?;
+        if self.issuer_in_response && self.issuer.is_none() {
+            return Err(cx.invalid(
+                &cx.field("issuer"),
+                "is required when issuer_in_response = true".into(),
+            ));
+        }
+        if !is_header_name(&self.token_header) {
+            return Err(cx.invalid(
+                &cx.field("token_header"),
+                "is not a valid HTTP header name".into(),
+            ));
+        }
+        for (name, source) in &self.capture {
+            let f = cx.field(&format!("capture.{name}"));
+            if !cx.property_names.contains(name.as_str()) {
+                return Err(cx.invalid(&f, "names no declared property".into()));
+            }
+            CaptureSource::parse(source).map_err(|e| cx.invalid(&f, e))?;
+        }
+        if self.scope_separator.is_empty() {
+            return Err(cx.invalid(&cx.field("scope_separator"), "must not be empty".into()));
+        }
+        if let Some(s) = self
+            .scopes
+            .iter()
+            .find(|s| s.is_empty() || s.contains(self.scope_separator.as_str()))
+        {
+            return Err(cx.invalid(
+                &cx.field("scopes"),
+                format!("scope `{s}` is empty or contains the scope separator"),
+            ));
+        }
+        if self.grant == OAuth2Grant::Password {
+            for needed in ["Username", "Password"] {
+                if !cx.property_names.contains(needed) {
+                    return Err(cx.invalid(
+                        "properties",
+                        format!("grant = \"password\" needs a `{needed}` property"),
+                    ));
+                }
+            }
+        }
+        if self
+            .refresh_margin_seconds
+            .is_some_and(|m| m == 0 || m > MAX_REFRESH_MARGIN_SECONDS)
+        {
+            return Err(cx.invalid(
+                &cx.field("refresh_margin_seconds"),
+                format!("must be 1-{MAX_REFRESH_MARGIN_SECONDS}"),
+            ));
+        }
+        Ok(endpoints)
+    }
+
+    /// Cyclr's `AuthScheme`: the token header when it is not the usual `Authorization`.
+    pub fn scheme(&self) -> Option<String> {
+        (self.token_header != "Authorization").then(|| self.token_header.clone())
+    }
+
+    /// What a person reads about it (`connectors show`).
+    pub fn summary(&self) -> Vec<(&'static str, String)> {
+        let mut lines = Vec::new();
+        if let Some(a) = &self.authorize_url {
+            lines.push(("authorize", a.clone()));
+        }
+        lines.push(("token", self.token_url.clone()));
+        if let Some(r) = &self.revoke_url {
+            lines.push(("revoke", r.clone()));
+        }
+        lines.push(("scopes", self.scopes.join(&self.scope_separator)));
+        lines.push(("pkce", if self.pkce { "S256" } else { "off" }.to_string()));
+        lines.push(("sign-in", format!("{:?}", self.sign_in)));
+        lines
+    }
 }
