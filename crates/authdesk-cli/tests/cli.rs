@@ -662,4 +662,30 @@ fn a_word_typed_where_it_does_not_belong_is_not_repeated() {
     assert!(!r.stderr().contains("TYPED_BY_MISTAKE"), "{}", r.describe());
     assert!(r.stderr().contains("not repeated"), "{}", r.describe());
     assert_eq!(desk.run(&["--help"]).out.status.code(), Some(0));
+    // A secret pasted where NAME=VALUE belongs is not echoed either.
+    for args in [
+        &[
+            "account-connectors",
+            "install",
+            "00000000-0000-0000-0000-000000000001",
+            "generic-api-key",
+            "--name",
+            "x",
+            "--property",
+            "sk_live_PASTED_BY_MISTAKE",
+        ][..],
+        &[
+            "call",
+            "1",
+            "whoami",
+            "--param",
+            "sk_live_PASTED_BY_MISTAKE",
+        ][..],
+    ] {
+        let e = desk.run(args).fails();
+        assert!(
+            !e.contains("PASTED_BY_MISTAKE") && e.contains("NAME=VALUE"),
+            "{args:?}: {e}"
+        );
+    }
 }

@@ -31,9 +31,10 @@ pub fn run(ctx: &Ctx, cmd: AccountConnectorsCmd) -> Result<()> {
             let library = desk.get_connector(&connector)?;
             let mut inputs = Vec::new();
             for p in &properties {
-                let (n, v) = p
-                    .split_once('=')
-                    .with_context(|| format!("--property {p:?} must be NAME=VALUE"))?;
+                let (n, v) = p.split_once('=').context(
+                    "a --property must be NAME=VALUE; this one has no `=` (it is not \
+                         repeated here, in case it is a secret)",
+                )?;
                 if library.definition.is_secret_property(n) {
                     bail!(
                         "`{n}` is a secret: do not put it on the command line (shell history, \

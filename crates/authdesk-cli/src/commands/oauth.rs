@@ -65,9 +65,10 @@ pub fn call(
         None => serde_json::Map::new(),
     };
     for p in params {
-        let (n, v) = p
-            .split_once('=')
-            .with_context(|| format!("--param {p:?} must be NAME=VALUE"))?;
+        let (n, v) = p.split_once('=').context(
+            "a --param must be NAME=VALUE; this one has no `=` (it is not repeated \
+                 here, in case it is a secret)",
+        )?;
         parameters.insert(n.to_string(), serde_json::Value::String(v.to_string()));
     }
     let runner = ctx.runner()?;
