@@ -11,7 +11,7 @@
 // the views share (shared.js).
 
 import {
-  tauri, call, $, go, PAGE, MAX_ROWS, state, el, toast, errorText, act, vaultProblem, debounce, latest,
+  tauri, call, $, go, counted, PAGE, MAX_ROWS, state, el, toast, errorText, act, vaultProblem, debounce, latest,
 } from './shared.js';
 import {
   renderAccountList, loadAccount, renderAccount, selectAccount,
@@ -119,8 +119,8 @@ function renderAttention() {
   const bad = c.NeedsReauthentication + c.Error;
   const a = $('attention');
   a.hidden = bad === 0;
-  a.textContent = bad === 1 ? '1 connector needs attention' : `${bad.toLocaleString()} connectors need attention`;
-  $('totals').textContent = `${c.Accounts.toLocaleString()} accounts · ${c.AccountConnectors.toLocaleString()} connectors`;
+  a.textContent = `${counted(bad, 'connector')} ${bad === 1 ? 'needs' : 'need'} attention`;
+  $('totals').textContent = `${counted(c.Accounts, 'account')} · ${counted(c.AccountConnectors, 'connector')}`;
   const v = state.overview.Vault;
   $('vault-banner').hidden = !vaultProblem();
   $('vault-banner-text').textContent = vaultProblem() ? `Secrets cannot be opened: ${v.Problem}` : '';

@@ -268,6 +268,16 @@ export async function copy(text, what) {
   toast(`${what} copied.`);
 }
 
+/**
+ * A count with its noun, singular or plural: `counted(1, 'account')` is "1 account",
+ * `counted(2, 'account')` "2 accounts" (an irregular plural is given: `counted(n, 'entry',
+ * 'entries')`). The one place the window makes a plural.
+ */
+export function counted(n, singular, plural = `${singular}s`) {
+  return `${n.toLocaleString()} ${n === 1 ? singular : plural}`;
+}
+
+/** "shown of total" when the list is not all there. */
 export function countText(shown, total) {
   if (!total) return '';
   return shown < total ? `${shown.toLocaleString()} of ${total.toLocaleString()}` : total.toLocaleString();

@@ -94,11 +94,21 @@ async function main(browser, env, issuer, cli) {
   // Clicks and typing go through the page: a sign-in window may overlap the main one (no
   // window manager under Xvfb), which WebKitWebDriver reports as "not interactable".
   const click = (selector) => browser.execute((sel) => document.querySelector(sel).click(), selector);
-  const setField = (id, value) => browser.execute((i, v) => {
-    const e = document.getElementById(i);
-    e.value = v;
-    e.dispatchEvent(new Event(e.tagName === 'SELECT' ? 'change' : 'input'));
-  }, id, value);
+  const setField = async (id, value) => {
+    const missing = await browser.execute((i, v) => {
+      const e = document.getElementById(i);
+      if (!e) {
+        return `no #${i} in the window; ac-title: ${document.getElementById('ac-title').textContent}; `
+          + `credential form: ${document.getElementById('credential-form').textContent.slice(0, 200)}; `
+          + `toast: ${document.getElementById('toast').hidden ? '(hidden)' : document.getElementById('toast').textContent}; `
+          + `errors: ${JSON.stringify(window.__authdeskErrors || [])}`;
+      }
+      e.value = v;
+      e.dispatchEvent(new Event(e.tagName === 'SELECT' ? 'change' : 'input'));
+      return null;
+    }, id, value);
+    if (missing) throw new Error(missing);
+  };
   const submit = (formId) => browser.execute((f) => document.getElementById(f).requestSubmit(), formId);
   const tab = (name) => click(`#tab-${name}`);
   const shot = (name) => browser.saveScreenshot(path.join(ARTIFACTS, `desktop-${name}.png`));
@@ -107,6 +117,12 @@ async function main(browser, env, issuer, cli) {
   await check('the main window shows the UI', async () => {
     await browser.waitUntil(async () => (await browser.execute(() => document.body.dataset.ready)) === 'true', {
       timeout: 20_000, timeoutMsg: 'the UI never finished loading',
+    });
+    // Uncaught errors from here on are kept, for the message of a check that fails.
+    await browser.execute(() => {
+      window.__authdeskErrors = [];
+      window.addEventListener('error', (e) => window.__authdeskErrors.push(String(e.message)));
+      window.addEventListener('unhandledrejection', (e) => window.__authdeskErrors.push(String((e.reason && e.reason.message) || e.reason)));
     });
   });
 
@@ -152,6 +168,11 @@ async function main(browser, env, issuer, cli) {
     await click('#install-button');
     await toastSays(`${name} installed.`);
     await waitText('ac-title', (t) => t.startsWith(name), `${name} did not open`);
+    // Its credential form (the checks type into it) is rendered with the panel.
+    await browser.waitUntil(async () => browser.execute(() => !!document.getElementById('cred-form')), {
+      timeout: 20_000,
+      timeoutMsg: `no credential form for ${name}; errors: ${JSON.stringify(await browser.execute(() => window.__authdeskErrors || []))}`,
+    });
   };
   const createAndInstall = async (accountName) => {
     await createAccount(accountName);
@@ -175,6 +196,10 @@ async function main(browser, env, issuer, cli) {
   });
 
   await check('create an account and install the test provider through the UI', () => createAndInstall('Customer A'));
+
+  await check('the header counts in words with the right plural ("1 account · 1 connector")', async () => {
+    await waitText('totals', (t) => t === '1 account · 1 connector', 'the header count');
+  });
 
   await check('an account is edited; a time zone that is not an IANA name is refused and nothing is lost', async () => {
     await click('#edit-account');
@@ -417,6 +442,27 @@ async function main(browser, env, issuer, cli) {
     await click('#cancel-sign-in');
     await toastSays('nothing was changed');
     await setField('sign-in-mode', 'default');
+  });
+
+  await check('Refresh now without a refresh token changes nothing: it says so, with the expiry, and offers Sign in again', async () => {
+    await browser.execute(() => { document.getElementById('toast').hidden = true; });
+    await tab('credential');
+    await browser.execute(() => { document.querySelector('#cred-form details').open = true; });
+    await setField('cred-access', 'an-access-token-without-refresh');
+    await setField('cred-expires', '2099-01-01T00:00:00Z');
+    await submit('cred-form');
+    await toastSays('Tokens imported.');
+    await waitText('inspect-status', (t) => t.includes('Authenticated'), 'not Authenticated after the import');
+    await click('#refresh-now');
+    await toastSays('no refresh token');
+    const toastText = await text('toast');
+    assert(toastText.includes('nothing was changed') && toastText.includes('2099-01-01'), `toast: ${toastText}`);
+    assert(await browser.execute(() => [...document.querySelectorAll('#toast-actions button')].some((b) => b.textContent === 'Sign in again')),
+      'no "Sign in again" button');
+    const stored = JSON.parse(cli(['--json', 'account-connectors', 'list', '--search', 'Customer B provider']))[0];
+    assert(stored.Status === 'Authenticated', `status became ${stored.Status}`);
+    await waitText('inspect-status', (t) => t.includes('Authenticated'), 'the inspector no longer says Authenticated');
+    await shot('no-refresh-token');
   });
 
   await check('tokens imported from the form that the provider refuses mark the connector as needing the user; the header chip opens the dashboard', async () => {

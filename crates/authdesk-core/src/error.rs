@@ -114,6 +114,21 @@ pub enum Error {
         reason: String,
     },
 
+    /// "Refresh now" where there is nothing to refresh with: nothing was changed.
+    #[error(
+        "account connector {account_connector_id} has no refresh token, so it cannot be \
+         refreshed; nothing was changed: its access token is used {until}, then the user must \
+         sign in again (sign in now to get a refresh token, if the provider issues one)",
+        until = match expires_at {
+            Some(at) => format!("until it expires at {}", at.format("%Y-%m-%d %H:%M:%S UTC")),
+            None => "for as long as the provider accepts it".to_string(),
+        }
+    )]
+    NoRefreshToken {
+        account_connector_id: i64,
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    },
+
     #[error("{message}")]
     ProviderTransient {
         message: String,
@@ -239,7 +254,8 @@ impl Error {
             | Error::InvalidInput(_)
             | Error::InvalidAuthValue { .. }
             | Error::MissingProperty { .. }
-            | Error::ClientCredentialsMissing { .. } => "invalid_request",
+            | Error::ClientCredentialsMissing { .. }
+            | Error::NoRefreshToken { .. } => "invalid_request",
             _ => "server_error",
         }
     }
@@ -252,6 +268,10 @@ impl Error {
                 ..
             }
             | Error::NeedsSignIn {
+                account_connector_id,
+                ..
+            }
+            | Error::NoRefreshToken {
                 account_connector_id,
                 ..
             } => Hint::SignIn {

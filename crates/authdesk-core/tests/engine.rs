@@ -907,6 +907,45 @@ async fn a_refused_token_without_a_refresh_token_says_the_provider_refused_it() 
 }
 
 #[tokio::test]
+async fn refresh_now_without_a_refresh_token_changes_nothing_and_says_so() {
+    let h = Harness::start(OidcOptions::default());
+    let signed = h.signed_in().await;
+    let access = h.secret(signed, "AccessToken").unwrap();
+    // A partner's AuthValue with an access token the provider honours and no refresh token.
+    let id = h.install(
+        "oidc-test",
+        Some(&format!(
+            r#"{{"AccessToken":"{access}","Expires":"2099-01-01T00:00:00Z"}}"#
+        )),
+    );
+    let before = h.desk.get_account_connector(id).unwrap();
+    let e = h.engine.refresh_now(id).await.unwrap_err();
+    assert!(matches!(e, Error::NoRefreshToken { .. }), "{e}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("no refresh token")
+            && msg.contains("nothing was changed")
+            && msg.contains("2099-01-01 00:00:00 UTC"),
+        "{msg}"
+    );
+    assert!(
+        matches!(e.hint(), Some(authdesk_core::error::Hint::SignIn { account_connector_id }) if account_connector_id == id)
+    );
+    let after = h.desk.get_account_connector(id).unwrap();
+    assert_eq!(after.status, AuthStatus::Authenticated);
+    assert_eq!(after.last_error, before.last_error);
+    assert_eq!(h.secret(id, "AccessToken").unwrap(), access);
+    assert_eq!(h.grants("refresh_token").await, 0);
+    // The token still works for calls.
+    let r = h
+        .engine
+        .call_method(id, "userinfo", &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test]
 async fn deleting_an_account_revokes_its_account_connectors() {
     let h = Harness::start(OidcOptions::default());
     let first = h.signed_in().await;

@@ -120,9 +120,21 @@ impl Engine {
     }
 
     pub(super) async fn refresh_for(&self, id: i64, trigger: Trigger) -> Result<AccountConnector> {
-        self.context(id).await?.oauth2()?;
-        let version = self.db(move |desk| desk.load_tokens(id)).await?.version;
-        self.ensure_token_for(id, Some(version), trigger).await?;
+        let grant = self.context(id).await?.oauth2()?.grant;
+        let t = self.db(move |desk| desk.load_tokens(id)).await?;
+        // An access token that came without a refresh token (an AuthValue, a provider that
+        // issues none) is used until it expires: asking for a refresh changes nothing, and
+        // says so, rather than giving up a token that still works.
+        if grant == OAuth2Grant::AuthorizationCode
+            && t.access_token.is_some()
+            && t.refresh_token.is_none()
+        {
+            return Err(Error::NoRefreshToken {
+                account_connector_id: id,
+                expires_at: t.expires_at,
+            });
+        }
+        self.ensure_token_for(id, Some(t.version), trigger).await?;
         self.forget_prepared(id);
         let ac = self.db(move |desk| desk.get_account_connector(id)).await?;
         // A provider that failed leaves the old token in use while it lasts (calls go on),
