@@ -28,6 +28,8 @@ export const state = {
   ac: null, // selected account connector id
   acView: null, // its AccountConnector view
   tab: 'credential',
+  tabs: {}, // account connector id -> the tab last used for it
+  tabFor: null, // the account connector whose opening tab has been chosen
   revealed: {}, // secret field -> value, for the selected account connector only
   expiresAt: null, // for the live countdowns
   refreshExpiresAt: null,

@@ -334,6 +334,26 @@ async function main(browser, env, issuer, cli) {
     assert(!(await (await byId('tester-result')).isDisplayed()), 'the previous connector\'s result is still shown');
   });
 
+  await check('a connector without a credential opens on Credential; one with a credential on the tab last used for it', async () => {
+    const open = async (name) => {
+      await browser.execute((n) => [...document.querySelectorAll('#ac-table tbody tr')].find((tr) => tr.textContent.includes(n)).click(), name);
+      await waitText('ac-title', (t) => t.startsWith(name), `${name} did not open`);
+    };
+    const selected = () => browser.execute(() => document.querySelector('[role=tab][aria-selected=true]').id);
+    await open('Customer A token endpoint'); // Basic credentials stored
+    await tab('history');
+    await open('Customer A Stripe'); // no API key stored
+    await browser.waitUntil(async () => (await selected()) === 'tab-credential',
+      { timeout: 10_000, timeoutMsg: `a connector without a credential opened on ${await selected()}` });
+    await tab('properties');
+    await open('Customer A token endpoint');
+    await browser.waitUntil(async () => (await selected()) === 'tab-history',
+      { timeout: 10_000, timeoutMsg: `the connector did not reopen on its last tab (History) but on ${await selected()}` });
+    await open('Customer A Stripe');
+    await browser.waitUntil(async () => (await selected()) === 'tab-credential',
+      { timeout: 10_000, timeoutMsg: `without a credential it should open on Credential, not ${await selected()}` });
+  });
+
   await check('an error says what to do with a button: Connect without an OAuth app offers to set it up', async () => {
     await install('github', 'Customer A GitHub');
     await click('#connect');
@@ -558,6 +578,25 @@ async function main(browser, env, issuer, cli) {
     await browser.waitUntil(async () => (await focused()) === 'find-search',
       { timeout: 5_000, timeoutMsg: '"/" on the dashboard did not go to its search' });
     await click('#nav-accounts');
+  });
+
+  await check('a connector discovered from an issuer URL opens at the top of its detail', async () => {
+    await click('#nav-library');
+    await browser.execute(() => { document.querySelector('#discover').closest('details').open = true; });
+    await setField('discover-issuer', issuer);
+    await setField('discover-id', 'discovered-e2e');
+    await browser.execute(() => { document.getElementById('discover').scrollIntoView({ block: 'end' }); window.scrollTo(0, document.body.scrollHeight); });
+    // The form is far down: the window is scrolled (else this check would prove nothing).
+    const before = await browser.execute(() => window.scrollY);
+    assert(before > 0, 'the library view is not scrolled at the Discover form');
+    await submit('discover');
+    await toastSays('added to the library');
+    await waitText('lib-title', (t) => t.includes('discovered-e2e'), 'the discovered connector did not open');
+    await browser.waitUntil(async () => browser.execute(() => {
+      const r = document.getElementById('lib-title').getBoundingClientRect();
+      return r.top >= 0 && r.bottom <= window.innerHeight;
+    }), { timeout: 10_000, timeoutMsg: `the detail's title is not in view (window scrolled to ${await browser.execute(() => window.scrollY)})` });
+    await shot('discovered');
   });
 
   await check('screenshots of the library and settings; Settings says the keychain opens the secrets', async () => {

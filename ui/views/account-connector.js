@@ -21,9 +21,21 @@ export function selectAccountConnector(id, tab = null) {
     state.credentialFormFor = null;
     $('tester-result').hidden = true;
     state.resultFor = null;
+    state.tabFor = null; // its tab is chosen when it has loaded (see openingTab)
     progress(null);
   }
-  if (tab) selectTab(tab);
+  if (tab) {
+    selectTab(tab);
+    state.tabFor = id;
+  }
+}
+
+/**
+ * The tab an account connector opens on: Credential while it holds no credential (that is
+ * what there is to do), else the tab last used for it (Credential the first time).
+ */
+function openingTab(ac) {
+  return ac.SecretsSet.length ? (state.tabs[ac.Id] || 'credential') : 'credential';
 }
 
 export async function openAccountConnectorById(id, tab = null) {
@@ -57,6 +69,10 @@ export async function loadAccountConnector() {
   }
   if (state.ac !== id) return;
   state.acView = ac;
+  if (state.tabFor !== id) {
+    state.tabFor = id;
+    selectTab(openingTab(ac));
+  }
   $('ac-panel').hidden = false;
   $('ac-title').textContent = `${ac.Name} — ${ac.Connector.Name}`;
   $('ac-status').replaceChildren(statusBadge(ac, !!inspection.SecretsUnavailable));
@@ -74,6 +90,7 @@ export async function loadAccountConnector() {
 const TABS = ['credential', 'properties', 'tester', 'history'];
 function selectTab(tab) {
   state.tab = tab;
+  if (state.ac) state.tabs[state.ac] = tab;
   for (const t of TABS) {
     $(`tab-${t}`).setAttribute('aria-selected', String(t === tab));
     $(`tab-${t}`).tabIndex = t === tab ? 0 : -1;

@@ -128,14 +128,19 @@ export function renderAccount() {
   const shown = state.acs.length;
   $('ac-count').textContent = countText(shown, state.acsTotal);
   $('ac-more').hidden = shown >= state.acsTotal || shown >= MAX_ROWS;
+  // The connector picker is rebuilt only when the library changed: an update must not
+  // replace the options under a user (or a driver) choosing one.
   const select = $('install-connector');
-  const current = select.value;
-  select.replaceChildren(...state.overview.Connectors.map((c) => {
-    const o = el('option', `${c.Name} (${c.Slug})`);
-    o.value = c.Slug;
-    return o;
-  }));
-  if (current) select.value = current;
+  if (select.dataset.library !== state.librarySignature) {
+    select.dataset.library = state.librarySignature;
+    const current = select.value;
+    select.replaceChildren(...state.overview.Connectors.map((c) => {
+      const o = el('option', `${c.Name} (${c.Slug})`);
+      o.value = c.Slug;
+      return o;
+    }));
+    if (current) select.value = current;
+  }
 }
 
 $('new-account').addEventListener('submit', (e) => {

@@ -60,6 +60,8 @@ export function renderFindConnectors() {
   if (!state.overview) return;
   const cs = state.overview.Connectors;
   const byConnector = $('find-connector');
+  if (byConnector.dataset.library === state.librarySignature) return; // unchanged: keep it
+  byConnector.dataset.library = state.librarySignature;
   const chosen = byConnector.value;
   byConnector.replaceChildren(el('option', 'Any connector'), ...cs.map((c) => {
     const o = el('option', c.Name);

@@ -35,7 +35,10 @@ export async function openLibrary(slug, focus = null) {
   const d = await connectorDetail(slug);
   renderLibrary();
   renderLibraryDetail(d);
+  // It opens at its top (a form submitted far down the list left the page scrolled there),
+  // or at the field asked for.
   if (focus) $(focus).focus();
+  else $('library-detail').scrollIntoView({ block: 'start' });
 }
 
 function renderLibraryDetail(d) {
