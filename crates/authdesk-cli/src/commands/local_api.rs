@@ -28,6 +28,8 @@ pub fn serve(
         let server =
             authdesk_api::Server::start_public(ctx.desk.clone(), engine.clone(), listen, public)
                 .await?;
+        // Ctrl-C and SIGTERM are handled from before it says it listens.
+        let stop = super::stop_requested();
         eprintln!("Authdesk API listening on http://{}", server.addr);
         eprintln!(
             "Redirect URI to register at providers: {}",
@@ -42,7 +44,7 @@ pub fn serve(
         });
         tokio::select! {
             r = server.wait() => r.map_err(anyhow::Error::from),
-            signal = super::stop_requested() => {
+            signal = stop => {
                 // Let refreshes and code exchanges in flight commit what the provider answered.
                 let settled = engine.settle(std::time::Duration::from_secs(30)).await;
                 eprintln!(

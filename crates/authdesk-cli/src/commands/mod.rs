@@ -84,17 +84,28 @@ impl Runner {
 
 /// Resolves when the process is asked to stop: Ctrl-C (SIGINT) or, on Unix, SIGTERM (what
 /// systemd, Docker and Kubernetes send to stop a service). Answers the signal's name.
-pub async fn stop_requested() -> &'static str {
+///
+/// On Unix the handlers are installed when this is called, not when the future is first
+/// polled: a server calls it before it says it is listening, so a SIGTERM sent as soon as
+/// it says so is a clean stop, never the default action (killed, nothing settled). Must be
+/// called inside the runtime.
+pub fn stop_requested() -> impl std::future::Future<Output = &'static str> {
     #[cfg(unix)]
-    {
+    let handlers = {
         use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+        signal(SignalKind::interrupt())
+            .ok()
+            .zip(signal(SignalKind::terminate()).ok())
+    };
+    async move {
+        #[cfg(unix)]
+        if let Some((mut interrupt, mut terminate)) = handlers {
             return tokio::select! {
-                _ = tokio::signal::ctrl_c() => "Ctrl-C",
+                _ = interrupt.recv() => "Ctrl-C",
                 _ = terminate.recv() => "SIGTERM",
             };
         }
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
     }
-    let _ = tokio::signal::ctrl_c().await;
-    "Ctrl-C"
 }
