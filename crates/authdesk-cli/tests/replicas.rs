@@ -72,11 +72,28 @@ async fn a_thousand_calls_over_three_replicas_refresh_each_expired_credential_on
             team.account.clone(),
         );
         let id = team.ids[i % team.ids.len()];
-        calls.spawn(async move { (id, call(&http, &base, &key, &account, id).await) });
+        calls.spawn(async move {
+            // A replica whose database pool stayed busy past its wait answers 503 with
+            // Retry-After (seen once in a thousand on a loaded 2-core machine); a partner's
+            // client tries again, and so does this one, at most twice.
+            let mut retried = 0;
+            loop {
+                let outcome = call(&http, &base, &key, &account, id).await;
+                match outcome {
+                    Ok((503, _)) if retried < 2 => {
+                        retried += 1;
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                    outcome => return (id, outcome, retried),
+                }
+            }
+        });
     }
     let mut failures = vec![];
+    let mut retries = 0;
     while let Some(done) = calls.join_next().await {
-        let (id, outcome) = done.unwrap();
+        let (id, outcome, retried) = done.unwrap();
+        retries += retried;
         match outcome {
             Ok((200, body)) if body["Status"] == 200 => {}
             other => failures.push(format!("{id}: {other:?}")),
@@ -88,6 +105,9 @@ async fn a_thousand_calls_over_three_replicas_refresh_each_expired_credential_on
         failures.len(),
         &failures[..failures.len().min(5)]
     );
+    if retries > 0 {
+        eprintln!("{retries} of 1000 calls were answered 503 (Retry-After) once and tried again");
+    }
     let stats = server.stats().await;
     assert_eq!(
         stats["grants"]["refresh_token"], 100,
