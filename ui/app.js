@@ -11,7 +11,7 @@
 // the views share (shared.js).
 
 import {
-  tauri, call, $, go, counted, PAGE, MAX_ROWS, state, el, toast, errorText, act, vaultProblem, debounce, latest,
+  tauri, call, $, go, counted, needingAttention, PAGE, MAX_ROWS, state, el, toast, errorText, act, vaultProblem, debounce, latest,
 } from './shared.js';
 import {
   renderAccountList, loadAccount, renderAccount, selectAccount,
@@ -119,7 +119,7 @@ function renderAttention() {
   const bad = c.NeedsReauthentication + c.Error;
   const a = $('attention');
   a.hidden = bad === 0;
-  a.textContent = `${counted(bad, 'connector')} ${bad === 1 ? 'needs' : 'need'} attention`;
+  a.textContent = needingAttention(bad);
   $('totals').textContent = `${counted(c.Accounts, 'account')} · ${counted(c.AccountConnectors, 'connector')}`;
   const v = state.overview.Vault;
   $('vault-banner').hidden = !vaultProblem();

@@ -27,7 +27,6 @@ export const state = {
   foundTotal: 0,
   ac: null, // selected account connector id
   acView: null, // its AccountConnector view
-  tab: 'credential',
   tabs: {}, // account connector id -> the tab last used for it
   tabFor: null, // the account connector whose opening tab has been chosen
   revealed: {}, // secret field -> value, for the selected account connector only
@@ -277,6 +276,11 @@ export async function copy(text, what) {
  */
 export function counted(n, singular, plural = `${singular}s`) {
   return `${n.toLocaleString()} ${n === 1 ? singular : plural}`;
+}
+
+/** "1 connector needs attention", "2 connectors need attention". */
+export function needingAttention(n) {
+  return `${counted(n, 'connector')} ${n === 1 ? 'needs' : 'need'} attention`;
 }
 
 /** "shown of total" when the list is not all there. */

@@ -89,7 +89,6 @@ export async function loadAccountConnector() {
 // Tabs: Credential, Properties, Method tester, History.
 const TABS = ['credential', 'properties', 'tester', 'history'];
 function selectTab(tab) {
-  state.tab = tab;
   if (state.ac) state.tabs[state.ac] = tab;
   for (const t of TABS) {
     $(`tab-${t}`).setAttribute('aria-selected', String(t === tab));

@@ -5,7 +5,7 @@
 // what another view shows.
 
 import {
-  call, counted, $, PAGE, MAX_ROWS, state, go, el, activate, toast, confirmed, act, fill, debounce, latest, countText, acRow,
+  call, needingAttention, $, PAGE, MAX_ROWS, state, go, el, activate, toast, confirmed, act, fill, debounce, latest, countText, acRow,
 } from '../shared.js';
 import { selectAccountConnector, loadAccountConnector } from './account-connector.js';
 
@@ -17,7 +17,7 @@ export function renderAccountList() {
     li.append(el('span', a.Name));
     if (a.NeedingAttention) {
       const b = el('span', String(a.NeedingAttention), 'badge NeedsReauthentication');
-      b.title = `${counted(a.NeedingAttention, 'connector')} ${a.NeedingAttention === 1 ? 'needs' : 'need'} attention (re-authentication or an error)`;
+      b.title = `${needingAttention(a.NeedingAttention)} (re-authentication or an error)`;
       li.append(b);
     }
     li.classList.toggle('selected', a.Id === state.accountId);

@@ -9,10 +9,7 @@ mod oidc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use authdesk_core::{
-    AuthStatus, Authdesk, Engine, EngineConfig, InstallRequest, KeySource, NewAccount, OpenOptions,
-    Secret,
-};
+use authdesk_core::{AuthStatus, Authdesk, Engine, EngineConfig, KeySource, OpenOptions};
 use oidc::{sign_in, OidcOptions, OidcServer};
 
 struct Setup {
@@ -36,34 +33,12 @@ fn setup() -> Setup {
         .unwrap(),
     );
     let engine = Engine::new(desk.clone(), EngineConfig::default()).unwrap();
-    desk.add_connector(
-        "test",
-        &oidc::test_provider_definition(&server.issuer),
-        false,
-    )
-    .unwrap();
-    let account = desk
-        .create_account(NewAccount {
-            name: "Native".into(),
-            ..Default::default()
-        })
-        .unwrap()
-        .id;
-    let id = desk
-        .install(
-            &account,
-            "test-provider",
-            InstallRequest {
-                name: "native".into(),
-                ..Default::default()
-            },
-        )
-        .unwrap()
-        .id;
-    desk.set_property(id, "ClientId", &Secret::new("authdesk-native"))
-        .unwrap();
-    desk.set_property(id, "ClientSecret", &Secret::new("authdesk-native-secret"))
-        .unwrap();
+    let id = oidc::installed_as(
+        &desk,
+        &server.issuer,
+        "authdesk-native",
+        "authdesk-native-secret",
+    );
     Setup {
         _dir: dir,
         desk,

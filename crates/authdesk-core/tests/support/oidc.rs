@@ -244,6 +244,16 @@ pub fn test_provider_definition(issuer: &str) -> String {
 /// An account connector of the test provider on `desk`, with its own client (the web one),
 /// not signed in. Returns its Id.
 pub fn installed(desk: &authdesk_core::Authdesk, issuer: &str) -> i64 {
+    installed_as(desk, issuer, "authdesk-web", "authdesk-web-secret")
+}
+
+/// [`installed`] with another of the server's clients (e.g. the native one).
+pub fn installed_as(
+    desk: &authdesk_core::Authdesk,
+    issuer: &str,
+    client_id: &str,
+    client_secret: &str,
+) -> i64 {
     use authdesk_core::{InstallRequest, NewAccount, Secret};
     desk.add_connector("test", &test_provider_definition(issuer), false)
         .unwrap();
@@ -265,9 +275,9 @@ pub fn installed(desk: &authdesk_core::Authdesk, issuer: &str) -> i64 {
         )
         .unwrap()
         .id;
-    desk.set_property(id, "ClientId", &Secret::new("authdesk-web"))
+    desk.set_property(id, "ClientId", &Secret::new(client_id))
         .unwrap();
-    desk.set_property(id, "ClientSecret", &Secret::new("authdesk-web-secret"))
+    desk.set_property(id, "ClientSecret", &Secret::new(client_secret))
         .unwrap();
     id
 }
