@@ -4,8 +4,10 @@
 // button, the keychain banner, notifications) true.
 // The window talks to the shell only through Tauri commands, builds the DOM with
 // textContent (never innerHTML of data), and sees a secret only when the user asks for that
-// one value. It never reloads blindly: the shell says when the data directory changed
-// (`data-changed`, which includes changes made by the CLI or the local API), and updates
+// one value. It reads again when the shell says the data directory changed (`data-changed`,
+// which includes changes made by the CLI or the local API), and when time alone changes a
+// status (the open connector's token expires; once a minute for the rest, since an access
+// token that runs out with nothing to renew it turns Expired without any write). Updates
 // change only what changed: what the user is typing survives every one of them.
 // Must not: render a view's content (each view has its module in views/) or hold helpers
 // the views share (shared.js).
@@ -116,7 +118,7 @@ async function reload() {
 
 function renderAttention() {
   const c = state.overview.Counts;
-  const bad = c.NeedsReauthentication + c.Error;
+  const bad = c.NeedsAttention;
   const a = $('attention');
   a.hidden = bad === 0;
   a.textContent = needingAttention(bad);
@@ -156,6 +158,8 @@ if (!tauri) {
   // keep-alive, the local API, the CLI): only then is the data read again.
   const changed = debounce(() => reload().catch(() => {}), 150);
   tauri.event.listen('data-changed', changed);
+  // Time changes statuses too (Expired): once a minute while the window is seen.
+  setInterval(() => { if (document.visibilityState !== 'hidden') changed(); }, 60_000);
   // The ~600 IANA names are loaded into the pickers when one is first used, not at start
   // (they would cost the window memory it may never need).
   const loadTimezones = () => {

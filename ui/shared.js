@@ -31,6 +31,7 @@ export const state = {
   tabFor: null, // the account connector whose opening tab has been chosen
   revealed: {}, // secret field -> value, for the selected account connector only
   expiresAt: null, // for the live countdowns
+  expiryReread: null, // the expiry whose passing was last read again (credential.js)
   refreshExpiresAt: null,
   methods: [],
   methodsFor: null, // the account connector the methods belong to
@@ -175,6 +176,7 @@ const STATUS_LABELS = {
   NotAuthenticated: 'Not authenticated',
   NeedsReauthentication: 'Needs re-authentication',
   Error: 'Error',
+  Expired: 'Expired',
 };
 
 export function badge(text, cls) {

@@ -507,6 +507,78 @@ async function main(browser, env, issuer, cli) {
     await shot('dashboard');
   });
 
+  // Opens an account connector by its name through the dashboard's search, as a user would.
+  const openByName = async (name) => {
+    await click('#nav-dashboard');
+    await setField('find-status', '');
+    await setField('find-search', name);
+    await browser.waitUntil(async () => browser.execute((n) => [...document.querySelectorAll('#find-table tbody tr')]
+      .some((tr) => tr.textContent.includes(n)), name), { timeout: 10_000, timeoutMsg: `the dashboard does not find ${name}` });
+    await browser.execute((n) => [...document.querySelectorAll('#find-table tbody tr')].find((tr) => tr.textContent.includes(n)).click(), name);
+    await waitText('ac-title', (t) => t.startsWith(name), `${name} did not open`);
+    await setField('find-search', '');
+  };
+  const attentionRows = () => browser.execute(() => [...document.querySelectorAll('#attention-table tbody tr')].map((tr) => tr.textContent));
+
+  await check('an access token that runs out with nothing to renew it turns Expired on the row, the account, the header and the dashboard, with Sign in again and no refresh time in the past', async () => {
+    await openByName('Customer B provider');
+    await browser.execute(() => { document.getElementById('toast').hidden = true; });
+    await tab('credential');
+    await browser.execute(() => { document.querySelector('#cred-form details').open = true; });
+    await setField('cred-access', 'a-token-that-runs-out');
+    await setField('cred-refresh', '');
+    await setField('cred-expires', new Date(Date.now() + 4000).toISOString());
+    await submit('cred-form');
+    await toastSays('Tokens imported.');
+    await waitText('inspect-status', (t) => t.includes('Authenticated'), 'not Authenticated after the import');
+    // Nothing is written when it runs out: the window notices by itself.
+    await waitText('inspect-status', (t) => t.includes('Expired'), 'the inspector never said Expired');
+    await waitText('ac-status', (t) => t.includes('Expired'), 'the header of the connector does not say Expired');
+    await waitText('ac-table', (t) => t.includes('Expired'), 'the account\'s row does not say Expired');
+    await waitText('attention', (t) => t.includes('1 connector needs attention'), 'the header does not count it');
+    const margin = await text('inspect-refresh-margin');
+    assert(!margin.includes('next refresh due'), `a refresh time for a token nothing can renew: ${margin}`);
+    await waitText('last-error', (t) => t.includes('expired') && t.includes('no usable refresh token'), 'no explanation');
+    assert(await browser.execute(() => [...document.querySelectorAll('#last-error-actions button')].some((b) => b.textContent === 'Sign in again')),
+      'no "Sign in again" next to it');
+    const marker = await browser.execute(() => [...document.querySelectorAll('#account-list li')].find((li) => li.textContent.includes('Customer B')).textContent);
+    assert(marker.includes('1'), `the account's marker: ${marker}`);
+    const listed = JSON.parse(cli(['--json', 'account-connectors', 'list', '--needs-attention']));
+    assert(listed.length === 1 && listed[0].Name === 'Customer B provider' && listed[0].Status === 'Expired', `the CLI lists: ${JSON.stringify(listed.map((a) => [a.Name, a.Status]))}`);
+    await shot('expired');
+    await click('#attention');
+    await browser.waitUntil(async () => { const r = await attentionRows(); return r.length === 1 && r[0].includes('Customer B provider') && r[0].includes('Expired'); },
+      { timeout: 10_000, timeoutMsg: `Needs attention shows: ${JSON.stringify(await attentionRows())}` });
+  });
+
+  await check('a Basic password the provider refuses needs attention in the header and on the dashboard until one works', async () => {
+    await openByName('Customer A token endpoint');
+    const typeAndRun = async (password, answer) => {
+      await tab('credential');
+      await setField('cred-username', 'authdesk-web');
+      await setField('cred-password', password);
+      await submit('cred-form');
+      await toastSays('Credentials saved');
+      await tab('tester');
+      await (await byId('tester-method')).selectByAttribute('value', 'client-token');
+      await setField('param-grant_type', 'client_credentials');
+      await click('#run-method');
+      await waitText('tester-result', (t) => t.startsWith(answer), `the server did not answer ${answer}`);
+    };
+    await typeAndRun('a-wrong-password', 'HTTP 401');
+    await waitText('ac-status', (t) => t.includes('refused'), 'the row is not marked refused');
+    await waitText('attention', (t) => t.includes('2 connectors need attention'), 'the header does not count the refused password');
+    await tab('credential');
+    await waitText('last-error', (t) => t.includes('refused'), 'the credential tab does not say it was refused');
+    await click('#attention');
+    await browser.waitUntil(async () => (await attentionRows()).some((r) => r.includes('Customer A token endpoint') && r.includes('refused')),
+      { timeout: 10_000, timeoutMsg: `Needs attention shows: ${JSON.stringify(await attentionRows())}` });
+    await shot('refused-on-dashboard');
+    await openByName('Customer A token endpoint');
+    await typeAndRun('authdesk-web-secret', 'HTTP 200');
+    await waitText('attention', (t) => t.includes('1 connector needs attention'), 'a password that works still counts');
+  });
+
   await check('the account search narrows the list; the dashboard finds an account connector across accounts by name and status', async () => {
     await click('#nav-accounts');
     const accounts = () => browser.execute(() => [...document.querySelectorAll('#account-list li')].map((li) => li.textContent).join('|'));

@@ -347,9 +347,14 @@ pub enum AccountConnectorsCmd {
         #[arg(long)]
         account: Option<String>,
         /// Only those with this status (authenticated, not-authenticated,
-        /// needs-reauthentication, error).
+        /// needs-reauthentication, error, expired: an access token that has run out and
+        /// cannot be renewed).
         #[arg(long)]
         status: Option<String>,
+        /// Only those that need the user: needs re-authentication, error, expired, or an
+        /// API key or password the provider refused (the window's "Needs attention").
+        #[arg(long)]
+        needs_attention: bool,
         /// Only those of this library connector (Id or id).
         #[arg(long)]
         connector: Option<String>,

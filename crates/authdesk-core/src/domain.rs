@@ -173,13 +173,18 @@ pub enum AuthStatus {
     #[serde(rename = "NeedsReauthentication")]
     NeedsReauth,
     Error,
+    /// Shown, never stored: an authenticated access token that has expired and that nothing
+    /// can renew without the user (no usable refresh token, a grant that needs the user).
+    /// Stored as `authenticated`; the fix is to sign in again or set a new AuthValue.
+    Expired,
 }
 
 impl AuthStatus {
     pub fn as_db(self) -> &'static str {
         match self {
             AuthStatus::NotAuthenticated => "not_authenticated",
-            AuthStatus::Authenticated => "authenticated",
+            // Expired is a stored `authenticated` whose token has run out.
+            AuthStatus::Authenticated | AuthStatus::Expired => "authenticated",
             AuthStatus::NeedsReauth => "needs_reauth",
             AuthStatus::Error => "error",
         }
@@ -205,6 +210,7 @@ impl AuthStatus {
                 AuthStatus::NeedsReauth
             }
             "error" => AuthStatus::Error,
+            "expired" => AuthStatus::Expired,
             _ => return None,
         })
     }
@@ -215,6 +221,7 @@ impl AuthStatus {
             AuthStatus::Authenticated => "authenticated",
             AuthStatus::NeedsReauth => "needs re-authentication",
             AuthStatus::Error => "error",
+            AuthStatus::Expired => "expired",
         }
     }
 }
@@ -384,6 +391,8 @@ pub struct AccountConnectorFilter {
     /// Only those with an expiry, the soonest first (the window's "expiring next"); else
     /// in Id order.
     pub expiring_first: bool,
+    /// Only those that need the user (the one rule of `Counts::needs_attention`).
+    pub needs_attention: bool,
 }
 
 /// One page of a list, and how many items the whole list has.
@@ -404,13 +413,19 @@ pub struct Counts {
     pub not_authenticated: u64,
     pub needs_reauthentication: u64,
     pub error: u64,
+    /// Authenticated, but the access token has expired and cannot be renewed.
+    pub expired: u64,
+    /// Authenticated, but the provider refused the API key or Basic password.
+    pub refused: u64,
+    /// The one rule for every "needs attention" marker: the sum of the four above.
+    pub needs_attention: u64,
 }
 
 impl Counts {
-    /// What needs the user: re-authentication or an error. The one rule for every
-    /// "needs attention" marker (the header's count, each account's).
+    /// What needs the user: re-authentication, an error, an expired token that cannot be
+    /// renewed, or a refused key or password (`service::account_connectors::attention`).
     pub fn needing_attention(&self) -> u64 {
-        self.needs_reauthentication + self.error
+        self.needs_reauthentication + self.error + self.expired + self.refused
     }
 }
 

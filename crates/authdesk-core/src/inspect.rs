@@ -147,7 +147,20 @@ impl Authdesk {
             refresh_expires_in_seconds: ac.refresh_expires_at.map(|e| (e - now).num_seconds()),
             refresh_expires_at: ac.refresh_expires_at,
             refresh_margin_seconds: margin.map(|m| m.num_seconds()),
-            refresh_due_at: ac.expires_at.zip(margin).map(|(e, m)| e - m),
+            // Only for a token that can be renewed, and never in the past: one that is due
+            // is renewed at its next use (or the keep-alive's next pass).
+            refresh_due_at: ac
+                .expires_at
+                .zip(margin)
+                .filter(|_| {
+                    crate::service::renewable(
+                        oauth2.as_ref().map(|o| o.grant),
+                        ac.secrets_set.iter().any(|f| f == fields::REFRESH_TOKEN),
+                        ac.refresh_expires_at,
+                        now,
+                    )
+                })
+                .map(|(e, m)| (e - m).max(now)),
             authenticated_at: ac.authenticated_at,
             secrets,
             secrets_unavailable,

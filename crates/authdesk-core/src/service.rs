@@ -33,6 +33,7 @@ impl Authdesk {
     }
 }
 pub use account_connectors::PreparedInstall;
+pub(crate) use account_connectors::attention::renewable;
 pub use accounts::{checked_timezone, parse_guid, timezone_names};
 pub use migrate::MigrationReport;
 

@@ -254,6 +254,23 @@ fn lists_and_counts_use_indexes() {
          WHERE status IN ('needs_reauth', 'error') GROUP BY account_id",
         "INDEX account_connectors_by_",
     );
+    // The three parts of "needs attention" (service/account_connectors/attention.rs): the
+    // statuses, the expired tokens, the refused keys (its partial index of schema 10).
+    no_scan(
+        "SELECT count(*) FROM account_connectors ac
+         WHERE (ac.status = 'authenticated' AND ac.expires_at IS NOT NULL AND ac.expires_at <= '2030'
+           AND ((ac.refresh_expires_at IS NOT NULL AND ac.refresh_expires_at <= '2030')
+                OR NOT EXISTS (SELECT 1 FROM account_connector_secrets s
+                               WHERE s.account_connector_id = ac.id AND s.field = 'RefreshToken'))
+           AND NOT (1 = 0))",
+        "account_connectors_by_expiry",
+    );
+    no_scan(
+        "SELECT count(*) FROM account_connectors ac
+         WHERE (ac.status = 'authenticated' AND ac.checked_status IN (401, 403)
+           AND ac.checked_version = ac.credential_version)",
+        "account_connectors_refused",
+    );
     // What expires next, soonest first, read from the index in order (no sort of all).
     let p = plan(
         &db,

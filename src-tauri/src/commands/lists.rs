@@ -161,9 +161,9 @@ fn with_account_names(
     Ok(rows)
 }
 
-/// Account connectors across accounts or of one, by status, connector and a search of
-/// their names and connector ids; a page at a time; with `expiring`, only those with an
-/// expiry, the soonest first.
+/// Account connectors across accounts or of one, by status (or `NeedsAttention`: the one
+/// rule of the header's count), connector and a search; a page at a time; with
+/// `expiring`, only those with an expiry, the soonest first.
 #[tauri::command]
 #[allow(clippy::too_many_arguments)]
 pub async fn account_connectors_page(
@@ -177,11 +177,13 @@ pub async fn account_connectors_page(
     limit: u64,
 ) -> R<Page<AccountConnectorRow>> {
     let nonempty = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
-    let status = match nonempty(status) {
+    let status = nonempty(status);
+    let needs_attention = status.as_deref() == Some("NeedsAttention");
+    let status = match status.filter(|_| !needs_attention) {
         Some(s) => Some(AuthStatus::parse(&s).ok_or_else(|| {
             format!(
                 "Unknown status {s:?}: use Authenticated, NotAuthenticated, \
-                 NeedsReauthentication or Error."
+                 NeedsReauthentication, Error, Expired or NeedsAttention."
             )
         })?),
         None => None,
@@ -192,6 +194,7 @@ pub async fn account_connectors_page(
         connector: nonempty(connector),
         search: nonempty(search),
         expiring_first: expiring.unwrap_or(false),
+        needs_attention,
     };
     shell
         .db(move |desk| {
@@ -204,8 +207,9 @@ pub async fn account_connectors_page(
         .await
 }
 
-/// Across every account, what needs the user first: failing ones, then those needing
-/// re-authentication, then what expires next (each part a page read from its index).
+/// Across every account, what needs the user (the one rule of the header's count: needs
+/// re-authentication, error, expired, refused), then what expires next (each a page read
+/// from its indexes).
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Dashboard {
@@ -218,9 +222,14 @@ pub struct Dashboard {
 pub async fn dashboard(shell: S<'_>) -> R<Dashboard> {
     shell
         .db(|desk| {
-            let failing = desk.account_connectors_page(&status(AuthStatus::Error), 0, Some(50))?;
-            let needing =
-                desk.account_connectors_page(&status(AuthStatus::NeedsReauth), 0, Some(50))?;
+            let attention = desk.account_connectors_page(
+                &AccountConnectorFilter {
+                    needs_attention: true,
+                    ..Default::default()
+                },
+                0,
+                Some(50),
+            )?;
             let expiring = page(
                 desk,
                 AccountConnectorFilter {
@@ -229,12 +238,9 @@ pub async fn dashboard(shell: S<'_>) -> R<Dashboard> {
                 },
                 50,
             )?;
-            let total = failing.total + needing.total;
-            let mut attention = failing.items;
-            attention.extend(needing.items);
             Ok(Dashboard {
-                needs_attention: with_account_names(desk, attention)?,
-                needs_attention_total: total,
+                needs_attention: with_account_names(desk, attention.items)?,
+                needs_attention_total: attention.total,
                 expiring_next: with_account_names(desk, expiring)?,
             })
         })

@@ -45,13 +45,30 @@ export function renderInspection(ac, i) {
   tick();
   // The last error stays in view (a toast goes away), with what to do about it.
   const box = $('last-error');
-  box.hidden = !i.LastError && !i.SecretsUnavailable;
-  $('last-error-text').textContent = i.SecretsUnavailable ? `Secrets cannot be opened: ${i.SecretsUnavailable}` : (i.LastError || '');
+  const problem = i.SecretsUnavailable ? `Secrets cannot be opened: ${i.SecretsUnavailable}`
+    : ac.Status === 'Expired' ? `The access token expired ${when(ac.ExpiresAt)} and nothing can renew it (no usable refresh token). Sign in again, or import new tokens below.`
+    : refused(ac) ? `The provider refused the ${type === 'ApiKey' ? 'API key' : 'username and password'} (a call answered HTTP ${ac.LastCheck.HttpStatus} ${when(ac.LastCheck.At)}). Save a new one below.`
+    : i.LastError || '';
+  box.hidden = !problem;
+  $('last-error-text').textContent = problem;
   const actions = [];
   if (i.SecretsUnavailable) actions.push(button('Open Settings', 'small', () => go.show('settings')));
-  else if (ac.Status === 'NeedsReauthentication' && type === 'OAuth2') actions.push(button('Sign in again', 'small', () => go.signIn()));
+  else if ((ac.Status === 'NeedsReauthentication' || ac.Status === 'Expired') && type === 'OAuth2') {
+    actions.push(button('Sign in again', 'small', () => go.signIn()));
+  } else if (refused(ac)) {
+    actions.push(button(type === 'ApiKey' ? 'Enter a new key' : 'Enter new credentials', 'small', () => {
+      const input = $('cred-key') || $('cred-username');
+      if (input) input.focus();
+    }));
+  }
   $('last-error-actions').replaceChildren(...actions);
   renderSecrets(ac, i);
+}
+
+/** An API key or Basic credential the provider refused at its current version. */
+function refused(ac) {
+  const type = ac.Authentication.AuthType;
+  return ac.Status === 'Authenticated' && (type === 'ApiKey' || type === 'Basic') && ac.LastCheck && !ac.LastCheck.Ok;
 }
 
 function renderSecrets(ac, i) {
@@ -90,6 +107,12 @@ function renderSecrets(ac, i) {
 
 function tick() {
   const now = Date.now();
+  // The open connector's token just ran out: its status may have changed (Expired), and
+  // with it the counts; read again once.
+  if (state.expiresAt && new Date(state.expiresAt).getTime() <= now && state.expiryReread !== state.expiresAt) {
+    state.expiryReread = state.expiresAt;
+    go.reload().catch(() => {});
+  }
   for (const [cls, iso] of [['countdown', state.expiresAt], ['refresh-countdown', state.refreshExpiresAt]]) {
     const e = document.querySelector(`.${cls}`);
     if (!e) continue;

@@ -89,6 +89,7 @@ pub fn run(ctx: &Ctx, cmd: AccountConnectorsCmd) -> Result<()> {
         AccountConnectorsCmd::List {
             account,
             status,
+            needs_attention,
             connector,
             search,
             expiring,
@@ -101,7 +102,7 @@ pub fn run(ctx: &Ctx, cmd: AccountConnectorsCmd) -> Result<()> {
                     authdesk_core::AuthStatus::parse(&s).with_context(|| {
                         format!(
                             "--status {s:?} is not a status; use authenticated, not-authenticated, \
-                             needs-reauthentication or error"
+                             needs-reauthentication, error or expired"
                         )
                     })
                 })
@@ -115,6 +116,7 @@ pub fn run(ctx: &Ctx, cmd: AccountConnectorsCmd) -> Result<()> {
                 connector,
                 search,
                 expiring_first: expiring,
+                needs_attention,
             };
             // Streamed in Id order; an --expiring list is read whole, in its own order.
             if all && !expiring {

@@ -25,6 +25,7 @@ use crate::error::{Error, Result};
 use crate::secret::Secret;
 use crate::vault::{SealedAt, Vault};
 
+pub(crate) mod attention;
 mod credentials;
 mod listing;
 
@@ -69,7 +70,7 @@ impl Authdesk {
 
     pub fn get_account_connector(&self, id: i64) -> Result<AccountConnector> {
         let store = self.store()?;
-        load_account_connector(&store.conn(), id)
+        load_account_connector(&store.conn(), id, self.now())
     }
 
     /// The account an account connector belongs to (one indexed read).

@@ -62,30 +62,20 @@ impl Authdesk {
         })
     }
 
-    /// For each of `account_ids`, how many of its account connectors need attention (they
-    /// need the user to sign in again, or failed): the same rule as the header's count
-    /// ([`Counts::needing_attention`]), from one aggregate over those rows (the status
-    /// index), whatever the number of accounts.
+    /// For each of `account_ids`, how many of its account connectors need attention: the
+    /// same rule as the header's count ([`Counts::needs_attention`]), from one aggregate
+    /// over the indexed rows that need it, whatever the number of accounts.
     pub fn needing_attention_by_account(
         &self,
         account_ids: &[String],
     ) -> Result<std::collections::HashMap<String, u64>> {
-        let store = self.store()?;
-        let rows = store.conn().query_map(
-            "SELECT account_id, count(*) FROM account_connectors
-             WHERE status IN ('needs_reauth', 'error') GROUP BY account_id",
-            args![],
-            |r| Ok((r.get::<String>(0)?, r.get::<i64>(1)?)),
-        )?;
+        let rows = self.needing_attention_counts()?;
         let wanted: std::collections::HashSet<&str> =
             account_ids.iter().map(String::as_str).collect();
-        let mut out = std::collections::HashMap::new();
-        for (id, n) in rows {
-            if wanted.contains(id.as_str()) {
-                out.insert(id, n as u64);
-            }
-        }
-        Ok(out)
+        Ok(rows
+            .into_iter()
+            .filter(|(id, _)| wanted.contains(id.as_str()))
+            .collect())
     }
 
     pub fn get_account(&self, id: &str) -> Result<Account> {

@@ -48,17 +48,20 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0007_window.sql"),
     include_str!("../../migrations/0008_sign_in_issuer.sql"),
     include_str!("../../migrations/0009_sign_in_binding.sql"),
+    include_str!("../../migrations/0010_attention.sql"),
 ];
 
 pub fn schema_version() -> i64 {
     MIGRATIONS.len() as i64
 }
 
-/// PostgreSQL's own append-only list (its version 1 is SQLite's schema 7, 2 is 8, 3 is 9).
+/// PostgreSQL's own append-only list (its version 1 is SQLite's schema 7, 2 is 8, 3 is 9,
+/// 4 is 10).
 const PG_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_schema.sql"),
     include_str!("../../migrations/postgres/0002_sign_in_issuer.sql"),
     include_str!("../../migrations/postgres/0003_sign_in_binding.sql"),
+    include_str!("../../migrations/postgres/0004_attention.sql"),
 ];
 
 /// A serialised migration: replicas starting together migrate one after the other.

@@ -9,10 +9,14 @@ use super::*;
 
 pub(super) struct ResolvedFilter {
     account: Option<String>,
-    status: Option<&'static str>,
+    status: Option<AuthStatus>,
     connector: Option<i64>,
     pattern: Option<String>,
     expiring_first: bool,
+    needs_attention: bool,
+    now: DateTime<Utc>,
+    /// Read only when the filter asks about expiry (a status or needs attention).
+    renewing: Option<attention::SelfRenewing>,
 }
 
 impl ResolvedFilter {
@@ -24,8 +28,26 @@ impl ResolvedFilter {
         if let Some(a) = &self.account {
             w.add("ac.account_id = #", a.clone());
         }
-        if let Some(st) = self.status {
-            w.add("ac.status = #", st);
+        let expired = || attention::expired(self.now, self.renewing.as_ref().expect("read"));
+        match self.status {
+            None => {}
+            Some(AuthStatus::Expired) => w.push(expired()),
+            Some(AuthStatus::Authenticated) => {
+                w.add("ac.status = #", AuthStatus::Authenticated.as_db());
+                let e = expired();
+                w.push(attention::Fragment {
+                    sql: format!("NOT {}", e.sql),
+                    params: e.params,
+                });
+            }
+            Some(st) => w.add("ac.status = #", st.as_db()),
+        }
+        if self.needs_attention {
+            let a = attention::needing_attention(self.now, self.renewing.as_ref().expect("read"));
+            w.push(attention::Fragment {
+                sql: format!("ac.id IN {}", a.sql),
+                params: a.params,
+            });
         }
         if let Some(c) = self.connector {
             w.add("ac.connector_id = #", c);
@@ -60,7 +82,22 @@ impl Where {
             .push(clause.replace('#', &format!("?{}", self.params.len())));
     }
 
-    fn sql(&self) -> String {
+    /// Adds a clause whose parameters are written `#`, in order.
+    pub(super) fn push(&mut self, fragment: attention::Fragment) {
+        let mut sql = String::with_capacity(fragment.sql.len());
+        let mut params = fragment.params.into_iter();
+        for c in fragment.sql.chars() {
+            if c == '#' {
+                self.params.push(params.next().expect("one parameter per #"));
+                sql.push_str(&format!("?{}", self.params.len()));
+            } else {
+                sql.push(c);
+            }
+        }
+        self.clauses.push(sql);
+    }
+
+    pub(super) fn sql(&self) -> String {
         if self.clauses.is_empty() {
             "1 = 1".into()
         } else {
@@ -68,7 +105,7 @@ impl Where {
         }
     }
 
-    fn params(&self) -> Vec<&dyn crate::store::sql::ToValue> {
+    pub(super) fn params(&self) -> Vec<&dyn crate::store::sql::ToValue> {
         self.params.iter().map(|p| p.as_ref()).collect()
     }
 }
@@ -104,6 +141,7 @@ pub(super) fn load_many(
     params: &[&dyn crate::store::sql::ToValue],
     tail: &str,
     connectors: &mut ConnectorCache,
+    now: DateTime<Utc>,
 ) -> Result<Vec<AccountConnector>> {
     struct Row {
         id: i64,
@@ -219,11 +257,21 @@ pub(super) fn load_many(
             .filter(|p| p.required && !properties.iter().any(|v| v.name == p.name))
             .map(|p| p.name.clone())
             .collect();
-        let status = AuthStatus::from_db(&row.status);
         // A method that a later version of the definition dropped falls back to the default.
         let method = def
             .auth_method(row.authentication_method.as_deref())
             .unwrap_or_else(|| def.auth_methods()[0]);
+        let secrets_set = secrets.remove(&row.id).unwrap_or_default();
+        let expires_at = row.expires_at.map(parse_ts);
+        let refresh_expires_at = row.refresh_expires_at.map(parse_ts);
+        let renewable = attention::renewable(
+            method.oauth2().map(|o| o.grant),
+            secrets_set.iter().any(|f| f == fields::REFRESH_TOKEN),
+            refresh_expires_at,
+            now,
+        );
+        let status =
+            attention::shown_status(AuthStatus::from_db(&row.status), expires_at, renewable, now);
         let authentication = authentication_view(def, method);
         out.push(AccountConnector {
             id: row.id,
@@ -241,7 +289,7 @@ pub(super) fn load_many(
             properties,
             custom_fields: vec![],
             missing_properties,
-            secrets_set: secrets.remove(&row.id).unwrap_or_default(),
+            secrets_set,
             sign_in_mode: row.sign_in_mode.map(|m| {
                 if m == "system_browser" {
                     SignInMode::SystemBrowser
@@ -251,8 +299,8 @@ pub(super) fn load_many(
             }),
             token_type: row.token_type,
             scopes: row.scopes,
-            expires_at: row.expires_at.map(parse_ts),
-            refresh_expires_at: row.refresh_expires_at.map(parse_ts),
+            expires_at,
+            refresh_expires_at,
             authenticated_at: row.authenticated_at.map(parse_ts),
             created_at: parse_ts(row.created_at),
             updated_at: parse_ts(row.updated_at),
@@ -269,13 +317,18 @@ pub(super) fn load_many(
     Ok(out)
 }
 
-pub(super) fn load_account_connector(conn: &Db<'_>, id: i64) -> Result<AccountConnector> {
+pub(super) fn load_account_connector(
+    conn: &Db<'_>,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<AccountConnector> {
     load_many(
         conn,
         "ac.id = ?1",
         args![id],
         "",
         &mut ConnectorCache::default(),
+        now,
     )?
     .pop()
     .ok_or_else(|| Error::not_found("account connector", id))
@@ -331,6 +384,7 @@ impl Authdesk {
             &condition.params(),
             &tail,
             &mut ConnectorCache::default(),
+            filter.now,
         )?;
         Ok(Page {
             items,
@@ -362,6 +416,7 @@ impl Authdesk {
                 &condition.params(),
                 &format!("ORDER BY ac.id LIMIT {}", chunk.clamp(1, 100_000)),
                 &mut connectors,
+                filter.now,
             )?;
             let Some(last) = items.last() else {
                 return Ok(n);
@@ -374,6 +429,11 @@ impl Authdesk {
 
     /// A filter with its account and connector looked up (an unknown one is an error).
     pub(super) fn resolve(&self, filter: &AccountConnectorFilter) -> Result<ResolvedFilter> {
+        let about_expiry = filter.needs_attention
+            || matches!(
+                filter.status,
+                Some(AuthStatus::Expired | AuthStatus::Authenticated)
+            );
         Ok(ResolvedFilter {
             account: filter
                 .account_id
@@ -381,7 +441,7 @@ impl Authdesk {
                 .map(|a| self.get_account(a))
                 .transpose()?
                 .map(|a| a.id),
-            status: filter.status.map(|s| s.as_db()),
+            status: filter.status,
             connector: filter
                 .connector
                 .as_deref()
@@ -395,10 +455,17 @@ impl Authdesk {
                 .filter(|s| !s.is_empty())
                 .map(like_pattern),
             expiring_first: filter.expiring_first,
+            needs_attention: filter.needs_attention,
+            now: self.now(),
+            renewing: about_expiry
+                .then(|| attention::SelfRenewing::read(&self.store()?.conn()))
+                .transpose()?,
         })
     }
 
-    /// Counts over the whole data directory (aggregate queries, no rows loaded).
+    /// Counts over the whole data directory (aggregate queries over indexes, no rows
+    /// loaded). Expired and refused ones are counted apart from the authenticated ones, so
+    /// the statuses add up to the total; `needs_attention` is the one rule's count.
     pub fn counts(&self) -> Result<Counts> {
         let store = self.store()?;
         let conn = store.conn();
@@ -417,12 +484,23 @@ impl Authdesk {
             let n = n as u64;
             counts.account_connectors += n;
             match AuthStatus::from_db(&status) {
-                AuthStatus::Authenticated => counts.authenticated += n,
+                AuthStatus::Authenticated | AuthStatus::Expired => counts.authenticated += n,
                 AuthStatus::NotAuthenticated => counts.not_authenticated += n,
                 AuthStatus::NeedsReauth => counts.needs_reauthentication += n,
                 AuthStatus::Error => counts.error += n,
             }
         }
+        let renewing = attention::SelfRenewing::read(&conn)?;
+        counts.expired = attention::count(&conn, attention::expired(self.now(), &renewing))?;
+        counts.refused = attention::count(
+            &conn,
+            attention::Fragment {
+                sql: attention::REFUSED.into(),
+                params: vec![],
+            },
+        )?;
+        counts.authenticated -= counts.expired + counts.refused;
+        counts.needs_attention = counts.needing_attention();
         Ok(counts)
     }
 
