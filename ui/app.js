@@ -36,6 +36,7 @@ Object.assign(go, {
   openLibrary,
   signIn: startSignIn,
   focusProperty,
+  restoreKeychainItem,
 });
 
 // ---- navigation ---------------------------------------------------------------------
@@ -124,8 +125,13 @@ function renderAttention() {
   a.textContent = needingAttention(bad);
   $('totals').textContent = `${counted(c.Accounts, 'account')} · ${counted(c.AccountConnectors, 'connector')}`;
   const v = state.overview.Vault;
-  $('vault-banner').hidden = !vaultProblem();
-  $('vault-banner-text').textContent = vaultProblem() ? `Secrets cannot be opened: ${v.Problem}` : '';
+  // Any problem with where the key is kept shows, also one this process outlives for now
+  // (the keychain item removed while it runs: secrets still open, not after a restart).
+  const problem = !!(v && v.VaultId && v.Problem);
+  $('vault-banner').hidden = !problem;
+  $('vault-banner-text').textContent = !problem ? ''
+    : vaultProblem() ? `Secrets cannot be opened: ${v.Problem}` : v.Problem;
+  $('vault-banner-restore').hidden = !(problem && v.Restorable);
   for (const ac of state.overview.NeedingReauthentication) notifyOnce(ac);
 }
 
@@ -136,6 +142,15 @@ $('attention').addEventListener('click', () => {
   show('dashboard');
 });
 $('vault-banner-settings').addEventListener('click', () => show('settings'));
+$('vault-banner-restore').addEventListener('click', () => act($('vault-banner-restore'), restoreKeychainItem));
+
+/** Puts the data key this process holds back in the keychain, and says so. */
+async function restoreKeychainItem() {
+  await call('restore_keychain_item');
+  toast('The data key is back in the keychain: secrets will open after a restart too.');
+  await reload();
+  if (!$('view-settings').hidden) await loadSettings();
+}
 
 const notified = new Set();
 function notifyOnce(ac) {

@@ -59,6 +59,7 @@ export const go = {
   openLibrary: null,
   signIn: null,
   focusProperty: null,
+  restoreKeychainItem: null,
 };
 
 // ---- small helpers ------------------------------------------------------------------
@@ -167,7 +168,8 @@ export async function act(btn, fn) {
     toast(errorText(e), { error: true, hint: e && e.hint });
     return undefined;
   } finally {
-    if (btn) btn.disabled = false;
+    // A button the action made unavailable (data-unavailable) stays disabled.
+    if (btn) btn.disabled = btn.dataset.unavailable === 'true';
   }
 }
 

@@ -111,6 +111,12 @@ async function main(browser, env, issuer, cli) {
   };
   const submit = (formId) => browser.execute((f) => document.getElementById(f).requestSubmit(), formId);
   const tab = (name) => click(`#tab-${name}`);
+  // A two-click action: the first click asks (the button shows the question), the second does it.
+  const clickTwice = async (id, question) => {
+    await click(`#${id}`);
+    await waitText(id, (t) => t.includes(question), `#${id} did not ask "${question}" first`);
+    await click(`#${id}`);
+  };
   const shot = (name) => browser.saveScreenshot(path.join(ARTIFACTS, `desktop-${name}.png`));
   fs.mkdirSync(ARTIFACTS, { recursive: true });
 
@@ -273,12 +279,18 @@ async function main(browser, env, issuer, cli) {
     await shot('history');
   });
 
-  await check('Disconnect revokes and forgets the credential', async () => {
+  await check('Disconnect says first that it revokes, then revokes and forgets the credential; the history says what happened', async () => {
     await tab('credential');
-    await click('#disconnect'); // arms
-    await click('#disconnect'); // confirms
+    await clickTwice('disconnect', 'revoke the tokens at the provider');
     await toastSays('Disconnected.');
+    await toastSays('Revoked at the provider: RefreshToken, AccessToken');
     await waitText('inspect-status', (t) => t.includes('Not authenticated'), 'still authenticated');
+    await waitText('disconnect-why', (t) => t.includes('Nothing stored'), 'Disconnect does not say there is nothing left');
+    assert(await browser.execute(() => document.getElementById('disconnect').disabled), 'Disconnect is enabled with nothing stored');
+    await tab('history');
+    await waitText('history', (t) => t.includes('Disconnected: the credential was forgotten here') && t.includes('Revoked at the provider — RefreshToken, AccessToken'),
+      'the history does not say what was revoked');
+    await tab('credential');
   });
 
   await check('JSON pasted as an API key is questioned, not stored', async () => {
@@ -289,6 +301,13 @@ async function main(browser, env, issuer, cli) {
     await toastSays('looks like JSON');
     await waitText('inspect-status', (t) => t.includes('Not authenticated'), 'the JSON was stored as the key');
     assert((await browser.execute(() => document.getElementById('cred-key').type)) === 'password', 'the key field is not a password field');
+    // Nothing stored: nothing to disconnect, and the history invents nothing.
+    await waitText('disconnect-why', (t) => t.includes('Nothing stored'), 'no reason next to Disconnect');
+    assert(await browser.execute(() => document.getElementById('disconnect').disabled), 'Disconnect is enabled for a connector with no credential');
+    await tab('history');
+    const history = await text('history');
+    assert(!/revoked|Disconnected/i.test(history), `the history of a connector that never held a key: ${history}`);
+    await tab('credential');
     await shot('api-key-form');
   });
 
@@ -551,8 +570,13 @@ async function main(browser, env, issuer, cli) {
       { timeout: 10_000, timeoutMsg: `Needs attention shows: ${JSON.stringify(await attentionRows())}` });
   });
 
-  await check('a Basic password the provider refuses needs attention in the header and on the dashboard until one works', async () => {
+  await check('a Basic password the provider refuses needs attention in the header and on the dashboard until one works; the username is shown, the password only as set', async () => {
     await openByName('Customer A token endpoint');
+    await tab('credential');
+    await waitText('inspect-username', (t) => t === 'authdesk-web', 'the stored username is not shown');
+    await waitText('inspect-password', (t) => t === 'set', 'the password is not shown as set');
+    const prefilled = await browser.execute(() => document.getElementById('cred-username').value);
+    assert(prefilled === 'authdesk-web', `the form does not start from the stored username: ${prefilled}`);
     const typeAndRun = async (password, answer) => {
       await tab('credential');
       await setField('cred-username', 'authdesk-web');
@@ -713,6 +737,45 @@ async function main(browser, env, issuer, cli) {
     await submit('origin-form');
     await waitText('origin-note', (t) => t.includes('allowed as https://partner.example'), 'no note');
     await waitText('origins', (t) => t.includes('https://partner.example'), 'not in the list');
+  });
+
+  // The data key's keychain item, as `secret-tool` (libsecret) names it.
+  const vault = JSON.parse(cli(['--json', 'vault', 'status']));
+  const item = ['service', 'authdesk', 'username', `data-key/${vault.VaultId}`];
+  const keychainHas = () => { try { return execFileSync('secret-tool', ['lookup', ...item], { env }).length > 0; } catch { return false; } };
+
+  await check('the keychain item removed while the app runs shows at once, with what to do; Restore puts the key back', async () => {
+    assert(keychainHas(), 'no keychain item to remove');
+    execFileSync('secret-tool', ['clear', ...item], { env });
+    assert(!keychainHas(), 'secret-tool did not remove the item');
+    await click('#nav-accounts');
+    await click('#nav-settings');
+    await waitText('vault-health', (t) => t.includes('still open until it stops') && t.includes('Restore the keychain item'), 'Settings does not see the missing item');
+    await waitText('vault-banner', (t) => t.includes('cannot be opened after a restart'), 'the header does not show the problem');
+    await shot('keychain-item-missing');
+    await click('#vault-health button');
+    await toastSays('back in the keychain');
+    await waitText('vault-health', (t) => t.startsWith('OK'), 'the health line is not OK after Restore');
+    assert(keychainHas(), 'Restore did not write the keychain item');
+    await browser.waitUntil(async () => browser.execute(() => document.getElementById('vault-banner').hidden), { timeout: 10_000, timeoutMsg: 'the banner stayed' });
+  });
+
+  await check('started again without its keychain item: the window says secrets cannot be opened; Delete asks first that tokens cannot be revoked, then deletes and says so', async () => {
+    execFileSync('secret-tool', ['clear', ...item], { env });
+    await browser.reloadSession();
+    await browser.waitUntil(async () => (await browser.execute(() => document.body.dataset.ready)) === 'true', {
+      timeout: 20_000, timeoutMsg: 'the restarted window never finished loading',
+    });
+    await waitText('vault-banner', (t) => t.includes('Secrets cannot be opened'), 'no banner without the key');
+    assert(!(await browser.execute(() => document.getElementById('vault-banner-restore').hidden === false)), 'Restore offered without a key in memory');
+    await openByName('Customer B provider');
+    await clickTwice('delete-ac', 'cannot be revoked at the provider');
+    await toastSays('Deleted Customer B provider.');
+    const said = await text('toast');
+    assert(said.includes('not revoked at the provider') && !/failed/i.test(said), `the report: ${said}`);
+    const left = JSON.parse(cli(['--json', 'account-connectors', 'list', '--search', 'Customer B provider']));
+    assert(left.length === 0, 'the account connector is still there');
+    await shot('deleted-without-key');
   });
 }
 

@@ -79,9 +79,15 @@ export async function loadAccountConnector() {
   if (document.activeElement !== $('sign-in-mode')) $('sign-in-mode').value = ac.SignInMode || 'default';
   const oauth = ac.Authentication.AuthType === 'OAuth2';
   for (const b of ['connect', 'refresh-now', 'sign-in-mode']) $(b).disabled = !oauth;
-  $('connect').textContent = ac.Authenticated ? 'Reconnect' : 'Connect';
-  renderInspection(ac, inspection);
+  $('connect').textContent = ac.Authenticated || ac.Status === 'Expired' ? 'Reconnect' : 'Connect';
+  // Disconnect only when there is something to disconnect, and the button says why not.
+  const nothing = ac.SecretsSet.length === 0 && ac.Status === 'NotAuthenticated';
+  $('disconnect').dataset.unavailable = String(nothing);
+  if ($('disconnect').dataset.armed !== 'true') $('disconnect').disabled = nothing;
+  $('disconnect').title = nothing ? 'Nothing to disconnect: no credential is stored' : 'Forget the stored credential here (tokens are revoked at the provider where it can)';
+  $('disconnect-why').textContent = nothing ? 'Nothing stored to disconnect.' : '';
   renderCredentialForm(ac);
+  renderInspection(ac, inspection);
   renderProperties(ac, detail);
   renderHistory(history);
 }
@@ -152,21 +158,49 @@ $('refresh-now').addEventListener('click', () => act($('refresh-now'), async () 
   }
 }));
 
+/**
+ * The question a removal asks before it is done, from what it will do: revoke and remove,
+ * only remove (nothing to revoke), or remove tokens that cannot be read (so cannot be
+ * revoked at the provider).
+ */
+function removalQuestion(p, verb) {
+  if (p.Unreadable) return `The stored tokens cannot be read, so they cannot be revoked at the provider. Click again to ${verb} anyway`;
+  if (p.Revokes && p.Stored) return `Click again to revoke the tokens at the provider and ${verb}`;
+  return `Click again to ${verb}`;
+}
+
+/** What a removal did, in words: revoked, revocation failed, or not revoked and why. */
+function removalOutcome(report, done) {
+  if (report.NotRevoked) return { text: `${done} ${report.NotRevoked[0].toUpperCase()}${report.NotRevoked.slice(1)}.`, error: false };
+  if (report.Errors.length) return { text: `${done} Revocation at the provider failed: ${report.Errors.join('; ')}`, error: true };
+  if (report.Revoked.length) return { text: `${done} Revoked at the provider: ${report.Revoked.join(', ')}.`, error: false };
+  return { text: done, error: false };
+}
+
+/** Two clicks: the first asks what `preview` says will happen, the second does it. */
+async function armedRemoval(btn, verb) {
+  if (btn.dataset.armed === 'true') return confirmed(btn);
+  const preview = await call('removal_preview', { id: state.ac });
+  return confirmed(btn, removalQuestion(preview, verb));
+}
+
 $('disconnect').addEventListener('click', () => act($('disconnect'), async () => {
-  if (!confirmed($('disconnect'), 'Click again to revoke and forget the tokens')) return;
+  if (!await armedRemoval($('disconnect'), 'forget the credential here')) return;
   const report = await call('disconnect', { id: state.ac });
   await go.reload();
-  if (report.Errors.length) toast(`Disconnected here; revocation failed: ${report.Errors.join('; ')}`, { error: true });
-  else toast('Disconnected.');
+  if (report.NothingStored) { toast('Nothing to disconnect: no credential is stored. Nothing was changed.'); return; }
+  const o = removalOutcome(report, 'Disconnected.');
+  toast(o.text, { error: o.error });
 }));
 
 $('delete-ac').addEventListener('click', () => act($('delete-ac'), async () => {
-  if (!confirmed($('delete-ac'), 'Click again to revoke and delete')) return;
+  const name = state.acView ? state.acView.Name : 'this connector';
+  if (!await armedRemoval($('delete-ac'), 'delete it')) return;
   const report = await call('delete_account_connector', { id: state.ac });
   selectAccountConnector(null);
   await go.reload();
-  if (report.Errors.length) toast(`Deleted; revocation failed: ${report.Errors.join('; ')}`, { error: true });
-  else toast('Deleted.');
+  const o = removalOutcome(report, `Deleted ${name}.`);
+  toast(o.text, { error: o.error });
 }));
 
 $('sign-in-mode').addEventListener('change', () => act(null, async () => {

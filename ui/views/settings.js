@@ -3,7 +3,7 @@
 // Must not: show a secret unless asked (the API key on Reveal; a new client's secret once).
 
 import {
-  call, $, el, button, toast, confirmed, act, badge, copy, when,
+  call, $, go, state, el, button, toast, confirmed, act, badge, copy, when,
 } from '../shared.js';
 
 export async function loadSettings() {
@@ -14,10 +14,15 @@ export async function loadSettings() {
   $('database').textContent = s.Vault.Database;
   $('key-source').textContent = s.KeySource;
   const v = s.Vault;
-  $('vault-health').replaceChildren(v.Available
-    ? badge('OK: the data key opens this data directory\'s secrets', 'Verified')
-    : v.VaultId ? badge(`Secrets cannot be opened: ${v.Problem}`, 'Error')
-      : el('span', 'No secret stored yet: the data key is created with the first one.', 'muted'));
+  // The header's keychain banner follows what Settings just read.
+  if (state.overview && JSON.stringify(state.overview.Vault) !== JSON.stringify(v)) go.reload().catch(() => {});
+  // Read from the keychain each time Settings opens (the shell does not trust a key it
+  // read earlier): an item removed while the app runs shows here at once.
+  $('vault-health').replaceChildren(...(v.Available && !v.Problem
+    ? [badge('OK: the data key opens this data directory\'s secrets', 'Verified')]
+    : v.VaultId ? [badge(v.Available ? v.Problem : `Secrets cannot be opened: ${v.Problem}`, 'Error'),
+      ...(v.Restorable ? [button('Restore the keychain item', 'small', () => act(null, () => go.restoreKeychainItem()))] : [])]
+      : [el('span', 'No secret stored yet: the data key is created with the first one.', 'muted')]));
   // A new client's secret is shown once, until Settings is opened again.
   $('api-client-secret').hidden = true;
   $('new-client-secret').textContent = '';

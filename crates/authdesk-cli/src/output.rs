@@ -252,6 +252,9 @@ impl Out {
                         let _ =
                             writeln!(s, "warning: account connector {id}: revocation failed: {e}");
                     }
+                    if let Some(why) = &r.not_revoked {
+                        let _ = writeln!(s, "warning: account connector {id}: {why}");
+                    }
                 }
                 s
             },
@@ -260,8 +263,14 @@ impl Out {
 
     pub fn revocation(&self, report: &RevocationReport, done: &str) -> Result<()> {
         self.emit(report, || {
+            if report.nothing_stored {
+                return "nothing to disconnect: no credential is stored (nothing was changed)\n"
+                    .to_string();
+            }
             let mut s = format!("{done}\n");
-            if !report.attempted {
+            if let Some(why) = &report.not_revoked {
+                let _ = writeln!(s, "warning: {why}");
+            } else if !report.attempted {
                 s.push_str(
                     "(nothing revoked at the provider: no revocation endpoint or no tokens)\n",
                 );
@@ -457,6 +466,9 @@ impl Out {
                 i.authentication_id
             );
             let _ = writeln!(s, "Status:          {}", i.status.describe());
+            if let Some(u) = &i.username {
+                let _ = writeln!(s, "Username:        {u} (password set)");
+            }
             if let Some(e) = &i.last_error {
                 let _ = writeln!(s, "Last error:      {e}");
             }

@@ -52,8 +52,14 @@ pub struct VaultStatus {
     pub vault_id: Option<String>,
     /// `service/user` of the keychain item holding the data key.
     pub keychain_item: Option<String>,
+    /// Whether secrets open in this process now.
     pub available: bool,
+    /// What is wrong with where the key is kept, and what to do (also when secrets still
+    /// open here because the key was read before the problem began).
     pub problem: Option<String>,
+    /// The keychain item is missing or holds another key, but this process still holds the
+    /// right key: [`Authdesk::restore_keychain_key`] puts it back.
+    pub restorable: bool,
 }
 
 /// Where connections to the store come from.
@@ -243,21 +249,52 @@ impl Authdesk {
         verified_vault(&self.key_source, vault_id, key_check)
     }
 
-    /// Where the data key lives and whether it opens this data directory's secrets.
-    /// Never creates a key.
+    /// Where the data key lives and whether it opens this data directory's secrets: the
+    /// key is read from its source (the keychain) each time, so an item removed or replaced
+    /// while the process runs shows here at once. Never creates a key.
     pub fn vault_status(&self) -> Result<VaultStatus> {
-        let vault_id = self.store()?.meta(META_VAULT_ID)?;
-        let (available, problem) = match &vault_id {
+        let (vault_id, check) = {
+            let store = self.store()?;
+            (store.meta(META_VAULT_ID)?, store.meta(META_KEY_CHECK)?)
+        };
+        let held = self.vault.lock().unwrap_or_else(|p| p.into_inner()).is_some();
+        let (available, problem, restorable) = match &vault_id {
             None => (
                 false,
                 Some(
                     "no secret has been stored yet; the data key is created with the first one"
                         .to_string(),
                 ),
+                false,
             ),
-            Some(_) => match self.vault() {
-                Ok(_) => (true, None),
-                Err(e) => (false, Some(e.to_string())),
+            Some(id) => match verified_vault(&self.key_source, id.clone(), check) {
+                Ok(vault) => {
+                    let mut slot = self.vault.lock().unwrap_or_else(|p| p.into_inner());
+                    slot.get_or_insert_with(|| Arc::new(vault));
+                    (true, None, false)
+                }
+                Err(e) if held => {
+                    let restorable = self.key_source == KeySource::Keychain
+                        && matches!(
+                            e,
+                            Error::VaultKeyMissing { .. } | Error::VaultKeyMismatch { .. }
+                        );
+                    let fix = if restorable {
+                        "put the key back in the keychain now (Settings: Restore the keychain \
+                         item), or they cannot be opened after a restart"
+                    } else {
+                        "fix it before Authdesk stops, or they cannot be opened after a restart"
+                    };
+                    (
+                        true,
+                        Some(format!(
+                            "{e} This process read the data key before, so secrets still open \
+                             until it stops: {fix}."
+                        )),
+                        restorable,
+                    )
+                }
+                Err(e) => (false, Some(e.to_string()), false),
             },
         };
         Ok(VaultStatus {
@@ -271,7 +308,44 @@ impl Authdesk {
             vault_id,
             available,
             problem,
+            restorable,
         })
+    }
+
+    /// Writes the data key this process holds back to the keychain, after the item was
+    /// removed or replaced while it ran (see [`VaultStatus::restorable`]). Checks the key
+    /// it holds against the data directory first.
+    pub fn restore_keychain_key(&self) -> Result<VaultStatus> {
+        if self.key_source != KeySource::Keychain {
+            return Err(Error::InvalidInput(format!(
+                "the data key is kept in {}, not in the keychain: nothing to restore there",
+                self.key_source.describe()
+            )));
+        }
+        let held = self
+            .vault
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| {
+                Error::InvalidInput(
+                    "this process does not hold the data key (it never read it), so it cannot \
+                     put it back: restore the keychain item from a backup, or see \
+                     docs/security.md"
+                        .into(),
+                )
+            })?;
+        let check = self.store()?.meta(META_KEY_CHECK)?;
+        let sealed = check.and_then(|h| unhex(&h));
+        if !sealed.is_some_and(|c| held.open(key_check_location(), &c).is_ok()) {
+            return Err(Error::VaultKeyMismatch {
+                source_name: "this process's memory".into(),
+                vault_id: held.vault_id().to_string(),
+            });
+        }
+        held.store_key_in(&self.key_source)?;
+        tracing::info!(vault_id = %held.vault_id(), "put the data key back in the keychain");
+        self.vault_status()
     }
 
     /// Opens a sealed column value read from `at`, if there is one.

@@ -41,8 +41,10 @@ pub struct Inspection {
     /// `refresh_margin_seconds`, at most a quarter of the token's lifetime).
     pub refresh_margin_seconds: Option<i64>,
     /// OAuth2: when the next use will refresh the access token (`ExpiresAt` minus the
-    /// margin).
+    /// margin, or now when that has passed); none when nothing can renew it.
     pub refresh_due_at: Option<DateTime<Utc>>,
+    /// Basic: the stored username (not a secret; the password is only said to be set).
+    pub username: Option<String>,
     pub authenticated_at: Option<DateTime<Utc>>,
     pub secrets: Vec<InspectedSecret>,
     /// Why the secrets could not be opened (e.g. keychain unavailable), if so.
@@ -98,9 +100,13 @@ impl Authdesk {
 
         let mut secrets = Vec::new();
         let mut secrets_unavailable = None;
+        let mut username = None;
         for field in &ac.secrets_set {
             match self.credential_secret(account_connector_id, field) {
                 Ok(Some(secret)) => {
+                    if field == fields::BASIC {
+                        username = secret.expose().split(':').next().map(str::to_string);
+                    }
                     let jwt = if field == fields::API_KEY || field == fields::BASIC {
                         None
                     } else {
@@ -162,6 +168,7 @@ impl Authdesk {
                 })
                 .map(|(e, m)| (e - m).max(now)),
             authenticated_at: ac.authenticated_at,
+            username,
             secrets,
             secrets_unavailable,
         })

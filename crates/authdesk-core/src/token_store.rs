@@ -421,10 +421,23 @@ impl Authdesk {
 
     /// Removes the stored credential (a disconnect): back to "not authenticated", the
     /// version bumped so a refresh in flight discards what it gets. Returns the OAuth
-    /// tokens that were stored, read in the same transaction, for revocation.
-    pub fn take_credentials(&self, id: i64, event: &str) -> Result<TakenTokens> {
+    /// tokens that were stored, read in the same transaction, for revocation (or why they
+    /// could not be opened: what is removed stays removed). `None`, with nothing written
+    /// and no history: there was nothing to remove.
+    pub fn take_credentials(&self, id: i64, event: &str) -> Result<Option<Result<TakenTokens>>> {
         let now = self.now();
         let sealed = self.store()?.write(|tx| {
+            let held: Option<(String, i64)> = tx.query_opt(
+                "SELECT status, (SELECT count(*) FROM account_connector_secrets
+                                 WHERE account_connector_id = ?1)
+                 FROM account_connectors WHERE id = ?1",
+                args![id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let (status, secrets) = held.ok_or_else(|| Error::not_found("account connector", id))?;
+            if secrets == 0 && status == AuthStatus::NotAuthenticated.as_db() {
+                return Ok(None);
+            }
             let sealed = sealed_tokens_in(tx, id)?;
             tx.execute("DELETE FROM account_connector_secrets WHERE account_connector_id = ?1", args![id])?;
             tx.execute(
@@ -435,9 +448,9 @@ impl Authdesk {
                  WHERE id = ?1",
                 args![id, ts(now)])?;
             record_event(tx, id, now, event, None, None)?;
-            Ok(sealed)
+            Ok(Some(sealed))
         })?;
-        self.open_taken(id, sealed)
+        Ok(sealed.map(|s| self.open_taken(id, s)))
     }
 
     /// Deletes account connectors, returning the OAuth tokens each had, for revocation.

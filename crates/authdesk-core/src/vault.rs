@@ -107,15 +107,20 @@ impl KeySource {
         }
     }
 
+    /// Writes `key` as `vault_id`'s item in the keychain (replacing what is there).
+    fn store_in_keychain(vault_id: &str, key: &DataKey) -> Result<()> {
+        keychain_entry(vault_id)?
+            .set_password(&key.to_base64())
+            .map_err(keychain_error)
+    }
+
     /// Stores a new data key for `vault_id`; for a key file, uses the file's key (creating
     /// the file if it does not exist yet).
     pub(crate) fn create(&self, vault_id: &str) -> Result<DataKey> {
         match self {
             KeySource::Keychain => {
                 let key = DataKey::generate();
-                keychain_entry(vault_id)?
-                    .set_password(&key.to_base64())
-                    .map_err(keychain_error)?;
+                KeySource::store_in_keychain(vault_id, &key)?;
                 Ok(key)
             }
             KeySource::File(path) => match read_key_file(path) {
@@ -137,7 +142,7 @@ fn keychain_user(vault_id: &str) -> String {
 /// How the data key's item is named in the keychain (`service` / `user`).
 pub fn keychain_item_name(vault_id: &str) -> String {
     format!(
-        "service={KEYCHAIN_SERVICE} user={}",
+        "service={KEYCHAIN_SERVICE} username={}",
         keychain_user(vault_id)
     )
 }
@@ -282,6 +287,9 @@ impl SealedAt<'_> {
 pub struct Vault {
     vault_id: String,
     cipher: XChaCha20Poly1305,
+    /// Kept so the key can be written back to a keychain that lost it (the cipher holds
+    /// the same bytes in memory anyway).
+    key: DataKey,
 }
 
 impl std::fmt::Debug for Vault {
@@ -293,7 +301,23 @@ impl std::fmt::Debug for Vault {
 impl Vault {
     pub(crate) fn new(vault_id: String, key: &DataKey) -> Vault {
         let cipher = XChaCha20Poly1305::new(key.0.as_ref().into());
-        Vault { vault_id, cipher }
+        Vault {
+            vault_id,
+            cipher,
+            key: DataKey(Zeroizing::new(*key.0)),
+        }
+    }
+
+    /// Writes this vault's key to `source` (the keychain only: a key file or a systemd
+    /// credential is the administrator's to restore).
+    pub(crate) fn store_key_in(&self, source: &KeySource) -> Result<()> {
+        match source {
+            KeySource::Keychain => KeySource::store_in_keychain(&self.vault_id, &self.key),
+            other => Err(Error::InvalidInput(format!(
+                "the data key is kept in {}: Authdesk does not rewrite it",
+                other.describe()
+            ))),
+        }
     }
 
     pub fn vault_id(&self) -> &str {

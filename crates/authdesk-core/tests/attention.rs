@@ -7,7 +7,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 
 use authdesk_core::{
-    AccountConnectorFilter, AuthStatus, Authdesk, InstallRequest, NewAccount, PropertyInput, Secret,
+    AccountConnectorFilter, AuthStatus, Authdesk, InstallRequest, PropertyInput, Secret,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
@@ -25,13 +25,7 @@ impl Fixture {
         let clock = now.clone();
         let desk =
             support::desk_with_key_file(dir.path(), Arc::new(move || *clock.lock().unwrap()));
-        let account = desk
-            .create_account(NewAccount {
-                name: "Acme".into(),
-                ..Default::default()
-            })
-            .unwrap()
-            .id;
+        let account = support::account(&desk, "Acme");
         Fixture {
             _dir: dir,
             desk,

@@ -555,3 +555,34 @@ fn a_refresh_lease_is_refused_once_the_credential_changed() {
         LeaseOutcome::HeldByOther
     ));
 }
+
+/// The health check reads the key from its source each time: a key file removed while the
+/// process runs shows at once (secrets still open here, from the key read before, and the
+/// problem says until when); only a keychain item can be put back from memory.
+#[test]
+fn a_key_removed_while_running_shows_at_once() {
+    let f = fixture();
+    let id = install(&f, "github", vec![]);
+    f.desk
+        .set_auth_value(id, &Secret::new(r#"{"AccessToken":"a1"}"#))
+        .unwrap();
+    let v = f.desk.vault_status().unwrap();
+    assert!(v.available && v.problem.is_none(), "{v:?}");
+    std::fs::remove_file(f._dir.path().join("vault.key")).unwrap();
+    let v = f.desk.vault_status().unwrap();
+    let problem = v.problem.clone().unwrap_or_default();
+    assert!(
+        v.available && !v.restorable && problem.contains("still open until it stops"),
+        "{v:?}"
+    );
+    assert_eq!(
+        f.desk
+            .credential_secret(id, "AccessToken")
+            .unwrap()
+            .unwrap()
+            .expose(),
+        "a1"
+    );
+    let e = f.desk.restore_keychain_key().unwrap_err();
+    assert!(e.to_string().contains("not in the keychain"), "{e}");
+}

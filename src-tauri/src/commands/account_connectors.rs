@@ -151,6 +151,12 @@ pub async fn disconnect(shell: S<'_>, id: i64) -> R<RevocationReport> {
     Ok(shell.engine.disconnect(id).await?)
 }
 
+/// What Disconnect or Delete will do, so the window can say it before doing it.
+#[tauri::command]
+pub async fn removal_preview(shell: S<'_>, id: i64) -> R<authdesk_core::engine::RemovalPreview> {
+    Ok(shell.engine.removal_preview(id).await?)
+}
+
 #[tauri::command]
 pub async fn delete_account_connector(shell: S<'_>, id: i64) -> R<RevocationReport> {
     Ok(shell.engine.delete_account_connector(id).await?)

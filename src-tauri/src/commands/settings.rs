@@ -49,6 +49,13 @@ pub async fn settings(shell: S<'_>) -> R<Settings> {
     })
 }
 
+/// Puts the data key this process holds back in the keychain (after its item was removed
+/// or replaced while the app ran).
+#[tauri::command]
+pub async fn restore_keychain_item(shell: S<'_>) -> R<VaultStatus> {
+    shell.db(|desk| desk.restore_keychain_key()).await
+}
+
 /// The local API key, shown because the user asked (Settings → Reveal).
 #[tauri::command]
 pub async fn reveal_api_key(shell: S<'_>) -> R<String> {

@@ -29,6 +29,13 @@ export function renderInspection(ac, i) {
         : `${i.RefreshMarginSeconds} s before expiry${i.RefreshDueAt ? ` (next refresh due ${when(i.RefreshDueAt)})` : ''}`],
     );
   } else if (type === 'ApiKey' || type === 'Basic') {
+    if (type === 'Basic') {
+      rows.push(['Username', i.Username ?? (ac.SecretsSet.length ? '(cannot be read now)' : '—')],
+        ['Password', ac.SecretsSet.length ? 'set' : '—']);
+      // The form starts from the stored username (it is not a secret).
+      const input = $('cred-username');
+      if (input && i.Username && !input.value && document.activeElement !== input) input.value = i.Username;
+    }
     const c = ac.LastCheck;
     rows.push(['Last check', c ? `${c.Ok ? 'worked' : 'refused'}: a call answered HTTP ${c.HttpStatus} at ${when(c.At)}`
       : (ac.SecretsSet.length ? 'not verified yet: a successful method call verifies it' : '—')]);

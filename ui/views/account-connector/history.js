@@ -15,8 +15,10 @@ const EVENT_WORDS = {
   refresh_discarded: 'A refresh was discarded (the credential changed meanwhile)',
   sign_in_failed: 'A sign-in failed',
   auth_value_set: 'Credentials set',
-  disconnected: 'Disconnected: tokens forgotten (and revoked at the provider)',
+  disconnected: 'Disconnected: the credential was forgotten here',
+  revoked: 'Revoked at the provider',
   revocation_failed: 'Revocation at the provider failed',
+  not_revoked: 'Not revoked at the provider',
   verified: 'A method call worked with the stored credential',
   refused: 'The provider refused the stored credential',
 };

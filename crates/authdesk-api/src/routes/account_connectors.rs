@@ -232,6 +232,9 @@ pub async fn delete_account_connector(
             report.errors.join("; ")
         );
     }
+    if let Some(why) = &report.not_revoked {
+        tracing::warn!(account_connector = id, "deleted; {why}");
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -67,7 +67,7 @@ use context::{context_of, Prepared};
 use keep_alive::keep_alive_window;
 pub use keep_alive::KeepAliveOutcome;
 pub use refresh::{refresh_margin, Token};
-pub use revocation::RevocationReport;
+pub use revocation::{RemovalPreview, RevocationReport};
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Deref;

@@ -1,6 +1,8 @@
 //! Revocation at the provider (RFC 7009) when the user disconnects, deletes an account
 //! connector or a whole account: the tokens are read and removed in one transaction, then
-//! revoked; a failure is reported and recorded, never blocks the removal.
+//! revoked; a failure is reported and recorded, never blocks the removal. What a removal
+//! will do is said before it is done ([`Engine::removal_preview`]: nothing stored, tokens
+//! that cannot be read so cannot be revoked), and the report says what was done.
 //!
 //! Must not: revoke tokens a refresh merely lost a lease race with (that is `refresh`'s
 //! rule), or keep anything it removed.
@@ -15,6 +17,23 @@ pub struct RevocationReport {
     pub attempted: bool,
     pub revoked: Vec<String>,
     pub errors: Vec<String>,
+    /// A disconnect that found nothing stored: nothing was changed.
+    pub nothing_stored: bool,
+    /// Why stored tokens were not revoked although the connector revokes: they could not
+    /// be read (the data key is unavailable). The removal itself was done.
+    pub not_revoked: Option<String>,
+}
+
+/// What disconnecting or deleting an account connector will do, said before it is done.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RemovalPreview {
+    /// Whether a credential (tokens, a key, a password) or a status is stored to remove.
+    pub stored: bool,
+    /// Whether the connector revokes tokens at the provider (it has an RFC 7009 endpoint).
+    pub revokes: bool,
+    /// Why the stored tokens cannot be read now, so cannot be revoked at the provider.
+    pub unreadable: Option<String>,
 }
 
 /// What revoking needs for one account connector.
@@ -91,43 +110,110 @@ impl Engine {
         report
     }
 
+    /// Revokes what a removal took, or says why it could not be read.
+    pub(super) async fn revoke_removed(
+        &self,
+        revoker: Option<Revoker>,
+        taken: Result<TakenTokens>,
+    ) -> RevocationReport {
+        match (taken, revoker) {
+            (Ok(t), r) => self.revoke_taken(r, t).await,
+            (Err(e), Some(_)) => RevocationReport {
+                not_revoked: Some(format!(
+                    "the stored tokens could not be read ({e}), so they were not revoked at \
+                     the provider"
+                )),
+                ..Default::default()
+            },
+            // Nothing would have been revoked anyway.
+            (Err(_), None) => RevocationReport::default(),
+        }
+    }
+
+    /// What disconnecting or deleting `id` will do: whether anything is stored, whether
+    /// the connector revokes, and whether the stored tokens can be read to be revoked.
+    pub async fn removal_preview(&self, id: i64) -> Result<RemovalPreview> {
+        let revokes = self.revoker(id).await?.is_some();
+        self.db(move |desk| {
+            let ac = desk.get_account_connector(id)?;
+            let stored = !ac.secrets_set.is_empty() || ac.status != AuthStatus::NotAuthenticated;
+            let has_tokens = ac
+                .secrets_set
+                .iter()
+                .any(|f| f == fields::ACCESS_TOKEN || f == fields::REFRESH_TOKEN);
+            let unreadable = (revokes && has_tokens)
+                .then(|| desk.load_tokens(id).err().map(|e| e.to_string()))
+                .flatten();
+            Ok(RemovalPreview {
+                stored,
+                revokes,
+                unreadable,
+            })
+        })
+        .await
+    }
+
     /// Forgets the credential here (the account connector stays), then revokes what was
     /// stored at the provider. Forgetting first, in one transaction with reading the
     /// tokens, means a refresh in flight finds the credential changed: it discards (and
-    /// revokes) what it gets instead of bringing the credential back.
+    /// revokes) what it gets instead of bringing the credential back. With nothing stored,
+    /// nothing is written and the report says so.
     pub async fn disconnect(&self, id: i64) -> Result<RevocationReport> {
         let revoker = self.revoker(id).await?;
         let taken = self
             .db(move |desk| desk.take_credentials(id, "disconnected"))
             .await?;
+        let Some(taken) = taken else {
+            return Ok(RevocationReport {
+                nothing_stored: true,
+                ..Default::default()
+            });
+        };
         self.forget_prepared(id);
-        let report = self.revoke_taken(revoker, taken).await;
-        self.note_revocation_failure(id, &report).await;
+        let report = self.revoke_removed(revoker, taken).await;
+        self.note_revocation(id, &report).await;
         Ok(report)
     }
 
-    /// A failed revocation goes into the account connector's history.
-    pub(super) async fn note_revocation_failure(&self, id: i64, report: &RevocationReport) {
-        if report.errors.is_empty() {
+    /// What revocation did goes into the account connector's history: revoked, failed, or
+    /// not done because the tokens could not be read.
+    pub(super) async fn note_revocation(&self, id: i64, report: &RevocationReport) {
+        let mut notes = vec![];
+        if !report.revoked.is_empty() {
+            notes.push(("revoked", report.revoked.join(", ")));
+        }
+        if !report.errors.is_empty() {
+            notes.push((
+                "revocation_failed",
+                format!("revocation failed: {}", report.errors.join("; ")),
+            ));
+        }
+        if let Some(why) = &report.not_revoked {
+            notes.push(("not_revoked", why.clone()));
+        }
+        if notes.is_empty() {
             return;
         }
-        let detail = format!("revocation failed: {}", report.errors.join("; "));
         let _ = self
             .db(move |desk| {
-                desk.note_event(id, "revocation_failed", Some(&detail), None);
+                for (kind, detail) in &notes {
+                    desk.note_event(id, kind, Some(detail), None);
+                }
                 Ok(())
             })
             .await;
     }
 
-    /// Deletes the account connector, then revokes its tokens at the provider.
+    /// Deletes the account connector, then revokes its tokens at the provider. Once the
+    /// deletion is done this never fails: tokens that could not be read are reported as
+    /// not revoked.
     pub async fn delete_account_connector(&self, id: i64) -> Result<RevocationReport> {
         let revoker = self.revoker(id).await?;
         let taken = self
             .db(move |desk| desk.delete_account_connector_taking(id))
             .await?;
         self.forget_prepared(id);
-        Ok(self.revoke_taken(revoker, taken).await)
+        Ok(self.revoke_removed(revoker, taken).await)
     }
 
     /// Deletes an account with its users and account connectors, then revokes every
@@ -164,15 +250,15 @@ impl Engine {
                     "it was installed while the account was being deleted".into(),
                 ))
             });
-            let report = match (taken, revoker) {
-                (Ok(t), Ok(r)) => self.revoke_taken(r, t).await,
-                (Err(e), _) | (_, Err(e)) => RevocationReport {
+            let report = match revoker {
+                Ok(r) => self.revoke_removed(r, taken).await,
+                Err(e) => RevocationReport {
                     attempted: true,
-                    revoked: vec![],
                     errors: vec![e.to_string()],
+                    ..Default::default()
                 },
             };
-            if report.attempted {
+            if report.attempted || report.not_revoked.is_some() {
                 reports.push((id, report));
             }
         }

@@ -36,15 +36,8 @@ impl Engine {
             return Ok((changed, RevocationReport::default()));
         };
         self.forget_prepared(id);
-        let report = match taken {
-            Ok(taken) => self.revoke_taken(revoker, taken).await,
-            Err(e) => RevocationReport {
-                attempted: true,
-                revoked: vec![],
-                errors: vec![e.to_string()],
-            },
-        };
-        self.note_revocation_failure(id, &report).await;
+        let report = self.revoke_removed(revoker, taken).await;
+        self.note_revocation(id, &report).await;
         Ok((changed, report))
     }
 }

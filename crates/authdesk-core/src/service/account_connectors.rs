@@ -259,7 +259,7 @@ impl Authdesk {
     pub fn delete_account_connector_taking(
         &self,
         id: i64,
-    ) -> Result<crate::token_store::TakenTokens> {
+    ) -> Result<Result<crate::token_store::TakenTokens>> {
         self.account_connector_account(id)?;
         let mut taken = self.take_and_delete(
             |_| Ok(vec![id]),
@@ -268,10 +268,11 @@ impl Authdesk {
                 Ok(())
             },
         )?;
-        taken
+        // Outer: the deletion (done once this returns Ok); inner: opening what it took.
+        Ok(taken
             .pop()
             .map(|(_, t)| t)
-            .unwrap_or_else(|| Ok(Default::default()))
+            .unwrap_or_else(|| Ok(Default::default())))
     }
 
     /// Opens one sealed credential of an account connector, if stored.

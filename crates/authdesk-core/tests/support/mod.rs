@@ -109,3 +109,13 @@ fn engine_setup_on(
         account,
     }
 }
+
+/// Creates an account named `name`; its Id.
+pub fn account(desk: &Authdesk, name: &str) -> String {
+    desk.create_account(authdesk_core::NewAccount {
+        name: name.into(),
+        ..Default::default()
+    })
+    .unwrap()
+    .id
+}
