@@ -106,7 +106,28 @@ export function toast(message, { error = false, hint = null, actions = [] } = {}
 $('toast-close').addEventListener('click', () => { $('toast').hidden = true; });
 
 export function errorText(e) {
-  return (e && e.message) || String(e);
+  return named((e && e.message) || String(e));
+}
+
+/**
+ * A message with the names the user knows first and the internal ids after them, in
+ * parentheses: "account connector 17" becomes "“Acme CRM” (account connector 17)" and a
+ * library connector's id "`custom-oidc-1`" becomes "“Acme SSO” (`custom-oidc-1`)", for
+ * every account connector and library connector the window has loaded.
+ */
+export function named(text) {
+  const acs = new Map();
+  for (const ac of [state.acView, ...state.acs, ...state.found]) if (ac) acs.set(ac.Id, ac.Name);
+  let out = text.replace(/account connector (\d+)/g, (m, id) => {
+    const name = acs.get(Number(id));
+    return name ? `“${name}” (account connector ${id})` : m;
+  });
+  const connectors = (state.overview && state.overview.Connectors) || [];
+  for (const c of connectors) {
+    if (c.Name === c.Slug) continue;
+    out = out.split(`\`${c.Slug}\``).join(`“${c.Name}” (\`${c.Slug}\`)`);
+  }
+  return out;
 }
 
 /** What the user can do about an error, as buttons (the core's hint, per surface). */

@@ -377,6 +377,9 @@ async function main(browser, env, issuer, cli) {
     await install('github', 'Customer A GitHub');
     await click('#connect');
     await toastSays('ClientId');
+    // Names the user knows first, the ids after them.
+    const said = await text('toast');
+    assert(said.includes('“Customer A GitHub” (account connector ') && said.includes('“GitHub” (`github`)'), `the error names: ${said}`);
     await shot('error-hint');
     await browser.execute(() => [...document.querySelectorAll('#toast-actions button')]
       .find((b) => b.textContent.startsWith('Set the library OAuth app')).click());
@@ -495,6 +498,7 @@ async function main(browser, env, issuer, cli) {
     await click('#refresh-now');
     await toastSays('no refresh token');
     const toastText = await text('toast');
+    assert(toastText.includes('“Customer B provider” (account connector '), `the error does not name the connector: ${toastText}`);
     assert(toastText.includes('nothing was changed') && toastText.includes('2099-01-01'), `toast: ${toastText}`);
     assert(await browser.execute(() => [...document.querySelectorAll('#toast-actions button')].some((b) => b.textContent === 'Sign in again')),
       'no "Sign in again" button');
@@ -622,6 +626,18 @@ async function main(browser, env, issuer, cli) {
     await setField('find-status', '');
     await browser.waitUntil(async () => { const r = await rows(); return r.length === 1 && r[0].includes('Customer A provider'); },
       { timeout: 10_000, timeoutMsg: 'no row without the status filter' });
+    // One search over what a user knows: the connector's display name, the account's name, an Id.
+    const finds = async (text, predicate, what) => {
+      await setField('find-search', text);
+      await browser.waitUntil(async () => predicate(await rows()), { timeout: 10_000, timeoutMsg: `"${text}" (${what}) finds: ${JSON.stringify(await rows())}` });
+    };
+    await finds('test provider', (r) => r.some((t) => t.includes('Customer A provider')) && r.some((t) => t.includes('Customer B provider')), 'display name');
+    await finds('customer b', (r) => r.length >= 1 && r.every((t) => t.includes('Customer B')), 'account name');
+    const id = JSON.parse(cli(['--json', 'account-connectors', 'list', '--search', 'Customer A token endpoint']))[0].Id;
+    await finds(String(id), (r) => r.some((t) => t.startsWith(`${id}`) && t.includes('Customer A token endpoint')), 'Id');
+    await setField('find-search', 'A provider');
+    await browser.waitUntil(async () => { const r = await rows(); return r.length === 1 && r[0].includes('Customer A provider'); },
+      { timeout: 10_000, timeoutMsg: 'the search by name did not come back' });
     await shot('find');
     await click('#find-table tbody tr');
     await waitText('ac-title', (t) => t.startsWith('Customer A provider'), 'the found account connector did not open');

@@ -39,7 +39,7 @@ pub enum Error {
     AlreadyExists(String),
 
     #[error(
-        "no {missing} is configured for account connector {account_connector_id} ({connector}): \
+        "no {missing} is configured for account connector {account_connector_id} of `{connector}`: \
          set it in the OAuth app of the connector library entry `{connector}`, or as the \
          account connector's own property `{missing}`"
     )]

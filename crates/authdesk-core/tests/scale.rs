@@ -118,6 +118,32 @@ fn account_connectors_page_filter_and_count() {
         None,
     );
     assert_eq!(none.total, 0, "_ is not a wildcard");
+    // One search over what a user knows: the account's name, the connector's display name,
+    // the account connector's Id.
+    let search = |text: &str| {
+        page(
+            AccountConnectorFilter {
+                search: Some(text.into()),
+                ..Default::default()
+            },
+            0,
+            None,
+        )
+    };
+    assert_eq!(search("other co").total, 5, "by account name");
+    let key = install(&s.account, "generic-api-key", "Billing key", None);
+    let by_display_name = search("api key");
+    assert_eq!(
+        by_display_name.items.iter().map(|a| a.id).collect::<Vec<_>>(),
+        vec![key],
+        "by the connector's display name"
+    );
+    let by_id = search(&key.to_string());
+    assert!(by_id.items.iter().any(|a| a.id == key), "by Id");
+    s.desk
+        .delete_account_connector_taking(key)
+        .unwrap()
+        .unwrap();
     // Read in chunks (each after the last Id of the one before): every row once, in order.
     let mut chunks = vec![];
     let n = s

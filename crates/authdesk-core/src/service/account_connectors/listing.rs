@@ -12,6 +12,10 @@ pub(super) struct ResolvedFilter {
     status: Option<AuthStatus>,
     connector: Option<i64>,
     pattern: Option<String>,
+    /// The search's text also names these library connectors (display name or id), and
+    /// perhaps an account connector Id.
+    search_connectors: Vec<i64>,
+    search_id: Option<i64>,
     expiring_first: bool,
     needs_attention: bool,
     now: DateTime<Utc>,
@@ -53,10 +57,21 @@ impl ResolvedFilter {
             w.add("ac.connector_id = #", c);
         }
         if let Some(p) = &self.pattern {
-            w.add(
-                "(ac.name LIKE # ESCAPE '\\' OR c.slug LIKE # ESCAPE '\\')",
-                p.clone(),
-            );
+            // One search over what a user may type: the account connector's name or Id,
+            // its account's name, its connector's display name or id. Ids are integers,
+            // safe to inline.
+            let mut clause = "(ac.name LIKE # ESCAPE '\\'
+                OR ac.account_id IN (SELECT id FROM accounts WHERE name LIKE # ESCAPE '\\')"
+                .to_string();
+            if !self.search_connectors.is_empty() {
+                let ids: Vec<String> = self.search_connectors.iter().map(i64::to_string).collect();
+                clause.push_str(&format!(" OR ac.connector_id IN ({})", ids.join(", ")));
+            }
+            if let Some(id) = self.search_id {
+                clause.push_str(&format!(" OR ac.id = {id}"));
+            }
+            clause.push(')');
+            w.add(&clause, p.clone());
         }
         if let Some(id) = after {
             w.add("ac.id > #", id);
@@ -429,6 +444,11 @@ impl Authdesk {
 
     /// A filter with its account and connector looked up (an unknown one is an error).
     pub(super) fn resolve(&self, filter: &AccountConnectorFilter) -> Result<ResolvedFilter> {
+        let search = filter
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
         let about_expiry = filter.needs_attention
             || matches!(
                 filter.status,
@@ -448,12 +468,12 @@ impl Authdesk {
                 .map(|c| self.get_connector(c))
                 .transpose()?
                 .map(|c| c.id),
-            pattern: filter
-                .search
-                .as_deref()
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(like_pattern),
+            pattern: search.map(like_pattern),
+            search_connectors: match search {
+                Some(s) => self.connectors_named(s)?,
+                None => vec![],
+            },
+            search_id: search.and_then(|s| s.parse().ok()),
             expiring_first: filter.expiring_first,
             needs_attention: filter.needs_attention,
             now: self.now(),
@@ -502,6 +522,32 @@ impl Authdesk {
         counts.authenticated -= counts.expired + counts.refused;
         counts.needs_attention = counts.needing_attention();
         Ok(counts)
+    }
+
+    /// The library connectors whose display name or id contains `text` (any case): each
+    /// definition's `name` read alone (no validation), so a search costs little.
+    fn connectors_named(&self, text: &str) -> Result<Vec<i64>> {
+        #[derive(serde::Deserialize)]
+        struct Named {
+            name: Option<String>,
+        }
+        let needle = text.to_lowercase();
+        let rows: Vec<(i64, String, String)> = self.store()?.conn().query_map(
+            "SELECT id, slug, definition FROM connectors",
+            args![],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        Ok(rows
+            .into_iter()
+            .filter(|(_, slug, definition)| {
+                slug.to_lowercase().contains(&needle)
+                    || toml::from_str::<Named>(definition)
+                        .ok()
+                        .and_then(|n| n.name)
+                        .is_some_and(|n| n.to_lowercase().contains(&needle))
+            })
+            .map(|(id, _, _)| id)
+            .collect())
     }
 
     /// The Ids of an account's account connectors (all when `None`), in order.
