@@ -61,7 +61,7 @@ HOME=$HOME_FOR_TESTS dbus-run-session -- bash -euo pipefail -c '
   # The browser flow in a real browser (Debian chromium + playwright-core).
   node tests/e2e/browser-flow.mjs 2>&1 | tee "$HOME/e2e.log"
   # The desktop app end to end: WebKitGTK under Xvfb, driven through tauri-driver.
-  xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" node tests/e2e/desktop.mjs 2>&1 \
+  xvfb-run -a -s "-screen 0 1920x1080x24 -nolisten tcp" node tests/e2e/desktop.mjs 2>&1 \
     | grep --line-buffered -v -e Gtk-WARNING -e xdg-desktop-portal -e ^dbus-daemon | tee -a "$HOME/e2e.log"
   # One closing line for the whole run: cargo test prints a line per test binary (the last
   # one is the doc-tests, often 0), so sum them with the browser checks and the smoke test.

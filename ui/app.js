@@ -42,8 +42,19 @@ Object.assign(go, {
 // ---- navigation ---------------------------------------------------------------------
 
 for (const b of document.querySelectorAll('nav button')) {
-  b.addEventListener('click', () => show(b.dataset.view));
+  b.addEventListener('click', () => { show(b.dataset.view); foldMenu(); });
 }
+// Narrow windows: the views are in a menu (Escape or a choice closes it).
+function foldMenu() {
+  document.querySelector('header').classList.remove('open');
+  $('menu-toggle').setAttribute('aria-expanded', 'false');
+}
+$('menu-toggle').addEventListener('click', () => {
+  const open = document.querySelector('header').classList.toggle('open');
+  $('menu-toggle').setAttribute('aria-expanded', String(open));
+  if (open) document.querySelector('#views-nav button').focus();
+});
+document.addEventListener('keydown', (e) => { if (e.key === 'Escape') foldMenu(); });
 
 // Keyboard: "/" goes to the search of the view in front (the accounts search from a view
 // without one), as in GitHub or Gmail; Escape in a search empties it.

@@ -180,13 +180,34 @@ export function confirmed(btn, question) {
   return false;
 }
 
+/**
+ * The last error of an action stays next to the controls it concerns (the toast goes
+ * away): in a box right after the button's form, toolbar or card, until that action next
+ * works.
+ */
+function panelError(btn, text) {
+  const near = btn && btn.isConnected && btn.closest('form, .toolbar, .card, .tab-panel');
+  if (!near) return;
+  let box = near.nextElementSibling;
+  if (!box || !box.classList.contains('panel-error')) {
+    if (!text) return;
+    box = el('p', null, 'error-box panel-error');
+    box.setAttribute('role', 'alert');
+    near.after(box);
+  }
+  if (text) box.textContent = text; else box.remove();
+}
+
 /** Runs a UI action with its button disabled and errors shown (with what to do). */
 export async function act(btn, fn) {
   if (btn) btn.disabled = true;
   try {
-    return await fn();
+    const result = await fn();
+    panelError(btn, null);
+    return result;
   } catch (e) {
     toast(errorText(e), { error: true, hint: e && e.hint });
+    panelError(btn, errorText(e));
     return undefined;
   } finally {
     // A button the action made unavailable (data-unavailable) stays disabled.

@@ -213,11 +213,17 @@ async function main(browser, env, issuer, cli) {
     await setField('account-timezone', 'Mars/Olympus');
     await submit('account-form');
     await toastSays('IANA');
+    // The message can be dismissed; the error stays next to the form it concerns.
+    await click('#toast-close');
+    assert(await browser.execute(() => document.getElementById('toast').hidden), 'the message was not dismissed');
+    const kept = await browser.execute(() => { const n = document.getElementById('account-form').nextElementSibling; return n && n.classList.contains('panel-error') ? n.textContent : ''; });
+    assert(kept.includes('IANA'), `the error is not kept next to the form: ${kept}`);
     assert(!(await browser.execute(() => document.getElementById('account-form').hidden)), 'the form closed on an error');
     assert((await browser.execute(() => document.getElementById('account-description').value)) === 'Key customer', 'the typed description was lost');
     await setField('account-timezone', 'Europe/London');
     await submit('account-form');
     await toastSays('Account Customer A saved.');
+    assert(await browser.execute(() => !document.querySelector('#account-form + .panel-error')), 'the error stayed after the form worked');
     await waitText('account-meta', (t) => t.includes('Europe/London') && t.includes('Key customer'), 'the account did not change');
   });
 
@@ -753,6 +759,51 @@ async function main(browser, env, issuer, cli) {
     await submit('origin-form');
     await waitText('origin-note', (t) => t.includes('allowed as https://partner.example'), 'no note');
     await waitText('origins', (t) => t.includes('https://partner.example'), 'not in the list');
+  });
+
+  await check('from 800x600 to 1920x1080 the header never wraps (at 800 the views fold into a menu), nothing overflows sideways, and a message lies over no control; each view in screenshots at both sizes', async () => {
+    const views = ['accounts', 'dashboard', 'library', 'settings'];
+    for (const [w, h] of [[800, 600], [1920, 1080]]) {
+      await browser.setWindowSize(w, h);
+      await browser.waitUntil(async () => Math.abs((await browser.execute(() => window.innerWidth)) - w) < 40,
+        { timeout: 10_000, timeoutMsg: `the window did not become ${w} wide` });
+      for (const view of views) {
+        const narrow = await browser.execute(() => getComputedStyle(document.getElementById('menu-toggle')).display !== 'none');
+        assert(narrow === (w < 1000), `at ${w} px the menu button is ${narrow ? 'shown' : 'hidden'}`);
+        if (narrow) {
+          assert(await browser.execute(() => getComputedStyle(document.getElementById('views-nav')).display === 'none'), 'the views are not folded');
+          await click('#menu-toggle');
+          assert(await browser.execute(() => getComputedStyle(document.getElementById('views-nav')).display !== 'none'), 'the menu does not open');
+        }
+        await click(`#nav-${view}`);
+        if (narrow) assert(await browser.execute(() => getComputedStyle(document.getElementById('views-nav')).display === 'none'), 'the menu stayed open after a choice');
+        const m = await browser.execute(() => ({
+          header: document.querySelector('header').getBoundingClientRect().height,
+          overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+        }));
+        assert(m.header < 60, `at ${w}x${h} the header is ${m.header} px high (it wraps)`);
+        assert(m.overflow <= 0, `at ${w}x${h} the ${view} view overflows sideways by ${m.overflow} px`);
+        await browser.waitUntil(async () => browser.execute((v) => !document.getElementById(`view-${v}`).hidden, view), { timeout: 5000, timeoutMsg: `${view} not shown` });
+        await browser.pause(300); // let WebKit paint before the screenshot
+        await shot(`${view}-${w}x${h}`);
+      }
+      // A message takes its own room: every control in view is still the element at its centre.
+      await browser.execute(() => { document.getElementById('toast-text').textContent = 'A long message '.repeat(20); document.getElementById('toast').hidden = false; window.scrollTo(0, 0); });
+      await click('#nav-accounts');
+      const covered = await browser.execute(() => {
+        const top = document.getElementById('top').getBoundingClientRect().bottom;
+        return [...document.querySelectorAll('main button, main input, main select')].filter((e) => {
+          const r = e.getBoundingClientRect();
+          if (!r.width || !r.height || r.top < top || r.bottom > window.innerHeight) return false;
+          const at = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+          return !(at === e || e.contains(at));
+        }).map((e) => e.id || e.textContent);
+      });
+      assert(covered.length === 0, `at ${w}x${h} a message covers: ${JSON.stringify(covered)}`);
+      await shot(`message-${w}x${h}`);
+      await click('#toast-close');
+    }
+    await browser.setWindowSize(1280, 800);
   });
 
   // The data key's keychain item, as `secret-tool` (libsecret) names it.
