@@ -60,13 +60,15 @@ struct Finished {
     message: String,
 }
 
-fn finish(app: &AppHandle, id: i64, result: Result<(), String>, cancelled: bool) {
+/// Tells the window a sign-in ended: `Ok` holds what to say ("Signed in.", or what the
+/// grant fell short of: `Engine::sign_in_message`).
+fn finish(app: &AppHandle, id: i64, result: Result<String, String>, cancelled: bool) {
     let payload = match result {
-        Ok(()) => Finished {
+        Ok(message) => Finished {
             account_connector_id: id,
             ok: true,
             cancelled: false,
-            message: "Signed in.".into(),
+            message,
         },
         Err(message) => Finished {
             account_connector_id: id,
@@ -161,7 +163,7 @@ pub async fn start(
                 tauri::async_runtime::spawn(async move {
                     let ended = Engine::wait_for_sign_in(&mut events, &start.sign_in_id, ttl).await;
                     let result = match ended {
-                        Some(e) if e.ok => Ok(()),
+                        Some(e) if e.ok => Ok(e.message),
                         Some(e) => Err(e.message),
                         None => Err(
                             "The sign-in was not completed in the browser in time; nothing was changed."
@@ -184,8 +186,11 @@ pub async fn start(
                     .err()
                     .map(|e| e.to_string());
                 tauri::async_runtime::spawn(async move {
-                    let r = sign_in.finish(&engine, Duration::from_secs(600)).await;
-                    finish(&handle, id, r.map(|_| ()).map_err(|e| e.to_string()), false);
+                    let result = match sign_in.finish(&engine, Duration::from_secs(600)).await {
+                        Ok(ac) => Ok(engine.sign_in_message(&ac).await),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    finish(&handle, id, result, false);
                 });
                 Ok(ConnectStarted {
                     mode: "system_browser",
@@ -264,11 +269,10 @@ fn open_window(
                 binding.clone(),
             );
             tauri::async_runtime::spawn(async move {
-                let result = engine
-                    .complete_sign_in(&callback, &binding)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string());
+                let result = match engine.complete_sign_in(&callback, &binding).await {
+                    Ok(ac) => Ok(engine.sign_in_message(&ac).await),
+                    Err(e) => Err(e.to_string()),
+                };
                 finish(&app, id, result, false);
                 if let Some(w) = app.get_webview_window(&label) {
                     let _ = w.close();

@@ -227,8 +227,8 @@ async function main(browser, env, issuer, cli) {
     await waitText('account-meta', (t) => t.includes('Europe/London') && t.includes('Key customer'), 'the account did not change');
   });
 
-  await check('Connect opens the provider in a sign-in window; login and consent there; the window closes', async () => {
-    await browser.execute(() => { document.getElementById('toast').hidden = true; });
+  /** Connect, then login and consent in the sign-in window, until it closes. */
+  const signInThere = async () => {
     const auth = await openSignIn();
     await browser.switchToWindow(auth);
     await loginForm();
@@ -246,6 +246,11 @@ async function main(browser, env, issuer, cli) {
       timeout: 20_000, timeoutMsg: 'the sign-in window did not close',
     });
     await browser.switchToWindow(main);
+  };
+
+  await check('Connect opens the provider in a sign-in window; login and consent there; the window closes', async () => {
+    await browser.execute(() => { document.getElementById('toast').hidden = true; });
+    await signInThere();
   });
 
   await check('the inspector shows Authenticated with an expiry; a secret is revealed on its own and hidden again', async () => {
@@ -759,6 +764,40 @@ async function main(browser, env, issuer, cli) {
     await submit('origin-form');
     await waitText('origin-note', (t) => t.includes('allowed as https://partner.example'), 'no note');
     await waitText('origins', (t) => t.includes('https://partner.example'), 'not in the list');
+  });
+
+  await check('a connector made with the form takes extra authorization parameters; a sign-in that gets no refresh token says so in the window and the history', async () => {
+    await click('#nav-library');
+    await browser.execute(() => { document.getElementById('oauth-form-card').open = true; });
+    await setField('oauth-id', 'form-provider');
+    await setField('oauth-name', 'Form provider');
+    await setField('oauth-authorize', `${issuer}/auth`);
+    await setField('oauth-token', `${issuer}/token`);
+    await setField('oauth-scopes', 'openid');
+    await setField('oauth-params', 'prompt=consent\nstate=mine');
+    await setField('oauth-sign-in', 'webview');
+    await submit('oauth-form');
+    await toastSays('is set by Authdesk itself');
+    await setField('oauth-params', 'prompt=consent');
+    await submit('oauth-form');
+    await toastSays('Form provider created.');
+    const shown = cli(['connectors', 'show', 'form-provider']);
+    assert(shown.includes('prompt=consent'), `the definition does not hold the parameter: ${shown}`);
+    cli(['connectors', 'set-client', 'form-provider', '--client-id', 'authdesk-native', '--client-secret-stdin'], 'authdesk-native-secret');
+    await click('#nav-accounts');
+    await browser.execute(() => [...document.querySelectorAll('#account-list li')].find((li) => li.textContent.startsWith('Customer A')).click());
+    await waitText('account-title', (t) => t.startsWith('Customer A'), 'Customer A did not open');
+    await browser.waitUntil(async () => browser.execute(() => !!document.querySelector('#install-connector option[value="form-provider"]')),
+      { timeout: 10_000, timeoutMsg: 'the new connector is not offered for install' });
+    await install('form-provider', 'Customer A form provider');
+    await browser.execute(() => { document.getElementById('toast').hidden = true; });
+    await signInThere();
+    await toastSays('Signed in, with less than asked');
+    await toastSays('no refresh token');
+    await tab('history');
+    await waitText('history', (t) => t.includes('The sign-in got less than it asked for') && t.includes('no refresh token'), 'the history does not say what the grant lacked');
+    await shot('granted-less');
+    await tab('credential');
   });
 
   await check('from 800x600 to 1920x1080 the header never wraps (at 800 the views fold into a menu), nothing overflows sideways, and a message lies over no control; each view in screenshots at both sizes', async () => {

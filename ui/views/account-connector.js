@@ -144,7 +144,7 @@ tauri.event.listen('sign-in-finished', async (event) => {
   const r = event.payload;
   if (r.AccountConnectorId === state.ac) progress(null);
   await go.reload().catch(() => {});
-  if (r.Ok) toast('Signed in.');
+  if (r.Ok) toast(r.Message || 'Signed in.');
   else toast(r.Message, { error: !r.Cancelled });
 });
 

@@ -157,6 +157,7 @@ $('oauth-form').addEventListener('submit', (e) => {
         Pkce: $('oauth-pkce').checked,
         ClientAuth: $('oauth-client-auth').value,
         SignIn: $('oauth-sign-in').value,
+        AuthorizeParams: $('oauth-params').value,
       },
     });
     $('oauth-form').reset();

@@ -182,6 +182,8 @@ fn an_oauth_connector_from_a_form_loads_like_a_file_and_can_be_renamed() {
         pkce: true,
         client_auth: ClientAuth::Body,
         sign_in: SignInMode::SystemBrowser,
+        authorize_params: "access_type=offline\nprompt=consent & audience=https://api.acme.example"
+            .into(),
     };
     let c = desk.add_oauth_connector(&form).unwrap();
     assert_eq!((c.slug.as_str(), c.name.as_str()), ("acme-crm", "Acme CRM"));
@@ -194,6 +196,30 @@ fn an_oauth_connector_from_a_form_loads_like_a_file_and_can_be_renamed() {
         ["contacts.read", "contacts.write", "offline_access"]
     );
     assert!(o.pkce && o.client_auth == ClientAuth::Body && o.sign_in == SignInMode::SystemBrowser);
+    assert_eq!(
+        o.authorize_params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
+        [
+            "access_type=offline",
+            "audience=https://api.acme.example",
+            "prompt=consent"
+        ]
+    );
+    // A parameter the flow sets itself, or one without a value, is refused by name.
+    for (params, says) in [
+        ("state=mine", "authorize_params.state"),
+        ("redirect_uri=https://evil.example", "reserved"),
+        ("access_type", "has no `=`"),
+        ("prompt=a\nprompt=b", "twice"),
+    ] {
+        let bad = OAuthConnectorForm {
+            id: "acme-params".into(),
+            authorize_params: params.into(),
+            ..form.clone()
+        };
+        let e = desk.add_oauth_connector(&bad).unwrap_err().to_string();
+        assert!(e.contains(says), "{params}: {e}");
+    }
+    assert!(desk.get_connector("acme-params").is_err());
     // A bad field is named, and nothing is added.
     let bad = OAuthConnectorForm {
         id: "acme-two".into(),

@@ -8,6 +8,7 @@ import {
 
 const EVENT_WORDS = {
   signed_in: 'Signed in',
+  granted_less: 'The sign-in got less than it asked for',
   authenticated: 'Obtained a token (the connector\'s own grant)',
   refreshed: 'Refreshed the access token',
   needs_reauth: 'The provider refused the grant: the user must sign in again',

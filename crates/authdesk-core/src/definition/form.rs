@@ -30,9 +30,39 @@ pub struct OAuthConnectorForm {
     pub pkce: bool,
     pub client_auth: ClientAuth,
     pub sign_in: SignInMode,
+    /// Extra authorization parameters, `name=value` one per line (or `&`-separated):
+    /// `access_type=offline`, `prompt=consent`, `audience=...`, `resource=...`.
+    #[serde(default)]
+    pub authorize_params: String,
 }
 
 impl OAuthConnectorForm {
+    /// `AuthorizeParams` as a map: every non-empty line (or `&`-separated part) is
+    /// `name=value`; anything else is refused with the part named.
+    fn parsed_authorize_params(&self) -> Result<std::collections::BTreeMap<String, String>> {
+        let mut out = std::collections::BTreeMap::new();
+        for part in self
+            .authorize_params
+            .split(['\n', '&'])
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            let Some((name, value)) = part.split_once('=') else {
+                return Err(Error::InvalidInput(format!(
+                    "extra authorization parameter {part:?} has no `=`: write name=value, \
+                     e.g. access_type=offline"
+                )));
+            };
+            let name = name.trim();
+            if out.insert(name.to_string(), value.trim().to_string()).is_some() {
+                return Err(Error::InvalidInput(format!(
+                    "extra authorization parameter `{name}` is given twice"
+                )));
+            }
+        }
+        Ok(out)
+    }
+
     /// The definition as TOML text (what the library stores and a file would hold).
     pub fn to_toml(&self) -> Result<String> {
         let blank = |s: &Option<String>| {
@@ -66,7 +96,7 @@ impl OAuthConnectorForm {
                 scope_separator: " ".into(),
                 pkce: self.pkce,
                 client_auth: self.client_auth,
-                authorize_params: Default::default(),
+                authorize_params: self.parsed_authorize_params()?,
                 sign_in: self.sign_in,
                 token_header: "Authorization".into(),
                 token_prefix: "Bearer ".into(),

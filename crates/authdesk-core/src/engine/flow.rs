@@ -235,14 +235,15 @@ impl Engine {
                 .complete(&callback_url, binding, &mut web_return, &mut pending)
                 .await;
             if let Some((sign_in_id, id)) = pending {
+                let message = match &result {
+                    Ok(ac) => engine.sign_in_message(ac).await,
+                    Err(e) => e.to_string(),
+                };
                 let _ = engine.sign_ins.send(SignInFinished {
                     sign_in_id,
                     account_connector_id: id,
                     ok: result.is_ok(),
-                    message: match &result {
-                        Ok(_) => "Signed in.".into(),
-                        Err(e) => e.to_string(),
-                    },
+                    message,
                 });
             }
             SignInOutcome { web_return, result }
@@ -384,11 +385,22 @@ impl Engine {
                 tokens.captured = super::captured(&ctx, &tokens, Some(&callback));
                 // The user's new grant wins over whatever is stored (no expected version);
                 // the version bump makes any refresh in flight discard its result.
-                self.db(move |desk| {
-                    desk.commit_tokens(id, &tokens, TokenCommit::NewGrant, "signed_in", None)?;
-                    desk.get_account_connector(id)
-                })
-                .await
+                let ac = self
+                    .db(move |desk| {
+                        desk.commit_tokens(id, &tokens, TokenCommit::NewGrant, "signed_in", None)?;
+                        desk.get_account_connector(id)
+                    })
+                    .await?;
+                // The history says what the grant fell short of, next to the sign-in.
+                if let Some(short) = self.grant_shortfall(&ac).await {
+                    let _ = self
+                        .db(move |desk| {
+                            desk.note_event(id, "granted_less", Some(&short), None);
+                            Ok(())
+                        })
+                        .await;
+                }
+                Ok(ac)
             }
             Err(e) => {
                 let transient = matches!(e, TokenError::Transient { .. });
@@ -403,6 +415,56 @@ impl Engine {
                     other => other,
                 })
             }
+        }
+    }
+
+    /// What a sign-in got short of what it asked for: scopes the provider did not grant
+    /// (when it says which it granted), and no refresh token where only the user can get
+    /// a new access token. `None` when it got everything.
+    pub async fn grant_shortfall(&self, ac: &AccountConnector) -> Option<String> {
+        let ctx = self.context(ac.id).await.ok()?;
+        let o = ctx.oauth2().ok()?;
+        let mut notes = vec![];
+        if let Some(granted) = &ac.scopes {
+            let granted: Vec<&str> = granted
+                .split(o.scope_separator.as_str())
+                .flat_map(|s| s.split(' '))
+                .collect();
+            let missing: Vec<&str> = o
+                .scopes
+                .iter()
+                .map(String::as_str)
+                .filter(|s| !granted.contains(s))
+                .collect();
+            if !missing.is_empty() {
+                notes.push(format!(
+                    "the provider did not grant the scopes {} (granted: {})",
+                    missing.join(", "),
+                    if granted.iter().all(|s| s.is_empty()) {
+                        "none".to_string()
+                    } else {
+                        granted.join(" ")
+                    }
+                ));
+            }
+        }
+        let renews_itself = o.grant != OAuth2Grant::AuthorizationCode;
+        if !renews_itself && !ac.secrets_set.iter().any(|f| f == crate::service::fields::REFRESH_TOKEN) {
+            notes.push(
+                "it issued no refresh token, so the access token cannot be renewed without \
+                 signing in again (ask for offline_access, or the provider's equivalent such \
+                 as access_type=offline, in the connector's scopes or authorization parameters)"
+                    .to_string(),
+            );
+        }
+        (!notes.is_empty()).then(|| notes.join("; "))
+    }
+
+    /// What the window and the browser flow say when a sign-in worked.
+    pub async fn sign_in_message(&self, ac: &AccountConnector) -> String {
+        match self.grant_shortfall(ac).await {
+            Some(short) => format!("Signed in, with less than asked: {short}."),
+            None => "Signed in.".into(),
         }
     }
 

@@ -129,6 +129,18 @@ pub enum OAuth2Grant {
     Password,
 }
 
+/// Authorization request parameters the flow sets itself (RFC 6749 §4.1.1, RFC 7636):
+/// `authorize_params` may not name them.
+pub const RESERVED_AUTHORIZE_PARAMS: &[&str] = &[
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+];
+
 impl OAuth2Grant {
     /// Cyclr's OAuth2Type spelling.
     pub fn cyclr_name(self) -> &'static str {
@@ -206,6 +218,25 @@ impl OAuth2Definition {
             .as_deref()
             .map(|i| cx.url(&cx.field("issuer"), i))
             .transpose()?;
+        // Extra authorization parameters (`access_type`, `prompt`, `audience`, `resource`,
+        // ...) may not stand in for what the flow itself sends and checks.
+        for name in self.authorize_params.keys() {
+            if RESERVED_AUTHORIZE_PARAMS.contains(&name.as_str()) {
+                return Err(cx.invalid(
+                    &cx.field(&format!("authorize_params.{name}")),
+                    format!(
+                        "is set by Authdesk itself (reserved: {}); remove it",
+                        RESERVED_AUTHORIZE_PARAMS.join(", ")
+                    ),
+                ));
+            }
+            if name.trim().is_empty() {
+                return Err(cx.invalid(
+                    &cx.field("authorize_params"),
+                    "has a parameter without a name".into(),
+                ));
+            }
+        }
         if self.issuer_in_response && self.issuer.is_none() {
             return Err(cx.invalid(
                 &cx.field("issuer"),
@@ -276,6 +307,14 @@ impl OAuth2Definition {
             lines.push(("revoke", r.clone()));
         }
         lines.push(("scopes", self.scopes.join(&self.scope_separator)));
+        if !self.authorize_params.is_empty() {
+            let params: Vec<String> = self
+                .authorize_params
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            lines.push(("authorize params", params.join(" ")));
+        }
         lines.push(("pkce", if self.pkce { "S256" } else { "off" }.to_string()));
         lines.push(("sign-in", format!("{:?}", self.sign_in)));
         lines
