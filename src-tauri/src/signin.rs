@@ -219,6 +219,57 @@ fn is_redirect(url: &url::Url, redirect_uri: &url::Url) -> bool {
         && url.path() == redirect_uri.path()
 }
 
+/// The host a page comes from and whether the connection is secure, as a browser's
+/// address bar shows it: `🔒 host` for https, a warning for anything else.
+fn address(url: &url::Url) -> (String, bool) {
+    let host = match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        (None, _) => url.scheme().to_string(),
+    };
+    (host, url.scheme() == "https")
+}
+
+/// The sign-in window's title: the provider's name, then the page's address.
+fn title(provider: &str, url: &url::Url) -> String {
+    match address(url) {
+        (host, true) => format!("Sign in to {provider} — 🔒 {host}"),
+        (host, false) => format!("Sign in to {provider} — ⚠ not secure: {}://{host}", url.scheme()),
+    }
+}
+
+/// What the main window shows of the sign-in window's current page.
+#[derive(Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct SignInAddress {
+    account_connector_id: i64,
+    host: String,
+    secure: bool,
+    scheme: String,
+}
+
+/// Puts the page's address in the sign-in window's title and tells the main window.
+fn show_address(app: &AppHandle, id: i64, label: &str, provider: &str, url: &url::Url) {
+    let (host, secure) = address(url);
+    let _ = app.emit_to(
+        "main",
+        "sign-in-address",
+        SignInAddress {
+            account_connector_id: id,
+            host,
+            secure,
+            scheme: url.scheme().to_string(),
+        },
+    );
+    // From the navigation handler: set the title off this call (it runs on the UI thread).
+    let (app, label, text) = (app.clone(), label.to_string(), title(provider, url));
+    tauri::async_runtime::spawn(async move {
+        if let Some(w) = app.get_webview_window(&label) {
+            let _ = w.set_title(&text);
+        }
+    });
+}
+
 fn open_window(
     app: &AppHandle,
     engine: Arc<Engine>,
@@ -246,8 +297,14 @@ fn open_window(
     // The window holds the sign-in's binding: only its own navigation completes it.
     let binding = start.binding.clone();
     let window_label = label.clone();
+    let first: url::Url = start
+        .authorization_url
+        .parse()
+        .map_err(|e| format!("bad authorization URL: {e}"))?;
+    show_address(app, id, &label, provider, &first);
+    let title_provider = provider.to_string();
     let window = WebviewWindowBuilder::new(app, &label, WebviewUrl::External(url))
-        .title(format!("Sign in to {provider} — Authdesk"))
+        .title(title(provider, &first))
         .inner_size(520.0, 680.0)
         .on_navigation(move |nav| {
             let as_url: url::Url = match nav.as_str().parse() {
@@ -255,6 +312,9 @@ fn open_window(
                 Err(_) => return true,
             };
             if !is_redirect(&as_url, &redirect) {
+                // Where the user is asked for their password, as a browser's address bar
+                // says: in the window's title and in the main window.
+                show_address(&nav_app, id, &window_label, &title_provider, &as_url);
                 return true;
             }
             // The provider's answer: never load it, hand it to the core.

@@ -230,6 +230,14 @@ async function main(browser, env, issuer, cli) {
   /** Connect, then login and consent in the sign-in window, until it closes. */
   const signInThere = async () => {
     const auth = await openSignIn();
+    // Which site asks for the password: in the sign-in window's title (above the page) and
+    // in the main window, with http flagged as not secure (the test provider is http).
+    const host = new URL(issuer).host;
+    await waitText('progress-address', (t) => t.includes(host) && t.includes('not secure'), 'the main window does not say where the sign-in is');
+    await browser.waitUntil(async () => {
+      const out = execFileSync('python3', [path.join(ROOT, 'tests', 'e2e', 'xact.py'), 'title', 'name:Sign in to'], { env, encoding: 'utf8' });
+      return out.includes(`⚠ not secure: http://${host}`);
+    }, { timeout: 10_000, timeoutMsg: 'the sign-in window\'s title does not show the address' });
     await browser.switchToWindow(auth);
     await loginForm();
     await (await browser.$('input[name=login]')).setValue('dora');

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Do to a window what another X client could: no dependency beyond libX11 (ctypes).
 
-usage: xact.py kill|destroy|delete|netclose WINDOW   (an id, decimal or 0x hex, or
+usage: xact.py kill|destroy|delete|netclose|title WINDOW   (an id, decimal or 0x hex, or
        name:PREFIX for the top-level window whose title starts with PREFIX)
+  title    prints the window's title (what a window manager shows above it)
   kill     XKillClient(window)         - what `xkill` / `xdotool windowkill` do
   destroy  XDestroyWindow(window)      - what `xdotool windowclose` does (xdotool 3.2016)
   delete   ClientMessage WM_PROTOCOLS/WM_DELETE_WINDOW to the window (a WM's close button,
@@ -120,7 +121,9 @@ def main():
         print(hex(win))
     else:
         win = int(target, 0)
-    if action == "kill":
+    if action == "title":
+        print(title(d, win))
+    elif action == "kill":
         x.XKillClient(d, win)
     elif action == "destroy":
         x.XDestroyWindow(d, win)

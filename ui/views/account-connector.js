@@ -118,6 +118,7 @@ selectTab('credential');
 function progress(text, { cancellable = false, link = null } = {}) {
   $('progress').hidden = !text;
   $('progress-text').textContent = text || '';
+  if (!text) $('progress-address').textContent = '';
   $('cancel-sign-in').hidden = !cancellable;
   state.signInUrl = link;
   $('copy-sign-in-link').hidden = !link;
@@ -139,6 +140,16 @@ export async function startSignIn() {
   }
 }
 $('connect').addEventListener('click', () => act($('connect'), startSignIn));
+
+// Where the sign-in window is, as a browser's address bar says (the window's title says
+// it too): the user sees which site asks for their password.
+tauri.event.listen('sign-in-address', (event) => {
+  const a = event.payload;
+  if (a.AccountConnectorId !== state.ac) return;
+  const box = $('progress-address');
+  box.textContent = a.Secure ? `Now at 🔒 ${a.Host}` : `Now at ⚠ ${a.Scheme}://${a.Host} — not secure`;
+  box.classList.toggle('insecure', !a.Secure);
+});
 
 tauri.event.listen('sign-in-finished', async (event) => {
   const r = event.payload;
