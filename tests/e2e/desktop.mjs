@@ -806,6 +806,13 @@ async function main(browser, env, issuer, cli) {
     await waitText('history', (t) => t.includes('The sign-in got less than it asked for') && t.includes('no refresh token'), 'the history does not say what the grant lacked');
     await shot('granted-less');
     await tab('credential');
+    // Its OAuth app can be removed from the window.
+    await openLibraryEntry('form-provider');
+    await clickTwice('clear-client', 'Click again');
+    await toastSays('OAuth app removed');
+    await waitText('client-secret-note', (t) => t.includes('Not set up yet'), 'the form still shows an app');
+    const lib = JSON.parse(cli(['--json', 'connectors', 'show', 'form-provider']));
+    assert(!lib.ClientId && !lib.ClientSecretSet, `the library entry still has an app: ${JSON.stringify([lib.ClientId, lib.ClientSecretSet])}`);
   });
 
   await check('from 800x600 to 1920x1080 the header never wraps (at 800 the views fold into a menu), nothing overflows sideways, and a message lies over no control; each view in screenshots at both sizes', async () => {
@@ -876,6 +883,12 @@ async function main(browser, env, issuer, cli) {
 
   await check('started again without its keychain item: the window says secrets cannot be opened; Delete asks first that tokens cannot be revoked, then deletes and says so', async () => {
     execFileSync('secret-tool', ['clear', ...item], { env });
+    // The old window quits before the new one starts (else the new one finds it still on
+    // D-Bus, a single instance that no longer answers).
+    await browser.deleteSession();
+    const running = () => { try { execFileSync('pgrep', ['-x', 'authdesk-app']); return true; } catch { return false; } };
+    for (let i = 0; i < 100 && running(); i++) await new Promise((r) => setTimeout(r, 100));
+    assert(!running(), 'the first window did not quit');
     await browser.reloadSession();
     await browser.waitUntil(async () => (await browser.execute(() => document.body.dataset.ready)) === 'true', {
       timeout: 20_000, timeoutMsg: 'the restarted window never finished loading',

@@ -4,7 +4,7 @@
 // Must not: show a stored ClientSecret (only whether one is set).
 
 import {
-  call, $, state, go, el, activate, toast, act, fill, copy, connectorDetail,
+  call, $, state, go, el, activate, toast, confirmed, act, fill, copy, connectorDetail,
 } from '../shared.js';
 
 function authWays(c) {
@@ -74,6 +74,7 @@ function renderLibraryDetail(d) {
   $('client-id').value = c.ClientId || '';
   $('client-secret').value = '';
   $('client-public').checked = !!c.ClientId && !c.ClientSecretSet;
+  $('clear-client').hidden = !c.ClientId;
   $('client-secret-note').textContent = c.ClientSecretSet
     ? 'A ClientSecret is stored. Leave this blank to keep it; type a new one to replace it.'
     : c.ClientId ? 'No ClientSecret is stored: this is a public client.' : 'Not set up yet.';
@@ -111,6 +112,13 @@ $('client').addEventListener('submit', (e) => {
     await openLibrary(state.library);
   });
 });
+
+$('clear-client').addEventListener('click', () => act($('clear-client'), async () => {
+  if (!confirmed($('clear-client'), 'Click again: connectors without their own ClientId can no longer sign in or refresh')) return;
+  await call('clear_connector_client', { connector: state.library });
+  toast('OAuth app removed: the ClientId and ClientSecret are gone from the library entry.');
+  await openLibrary(state.library);
+}));
 
 $('rename-form').addEventListener('submit', (e) => {
   e.preventDefault();

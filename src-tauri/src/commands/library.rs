@@ -91,6 +91,15 @@ pub async fn rename_connector(
         .await
 }
 
+/// Removes the library entry's OAuth app (ClientId and ClientSecret); account connectors
+/// with a ClientId of their own keep it.
+#[tauri::command]
+pub async fn clear_connector_client(shell: S<'_>, connector: String) -> R<LibraryConnector> {
+    shell
+        .db(move |desk| desk.clear_connector_client(&connector))
+        .await
+}
+
 /// Saves the library entry's OAuth app. A blank `client_secret` keeps the stored one;
 /// `public` (explicit) makes it a public client without a secret.
 #[tauri::command]

@@ -100,6 +100,7 @@ macro_rules! all_commands {
             commands::library::connector_detail,
             commands::library::rename_connector,
             commands::library::set_connector_client,
+            commands::library::clear_connector_client,
             commands::account_connectors::account_connector,
             commands::account_connectors::install,
             commands::account_connectors::set_property,
