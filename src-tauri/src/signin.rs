@@ -234,7 +234,10 @@ fn address(url: &url::Url) -> (String, bool) {
 fn title(provider: &str, url: &url::Url) -> String {
     match address(url) {
         (host, true) => format!("Sign in to {provider} — 🔒 {host}"),
-        (host, false) => format!("Sign in to {provider} — ⚠ not secure: {}://{host}", url.scheme()),
+        (host, false) => format!(
+            "Sign in to {provider} — ⚠ not secure: {}://{host}",
+            url.scheme()
+        ),
     }
 }
 

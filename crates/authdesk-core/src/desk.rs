@@ -257,7 +257,11 @@ impl Authdesk {
             let store = self.store()?;
             (store.meta(META_VAULT_ID)?, store.meta(META_KEY_CHECK)?)
         };
-        let held = self.vault.lock().unwrap_or_else(|p| p.into_inner()).is_some();
+        let held = self
+            .vault
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some();
         let (available, problem, restorable) = match &vault_id {
             None => (
                 false,

@@ -32,8 +32,8 @@ impl Authdesk {
         Authdesk::open_with(options, library::sync_builtin_catalog)
     }
 }
-pub use account_connectors::PreparedInstall;
 pub(crate) use account_connectors::attention::renewable;
+pub use account_connectors::PreparedInstall;
 pub use accounts::{checked_timezone, parse_guid, timezone_names};
 pub use migrate::MigrationReport;
 

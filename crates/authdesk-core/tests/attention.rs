@@ -21,7 +21,9 @@ struct Fixture {
 impl Fixture {
     fn new() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
-        let now = Arc::new(Mutex::new(Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap()));
+        let now = Arc::new(Mutex::new(
+            Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap(),
+        ));
         let clock = now.clone();
         let desk =
             support::desk_with_key_file(dir.path(), Arc::new(move || *clock.lock().unwrap()));
@@ -210,7 +212,11 @@ fn a_refused_key_or_password_needs_attention_until_a_call_works() {
     f.agree(&[key, basic]);
     let counts = f.desk.counts().unwrap();
     assert_eq!(
-        (counts.refused, counts.authenticated, counts.not_authenticated),
+        (
+            counts.refused,
+            counts.authenticated,
+            counts.not_authenticated
+        ),
         (2, 0, 1),
         "{counts:?}"
     );

@@ -197,7 +197,10 @@ fn an_oauth_connector_from_a_form_loads_like_a_file_and_can_be_renamed() {
     );
     assert!(o.pkce && o.client_auth == ClientAuth::Body && o.sign_in == SignInMode::SystemBrowser);
     assert_eq!(
-        o.authorize_params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
+        o.authorize_params
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>(),
         [
             "access_type=offline",
             "audience=https://api.acme.example",

@@ -9,8 +9,8 @@ mod support;
 use std::sync::Arc;
 
 use authdesk_core::{
-    Authdesk, Engine, EngineConfig, Error, InstallRequest, KeySource, OpenOptions,
-    PropertyInput, Secret,
+    Authdesk, Engine, EngineConfig, Error, InstallRequest, KeySource, OpenOptions, PropertyInput,
+    Secret,
 };
 
 const REVOKING: &str = r#"
@@ -44,7 +44,8 @@ async fn a_removal_says_what_it_will_do_and_reports_what_it_did() {
     let desk = desk(dir.path(), "vault.key");
     let engine = Engine::new(desk.clone(), EngineConfig::default()).unwrap();
     let account = support::account(&desk, "Acme");
-    desk.add_connector("revoking.toml", REVOKING, false).unwrap();
+    desk.add_connector("revoking.toml", REVOKING, false)
+        .unwrap();
     let install = |connector: &str, auth_value: Option<&str>, properties: Vec<PropertyInput>| {
         desk.install(
             &account,
@@ -91,7 +92,10 @@ async fn a_removal_says_what_it_will_do_and_reports_what_it_did() {
     let engine2 = Engine::new(keyless.clone(), EngineConfig::default()).unwrap();
     let p = engine2.removal_preview(oauth).await.unwrap();
     let why = p.unreadable.clone().expect("unreadable");
-    assert!(p.stored && p.revokes && why.contains("does not exist"), "{p:?}");
+    assert!(
+        p.stored && p.revokes && why.contains("does not exist"),
+        "{p:?}"
+    );
     // Deleting anyway is done, and says the tokens were not revoked; it is no error.
     let report = engine2.delete_account_connector(oauth).await.unwrap();
     let said = report.not_revoked.expect("not revoked");

@@ -134,7 +134,11 @@ fn account_connectors_page_filter_and_count() {
     let key = install(&s.account, "generic-api-key", "Billing key", None);
     let by_display_name = search("api key");
     assert_eq!(
-        by_display_name.items.iter().map(|a| a.id).collect::<Vec<_>>(),
+        by_display_name
+            .items
+            .iter()
+            .map(|a| a.id)
+            .collect::<Vec<_>>(),
         vec![key],
         "by the connector's display name"
     );

@@ -54,7 +54,10 @@ impl OAuthConnectorForm {
                 )));
             };
             let name = name.trim();
-            if out.insert(name.to_string(), value.trim().to_string()).is_some() {
+            if out
+                .insert(name.to_string(), value.trim().to_string())
+                .is_some()
+            {
                 return Err(Error::InvalidInput(format!(
                     "extra authorization parameter `{name}` is given twice"
                 )));

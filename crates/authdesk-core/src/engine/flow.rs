@@ -449,7 +449,12 @@ impl Engine {
             }
         }
         let renews_itself = o.grant != OAuth2Grant::AuthorizationCode;
-        if !renews_itself && !ac.secrets_set.iter().any(|f| f == crate::service::fields::REFRESH_TOKEN) {
+        if !renews_itself
+            && !ac
+                .secrets_set
+                .iter()
+                .any(|f| f == crate::service::fields::REFRESH_TOKEN)
+        {
             notes.push(
                 "it issued no refresh token, so the access token cannot be renewed without \
                  signing in again (ask for offline_access, or the provider's equivalent such \

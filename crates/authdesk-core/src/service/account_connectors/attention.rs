@@ -170,7 +170,10 @@ pub(super) fn count(conn: &Db<'_>, fragment: Fragment) -> Result<u64> {
     let mut w = listing::Where::default();
     w.push(fragment);
     Ok(conn.query_row(
-        &format!("SELECT count(*) FROM account_connectors ac WHERE {}", w.sql()),
+        &format!(
+            "SELECT count(*) FROM account_connectors ac WHERE {}",
+            w.sql()
+        ),
         &w.params(),
         |r| r.get::<i64>(0),
     )? as u64)

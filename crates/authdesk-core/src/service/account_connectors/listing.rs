@@ -103,7 +103,8 @@ impl Where {
         let mut params = fragment.params.into_iter();
         for c in fragment.sql.chars() {
             if c == '#' {
-                self.params.push(params.next().expect("one parameter per #"));
+                self.params
+                    .push(params.next().expect("one parameter per #"));
                 sql.push_str(&format!("?{}", self.params.len()));
             } else {
                 sql.push(c);
