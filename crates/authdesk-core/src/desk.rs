@@ -339,9 +339,7 @@ impl Authdesk {
                         .into(),
                 )
             })?;
-        let check = self.store()?.meta(META_KEY_CHECK)?;
-        let sealed = check.and_then(|h| unhex(&h));
-        if !sealed.is_some_and(|c| held.open(key_check_location(), &c).is_ok()) {
+        if !opens_key_check(&held, self.store()?.meta(META_KEY_CHECK)?) {
             return Err(Error::VaultKeyMismatch {
                 source_name: "this process's memory".into(),
                 vault_id: held.vault_id().to_string(),
@@ -369,17 +367,20 @@ pub(crate) fn verified_vault(
 ) -> Result<Vault> {
     let key = source.load(&vault_id)?;
     let vault = Vault::new(vault_id.clone(), &key);
-    let check = key_check.and_then(|h| unhex(&h));
-    let ok = check
-        .map(|c| vault.open(key_check_location(), &c).is_ok())
-        .unwrap_or(false);
-    if !ok {
+    if !opens_key_check(&vault, key_check) {
         return Err(Error::VaultKeyMismatch {
             source_name: source.describe(),
             vault_id,
         });
     }
     Ok(vault)
+}
+
+/// Whether `vault`'s key opens the data directory's key check (hex, from `meta`).
+fn opens_key_check(vault: &Vault, key_check: Option<String>) -> bool {
+    key_check
+        .and_then(|h| unhex(&h))
+        .is_some_and(|c| vault.open(key_check_location(), &c).is_ok())
 }
 
 pub(crate) fn key_check_location() -> SealedAt<'static> {

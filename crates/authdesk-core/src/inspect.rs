@@ -71,10 +71,6 @@ impl Authdesk {
         let oauth2 = definition
             .auth_method(Some(&ac.authentication.method_id))
             .and_then(|m| m.oauth2().cloned());
-        let separator = oauth2
-            .as_ref()
-            .map(|o| o.scope_separator.clone())
-            .unwrap_or_else(|| " ".to_string());
         let margin = match &oauth2 {
             Some(o) => {
                 let t = self.load_token_times(account_connector_id)?;
@@ -86,17 +82,11 @@ impl Authdesk {
             }
             None => None,
         };
-        let scopes = ac
-            .scopes
-            .as_deref()
-            .map(|s| {
-                s.split(separator.as_str())
-                    .flat_map(|p| p.split(' '))
-                    .filter(|p| !p.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let scopes = match (&ac.scopes, &oauth2) {
+            (Some(s), Some(o)) => o.split_scopes(s).into_iter().map(str::to_string).collect(),
+            (Some(s), None) => s.split_whitespace().map(str::to_string).collect(),
+            (None, _) => vec![],
+        };
 
         let mut secrets = Vec::new();
         let mut secrets_unavailable = None;

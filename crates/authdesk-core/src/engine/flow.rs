@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::tokens::{self, clip, Grant, TokenError};
 use super::Engine;
-use crate::definition::{OAuth2Grant, SignInMode};
+use crate::definition::SignInMode;
 use crate::domain::AccountConnector;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
@@ -105,7 +105,7 @@ impl Engine {
     /// credentials or password grant ([`Engine::refresh_now`] gets its tokens).
     pub async fn authenticates_by_itself(&self, id: i64) -> Result<bool> {
         let ctx = self.context(id).await?;
-        Ok(ctx.oauth2()?.grant != OAuth2Grant::AuthorizationCode)
+        Ok(ctx.oauth2()?.grant.renews_itself())
     }
 
     /// [`Engine::begin_sign_in`] for the browser flow: `web_return` (opaque to the engine)
@@ -118,7 +118,7 @@ impl Engine {
     ) -> Result<SignInStart> {
         let ctx = self.context(id).await?;
         let o = ctx.oauth2()?;
-        if o.grant != OAuth2Grant::AuthorizationCode {
+        if o.grant.renews_itself() {
             return Err(Error::InvalidInput(format!(
                 "connector `{}` uses the {} grant: it authenticates by itself, no sign-in is needed",
                 ctx.def.id,
@@ -426,10 +426,7 @@ impl Engine {
         let o = ctx.oauth2().ok()?;
         let mut notes = vec![];
         if let Some(granted) = &ac.scopes {
-            let granted: Vec<&str> = granted
-                .split(o.scope_separator.as_str())
-                .flat_map(|s| s.split(' '))
-                .collect();
+            let granted = o.split_scopes(granted);
             let missing: Vec<&str> = o
                 .scopes
                 .iter()
@@ -440,7 +437,7 @@ impl Engine {
                 notes.push(format!(
                     "the provider did not grant the scopes {} (granted: {})",
                     missing.join(", "),
-                    if granted.iter().all(|s| s.is_empty()) {
+                    if granted.is_empty() {
                         "none".to_string()
                     } else {
                         granted.join(" ")
@@ -448,8 +445,7 @@ impl Engine {
                 ));
             }
         }
-        let renews_itself = o.grant != OAuth2Grant::AuthorizationCode;
-        if !renews_itself
+        if !o.grant.renews_itself()
             && !ac
                 .secrets_set
                 .iter()

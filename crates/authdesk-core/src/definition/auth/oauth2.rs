@@ -142,6 +142,12 @@ pub const RESERVED_AUTHORIZE_PARAMS: &[&str] = &[
 ];
 
 impl OAuth2Grant {
+    /// Whether the engine gets a new token with this grant by itself (client credentials,
+    /// password), rather than needing the user (the authorization code flow).
+    pub fn renews_itself(self) -> bool {
+        self != OAuth2Grant::AuthorizationCode
+    }
+
     /// Cyclr's OAuth2Type spelling.
     pub fn cyclr_name(self) -> &'static str {
         match self {
@@ -297,6 +303,14 @@ impl OAuth2Definition {
     }
 
     /// What a person reads about it (`connectors show`).
+    /// The scopes in a token response's `scope` (the definition's separator, or spaces).
+    pub fn split_scopes<'a>(&self, text: &'a str) -> Vec<&'a str> {
+        text.split(self.scope_separator.as_str())
+            .flat_map(|p| p.split(' '))
+            .filter(|p| !p.is_empty())
+            .collect()
+    }
+
     pub fn summary(&self) -> Vec<(&'static str, String)> {
         let mut lines = Vec::new();
         if let Some(a) = &self.authorize_url {

@@ -22,6 +22,16 @@ pub(super) struct Fragment {
     pub(super) params: Vec<Box<dyn ToValue>>,
 }
 
+impl Fragment {
+    /// The same parameters in `before` + this SQL + `after` (`NOT `, `ac.id IN `, ...).
+    pub(super) fn wrapped(self, before: &str, after: &str) -> Fragment {
+        Fragment {
+            sql: format!("{before}{}{after}", self.sql),
+            params: self.params,
+        }
+    }
+}
+
 /// Whether an access token past `expires_at` can be renewed without the user: a refresh
 /// token that has not expired, or a grant the engine runs by itself.
 pub(crate) fn renewable(
@@ -31,10 +41,7 @@ pub(crate) fn renewable(
     now: DateTime<Utc>,
 ) -> bool {
     (has_refresh_token && refresh_expires_at.is_none_or(|e| e > now))
-        || matches!(
-            grant,
-            Some(OAuth2Grant::ClientCredentials | OAuth2Grant::Password)
-        )
+        || grant.is_some_and(OAuth2Grant::renews_itself)
 }
 
 /// The status to show for a row stored as `stored`: an authenticated access token that has
@@ -72,12 +79,7 @@ impl SelfRenewing {
             let connector = find_connector(conn, &id.to_string())?;
             let methods = connector.definition.auth_methods();
             let renews = |m: &crate::definition::AuthMethod<'_>| {
-                m.oauth2().is_some_and(|o| {
-                    matches!(
-                        o.grant,
-                        OAuth2Grant::ClientCredentials | OAuth2Grant::Password
-                    )
-                })
+                m.oauth2().is_some_and(|o| o.grant.renews_itself())
             };
             let (yes, no): (Vec<_>, Vec<_>) = methods.iter().partition(|m| renews(m));
             if yes.is_empty() {
@@ -187,11 +189,7 @@ impl Authdesk {
         let conn = store.conn();
         let renewing = SelfRenewing::read(&conn)?;
         let mut w = listing::Where::default();
-        let a = needing_attention(self.now(), &renewing);
-        w.push(Fragment {
-            sql: format!("ac.id IN {}", a.sql),
-            params: a.params,
-        });
+        w.push(needing_attention(self.now(), &renewing).wrapped("ac.id IN ", ""));
         conn.query_map(
             &format!(
                 "SELECT ac.account_id, count(*) FROM account_connectors ac WHERE {}

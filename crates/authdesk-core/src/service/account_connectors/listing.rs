@@ -38,20 +38,13 @@ impl ResolvedFilter {
             Some(AuthStatus::Expired) => w.push(expired()),
             Some(AuthStatus::Authenticated) => {
                 w.add("ac.status = #", AuthStatus::Authenticated.as_db());
-                let e = expired();
-                w.push(attention::Fragment {
-                    sql: format!("NOT {}", e.sql),
-                    params: e.params,
-                });
+                w.push(expired().wrapped("NOT ", ""));
             }
             Some(st) => w.add("ac.status = #", st.as_db()),
         }
         if self.needs_attention {
             let a = attention::needing_attention(self.now, self.renewing.as_ref().expect("read"));
-            w.push(attention::Fragment {
-                sql: format!("ac.id IN {}", a.sql),
-                params: a.params,
-            });
+            w.push(a.wrapped("ac.id IN ", ""));
         }
         if let Some(c) = self.connector {
             w.add("ac.connector_id = #", c);
