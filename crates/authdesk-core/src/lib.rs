@@ -18,6 +18,7 @@ pub mod engine;
 pub mod error;
 pub mod inspect;
 pub mod jwt;
+mod keychain;
 pub mod logging;
 pub mod paths;
 pub mod secret;

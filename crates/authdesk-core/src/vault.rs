@@ -75,8 +75,7 @@ impl KeySource {
     pub(crate) fn load(&self, vault_id: &str) -> Result<DataKey> {
         match self {
             KeySource::Keychain => {
-                let entry = keychain_entry(vault_id)?;
-                match entry.get_password() {
+                match crate::keychain::one_at_a_time(|| keychain_entry(vault_id)?.get_password()) {
                     Ok(text) => DataKey::from_base64(&Zeroizing::new(text)).ok_or_else(|| {
                         Error::VaultKeyMismatch {
                             source_name: self.describe(),
@@ -109,8 +108,8 @@ impl KeySource {
 
     /// Writes `key` as `vault_id`'s item in the keychain (replacing what is there).
     fn store_in_keychain(vault_id: &str, key: &DataKey) -> Result<()> {
-        keychain_entry(vault_id)?
-            .set_password(&key.to_base64())
+        let text = key.to_base64();
+        crate::keychain::one_at_a_time(|| keychain_entry(vault_id)?.set_password(&text))
             .map_err(keychain_error)
     }
 
@@ -147,8 +146,9 @@ pub fn keychain_item_name(vault_id: &str) -> String {
     )
 }
 
-fn keychain_entry(vault_id: &str) -> Result<keyring::Entry> {
-    keyring::Entry::new(KEYCHAIN_SERVICE, &keychain_user(vault_id)).map_err(keychain_error)
+/// Call only inside [`crate::keychain::one_at_a_time`].
+fn keychain_entry(vault_id: &str) -> std::result::Result<keyring::Entry, keyring::Error> {
+    keyring::Entry::new(KEYCHAIN_SERVICE, &keychain_user(vault_id))
 }
 
 fn keychain_error(e: keyring::Error) -> Error {
