@@ -37,6 +37,7 @@ export const state = {
   methodsFor: null, // the account connector the methods belong to
   params: {}, // `${ac}:${method}` -> { parameter: typed value }
   resultFor: null, // `${ac}:${method}` the shown result belongs to
+  freeResultFor: null, // the account connector the free-form result belongs to
   credentialFormFor: null, // which form is rendered: `${ac}:${auth type}`
   library: null, // selected library connector (slug)
   details: {}, // slug -> connector_detail, cleared when the library changes

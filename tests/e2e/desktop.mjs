@@ -356,6 +356,28 @@ async function main(browser, env, issuer, cli) {
     await shot('basic-verified');
   });
 
+  await check('a free-form request goes to the connector\'s host with the stored Basic credentials applied, and nowhere else', async () => {
+    await click('#free-request summary');
+    await setField('free-method', 'POST');
+    await setField('free-target', '/token');
+    await setField('free-headers', 'Content-Type: application/x-www-form-urlencoded');
+    await setField('free-body', 'grant_type=client_credentials');
+    await click('#send-request');
+    // oidc-provider checks the Basic credentials (client_secret_basic): 200 with a token.
+    await waitText('free-result', (t) => t.startsWith('HTTP 200') && t.includes('access_token'), 'the free-form request was not answered 200');
+    await browser.execute(() => document.getElementById('free-result').scrollIntoView());
+    await shot('free-form-request');
+    // The auth's own header is refused, and so is another host: nothing is sent.
+    await setField('free-headers', 'Authorization: Basic bWU6bWU=');
+    await click('#send-request');
+    await waitText('free-result', (t) => t.includes('set by the connector\'s auth'), 'the Authorization header was not refused');
+    await setField('free-headers', '');
+    await setField('free-target', 'https://attacker.example/collect');
+    await click('#send-request');
+    await waitText('free-result', (t) => t.includes('attacker.example') && t.includes('origins'), 'another host was not refused');
+    await setField('free-target', '/token');
+  });
+
   await check('the method tester keeps inputs per method, wraps long answers, and clears the result when another connector is opened', async () => {
     const methods = await browser.execute(() => [...document.querySelectorAll('#tester-method option')].map((o) => o.value));
     const another = methods.find((m) => m !== 'client-token');

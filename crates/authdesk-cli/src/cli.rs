@@ -93,6 +93,29 @@ pub enum Command {
         #[arg(long)]
         fail: bool,
     },
+    /// Send any request on an account connector with its auth applied: a path under its
+    /// API base URL or a full URL on one of its origins (nowhere else). Prints the answer
+    /// like `call`; exits 22 when the third party answered HTTP 400 or more, unless
+    /// --no-fail.
+    Request {
+        account_connector_id: i64,
+        /// GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS.
+        method: String,
+        /// A path such as `/users?page=2`, or a full URL on the connector's origins.
+        target: String,
+        /// A header, "Name: value" (repeatable). The auth's own header is refused.
+        #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+        headers: Vec<String>,
+        /// The body, as it is (say its type with -H 'Content-Type: ...').
+        #[arg(long, value_name = "TEXT", conflicts_with = "data_stdin")]
+        data: Option<String>,
+        /// Read the body from stdin.
+        #[arg(long)]
+        data_stdin: bool,
+        /// Exit 0 whatever the third party answered.
+        #[arg(long)]
+        no_fail: bool,
+    },
     /// Refresh an OAuth2 credential now.
     Refresh { account_connector_id: i64 },
     /// Refresh credentials that expire soon and exercise idle refresh tokens.

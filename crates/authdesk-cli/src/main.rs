@@ -144,6 +144,18 @@ fn run(cli: Cli) -> Result<Outcome> {
         out: output::Out { json: cli.json },
     };
     let done = match cli.command {
+        Command::Request {
+            account_connector_id,
+            method,
+            target,
+            headers,
+            data,
+            data_stdin,
+            no_fail,
+        } => {
+            let request = oauth::free_request(method, target, &headers, data, data_stdin)?;
+            return oauth::request(&ctx, account_connector_id, &request, no_fail);
+        }
         Command::Call {
             account_connector_id,
             method,

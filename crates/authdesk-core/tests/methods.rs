@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use authdesk_core::engine::request::FreeRequest;
 use authdesk_core::{EngineConfig, InstallRequest, PropertyInput, Secret};
 use axum::body::Bytes;
 use axum::extract::Form;
@@ -528,4 +529,174 @@ async fn a_call_verifies_or_refuses_an_api_key_and_a_new_key_is_unknown_again() 
     assert_eq!(check(), None);
     assert_eq!(call("200").await.unwrap().status, 200);
     assert!(check().unwrap().ok);
+}
+
+fn free(method: &str, target: &str, headers: &[(&str, &str)], body: Option<&str>) -> FreeRequest {
+    FreeRequest {
+        method: method.into(),
+        target: target.into(),
+        headers: headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect(),
+        body: body.map(str::to_string),
+    }
+}
+
+#[tokio::test]
+async fn a_free_form_request_goes_with_the_auth_applied_only_to_the_connectors_origins() {
+    let echo = start_echo().await;
+    let s = setup();
+    let id = install(
+        &s,
+        "free-key",
+        "type = \"api_key\"\nplacement = \"header\"\nname = \"X-Api-Key\"",
+        &echo.base,
+        "sk_free_1",
+    );
+    // A path goes under the API base URL, with the connector's headers, the typed ones
+    // (replacing the connector's of the same name) and the key; the body as it is.
+    let r = s
+        .engine
+        .send_request(
+            id,
+            &free(
+                "patch",
+                "/things/7?dry=1",
+                &[("Content-Type", "text/plain"), ("Accept", "text/csv")],
+                Some("a,b\n1,2"),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["method"], "PATCH");
+    assert_eq!(r.body["path"], "/api/things/7");
+    assert_eq!(r.body["query"], "dry=1");
+    assert_eq!(r.body["headers"]["x-api-key"], "sk_free_1");
+    assert_eq!(r.body["headers"]["x-tenant"], "t-42");
+    assert_eq!(r.body["headers"]["accept"], "text/csv");
+    assert_eq!(r.body["headers"]["content-type"], "text/plain");
+    assert_eq!(r.body["body"], "a,b\n1,2");
+    // A full URL on the same origin is as good as a path.
+    let r = s
+        .engine
+        .send_request(
+            id,
+            &free("GET", &format!("{}/elsewhere", echo.base), &[], None),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.body["path"], "/elsewhere");
+    assert_eq!(r.body["headers"]["x-api-key"], "sk_free_1");
+
+    let before = echo.requests.load(Ordering::SeqCst);
+    let refused = |req: FreeRequest| {
+        let engine = s.engine.clone();
+        async move { engine.send_request(id, &req).await.unwrap_err().to_string() }
+    };
+    // Another origin (another host, or the same host on another port or scheme) is
+    // refused before anything is sent, naming the connector's origins.
+    let port: u16 = echo.base.rsplit(':').next().unwrap().parse().unwrap();
+    let other_port = format!("http://127.0.0.1:{}/x", port.wrapping_add(1));
+    for target in [
+        "https://attacker.example/steal".to_string(),
+        other_port,
+        echo.base.replace("http://", "https://"),
+    ] {
+        let e = refused(free("GET", &target, &[], None)).await;
+        assert!(
+            e.contains("is not one of connector `free-key`'s origins"),
+            "{target}: {e}"
+        );
+        assert!(!e.contains("sk_free_1"), "{e}");
+    }
+    // The auth's own header (any case), Host and framing headers, bad names and values,
+    // credentials in the URL and unknown methods are refused, each named.
+    for (req, says) in [
+        (
+            free("GET", "/x", &[("x-api-key", "other")], None),
+            "set by the connector's auth",
+        ),
+        (
+            free("GET", "/x", &[("Host", "attacker.example")], None),
+            "Host is decided",
+        ),
+        (
+            free("GET", "/x", &[("Content-Length", "3")], None),
+            "Content-Length is decided",
+        ),
+        (
+            free("GET", "/x", &[("Bad Name", "v")], None),
+            "not a valid header name",
+        ),
+        (
+            free("GET", "/x", &[("X-Ok", "a\r\nX-Evil: 1")], None),
+            "value of header X-Ok",
+        ),
+        (free("TRACE", "/x", &[], None), "not one of GET"),
+        (
+            free(
+                "GET",
+                &echo.base.replace("http://", "http://u:p@"),
+                &[],
+                None,
+            ),
+            "user name or password",
+        ),
+        (free("GET", "users", &[], None), "neither a path"),
+        (
+            free("GET", "//attacker.example/x", &[], None),
+            "neither a path",
+        ),
+    ] {
+        let e = refused(req).await;
+        assert!(e.contains(says), "expected {says:?} in: {e}");
+    }
+    assert_eq!(
+        echo.requests.load(Ordering::SeqCst),
+        before,
+        "a refused request was sent"
+    );
+}
+
+#[tokio::test]
+async fn a_free_form_request_cannot_replace_a_query_placed_key_and_records_the_verdict() {
+    let echo = start_echo().await;
+    let s = setup();
+    let id = install(
+        &s,
+        "free-query",
+        "type = \"api_key\"\nplacement = \"query\"\nname = \"api_key\"",
+        &echo.base,
+        "qk-9",
+    );
+    let e = s
+        .engine
+        .send_request(id, &free("GET", "/x?api_key=mine", &[], None))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("query parameter api_key is set by the connector's auth"),
+        "{e}"
+    );
+    let r = s
+        .engine
+        .send_request(id, &free("GET", "/x?a=1", &[], None))
+        .await
+        .unwrap();
+    assert_eq!(r.body["query"], "a=1&api_key=qk-9");
+    // A refusal from the provider marks the key, as a method call would.
+    let r = s
+        .engine
+        .send_request(id, &free("GET", "/status/401", &[], None))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 401);
+    let ac = s.desk.get_account_connector(id).unwrap();
+    assert!(
+        ac.last_check.is_some_and(|c| !c.ok),
+        "the refusal was not recorded"
+    );
 }

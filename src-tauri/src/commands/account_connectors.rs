@@ -8,6 +8,7 @@
 
 use authdesk_core::definition::SignInMode;
 use authdesk_core::engine::methods::MethodResponse;
+use authdesk_core::engine::request::FreeRequest;
 use authdesk_core::engine::RevocationReport;
 use authdesk_core::inspect::Inspection;
 use authdesk_core::token_store::CredentialEvent;
@@ -246,4 +247,10 @@ pub async fn call_method(
     parameters: serde_json::Map<String, serde_json::Value>,
 ) -> R<MethodResponse> {
     Ok(shell.engine.call_method(id, &method, &parameters).await?)
+}
+
+/// The tester's free-form request: any request on the connector's origins, auth applied.
+#[tauri::command]
+pub async fn send_request(shell: S<'_>, id: i64, request: FreeRequest) -> R<MethodResponse> {
+    Ok(shell.engine.send_request(id, &request).await?)
 }

@@ -119,6 +119,7 @@ macro_rules! all_commands {
             commands::account_connectors::refresh_now,
             commands::account_connectors::methods,
             commands::account_connectors::call_method,
+            commands::account_connectors::send_request,
             commands::settings::settings,
             commands::settings::reveal_api_key,
             commands::settings::restore_keychain_item,

@@ -1,6 +1,7 @@
 // The Method tester tab: pick a connector method, type its parameters, call it with the
 // stored auth applied, see the response. What is typed is kept per account connector and
-// method; a result is shown only with the method it came from.
+// method; a result is shown only with the method it came from. Below it, the free-form
+// request (any method, path or URL on the connector's hosts, headers, body: send_request).
 // Must not: show a result under another method or account connector.
 
 import {
@@ -19,7 +20,29 @@ export function renderMethods() {
   }));
   if (state.methods.some((m) => m.Id === current)) select.value = current;
   $('run-method').disabled = state.methods.length === 0;
+  $('free-result').hidden = state.freeResultFor !== state.ac;
   renderParams();
+}
+
+// "HTTP 200", the kept headers, then the body (pretty JSON when it is JSON).
+function responseText(r) {
+  const headers = Object.entries(r.Headers).map(([k, v]) => `${k}: ${v}`).join('\n');
+  const body = typeof r.Body === 'string' ? r.Body : JSON.stringify(r.Body, null, 2);
+  return `HTTP ${r.Status}\n${headers}\n\n${body}`;
+}
+
+// Runs `send` with `out` showing it for `key` only (another connector or method opened
+// meanwhile keeps its own result).
+async function showIn(out, key, current, send) {
+  out.hidden = false;
+  out.textContent = 'Running…';
+  try {
+    const r = await send();
+    if (current() === key) out.textContent = responseText(r);
+  } catch (err) {
+    if (current() === key) out.textContent = errorText(err);
+    throw err;
+  }
 }
 
 function paramKey() {
@@ -57,18 +80,36 @@ $('tester').addEventListener('submit', (e) => {
       if (input.value !== '') parameters[input.name] = input.value;
     }
     const key = paramKey();
-    const out = $('tester-result');
     state.resultFor = key;
-    out.hidden = false;
-    out.textContent = 'Running…';
-    try {
-      const r = await call('call_method', { id: state.ac, method: $('tester-method').value, parameters });
-      const headers = Object.entries(r.Headers).map(([k, v]) => `${k}: ${v}`).join('\n');
-      const body = typeof r.Body === 'string' ? r.Body : JSON.stringify(r.Body, null, 2);
-      if (state.resultFor === key) out.textContent = `HTTP ${r.Status}\n${headers}\n\n${body}`;
-    } catch (err) {
-      if (state.resultFor === key) out.textContent = errorText(err);
-      throw err;
+    const method = $('tester-method').value;
+    await showIn($('tester-result'), key, () => state.resultFor,
+      () => call('call_method', { id: state.ac, method, parameters }));
+  });
+});
+
+// The free-form request: headers are "Name: value" lines; a line without ":" is refused
+// here, naming it, before anything is sent.
+$('free-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  act($('send-request'), async () => {
+    const headers = [];
+    for (const [n, line] of $('free-headers').value.split('\n').entries()) {
+      if (!line.trim()) continue;
+      const at = line.indexOf(':');
+      // Not repeated: it may be a pasted secret.
+      if (at <= 0) throw new Error(`Header line ${n + 1} is not "Name: value".`);
+      headers.push([line.slice(0, at).trim(), line.slice(at + 1).trim()]);
     }
+    const body = $('free-body').value;
+    const request = {
+      Method: $('free-method').value,
+      Target: $('free-target').value.trim(),
+      Headers: headers,
+      Body: body === '' ? null : body,
+    };
+    const id = state.ac;
+    state.freeResultFor = id;
+    await showIn($('free-result'), id, () => state.freeResultFor === id && state.ac,
+      () => call('send_request', { id, request }));
   });
 });

@@ -7,6 +7,8 @@
 use anyhow::{bail, Context, Result};
 
 use super::{Ctx, Outcome};
+use authdesk_core::engine::methods::MethodResponse;
+use authdesk_core::engine::request::FreeRequest;
 
 /// `authdesk call`'s exit status when the third party answered HTTP 400 or more (curl's
 /// `--fail` uses the same number).
@@ -74,7 +76,58 @@ pub fn call(
     let runner = ctx.runner()?;
     let engine = &runner.engine;
     let response = runner.run(engine.call_method(account_connector_id, method, &parameters))?;
-    ctx.out.method_response(&response)?;
+    answered(ctx, &response, no_fail)
+}
+
+/// The `request` command's request from its arguments.
+pub fn free_request(
+    method: String,
+    target: String,
+    headers: &[String],
+    data: Option<String>,
+    data_stdin: bool,
+) -> Result<FreeRequest> {
+    let headers = headers
+        .iter()
+        .map(|h| {
+            let (n, v) = h.split_once(':').context(
+                "a --header must be \"Name: value\"; this one has no `:` (it is not repeated \
+                 here, in case it is a secret)",
+            )?;
+            Ok((n.trim().to_string(), v.trim().to_string()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let body = if data_stdin {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .context("cannot read the body from stdin")?;
+        Some(text)
+    } else {
+        data
+    };
+    Ok(FreeRequest {
+        method,
+        target,
+        headers,
+        body,
+    })
+}
+
+pub fn request(
+    ctx: &Ctx,
+    account_connector_id: i64,
+    request: &FreeRequest,
+    no_fail: bool,
+) -> Result<Outcome> {
+    let runner = ctx.runner()?;
+    let response = runner.run(runner.engine.send_request(account_connector_id, request))?;
+    answered(ctx, &response, no_fail)
+}
+
+/// Prints a third party's answer; HTTP 400 or more is [`Outcome::ThirdPartyFailed`] unless
+/// `no_fail`.
+fn answered(ctx: &Ctx, response: &MethodResponse, no_fail: bool) -> Result<Outcome> {
+    ctx.out.method_response(response)?;
     if response.status >= 400 && !no_fail {
         eprintln!(
             "authdesk: the third party answered HTTP {} (exit status {EXIT_HTTP_FAILURE}; \

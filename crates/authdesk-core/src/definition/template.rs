@@ -409,6 +409,16 @@ impl UrlTemplate {
             .then(|| self.host_text(values))
     }
 
+    /// `scheme://host[:port]` of the URL this template makes with `values` (the path's
+    /// slots are not needed).
+    pub fn origin(&self, values: &dyn SlotValues) -> std::result::Result<String, TemplateError> {
+        let host = self.host_text(values)?;
+        Ok(match self.port {
+            Some(port) => format!("{}://{host}:{port}", self.scheme),
+            None => format!("{}://{host}", self.scheme),
+        })
+    }
+
     fn host_slots(&self) -> Vec<String> {
         self.host
             .iter()

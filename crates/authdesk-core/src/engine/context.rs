@@ -60,6 +60,24 @@ impl Context {
             .collect()
     }
 
+    /// The origins (`scheme://host[:port]`, as [`url::Origin`] serializes them) of its API
+    /// base URL and of every method's URL, with this account connector's properties: where
+    /// its requests may go. One its properties cannot fill yet is left out.
+    pub fn origins(&self) -> std::collections::BTreeSet<String> {
+        let c = &self.def.compiled;
+        let values = ContextSlots {
+            ctx: self,
+            params: None,
+        };
+        c.api_base
+            .iter()
+            .chain(&c.methods)
+            .filter_map(|t| t.origin(&values).ok())
+            .filter_map(|o| url::Url::parse(&o).ok())
+            .map(|u| u.origin().ascii_serialization())
+            .collect()
+    }
+
     /// The way to authenticate this account connector uses.
     pub fn auth(&self) -> &AuthDefinition {
         self.def.auth_definition(self.method)

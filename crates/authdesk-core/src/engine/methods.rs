@@ -97,7 +97,7 @@ impl Engine {
     /// 401/403: it was refused), only when that is news for this credential: a call whose
     /// verdict is already known writes nothing. (An OAuth token's provider already said
     /// so when it issued it; a refused one is refreshed.)
-    async fn note_check(&self, ctx: &Context, status: u16) {
+    pub(super) async fn note_check(&self, ctx: &Context, status: u16) {
         if !ctx.auth().verified_by_calls() {
             return;
         }
@@ -189,34 +189,7 @@ impl Engine {
                 }
             };
         }
-        let failed = |e: HttpFailure| Error::Http {
-            what: shown.clone(),
-            message: e.to_string(),
-        };
-        let response = request
-            .send()
-            .await
-            .map_err(|e| failed(HttpFailure::from_reqwest(&e)))?;
-        let status = response.status().as_u16();
-        let headers = response
-            .headers()
-            .iter()
-            .filter(|(n, _)| {
-                let n = n.as_str();
-                KEPT_HEADERS.contains(&n) || n.starts_with("x-ratelimit")
-            })
-            .filter_map(|(n, v)| Some((n.as_str().to_string(), v.to_str().ok()?.to_string())))
-            .collect();
-        let bytes = read_capped(response, MAX_METHOD_RESPONSE)
-            .await
-            .map_err(failed)?;
-        let body = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-        Ok(MethodResponse {
-            status,
-            headers,
-            body,
-        })
+        response_of(request, &shown).await
     }
 }
 
@@ -329,8 +302,48 @@ pub(crate) fn scalar(v: &Value) -> String {
     }
 }
 
-/// The URL for messages, with a query-placed API key masked.
-fn display_url(url: &url::Url, auth: &AppliedAuth) -> String {
+/// Sends `request` and reads the answer (capped at [`MAX_METHOD_RESPONSE`]); `shown` names
+/// the request in errors.
+pub(super) async fn response_of(
+    request: reqwest::RequestBuilder,
+    shown: &str,
+) -> Result<MethodResponse> {
+    let failed = |e: HttpFailure| Error::Http {
+        what: shown.to_string(),
+        message: e.to_string(),
+    };
+    let response = request
+        .send()
+        .await
+        .map_err(|e| failed(HttpFailure::from_reqwest(&e)))?;
+    let status = response.status().as_u16();
+    let headers = kept_headers(response.headers());
+    let bytes = read_capped(response, MAX_METHOD_RESPONSE)
+        .await
+        .map_err(failed)?;
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    Ok(MethodResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// The response headers worth showing ([`KEPT_HEADERS`] and rate limits).
+fn kept_headers(headers: &reqwest::header::HeaderMap) -> BTreeMap<String, String> {
+    headers
+        .iter()
+        .filter(|(n, _)| {
+            let n = n.as_str();
+            KEPT_HEADERS.contains(&n) || n.starts_with("x-ratelimit")
+        })
+        .filter_map(|(n, v)| Some((n.as_str().to_string(), v.to_str().ok()?.to_string())))
+        .collect()
+}
+
+/// The URL for messages, without its query, a query-placed API key named.
+pub(super) fn display_url(url: &url::Url, auth: &AppliedAuth) -> String {
     let mut shown = url.clone();
     shown.set_query(None);
     if let AppliedAuth::Query { name, .. } = auth {

@@ -50,6 +50,7 @@ pub mod flow;
 pub mod http;
 pub mod methods;
 pub mod public_hosts;
+pub mod request;
 mod switch;
 pub mod tokens;
 
