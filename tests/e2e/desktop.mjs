@@ -376,6 +376,7 @@ async function main(browser, env, issuer, cli) {
     await click('#send-request');
     await waitText('free-result', (t) => t.includes('attacker.example') && t.includes('origins'), 'another host was not refused');
     await setField('free-target', '/token');
+    await browser.execute(() => document.getElementById('tester-method').scrollIntoView({ block: 'center' }));
   });
 
   await check('the method tester keeps inputs per method, wraps long answers, and clears the result when another connector is opened', async () => {
@@ -835,6 +836,87 @@ async function main(browser, env, issuer, cli) {
     await waitText('client-secret-note', (t) => t.includes('Not set up yet'), 'the form still shows an app');
     const lib = JSON.parse(cli(['--json', 'connectors', 'show', 'form-provider']));
     assert(!lib.ClientId && !lib.ClientSecretSet, `the library entry still has an app: ${JSON.stringify([lib.ClientId, lib.ClientSecretSet])}`);
+  });
+
+  await check('the connector editor: a built-in duplicated as mine, its definition edited (the id cannot change), a method added and called at the real server; removal only when unused', async () => {
+    await openLibraryEntry('generic-basic');
+    assert(await browser.execute(() => !document.getElementById('lib-builtin-note').hidden
+      && document.getElementById('edit-card').hidden && document.getElementById('remove-connector').hidden), 'a built-in offers to be edited or removed');
+    await click('#duplicate-card summary');
+    await setField('duplicate-id', 'my-basic');
+    await setField('duplicate-name', 'My token endpoint');
+    await submit('duplicate-form');
+    await toastSays('My token endpoint is yours now');
+    await waitText('lib-source', (t) => t === 'Your connector', 'the copy is not mine');
+    // Its definition, edited as text: the id cannot change (the field is named, the text kept).
+    await click('#edit-card summary');
+    const original = await browser.execute(() => document.getElementById('edit-text').value);
+    const edited = original.replace('"https://{ApiHost}"', JSON.stringify(issuer))
+      .replace(/\[\[properties\]\][\s\S]*?example = "api.example.com"\n/, '');
+    assert(!edited.includes('"https://{ApiHost}"') && !edited.includes('name = "ApiHost"'), 'the test could not edit the text');
+    await setField('edit-text', edited.replace('id = "my-basic"', 'id = "renamed"'));
+    await submit('edit-form');
+    await toastSays('id: the definition says `renamed`');
+    assert((await browser.execute(() => document.getElementById('edit-text').value)).includes('id = "renamed"'), 'the typed text was lost');
+    await setField('edit-text', edited);
+    await submit('edit-form');
+    await toastSays('My token endpoint saved.');
+    // A method added with the form, its parameter on a line of its own.
+    await click('#method-card summary');
+    await setField('method-id', 'token-by-form');
+    await setField('method-name', 'Token by form');
+    await setField('method-http', 'POST');
+    await setField('method-path', '/token');
+    await setField('method-params', 'grant_type body required\nscope query maybe');
+    await setField('method-body', 'form');
+    await submit('method-form');
+    await toastSays('parameters, line 2: only `required` may follow');
+    await setField('method-params', 'grant_type body required');
+    await submit('method-form');
+    await toastSays('Method Token by form added');
+    await waitText('lib-methods', (t) => t.includes('token-by-form') && t.includes('POST /token'), 'the method is not listed');
+    const def = cli(['connectors', 'show', 'my-basic']);
+    assert(def.includes('token-by-form'), `the CLI does not see the method: ${def}`);
+    await shot('connector-editor');
+    // Installed and called: the method works at the real server with the stored Basic credentials.
+    await click('#nav-accounts');
+    await browser.execute(() => [...document.querySelectorAll('#account-list li')].find((li) => li.textContent.startsWith('Customer A')).click());
+    await waitText('account-title', (t) => t.startsWith('Customer A'), 'Customer A did not open');
+    await browser.waitUntil(async () => browser.execute(() => !!document.querySelector('#install-connector option[value="my-basic"]')),
+      { timeout: 10_000, timeoutMsg: 'the copy is not offered for install' });
+    await install('my-basic', 'Customer A my token endpoint');
+    await setField('cred-username', 'authdesk-web');
+    await setField('cred-password', 'authdesk-web-secret');
+    await submit('cred-form');
+    await toastSays('Credentials saved');
+    await tab('tester');
+    await setField('tester-method', 'token-by-form');
+    await setField('param-grant_type', 'client_credentials');
+    await click('#run-method');
+    await waitText('tester-result', (t) => t.startsWith('HTTP 200') && t.includes('access_token'), 'the added method did not work');
+    // Removal is refused while it is installed, and says why.
+    await openLibraryEntry('my-basic');
+    await clickTwice('remove-connector', 'Click again');
+    await toastSays('installed in 1 account connector');
+    // A new API-key connector from the form, removed while unused.
+    await browser.execute(() => { document.getElementById('plain-form-card').open = true; });
+    await setField('plain-id', 'plain-key');
+    await setField('plain-name', 'Plain key API');
+    await setField('plain-api', 'https://{Subdomain}.plain.example/v1');
+    await setField('plain-auth', 'api_key');
+    await setField('plain-key-name', '');
+    await submit('plain-form');
+    await toastSays('auth.name');
+    await setField('plain-key-name', 'X-Plain-Key');
+    await submit('plain-form');
+    await toastSays('Plain key API created');
+    await waitText('lib-title', (t) => t.includes('(plain-key,'), 'the new connector did not open');
+    const shown = JSON.parse(cli(['--json', 'connectors', 'show', 'plain-key']));
+    assert(JSON.stringify(shown).includes('Subdomain'), `the base URL's property is not declared: ${JSON.stringify(shown).slice(0, 300)}`);
+    await clickTwice('remove-connector', 'Click again');
+    await toastSays('plain-key removed');
+    await browser.waitUntil(async () => browser.execute(() => !document.querySelector('#library tr[data-slug="plain-key"]')),
+      { timeout: 10_000, timeoutMsg: 'the removed connector is still listed' });
   });
 
   await check('from 800x600 to 1920x1080 the header never wraps (at 800 the views fold into a menu), nothing overflows sideways, and a message lies over no control; each view in screenshots at both sizes', async () => {

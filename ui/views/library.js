@@ -1,6 +1,7 @@
 // The Connector library view: the list of connectors, one connector's detail (its ways to
 // authenticate, properties, methods, sources, definition), its OAuth app (ClientId and
-// ClientSecret), and adding connectors (a file, an issuer to discover, the OAuth form).
+// ClientSecret), adding connectors (a file, an issuer to discover, the OAuth form, the API
+// key / Basic / open form) and the editor (duplicate, add a method, edit the TOML, remove).
 // Must not: show a stored ClientSecret (only whether one is set).
 
 import {
@@ -49,8 +50,24 @@ function renderLibraryDetail(d) {
   $('lib-title').textContent = `${c.Name} (${c.Slug}, v${c.Version})`;
   $('lib-source').textContent = c.Source === 'User' ? 'Your connector' : 'Built in';
   $('lib-description').textContent = c.Description;
-  $('rename-form').hidden = c.Source !== 'User';
+  const mine = c.Source === 'User';
+  $('rename-form').hidden = !mine;
   $('rename-name').value = c.Name;
+  // The editor: a user connector is changed in place; a built-in one is duplicated first.
+  $('remove-connector').hidden = !mine;
+  $('lib-builtin-note').hidden = mine;
+  $('method-card').hidden = !mine;
+  $('edit-card').hidden = !mine;
+  // What is being typed stays while the same connector is shown again.
+  if ($('edit-text').dataset.for !== c.Slug) {
+    $('edit-text').value = d.DefinitionText;
+    $('edit-text').dataset.for = c.Slug;
+  }
+  if ($('duplicate-id').dataset.for !== c.Slug) {
+    $('duplicate-id').value = mine ? `${c.Slug}-copy` : `my-${c.Slug}`;
+    $('duplicate-name').value = `${c.Name} (copy)`;
+    $('duplicate-id').dataset.for = c.Slug;
+  }
   const ways = [def.auth, ...(def.auth_methods || []).map((m) => m.auth)];
   const rows = [];
   for (const a of ways) {
@@ -126,6 +143,91 @@ $('rename-form').addEventListener('submit', (e) => {
     const c = await call('rename_connector', { connector: state.library, name: $('rename-name').value });
     toast(`Renamed to ${c.Name}.`);
     await openLibrary(c.Slug);
+  });
+});
+
+$('remove-connector').addEventListener('click', () => act($('remove-connector'), async () => {
+  if (!confirmed($('remove-connector'), 'Click again to remove this connector from the library')) return;
+  const slug = state.library;
+  await call('remove_connector', { connector: slug });
+  toast(`${slug} removed from the library.`);
+  state.library = null;
+  $('library-detail').hidden = true;
+  $('library-empty').hidden = false;
+  renderLibrary();
+}));
+
+$('duplicate-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  act($('duplicate'), async () => {
+    const c = await call('duplicate_connector', {
+      connector: state.library, id: $('duplicate-id').value.trim(), name: $('duplicate-name').value || null,
+    });
+    $('duplicate-card').open = false;
+    toast(`${c.Name} is yours now: add methods or edit its definition.`);
+    await openLibrary(c.Slug);
+  });
+});
+
+$('method-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  act($('add-method'), async () => {
+    const c = await call('add_connector_method', {
+      connector: state.library,
+      form: {
+        Id: $('method-id').value,
+        Name: $('method-name').value,
+        HttpMethod: $('method-http').value,
+        Path: $('method-path').value,
+        Parameters: $('method-params').value,
+        BodyFormat: $('method-body').value,
+        Description: $('method-description').value,
+      },
+    });
+    const name = $('method-name').value;
+    $('method-form').reset();
+    delete $('edit-text').dataset.for; // the text changed: show the new one
+    toast(`Method ${name} added to ${c.Name}.`);
+    await openLibrary(c.Slug);
+  });
+});
+
+$('edit-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  act($('save-definition'), async () => {
+    const c = await call('save_connector_text', { editing: state.library, text: $('edit-text').value });
+    delete $('edit-text').dataset.for;
+    toast(`${c.Name} saved.`);
+    await openLibrary(c.Slug);
+  });
+});
+
+function showKeyFields() {
+  $('plain-key').hidden = $('plain-auth').value !== 'api_key';
+}
+$('plain-auth').addEventListener('change', showKeyFields);
+showKeyFields();
+
+$('plain-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  act($('create-plain'), async () => {
+    const auth = $('plain-auth').value;
+    const c = await call('add_plain_connector', {
+      form: {
+        Id: $('plain-id').value,
+        Name: $('plain-name').value,
+        ApiBaseUrl: $('plain-api').value,
+        Auth: auth,
+        Placement: auth === 'api_key' ? $('plain-placement').value : null,
+        KeyName: auth === 'api_key' ? $('plain-key-name').value : null,
+        Prefix: auth === 'api_key' ? $('plain-prefix').value : null,
+      },
+    });
+    $('plain-form').reset();
+    showKeyFields();
+    toast(`${c.Name} created. Add its methods below.`);
+    $('method-card').open = true;
+    await openLibrary(c.Slug, 'method-id');
   });
 });
 

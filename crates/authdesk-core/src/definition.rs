@@ -22,6 +22,7 @@ use crate::error::Result;
 
 mod auth;
 pub mod catalog;
+pub mod edit;
 pub mod form;
 pub mod template;
 mod validate;

@@ -1,10 +1,12 @@
-//! The connector library: add a definition (a file, an issuer's metadata, or the OAuth
-//! form), look at one in detail, rename a user connector, set its OAuth app.
+//! The connector library: add a definition (a file, an issuer's metadata, the OAuth form
+//! or the API-key/Basic/no-auth form), look at one in detail, and the connector editor:
+//! rename, edit the text, add a method, duplicate, remove; set its OAuth app.
 //!
 //! Must not: answer a library OAuth app's ClientSecret (the entry says only whether it is
 //! set), remove one unless `public` is asked (a blank secret keeps the stored one), or
 //! parse or write a definition itself (the core does).
 
+use authdesk_core::definition::edit::{MethodForm, PlainConnectorForm};
 use authdesk_core::definition::form::OAuthConnectorForm;
 use authdesk_core::definition::ConnectorDefinition;
 use authdesk_core::{ClientSecretChange, LibraryConnector, Secret};
@@ -88,6 +90,58 @@ pub async fn rename_connector(
 ) -> R<LibraryConnector> {
     shell
         .db(move |desk| desk.rename_connector(&connector, &name))
+        .await
+}
+
+/// The connector editor's save: `text` as a new user connector (`editing` null) or as
+/// the new definition of user connector `editing` (the core checks it like a file).
+#[tauri::command]
+pub async fn save_connector_text(
+    shell: S<'_>,
+    editing: Option<String>,
+    text: String,
+) -> R<LibraryConnector> {
+    shell
+        .db(move |desk| desk.save_connector_text(editing.as_deref(), &text))
+        .await
+}
+
+/// A copy of a connector (built in or not) as the user's own, under another id.
+#[tauri::command]
+pub async fn duplicate_connector(
+    shell: S<'_>,
+    connector: String,
+    id: String,
+    name: Option<String>,
+) -> R<LibraryConnector> {
+    shell
+        .db(move |desk| desk.duplicate_connector(&connector, &id, name.as_deref()))
+        .await
+}
+
+/// Adds a method to a user connector (the editor's "Add a method").
+#[tauri::command]
+pub async fn add_connector_method(
+    shell: S<'_>,
+    connector: String,
+    form: MethodForm,
+) -> R<LibraryConnector> {
+    shell
+        .db(move |desk| desk.add_connector_method(&connector, &form))
+        .await
+}
+
+/// A new API-key, Basic or no-auth connector from the editor's form.
+#[tauri::command]
+pub async fn add_plain_connector(shell: S<'_>, form: PlainConnectorForm) -> R<LibraryConnector> {
+    shell.db(move |desk| desk.add_plain_connector(&form)).await
+}
+
+/// Removes a user connector that no account connector uses.
+#[tauri::command]
+pub async fn remove_connector(shell: S<'_>, connector: String) -> R<()> {
+    shell
+        .db(move |desk| desk.remove_connector(&connector))
         .await
 }
 

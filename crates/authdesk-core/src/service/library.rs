@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use super::{
     check_secret_value, checked_text, hex, ts, Authdesk, MAX_NAME, META_CATALOG, T_CONNECTORS,
 };
+use crate::definition::edit;
 use crate::definition::form::OAuthConnectorForm;
 use crate::definition::{catalog, ConnectorDefinition};
 use crate::domain::*;
@@ -127,19 +128,8 @@ impl Authdesk {
     /// Renames a user connector: its definition's `name`, changed in the stored file with
     /// everything else in it (comments too) left as it was.
     pub fn rename_connector(&self, reference: &str, name: &str) -> Result<LibraryConnector> {
-        let c = self.get_connector(reference)?;
-        if c.source == ConnectorSource::Builtin {
-            return Err(Error::InvalidInput(format!(
-                "`{}` is built in and keeps its name; copy its file to make your own",
-                c.slug
-            )));
-        }
+        let (c, text) = self.user_definition(reference, "keeps its name")?;
         let name = checked_text("Name", name, MAX_NAME, true)?;
-        let text: String = self.store()?.conn().query_row(
-            "SELECT definition FROM connectors WHERE id = ?1",
-            args![c.id],
-            |r| r.get(0),
-        )?;
         let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| {
             Error::InvalidInput(format!(
                 "the stored definition of `{}` does not parse: {e}",
@@ -158,6 +148,83 @@ impl Authdesk {
             Ok(())
         })?;
         self.get_connector(&c.id.to_string())
+    }
+
+    /// A user connector and its definition's text; a built-in one is refused (`what` it
+    /// does instead, e.g. "keeps its name"), pointing at Duplicate.
+    fn user_definition(&self, reference: &str, what: &str) -> Result<(LibraryConnector, String)> {
+        let c = self.get_connector(reference)?;
+        if c.source == ConnectorSource::Builtin {
+            return Err(Error::InvalidInput(format!(
+                "`{}` is built in and {what}; duplicate it as your own connector (in the window: \
+                 Duplicate as my connector) and change the copy",
+                c.slug
+            )));
+        }
+        let text = self.connector_definition_text(&c.id.to_string())?;
+        Ok((c, text))
+    }
+
+    /// The connector editor's save: `text` as a new user connector (`editing` `None`), or
+    /// as the new definition of the user connector `editing` (its id cannot change:
+    /// installs name it; Duplicate makes a copy under another id).
+    pub fn save_connector_text(
+        &self,
+        editing: Option<&str>,
+        text: &str,
+    ) -> Result<LibraryConnector> {
+        let Some(reference) = editing else {
+            return self.add_connector("the editor", text, false);
+        };
+        let (c, _) = self.user_definition(reference, "cannot be changed")?;
+        let origin = format!("{}.toml", c.slug);
+        let def = ConnectorDefinition::from_toml(&origin, text)?;
+        if def.id != c.slug {
+            return Err(Error::InvalidInput(format!(
+                "id: the definition says `{}` but you are editing `{}`; the id names the \
+                 connector in its installs and cannot change here (Duplicate makes a copy with \
+                 another id)",
+                def.id, c.slug
+            )));
+        }
+        self.add_connector(&origin, text, true)
+    }
+
+    /// A copy of connector `reference` (built in or not) as a user connector with id `id`
+    /// and `name` (default: its name and "(copy)"); its OAuth app is not copied.
+    pub fn duplicate_connector(
+        &self,
+        reference: &str,
+        id: &str,
+        name: Option<&str>,
+    ) -> Result<LibraryConnector> {
+        let c = self.get_connector(reference)?;
+        let text = self.connector_definition_text(&c.id.to_string())?;
+        let name = name
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{} (copy)", c.name));
+        let text = edit::as_copy(&format!("{}.toml", id.trim()), &text, id, &name)?;
+        self.add_connector(&format!("{}.toml", id.trim()), &text, false)
+    }
+
+    /// Adds a method to user connector `reference` (the editor's "Add a method").
+    pub fn add_connector_method(
+        &self,
+        reference: &str,
+        form: &edit::MethodForm,
+    ) -> Result<LibraryConnector> {
+        let (c, text) = self.user_definition(reference, "cannot be changed")?;
+        let origin = format!("{}.toml", c.slug);
+        let text = edit::with_method(&origin, &text, form)?;
+        self.add_connector(&origin, &text, true)
+    }
+
+    /// A new API-key, Basic or no-auth connector from the editor's form.
+    pub fn add_plain_connector(&self, form: &edit::PlainConnectorForm) -> Result<LibraryConnector> {
+        let text = form.to_toml()?;
+        self.add_connector(&format!("{}.toml", form.id.trim()), &text, false)
     }
 
     /// A user connector's definition as stored (to save it as a file); a built-in one's
