@@ -109,7 +109,7 @@ $('free-form').addEventListener('submit', (e) => {
     };
     const id = state.ac;
     state.freeResultFor = id;
-    await showIn($('free-result'), id, () => state.freeResultFor === id && state.ac,
-      () => call('send_request', { id, request }));
+    // A late answer lands in its own connector's result, hidden while another is open.
+    await showIn($('free-result'), id, () => state.freeResultFor, () => call('send_request', { id, request }));
   });
 });

@@ -97,12 +97,12 @@ impl Engine {
         let mut all = reqwest::header::HeaderMap::new();
         for (name, value) in &ctx.def.headers {
             let value = ctx.header_value(&format!("headers.{name}"), value)?;
-            if let (Ok(n), Ok(v)) = (
-                reqwest::header::HeaderName::from_bytes(name.as_bytes()),
-                reqwest::header::HeaderValue::from_str(&value),
-            ) {
-                all.insert(n, v);
-            }
+            let bad = |what: &str| Error::InvalidInput(format!("headers.{name}: {what}"));
+            let n = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| bad("not a valid header name"))?;
+            let v = reqwest::header::HeaderValue::from_str(&value)
+                .map_err(|_| bad("its value, properties filled in, cannot be sent in a header"))?;
+            all.insert(n, v);
         }
         for name in headers.keys() {
             all.remove(name);

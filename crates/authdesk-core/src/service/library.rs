@@ -161,7 +161,7 @@ impl Authdesk {
                 c.slug
             )));
         }
-        let text = self.connector_definition_text(&c.id.to_string())?;
+        let text = self.definition_text_of(c.id)?;
         Ok((c, text))
     }
 
@@ -199,7 +199,7 @@ impl Authdesk {
         name: Option<&str>,
     ) -> Result<LibraryConnector> {
         let c = self.get_connector(reference)?;
-        let text = self.connector_definition_text(&c.id.to_string())?;
+        let text = self.definition_text_of(c.id)?;
         let name = name
             .map(str::trim)
             .filter(|n| !n.is_empty())
@@ -230,10 +230,14 @@ impl Authdesk {
     /// A user connector's definition as stored (to save it as a file); a built-in one's
     /// from the catalog.
     pub fn connector_definition_text(&self, reference: &str) -> Result<String> {
-        let c = self.get_connector(reference)?;
+        self.definition_text_of(self.get_connector(reference)?.id)
+    }
+
+    /// The stored definition text of library entry `id` (found already).
+    fn definition_text_of(&self, id: i64) -> Result<String> {
         self.store()?.conn().query_row(
             "SELECT definition FROM connectors WHERE id = ?1",
-            args![c.id],
+            args![id],
             |r| r.get(0),
         )
     }
