@@ -57,20 +57,14 @@ const UI_DIGEST: &str = env!("AUTHDESK_UI_DIGEST");
 fn main() {
     authdesk_core::logging::init();
     tracing::debug!(ui = UI_DIGEST, "starting");
-    let desk = match data_dir().and_then(|d| Authdesk::open(OpenOptions::new(d))) {
-        Ok(d) => Arc::new(d),
-        Err(e) => {
-            eprintln!("authdesk-app: error: {e}");
-            std::process::exit(1);
-        }
-    };
-    let engine = match Engine::new(desk.clone(), EngineConfig::default()) {
-        Ok(e) => Arc::new(e),
-        Err(e) => {
-            eprintln!("authdesk-app: error: {e}");
-            std::process::exit(1);
-        }
-    };
+    // The data directory opens (and migrates) on its own thread while GTK, the plugins and
+    // the window start on this one: it is needed only when the setup below hands it to the
+    // commands, and the window's launch no longer waits for both in turn.
+    let opening = std::thread::spawn(|| -> Result<_, authdesk_core::Error> {
+        let desk = Arc::new(Authdesk::open(OpenOptions::new(data_dir()?))?);
+        let engine = Arc::new(Engine::new(desk.clone(), EngineConfig::default())?);
+        Ok((desk, engine))
+    });
     tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
             // A second launch focuses the running window instead of starting another.
@@ -89,6 +83,13 @@ fn main() {
             }
         })
         .setup(move |app| {
+            let (desk, engine) = match opening.join().expect("the data directory's opening") {
+                Ok(opened) => opened,
+                Err(e) => {
+                    eprintln!("authdesk-app: error: {e}");
+                    std::process::exit(1);
+                }
+            };
             // A sign-in window destroyed by another X client must not take the app with it.
             #[cfg(target_os = "linux")]
             x_errors::install();

@@ -2,7 +2,8 @@
 // name a module uses is defined, imported or a browser global (eslint's no-undef), nothing
 // is defined and left unused, every import names an export the other module has (the
 // modules are linked, as the webview links them, without running them), and the modules
-// stand in one direction (app.js -> views -> shared.js; no import circle).
+// stand in one direction (app.js -> views -> shared.js; no import circle), and the bundle
+// the app embeds (ui/dist/app.js) is exactly what tests/e2e/ui-bundle.mjs makes of them.
 //
 // Usage: node tests/e2e/ui-check.mjs   (exit 1, with each problem on a line, if any)
 import { ESLint } from 'eslint';
@@ -10,17 +11,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import vm from 'node:vm';
 import { fileURLToPath } from 'node:url';
+import { bundle, output, sources } from './ui-bundle.mjs';
 
 const ui = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../ui');
-const files = [];
-(function walk(dir) {
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) walk(p);
-    else if (e.name.endsWith('.js')) files.push(p);
-  }
-})(ui);
-files.sort();
+const files = sources(); // ui/dist/ is the bundle made of them, checked in 4.
 const problems = [];
 
 // The browser's names the window uses, and only those: the full list (the `globals`
@@ -101,6 +95,11 @@ function visit(f, trail) {
   done.add(f);
 }
 visit('app.js', []);
+
+// 4. The bundle the app embeds is made of exactly these modules, by the pinned esbuild.
+if (!fs.existsSync(output) || fs.readFileSync(output, 'utf8') !== await bundle()) {
+  problems.push(`${path.relative(path.dirname(ui), output)} is not the bundle of ui/'s modules as they are: run \`node tests/e2e/ui-bundle.mjs\` (a build of the app does it too) and commit it`);
+}
 
 if (problems.length) {
   console.error(`ui-check: ${problems.length} problem(s)\n${problems.join('\n')}`);
