@@ -230,14 +230,14 @@ export function badge(text, cls) {
 
 /**
  * What is known about an account connector's credential, in one badge: secrets that
- * cannot be opened, an API key or Basic credentials set but not yet verified by a call (or
+ * cannot be opened, an API key, AuthFields or Basic credentials set but not yet verified by a call (or
  * refused by one), else the status.
  */
 export function statusBadge(ac, secretsUnavailable = false) {
   if (secretsUnavailable && ac.SecretsSet.length) return badge('Secrets unavailable', 'Unavailable');
   const type = ac.Authentication.AuthType;
-  if (ac.Status === 'Authenticated' && (type === 'ApiKey' || type === 'Basic')) {
-    const what = type === 'ApiKey' ? 'Key' : 'Credentials';
+  if (ac.Status === 'Authenticated' && ac.Authentication.VerifiedByCalls) {
+    const what = { ApiKey: 'Key', AuthFields: 'Fields' }[type] || 'Credentials';
     const check = ac.LastCheck;
     if (check && check.Ok) return badge(`${what} set · verified`, 'Verified');
     if (check) return badge(`${what} refused (HTTP ${check.HttpStatus})`, 'Error');

@@ -838,6 +838,32 @@ async function main(browser, env, issuer, cli) {
     assert(!lib.ClientId && !lib.ClientSecretSet, `the library entry still has an app: ${JSON.stringify([lib.ClientId, lib.ClientSecretSet])}`);
   });
 
+  await check('AuthFields from the form (one input per declared field, secret ones masked) authenticate a method at the real server', async () => {
+    await openByName('Customer A token endpoint'); // Customer A's account, where install is
+    await install('test-fields', 'Customer A fields');
+    await tab('credential');
+    const types = await browser.execute(() => [0, 1].map((i) => document.getElementById(`cred-field-${i}`).type));
+    assert(types[0] === 'password' && types[1] === 'text', `secret field not masked, or plain field masked: ${types}`);
+    // A blank field is refused and nothing is stored.
+    await setField('cred-field-1', 'Acme');
+    await submit('cred-form');
+    await toastSays('Authorization is empty');
+    await setField('cred-field-0', `Basic ${Buffer.from('authdesk-web:authdesk-web-secret').toString('base64')}`);
+    await submit('cred-form');
+    await toastSays('Auth fields saved');
+    await waitText('ac-status', (t) => t.includes('Fields set') && t.includes('not verified'), 'no "not verified" state');
+    await waitText('secrets', (t) => t.includes('Acme'), 'the plain field is not shown as it is');
+    const shown = await text('secrets');
+    assert(!shown.includes('authdesk-web-secret') && !shown.includes('YXV0aGRlc2std2Vi'), 'the secret field is shown unmasked');
+    await tab('tester');
+    await (await byId('tester-method')).selectByAttribute('value', 'client-token');
+    await setField('param-grant_type', 'client_credentials');
+    await click('#run-method');
+    await waitText('tester-result', (t) => t.startsWith('HTTP 200') && t.includes('access_token'), 'the server did not accept the header field');
+    await waitText('ac-status', (t) => t.includes('Fields set · verified'), 'the call did not verify the fields');
+    await shot('auth-fields');
+  });
+
   await check('the connector editor: a built-in duplicated as mine, its definition edited (the id cannot change), a method added and called at the real server; removal only when unused', async () => {
     await openLibraryEntry('generic-basic');
     assert(await browser.execute(() => !document.getElementById('lib-builtin-note').hidden
@@ -1042,6 +1068,18 @@ async function run() {
         '[[methods.parameters]]', 'name = "token"', 'in = "body"', 'required = true', '',
       ].join('\n'));
       cli(['connectors', 'add', basic]);
+      // An AuthFields connector (Cyclr's type) whose secret header field carries the
+      // client's Basic credentials to the same token endpoint, with a plain field beside it.
+      const fields = path.join(tmp, 'test-fields.toml');
+      fs.writeFileSync(fields, [
+        'id = "test-fields"', 'name = "Test token endpoint (AuthFields)"', 'version = "1"', `api_base_url = "${issuer}"`,
+        '[auth]', 'type = "auth_fields"',
+        '[[auth.fields]]', 'name = "Authorization"', 'placement = "header"', 'description = "Basic and the client credentials"',
+        '[[auth.fields]]', 'name = "X-Customer"', 'placement = "header"', 'secret = false', 'description = "The customer\'s name"',
+        '[[methods]]', 'id = "client-token"', 'name = "Client credentials token"', 'http_method = "POST"', 'path = "/token"', 'body_format = "form"',
+        '[[methods.parameters]]', 'name = "grant_type"', 'in = "body"', 'required = true', '',
+      ].join('\n'));
+      cli(['connectors', 'add', fields]);
     });
     const port = await freePort();
     const driver = spawn(DRIVER, ['--port', String(port), '--native-port', String(await freePort())], { env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -239,3 +239,38 @@ fn an_api_key_shows_what_the_provider_last_said_of_it() {
     let list = desk.run(&["account-connectors", "list"]).ok();
     assert!(list.contains("refused"), "{list}");
 }
+
+#[test]
+fn auth_fields_are_set_from_stdin_shown_and_checked_by_a_call() {
+    let (desk, id) = desk_with_upstream_auth(
+        "[auth]\ntype = \"auth_fields\"\n[[auth.fields]]\nname = \"X-User\"\nplacement = \"header\"\nsecret = false\n\
+         [[auth.fields]]\nname = \"key\"\nplacement = \"query\"",
+    );
+    let shown = desk.run(&["connectors", "show", "plain"]).ok();
+    assert!(shown.contains("AuthFields"), "{shown}");
+    assert!(shown.contains("key in the query (secret)"), "{shown}");
+    let id = id.to_string();
+    // One missing: refused in one line naming it; nothing stored.
+    let e = desk
+        .run_with_stdin(
+            &["account-connectors", "set-authvalue", &id, "--stdin"],
+            Some(r#"{"X-User": "acme"}"#),
+        )
+        .fails();
+    assert!(e.contains("lacks key"), "{e}");
+    desk.run_with_stdin(
+        &["account-connectors", "set-authvalue", &id, "--stdin"],
+        Some(r#"{"X-User": "acme", "key": "k-fields-1"}"#),
+    )
+    .ok();
+    let show = || desk.run(&["account-connectors", "show", &id]).ok();
+    assert!(show().contains("not verified"), "{}", show());
+    desk.run(&["call", &id, "found"]).ok();
+    assert!(show().contains("verified (HTTP 200"), "{}", show());
+    let inspect = desk.run(&["inspect", &id]).ok();
+    assert!(inspect.contains("acme"), "a plain field shows: {inspect}");
+    assert!(
+        !inspect.contains("k-fields-1"),
+        "a secret field is masked: {inspect}"
+    );
+}

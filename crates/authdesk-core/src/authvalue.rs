@@ -8,6 +8,8 @@
 //!   known expiry.
 //! - ApiKey: the raw key.
 //! - Basic: base64 of `user:password`.
+//! - AuthFields: a JSON object keyed by the definition's field names, each value a string
+//!   (checked against the fields by [`AuthValue::parse_for`]).
 //!
 //! Errors name the field and never echo a value: `serde_json`'s typed errors quote the
 //! offending value, so the object is read as untyped JSON and checked field by field.
@@ -15,10 +17,12 @@
 //! Must not: store or apply a value (the service does, in `service::account_connectors`), or
 //! echo any part of a value in an error.
 
+use std::collections::BTreeMap;
+
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 
-use crate::definition::AuthType;
+use crate::definition::{AuthDefinition, AuthType};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 
@@ -32,6 +36,8 @@ pub enum AuthValue {
     OAuth2(OAuth2Tokens),
     ApiKey(Secret),
     Basic(BasicCredentials),
+    /// AuthFields: each declared field's value, by name.
+    Fields(BTreeMap<String, Secret>),
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -130,11 +136,54 @@ impl AuthValue {
                 Ok(AuthValue::ApiKey(Secret::new(text)))
             }
             AuthType::Basic => parse_basic(text).map(AuthValue::Basic),
+            AuthType::AuthFields => parse_fields(text).map(AuthValue::Fields),
             AuthType::None => Err(bad(
                 "AuthValue",
                 "this connector needs no authentication; use \"{}\" or leave AuthValue out",
             )),
         }
+    }
+
+    /// Parses an AuthValue for `auth`, the account connector's way to authenticate: as
+    /// [`AuthValue::parse`], and for AuthFields every declared field is given (and no other).
+    pub fn parse_for(auth: &AuthDefinition, raw: &Secret) -> Result<AuthValue> {
+        let value = AuthValue::parse(auth.auth_type(), raw)?;
+        if let (AuthValue::Fields(given), AuthDefinition::AuthFields(def)) = (&value, auth) {
+            let declared = || {
+                def.fields
+                    .iter()
+                    .map(|f| f.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            // A key is not echoed: a value pasted in the wrong place would be.
+            if given.keys().any(|k| def.field(k).is_none()) {
+                return Err(bad(
+                    "AuthValue",
+                    format!(
+                        "has a key that is not one of this connector's fields ({})",
+                        declared()
+                    ),
+                ));
+            }
+            let missing: Vec<&str> = def
+                .fields
+                .iter()
+                .filter(|f| !given.contains_key(&f.name))
+                .map(|f| f.name.as_str())
+                .collect();
+            if !missing.is_empty() {
+                return Err(bad(
+                    "AuthValue",
+                    format!(
+                        "lacks {}: every field of this connector is needed ({})",
+                        missing.join(", "),
+                        declared()
+                    ),
+                ));
+            }
+        }
+        Ok(value)
     }
 
     /// Whether anything usable is present.
@@ -227,6 +276,44 @@ fn plain_access_token(text: &str) -> Result<OAuth2Tokens> {
         access_token: Some(Secret::new(text)),
         ..OAuth2Tokens::default()
     })
+}
+
+/// An object of strings. Keys and values are never echoed (either may be a pasted secret).
+fn parse_fields(text: &str) -> Result<BTreeMap<String, Secret>> {
+    let shape = "an AuthFields connector takes a JSON object keyed by field name, each value a \
+                 string, e.g. {\"api_user\": \"...\", \"api_key\": \"...\"}";
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        bad(
+            "AuthValue",
+            format!("is not valid JSON ({}): {shape}", syntax_kind(&e)),
+        )
+    })?;
+    let serde_json::Value::Object(map) = value else {
+        return Err(bad(
+            "AuthValue",
+            format!("is {}: {shape}", json_kind(&value)),
+        ));
+    };
+    let mut out = BTreeMap::new();
+    for (i, (k, v)) in map.into_iter().enumerate() {
+        let serde_json::Value::String(v) = v else {
+            return Err(bad(
+                "AuthValue",
+                format!("entry {} is {}: {shape}", i + 1, json_kind(&v)),
+            ));
+        };
+        if v.trim().is_empty() || v.chars().any(char::is_control) {
+            return Err(bad(
+                "AuthValue",
+                format!(
+                    "entry {} is empty or holds a control character (a stray newline?)",
+                    i + 1
+                ),
+            ));
+        }
+        out.insert(k, Secret::new(v));
+    }
+    Ok(out)
 }
 
 fn parse_basic(text: &str) -> Result<BasicCredentials> {

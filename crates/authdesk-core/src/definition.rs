@@ -28,6 +28,7 @@ pub mod template;
 mod validate;
 
 pub use auth::api_key::{ApiKeyDefinition, ApiKeyPlacement};
+pub use auth::auth_fields::{AuthField, AuthFieldsDefinition, FieldPlacement};
 pub use auth::oauth2::{
     CaptureFrom, CaptureSource, ClientAuth, OAuth2Definition, OAuth2Grant, SignInMode,
 };

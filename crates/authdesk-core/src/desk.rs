@@ -149,6 +149,11 @@ pub mod fields {
     pub const ID_TOKEN: &str = "IdToken";
     pub const API_KEY: &str = "ApiKey";
     pub const BASIC: &str = "BasicCredentials";
+
+    /// An AuthFields value, under its field's name.
+    pub fn auth_field(name: &str) -> String {
+        format!("AuthField:{name}")
+    }
 }
 
 impl Authdesk {

@@ -153,6 +153,10 @@ pub enum CredentialForm {
         expires: Option<String>,
         refresh_expires: Option<String>,
     },
+    /// AuthFields: each field's value, by name.
+    AuthFields {
+        values: std::collections::BTreeMap<String, Secret>,
+    },
 }
 
 /// What to do with a library entry's ClientSecret when its OAuth app is saved.
@@ -243,6 +247,23 @@ pub struct AuthenticationView {
     pub oauth2_type: &'static str,
     pub auth_scheme: Option<String>,
     pub is_default: bool,
+    /// Authdesk: a credential that only a method call can show to work or be refused (an
+    /// API key, AuthFields, Basic), so its status says what the last call said of it.
+    pub verified_by_calls: bool,
+    /// AuthFields: the fields an AuthValue (or the window's form) gives, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub auth_fields: Vec<AuthFieldView>,
+}
+
+/// One field of an AuthFields connector (never its value).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct AuthFieldView {
+    pub name: String,
+    /// `body`, `query` or `header`.
+    pub placement: &'static str,
+    pub is_secret: bool,
+    pub description: String,
 }
 
 /// An account connector property an install form asks for (Cyclr's `Parameters[]`).
@@ -452,6 +473,20 @@ pub fn authentication_view(def: &ConnectorDefinition, m: AuthMethod<'_>) -> Auth
         oauth2_type: m.oauth2().map_or("Unknown", |o| o.grant.cyclr_name()),
         auth_scheme,
         is_default: m.is_default(),
+        verified_by_calls: m.auth.verified_by_calls(),
+        auth_fields: match m.auth {
+            crate::definition::AuthDefinition::AuthFields(f) => f
+                .fields
+                .iter()
+                .map(|f| AuthFieldView {
+                    name: f.name.clone(),
+                    placement: f.placement.as_str(),
+                    is_secret: f.secret,
+                    description: f.description.clone(),
+                })
+                .collect(),
+            _ => Vec::new(),
+        },
     }
 }
 

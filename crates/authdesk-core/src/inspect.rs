@@ -68,9 +68,18 @@ impl Authdesk {
         let now = self.now();
         let definition = self.get_connector(&ac.connector.id.to_string())?.definition;
         // The way to authenticate this account connector uses.
-        let oauth2 = definition
-            .auth_method(Some(&ac.authentication.method_id))
-            .and_then(|m| m.oauth2().cloned());
+        let method = definition.auth_method(Some(&ac.authentication.method_id));
+        let oauth2 = method.and_then(|m| m.oauth2().cloned());
+        // AuthFields declared not secret (an account name, a region) show as they are.
+        let plain_fields: Vec<String> = match method.map(|m| m.auth) {
+            Some(crate::definition::AuthDefinition::AuthFields(f)) => f
+                .fields
+                .iter()
+                .filter(|f| !f.secret)
+                .map(|f| fields::auth_field(&f.name))
+                .collect(),
+            _ => Vec::new(),
+        };
         let margin = match &oauth2 {
             Some(o) => {
                 let t = self.load_token_times(account_connector_id)?;
@@ -105,6 +114,8 @@ impl Authdesk {
                     // A password's tail is part of the password: only its length shows.
                     let masked = if field == fields::BASIC {
                         secret.masked_fully()
+                    } else if plain_fields.contains(field) {
+                        secret.expose().to_string()
                     } else {
                         secret.masked()
                     };

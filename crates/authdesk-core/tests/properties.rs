@@ -21,6 +21,7 @@ fn any_auth_type() -> impl Strategy<Value = AuthType> {
     prop_oneof![
         Just(AuthType::Oauth2),
         Just(AuthType::ApiKey),
+        Just(AuthType::AuthFields),
         Just(AuthType::Basic),
         Just(AuthType::None),
     ]

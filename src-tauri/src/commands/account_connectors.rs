@@ -90,6 +90,10 @@ pub enum CredentialInput {
         expires: Option<String>,
         refresh_expires: Option<String>,
     },
+    /// AuthFields: each field's value, by the field's name.
+    AuthFields {
+        values: std::collections::BTreeMap<String, String>,
+    },
 }
 
 /// Credentials from the form of the account connector's way to authenticate; the app
@@ -119,6 +123,12 @@ pub async fn set_credential(
             refresh_token: secret(refresh_token),
             expires,
             refresh_expires,
+        },
+        CredentialInput::AuthFields { values } => CredentialForm::AuthFields {
+            values: values
+                .into_iter()
+                .map(|(k, v)| (k, Secret::new(v)))
+                .collect(),
         },
     };
     shell.db(move |desk| desk.set_credential(id, form)).await

@@ -28,7 +28,7 @@ export function renderInspection(ac, i) {
       ['Refresh margin', i.RefreshMarginSeconds == null ? '—'
         : `${i.RefreshMarginSeconds} s before expiry${i.RefreshDueAt ? ` (next refresh due ${when(i.RefreshDueAt)})` : ''}`],
     );
-  } else if (type === 'ApiKey' || type === 'Basic') {
+  } else if (ac.Authentication.VerifiedByCalls) {
     if (type === 'Basic') {
       rows.push(['Username', i.Username ?? (ac.SecretsSet.length ? '(cannot be read now)' : '—')],
         ['Password', ac.SecretsSet.length ? 'set' : '—']);
@@ -54,7 +54,7 @@ export function renderInspection(ac, i) {
   const box = $('last-error');
   const problem = i.SecretsUnavailable ? `Secrets cannot be opened: ${i.SecretsUnavailable}`
     : ac.Status === 'Expired' ? `The access token expired ${when(ac.ExpiresAt)} and nothing can renew it (no usable refresh token). Sign in again, or import new tokens below.`
-    : refused(ac) ? `The provider refused the ${type === 'ApiKey' ? 'API key' : 'username and password'} (a call answered HTTP ${ac.LastCheck.HttpStatus} ${when(ac.LastCheck.At)}). Save a new one below.`
+    : refused(ac) ? `The provider refused the ${{ ApiKey: 'API key', Basic: 'username and password' }[type] || 'auth fields'} (a call answered HTTP ${ac.LastCheck.HttpStatus} ${when(ac.LastCheck.At)}). Save a new one below.`
     : i.LastError || '';
   box.hidden = !problem;
   $('last-error-text').textContent = problem;
@@ -64,7 +64,7 @@ export function renderInspection(ac, i) {
     actions.push(button('Sign in again', 'small', () => go.signIn()));
   } else if (refused(ac)) {
     actions.push(button(type === 'ApiKey' ? 'Enter a new key' : 'Enter new credentials', 'small', () => {
-      const input = $('cred-key') || $('cred-username');
+      const input = $('cred-key') || $('cred-username') || $('cred-field-0');
       if (input) input.focus();
     }));
   }
@@ -72,10 +72,9 @@ export function renderInspection(ac, i) {
   renderSecrets(ac, i);
 }
 
-/** An API key or Basic credential the provider refused at its current version. */
+/** An API key, AuthFields or Basic credential the provider refused at its current version. */
 function refused(ac) {
-  const type = ac.Authentication.AuthType;
-  return ac.Status === 'Authenticated' && (type === 'ApiKey' || type === 'Basic') && ac.LastCheck && !ac.LastCheck.Ok;
+  return ac.Status === 'Authenticated' && ac.Authentication.VerifiedByCalls && ac.LastCheck && !ac.LastCheck.Ok;
 }
 
 function renderSecrets(ac, i) {
@@ -141,6 +140,14 @@ function field(labelText, id, { type = 'text', placeholder = '' } = {}) {
   return [label, input];
 }
 
+/** The credential form's submit button. */
+function saveButton(text) {
+  const save = el('button', text);
+  save.type = 'submit';
+  save.id = 'save-credential';
+  return save;
+}
+
 /** A password field with a Show/Hide button. */
 function secretField(labelText, id, placeholder = '') {
   const [label, input] = field(labelText, id, { type: 'password', placeholder });
@@ -172,9 +179,7 @@ export function renderCredentialForm(ac) {
   if (type === 'ApiKey') {
     form.append(el('h3', ac.SecretsSet.length ? 'Replace the API key' : 'API key'),
       ...secretField('API key', 'cred-key'));
-    const save = el('button', 'Save API key');
-    save.type = 'submit';
-    save.id = 'save-credential';
+    const save = saveButton('Save API key');
     form.append(save);
     form.addEventListener('submit', (e) => {
       e.preventDefault();
@@ -197,9 +202,7 @@ export function renderCredentialForm(ac) {
   } else if (type === 'Basic') {
     form.append(el('h3', ac.SecretsSet.length ? 'Replace the username and password' : 'Username and password'),
       ...field('Username', 'cred-username'), ...secretField('Password', 'cred-password'));
-    const save = el('button', 'Save credentials');
-    save.type = 'submit';
-    save.id = 'save-credential';
+    const save = saveButton('Save credentials');
     form.append(save);
     form.addEventListener('submit', (e) => {
       e.preventDefault();
@@ -212,6 +215,25 @@ export function renderCredentialForm(ac) {
         toast('Credentials saved (sent as HTTP Basic). A successful method call verifies them.');
       });
     });
+  } else if (type === 'AuthFields') {
+    // One input per field the connector declares (secret ones masked), all saved at once.
+    const fields = ac.Authentication.AuthFields || [];
+    form.append(el('h3', ac.SecretsSet.length ? 'Replace the auth fields' : 'Auth fields'));
+    fields.forEach((f, i) => {
+      const label = `${f.Name}${f.Description ? ` — ${f.Description}` : ''} (sent in the ${f.Placement})`;
+      form.append(...(f.IsSecret ? secretField(label, `cred-field-${i}`) : field(label, `cred-field-${i}`)));
+    });
+    const save = saveButton('Save auth fields');
+    form.append(save);
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      act(save, async () => {
+        const values = Object.fromEntries(fields.map((f, i) => [f.Name, $(`cred-field-${i}`).value]));
+        await call('set_credential', { id: ac.Id, credential: { Kind: 'AuthFields', Values: values } });
+        fields.forEach((f, i) => { if (f.IsSecret) $(`cred-field-${i}`).value = ''; });
+        toast('Auth fields saved. A successful method call verifies them.');
+      });
+    });
   } else if (type === 'OAuth2') {
     const details = el('details');
     details.append(el('summary', 'Import tokens obtained elsewhere'));
@@ -222,9 +244,7 @@ export function renderCredentialForm(ac) {
       ...field('Expires (ISO 8601, e.g. 2030-01-01T00:00:00Z)', 'cred-expires'),
       ...field('Refresh token expires (optional)', 'cred-refresh-expires'),
     );
-    const save = el('button', 'Import tokens');
-    save.type = 'submit';
-    save.id = 'save-credential';
+    const save = saveButton('Import tokens');
     inner.append(save);
     details.append(inner);
     form.append(details);

@@ -172,12 +172,11 @@ pub(super) fn table(headers: &[&str], rows: impl Iterator<Item = Vec<String>>) -
     s
 }
 
-/// The status, and for an API key or Basic credential (whose provider says nothing until it
+/// The status, and for an API key, AuthFields or Basic credential (whose provider says nothing until it
 /// is used) what the last method call said of it: as the window shows it.
 pub(super) fn status_text(ac: &AccountConnector, long: bool) -> String {
     let status = ac.status.describe();
-    if ac.status != authdesk_core::AuthStatus::Authenticated
-        || !matches!(ac.authentication.auth_type, "ApiKey" | "Basic")
+    if ac.status != authdesk_core::AuthStatus::Authenticated || !ac.authentication.verified_by_calls
     {
         return status.to_string();
     }

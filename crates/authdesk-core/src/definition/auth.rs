@@ -1,6 +1,7 @@
 //! The ways a connector authenticates: the list of auth types (`[auth] type = ...`) and
 //! the shape every one shares (`[auth]` or an `[[auth_methods]]` entry, its id and name).
-//! Each type with settings has a module of its own below this one (`oauth2`, `api_key`):
+//! Each type with settings has a module of its own below this one (`oauth2`, `api_key`,
+//! `auth_fields`):
 //! its settings, their checks, its `AuthScheme` and its summary for people; `basic` and
 //! `none` have no settings. The engine's use of each type is in `engine::access::<type>`.
 //! To add a type: its module here, a variant in [`AuthDefinition`] and [`AuthType`] and
@@ -10,6 +11,7 @@
 //! Must not: know about accounts, stores or requests.
 
 pub mod api_key;
+pub mod auth_fields;
 pub mod oauth2;
 
 use std::collections::BTreeSet;
@@ -20,6 +22,7 @@ use super::template::UrlTemplate;
 use super::AuthEndpoints;
 use crate::error::{Error, Result};
 use api_key::ApiKeyDefinition;
+use auth_fields::AuthFieldsDefinition;
 use oauth2::OAuth2Definition;
 
 /// The id of `[auth]`, the default way to authenticate.
@@ -73,6 +76,7 @@ impl AuthDefinition {
         match self {
             AuthDefinition::Oauth2(_) => "OAuth 2.0",
             AuthDefinition::ApiKey(_) => "API key",
+            AuthDefinition::AuthFields(_) => "Auth fields",
             AuthDefinition::Basic {} => "HTTP Basic",
             AuthDefinition::None {} => "None",
         }
@@ -106,6 +110,7 @@ impl Endpoint {
 pub enum AuthDefinition {
     Oauth2(OAuth2Definition),
     ApiKey(ApiKeyDefinition),
+    AuthFields(AuthFieldsDefinition),
     Basic {},
     None {},
 }
@@ -115,6 +120,7 @@ pub enum AuthDefinition {
 pub enum AuthType {
     Oauth2,
     ApiKey,
+    AuthFields,
     Basic,
     None,
 }
@@ -125,6 +131,7 @@ impl AuthType {
         match self {
             AuthType::Oauth2 => "OAuth2",
             AuthType::ApiKey => "ApiKey",
+            AuthType::AuthFields => "AuthFields",
             AuthType::Basic => "Basic",
             AuthType::None => "None",
         }
@@ -136,6 +143,7 @@ impl AuthDefinition {
         match self {
             AuthDefinition::Oauth2(_) => AuthType::Oauth2,
             AuthDefinition::ApiKey(_) => AuthType::ApiKey,
+            AuthDefinition::AuthFields(_) => AuthType::AuthFields,
             AuthDefinition::Basic {} => AuthType::Basic,
             AuthDefinition::None {} => AuthType::None,
         }
@@ -175,6 +183,7 @@ impl AuthDefinition {
         match self {
             AuthDefinition::Oauth2(o) => o.check(cx),
             AuthDefinition::ApiKey(k) => k.check(cx),
+            AuthDefinition::AuthFields(f) => f.check(cx),
             AuthDefinition::Basic {} | AuthDefinition::None {} => Ok(AuthEndpoints::default()),
         }
     }
@@ -185,6 +194,7 @@ impl AuthDefinition {
         match self {
             AuthDefinition::Oauth2(o) => o.scheme(),
             AuthDefinition::ApiKey(k) => k.scheme(),
+            AuthDefinition::AuthFields(f) => f.scheme(),
             AuthDefinition::Basic {} | AuthDefinition::None {} => None,
         }
     }
@@ -194,14 +204,18 @@ impl AuthDefinition {
         match self {
             AuthDefinition::Oauth2(o) => o.summary(),
             AuthDefinition::ApiKey(k) => k.summary(),
+            AuthDefinition::AuthFields(f) => f.summary(),
             AuthDefinition::Basic {} | AuthDefinition::None {} => Vec::new(),
         }
     }
 
     /// A stored credential of this type that only a method call can show to work or be
-    /// refused (an API key, Basic credentials); an OAuth token's provider said so when it
+    /// refused (an API key, AuthFields, Basic credentials); an OAuth token's provider said so when it
     /// issued it.
     pub fn verified_by_calls(&self) -> bool {
-        matches!(self, AuthDefinition::ApiKey(_) | AuthDefinition::Basic {})
+        matches!(
+            self,
+            AuthDefinition::ApiKey(_) | AuthDefinition::AuthFields(_) | AuthDefinition::Basic {}
+        )
     }
 }

@@ -1,10 +1,12 @@
 //! The auth to put on a request: the list of ways, each applied by its own module (an API
-//! key in a header or the query, Basic credentials, an OAuth 2 access token refreshed first
-//! when due); `None` puts nothing. To add an auth type: its module here and its arm below.
+//! key in a header or the query, AuthFields in headers, the query or the JSON body, Basic
+//! credentials, an OAuth 2 access token refreshed first when due); `None` puts nothing. To
+//! add an auth type: its module here and its arm below.
 //!
 //! Must not: refresh by itself (it asks `refresh`), build URLs (`context`).
 
 mod api_key;
+mod auth_fields;
 mod basic;
 mod oauth2;
 
@@ -12,12 +14,88 @@ use super::*;
 
 pub(crate) use oauth2::bearer;
 
-/// Authentication to put on a request.
-#[derive(Debug, Clone)]
-pub enum AppliedAuth {
-    None,
-    Header { name: String, value: Secret },
-    Query { name: String, value: Secret },
+/// Authentication to put on a request: headers, query parameters and keys of a JSON object
+/// body (AuthFields), each in the order given.
+#[derive(Debug, Clone, Default)]
+pub struct AppliedAuth {
+    pub headers: Vec<(String, Secret)>,
+    pub query: Vec<(String, Secret)>,
+    pub body: Vec<(String, Secret)>,
+}
+
+impl AppliedAuth {
+    /// Nothing to put on the request.
+    pub fn none() -> AppliedAuth {
+        AppliedAuth::default()
+    }
+
+    pub fn header(name: impl Into<String>, value: Secret) -> AppliedAuth {
+        AppliedAuth {
+            headers: vec![(name.into(), value)],
+            ..AppliedAuth::default()
+        }
+    }
+
+    pub fn query(name: impl Into<String>, value: Secret) -> AppliedAuth {
+        AppliedAuth {
+            query: vec![(name.into(), value)],
+            ..AppliedAuth::default()
+        }
+    }
+
+    /// Adds the query parameters to `url`.
+    pub(super) fn put_query(&self, url: &mut url::Url) {
+        if !self.query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(self.query.iter().map(|(k, v)| (k.as_str(), v.expose())));
+        }
+    }
+
+    /// Puts the headers into `headers` (replacing any of the same name), marked sensitive.
+    pub(super) fn put_headers(&self, headers: &mut reqwest::header::HeaderMap) -> Result<()> {
+        for (name, value) in &self.headers {
+            let n = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| Error::InvalidInput(format!("bad auth header name {name:?}")))?;
+            let mut v = reqwest::header::HeaderValue::from_str(value.expose()).map_err(|_| {
+                Error::InvalidInput(format!(
+                    "the stored credential cannot be sent in the {name} header"
+                ))
+            })?;
+            v.set_sensitive(true);
+            headers.insert(n, v);
+        }
+        Ok(())
+    }
+
+    /// Merges the body fields into a JSON object body (`None`: there was no body, and the
+    /// fields make one). Anything but an object cannot carry them: an error, before sending.
+    pub(super) fn put_body(
+        &self,
+        body: Option<serde_json::Value>,
+    ) -> Result<Option<serde_json::Value>> {
+        if self.body.is_empty() {
+            return Ok(body);
+        }
+        let mut object = match body {
+            None => serde_json::Map::new(),
+            Some(serde_json::Value::Object(o)) => o,
+            Some(_) => {
+                return Err(Error::InvalidInput(format!(
+                    "the connector's auth puts {} in a JSON object body, and this request's \
+                     body is not a JSON object",
+                    self.body
+                        .iter()
+                        .map(|(k, _)| k.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )))
+            }
+        };
+        for (k, v) in &self.body {
+            object.insert(k.clone(), serde_json::Value::String(v.expose().to_string()));
+        }
+        Ok(Some(serde_json::Value::Object(object)))
+    }
 }
 
 impl Engine {
@@ -37,8 +115,11 @@ impl Engine {
     ) -> Result<(AppliedAuth, Option<i64>, Option<DateTime<Utc>>)> {
         let id = ctx.ac.id;
         match ctx.auth() {
-            AuthDefinition::None {} => Ok((AppliedAuth::None, None, None)),
+            AuthDefinition::None {} => Ok((AppliedAuth::none(), None, None)),
             AuthDefinition::ApiKey(k) => Ok((api_key::apply(self, id, k).await?, None, None)),
+            AuthDefinition::AuthFields(f) => {
+                Ok((auth_fields::apply(self, id, f).await?, None, None))
+            }
             AuthDefinition::Basic {} => Ok((basic::apply(self, id).await?, None, None)),
             AuthDefinition::Oauth2(o) => oauth2::apply(self, id, o).await,
         }

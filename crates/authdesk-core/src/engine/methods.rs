@@ -126,19 +126,17 @@ impl Engine {
         params: &serde_json::Map<String, Value>,
         auth: &AppliedAuth,
     ) -> Result<MethodResponse> {
-        let mut query: Vec<(String, String)> = m
+        let query: Vec<(String, String)> = m
             .parameters
             .iter()
             .filter(|p| p.location == ParameterLocation::Query)
             .filter_map(|p| params.get(&p.name).map(|v| (p.name.clone(), scalar(v))))
             .collect();
-        if let AppliedAuth::Query { name, value } = auth {
-            query.push((name.clone(), value.expose().to_string()));
-        }
         if !query.is_empty() {
             url.query_pairs_mut()
                 .extend_pairs(query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         }
+        auth.put_query(&mut url);
         let shown = format!("{} {}", m.id, display_url(&url, auth));
         let method = match m.http_method {
             HttpMethod::Get => reqwest::Method::GET,
@@ -166,9 +164,9 @@ impl Engine {
                 request = request.header(p.name.as_str(), scalar(v));
             }
         }
-        if let AppliedAuth::Header { name, value } = auth {
-            request = request.header(name.as_str(), value.expose());
-        }
+        let mut headers = reqwest::header::HeaderMap::new();
+        auth.put_headers(&mut headers)?;
+        request = request.headers(headers);
         let body: serde_json::Map<String, Value> = m
             .parameters
             .iter()
@@ -179,6 +177,30 @@ impl Engine {
             .parameters
             .iter()
             .any(|p| p.location == ParameterLocation::Body);
+        if !auth.body.is_empty() {
+            // AuthFields in the body: a JSON object body carries them (one is made for a
+            // POST, PUT or PATCH without body parameters); any other body cannot.
+            let carries = match (has_body_params, m.body_format, m.http_method) {
+                (true, BodyFormat::Json, _) => true,
+                (false, _, HttpMethod::Post | HttpMethod::Put | HttpMethod::Patch) => true,
+                _ => false,
+            };
+            if !carries {
+                return Err(Error::InvalidInput(format!(
+                    "method `{}` sends {}, and this connector's auth puts fields in a JSON \
+                     object body: nothing was sent (make the method's body JSON, or place the \
+                     fields in the query or a header)",
+                    m.id,
+                    if has_body_params {
+                        "a form body"
+                    } else {
+                        "no body"
+                    }
+                )));
+            }
+            let merged = auth.put_body(Some(Value::Object(body)))?;
+            return response_of(request.json(&merged), &shown).await;
+        }
         if has_body_params {
             request = match m.body_format {
                 BodyFormat::Json => request.json(&body),
@@ -342,12 +364,13 @@ fn kept_headers(headers: &reqwest::header::HeaderMap) -> BTreeMap<String, String
         .collect()
 }
 
-/// The URL for messages, without its query, a query-placed API key named.
+/// The URL for messages, without its query, the auth's query parameters named.
 pub(super) fn display_url(url: &url::Url, auth: &AppliedAuth) -> String {
     let mut shown = url.clone();
     shown.set_query(None);
-    if let AppliedAuth::Query { name, .. } = auth {
-        return format!("{shown} (with {name} in the query)");
+    if !auth.query.is_empty() {
+        let names: Vec<&str> = auth.query.iter().map(|(k, _)| k.as_str()).collect();
+        return format!("{shown} (with {} in the query)", names.join(", "));
     }
     shown.to_string()
 }

@@ -12,8 +12,9 @@ use serde::Deserialize;
 
 use super::methods::{display_url, response_of, MethodResponse};
 use super::{AppliedAuth, Context, Engine};
-use crate::definition::AuthDefinition;
+use crate::definition::{AuthDefinition, FieldPlacement};
 use crate::error::{Error, Result};
+use serde_json::Value;
 
 /// The HTTP methods a free-form request may use.
 const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
@@ -94,6 +95,7 @@ impl Engine {
         auth: AppliedAuth,
     ) -> Result<MethodResponse> {
         let shown = format!("{method} {}", display_url(&url, &auth));
+        let verb = method.to_string();
         let mut all = reqwest::header::HeaderMap::new();
         for (name, value) in &ctx.def.headers {
             let value = ctx.header_value(&format!("headers.{name}"), value)?;
@@ -110,29 +112,15 @@ impl Engine {
         for (name, value) in headers {
             all.append(name, value.clone());
         }
-        match &auth {
-            AppliedAuth::Header { name, value } => {
-                let n = reqwest::header::HeaderName::from_bytes(name.as_bytes())
-                    .map_err(|_| Error::InvalidInput(format!("bad auth header name {name:?}")))?;
-                let mut v =
-                    reqwest::header::HeaderValue::from_str(value.expose()).map_err(|_| {
-                        Error::InvalidInput(format!(
-                            "the stored credential cannot be sent in the {name} header"
-                        ))
-                    })?;
-                v.set_sensitive(true);
-                all.insert(n, v);
-            }
-            AppliedAuth::Query { name, value } => {
-                url.query_pairs_mut().append_pair(name, value.expose());
-            }
-            AppliedAuth::None => {}
-        }
+        auth.put_headers(&mut all)?;
+        auth.put_query(&mut url);
         let client =
             self.http
                 .for_host(url.host_str(), &ctx.hosts, super::http::Follow::SameOrigin);
         let mut builder = client.request(method, url).headers(all);
-        if let Some(body) = &request.body {
+        if !auth.body.is_empty() {
+            builder = builder.json(&auth_body(&verb, request, &auth)?);
+        } else if let Some(body) = &request.body {
             builder = builder.body(body.clone());
         }
         response_of(builder, &shown).await
@@ -208,12 +196,83 @@ fn target_url(ctx: &Context, target: &str) -> Result<url::Url> {
     Ok(url)
 }
 
-/// The name the auth sets (a header, or for a query-placed API key a query parameter).
-fn auth_name(ctx: &Context) -> Option<String> {
+/// The names the auth sets: as headers and as query parameters (for an API key, one name
+/// that is either). Its JSON body keys are in `AppliedAuth::body` (see `auth_body`).
+struct AuthNames {
+    headers: Vec<String>,
+    query: Vec<String>,
+}
+
+fn auth_names(ctx: &Context) -> AuthNames {
+    let names = |p: FieldPlacement| match ctx.auth() {
+        AuthDefinition::AuthFields(f) => f
+            .fields
+            .iter()
+            .filter(|x| x.placement == p)
+            .map(|x| x.name.clone())
+            .collect(),
+        _ => Vec::new(),
+    };
     match ctx.auth() {
-        AuthDefinition::None {} => None,
-        a => Some(a.scheme().unwrap_or_else(|| "Authorization".into())),
+        AuthDefinition::None {} => AuthNames {
+            headers: vec![],
+            query: vec![],
+        },
+        AuthDefinition::AuthFields(_) => AuthNames {
+            headers: names(FieldPlacement::Header),
+            query: names(FieldPlacement::Query),
+        },
+        a => {
+            let one = a.scheme().unwrap_or_else(|| "Authorization".into());
+            AuthNames {
+                headers: vec![one.clone()],
+                query: vec![one],
+            }
+        }
     }
+}
+
+/// The JSON object body that carries the auth's body fields: the request's own body, which
+/// must then be a JSON object without those keys, or (for a method that sends one) a new one.
+fn auth_body(method: &str, request: &FreeRequest, auth: &AppliedAuth) -> Result<Value> {
+    let names = || {
+        auth.body
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let given = match request.body.as_deref().map(str::trim) {
+        None | Some("") if matches!(method, "GET" | "HEAD" | "DELETE" | "OPTIONS") => {
+            return Err(Error::InvalidInput(format!(
+                "the connector's auth puts {} in a JSON object body, and a {method} request \
+                 here has none: send it as POST, PUT or PATCH with a JSON object body",
+                names()
+            )))
+        }
+        None | Some("") => None,
+        Some(text) => match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(o)) => {
+                if let Some((k, _)) = auth.body.iter().find(|(k, _)| o.contains_key(k)) {
+                    return Err(Error::InvalidInput(format!(
+                        "the body key {k} is set by the connector's auth; leave it out (the \
+                         stored value is applied for you)"
+                    )));
+                }
+                Some(Value::Object(o))
+            }
+            _ => {
+                return Err(Error::InvalidInput(format!(
+                    "the connector's auth puts {} in a JSON object body, and this body is not a \
+                     JSON object: nothing was sent",
+                    names()
+                )))
+            }
+        },
+    };
+    Ok(auth
+        .put_body(given)?
+        .expect("fields make a body when there is none"))
 }
 
 fn checked_headers(
@@ -221,13 +280,14 @@ fn checked_headers(
     url: &url::Url,
     given: &[(String, String)],
 ) -> Result<reqwest::header::HeaderMap> {
-    let auth = auth_name(ctx);
-    if let Some(name) = &auth {
-        if url.query_pairs().any(|(k, _)| k == name.as_str()) {
-            return Err(Error::InvalidInput(format!(
-                "the query parameter {name} is set by the connector's auth; leave it out"
-            )));
-        }
+    let auth = auth_names(ctx);
+    if let Some((name, _)) = url
+        .query_pairs()
+        .find(|(k, _)| auth.query.iter().any(|a| a == k))
+    {
+        return Err(Error::InvalidInput(format!(
+            "the query parameter {name} is set by the connector's auth; leave it out"
+        )));
     }
     let mut out = reqwest::header::HeaderMap::new();
     for (name, value) in given {
@@ -237,7 +297,7 @@ fn checked_headers(
         }
         let n = reqwest::header::HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| Error::InvalidInput(format!("{name:?} is not a valid header name")))?;
-        if auth.as_ref().is_some_and(|a| a.eq_ignore_ascii_case(name)) {
+        if auth.headers.iter().any(|a| a.eq_ignore_ascii_case(name)) {
             return Err(Error::InvalidInput(format!(
                 "the header {name} is set by the connector's auth; leave it out (the stored \
                  credential is applied for you)"

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod dot;
+pub mod echo;
 pub mod oidc;
 
 use std::path::Path;

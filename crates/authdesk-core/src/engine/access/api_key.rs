@@ -19,13 +19,7 @@ pub(super) async fn apply(
         })?;
     let value = Secret::new(format!("{}{}", k.prefix, key.expose()));
     Ok(match k.placement {
-        ApiKeyPlacement::Header => AppliedAuth::Header {
-            name: k.name.clone(),
-            value,
-        },
-        ApiKeyPlacement::Query => AppliedAuth::Query {
-            name: k.name.clone(),
-            value,
-        },
+        ApiKeyPlacement::Header => AppliedAuth::header(&k.name, value),
+        ApiKeyPlacement::Query => AppliedAuth::query(&k.name, value),
     })
 }

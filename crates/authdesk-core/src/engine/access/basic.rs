@@ -14,8 +14,8 @@ pub(super) async fn apply(engine: &Engine, id: i64) -> Result<AppliedAuth> {
                 .into(),
         })?;
     let encoded = base64::engine::general_purpose::STANDARD.encode(joined.expose());
-    Ok(AppliedAuth::Header {
-        name: "Authorization".into(),
-        value: Secret::new(format!("Basic {encoded}")),
-    })
+    Ok(AppliedAuth::header(
+        "Authorization",
+        Secret::new(format!("Basic {encoded}")),
+    ))
 }

@@ -7,10 +7,10 @@ use super::*;
 
 /// The header carrying an OAuth2 access token, as the definition says.
 pub(crate) fn bearer(o: &OAuth2Definition, token: &Secret) -> AppliedAuth {
-    AppliedAuth::Header {
-        name: o.token_header.clone(),
-        value: Secret::new(format!("{}{}", o.token_prefix, token.expose())),
-    }
+    AppliedAuth::header(
+        &o.token_header,
+        Secret::new(format!("{}{}", o.token_prefix, token.expose())),
+    )
 }
 
 /// The header, the credential version it came from and until when it may be used.

@@ -65,6 +65,12 @@ pub(crate) fn apply_auth_value(
             put(fields::BASIC, &b.joined())?;
             (AuthStatus::Authenticated, None)
         }
+        AuthValue::Fields(values) => {
+            for (name, v) in values {
+                put(&fields::auth_field(name), v)?;
+            }
+            (AuthStatus::Authenticated, None)
+        }
         AuthValue::OAuth2(t) => {
             for (field, v) in [
                 (fields::ACCESS_TOKEN, &t.access_token),
@@ -143,7 +149,7 @@ impl Authdesk {
     /// Replaces the account connector's credentials with an AuthValue (Cyclr's forms).
     pub fn set_auth_value(&self, id: i64, raw: &Secret) -> Result<AccountConnector> {
         let (ac, def) = self.account_connector_with_definition(id)?;
-        let value = AuthValue::parse(method_of(&def, &ac).auth_type(), raw)?;
+        let value = AuthValue::parse_for(method_of(&def, &ac).auth, raw)?;
         let vault = if value.is_empty() {
             None
         } else {
@@ -219,6 +225,32 @@ impl Authdesk {
                     Secret::new(serde_json::Value::Object(o).to_string()),
                 )
             }
+            CredentialForm::AuthFields { values } => {
+                // A blank form would read as `{}` and forget the stored values.
+                let blank: Vec<&str> = values
+                    .iter()
+                    .filter(|(_, v)| v.expose().trim().is_empty())
+                    .map(|(k, _)| k.as_str())
+                    .collect();
+                if values.is_empty() || !blank.is_empty() {
+                    return Err(Error::InvalidInput(format!(
+                        "fill in every field{}",
+                        if blank.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({} is empty)", blank.join(", "))
+                        }
+                    )));
+                }
+                let o: serde_json::Map<String, serde_json::Value> = values
+                    .into_iter()
+                    .map(|(k, v)| (k, serde_json::Value::String(v.expose().trim().to_string())))
+                    .collect();
+                (
+                    AuthType::AuthFields,
+                    Secret::new(serde_json::Value::Object(o).to_string()),
+                )
+            }
         };
         if kind != expected {
             return Err(Error::InvalidInput(format!(
@@ -239,7 +271,7 @@ impl Authdesk {
     ) -> Result<CredentialInput> {
         let properties = checked_properties(def, properties)?;
         let auth_value = auth_value
-            .map(|raw| AuthValue::parse(method.auth_type(), raw))
+            .map(|raw| AuthValue::parse_for(method.auth, raw))
             .transpose()?;
         let needs_vault = properties.iter().any(|p| p.secret)
             || auth_value.as_ref().is_some_and(|v| !v.is_empty());
