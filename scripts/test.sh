@@ -15,8 +15,7 @@ python3 scripts/import-graph.py crates/authdesk-core/src --layers "error | secre
   | store vault definition | desk authvalue domain | token_store | service \
   | settings credentials | api_clients | engine | inspect"
 for src in crates/authdesk-api/src crates/authdesk-cli/src src-tauri/src; do python3 scripts/import-graph.py "$src"; done
-# No source file over 600 lines of logic (tests, benches and the generated ui/dist bundle
-# aside): split by idea.
+# No source file over 600 lines of logic (tests and benches aside): split by idea.
 python3 scripts/logic-lines.py --top 3 --max 600
 
 # A throwaway HOME: gnome-keyring creates its login keyring there, WebKit its cookies.
