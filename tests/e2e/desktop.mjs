@@ -109,7 +109,15 @@ async function main(browser, env, issuer, cli) {
     }, id, value);
     if (missing) throw new Error(missing);
   };
-  const submit = (formId) => browser.execute((f) => document.getElementById(f).requestSubmit(), formId);
+  // A form whose last action is still finishing (its button disabled until then) is waited
+  // for: the toast of that action shows before its button is enabled again.
+  const submit = async (formId) => {
+    await browser.waitUntil(() => browser.execute((f) => [...document.getElementById(f).querySelectorAll('button')]
+      .every((b) => !b.disabled || b.dataset.unavailable === 'true'), formId), {
+      timeout: 10_000, timeoutMsg: `#${formId} stayed busy`,
+    });
+    await browser.execute((f) => document.getElementById(f).requestSubmit(), formId);
+  };
   const tab = (name) => click(`#tab-${name}`);
   // A two-click action: the first click asks (the button shows the question), the second does it.
   const clickTwice = async (id, question) => {

@@ -7,6 +7,8 @@
 // seconds, default 60), ROTATE_REFRESH ('1' = rotate refresh tokens on use, the default),
 // EXIT_WITH_STDIN ('1' = exit when stdin closes, so a killed test run leaves no server behind).
 //
+// Clients: see `clients` below; more are registered at POST /reg (open registration).
+//
 // Extra test endpoints (outside oidc-provider):
 //   GET  /__test/stats  -> {"grants":{"authorization_code":1,...},"errors":{"invalid_grant":1},"revocations":1}
 //   POST /__test/reset  -> zeroes those counts
@@ -37,6 +39,9 @@ const clients = [
   confidential('authdesk-native', 'authdesk-native-secret', 'client_secret_basic',
     ['http://127.0.0.1/callback', 'http://127.0.0.1/connector/callback'], { application_type: 'native' }),
   confidential('authdesk-post', 'authdesk-post-secret', 'client_secret_post',
+    ['https://app.example.com/callback']),
+  // client_secret_jwt: an HS256 assertion under this secret (32 bytes or more for HS256).
+  confidential('authdesk-secret-jwt', 'authdesk-secret-jwt-0123456789abcdef0123', 'client_secret_jwt',
     ['https://app.example.com/callback']),
   {
     client_id: 'authdesk-public',
@@ -89,6 +94,10 @@ server.listen(Number(process.env.PORT || 0), '127.0.0.1', () => {
       clientCredentials: { enabled: true },
       revocation: { enabled: true },
       introspection: { enabled: true },
+      // Open dynamic registration (RFC 7591) and its management (RFC 7592): tests register
+      // private_key_jwt clients with the public JWK Authdesk shows, and update it.
+      registration: { enabled: true },
+      registrationManagement: { enabled: true, rotateRegistrationAccessToken: false },
       // No resourceIndicators: in 9.13 a client_credentials request with scope=api:read gets an
       // opaque token with that scope as is, and code-flow tokens stay userinfo (/me) tokens.
     },

@@ -19,6 +19,8 @@ use crate::service::Authdesk;
 
 pub const CLIENT_ID: &str = "ClientId";
 pub const CLIENT_SECRET: &str = "ClientSecret";
+/// The app's private key (PEM) for `private_key_jwt` and the JWT bearer grant.
+pub const CLIENT_PRIVATE_KEY: &str = "ClientPrivateKey";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum CredentialSource {
@@ -33,6 +35,9 @@ pub struct ClientCredentials {
     /// `None` for public clients (the definition's `client_auth = "none"`).
     pub client_secret: Option<Secret>,
     pub client_secret_from: Option<CredentialSource>,
+    /// PEM, for `client_auth = "private_key_jwt"`.
+    pub private_key: Option<Secret>,
+    pub private_key_from: Option<CredentialSource>,
 }
 
 impl Authdesk {
@@ -43,10 +48,12 @@ impl Authdesk {
         let (ac, def) = self.account_connector_with_definition(account_connector_id)?;
         let library = self.get_connector(&ac.connector.id.to_string())?;
         // The way to authenticate this account connector uses.
-        let needs_secret = def
+        let client_auth = def
             .auth_method(Some(&ac.authentication.method_id))
             .and_then(|m| m.oauth2())
-            .is_some_and(|o| o.client_auth != ClientAuth::None);
+            .map(|o| o.client_auth);
+        let needs_secret = client_auth.is_some_and(ClientAuth::needs_secret);
+        let needs_key = client_auth.is_some_and(ClientAuth::needs_private_key);
         let missing = |what: &'static str| Error::ClientCredentialsMissing {
             missing: what,
             connector: ac.connector.slug.clone(),
@@ -92,11 +99,40 @@ impl Authdesk {
         if needs_secret && client_secret.is_none() {
             return Err(missing("ClientSecret"));
         }
+
+        // The private key follows the ClientSecret's rules: the library's only with the
+        // library's own ClientId, and never to a host a property chooses.
+        let (private_key, private_key_from) = if !needs_key {
+            (None, None)
+        } else if has_prop(CLIENT_PRIVATE_KEY) {
+            let k = self.property_value(account_connector_id, CLIENT_PRIVATE_KEY)?;
+            (k, Some(CredentialSource::AccountConnector))
+        } else if library.public_jwk.is_some()
+            && library.client_id.as_deref() == Some(client_id.as_str())
+        {
+            if let Some(property) = def.property_choosing_secret_host() {
+                return Err(Error::InvalidInput(format!(
+                    "the library's private key of `{}` is shared by every account connector, so                      it does not sign for a token endpoint whose host the property `{property}`                      chooses; set ClientId and ClientPrivateKey as properties of account                      connector {account_connector_id} itself",
+                    ac.connector.slug
+                )));
+            }
+            (
+                self.connector_client_private_key(library.id)?,
+                Some(CredentialSource::ConnectorLibrary),
+            )
+        } else {
+            (None, None)
+        };
+        if needs_key && private_key.is_none() {
+            return Err(missing("ClientPrivateKey"));
+        }
         Ok(ClientCredentials {
             client_id,
             client_id_from,
             client_secret,
             client_secret_from,
+            private_key,
+            private_key_from,
         })
     }
 }

@@ -131,6 +131,10 @@ pub struct LibraryConnector {
     /// Application-level OAuth client id (not secret).
     pub client_id: Option<String>,
     pub client_secret_set: bool,
+    /// The public half of the app's private key (`private_key_jwt`), as the JWK to
+    /// register with the provider; null when no key is set.
+    #[serde(rename = "PublicJwk")]
+    pub public_jwk: Option<serde_json::Value>,
     #[serde(skip)]
     pub definition: std::sync::Arc<ConnectorDefinition>,
 }

@@ -24,6 +24,7 @@ pub mod paths;
 pub mod secret;
 pub mod service;
 pub mod settings;
+pub mod signing;
 pub mod store;
 pub mod token_store;
 pub mod vault;

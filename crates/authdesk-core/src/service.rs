@@ -18,6 +18,7 @@ mod accounts;
 mod launch;
 mod library;
 mod migrate;
+mod oauth_app;
 
 pub use crate::desk::{fields, Authdesk, Clock, OpenOptions, VaultStatus};
 pub(crate) use crate::desk::{
@@ -36,6 +37,7 @@ pub(crate) use account_connectors::attention::renewable;
 pub use account_connectors::PreparedInstall;
 pub use accounts::{checked_timezone, parse_guid, timezone_names};
 pub use migrate::MigrationReport;
+pub use oauth_app::PrivateKeySource;
 
 const MAX_NAME: usize = 200;
 const MAX_DESCRIPTION: usize = 4000;

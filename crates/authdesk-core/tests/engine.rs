@@ -11,7 +11,7 @@ use authdesk_core::engine::EngineConfig;
 use authdesk_core::{AuthStatus, Authdesk, Engine, Error, InstallRequest, NewAccount, Secret};
 use chrono::{Duration, Utc};
 use serde_json::json;
-use support::oidc::{sign_in, OidcOptions, OidcServer};
+use support::oidc::{definition, sign_in, OidcOptions, OidcServer};
 
 const WEB_REDIRECT: &str = "https://app.example.com/callback";
 
@@ -23,34 +23,6 @@ struct Harness {
     offset: Arc<AtomicI64>,
     account: String,
     server: OidcServer,
-}
-
-fn definition(issuer: &str, id: &str, grant: &str, extra: &str) -> String {
-    format!(
-        r#"
-id = "{id}"
-name = "Test provider"
-version = "1"
-api_base_url = "{issuer}"
-[auth]
-type = "oauth2"
-grant = "{grant}"
-authorize_url = "{issuer}/auth"
-token_url = "{issuer}/token"
-revoke_url = "{issuer}/token/revocation"
-issuer = "{issuer}"
-issuer_in_response = true
-scopes = ["openid", "offline_access", "email"]
-{extra}
-[auth.authorize_params]
-prompt = "consent"
-[[methods]]
-id = "userinfo"
-name = "UserInfo"
-http_method = "GET"
-path = "/me"
-"#
-    )
 }
 
 impl Harness {

@@ -99,13 +99,17 @@ impl Engine {
         let methods = m
             .token_endpoint_auth_methods_supported
             .unwrap_or_else(|| vec!["client_secret_basic".into()]);
-        let client_auth = if methods.iter().any(|x| x == "client_secret_basic") {
-            ClientAuth::Basic
-        } else if methods.iter().any(|x| x == "client_secret_post") {
-            ClientAuth::Body
-        } else {
-            ClientAuth::None
-        };
+        // The first the provider takes, plainest first: a secret in a header, in the body,
+        // then signed assertions; a public client only when that is all it takes.
+        let client_auth = [
+            ClientAuth::Basic,
+            ClientAuth::Body,
+            ClientAuth::PrivateKeyJwt,
+            ClientAuth::ClientSecretJwt,
+        ]
+        .into_iter()
+        .find(|a| methods.iter().any(|x| x == a.metadata_name()))
+        .unwrap_or(ClientAuth::None);
         let host = parsed.host_str().unwrap_or("issuer").to_string();
         let slug = id.map(str::to_string).unwrap_or_else(|| {
             let s: String = host

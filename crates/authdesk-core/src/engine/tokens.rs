@@ -23,6 +23,7 @@ use oauth2::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::client_auth::ClientProof;
 use super::http::{HttpFailure, OAuthHttp, Observed};
 use crate::credentials::ClientCredentials;
 use crate::definition::{ClientAuth, OAuth2Definition};
@@ -151,14 +152,16 @@ fn base_client(
 ) -> OAuthClient<EndpointNotSet, EndpointNotSet, EndpointNotSet> {
     let mut client: OAuthClient<EndpointNotSet, EndpointNotSet, EndpointNotSet> =
         oauth2::Client::new(ClientId::new(creds.client_id.clone()));
-    if def.client_auth != ClientAuth::None {
+    // Signed assertions (`private_key_jwt`, `client_secret_jwt`) go as extra form fields
+    // beside `client_id`: the secret itself is never sent.
+    if matches!(def.client_auth, ClientAuth::Basic | ClientAuth::Body) {
         if let Some(secret) = &creds.client_secret {
             client = client.set_client_secret(ClientSecret::new(secret.expose().to_string()));
         }
     }
     let auth_type = match def.client_auth {
         ClientAuth::Basic => OAuthClientAuth::BasicAuth,
-        ClientAuth::Body | ClientAuth::None => OAuthClientAuth::RequestBody,
+        _ => OAuthClientAuth::RequestBody,
     };
     client.set_auth_type(auth_type)
 }
@@ -246,6 +249,13 @@ pub async fn request_tokens(
     now: DateTime<Utc>,
 ) -> Result<NewTokens, TokenError> {
     let client = token_client(def, creds, endpoints)?;
+    let proof = ClientProof::new(def.client_auth, creds, &endpoints.token, now).map_err(|e| {
+        TokenError::Rejected {
+            error: "configuration".into(),
+            description: Some(e),
+        }
+    })?;
+    let assertion = proof.assertion_fields();
     let http_client = OAuthHttp::new(http);
     let result = match grant {
         Grant::Code {
@@ -264,19 +274,26 @@ pub async fn request_tokens(
             if let Some(v) = pkce_verifier {
                 req = req.set_pkce_verifier(PkceCodeVerifier::new(v.expose().to_string()));
             }
+            for (k, v) in assertion {
+                req = req.add_extra_param(k, v);
+            }
             req.request_async(&http_client).await
         }
         Grant::Refresh { refresh_token } => {
             let token = RefreshToken::new(refresh_token.expose().to_string());
-            client
-                .exchange_refresh_token(&token)
-                .request_async(&http_client)
-                .await
+            let mut req = client.exchange_refresh_token(&token);
+            for (k, v) in assertion {
+                req = req.add_extra_param(k, v);
+            }
+            req.request_async(&http_client).await
         }
         Grant::ClientCredentials => {
             let mut req = client.exchange_client_credentials();
             if let Some(scope) = joined_scope(def) {
                 req = req.add_scope(scope);
+            }
+            for (k, v) in assertion {
+                req = req.add_extra_param(k, v);
             }
             req.request_async(&http_client).await
         }
@@ -286,6 +303,9 @@ pub async fn request_tokens(
             let mut req = client.exchange_password(&user, &pass);
             if let Some(scope) = joined_scope(def) {
                 req = req.add_scope(scope);
+            }
+            for (k, v) in assertion {
+                req = req.add_extra_param(k, v);
             }
             req.request_async(&http_client).await
         }
@@ -460,26 +480,15 @@ pub async fn revoke(
     } else {
         "access_token"
     };
-    let mut form = vec![
+    let mut form: Vec<(&'static str, String)> = vec![
         ("token", token.expose().to_string()),
         ("token_type_hint", hint.to_string()),
     ];
     let mut request = http
         .post(&url)
         .header(reqwest::header::ACCEPT, "application/json");
-    match (def.client_auth, &creds.client_secret) {
-        (ClientAuth::Basic, Some(secret)) => {
-            // RFC 6749 §2.3.1: form-encode the id and secret before Basic encoding.
-            let enc =
-                |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-            request = request.basic_auth(enc(&creds.client_id), Some(enc(secret.expose())));
-        }
-        (ClientAuth::Body, Some(secret)) => {
-            form.push(("client_id", creds.client_id.clone()));
-            form.push(("client_secret", secret.expose().to_string()));
-        }
-        _ => form.push(("client_id", creds.client_id.clone())),
-    }
+    request = ClientProof::new(def.client_auth, creds, &endpoints.token, chrono::Utc::now())?
+        .apply(request, &mut form);
     let response = request.form(&form).send().await.map_err(|e| {
         format!(
             "the revocation request failed ({})",

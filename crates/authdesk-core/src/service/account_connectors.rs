@@ -19,6 +19,7 @@ use super::{
     write_property, Authdesk, MAX_PROPERTY_VALUE, T_PROPERTIES, T_SECRETS,
 };
 use crate::authvalue::AuthValue;
+use crate::credentials::CLIENT_PRIVATE_KEY;
 use crate::definition::{AuthMethod, ConnectorDefinition, SignInMode};
 use crate::domain::*;
 use crate::error::{Error, Result};
@@ -393,7 +394,12 @@ fn checked_properties(
             }
             check_declared(def, name)?;
             let secret = def.is_secret_property(name);
-            if secret {
+            if name == CLIENT_PRIVATE_KEY {
+                // PEM spans lines: it is checked as a key instead.
+                crate::signing::SigningKey::from_pem(&p.value).map_err(|e| {
+                    Error::InvalidInput(format!("`{name}` {e}; the value was not saved"))
+                })?;
+            } else if secret {
                 check_secret_value(name, &p.value)?;
             } else {
                 checked_text(name, p.value.expose(), MAX_PROPERTY_VALUE, false)?;
@@ -411,8 +417,9 @@ fn checked_properties(
 }
 
 /// The property names an account connector of `def` takes: the definition's own, and,
-/// when it can authenticate with OAuth, ClientId/ClientSecret (its own OAuth app) and
-/// RedirectUri (the redirect URI that app registered, which the window's sign-in uses).
+/// when it can authenticate with OAuth, ClientId/ClientSecret (its own OAuth app),
+/// RedirectUri (the redirect URI that app registered, which the window's sign-in uses) and,
+/// for an app that signs with a private key, ClientPrivateKey.
 pub fn declared_property_names(def: &ConnectorDefinition) -> Vec<&str> {
     let mut names: Vec<&str> = def.properties.iter().map(|p| p.name.as_str()).collect();
     let oauth = def
@@ -425,6 +432,15 @@ pub fn declared_property_names(def: &ConnectorDefinition) -> Vec<&str> {
                 names.push(n);
             }
         }
+    }
+    // An app that signs its requests with a private key may bring its own (PEM, sealed).
+    let signs = def
+        .auth_methods()
+        .iter()
+        .filter_map(|m| m.oauth2())
+        .any(|o| o.client_auth.needs_private_key());
+    if signs && !names.contains(&CLIENT_PRIVATE_KEY) {
+        names.push(CLIENT_PRIVATE_KEY);
     }
     names
 }

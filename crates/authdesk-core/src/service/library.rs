@@ -1,8 +1,8 @@
-//! The connector library: the built-in catalog (synced by hash at open), the user's own
-//! definitions, and each entry's OAuth app (ClientId, sealed ClientSecret).
+//! The connector library: the built-in catalog (synced by hash at open) and the user's own
+//! definitions. Each entry's OAuth app is `oauth_app`'s.
 //!
-//! Must not: remove a built-in entry or one in use, make an app public unless the change
-//! says so (`ClientSecretChange::Public`), or fetch anything (discovery is the engine's).
+//! Must not: remove a built-in entry or one in use, or fetch anything (discovery is the
+//! engine's).
 
 use std::path::Path;
 
@@ -10,17 +10,13 @@ use crate::store::{args, Db, Row};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use super::{
-    check_secret_value, checked_text, hex, ts, Authdesk, MAX_NAME, META_CATALOG, T_CONNECTORS,
-};
+use super::{checked_text, hex, ts, Authdesk, MAX_NAME, META_CATALOG};
 use crate::definition::edit;
 use crate::definition::form::OAuthConnectorForm;
 use crate::definition::{catalog, ConnectorDefinition};
 use crate::domain::*;
 use crate::error::{Error, Result};
-use crate::secret::Secret;
 use crate::store::{self, Store};
-use crate::vault::SealedAt;
 
 impl Authdesk {
     pub fn list_connectors(&self) -> Result<Vec<LibraryConnector>> {
@@ -285,116 +281,6 @@ impl Authdesk {
             Ok(())
         })
     }
-
-    /// Sets the library entry's OAuth app: ClientId, and ClientSecret (sealed; `None` for a
-    /// public client).
-    pub fn set_connector_client(
-        &self,
-        reference: &str,
-        client_id: &str,
-        client_secret: Option<&Secret>,
-    ) -> Result<LibraryConnector> {
-        let change = match client_secret {
-            Some(s) => ClientSecretChange::Set(s),
-            None => ClientSecretChange::Public,
-        };
-        self.update_connector_client(reference, client_id, change)
-    }
-
-    /// Sets the library entry's ClientId, and changes its ClientSecret as `change` says:
-    /// keeping the stored one is the default a form wants (a blank secret field must not
-    /// turn the app into a public client); becoming public is said explicitly.
-    pub fn update_connector_client(
-        &self,
-        reference: &str,
-        client_id: &str,
-        change: ClientSecretChange<'_>,
-    ) -> Result<LibraryConnector> {
-        let c = self.get_connector(reference)?;
-        if !c
-            .definition
-            .auth_methods()
-            .iter()
-            .any(|m| m.oauth2().is_some())
-        {
-            return Err(Error::InvalidInput(format!(
-                "`{}` does not use OAuth 2.0, so it has no OAuth app (ClientId/ClientSecret): \
-                 its account connectors authenticate with their AuthValue",
-                c.slug
-            )));
-        }
-        let client_id = checked_text("ClientId", client_id, 1024, true)?;
-        let sealed = match change {
-            ClientSecretChange::Set(s) => {
-                check_secret_value("ClientSecret", s)?;
-                Some(Some(self.vault()?.seal(
-                    SealedAt {
-                        table: T_CONNECTORS,
-                        row: &c.id.to_string(),
-                        field: "ClientSecret",
-                    },
-                    s,
-                )))
-            }
-            ClientSecretChange::Public => Some(None),
-            ClientSecretChange::Keep if c.client_secret_set => None,
-            ClientSecretChange::Keep => {
-                return Err(Error::InvalidInput(format!(
-                    "no ClientSecret is stored for `{}`: give the app's ClientSecret, or say \
-                     that it is a public client (one without a secret)",
-                    c.slug
-                )))
-            }
-        };
-        let now = ts(self.now());
-        self.store()?.write(|tx| {
-            match &sealed {
-                Some(secret) => tx.execute(
-                    "UPDATE connectors SET client_id = ?2, sealed_client_secret = ?3, updated_at = ?4
-                     WHERE id = ?1",
-                    args![c.id, client_id, secret, now])?,
-                None => tx.execute(
-                    "UPDATE connectors SET client_id = ?2, updated_at = ?3 WHERE id = ?1",
-                    args![c.id, client_id, now])?,
-            };
-            Ok(())
-        })?;
-        self.get_connector(&c.id.to_string())
-    }
-
-    pub fn clear_connector_client(&self, reference: &str) -> Result<LibraryConnector> {
-        let c = self.get_connector(reference)?;
-        let now = ts(self.now());
-        self.store()?.write(|tx| {
-            tx.execute(
-                "UPDATE connectors SET client_id = NULL, sealed_client_secret = NULL, updated_at = ?2 WHERE id = ?1",
-                args![c.id, now])?;
-            Ok(())
-        })?;
-        self.get_connector(&c.id.to_string())
-    }
-
-    /// The library entry's ClientSecret, if set.
-    pub fn connector_client_secret(&self, connector_id: i64) -> Result<Option<Secret>> {
-        let sealed: Option<Vec<u8>> = self
-            .store()?
-            .conn()
-            .query_opt(
-                "SELECT sealed_client_secret FROM connectors WHERE id = ?1",
-                args![connector_id],
-                |r| r.get(0),
-            )?
-            .flatten();
-        let row = connector_id.to_string();
-        self.open_sealed(
-            sealed,
-            SealedAt {
-                table: T_CONNECTORS,
-                row: &row,
-                field: "ClientSecret",
-            },
-        )
-    }
 }
 
 /// Upserts the built-in catalog when the binary's catalog differs from the one recorded,
@@ -431,10 +317,18 @@ pub(super) fn sync_builtin_catalog(store: &mut Store, now: &DateTime<Utc>) -> Re
     })
 }
 
-const LIBRARY_SELECT: &str =
-    "SELECT id, slug, source, definition, client_id, sealed_client_secret IS NOT NULL FROM connectors";
+const LIBRARY_SELECT: &str = "SELECT id, slug, source, definition, client_id, \
+     sealed_client_secret IS NOT NULL, client_public_jwk FROM connectors";
 
-type LibraryRow = (i64, String, String, String, Option<String>, bool);
+type LibraryRow = (
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    bool,
+    Option<String>,
+);
 
 fn library_row(r: &Row<'_>) -> Result<LibraryRow> {
     Ok((
@@ -444,11 +338,12 @@ fn library_row(r: &Row<'_>) -> Result<LibraryRow> {
         r.get(3)?,
         r.get(4)?,
         r.get(5)?,
+        r.get(6)?,
     ))
 }
 
 fn library_connector(row: LibraryRow) -> Result<LibraryConnector> {
-    let (id, slug, source, text, client_id, client_secret_set) = row;
+    let (id, slug, source, text, client_id, client_secret_set, public_jwk) = row;
     let definition =
         crate::definition::parse_cached(&format!("library connector {id} ({slug})"), &text)?;
     let summary = connector_summary(id, &slug, &definition, definition.auth_methods()[0]);
@@ -477,6 +372,7 @@ fn library_connector(row: LibraryRow) -> Result<LibraryConnector> {
         },
         client_id,
         client_secret_set,
+        public_jwk: public_jwk.and_then(|j| serde_json::from_str(&j).ok()),
         definition,
     })
 }

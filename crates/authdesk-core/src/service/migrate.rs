@@ -38,47 +38,54 @@ pub struct MigrationReport {
 
 /// The tables copied, parents first; for each sealed column, where its value is sealed
 /// (the row and field its associated data names, from the row's own columns).
-const TABLES: &[(&str, Option<Sealed>)] = &[
-    ("meta", None),
-    ("accounts", None),
-    ("account_users", None),
+const TABLES: &[(&str, &[Sealed])] = &[
+    ("meta", &[]),
+    ("accounts", &[]),
+    ("account_users", &[]),
     (
         "connectors",
-        Some(Sealed {
-            column: "sealed_client_secret",
-            row: "id",
-            field: Field::Fixed("ClientSecret"),
-        }),
+        &[
+            Sealed {
+                column: "sealed_client_secret",
+                row: "id",
+                field: Field::Fixed("ClientSecret"),
+            },
+            Sealed {
+                column: "sealed_client_private_key",
+                row: "id",
+                field: Field::Fixed("ClientPrivateKey"),
+            },
+        ],
     ),
-    ("account_connectors", None),
+    ("account_connectors", &[]),
     (
         "account_connector_properties",
-        Some(Sealed {
+        &[Sealed {
             column: "sealed_value",
             row: "account_connector_id",
             field: Field::Column("name"),
-        }),
+        }],
     ),
     (
         "account_connector_secrets",
-        Some(Sealed {
+        &[Sealed {
             column: "sealed",
             row: "account_connector_id",
             field: Field::Column("field"),
-        }),
+        }],
     ),
-    ("credential_events", None),
+    ("credential_events", &[]),
     (
         "settings",
-        Some(Sealed {
+        &[Sealed {
             column: "sealed_value",
             row: "key",
             field: Field::Fixed("sealed_value"),
-        }),
+        }],
     ),
-    ("allowed_origins", None),
-    ("api_clients", None),
-    ("api_tokens", None),
+    ("allowed_origins", &[]),
+    ("api_clients", &[]),
+    ("api_tokens", &[]),
 ];
 
 /// Tables with an identity column whose sequence must continue after the copied ids.
@@ -260,7 +267,7 @@ fn copy_table(
     source: &Db<'_>,
     tx: &Db<'_>,
     table: &str,
-    sealed: Option<Sealed>,
+    sealed: &[Sealed],
     source_vault: Option<&Vault>,
     vault: &Vault,
     secrets: &mut u64,
@@ -305,7 +312,7 @@ fn copy_table(
                     }
                 }
             }
-            if let Some(s) = sealed {
+            for &s in sealed {
                 reseal(&mut values, s, &position, table, source_vault, vault)?;
                 if matches!(position(s.column).map(|i| &values[i]), Some(Value::Blob(_))) {
                     *secrets += 1;

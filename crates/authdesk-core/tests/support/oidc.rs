@@ -323,3 +323,34 @@ pub fn stored(desk: &authdesk_core::Authdesk, id: i64, field: &str) -> String {
         .expose()
         .to_string()
 }
+
+/// A connector definition for this server: `grant`, its endpoints, RFC 9207 `iss`, the
+/// scopes `openid offline_access email` (consent asked, so a refresh token is issued),
+/// `extra` lines in `[auth]`, and one method (`userinfo`, GET /me).
+pub fn definition(issuer: &str, id: &str, grant: &str, extra: &str) -> String {
+    format!(
+        r#"
+id = "{id}"
+name = "Test provider"
+version = "1"
+api_base_url = "{issuer}"
+[auth]
+type = "oauth2"
+grant = "{grant}"
+authorize_url = "{issuer}/auth"
+token_url = "{issuer}/token"
+revoke_url = "{issuer}/token/revocation"
+issuer = "{issuer}"
+issuer_in_response = true
+scopes = ["openid", "offline_access", "email"]
+{extra}
+[auth.authorize_params]
+prompt = "consent"
+[[methods]]
+id = "userinfo"
+name = "UserInfo"
+http_method = "GET"
+path = "/me"
+"#
+    )
+}

@@ -169,6 +169,38 @@ pub enum ClientAuth {
     Body,
     /// Public client: `client_id` only, no secret.
     None,
+    /// A JWT signed with the app's private key (`private_key_jwt`, RFC 7523 §2.2): the key
+    /// is the library entry's (`connectors set-client --private-key-file`) or the account
+    /// connector's secret property `ClientPrivateKey`.
+    PrivateKeyJwt,
+    /// A JWT signed with HMAC-SHA256 under the ClientSecret (`client_secret_jwt`).
+    ClientSecretJwt,
+}
+
+impl ClientAuth {
+    /// Whether the app needs a ClientSecret.
+    pub fn needs_secret(self) -> bool {
+        matches!(
+            self,
+            ClientAuth::Basic | ClientAuth::Body | ClientAuth::ClientSecretJwt
+        )
+    }
+
+    /// Whether the app needs a private key (`ClientPrivateKey`).
+    pub fn needs_private_key(self) -> bool {
+        self == ClientAuth::PrivateKeyJwt
+    }
+
+    /// RFC 8414 `token_endpoint_auth_methods_supported` spelling.
+    pub fn metadata_name(self) -> &'static str {
+        match self {
+            ClientAuth::Basic => "client_secret_basic",
+            ClientAuth::Body => "client_secret_post",
+            ClientAuth::None => "none",
+            ClientAuth::PrivateKeyJwt => "private_key_jwt",
+            ClientAuth::ClientSecretJwt => "client_secret_jwt",
+        }
+    }
 }
 
 /// Where the OAuth sign-in page is shown.
