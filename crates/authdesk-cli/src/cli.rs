@@ -321,6 +321,14 @@ pub struct ClientSecretArgs {
     /// A public client: no ClientSecret.
     #[arg(long)]
     pub public: bool,
+    /// For `client_auth = "private_key_jwt"`: the app's private key (PEM: PKCS#8, or PKCS#1
+    /// for RSA; RSA, EC P-256 or Ed25519), sealed in the vault. A ClientSecret stays as it was.
+    #[arg(long, value_name = "FILE")]
+    pub private_key_file: Option<PathBuf>,
+    /// For `client_auth = "private_key_jwt"`: make a new EC P-256 key here, sealed in the
+    /// vault, and print its public JWK (PublicJwk) to register with the provider.
+    #[arg(long)]
+    pub generate_key: bool,
 }
 
 #[derive(Args)]

@@ -274,3 +274,115 @@ fn auth_fields_are_set_from_stdin_shown_and_checked_by_a_call() {
         "a secret field is masked: {inspect}"
     );
 }
+
+#[test]
+fn set_client_generates_or_imports_a_private_key_and_shows_only_its_public_jwk() {
+    let (desk, _) = desk_with_upstream_auth(
+        "[auth]\ntype = \"oauth2\"\ngrant = \"client_credentials\"\ntoken_url = \"https://as.example.com/token\"\n\
+         client_auth = \"private_key_jwt\"",
+    );
+    let made = desk
+        .run(&[
+            "--json",
+            "connectors",
+            "set-client",
+            "plain",
+            "--client-id",
+            "app",
+            "--generate-key",
+        ])
+        .json();
+    let jwk = made["PublicJwk"].clone();
+    assert_eq!(
+        (jwk["kty"].as_str(), jwk["crv"].as_str()),
+        (Some("EC"), Some("P-256")),
+        "{made}"
+    );
+    assert!(jwk.get("d").is_none(), "never the private part: {jwk}");
+    let shown = desk.run(&["--json", "connectors", "show", "plain"]).json();
+    assert_eq!(shown["PublicJwk"], jwk);
+    assert_eq!(shown["ClientId"], "app");
+    let text = desk.run(&["connectors", "show", "plain"]).ok();
+    assert!(
+        text.contains("app + private key") && text.contains("public key (JWK)"),
+        "{text}"
+    );
+
+    // A file that is not a private key: one line naming what it is; the key stays.
+    let cert = desk.dir.path().join("cert.pem");
+    std::fs::write(
+        &cert,
+        "-----BEGIN CERTIFICATE-----\nMIIBcert\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let e = desk
+        .run(&[
+            "connectors",
+            "set-client",
+            "plain",
+            "--client-id",
+            "app",
+            "--private-key-file",
+            cert.to_str().unwrap(),
+        ])
+        .fails();
+    assert!(
+        e.contains("the private key is a certificate, not a private key"),
+        "{e}"
+    );
+    assert_eq!(e.trim().lines().count(), 1, "{e}");
+    assert_eq!(
+        desk.run(&["--json", "connectors", "show", "plain"]).json()["PublicJwk"],
+        jwk
+    );
+
+    // Imported from a file: that key's JWK; and only one way at a time.
+    let key = desk.dir.path().join("key.pem");
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../authdesk-core/tests/fixtures/test-only-ed25519.pem"
+    );
+    std::fs::copy(fixture, &key).unwrap();
+    let imported = desk
+        .run(&[
+            "--json",
+            "connectors",
+            "set-client",
+            "plain",
+            "--client-id",
+            "app",
+            "--private-key-file",
+            key.to_str().unwrap(),
+        ])
+        .json();
+    assert_eq!(imported["PublicJwk"]["kty"], "OKP");
+    let both = desk.run(&[
+        "connectors",
+        "set-client",
+        "plain",
+        "--client-id",
+        "app",
+        "--generate-key",
+        "--public",
+    ]);
+    assert_eq!(both.out.status.code(), Some(2), "{}", both.describe());
+    assert!(
+        both.stderr().contains("cannot be used with"),
+        "{}",
+        both.describe()
+    );
+    // Sealed: no PEM body in any file of the data directory.
+    let body = std::fs::read_to_string(fixture)
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    for f in common::files_under(&desk.data_dir()) {
+        assert!(
+            !common::contains(&std::fs::read(&f).unwrap(), &body),
+            "{}",
+            f.display()
+        );
+    }
+}

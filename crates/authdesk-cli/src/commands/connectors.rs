@@ -8,6 +8,7 @@ use anyhow::Result;
 use super::Ctx;
 use crate::cli::ConnectorsCmd;
 use crate::secrets;
+use authdesk_core::service::PrivateKeySource;
 
 pub fn run(ctx: &Ctx, cmd: ConnectorsCmd) -> Result<()> {
     let (desk, out) = (&ctx.desk, &ctx.out);
@@ -48,6 +49,20 @@ pub fn run(ctx: &Ctx, cmd: ConnectorsCmd) -> Result<()> {
             client_id,
             secret,
         } => {
+            if let Some(file) = &secret.private_key_file {
+                let pem = secrets::read_file("the private key", file)?;
+                let source = PrivateKeySource::Pem(&pem);
+                return out
+                    .connector(&desk.set_connector_client_key(&connector, &client_id, source)?);
+            }
+            if secret.generate_key {
+                let c = desk.set_connector_client_key(
+                    &connector,
+                    &client_id,
+                    PrivateKeySource::Generate,
+                )?;
+                return out.connector(&c);
+            }
             let secret = match (
                 secret.client_secret_stdin,
                 secret.client_secret_file,

@@ -64,6 +64,10 @@ pub(super) fn connector_text(c: &LibraryConnector) -> String {
     }
     if d.auth.auth_type() == AuthType::Oauth2 {
         let _ = writeln!(s, "  client:    {}", client_label(c));
+        if let Some(jwk) = &c.public_jwk {
+            // What the provider registers for private_key_jwt: one line, to copy.
+            let _ = writeln!(s, "  public key (JWK): {jwk}");
+        }
     }
     if let Some(b) = &d.api_base_url {
         let _ = writeln!(s, "API base:    {b}");
@@ -117,6 +121,7 @@ pub(super) fn auth_label(auth: &str, oauth2: &str) -> String {
 
 pub(super) fn client_label(c: &LibraryConnector) -> String {
     match (&c.client_id, c.client_secret_set) {
+        (Some(id), _) if c.public_jwk.is_some() => format!("{id} + private key"),
         (Some(id), true) => format!("{id} + secret"),
         (Some(id), false) => format!("{id} (public)"),
         (None, _) if c.oauth2_type != "Unknown" => "not set".into(),
