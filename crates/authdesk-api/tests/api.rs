@@ -1589,3 +1589,71 @@ async fn switching_the_way_to_authenticate_over_the_api_revokes_the_old_tokens()
     assert_eq!(status, 400);
     assert_eq!(provider.stats().await["revocations"], 2);
 }
+
+#[tokio::test]
+async fn an_apps_private_key_is_set_or_generated_and_only_its_public_jwk_comes_back() {
+    let api = Api::start().await;
+    let def = r#"id = "signed-app"
+name = "Signed app"
+version = "1"
+[auth]
+type = "oauth2"
+grant = "client_credentials"
+token_url = "https://provider.example/token"
+client_auth = "private_key_jwt"
+"#;
+    api.desk.add_connector("signed.toml", def, false).unwrap();
+    let put = |body: Value| {
+        api.call(
+            Method::PUT,
+            "/v1.0/connectors/signed-app/client",
+            None,
+            Some(body),
+        )
+    };
+
+    let (s, v) = put(json!({"ClientId": "app", "GenerateKey": true})).await;
+    assert_eq!(s, 200, "{v}");
+    let jwk = v["PublicJwk"].clone();
+    assert_eq!(jwk["kty"], "EC", "{v}");
+    assert!(jwk.get("d").is_none(), "{v}");
+    // Saving the ClientId again keeps the key (no ClientSecret needed).
+    let (s, v) = put(json!({"ClientId": "app-2"})).await;
+    assert_eq!((s, &v["PublicJwk"]), (StatusCode::OK, &jwk), "{v}");
+
+    // Not a private key: 400 naming it, nothing changed.
+    let (s, v) = put(json!({"ClientId": "app-3", "PrivateKey": "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n"})).await;
+    assert_eq!(s, 400, "{v}");
+    assert!(
+        v["Message"]
+            .as_str()
+            .unwrap()
+            .contains("the private key is a public key"),
+        "{v}"
+    );
+    let (s, v) = put(json!({"ClientId": "app", "GenerateKey": true, "ClientSecret": "x"})).await;
+    assert_eq!(s, 400, "{v}");
+    let (_, v) = api
+        .call(Method::GET, "/v1.0/connectors/signed-app", None, None)
+        .await;
+    assert_eq!(
+        (&v["ClientId"], &v["PublicJwk"]),
+        (&json!("app-2"), &jwk),
+        "{v}"
+    );
+
+    // Imported: that key's JWK.
+    let pem = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../authdesk-core/tests/fixtures/test-only-rsa-2048.pem"
+    ))
+    .unwrap();
+    let (s, v) = put(json!({"ClientId": "app", "PrivateKey": pem})).await;
+    assert_eq!(
+        (s, v["PublicJwk"]["kty"].as_str()),
+        (StatusCode::OK, Some("RSA")),
+        "{v}"
+    );
+    let body = pem.lines().nth(1).unwrap();
+    assert!(!api.seen().contains(body), "a key came back");
+}

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use authdesk_core::definition::{HttpMethod, ParameterLocation};
+use authdesk_core::service::PrivateKeySource;
 use authdesk_core::{
     AccountConnector, ClientSecretChange, InstallRequest, LibraryConnector, Secret,
 };
@@ -31,6 +32,11 @@ pub struct ClientBody {
     pub client_secret: Option<String>,
     /// True: a public client, without a secret (the stored one is removed).
     pub public: Option<bool>,
+    /// For `client_auth = "private_key_jwt"`: the app's private key, PEM (sealed; only its
+    /// public JWK is ever returned, as `PublicJwk`). A ClientSecret stays as it was.
+    pub private_key: Option<String>,
+    /// True: make a new EC P-256 key here instead (its public JWK is returned as `PublicJwk`).
+    pub generate_key: Option<bool>,
 }
 
 /// Cyclr's install body (`pages/v2/10-accounts-and-connectors/03-install-connectors/02-install-connector-api.md`).
@@ -172,7 +178,8 @@ async fn methods_of(
 
 #[utoipa::path(put, path = "/v1.0/connectors/{connector_id}/client", tag = "Connectors", params(("connector_id" = String, Path)),
     request_body = ClientBody,
-    responses((status = 200, description = "The library entry (ClientSecret is sealed and only reported as set)")))]
+    responses((status = 200, description = "The library entry (ClientSecret and PrivateKey are sealed: the secret is only reported as set, the key by its public JWK)"),
+        (status = 400, body = crate::ErrorBody)))]
 pub async fn set_connector_client(
     State(s): S,
     Path(connector_id): Path<String>,
@@ -180,13 +187,24 @@ pub async fn set_connector_client(
 ) -> ApiResult<Json<LibraryConnector>> {
     let secret = b.client_secret.map(Secret::new);
     let public = b.public.unwrap_or(false);
-    if public && secret.is_some() {
+    let key = b.private_key.map(Secret::new);
+    let generate = b.generate_key.unwrap_or(false);
+    let ways = [secret.is_some(), public, key.is_some(), generate];
+    if ways.iter().filter(|w| **w).count() > 1 {
         return Err(ApiError::bad_request(
-            "give either ClientSecret or \"Public\": true, not both",
+            "give one of ClientSecret, \"Public\": true, PrivateKey or \"GenerateKey\": true",
         ));
     }
     Ok(Json(
         s.db(move |desk| {
+            if let Some(pem) = &key {
+                let source = PrivateKeySource::Pem(pem);
+                return desk.set_connector_client_key(&connector_id, &b.client_id, source);
+            }
+            if generate {
+                let source = PrivateKeySource::Generate;
+                return desk.set_connector_client_key(&connector_id, &b.client_id, source);
+            }
             let change = match (&secret, public) {
                 (Some(secret), _) => ClientSecretChange::Set(secret),
                 (None, true) => ClientSecretChange::Public,

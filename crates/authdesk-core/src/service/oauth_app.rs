@@ -66,7 +66,8 @@ impl Authdesk {
                 )))
             }
             ClientSecretChange::Public => Some(None),
-            ClientSecretChange::Keep if c.client_secret_set => None,
+            // An app that signs with a private key needs no secret to be kept.
+            ClientSecretChange::Keep if c.client_secret_set || c.public_jwk.is_some() => None,
             ClientSecretChange::Keep => {
                 return Err(Error::InvalidInput(format!(
                     "no ClientSecret is stored for `{}`: give the app's ClientSecret, or say \
