@@ -872,6 +872,35 @@ async function main(browser, env, issuer, cli) {
     await shot('auth-fields');
   });
 
+  await check('a private_key_jwt app: a key generated in the window, its public JWK registered at oidc-provider, then client credentials signed with it', async () => {
+    await openLibraryEntry('test-signed');
+    assert(await browser.execute(() => !document.getElementById('client-key').hidden
+      && document.getElementById('client-jwk').hidden), 'the key part is not offered, or shows a key before one was made');
+    await setField('client-id', 'not-registered-yet');
+    await click('#generate-key');
+    await toastSays('New key made and sealed');
+    await waitText('client-jwk', (t) => t.startsWith('{'), 'the public key is not shown');
+    const jwk = JSON.parse(await browser.execute(() => document.getElementById('client-jwk').textContent));
+    assert(jwk.kty === 'EC' && jwk.kid && !('d' in jwk), `not a public JWK: ${JSON.stringify(jwk)}`);
+    // The provider registers that public key (RFC 7591), and the app's ClientId is saved
+    // alone: the key stays.
+    const reg = await fetch(`${issuer}/reg`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [jwk] }, scope: 'api:read',
+        grant_types: ['authorization_code', 'client_credentials'], response_types: ['code'], redirect_uris: ['https://app.example.com/callback'],
+      }),
+    }).then((r) => r.json());
+    assert(reg.client_id, `registration failed: ${JSON.stringify(reg)}`);
+    await setField('client-id', reg.client_id);
+    await submit('client');
+    await toastSays('OAuth app saved (its private key kept).');
+    await install('test-signed', 'Customer A signed');
+    await click('#connect');
+    await waitText('ac-status', (t) => t.startsWith('Authenticated'), 'client credentials signed with the key did not authenticate');
+    await shot('private-key-jwt');
+  });
+
   await check('the connector editor: a built-in duplicated as mine, its definition edited (the id cannot change), a method added and called at the real server; removal only when unused', async () => {
     await openLibraryEntry('generic-basic');
     assert(await browser.execute(() => !document.getElementById('lib-builtin-note').hidden
@@ -1088,6 +1117,14 @@ async function run() {
         '[[methods.parameters]]', 'name = "grant_type"', 'in = "body"', 'required = true', '',
       ].join('\n'));
       cli(['connectors', 'add', fields]);
+      // An app that authenticates with a private key (private_key_jwt), client credentials.
+      const signed = path.join(tmp, 'test-signed.toml');
+      fs.writeFileSync(signed, [
+        'id = "test-signed"', 'name = "Test signed client"', 'version = "1"', `api_base_url = "${issuer}"`,
+        '[auth]', 'type = "oauth2"', 'grant = "client_credentials"', `token_url = "${issuer}/token"`,
+        'client_auth = "private_key_jwt"', 'scopes = ["api:read"]', '',
+      ].join('\n'));
+      cli(['connectors', 'add', signed]);
     });
     const port = await freePort();
     const driver = spawn(DRIVER, ['--port', String(port), '--native-port', String(await freePort())], { env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -40,6 +40,9 @@ const clients = [
     ['http://127.0.0.1/callback', 'http://127.0.0.1/connector/callback'], { application_type: 'native' }),
   confidential('authdesk-post', 'authdesk-post-secret', 'client_secret_post',
     ['https://app.example.com/callback']),
+  // Pushed authorization requests required (RFC 9126): /auth takes only a request_uri.
+  confidential('authdesk-par', 'authdesk-par-secret', 'client_secret_basic',
+    ['https://app.example.com/callback'], { require_pushed_authorization_requests: true }),
   // client_secret_jwt: an HS256 assertion under this secret (32 bytes or more for HS256).
   confidential('authdesk-secret-jwt', 'authdesk-secret-jwt-0123456789abcdef0123', 'client_secret_jwt',
     ['https://app.example.com/callback']),
@@ -97,6 +100,7 @@ server.listen(Number(process.env.PORT || 0), '127.0.0.1', () => {
       // Open dynamic registration (RFC 7591) and its management (RFC 7592): tests register
       // private_key_jwt clients with the public JWK Authdesk shows, and update it.
       registration: { enabled: true },
+      pushedAuthorizationRequests: { enabled: true },
       registrationManagement: { enabled: true, rotateRegistrationAccessToken: false },
       // No resourceIndicators: in 9.13 a client_credentials request with scope=api:read gets an
       // opaque token with that scope as is, and code-flow tokens stay userinfo (/me) tokens.

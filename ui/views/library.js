@@ -42,6 +42,30 @@ export async function openLibrary(slug, focus = null) {
   else $('library-detail').scrollIntoView({ block: 'start' });
 }
 
+const CLIENT_AUTH = {
+  basic: 'HTTP Basic',
+  body: 'form body',
+  none: 'none (public client)',
+  private_key_jwt: 'a JWT signed with the app\'s private key (private_key_jwt)',
+  client_secret_jwt: 'a JWT signed with the ClientSecret (client_secret_jwt)',
+};
+
+/** The private key part of the OAuth app form: shown for an app that signs with one. */
+function renderClientKey(c, ways) {
+  const signs = ways.some((a) => a.type === 'oauth2' && a.client_auth === 'private_key_jwt');
+  $('client-key').hidden = !signs;
+  $('client-private-key').value = '';
+  $('client-key-file').value = '';
+  const jwk = c.PublicJwk ? JSON.stringify(c.PublicJwk) : '';
+  $('client-jwk').textContent = jwk;
+  $('client-jwk').hidden = !jwk;
+  $('copy-jwk').hidden = !jwk;
+  $('client-key-note').textContent = jwk
+    ? 'A private key is sealed in the vault. Register this public key (JWK) at the provider; its kid names it in every assertion.'
+    : 'No private key yet: generate one here (the provider then registers its public key), or import the app\'s key.';
+  $('generate-key').textContent = jwk ? 'Replace with a new key' : 'Generate a new key';
+}
+
 function renderLibraryDetail(d) {
   const c = d.Connector;
   const def = d.Definition;
@@ -75,7 +99,8 @@ function renderLibraryDetail(d) {
       rows.push(['OAuth 2.0', `${a.grant.replace(/_/g, ' ')} grant`],
         ['Authorize URL', a.authorize_url || '—'], ['Token URL', a.token_url], ['Revocation URL', a.revoke_url || '—'],
         ['Scopes', (a.scopes || []).join(' ') || '—'], ['PKCE', a.pkce ? 'yes (S256)' : 'no'],
-        ['Client authentication', { basic: 'HTTP Basic', body: 'form body', none: 'none (public client)' }[a.client_auth] || a.client_auth],
+        ['Client authentication', CLIENT_AUTH[a.client_auth] || a.client_auth],
+        ['Pushed authorization request', a.par ? `yes, to ${a.pushed_authorization_request_url} (RFC 9126)` : 'no'],
         ['Sign-in runs in', a.sign_in === 'system_browser' ? 'the system browser' : 'an embedded window']);
     } else if (a.type === 'api_key') {
       rows.push(['API key', `${a.placement === 'query' ? 'query parameter' : 'header'} ${a.name}${a.prefix ? ` (prefix "${a.prefix}")` : ''}`]);
@@ -92,6 +117,7 @@ function renderLibraryDetail(d) {
   $('client-secret').value = '';
   $('client-public').checked = !!c.ClientId && !c.ClientSecretSet;
   $('clear-client').hidden = !c.ClientId;
+  renderClientKey(c, ways);
   $('client-secret-note').textContent = c.ClientSecretSet
     ? 'A ClientSecret is stored. Leave this blank to keep it; type a new one to replace it.'
     : c.ClientId ? 'No ClientSecret is stored: this is a public client.' : 'Not set up yet.';
@@ -116,16 +142,46 @@ $('client-public').addEventListener('change', () => {
   if ($('client-public').checked) $('client-secret').value = '';
 });
 
+$('copy-jwk').addEventListener('click', () => act($('copy-jwk'), () => copy($('client-jwk').textContent, 'The public key')));
+$('client-key-file').addEventListener('change', async () => {
+  const f = $('client-key-file').files[0];
+  if (f) $('client-private-key').value = await f.text();
+});
+
+/** Saves the app's private key: imported (PEM) or generated here; the JWK is shown. */
+async function saveClientKey(privateKey) {
+  const c = await call('set_connector_client_key', {
+    connector: state.library, clientId: $('client-id').value, privateKey, generate: !privateKey,
+  });
+  toast(privateKey
+    ? 'Private key imported and sealed. Its public key (JWK) is shown to register at the provider.'
+    : 'New key made and sealed. Register its public key (JWK), shown below, at the provider.');
+  await openLibrary(state.library);
+  return c;
+}
+
+$('generate-key').addEventListener('click', () => act($('generate-key'), async () => {
+  if (!$('client-jwk').hidden
+    && !confirmed($('generate-key'), 'Click again: the provider must then register the new public key')) return;
+  await saveClientKey(null);
+}));
+
 $('client').addEventListener('submit', (e) => {
   e.preventDefault();
   act($('save-client'), async () => {
+    const pem = $('client-private-key').value.trim();
+    if (!$('client-key').hidden && pem) {
+      await saveClientKey(pem);
+      return;
+    }
     const c = await call('set_connector_client', {
       connector: state.library,
       clientId: $('client-id').value,
       clientSecret: $('client-secret').value || null,
       public: $('client-public').checked,
     });
-    toast(c.ClientSecretSet ? 'OAuth app saved (ClientSecret stored).' : 'OAuth app saved as a public client.');
+    toast(c.PublicJwk ? 'OAuth app saved (its private key kept).'
+      : c.ClientSecretSet ? 'OAuth app saved (ClientSecret stored).' : 'OAuth app saved as a public client.');
     await openLibrary(state.library);
   });
 });

@@ -106,6 +106,7 @@ pub(crate) struct AuthEndpoints {
     pub authorize: Option<UrlTemplate>,
     pub token: Option<UrlTemplate>,
     pub revoke: Option<UrlTemplate>,
+    pub par: Option<UrlTemplate>,
     pub issuer: Option<UrlTemplate>,
 }
 
@@ -430,15 +431,15 @@ impl ConnectorDefinition {
         out
     }
 
-    /// A property that alone chooses the host the client secret is sent to (the token or
-    /// revocation endpoint's host is that property, with no `suffix` or `pattern`), if any.
+    /// A property that alone chooses the host the client secret is sent to (the token,
+    /// revocation or PAR endpoint's host is that property, with no `suffix` or `pattern`), if any.
     /// A library entry's ClientSecret, shared by every account connector, is not sent to
     /// such a host: one customer's property could otherwise send it anywhere.
     pub fn property_choosing_secret_host(&self) -> Option<&str> {
         self.compiled
             .endpoints
             .iter()
-            .flat_map(|e| [e.token.as_ref(), e.revoke.as_ref()])
+            .flat_map(|e| [e.token.as_ref(), e.revoke.as_ref(), e.par.as_ref()])
             .flatten()
             .flat_map(|t| t.slots())
             .filter(|(_, kind)| *kind == SlotKind::Host)
@@ -460,6 +461,7 @@ impl ConnectorDefinition {
             Endpoint::Authorize => e.authorize.as_ref(),
             Endpoint::Token => e.token.as_ref(),
             Endpoint::Revoke => e.revoke.as_ref(),
+            Endpoint::Par => e.par.as_ref(),
             Endpoint::Issuer => e.issuer.as_ref(),
         }
     }

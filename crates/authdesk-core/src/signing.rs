@@ -333,9 +333,8 @@ mod tests {
     }
 
     #[test]
-    fn hs256_matches_rfc7515_appendix_a1() {
-        // RFC 7515 A.1: the key is base64url; its bytes are not UTF-8, so the check is of
-        // the HMAC over the same input instead.
+    fn hs256_signs_the_jws_signing_input_under_the_secret() {
+        // The tag is ring's HMAC-SHA256 of `header.payload` under the secret's bytes.
         let jws = sign_hs256(&Secret::new("k"), json!({"typ": "JWT"}), &json!({"a": 1}));
         let (input, sig) = jws.rsplit_once('.').unwrap();
         let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"k");

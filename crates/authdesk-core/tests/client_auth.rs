@@ -11,7 +11,7 @@ use std::sync::Arc;
 use authdesk_core::engine::EngineConfig;
 use authdesk_core::service::PrivateKeySource;
 use authdesk_core::signing::SigningKey;
-use authdesk_core::{AuthStatus, Authdesk, Engine, Error, InstallRequest, NewAccount, Secret};
+use authdesk_core::{AuthStatus, Authdesk, Error, InstallRequest, Secret};
 use serde_json::{json, Value};
 use support::oidc::{self, sign_in, OidcOptions, OidcServer};
 
@@ -36,33 +36,24 @@ fn definition(issuer: &str, id: &str, grant: &str, client_auth: &str) -> String 
 }
 
 struct Setup {
-    _dir: tempfile::TempDir,
+    s: support::EngineSetup,
     desk: Arc<Authdesk>,
-    engine: Engine,
-    account: String,
     server: OidcServer,
 }
 
 impl Setup {
+    fn engine(&self) -> &authdesk_core::Engine {
+        &self.s.engine
+    }
+
     fn start() -> Setup {
         let server = OidcServer::start(OidcOptions::default());
-        let dir = tempfile::tempdir().unwrap();
-        let desk = support::desk_with_key_file(dir.path(), Arc::new(chrono::Utc::now));
         let mut config = EngineConfig::default();
         config.http.total_timeout = std::time::Duration::from_secs(5);
-        let engine = Engine::new(desk.clone(), config).unwrap();
-        let account = desk
-            .create_account(NewAccount {
-                name: "Acme".into(),
-                ..Default::default()
-            })
-            .unwrap()
-            .id;
+        let s = support::engine_setup(config, "Acme");
         Setup {
-            _dir: dir,
-            desk,
-            engine,
-            account,
+            desk: s.desk.clone(),
+            s,
             server,
         }
     }
@@ -70,7 +61,7 @@ impl Setup {
     fn install(&self, connector: &str, auth_value: Option<&str>) -> i64 {
         self.desk
             .install(
-                &self.account,
+                &self.s.account,
                 connector,
                 InstallRequest {
                     name: "signed".into(),
@@ -178,14 +169,14 @@ async fn a_generated_library_key_signs_client_credentials_once_the_provider_know
 
     // The provider does not know this key yet: refused as a client problem.
     let id = s.install("pk-cc", Some("{}"));
-    let e = s.engine.access(id).await.unwrap_err();
+    let e = s.engine().access(id).await.unwrap_err();
     assert!(e.to_string().contains("invalid_client"), "{e}");
 
     // Registered: every token request carries a fresh assertion the provider accepts (a
     // new account connector: the refused one waits out its back-off).
     s.update_key(&client_id, &token, &jwk).await;
     let id = s.install("pk-cc", Some("{}"));
-    s.engine.access(id).await.unwrap();
+    s.engine().access(id).await.unwrap();
     assert_eq!(
         s.desk.get_account_connector(id).unwrap().status,
         AuthStatus::Authenticated
@@ -195,13 +186,23 @@ async fn a_generated_library_key_signs_client_credentials_once_the_provider_know
 }
 
 #[tokio::test]
-async fn an_account_connectors_own_rsa_key_signs_sign_in_refresh_and_revocation() {
+async fn an_account_connectors_own_rsa_key_signs_the_pushed_request_sign_in_refresh_and_revocation()
+{
     let s = Setup::start();
     let issuer = s.server.issuer.clone();
     s.desk
         .add_connector(
             "t",
-            &definition(&issuer, "pk-code", "authorization_code", "private_key_jwt"),
+            // Pushed (RFC 9126) too: the PAR endpoint takes the same assertion.
+            &oidc::definition(
+                &issuer,
+                "pk-code",
+                "authorization_code",
+                &format!(
+                    "client_auth = \"private_key_jwt\"\npar = true\n\
+                     pushed_authorization_request_url = \"{issuer}/request\""
+                ),
+            ),
             false,
         )
         .unwrap();
@@ -214,11 +215,11 @@ async fn an_account_connectors_own_rsa_key_signs_sign_in_refresh_and_revocation(
     s.desk
         .set_property(id, "ClientId", &Secret::new(client_id.clone()))
         .unwrap();
-    let e = s.engine.begin_sign_in(id, REDIRECT).await;
+    let e = s.engine().begin_sign_in(id, REDIRECT).await;
     let e = match e {
         Ok(start) => {
             let callback = sign_in(&start.authorization_url, "alice").await;
-            s.engine
+            s.engine()
                 .complete_sign_in(&callback, &start.binding)
                 .await
                 .unwrap_err()
@@ -231,18 +232,18 @@ async fn an_account_connectors_own_rsa_key_signs_sign_in_refresh_and_revocation(
     );
 
     s.desk.set_property(id, "ClientPrivateKey", &pem).unwrap();
-    let start = s.engine.begin_sign_in(id, REDIRECT).await.unwrap();
+    let start = s.engine().begin_sign_in(id, REDIRECT).await.unwrap();
     let callback = sign_in(&start.authorization_url, "alice").await;
-    s.engine
+    s.engine()
         .complete_sign_in(&callback, &start.binding)
         .await
         .unwrap();
-    s.engine.refresh_now(id).await.unwrap();
+    s.engine().refresh_now(id).await.unwrap();
     let stats = s.server.stats().await;
     assert_eq!(stats["grants"]["authorization_code"], 1, "{stats}");
     assert_eq!(stats["grants"]["refresh_token"], 1, "{stats}");
 
-    let report = s.engine.disconnect(id).await.unwrap();
+    let report = s.engine().disconnect(id).await.unwrap();
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert!(!report.revoked.is_empty());
     assert!(s.server.stats().await["revocations"].as_u64().unwrap() >= 1);
@@ -267,7 +268,7 @@ async fn client_secret_jwt_signs_with_the_secret_without_sending_it() {
         )
         .unwrap();
     let id = s.install("sj-cc", Some("{}"));
-    s.engine.access(id).await.unwrap();
+    s.engine().access(id).await.unwrap();
     assert_eq!(s.server.stats().await["grants"]["client_credentials"], 1);
 
     // A wrong secret makes a signature the provider refuses.
@@ -279,7 +280,7 @@ async fn client_secret_jwt_signs_with_the_secret_without_sending_it() {
         )
         .unwrap();
     let other = s.install("sj-cc", Some("{}"));
-    let e = s.engine.access(other).await.unwrap_err();
+    let e = s.engine().access(other).await.unwrap_err();
     assert!(e.to_string().contains("invalid_client"), "{e}");
 }
 

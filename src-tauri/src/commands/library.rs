@@ -9,6 +9,7 @@
 use authdesk_core::definition::edit::{MethodForm, PlainConnectorForm};
 use authdesk_core::definition::form::OAuthConnectorForm;
 use authdesk_core::definition::ConnectorDefinition;
+use authdesk_core::service::PrivateKeySource;
 use authdesk_core::{ClientSecretChange, LibraryConnector, Secret};
 use serde::Serialize;
 
@@ -151,6 +152,35 @@ pub async fn remove_connector(shell: S<'_>, connector: String) -> R<()> {
 pub async fn clear_connector_client(shell: S<'_>, connector: String) -> R<LibraryConnector> {
     shell
         .db(move |desk| desk.clear_connector_client(&connector))
+        .await
+}
+
+/// Sets the library entry's private key (`private_key_jwt`): imported from `private_key`
+/// (PEM), or, with `generate`, made here. Only its public JWK comes back (`PublicJwk`).
+#[tauri::command]
+pub async fn set_connector_client_key(
+    shell: S<'_>,
+    connector: String,
+    client_id: String,
+    private_key: Option<String>,
+    generate: bool,
+) -> R<LibraryConnector> {
+    let pem = private_key
+        .filter(|p| !p.trim().is_empty())
+        .map(Secret::new);
+    if pem.is_some() == generate {
+        return Err("Import a private key or generate one, not both."
+            .to_string()
+            .into());
+    }
+    shell
+        .db(move |desk| {
+            let source = match &pem {
+                Some(pem) => PrivateKeySource::Pem(pem),
+                None => PrivateKeySource::Generate,
+            };
+            desk.set_connector_client_key(&connector, &client_id, source)
+        })
         .await
 }
 

@@ -100,6 +100,7 @@ macro_rules! all_commands {
             commands::library::connector_detail,
             commands::library::rename_connector,
             commands::library::set_connector_client,
+            commands::library::set_connector_client_key,
             commands::library::clear_connector_client,
             commands::library::save_connector_text,
             commands::library::duplicate_connector,

@@ -89,6 +89,7 @@ pub enum Endpoint {
     Authorize,
     Token,
     Revoke,
+    Par,
     Issuer,
 }
 
@@ -99,6 +100,7 @@ impl Endpoint {
             Endpoint::Authorize => "auth.authorize_url",
             Endpoint::Token => "auth.token_url",
             Endpoint::Revoke => "auth.revoke_url",
+            Endpoint::Par => "auth.pushed_authorization_request_url",
             Endpoint::Issuer => "auth.issuer",
         }
     }

@@ -87,6 +87,8 @@ impl OAuthConnectorForm {
                 authorize_url: Some(self.authorize_url.trim().to_string()),
                 token_url: self.token_url.trim().to_string(),
                 revoke_url: blank(&self.revoke_url),
+                pushed_authorization_request_url: None,
+                par: false,
                 issuer: None,
                 issuer_in_response: false,
                 scopes: self

@@ -162,6 +162,7 @@ impl Context {
                 .endpoint(Endpoint::Token)?
                 .ok_or_else(|| Error::InvalidInput("the connector has no token_url".into()))?,
             revoke: self.endpoint(Endpoint::Revoke)?,
+            par: self.endpoint(Endpoint::Par)?,
         })
     }
 

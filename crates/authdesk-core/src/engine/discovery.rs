@@ -30,6 +30,11 @@ struct Metadata {
     token_endpoint_auth_methods_supported: Option<Vec<String>>,
     #[serde(default)]
     authorization_response_iss_parameter_supported: bool,
+    /// RFC 9126.
+    #[serde(default)]
+    pushed_authorization_request_endpoint: Option<String>,
+    #[serde(default)]
+    require_pushed_authorization_requests: bool,
 }
 
 /// A discovered definition and its TOML text (what `connectors add` would store).
@@ -154,6 +159,11 @@ impl Engine {
                 authorize_url: m.authorization_endpoint,
                 token_url,
                 revoke_url: m.revocation_endpoint,
+                // Pushed only where the provider requires it; the endpoint is kept so a
+                // user can switch `par` on.
+                par: m.require_pushed_authorization_requests
+                    && m.pushed_authorization_request_endpoint.is_some(),
+                pushed_authorization_request_url: m.pushed_authorization_request_endpoint,
                 issuer: Some(m.issuer.clone()),
                 issuer_in_response: m.authorization_response_iss_parameter_supported,
                 scopes,

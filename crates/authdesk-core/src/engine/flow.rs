@@ -146,9 +146,20 @@ impl Engine {
         } else {
             (None, None)
         };
-        let request =
+        let mut request =
             tokens::authorization_url(o, &creds, &endpoints, redirect_uri, &state, challenge)
                 .map_err(Error::InvalidInput)?;
+        if o.par {
+            let endpoint = endpoints.par.clone().unwrap_or_default();
+            let http = ctx.client(self, &endpoint, super::http::Follow::Never);
+            request.url =
+                super::par::push(http, o, &creds, &endpoints, &request.url, self.desk.now())
+                    .await
+                    .map_err(|message| Error::Http {
+                        what: format!("the pushed authorization request of {}", ctx.def.id),
+                        message,
+                    })?;
+        }
         let (ttl, redirect, back) = (
             self.config.sign_in_ttl,
             redirect_uri.to_string(),

@@ -59,6 +59,7 @@ mod access;
 mod context;
 mod keep_alive;
 mod obtain;
+mod par;
 mod refresh;
 mod revocation;
 

@@ -144,6 +144,8 @@ pub struct Endpoints {
     pub authorize: Option<String>,
     pub token: String,
     pub revoke: Option<String>,
+    /// RFC 9126 pushed authorization request endpoint.
+    pub par: Option<String>,
 }
 
 fn base_client(

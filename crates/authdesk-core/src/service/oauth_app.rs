@@ -68,6 +68,13 @@ impl Authdesk {
             ClientSecretChange::Public => Some(None),
             // An app that signs with a private key needs no secret to be kept.
             ClientSecretChange::Keep if c.client_secret_set || c.public_jwk.is_some() => None,
+            ClientSecretChange::Keep if signs_with_key(&c) => {
+                return Err(Error::InvalidInput(format!(
+                    "no private key is stored for `{}`, which signs its requests with one \
+                     (private_key_jwt): import the app's private key or generate one",
+                    c.slug
+                )))
+            }
             ClientSecretChange::Keep => {
                 return Err(Error::InvalidInput(format!(
                     "no ClientSecret is stored for `{}`: give the app's ClientSecret, or say \
@@ -183,6 +190,14 @@ impl Authdesk {
             },
         )
     }
+}
+
+fn signs_with_key(c: &LibraryConnector) -> bool {
+    c.definition
+        .auth_methods()
+        .iter()
+        .filter_map(|m| m.oauth2())
+        .any(|o| o.client_auth.needs_private_key())
 }
 
 fn require_oauth(c: &LibraryConnector) -> Result<()> {

@@ -29,6 +29,13 @@ pub struct OAuth2Definition {
     /// RFC 7009 revocation endpoint.
     #[serde(default)]
     pub revoke_url: Option<String>,
+    /// RFC 9126 pushed authorization request endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushed_authorization_request_url: Option<String>,
+    /// Push the authorization request there (the client authenticated) and give the
+    /// browser only `client_id` and `request_uri` (RFC 9126).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub par: bool,
     /// Issuer identifier: checked against RFC 9207 `iss` in authorization responses.
     #[serde(default)]
     pub issuer: Option<String>,
@@ -251,6 +258,23 @@ impl OAuth2Definition {
             .as_deref()
             .map(|r| cx.url(&cx.field("revoke_url"), r))
             .transpose()?;
+        endpoints.par = self
+            .pushed_authorization_request_url
+            .as_deref()
+            .map(|r| cx.url(&cx.field("pushed_authorization_request_url"), r))
+            .transpose()?;
+        if self.par && endpoints.par.is_none() {
+            return Err(cx.invalid(
+                &cx.field("pushed_authorization_request_url"),
+                "is required when par = true".into(),
+            ));
+        }
+        if self.par && self.grant != OAuth2Grant::AuthorizationCode {
+            return Err(cx.invalid(
+                &cx.field("par"),
+                "applies to grant = \"authorization_code\" only (there is no authorization request to push)".into(),
+            ));
+        }
         endpoints.issuer = self
             .issuer
             .as_deref()
