@@ -13,7 +13,8 @@
 //   GET  /__test/stats  -> {"grants":{"authorization_code":1,...},"errors":{"invalid_grant":1},"revocations":1}
 //   POST /__test/reset  -> zeroes those counts
 import http from 'node:http';
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
+import { createLocalJWKSet, jwtVerify } from 'jose';
 
 // stdout carries exactly one line (`listening ...`, read by the Rust harness); oidc-provider
 // prints its lazy "NOTICE: default ... function called" lines with console.info: send them to stderr.
@@ -57,7 +58,7 @@ const clients = [
 ];
 
 // ---- counters --------------------------------------------------------------------------
-const emptyStats = () => ({ grants: {}, errors: {}, revocations: 0 });
+const emptyStats = () => ({ grants: {}, errors: {}, revocations: 0, jwtBearerSubjects: [] });
 let stats = emptyStats();
 const bump = (map, key) => { map[key] = (map[key] || 0) + 1; };
 
@@ -130,6 +131,31 @@ server.listen(Number(process.env.PORT || 0), '127.0.0.1', () => {
   });
 
   provider.on('server_error', (_ctx, err) => console.error('server_error', err));
+
+  // The JWT bearer grant (RFC 7523 section 2.1), as Google service accounts and Salesforce
+  // take it: the assertion is signed with a key of the client's registered set, names the
+  // client as iss, this token endpoint as aud, and expires; its sub is recorded in the
+  // stats (jwtBearerSubjects). A replayed jti is refused.
+  const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+  const seenJti = new Set();
+  provider.registerGrantType(JWT_BEARER, async (ctx) => {
+    const { client } = ctx.oidc;
+    let payload;
+    try {
+      const keys = createLocalJWKSet(client.metadata().jwks || { keys: [] });
+      ({ payload } = await jwtVerify(ctx.oidc.params.assertion, keys, {
+        issuer: client.clientId, audience: `${issuer}/token`, requiredClaims: ['sub', 'exp', 'jti'],
+      }));
+    } catch (e) {
+      throw new errors.InvalidGrant(`the assertion was refused: ${e.message}`);
+    }
+    if (seenJti.has(payload.jti)) throw new errors.InvalidGrant('the assertion was used before');
+    seenJti.add(payload.jti);
+    stats.jwtBearerSubjects.push(payload.sub);
+    const token = new ctx.oidc.provider.ClientCredentials({ client, scope: payload.scope || undefined });
+    const value = await token.save();
+    ctx.body = { access_token: value, token_type: 'Bearer', expires_in: token.expiration, scope: token.scope };
+  }, ['assertion', 'scope']);
 
   // Count token endpoint outcomes and revocations.
   provider.use(async (ctx, next) => {

@@ -12,7 +12,7 @@
 
 use serde::Serialize;
 
-use crate::definition::ClientAuth;
+use crate::definition::OAuth2Grant;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 use crate::service::Authdesk;
@@ -48,12 +48,14 @@ impl Authdesk {
         let (ac, def) = self.account_connector_with_definition(account_connector_id)?;
         let library = self.get_connector(&ac.connector.id.to_string())?;
         // The way to authenticate this account connector uses.
-        let client_auth = def
+        let oauth = def
             .auth_method(Some(&ac.authentication.method_id))
-            .and_then(|m| m.oauth2())
-            .map(|o| o.client_auth);
-        let needs_secret = client_auth.is_some_and(ClientAuth::needs_secret);
-        let needs_key = client_auth.is_some_and(ClientAuth::needs_private_key);
+            .and_then(|m| m.oauth2());
+        let needs_secret = oauth.is_some_and(|o| o.client_auth.needs_secret());
+        // The JWT bearer grant signs its assertion with the app's key too.
+        let needs_key = oauth.is_some_and(|o| {
+            o.client_auth.needs_private_key() || o.grant == OAuth2Grant::JwtBearer
+        });
         let missing = |what: &'static str| Error::ClientCredentialsMissing {
             missing: what,
             connector: ac.connector.slug.clone(),

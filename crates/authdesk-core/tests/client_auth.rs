@@ -344,3 +344,98 @@ fn a_pem_that_is_not_a_usable_private_key_writes_nothing() {
         .to_string();
     assert!(!db.windows(body.len()).any(|w| w == body.as_bytes()));
 }
+
+#[tokio::test]
+async fn the_jwt_bearer_grant_asserts_the_subject_property_with_the_apps_key() {
+    let s = Setup::start();
+    let issuer = s.server.issuer.clone();
+    // Salesforce's shape: iss = the ClientId, sub = the user, no client authentication.
+    let def = oidc::definition(
+        &issuer,
+        "bearer",
+        "jwt_bearer",
+        "client_auth = \"none\"\nassertion_subject = \"{Username}\"",
+    )
+    .replace(
+        r#"scopes = ["openid", "offline_access", "email"]"#,
+        r#"scopes = ["api:read"]"#,
+    )
+    .replace(
+        "[[methods]]",
+        "[[properties]]\nname = \"Username\"\nrequired = true\n[[methods]]",
+    )
+    .replace("[auth.authorize_params]\nprompt = \"consent\"\n", "");
+    s.desk.add_connector("t", &def, false).unwrap();
+    let pem = fixture("test-only-rsa-2048.pem");
+    let jwk = SigningKey::from_pem(&pem).unwrap().public_jwk();
+    let reply: Value = reqwest::Client::new()
+        .post(format!("{}/reg", s.server.issuer))
+        .json(&json!({
+            "token_endpoint_auth_method": "none",
+            "jwks": {"keys": [jwk]},
+            "grant_types": ["urn:ietf:params:oauth:grant-type:jwt-bearer"],
+            "response_types": [],
+            "redirect_uris": [],
+            "scope": "api:read",
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let client_id = reply["client_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{reply}"));
+    s.desk
+        .set_connector_client_key("bearer", client_id, PrivateKeySource::Pem(&pem))
+        .unwrap();
+    let id = s
+        .desk
+        .install(
+            &s.s.account,
+            "bearer",
+            InstallRequest {
+                name: "bearer".into(),
+                auth_value: Some(Secret::new("{}")),
+                properties: vec![authdesk_core::PropertyInput {
+                    name: "Username".into(),
+                    value: Secret::new("alice@example.com"),
+                }],
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .id;
+    s.engine().access(id).await.unwrap();
+    let ac = s.desk.get_account_connector(id).unwrap();
+    assert_eq!(ac.status, AuthStatus::Authenticated);
+    assert_eq!(ac.scopes.as_deref(), Some("api:read"));
+    let stats = s.server.stats().await;
+    assert_eq!(
+        stats["jwtBearerSubjects"],
+        json!(["alice@example.com"]),
+        "{stats}"
+    );
+
+    // Expired: a new assertion (the provider refuses a replayed one), not a refresh token.
+    s.engine().refresh_now(id).await.unwrap();
+    let stats = s.server.stats().await;
+    assert_eq!(
+        stats["grants"]["urn:ietf:params:oauth:grant-type:jwt-bearer"], 2,
+        "{stats}"
+    );
+}
+
+#[test]
+fn assertion_claims_belong_to_the_jwt_bearer_grant_only() {
+    let def = oidc::definition(
+        "https://as.example.com",
+        "x",
+        "client_credentials",
+        "assertion_subject = \"{Username}\"",
+    );
+    let e = authdesk_core::ConnectorDefinition::from_toml("x.toml", &def).unwrap_err();
+    assert!(e.to_string().contains("auth.assertion_subject"), "{e}");
+    assert!(e.to_string().contains("jwt_bearer"), "{e}");
+}

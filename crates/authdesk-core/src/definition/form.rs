@@ -89,6 +89,9 @@ impl OAuthConnectorForm {
                 revoke_url: blank(&self.revoke_url),
                 pushed_authorization_request_url: None,
                 par: false,
+                assertion_issuer: None,
+                assertion_subject: None,
+                assertion_audience: None,
                 issuer: None,
                 issuer_in_response: false,
                 scopes: self

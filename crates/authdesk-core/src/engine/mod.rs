@@ -57,6 +57,7 @@ pub mod tokens;
 
 mod access;
 mod context;
+mod jwt_bearer;
 mod keep_alive;
 mod obtain;
 mod par;

@@ -43,6 +43,9 @@ impl Engine {
                     "authenticated",
                 ),
                 OAuth2Grant::Password => ("password grant", TokenCommit::NewGrant, "authenticated"),
+                OAuth2Grant::JwtBearer => {
+                    ("JWT bearer grant", TokenCommit::NewGrant, "authenticated")
+                }
                 OAuth2Grant::AuthorizationCode if stored.access_token.is_some() => {
                     let msg = if refused {
                         "the provider refused the access token (HTTP 401) and there is no \
@@ -339,6 +342,11 @@ impl Engine {
                 now,
             )
             .await;
+        } else if o.grant == OAuth2Grant::JwtBearer {
+            let claims = super::jwt_bearer::claims_for(ctx, o, creds, endpoints)?;
+            let client = ctx.client(self, &endpoints.token, Follow::Never);
+            return super::jwt_bearer::request_tokens(client, o, creds, endpoints, &claims, now)
+                .await;
         } else {
             Grant::ClientCredentials
         };

@@ -319,6 +319,32 @@ pub async fn request_tokens(
     }
 }
 
+/// Reads a token endpoint's answer to a request made without the `oauth2` crate (an
+/// extension grant), classified like the crate's.
+pub(super) fn read_token_response(
+    result: Result<oauth2::HttpResponse, HttpFailure>,
+    observed: &Observed,
+    now: DateTime<Utc>,
+) -> Result<NewTokens, TokenError> {
+    let response = result.map_err(|f| classify(RequestTokenError::Request(f), observed))?;
+    let body = response.body();
+    if response.status().is_success() {
+        return serde_json::from_slice::<Response>(body)
+            .map(|r| new_tokens(r, now))
+            .map_err(|_| {
+                let what = "a body that is not a token response".to_string();
+                classify(RequestTokenError::Other(what), observed)
+            });
+    }
+    Err(match serde_json::from_slice::<BasicErrorResponse>(body) {
+        Ok(err) => classify(RequestTokenError::ServerResponse(err), observed),
+        Err(_) => classify(
+            RequestTokenError::Other("a body that is not an OAuth error".into()),
+            observed,
+        ),
+    })
+}
+
 fn new_tokens(r: Response, now: DateTime<Utc>) -> NewTokens {
     let secs = |d: std::time::Duration| Duration::seconds(d.as_secs().min(10 * 365 * 86400) as i64);
     let extra = r.extra_fields();

@@ -20,7 +20,7 @@ use super::{
 };
 use crate::authvalue::AuthValue;
 use crate::credentials::CLIENT_PRIVATE_KEY;
-use crate::definition::{AuthMethod, ConnectorDefinition, SignInMode};
+use crate::definition::{AuthMethod, ConnectorDefinition, OAuth2Grant, SignInMode};
 use crate::domain::*;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
@@ -438,7 +438,7 @@ pub fn declared_property_names(def: &ConnectorDefinition) -> Vec<&str> {
         .auth_methods()
         .iter()
         .filter_map(|m| m.oauth2())
-        .any(|o| o.client_auth.needs_private_key());
+        .any(|o| o.client_auth.needs_private_key() || o.grant == OAuth2Grant::JwtBearer);
     if signs && !names.contains(&CLIENT_PRIVATE_KEY) {
         names.push(CLIENT_PRIVATE_KEY);
     }

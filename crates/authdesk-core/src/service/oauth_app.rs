@@ -5,6 +5,7 @@
 //! Must not: make an app public unless the change says so (`ClientSecretChange::Public`),
 //! keep a private key it cannot read, or show anything of a key but its public half.
 
+use crate::definition::OAuth2Grant;
 use crate::domain::*;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
@@ -197,7 +198,7 @@ fn signs_with_key(c: &LibraryConnector) -> bool {
         .auth_methods()
         .iter()
         .filter_map(|m| m.oauth2())
-        .any(|o| o.client_auth.needs_private_key())
+        .any(|o| o.client_auth.needs_private_key() || o.grant == OAuth2Grant::JwtBearer)
 }
 
 fn require_oauth(c: &LibraryConnector) -> Result<()> {

@@ -46,6 +46,15 @@ pub struct OAuth2Definition {
     pub scopes: Vec<String>,
     #[serde(default = "default_scope_separator")]
     pub scope_separator: String,
+    /// `grant = "jwt_bearer"`: the assertion's `iss` (default `{ClientId}`), `sub`
+    /// (default: the `iss`) and `aud` (default: the token endpoint), with `{Property}`
+    /// placeholders and `{ClientId}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assertion_issuer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assertion_subject: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assertion_audience: Option<String>,
     /// PKCE S256. On unless the provider cannot take it.
     #[serde(default = "default_true")]
     pub pkce: bool,
@@ -134,6 +143,9 @@ pub enum OAuth2Grant {
     ClientCredentials,
     /// Legacy (RFC 9700 discourages it); needs `Username`/`Password` properties.
     Password,
+    /// RFC 7523 §2.1: a JWT signed with the app's private key is the grant (Google service
+    /// accounts, Salesforce's JWT bearer flow); `assertion_*` say its claims.
+    JwtBearer,
 }
 
 /// Authorization request parameters the flow sets itself (RFC 6749 §4.1.1, RFC 7636):
@@ -161,6 +173,7 @@ impl OAuth2Grant {
             OAuth2Grant::AuthorizationCode => "AuthorisationCode",
             OAuth2Grant::ClientCredentials => "ClientCredentials",
             OAuth2Grant::Password => "PasswordCredentials",
+            OAuth2Grant::JwtBearer => "JwtBearer",
         }
     }
 }
@@ -268,6 +281,18 @@ impl OAuth2Definition {
                 &cx.field("pushed_authorization_request_url"),
                 "is required when par = true".into(),
             ));
+        }
+        for (name, value) in [
+            ("assertion_issuer", &self.assertion_issuer),
+            ("assertion_subject", &self.assertion_subject),
+            ("assertion_audience", &self.assertion_audience),
+        ] {
+            if value.is_some() && self.grant != OAuth2Grant::JwtBearer {
+                return Err(cx.invalid(
+                    &cx.field(name),
+                    "applies to grant = \"jwt_bearer\" only; remove it".into(),
+                ));
+            }
         }
         if self.par && self.grant != OAuth2Grant::AuthorizationCode {
             return Err(cx.invalid(
