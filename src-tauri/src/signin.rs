@@ -36,7 +36,8 @@ use crate::commands::{CommandError, Shell};
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ConnectStarted {
-    /// "webview" or "system_browser".
+    /// "webview" or "system_browser"; "done" when the app got its token by itself (client
+    /// credentials, password, JWT bearer: no sign-in).
     pub(crate) mode: &'static str,
     pub(crate) redirect_uri: String,
     /// The system browser's sign-in page, for the user to copy into another browser when
@@ -101,6 +102,16 @@ pub async fn start(
                 def.name, ac.authentication.auth_name
             )
         })?;
+    // Client credentials, password and JWT bearer need no sign-in: Connect gets the token.
+    if o.grant.renews_itself() {
+        shell.engine.refresh_now(id).await?;
+        return Ok(ConnectStarted {
+            mode: "done",
+            redirect_uri: String::new(),
+            sign_in_url: None,
+            browser_problem: None,
+        });
+    }
     let mode = ac.sign_in_mode.unwrap_or(o.sign_in);
     match mode {
         SignInMode::Webview => {

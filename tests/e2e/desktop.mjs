@@ -895,6 +895,7 @@ async function main(browser, env, issuer, cli) {
     await setField('client-id', reg.client_id);
     await submit('client');
     await toastSays('OAuth app saved (its private key kept).');
+    await openByName('Customer A token endpoint'); // Customer A's account, where install is
     await install('test-signed', 'Customer A signed');
     await click('#connect');
     await waitText('ac-status', (t) => t.startsWith('Authenticated'), 'client credentials signed with the key did not authenticate');

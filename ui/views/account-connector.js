@@ -129,7 +129,9 @@ $('copy-sign-in-link').addEventListener('click', () => act($('copy-sign-in-link'
 
 export async function startSignIn() {
   const started = await call('connect', { id: state.ac });
-  if (started.Mode === 'webview') {
+  if (started.Mode === 'done') {
+    toast('Authenticated: the app got its token by itself (no sign-in needed).');
+  } else if (started.Mode === 'webview') {
     progress('Signing in in the Authdesk sign-in window…', { cancellable: true });
   } else if (started.BrowserProblem) {
     progress(`No browser could be opened (${started.BrowserProblem}). Copy the sign-in link into a browser; Authdesk completes the sign-in when it comes back.`,
