@@ -19,8 +19,7 @@ use crate::service::Authdesk;
 
 pub const CLIENT_ID: &str = "ClientId";
 pub const CLIENT_SECRET: &str = "ClientSecret";
-/// The app's private key (PEM) for `private_key_jwt` and the JWT bearer grant.
-pub const CLIENT_PRIVATE_KEY: &str = "ClientPrivateKey";
+pub use crate::definition::CLIENT_PRIVATE_KEY;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum CredentialSource {

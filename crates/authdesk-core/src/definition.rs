@@ -500,6 +500,10 @@ pub fn parse_cached(origin: &str, text: &str) -> Result<std::sync::Arc<Connector
 }
 
 /// Names whose values are always sealed, whatever the definition says.
+/// The account connector property that holds an app's private key (PEM) for
+/// `private_key_jwt` and the JWT bearer grant (a well-known secret name: always sealed).
+pub const CLIENT_PRIVATE_KEY: &str = "ClientPrivateKey";
+
 pub fn is_well_known_secret_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     [

@@ -19,8 +19,9 @@ use super::{
     write_property, Authdesk, MAX_PROPERTY_VALUE, T_PROPERTIES, T_SECRETS,
 };
 use crate::authvalue::AuthValue;
-use crate::credentials::CLIENT_PRIVATE_KEY;
-use crate::definition::{AuthMethod, ConnectorDefinition, OAuth2Grant, SignInMode};
+use crate::definition::{
+    AuthMethod, ConnectorDefinition, OAuth2Grant, SignInMode, CLIENT_PRIVATE_KEY,
+};
 use crate::domain::*;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
