@@ -47,6 +47,15 @@ const clients = [
   // client_secret_jwt: an HS256 assertion under this secret (32 bytes or more for HS256).
   confidential('authdesk-secret-jwt', 'authdesk-secret-jwt-0123456789abcdef0123', 'client_secret_jwt',
     ['https://app.example.com/callback']),
+  // Device sign-in (RFC 8628), a public client as on a TV or a command line.
+  {
+    client_id: 'authdesk-device',
+    token_endpoint_auth_method: 'none',
+    redirect_uris: [],
+    grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
+    response_types: [],
+    scope: SCOPE,
+  },
   {
     client_id: 'authdesk-public',
     token_endpoint_auth_method: 'none',
@@ -102,6 +111,7 @@ server.listen(Number(process.env.PORT || 0), '127.0.0.1', () => {
       // private_key_jwt clients with the public JWK Authdesk shows, and update it.
       registration: { enabled: true },
       pushedAuthorizationRequests: { enabled: true },
+      deviceFlow: { enabled: true }, // /device/auth; the user approves at /device
       registrationManagement: { enabled: true, rotateRegistrationAccessToken: false },
       // No resourceIndicators: in 9.13 a client_credentials request with scope=api:read gets an
       // opaque token with that scope as is, and code-flow tokens stay userinfo (/me) tokens.

@@ -107,6 +107,7 @@ pub(crate) struct AuthEndpoints {
     pub token: Option<UrlTemplate>,
     pub revoke: Option<UrlTemplate>,
     pub par: Option<UrlTemplate>,
+    pub device: Option<UrlTemplate>,
     pub issuer: Option<UrlTemplate>,
 }
 
@@ -439,7 +440,14 @@ impl ConnectorDefinition {
         self.compiled
             .endpoints
             .iter()
-            .flat_map(|e| [e.token.as_ref(), e.revoke.as_ref(), e.par.as_ref()])
+            .flat_map(|e| {
+                [
+                    e.token.as_ref(),
+                    e.revoke.as_ref(),
+                    e.par.as_ref(),
+                    e.device.as_ref(),
+                ]
+            })
             .flatten()
             .flat_map(|t| t.slots())
             .filter(|(_, kind)| *kind == SlotKind::Host)
@@ -462,6 +470,7 @@ impl ConnectorDefinition {
             Endpoint::Token => e.token.as_ref(),
             Endpoint::Revoke => e.revoke.as_ref(),
             Endpoint::Par => e.par.as_ref(),
+            Endpoint::Device => e.device.as_ref(),
             Endpoint::Issuer => e.issuer.as_ref(),
         }
     }

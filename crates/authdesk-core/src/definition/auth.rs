@@ -90,6 +90,7 @@ pub enum Endpoint {
     Token,
     Revoke,
     Par,
+    Device,
     Issuer,
 }
 
@@ -101,6 +102,7 @@ impl Endpoint {
             Endpoint::Token => "auth.token_url",
             Endpoint::Revoke => "auth.revoke_url",
             Endpoint::Par => "auth.pushed_authorization_request_url",
+            Endpoint::Device => "auth.device_authorization_url",
             Endpoint::Issuer => "auth.issuer",
         }
     }

@@ -89,6 +89,7 @@ impl OAuthConnectorForm {
                 revoke_url: blank(&self.revoke_url),
                 pushed_authorization_request_url: None,
                 par: false,
+                device_authorization_url: None,
                 assertion_issuer: None,
                 assertion_subject: None,
                 assertion_audience: None,

@@ -163,6 +163,7 @@ impl Context {
                 .ok_or_else(|| Error::InvalidInput("the connector has no token_url".into()))?,
             revoke: self.endpoint(Endpoint::Revoke)?,
             par: self.endpoint(Endpoint::Par)?,
+            device: self.endpoint(Endpoint::Device)?,
         })
     }
 

@@ -165,6 +165,7 @@ impl Engine {
                     && m.pushed_authorization_request_endpoint.is_some(),
                 pushed_authorization_request_url: m.pushed_authorization_request_endpoint,
                 issuer: Some(m.issuer.clone()),
+                device_authorization_url: None,
                 assertion_issuer: None,
                 assertion_subject: None,
                 assertion_audience: None,

@@ -482,7 +482,7 @@ impl Engine {
 
     /// A sign-in whose `state` was presented failed: the failure belongs on the account
     /// connector (status and history), recorded off the async workers.
-    async fn sign_in_failed(&self, id: i64, message: String) -> Error {
+    pub(super) async fn sign_in_failed(&self, id: i64, message: String) -> Error {
         let recorded = message.clone();
         let _ = self
             .db(move |desk| desk.record_failure(id, "sign_in_failed", &recorded))

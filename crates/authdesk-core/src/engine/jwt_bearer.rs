@@ -12,9 +12,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::client_auth::ClientProof;
 use super::context::Context;
-use super::http::OAuthHttp;
+use super::extension_grant;
 use super::tokens::{joined_scope, read_token_response, Endpoints, TokenError};
 use crate::credentials::ClientCredentials;
 use crate::definition::OAuth2Definition;
@@ -105,29 +104,7 @@ pub async fn request_tokens(
     }
     // Most providers take the assertion alone (`client_auth = "none"`); others also want
     // the client authenticated.
-    let proof =
-        ClientProof::new(def.client_auth, creds, &endpoints.token, now).map_err(configuration)?;
-    let builder = proof.apply(http.post(&endpoints.token), &mut form);
-    let request = builder
-        .header(reqwest::header::ACCEPT, "application/json")
-        .form(&form)
-        .build()
-        .map_err(|e| configuration(format!("the token request cannot be made: {e}")))?;
-    let mut out = http::Request::builder()
-        .method(request.method().clone())
-        .uri(request.url().as_str());
-    for (name, value) in request.headers() {
-        out = out.header(name, value);
-    }
-    let bytes = request
-        .body()
-        .and_then(|b| b.as_bytes())
-        .unwrap_or_default()
-        .to_vec();
-    let out = out
-        .body(bytes)
-        .map_err(|e| configuration(format!("the token request cannot be made: {e}")))?;
-    let client = OAuthHttp::new(http);
-    let result = oauth2::AsyncHttpClient::call(&client, out).await;
-    read_token_response(result, &client.observed(), now)
+    let answer =
+        extension_grant::post(http, def, creds, endpoints, &endpoints.token, form, now).await?;
+    read_token_response(answer.result, &answer.observed, now)
 }

@@ -46,6 +46,7 @@
 //! keychain call on the async workers (only through [`Engine::db`]).
 
 pub mod client_auth;
+pub mod device;
 pub mod discovery;
 pub mod flow;
 pub mod http;
@@ -57,6 +58,7 @@ pub mod tokens;
 
 mod access;
 mod context;
+mod extension_grant;
 mod jwt_bearer;
 mod keep_alive;
 mod obtain;

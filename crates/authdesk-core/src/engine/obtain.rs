@@ -46,7 +46,9 @@ impl Engine {
                 OAuth2Grant::JwtBearer => {
                     ("JWT bearer grant", TokenCommit::NewGrant, "authenticated")
                 }
-                OAuth2Grant::AuthorizationCode if stored.access_token.is_some() => {
+                OAuth2Grant::AuthorizationCode | OAuth2Grant::DeviceCode
+                    if stored.access_token.is_some() =>
+                {
                     let msg = if refused {
                         "the provider refused the access token (HTTP 401) and there is no \
                          refresh token to get a new one"
@@ -55,12 +57,17 @@ impl Engine {
                     };
                     return self.needs_reauth(id, stored, msg, trigger).await;
                 }
-                OAuth2Grant::AuthorizationCode => {
+                OAuth2Grant::AuthorizationCode | OAuth2Grant::DeviceCode => {
                     return Err(Error::NeedsSignIn {
                         account_connector_id: id,
-                        reason:
-                            "the connector uses the authorization code flow, which needs the user"
-                                .into(),
+                        reason: format!(
+                            "the connector uses the {} flow, which needs the user",
+                            if o.grant == OAuth2Grant::DeviceCode {
+                                "device"
+                            } else {
+                                "authorization code"
+                            }
+                        ),
                     });
                 }
             }

@@ -125,10 +125,7 @@ impl Engine {
         // An access token that came without a refresh token (an AuthValue, a provider that
         // issues none) is used until it expires: asking for a refresh changes nothing, and
         // says so, rather than giving up a token that still works.
-        if grant == OAuth2Grant::AuthorizationCode
-            && t.access_token.is_some()
-            && t.refresh_token.is_none()
-        {
+        if !grant.renews_itself() && t.access_token.is_some() && t.refresh_token.is_none() {
             return Err(Error::NoRefreshToken {
                 account_connector_id: id,
                 expires_at: t.expires_at,

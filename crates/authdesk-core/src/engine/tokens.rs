@@ -146,6 +146,8 @@ pub struct Endpoints {
     pub revoke: Option<String>,
     /// RFC 9126 pushed authorization request endpoint.
     pub par: Option<String>,
+    /// RFC 8628 device authorization endpoint.
+    pub device: Option<String>,
 }
 
 fn base_client(

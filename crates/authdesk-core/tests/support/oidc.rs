@@ -209,6 +209,93 @@ pub async fn sign_in(authorization_url: &str, login: &str) -> String {
     panic!("sign_in: no redirect to the client after 20 steps (last URL {url})");
 }
 
+/// A user at the device verification page (`verification_uri_complete`): confirms the user
+/// code (or, with `approve` false, aborts), then logs in and consents through
+/// devInteractions, with a fresh cookie jar. Returns once the provider says the sign-in
+/// succeeded (or was aborted).
+pub async fn approve_device(verification_uri_complete: &str, login: &str, approve: bool) {
+    let client = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .cookie_store(true)
+        .build()
+        .expect("build the device HTTP client");
+    let mut url = Url::parse(verification_uri_complete).unwrap();
+    let user_code = url
+        .query_pairs()
+        .find(|(k, _)| k == "user_code")
+        .map(|(_, v)| v.into_owned())
+        .expect("verification_uri_complete has the user_code");
+    let mut form: Option<Vec<(String, String)>> = None;
+    for _ in 0..20 {
+        let request = match form.take() {
+            Some(fields) => client.post(url.clone()).form(&fields),
+            None => client.get(url.clone()),
+        };
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("device: {url}: {e}"));
+        let status = response.status();
+        if status.is_redirection() {
+            let location = response
+                .headers()
+                .get(LOCATION)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_string();
+            url = url.join(&location).unwrap();
+            continue;
+        }
+        let body = response.text().await.unwrap_or_default();
+        // Aborted, oidc-provider shows its code input again, saying so.
+        if body.contains("Sign-in Success") || (!approve && body.contains("was interrupted")) {
+            return;
+        }
+        let field = |name: &str| {
+            between(&body, &format!("name=\"{name}\" value=\""), "\"").map(str::to_string)
+        };
+        // The code input, its self-posting form when the code came in the URL, and the
+        // confirmation all post `xsrf` and `user_code` (the last with confirm or abort).
+        if body.contains("name=\"xsrf\"") {
+            let action = between(&body, "action=\"", "\"")
+                .unwrap()
+                .replace("&amp;", "&");
+            let code = field("user_code").unwrap_or_else(|| user_code.clone());
+            let mut fields = vec![
+                ("xsrf".to_string(), field("xsrf").unwrap_or_default()),
+                ("user_code".to_string(), code),
+            ];
+            if body.contains("op.deviceConfirmForm") {
+                fields.push(if approve {
+                    ("confirm".to_string(), "yes".to_string())
+                } else {
+                    ("abort".to_string(), "yes".to_string())
+                });
+            }
+            url = url.join(&action).unwrap();
+            form = Some(fields);
+            continue;
+        }
+        let Some((action, prompt)) = interaction_form(&body).filter(|_| status.is_success()) else {
+            panic!(
+                "device: unexpected {status} from {url}:\n{}",
+                excerpt(&body)
+            );
+        };
+        url = url.join(&action).unwrap();
+        form = Some(match prompt.as_str() {
+            "login" => vec![
+                ("prompt".into(), "login".into()),
+                ("login".into(), login.into()),
+                ("password".into(), "any password".into()),
+            ],
+            _ => vec![("prompt".into(), "consent".into())],
+        });
+    }
+    panic!("device: no end after 20 steps (last URL {url})");
+}
+
 /// The devInteractions page's form: its action and its hidden `prompt` ("login"/"consent").
 fn interaction_form(html: &str) -> Option<(String, String)> {
     let form = &html[html.find("<form")?..];

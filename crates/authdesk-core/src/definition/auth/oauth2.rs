@@ -29,6 +29,9 @@ pub struct OAuth2Definition {
     /// RFC 7009 revocation endpoint.
     #[serde(default)]
     pub revoke_url: Option<String>,
+    /// RFC 8628 device authorization endpoint (`grant = "device_code"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_authorization_url: Option<String>,
     /// RFC 9126 pushed authorization request endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pushed_authorization_request_url: Option<String>,
@@ -143,6 +146,10 @@ pub enum OAuth2Grant {
     ClientCredentials,
     /// Legacy (RFC 9700 discourages it); needs `Username`/`Password` properties.
     Password,
+    /// RFC 8628: the user approves on another device (or browser tab) by entering a code
+    /// at the provider's verification URI while Authdesk polls; needs
+    /// `device_authorization_url`.
+    DeviceCode,
     /// RFC 7523 §2.1: a JWT signed with the app's private key is the grant (Google service
     /// accounts, Salesforce's JWT bearer flow); `assertion_*` say its claims.
     JwtBearer,
@@ -164,7 +171,10 @@ impl OAuth2Grant {
     /// Whether the engine gets a new token with this grant by itself (client credentials,
     /// password), rather than needing the user (the authorization code flow).
     pub fn renews_itself(self) -> bool {
-        self != OAuth2Grant::AuthorizationCode
+        matches!(
+            self,
+            OAuth2Grant::ClientCredentials | OAuth2Grant::Password | OAuth2Grant::JwtBearer
+        )
     }
 
     /// Cyclr's OAuth2Type spelling.
@@ -174,6 +184,7 @@ impl OAuth2Grant {
             OAuth2Grant::ClientCredentials => "ClientCredentials",
             OAuth2Grant::Password => "PasswordCredentials",
             OAuth2Grant::JwtBearer => "JwtBearer",
+            OAuth2Grant::DeviceCode => "DeviceCode",
         }
     }
 }
@@ -271,6 +282,24 @@ impl OAuth2Definition {
             .as_deref()
             .map(|r| cx.url(&cx.field("revoke_url"), r))
             .transpose()?;
+        endpoints.device = match (&self.device_authorization_url, self.grant) {
+            (Some(d), OAuth2Grant::DeviceCode) => {
+                Some(cx.url(&cx.field("device_authorization_url"), d)?)
+            }
+            (Some(_), _) => {
+                return Err(cx.invalid(
+                    &cx.field("device_authorization_url"),
+                    "applies to grant = \"device_code\" only; remove it".into(),
+                ))
+            }
+            (None, OAuth2Grant::DeviceCode) => {
+                return Err(cx.invalid(
+                    &cx.field("device_authorization_url"),
+                    "is required for grant = \"device_code\"".into(),
+                ))
+            }
+            (None, _) => None,
+        };
         endpoints.par = self
             .pushed_authorization_request_url
             .as_deref()
