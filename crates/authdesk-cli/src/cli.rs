@@ -72,6 +72,12 @@ pub enum Command {
         /// Seconds to wait for the browser to come back.
         #[arg(long, default_value_t = 300)]
         timeout: u64,
+        /// Device sign-in (RFC 8628; the default for a `device_code` connector): prints the
+        /// verification URI and user code (a QR code on a terminal) and waits while the user
+        /// approves on any device. With --json: one line with VerificationUri, UserCode,
+        /// VerificationUriComplete and ExpiresIn, then the result on a second line.
+        #[arg(long)]
+        device: bool,
     },
     /// Call a connector method with the auth applied (refreshing first if needed). The
     /// third party's answer is printed; the exit status is 22 when it answered HTTP 400 or

@@ -178,7 +178,15 @@ fn run(cli: Cli) -> Result<Outcome> {
             no_browser,
             port,
             timeout,
-        } => oauth::connect(&ctx, account_connector_id, no_browser, port, timeout),
+            device,
+        } => oauth::connect(
+            &ctx,
+            account_connector_id,
+            no_browser,
+            port,
+            timeout,
+            device,
+        ),
         Command::Refresh {
             account_connector_id,
         } => oauth::refresh(&ctx, account_connector_id),

@@ -679,3 +679,96 @@ async fn request_sends_any_request_on_the_connectors_origin_with_the_token_and_n
     let r = desk.run(&["request", &id, "GET", "/me/nothing-here"]);
     assert_eq!(r.out.status.code(), Some(22), "{}", r.describe());
 }
+
+/// A device-code connector of the test server (its public `authdesk-device` client),
+/// installed: its Id.
+fn device_connector(desk: &Desk, server: &OidcServer) -> i64 {
+    let issuer = &server.issuer;
+    let def = desk.dir.path().join("device.toml");
+    let text = oidc::definition(
+        issuer,
+        "device",
+        "device_code",
+        &format!("device_authorization_url = \"{issuer}/device/auth\"\nclient_auth = \"none\""),
+    )
+    .replace("[auth.authorize_params]\nprompt = \"consent\"\n", "")
+    .replace(&format!("authorize_url = \"{issuer}/auth\"\n"), "");
+    std::fs::write(&def, text).unwrap();
+    desk.run(&["connectors", "add", def.to_str().unwrap()]).ok();
+    let account = desk.create_account("Device Co");
+    desk.install(
+        &account,
+        "device",
+        &["--property", "ClientId=authdesk-device"],
+    )
+}
+
+#[tokio::test]
+async fn connect_on_a_device_connector_prints_the_code_line_then_the_result_line() {
+    let server = OidcServer::start(OidcOptions::default());
+    let desk = Desk::new();
+    let id = device_connector(&desk, &server);
+    let mut child = desk
+        .command(&["--json", "connect", &id.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let code: Value = serde_json::from_str(&first).unwrap_or_else(|e| panic!("{e}: {first}"));
+    let keys: Vec<&String> = code.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "ExpiresIn",
+            "UserCode",
+            "VerificationUri",
+            "VerificationUriComplete"
+        ]
+    );
+    oidc::approve_device(
+        code["VerificationUriComplete"].as_str().unwrap(),
+        "dora",
+        true,
+    )
+    .await;
+    let status = child.wait().unwrap();
+    let mut second = String::new();
+    stdout.read_line(&mut second).unwrap();
+    assert!(status.success(), "{second}");
+    let ac: Value = serde_json::from_str(&second).unwrap_or_else(|e| panic!("{e}: {second}"));
+    assert_eq!(ac["Status"], "Authenticated");
+    let rest: String = std::io::Read::bytes(stdout)
+        .map(|b| b.unwrap() as char)
+        .collect();
+    assert!(rest.trim().is_empty(), "two lines only: {rest}");
+
+    // Ctrl-C while it waits: exit 130, nothing stored.
+    let account = desk.create_account("Device Two");
+    let again = desk.install(
+        &account,
+        "device",
+        &["--property", "ClientId=authdesk-device"],
+    );
+    let mut child = desk
+        .command(&["connect", &again.to_string(), "--device"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert!(line.starts_with("To sign in, open "), "{line}");
+    send_signal(&child, "INT");
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let shown = desk
+        .run(&["--json", "account-connectors", "show", &again.to_string()])
+        .json();
+    assert_ne!(shown["Status"], "Authenticated");
+}

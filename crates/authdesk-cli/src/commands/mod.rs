@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod connectors;
 pub mod local_api;
 pub mod oauth;
+mod qr;
 
 use std::sync::Arc;
 

@@ -20,11 +20,15 @@ pub fn connect(
     no_browser: bool,
     port: u16,
     timeout: u64,
+    device: bool,
 ) -> Result<()> {
     let out = &ctx.out;
     let runner = ctx.runner()?;
     let engine = &runner.engine;
     runner.run(async {
+        if device || engine.uses_device_sign_in(account_connector_id).await? {
+            return device_sign_in(out, engine, account_connector_id).await;
+        }
         let sign_in = authdesk_api::loopback::begin(engine, account_connector_id, port).await?;
         let url = sign_in.start.authorization_url.clone();
         eprintln!(
@@ -49,6 +53,41 @@ pub fn connect(
             .await?;
         out.account_connector(&ac)
     })
+}
+
+/// RFC 8628: the code and where to enter it, then the wait for the user's answer.
+async fn device_sign_in(
+    out: &crate::output::Out,
+    engine: &authdesk_core::Engine,
+    id: i64,
+) -> Result<()> {
+    use std::io::IsTerminal;
+    let start = engine.begin_device_sign_in(id).await?;
+    if out.json {
+        // One line now (a script shows it), the result as a second line.
+        println!("{}", serde_json::to_string(&start)?);
+    } else {
+        println!(
+            "To sign in, open {}\nand enter the code {}  (it expires in {} s)",
+            start.verification_uri, start.user_code, start.expires_in
+        );
+        if let Some(complete) = &start.verification_uri_complete {
+            println!("Or open {complete}");
+            if std::io::stdout().is_terminal() {
+                if let Some(qr) = super::qr::terminal(complete) {
+                    println!("{qr}");
+                }
+            }
+        }
+        eprintln!("Waiting for the sign-in to be approved (Ctrl-C stops)...");
+    }
+    let ac = engine.complete_device_sign_in(&start).await?;
+    if out.json {
+        println!("{}", serde_json::to_string(&ac)?);
+        Ok(())
+    } else {
+        out.account_connector(&ac)
+    }
 }
 
 pub fn call(

@@ -74,6 +74,12 @@ struct Authorization {
 const DEFAULT_INTERVAL_SECS: u64 = 5;
 
 impl Engine {
+    /// Whether the account connector signs in with a device code (`grant = "device_code"`).
+    pub async fn uses_device_sign_in(&self, id: i64) -> Result<bool> {
+        let ctx = self.context(id).await?;
+        Ok(ctx.oauth2()?.grant == crate::definition::OAuth2Grant::DeviceCode)
+    }
+
     /// Asks the provider for a user code (the device authorization request).
     pub async fn begin_device_sign_in(&self, id: i64) -> Result<DeviceStart> {
         let ctx = self.context(id).await?;
