@@ -10,6 +10,7 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod commands;
+mod device;
 mod signin;
 #[cfg(target_os = "linux")]
 mod x_errors;

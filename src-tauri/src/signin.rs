@@ -36,7 +36,7 @@ use crate::commands::{CommandError, Shell};
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ConnectStarted {
-    /// "webview" or "system_browser"; "done" when the app got its token by itself (client
+    /// "webview", "system_browser" or "device"; "done" when the app got its token by itself (client
     /// credentials, password, JWT bearer: no sign-in).
     pub(crate) mode: &'static str,
     pub(crate) redirect_uri: String,
@@ -46,6 +46,8 @@ pub struct ConnectStarted {
     pub(crate) sign_in_url: Option<String>,
     /// Why no browser could be opened (the sign-in still waits: the link can be copied).
     pub(crate) browser_problem: Option<String>,
+    /// A device sign-in (`mode` "device"): the code to enter and where.
+    pub(crate) device: Option<crate::device::DeviceShown>,
 }
 
 /// The account connector property that overrides the redirect URI used in the webview
@@ -63,7 +65,7 @@ struct Finished {
 
 /// Tells the window a sign-in ended: `Ok` holds what to say ("Signed in.", or what the
 /// grant fell short of: `Engine::sign_in_message`).
-fn finish(app: &AppHandle, id: i64, result: Result<String, String>, cancelled: bool) {
+pub(crate) fn finish(app: &AppHandle, id: i64, result: Result<String, String>, cancelled: bool) {
     let payload = match result {
         Ok(message) => Finished {
             account_connector_id: id,
@@ -110,7 +112,11 @@ pub async fn start(
             redirect_uri: String::new(),
             sign_in_url: None,
             browser_problem: None,
+            device: None,
         });
+    }
+    if o.grant == authdesk_core::definition::OAuth2Grant::DeviceCode {
+        return crate::device::start(app, shell, id).await;
     }
     let mode = ac.sign_in_mode.unwrap_or(o.sign_in);
     match mode {
@@ -147,6 +153,7 @@ pub async fn start(
                 redirect_uri,
                 sign_in_url: None,
                 browser_problem: None,
+                device: None,
             })
         }
         SignInMode::SystemBrowser => {
@@ -188,6 +195,7 @@ pub async fn start(
                     redirect_uri,
                     sign_in_url: Some(sign_in_url),
                     browser_problem,
+                    device: None,
                 })
             } else {
                 let sign_in = authdesk_api::loopback::begin(&engine, id, 0).await?;
@@ -208,6 +216,7 @@ pub async fn start(
                     redirect_uri,
                     sign_in_url: Some(sign_in_url),
                     browser_problem,
+                    device: None,
                 })
             }
         }
@@ -385,6 +394,14 @@ fn clear_browsing_data(app: &AppHandle) -> Result<(), String> {
 /// Cancels a sign-in the user no longer wants: closes its window (which reports the
 /// cancellation), or, for the system browser, just stops waiting here.
 pub fn cancel(app: &AppHandle, id: i64) {
+    if crate::device::cancel(id) {
+        return finish(
+            app,
+            id,
+            Err("Device sign-in cancelled; nothing was changed.".into()),
+            true,
+        );
+    }
     match app.get_webview_window(&format!("{SIGN_IN_WINDOW}{id}")) {
         Some(window) => {
             let _ = window.destroy();

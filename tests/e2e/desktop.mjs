@@ -16,6 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { remote } from 'webdriverio';
+import { approveDevice } from './device-user.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const APP = process.env.AUTHDESK_APP || path.join(ROOT, 'target', 'debug', 'authdesk-app');
@@ -902,6 +903,31 @@ async function main(browser, env, issuer, cli) {
     await shot('private-key-jwt');
   });
 
+  await check('device sign-in: the code, a QR code and a countdown; Cancel stops the wait; approved on another device it signs in', async () => {
+    await openByName('Customer A token endpoint');
+    await install('test-device', 'Customer A device');
+    await click('#connect');
+    await waitText('device-user-code', (t) => /^[A-Z]{4}-[A-Z]{4}$/.test(t), 'no user code shown');
+    const shown = await browser.execute(() => ({
+      uri: document.getElementById('device-uri').textContent,
+      qr: document.getElementById('device-qr').width,
+      countdown: document.getElementById('device-countdown').textContent,
+    }));
+    assert(shown.uri.endsWith('/device') && shown.qr > 80 && /expires in \d+:\d\d/.test(shown.countdown),
+      `the device panel is incomplete: ${JSON.stringify(shown)}`);
+    await shot('device-sign-in');
+    await click('#cancel-sign-in');
+    await toastSays('Device sign-in cancelled');
+    assert(await browser.execute(() => document.getElementById('device-sign-in').hidden), 'the device panel stayed');
+    // Again, approved by "another device" (HTTP at the provider's own pages).
+    await click('#connect');
+    await waitText('device-user-code', (t) => t.length > 0, 'no user code the second time');
+    const link = await browser.execute(() => document.getElementById('device-uri').textContent);
+    const code = await browser.execute(() => document.getElementById('device-user-code').textContent);
+    await approveDevice(`${link}?user_code=${encodeURIComponent(code)}`, 'dora', true);
+    await waitText('ac-status', (t) => t.startsWith('Authenticated'), 'the approved device sign-in did not authenticate');
+  });
+
   await check('the connector editor: a built-in duplicated as mine, its definition edited (the id cannot change), a method added and called at the real server; removal only when unused', async () => {
     await openLibraryEntry('generic-basic');
     assert(await browser.execute(() => !document.getElementById('lib-builtin-note').hidden
@@ -1126,6 +1152,15 @@ async function run() {
         'client_auth = "private_key_jwt"', 'scopes = ["api:read"]', '',
       ].join('\n'));
       cli(['connectors', 'add', signed]);
+      // A device sign-in connector (RFC 8628) with the server's public device client.
+      const device = path.join(tmp, 'test-device.toml');
+      fs.writeFileSync(device, [
+        'id = "test-device"', 'name = "Test device sign-in"', 'version = "1"', `api_base_url = "${issuer}"`,
+        '[auth]', 'type = "oauth2"', 'grant = "device_code"', `token_url = "${issuer}/token"`,
+        `device_authorization_url = "${issuer}/device/auth"`, 'client_auth = "none"', 'scopes = ["openid", "offline_access"]', '',
+      ].join('\n'));
+      cli(['connectors', 'add', device]);
+      cli(['connectors', 'set-client', 'test-device', '--client-id', 'authdesk-device', '--public']);
     });
     const port = await freePort();
     const driver = spawn(DRIVER, ['--port', String(port), '--native-port', String(await freePort())], { env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -22,7 +22,7 @@ const problems = [];
 // unimported. A new one is added here on purpose.
 const BROWSER = Object.fromEntries([
   'window', 'document', 'navigator', 'Node', 'Event', 'Notification',
-  'setTimeout', 'clearTimeout', 'setInterval', 'URL', 'URLSearchParams',
+  'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'URL', 'URLSearchParams',
 ].map((n) => [n, 'readonly']));
 const rel = (p) => path.relative(ui, p);
 

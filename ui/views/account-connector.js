@@ -115,7 +115,36 @@ for (const t of TABS) {
 selectTab('credential');
 
 // Sign-in.
+/** The device sign-in's code, QR code and countdown (RFC 8628), or nothing. */
+function showDevice(d) {
+  clearInterval(showDevice.timer);
+  $('device-sign-in').hidden = !d;
+  if (!d) return;
+  $('device-user-code').textContent = d.UserCode;
+  $('device-uri').textContent = d.VerificationUri;
+  const rows = d.Qr || [];
+  const canvas = $('device-qr');
+  const scale = 4;
+  canvas.hidden = !rows.length;
+  canvas.width = canvas.height = rows.length * scale;
+  const g = canvas.getContext('2d');
+  g.fillStyle = '#fff';
+  g.fillRect(0, 0, canvas.width, canvas.height);
+  g.fillStyle = '#000';
+  rows.forEach((row, y) => [...row].forEach((m, x) => { if (m === '1') g.fillRect(x * scale, y * scale, scale, scale); }));
+  const ends = Date.now() + d.ExpiresIn * 1000;
+  const tick = () => {
+    const left = Math.max(0, Math.round((ends - Date.now()) / 1000));
+    $('device-countdown').textContent = left
+      ? `The code expires in ${Math.floor(left / 60)}:${String(left % 60).padStart(2, '0')}.`
+      : 'The code has expired: cancel and connect again.';
+  };
+  tick();
+  showDevice.timer = setInterval(tick, 1000);
+}
+
 function progress(text, { cancellable = false, link = null } = {}) {
+  if (!text) showDevice(null);
   $('progress').hidden = !text;
   $('progress-text').textContent = text || '';
   if (!text) $('progress-address').textContent = '';
@@ -131,6 +160,10 @@ export async function startSignIn() {
   const started = await call('connect', { id: state.ac });
   if (started.Mode === 'done') {
     toast('Authenticated: the app got its token by itself (no sign-in needed).');
+  } else if (started.Mode === 'device') {
+    progress('Sign in on any device: open the address below (or scan the QR code) and enter the code. Authdesk waits here.',
+      { cancellable: true, link: started.SignInUrl || started.Device.VerificationUri });
+    showDevice(started.Device);
   } else if (started.Mode === 'webview') {
     progress('Signing in in the Authdesk sign-in window…', { cancellable: true });
   } else if (started.BrowserProblem) {
