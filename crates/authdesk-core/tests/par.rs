@@ -109,7 +109,7 @@ async fn a_pushed_request_leaves_the_browser_only_client_id_and_request_uri() {
 }
 
 #[tokio::test]
-async fn discovery_pushes_where_the_metadata_requires_it() {
+async fn discovery_pushes_where_the_metadata_requires_it_and_finds_the_device_endpoint() {
     let (setup, server) = start();
     let found = setup
         .engine
@@ -125,6 +125,11 @@ async fn discovery_pushes_where_the_metadata_requires_it() {
         Some(format!("{}/request", server.issuer).as_str())
     );
     assert!(!o.par);
+    // And the device endpoint, for `connect --device`.
+    assert_eq!(
+        o.device_authorization_url.as_deref(),
+        Some(format!("{}/device/auth", server.issuer).as_str())
+    );
     assert!(
         found.toml.contains("pushed_authorization_request_url"),
         "{}",

@@ -30,6 +30,9 @@ struct Metadata {
     token_endpoint_auth_methods_supported: Option<Vec<String>>,
     #[serde(default)]
     authorization_response_iss_parameter_supported: bool,
+    /// RFC 8628.
+    #[serde(default)]
+    device_authorization_endpoint: Option<String>,
     /// RFC 9126.
     #[serde(default)]
     pushed_authorization_request_endpoint: Option<String>,
@@ -165,7 +168,7 @@ impl Engine {
                     && m.pushed_authorization_request_endpoint.is_some(),
                 pushed_authorization_request_url: m.pushed_authorization_request_endpoint,
                 issuer: Some(m.issuer.clone()),
-                device_authorization_url: None,
+                device_authorization_url: m.device_authorization_endpoint,
                 assertion_issuer: None,
                 assertion_subject: None,
                 assertion_audience: None,

@@ -282,14 +282,18 @@ impl OAuth2Definition {
             .as_deref()
             .map(|r| cx.url(&cx.field("revoke_url"), r))
             .transpose()?;
+        // A device endpoint also lets an authorization code connector sign in with
+        // `connect --device` (a machine without a browser).
         endpoints.device = match (&self.device_authorization_url, self.grant) {
-            (Some(d), OAuth2Grant::DeviceCode) => {
+            (Some(d), OAuth2Grant::DeviceCode | OAuth2Grant::AuthorizationCode) => {
                 Some(cx.url(&cx.field("device_authorization_url"), d)?)
             }
             (Some(_), _) => {
                 return Err(cx.invalid(
                     &cx.field("device_authorization_url"),
-                    "applies to grant = \"device_code\" only; remove it".into(),
+                    "applies to grants a user signs in to (device_code, authorization_code); \
+                     remove it"
+                        .into(),
                 ))
             }
             (None, OAuth2Grant::DeviceCode) => {
