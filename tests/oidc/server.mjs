@@ -12,6 +12,7 @@
 // Extra test endpoints (outside oidc-provider):
 //   GET  /__test/stats  -> {"grants":{"authorization_code":1,...},"errors":{"invalid_grant":1},"revocations":1}
 //   POST /__test/reset  -> zeroes those counts
+import crypto from 'node:crypto';
 import http from 'node:http';
 import Provider, { errors } from 'oidc-provider';
 import { createLocalJWKSet, jwtVerify } from 'jose';
@@ -112,6 +113,9 @@ server.listen(Number(process.env.PORT || 0), '127.0.0.1', () => {
       registration: { enabled: true },
       pushedAuthorizationRequests: { enabled: true },
       deviceFlow: { enabled: true }, // /device/auth; the user approves at /device
+      // DPoP (RFC 9449) with server nonces required at the token and userinfo endpoints:
+      // a client must answer use_dpop_nonce once, then keep the latest nonce.
+      dPoP: { enabled: true, nonceSecret: crypto.randomBytes(32), requireNonce: () => true },
       registrationManagement: { enabled: true, rotateRegistrationAccessToken: false },
       // No resourceIndicators: in 9.13 a client_credentials request with scope=api:read gets an
       // opaque token with that scope as is, and code-flow tokens stay userinfo (/me) tokens.

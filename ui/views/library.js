@@ -100,6 +100,7 @@ function renderLibraryDetail(d) {
         ['Authorize URL', a.authorize_url || '—'], ['Token URL', a.token_url], ['Revocation URL', a.revoke_url || '—'],
         ['Scopes', (a.scopes || []).join(' ') || '—'], ['PKCE', a.pkce ? 'yes (S256)' : 'no'],
         ['Client authentication', CLIENT_AUTH[a.client_auth] || a.client_auth],
+        ['DPoP (tokens bound to a key)', a.dpop === true ? 'yes' : a.dpop === 'auto' ? 'where the provider offers it' : 'no'],
         ['Pushed authorization request', a.par ? `yes, to ${a.pushed_authorization_request_url} (RFC 9126)` : 'no'],
         ['Sign-in runs in', a.sign_in === 'system_browser' ? 'the system browser' : 'an embedded window']);
     } else if (a.type === 'api_key') {

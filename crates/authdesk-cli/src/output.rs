@@ -475,6 +475,9 @@ impl Out {
             if let Some(t) = &i.token_type {
                 let _ = writeln!(s, "Token type:      {t}");
             }
+            if let Some(jkt) = &i.dpop_jkt {
+                let _ = writeln!(s, "DPoP-bound to:   key {jkt} (RFC 7638 thumbprint)");
+            }
             if !i.scopes.is_empty() {
                 let _ = writeln!(s, "Scopes:          {}", i.scopes.join(" "));
             }

@@ -30,7 +30,7 @@ mod validate;
 pub use auth::api_key::{ApiKeyDefinition, ApiKeyPlacement};
 pub use auth::auth_fields::{AuthField, AuthFieldsDefinition, FieldPlacement};
 pub use auth::oauth2::{
-    CaptureFrom, CaptureSource, ClientAuth, OAuth2Definition, OAuth2Grant, SignInMode,
+    CaptureFrom, CaptureSource, ClientAuth, DpopSetting, OAuth2Definition, OAuth2Grant, SignInMode,
 };
 pub use auth::{
     AuthDefinition, AuthMethod, AuthMethodDefinition, AuthType, Endpoint, DEFAULT_AUTH_ID,

@@ -141,6 +141,7 @@ pub(crate) const META_CATALOG: &str = "builtin_catalog_sha256";
 pub(crate) const T_CONNECTORS: &str = "connectors";
 pub(crate) const T_PROPERTIES: &str = "account_connector_properties";
 pub(crate) const T_SECRETS: &str = "account_connector_secrets";
+pub(crate) const T_KEYS: &str = "account_connector_keys";
 
 /// Names of credential secrets in `account_connector_secrets`.
 pub mod fields {

@@ -31,6 +31,9 @@ pub struct Inspection {
     pub status: AuthStatus,
     pub last_error: Option<String>,
     pub token_type: Option<String>,
+    /// A DPoP-bound token (RFC 9449): the RFC 7638 thumbprint of the key it is bound to
+    /// (the token's `cnf.jkt`).
+    pub dpop_jkt: Option<String>,
     pub scopes: Vec<String>,
     pub expires_at: Option<DateTime<Utc>>,
     /// Seconds until `ExpiresAt`; negative once expired.
@@ -148,6 +151,11 @@ impl Authdesk {
             status: ac.status,
             last_error: ac.last_error.clone(),
             token_type: ac.token_type.clone(),
+            dpop_jkt: if crate::engine::dpop::is_dpop_type(ac.token_type.as_deref()) {
+                self.dpop_thumbprint(ac.id)?
+            } else {
+                None
+            },
             scopes,
             expires_in_seconds: ac.expires_at.map(|e| (e - now).num_seconds()),
             expires_at: ac.expires_at,

@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::secret::Secret;
 
 mod account_connectors;
+mod account_keys;
 mod accounts;
 mod launch;
 mod library;
@@ -23,7 +24,7 @@ mod oauth_app;
 pub use crate::desk::{fields, Authdesk, Clock, OpenOptions, VaultStatus};
 pub(crate) use crate::desk::{
     hex, key_check_location, parse_ts, ts, verified_vault, write_property, META_CATALOG,
-    META_KEY_CHECK, META_VAULT_ID, T_CONNECTORS, T_PROPERTIES, T_SECRETS,
+    META_KEY_CHECK, META_VAULT_ID, T_CONNECTORS, T_KEYS, T_PROPERTIES, T_SECRETS,
 };
 
 impl Authdesk {

@@ -151,8 +151,9 @@ impl SigningKey {
         }
     }
 
-    /// The public key's required JWK members (RFC 7638 §3.2), in lexicographic order.
-    fn public_members(&self) -> Value {
+    /// The public key's required JWK members (RFC 7638 §3.2), in lexicographic order: the
+    /// `jwk` of a DPoP proof's header.
+    pub fn public_members(&self) -> Value {
         match &self.pair {
             Pair::Rsa(p) => {
                 let c: ring::rsa::PublicKeyComponents<Vec<u8>> = p.public().into();

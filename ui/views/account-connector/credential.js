@@ -22,7 +22,7 @@ export function renderInspection(ac, i) {
   if (type === 'OAuth2') {
     rows.push(
       ['Scopes', i.Scopes.length ? i.Scopes.join(' ') : '—'],
-      ['Token type', i.TokenType || '—'],
+      ['Token type', i.DpopJkt ? `DPoP-bound to key ${i.DpopJkt} (RFC 9449)` : i.TokenType || '—'],
       ['Expires', el('span', '', 'countdown')],
       ['Refresh expires', el('span', '', 'refresh-countdown')],
       ['Refresh margin', i.RefreshMarginSeconds == null ? '—'

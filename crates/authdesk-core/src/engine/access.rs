@@ -12,8 +12,6 @@ mod oauth2;
 
 use super::*;
 
-pub(crate) use oauth2::bearer;
-
 /// Authentication to put on a request: headers, query parameters and keys of a JSON object
 /// body (AuthFields), each in the order given.
 #[derive(Debug, Clone, Default)]
@@ -21,6 +19,8 @@ pub struct AppliedAuth {
     pub headers: Vec<(String, Secret)>,
     pub query: Vec<(String, Secret)>,
     pub body: Vec<(String, Secret)>,
+    /// A DPoP-bound token (RFC 9449): each request gets a proof of this key.
+    pub dpop: Option<oauth2::DpopCall>,
 }
 
 impl AppliedAuth {
@@ -65,6 +65,22 @@ impl AppliedAuth {
             headers.insert(n, v);
         }
         Ok(())
+    }
+
+    /// Adds a DPoP proof for `method` `url` when the token is DPoP-bound.
+    pub(super) fn put_dpop(
+        &self,
+        state: &super::dpop::DpopState,
+        method: &str,
+        url: &url::Url,
+        headers: &mut reqwest::header::HeaderMap,
+    ) {
+        if let Some(d) = &self.dpop {
+            let proof = d.proof(state, method, url);
+            if let Ok(v) = reqwest::header::HeaderValue::from_str(&proof) {
+                headers.insert(super::dpop::DPOP, v);
+            }
+        }
     }
 
     /// Merges the body fields into a JSON object body (`None`: there was no body, and the
@@ -121,7 +137,7 @@ impl Engine {
                 Ok((auth_fields::apply(self, id, f).await?, None, None))
             }
             AuthDefinition::Basic {} => Ok((basic::apply(self, id).await?, None, None)),
-            AuthDefinition::Oauth2(o) => oauth2::apply(self, id, o).await,
+            AuthDefinition::Oauth2(o) => oauth2::apply(self, ctx, o).await,
         }
     }
 }

@@ -105,7 +105,7 @@ impl Engine {
             what: format!("the device authorization request of {}", ctx.def.id),
             message,
         };
-        let answer = extension_grant::post(http, &o, &creds, &endpoints, &url, form, now)
+        let answer = extension_grant::post(http, &o, &creds, &endpoints, &url, form, now, None)
             .await
             .map_err(|e| failed(e.message("device authorization request")))?;
         let response = answer.result.map_err(|e| failed(e.to_string()))?;
@@ -146,6 +146,7 @@ impl Engine {
         let creds = self
             .db(move |desk| desk.resolve_client_credentials(id))
             .await?;
+        let dpop = self.dpop_for(&ctx).await?;
         let mut interval = start.interval;
         loop {
             tokio::time::sleep(Duration::from_secs(interval)).await;
@@ -164,10 +165,18 @@ impl Engine {
                 ("device_code", start.device_code.expose().to_string()),
             ];
             let http = ctx.client(self, &endpoints.token, super::http::Follow::Never);
-            let answer =
-                extension_grant::post(http, &o, &creds, &endpoints, &endpoints.token, form, now)
-                    .await
-                    .map_err(|e| Error::AuthorizationFailed(e.message("device sign-in")))?;
+            let answer = extension_grant::post(
+                http,
+                &o,
+                &creds,
+                &endpoints,
+                &endpoints.token,
+                form,
+                now,
+                dpop.clone(),
+            )
+            .await
+            .map_err(|e| Error::AuthorizationFailed(e.message("device sign-in")))?;
             match error_code(&answer).as_deref() {
                 Some("authorization_pending") => continue,
                 Some("slow_down") => {

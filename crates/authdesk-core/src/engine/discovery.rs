@@ -169,6 +169,7 @@ impl Engine {
                 pushed_authorization_request_url: m.pushed_authorization_request_endpoint,
                 issuer: Some(m.issuer.clone()),
                 device_authorization_url: m.device_authorization_endpoint,
+                dpop: Default::default(),
                 assertion_issuer: None,
                 assertion_subject: None,
                 assertion_audience: None,
@@ -202,6 +203,28 @@ impl Engine {
         let definition =
             ConnectorDefinition::from_toml(&format!("discovered from {issuer}"), &toml)?;
         Ok(Discovered { definition, toml })
+    }
+
+    /// A metadata document as JSON (what `dpop = "auto"` reads).
+    pub(super) async fn fetch_metadata_value(
+        &self,
+        url: &str,
+    ) -> std::result::Result<serde_json::Value, String> {
+        let response = self
+            .http
+            .strict
+            .get(url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| HttpFailure::from_reqwest(&e).to_string())?;
+        if !response.status().is_success() {
+            return Err(format!("HTTP {}", response.status().as_u16()));
+        }
+        let bytes = super::http::read_capped(response, 256 * 1024)
+            .await
+            .map_err(|e| e.to_string())?;
+        serde_json::from_slice(&bytes).map_err(|_| "not JSON".to_string())
     }
 
     async fn fetch_metadata(&self, url: &str) -> std::result::Result<Metadata, String> {

@@ -36,6 +36,7 @@ pub async fn post(
     url: &str,
     mut form: Vec<(&'static str, String)>,
     now: DateTime<Utc>,
+    dpop: Option<super::dpop::DpopUse<'_>>,
 ) -> Result<Answer, TokenError> {
     let proof =
         ClientProof::new(def.client_auth, creds, &endpoints.token, now).map_err(configuration)?;
@@ -59,7 +60,7 @@ pub async fn post(
     let out = out
         .body(bytes)
         .map_err(|e| configuration(format!("the request cannot be made: {e}")))?;
-    let client = OAuthHttp::new(http);
+    let client = OAuthHttp::with_dpop(http, dpop);
     let result = oauth2::AsyncHttpClient::call(&client, out).await;
     Ok(Answer {
         result,

@@ -381,6 +381,7 @@ impl Engine {
             redirect_uri: &pending.redirect_uri,
             pkce_verifier: pending.pkce_verifier.as_ref(),
         };
+        let dpop = self.dpop_for(&ctx).await?;
         match tokens::request_tokens(
             ctx.client(self, &endpoints.token, super::http::Follow::Never),
             &o,
@@ -388,6 +389,7 @@ impl Engine {
             &endpoints,
             grant,
             self.desk.now(),
+            dpop,
         )
         .await
         {

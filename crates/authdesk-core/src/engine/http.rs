@@ -255,14 +255,43 @@ pub fn parse_retry_after(
 pub struct OAuthHttp<'a> {
     client: &'a reqwest::Client,
     observed: Mutex<Observed>,
+    /// DPoP (RFC 9449): a proof on each request, one more try with a nonce asked for.
+    dpop: Option<super::dpop::DpopUse<'a>>,
 }
 
 impl<'a> OAuthHttp<'a> {
     pub fn new(client: &'a reqwest::Client) -> OAuthHttp<'a> {
+        OAuthHttp::with_dpop(client, None)
+    }
+
+    pub fn with_dpop(
+        client: &'a reqwest::Client,
+        dpop: Option<super::dpop::DpopUse<'a>>,
+    ) -> OAuthHttp<'a> {
         OAuthHttp {
             client,
             observed: Mutex::new(Observed::default()),
+            dpop,
         }
+    }
+
+    /// Records what an answer said, for classifying failures.
+    fn note(&self, url: &str, status: reqwest::StatusCode, headers: &reqwest::header::HeaderMap) {
+        let mut o = self.observed.lock().unwrap_or_else(|p| p.into_inner());
+        o.status = Some(status.as_u16());
+        o.content_type = headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        o.retry_after = headers
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
+        o.location_host = headers
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|l| url::Url::parse(url).ok()?.join(l).ok())
+            .and_then(|u| u.host_str().map(str::to_string));
     }
 
     pub fn observed(&self) -> Observed {
@@ -288,40 +317,68 @@ impl<'c> oauth2::AsyncHttpClient<'c> for OAuthHttp<'_> {
         Box::pin(async move {
             let (parts, body) = request.into_parts();
             let url = parts.uri.to_string();
-            let mut builder = self.client.request(parts.method, &url).body(body);
-            for (name, value) in parts.headers.iter() {
-                builder = builder.header(name, value);
-            }
-            let response = builder
-                .send()
+            let target = url::Url::parse(&url).ok();
+            let send = |dpop_proof: Option<String>| {
+                let mut builder = self
+                    .client
+                    .request(parts.method.clone(), &url)
+                    .body(body.clone());
+                for (name, value) in parts.headers.iter() {
+                    builder = builder.header(name, value);
+                }
+                if let Some(p) = dpop_proof {
+                    builder = builder.header(super::dpop::DPOP, p);
+                }
+                builder.send()
+            };
+            let proof = || {
+                self.dpop
+                    .as_ref()
+                    .zip(target.as_ref())
+                    .map(|(d, u)| d.proof(parts.method.as_str(), u, None))
+            };
+            let mut response = send(proof())
                 .await
                 .map_err(|e| HttpFailure::from_reqwest(&e))?;
+            if let (Some(d), Some(u)) = (&self.dpop, &target) {
+                // RFC 9449 §8: a server that wants a nonce answers `use_dpop_nonce` with
+                // one; the request is made once more with it.
+                if d.take_nonce(u, response.headers()) && response.status().is_client_error() {
+                    let status = response.status();
+                    let headers = response.headers().clone();
+                    let bytes = read_capped(response, MAX_TOKEN_RESPONSE).await?;
+                    let asks = serde_json::from_slice::<serde_json::Value>(&bytes)
+                        .ok()
+                        .is_some_and(|v| v["error"] == "use_dpop_nonce");
+                    if !asks {
+                        self.note(&url, status, &headers);
+                        return answer(status, &headers, bytes);
+                    }
+                    response = send(proof())
+                        .await
+                        .map_err(|e| HttpFailure::from_reqwest(&e))?;
+                    d.take_nonce(u, response.headers());
+                }
+            }
             let status = response.status();
             let headers = response.headers().clone();
-            {
-                let mut o = self.observed.lock().unwrap_or_else(|p| p.into_inner());
-                o.status = Some(status.as_u16());
-                o.content_type = headers
-                    .get(reqwest::header::CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string);
-                o.retry_after = headers
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
-                o.location_host = headers
-                    .get(reqwest::header::LOCATION)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|l| url::Url::parse(&url).ok()?.join(l).ok())
-                    .and_then(|u| u.host_str().map(str::to_string));
-            }
+            self.note(&url, status, &headers);
             let body = read_capped(response, MAX_TOKEN_RESPONSE).await?;
-            let mut out = http::Response::builder().status(status);
-            for (name, value) in headers.iter() {
-                out = out.header(name, value);
-            }
-            out.body(body)
-                .map_err(|e| HttpFailure::Other(e.to_string()))
+            answer(status, &headers, body)
         })
     }
+}
+
+/// An answer for the `oauth2` crate.
+fn answer(
+    status: reqwest::StatusCode,
+    headers: &reqwest::header::HeaderMap,
+    body: Vec<u8>,
+) -> std::result::Result<oauth2::HttpResponse, HttpFailure> {
+    let mut out = http::Response::builder().status(status);
+    for (name, value) in headers.iter() {
+        out = out.header(name, value);
+    }
+    out.body(body)
+        .map_err(|e| HttpFailure::Other(e.to_string()))
 }

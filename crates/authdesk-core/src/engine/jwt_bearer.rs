@@ -76,6 +76,7 @@ pub async fn request_tokens(
     endpoints: &Endpoints,
     claims: &AssertionClaims,
     now: DateTime<Utc>,
+    dpop: Option<super::dpop::DpopUse<'_>>,
 ) -> Result<NewTokens, TokenError> {
     let pem = creds.private_key.as_ref().ok_or_else(|| {
         configuration("the JWT bearer grant needs the app's private key (ClientPrivateKey)".into())
@@ -104,7 +105,16 @@ pub async fn request_tokens(
     }
     // Most providers take the assertion alone (`client_auth = "none"`); others also want
     // the client authenticated.
-    let answer =
-        extension_grant::post(http, def, creds, endpoints, &endpoints.token, form, now).await?;
+    let answer = extension_grant::post(
+        http,
+        def,
+        creds,
+        endpoints,
+        &endpoints.token,
+        form,
+        now,
+        dpop,
+    )
+    .await?;
     read_token_response(answer.result, &answer.observed, now)
 }

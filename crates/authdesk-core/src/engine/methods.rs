@@ -81,12 +81,16 @@ impl Engine {
         let url = build_url(&ctx, m, parameters)?;
         let (auth, version) = self.prepared(id, ctx.clone(), marker).await?;
         let mut response = self.send(&ctx, m, url.clone(), parameters, &auth).await?;
+        if self.dpop_nonce_asked(&auth, &url, response.status, &response.headers) {
+            // RFC 9449 §9: the resource server wants a nonce in the proof; once more.
+            response = self.send(&ctx, m, url.clone(), parameters, &auth).await?;
+        }
         if response.status == 401 && ctx.oauth2().is_ok() {
             // The provider refused a token we thought valid: refresh once (single flight:
             // if another task already did, its token is used) and try again.
             self.forget_prepared(id);
             let token = self.ensure_token(id, version).await?;
-            let auth = super::bearer(ctx.oauth2()?, &token.value);
+            let auth = self.token_auth(&ctx, &token.value).await?;
             response = self.send(&ctx, m, url, parameters, &auth).await?;
         }
         self.note_check(&ctx, response.status).await;
@@ -148,6 +152,13 @@ impl Engine {
         let client =
             self.http
                 .for_host(url.host_str(), &ctx.hosts, super::http::Follow::SameOrigin);
+        let method_name = method.as_str().to_string();
+        let method_name = method_name.as_str();
+        let proof_url = if auth.dpop.is_some() {
+            url.clone()
+        } else {
+            url::Url::parse("about:blank").expect("a URL")
+        };
         let mut request = client.request(method, url);
         for (name, value) in &ctx.def.headers {
             request = request.header(
@@ -166,6 +177,7 @@ impl Engine {
         }
         let mut headers = reqwest::header::HeaderMap::new();
         auth.put_headers(&mut headers)?;
+        auth.put_dpop(&self.dpop, method_name, &proof_url, &mut headers);
         request = request.headers(headers);
         let body: serde_json::Map<String, Value> = m
             .parameters

@@ -48,6 +48,7 @@
 pub mod client_auth;
 pub mod device;
 pub mod discovery;
+pub mod dpop;
 pub mod flow;
 pub mod http;
 pub mod methods;
@@ -66,7 +67,6 @@ mod par;
 mod refresh;
 mod revocation;
 
-pub(crate) use access::bearer;
 pub use access::AppliedAuth;
 pub(crate) use context::{captured, Context};
 use context::{context_of, Prepared};
@@ -150,6 +150,8 @@ pub struct Inner {
     /// Refresh tasks running now (see [`Engine::settle`]).
     in_flight: std::sync::atomic::AtomicUsize,
     idle: tokio::sync::Notify,
+    /// DPoP keys, nonces and `"auto"` answers.
+    dpop: dpop::DpopState,
 }
 
 /// Counts a refresh or code exchange task for [`Engine::settle`] while it lives.
@@ -201,6 +203,7 @@ impl Engine {
                 held_bindings: Mutex::new(HashMap::new()),
                 in_flight: Default::default(),
                 idle: tokio::sync::Notify::new(),
+                dpop: Default::default(),
             }),
         })
     }

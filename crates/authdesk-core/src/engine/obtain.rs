@@ -323,6 +323,14 @@ impl Engine {
         stored: &StoredTokens,
         now: DateTime<Utc>,
     ) -> std::result::Result<crate::token_store::NewTokens, TokenError> {
+        // DPoP-bound tokens: a proof with every token request (refresh included).
+        let dpop = self
+            .dpop_for(ctx)
+            .await
+            .map_err(|e| TokenError::Transient {
+                message: format!("the DPoP key cannot be read: {e}"),
+                retry_after: None,
+            })?;
         let grant = if let Some(refresh_token) = stored.refresh_token.as_ref() {
             Grant::Refresh { refresh_token }
         } else if o.grant == OAuth2Grant::Password {
@@ -347,17 +355,20 @@ impl Engine {
                     password,
                 },
                 now,
+                dpop,
             )
             .await;
         } else if o.grant == OAuth2Grant::JwtBearer {
             let claims = super::jwt_bearer::claims_for(ctx, o, creds, endpoints)?;
             let client = ctx.client(self, &endpoints.token, Follow::Never);
-            return super::jwt_bearer::request_tokens(client, o, creds, endpoints, &claims, now)
-                .await;
+            return super::jwt_bearer::request_tokens(
+                client, o, creds, endpoints, &claims, now, dpop,
+            )
+            .await;
         } else {
             Grant::ClientCredentials
         };
         let client = ctx.client(self, &endpoints.token, Follow::Never);
-        tokens::request_tokens(client, o, creds, endpoints, grant, now).await
+        tokens::request_tokens(client, o, creds, endpoints, grant, now, dpop).await
     }
 }

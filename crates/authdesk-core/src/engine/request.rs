@@ -74,12 +74,15 @@ impl Engine {
         let send = |auth: AppliedAuth| {
             self.send_free(&ctx, method.clone(), url.clone(), &headers, request, auth)
         };
-        let mut response = send(auth).await?;
+        let mut response = send(auth.clone()).await?;
+        if self.dpop_nonce_asked(&auth, &url, response.status, &response.headers) {
+            response = send(auth).await?;
+        }
         if response.status == 401 && ctx.oauth2().is_ok() {
             // As for a method: the provider refused a token we thought valid.
             self.forget_prepared(id);
             let token = self.ensure_token(id, version).await?;
-            response = send(super::bearer(ctx.oauth2()?, &token.value)).await?;
+            response = send(self.token_auth(&ctx, &token.value).await?).await?;
         }
         self.note_check(&ctx, response.status).await;
         Ok(response)
@@ -113,6 +116,7 @@ impl Engine {
             all.append(name, value.clone());
         }
         auth.put_headers(&mut all)?;
+        auth.put_dpop(&self.dpop, method.as_str(), &url, &mut all);
         auth.put_query(&mut url);
         let client =
             self.http

@@ -251,6 +251,7 @@ pub async fn request_tokens(
     endpoints: &Endpoints,
     grant: Grant<'_>,
     now: DateTime<Utc>,
+    dpop: Option<super::dpop::DpopUse<'_>>,
 ) -> Result<NewTokens, TokenError> {
     let client = token_client(def, creds, endpoints)?;
     let proof = ClientProof::new(def.client_auth, creds, &endpoints.token, now).map_err(|e| {
@@ -260,7 +261,7 @@ pub async fn request_tokens(
         }
     })?;
     let assertion = proof.assertion_fields();
-    let http_client = OAuthHttp::new(http);
+    let http_client = OAuthHttp::with_dpop(http, dpop);
     let result = match grant {
         Grant::Code {
             code,
@@ -379,6 +380,8 @@ fn token_type_name(t: &BasicTokenType) -> String {
     match t {
         BasicTokenType::Bearer => "Bearer".to_string(),
         BasicTokenType::Mac => "MAC".to_string(),
+        // RFC 9449 spells it `DPoP`; the type is case-insensitive (RFC 6749 §7.1).
+        BasicTokenType::Extension(s) if s.eq_ignore_ascii_case("dpop") => "DPoP".to_string(),
         BasicTokenType::Extension(s) => clip(s),
     }
 }

@@ -74,6 +74,14 @@ const TABLES: &[(&str, &[Sealed])] = &[
             field: Field::Column("field"),
         }],
     ),
+    (
+        "account_connector_keys",
+        &[Sealed {
+            column: "sealed",
+            row: "account_connector_id",
+            field: Field::Column("purpose"),
+        }],
+    ),
     ("credential_events", &[]),
     (
         "settings",

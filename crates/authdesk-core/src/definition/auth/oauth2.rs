@@ -35,6 +35,11 @@ pub struct OAuth2Definition {
     /// RFC 9126 pushed authorization request endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pushed_authorization_request_url: Option<String>,
+    /// DPoP (RFC 9449): `true` binds every token to a key of the account connector (proofs
+    /// on every token request and method call); `"auto"` does where the provider's metadata
+    /// lists ES256 in `dpop_signing_alg_values_supported` (needs `issuer`).
+    #[serde(default, skip_serializing_if = "DpopSetting::is_off")]
+    pub dpop: DpopSetting,
     /// Push the authorization request there (the client authenticated) and give the
     /// browser only `client_id` and `request_uri` (RFC 9126).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -234,6 +239,51 @@ impl ClientAuth {
     }
 }
 
+/// Whether tokens are bound to a key with DPoP (RFC 9449): `false`, `true` or `"auto"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DpopSetting {
+    #[default]
+    Off,
+    On,
+    /// Where the provider's metadata says it takes ES256 proofs.
+    Auto,
+}
+
+impl DpopSetting {
+    pub fn is_off(&self) -> bool {
+        *self == DpopSetting::Off
+    }
+}
+
+impl Serialize for DpopSetting {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            DpopSetting::Off => s.serialize_bool(false),
+            DpopSetting::On => s.serialize_bool(true),
+            DpopSetting::Auto => s.serialize_str("auto"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for DpopSetting {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Bool(bool),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Bool(false) => Ok(DpopSetting::Off),
+            Raw::Bool(true) => Ok(DpopSetting::On),
+            Raw::Text(t) if t == "auto" => Ok(DpopSetting::Auto),
+            Raw::Text(_) => Err(serde::de::Error::custom(
+                "dpop must be true, false or \"auto\"",
+            )),
+        }
+    }
+}
+
 /// Where the OAuth sign-in page is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -326,6 +376,12 @@ impl OAuth2Definition {
                     "applies to grant = \"jwt_bearer\" only; remove it".into(),
                 ));
             }
+        }
+        if self.dpop == DpopSetting::Auto && self.issuer.is_none() {
+            return Err(cx.invalid(
+                &cx.field("dpop"),
+                "= \"auto\" reads the provider's metadata: it needs `issuer` (or say true)".into(),
+            ));
         }
         if self.par && self.grant != OAuth2Grant::AuthorizationCode {
             return Err(cx.invalid(

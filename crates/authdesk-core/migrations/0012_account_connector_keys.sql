@@ -1,0 +1,11 @@
+-- Schema 12: keys an account connector holds for itself (the DPoP key its tokens are bound
+-- to, RFC 9449), sealed like its secrets, with the public key's RFC 7638 thumbprint in the
+-- clear (shown, and compared with a token's `cnf.jkt`). Gone with the account connector.
+CREATE TABLE account_connector_keys (
+    account_connector_id INTEGER NOT NULL REFERENCES account_connectors(id) ON DELETE CASCADE,
+    purpose              TEXT NOT NULL,
+    sealed               BLOB NOT NULL,
+    jkt                  TEXT NOT NULL,
+    created_at           TEXT NOT NULL,
+    PRIMARY KEY (account_connector_id, purpose)
+) STRICT;
