@@ -109,7 +109,7 @@ async fn a_pushed_request_leaves_the_browser_only_client_id_and_request_uri() {
 }
 
 #[tokio::test]
-async fn discovery_pushes_where_the_metadata_requires_it_and_finds_the_device_endpoint() {
+async fn discovery_fills_in_par_the_device_endpoint_and_dpop_from_the_metadata() {
     let (setup, server) = start();
     let found = setup
         .engine
@@ -125,6 +125,8 @@ async fn discovery_pushes_where_the_metadata_requires_it_and_finds_the_device_en
         Some(format!("{}/request", server.issuer).as_str())
     );
     assert!(!o.par);
+    // DPoP where the provider takes ES256 proofs.
+    assert_eq!(o.dpop, authdesk_core::definition::DpopSetting::Auto);
     // And the device endpoint, for `connect --device`.
     assert_eq!(
         o.device_authorization_url.as_deref(),

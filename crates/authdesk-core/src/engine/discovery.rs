@@ -33,6 +33,9 @@ struct Metadata {
     /// RFC 8628.
     #[serde(default)]
     device_authorization_endpoint: Option<String>,
+    /// RFC 9449.
+    #[serde(default)]
+    dpop_signing_alg_values_supported: Option<Vec<String>>,
     /// RFC 9126.
     #[serde(default)]
     pushed_authorization_request_endpoint: Option<String>,
@@ -169,7 +172,16 @@ impl Engine {
                 pushed_authorization_request_url: m.pushed_authorization_request_endpoint,
                 issuer: Some(m.issuer.clone()),
                 device_authorization_url: m.device_authorization_endpoint,
-                dpop: Default::default(),
+                // Bound to a key where the provider takes the proofs Authdesk makes.
+                dpop: if m
+                    .dpop_signing_alg_values_supported
+                    .as_ref()
+                    .is_some_and(|algs| algs.iter().any(|a| a == "ES256"))
+                {
+                    crate::definition::DpopSetting::Auto
+                } else {
+                    crate::definition::DpopSetting::Off
+                },
                 assertion_issuer: None,
                 assertion_subject: None,
                 assertion_audience: None,
