@@ -8,10 +8,8 @@ use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
 
 use serde::Serialize;
-use tauri::AppHandle;
 
 use crate::commands::{CommandError, Shell};
-use crate::signin::{finish, ConnectStarted};
 
 /// What the window shows while the user approves.
 #[derive(Serialize)]
@@ -29,11 +27,13 @@ pub struct DeviceShown {
 static POLLS: LazyLock<Mutex<HashMap<i64, tauri::async_runtime::JoinHandle<()>>>> =
     LazyLock::new(Default::default);
 
+/// Starts a device sign-in: asks for the code, then polls in a task that calls `ended`
+/// with what to say (or why it failed). Returns what the window shows.
 pub async fn start(
-    app: &AppHandle,
     shell: &Shell,
     id: i64,
-) -> Result<ConnectStarted, CommandError> {
+    ended: impl FnOnce(Result<String, String>) + Send + 'static,
+) -> Result<DeviceShown, CommandError> {
     cancel(id);
     let start = shell.engine.begin_device_sign_in(id).await?;
     let target = start
@@ -47,26 +47,20 @@ pub async fn start(
         expires_in: start.expires_in,
         qr: qr_rows(&target),
     };
-    let (engine, handle) = (shell.engine.clone(), app.clone());
+    let engine = shell.engine.clone();
     let task = tauri::async_runtime::spawn(async move {
         let result = match engine.complete_device_sign_in(&start).await {
             Ok(ac) => Ok(engine.sign_in_message(&ac).await),
             Err(e) => Err(e.to_string()),
         };
         POLLS.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
-        finish(&handle, id, result, false);
+        ended(result);
     });
     POLLS
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .insert(id, task);
-    Ok(ConnectStarted {
-        mode: "device",
-        redirect_uri: String::new(),
-        sign_in_url: shown.verification_uri_complete.clone(),
-        browser_problem: None,
-        device: Some(shown),
-    })
+    Ok(shown)
 }
 
 /// Stops the poll of account connector `id`, if one runs. Whether one did.

@@ -65,7 +65,7 @@ struct Finished {
 
 /// Tells the window a sign-in ended: `Ok` holds what to say ("Signed in.", or what the
 /// grant fell short of: `Engine::sign_in_message`).
-pub(crate) fn finish(app: &AppHandle, id: i64, result: Result<String, String>, cancelled: bool) {
+fn finish(app: &AppHandle, id: i64, result: Result<String, String>, cancelled: bool) {
     let payload = match result {
         Ok(message) => Finished {
             account_connector_id: id,
@@ -116,7 +116,17 @@ pub async fn start(
         });
     }
     if o.grant == authdesk_core::definition::OAuth2Grant::DeviceCode {
-        return crate::device::start(app, shell, id).await;
+        let handle = app.clone();
+        let shown =
+            crate::device::start(shell, id, move |result| finish(&handle, id, result, false))
+                .await?;
+        return Ok(ConnectStarted {
+            mode: "device",
+            redirect_uri: String::new(),
+            sign_in_url: shown.verification_uri_complete.clone(),
+            browser_problem: None,
+            device: Some(shown),
+        });
     }
     let mode = ac.sign_in_mode.unwrap_or(o.sign_in);
     match mode {
