@@ -20,6 +20,7 @@ pub mod inspect;
 pub mod jwt;
 mod keychain;
 pub mod logging;
+pub mod oauth1;
 pub mod paths;
 pub mod secret;
 pub mod service;
