@@ -38,6 +38,11 @@ pub enum AuthValue {
     Basic(BasicCredentials),
     /// AuthFields: each declared field's value, by name.
     Fields(BTreeMap<String, Secret>),
+    /// OAuth 1.0a token credentials: `{"AccessToken": "...", "TokenSecret": "..."}`.
+    OAuth1 {
+        access_token: Secret,
+        token_secret: Secret,
+    },
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -137,6 +142,7 @@ impl AuthValue {
             }
             AuthType::Basic => parse_basic(text).map(AuthValue::Basic),
             AuthType::AuthFields => parse_fields(text).map(AuthValue::Fields),
+            AuthType::Oauth1 => parse_oauth1(text),
             AuthType::None => Err(bad(
                 "AuthValue",
                 "this connector needs no authentication; use \"{}\" or leave AuthValue out",
@@ -314,6 +320,32 @@ fn parse_fields(text: &str) -> Result<BTreeMap<String, Secret>> {
         out.insert(k, Secret::new(v));
     }
     Ok(out)
+}
+
+fn parse_oauth1(text: &str) -> Result<AuthValue> {
+    let shape =
+        "an OAuth 1.0a connector takes {\"AccessToken\": \"...\", \"TokenSecret\": \"...\"} \
+                 (or \"{}\" to sign in on next use)";
+    let fields = parse_fields(text).map_err(|_| bad("AuthValue", shape.to_string()))?;
+    if fields
+        .keys()
+        .any(|k| k != "AccessToken" && k != "TokenSecret")
+    {
+        return Err(bad(
+            "AuthValue",
+            format!("has a key other than AccessToken and TokenSecret: {shape}"),
+        ));
+    }
+    match (fields.get("AccessToken"), fields.get("TokenSecret")) {
+        (Some(a), Some(t)) => Ok(AuthValue::OAuth1 {
+            access_token: a.clone(),
+            token_secret: t.clone(),
+        }),
+        _ => Err(bad(
+            "AuthValue",
+            format!("needs both AccessToken and TokenSecret: {shape}"),
+        )),
+    }
 }
 
 fn parse_basic(text: &str) -> Result<BasicCredentials> {

@@ -50,11 +50,16 @@ impl Authdesk {
         let oauth = def
             .auth_method(Some(&ac.authentication.method_id))
             .and_then(|m| m.oauth2());
-        let needs_secret = oauth.is_some_and(|o| o.client_auth.needs_secret());
+        // OAuth 1.0a: the consumer secret signs (HMAC, PLAINTEXT), or its RSA key does.
+        let oauth1 = def
+            .auth_method(Some(&ac.authentication.method_id))
+            .and_then(|m| m.oauth1());
+        let needs_secret = oauth.is_some_and(|o| o.client_auth.needs_secret())
+            || oauth1.is_some_and(|o| o.needs_secret());
         // The JWT bearer grant signs its assertion with the app's key too.
         let needs_key = oauth.is_some_and(|o| {
             o.client_auth.needs_private_key() || o.grant == OAuth2Grant::JwtBearer
-        });
+        }) || oauth1.is_some_and(|o| !o.needs_secret());
         let missing = |what: &'static str| Error::ClientCredentialsMissing {
             missing: what,
             connector: ac.connector.slug.clone(),

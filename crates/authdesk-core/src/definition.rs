@@ -29,6 +29,7 @@ mod validate;
 
 pub use auth::api_key::{ApiKeyDefinition, ApiKeyPlacement};
 pub use auth::auth_fields::{AuthField, AuthFieldsDefinition, FieldPlacement};
+pub use auth::oauth1::{OAuth1Definition, SignatureMethod};
 pub use auth::oauth2::{
     CaptureFrom, CaptureSource, ClientAuth, DpopSetting, OAuth2Definition, OAuth2Grant, SignInMode,
 };
@@ -108,6 +109,8 @@ pub(crate) struct AuthEndpoints {
     pub revoke: Option<UrlTemplate>,
     pub par: Option<UrlTemplate>,
     pub device: Option<UrlTemplate>,
+    /// OAuth 1.0a temporary credentials endpoint.
+    pub request_token: Option<UrlTemplate>,
     pub issuer: Option<UrlTemplate>,
 }
 
@@ -446,6 +449,7 @@ impl ConnectorDefinition {
                     e.revoke.as_ref(),
                     e.par.as_ref(),
                     e.device.as_ref(),
+                    e.request_token.as_ref(),
                 ]
             })
             .flatten()
@@ -471,6 +475,7 @@ impl ConnectorDefinition {
             Endpoint::Revoke => e.revoke.as_ref(),
             Endpoint::Par => e.par.as_ref(),
             Endpoint::Device => e.device.as_ref(),
+            Endpoint::RequestToken => e.request_token.as_ref(),
             Endpoint::Issuer => e.issuer.as_ref(),
         }
     }

@@ -148,6 +148,8 @@ pub mod fields {
     pub const ACCESS_TOKEN: &str = "AccessToken";
     pub const REFRESH_TOKEN: &str = "RefreshToken";
     pub const ID_TOKEN: &str = "IdToken";
+    /// OAuth 1.0a: the token credentials' shared secret.
+    pub const TOKEN_SECRET: &str = "TokenSecret";
     pub const API_KEY: &str = "ApiKey";
     pub const BASIC: &str = "BasicCredentials";
 

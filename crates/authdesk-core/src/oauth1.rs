@@ -99,10 +99,19 @@ pub fn base_string(method: &str, url: &url::Url, params: &[(String, String)]) ->
 }
 
 /// Signs `base` (RFC 5849 §3.4.2-3.4.4).
-pub fn sign(method: SignatureMethod, creds: &Credentials<'_>, base: &str) -> Result<String, String> {
+pub fn sign(
+    method: SignatureMethod,
+    creds: &Credentials<'_>,
+    base: &str,
+) -> Result<String, String> {
     let key = format!(
         "{}&{}",
-        encode(creds.consumer_secret.map(Secret::expose).unwrap_or_default()),
+        encode(
+            creds
+                .consumer_secret
+                .map(Secret::expose)
+                .unwrap_or_default()
+        ),
         encode(creds.token_secret.map(Secret::expose).unwrap_or_default())
     );
     Ok(match method {
@@ -176,13 +185,17 @@ mod tests {
     use super::*;
 
     fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     /// RFC 5849 §3.4.1.1: the example request and its signature base string.
     #[test]
     fn rfc5849_section_3_4_1_1_base_string() {
-        let url = url::Url::parse("http://example.com/request?b5=%3D%253D&a3=a&c%40=&a2=r%20b").unwrap();
+        let url =
+            url::Url::parse("http://example.com/request?b5=%3D%253D&a3=a&c%40=&a2=r%20b").unwrap();
         let p = params(&[
             ("oauth_consumer_key", "9djdj82h48djs9d2"),
             ("oauth_token", "kkk9d7dh3k39sjv7"),
@@ -223,13 +236,19 @@ mod tests {
             token_secret: None,
         };
         let base = base_string("POST", &url, &p);
-        assert_eq!(sign(SignatureMethod::HmacSha1, &creds, &base).unwrap(), "74KNZJeDHnMBp0EMJ9ZHt/XKycU=");
+        assert_eq!(
+            sign(SignatureMethod::HmacSha1, &creds, &base).unwrap(),
+            "74KNZJeDHnMBp0EMJ9ZHt/XKycU="
+        );
     }
 
     /// RFC 5849 §3.4.4 PLAINTEXT, and §3.4.1.2's base URI examples.
     #[test]
     fn plaintext_and_base_uri() {
-        let (cs, ts) = (Secret::new("kd94hf93k423kf44"), Secret::new("pfkkdhi9sl3r4s00"));
+        let (cs, ts) = (
+            Secret::new("kd94hf93k423kf44"),
+            Secret::new("pfkkdhi9sl3r4s00"),
+        );
         let creds = Credentials {
             consumer_key: "k",
             consumer_secret: Some(&cs),
@@ -237,10 +256,19 @@ mod tests {
             token: Some("t"),
             token_secret: Some(&ts),
         };
-        assert_eq!(sign(SignatureMethod::Plaintext, &creds, "ignored").unwrap(), "kd94hf93k423kf44&pfkkdhi9sl3r4s00");
+        assert_eq!(
+            sign(SignatureMethod::Plaintext, &creds, "ignored").unwrap(),
+            "kd94hf93k423kf44&pfkkdhi9sl3r4s00"
+        );
         let u = |s: &str| url::Url::parse(s).unwrap();
-        assert_eq!(base_uri(&u("HTTP://EXAMPLE.COM:80/r%20v/X?id=123")), "http://example.com/r%20v/X");
-        assert_eq!(base_uri(&u("https://www.example.net:8080/?q=1")), "https://www.example.net:8080/");
+        assert_eq!(
+            base_uri(&u("HTTP://EXAMPLE.COM:80/r%20v/X?id=123")),
+            "http://example.com/r%20v/X"
+        );
+        assert_eq!(
+            base_uri(&u("https://www.example.net:8080/?q=1")),
+            "https://www.example.net:8080/"
+        );
     }
 
     #[test]
@@ -254,19 +282,57 @@ mod tests {
             token_secret: None,
         };
         let url = url::Url::parse("https://api.example.com/1/members/me?fields=id").unwrap();
-        let a = authorization(SignatureMethod::HmacSha256, &creds, "GET", &url, &[], &[("oauth_verifier", "v")], 1).unwrap();
-        let b = authorization(SignatureMethod::HmacSha256, &creds, "GET", &url, &[], &[], 1).unwrap();
-        assert!(a.starts_with("OAuth oauth_consumer_key=\"key\", oauth_nonce=\""), "{a}");
-        assert!(a.contains("oauth_signature_method=\"HMAC-SHA256\"") && a.contains("oauth_token=\"tok\""));
+        let a = authorization(
+            SignatureMethod::HmacSha256,
+            &creds,
+            "GET",
+            &url,
+            &[],
+            &[("oauth_verifier", "v")],
+            1,
+        )
+        .unwrap();
+        let b = authorization(
+            SignatureMethod::HmacSha256,
+            &creds,
+            "GET",
+            &url,
+            &[],
+            &[],
+            1,
+        )
+        .unwrap();
+        assert!(
+            a.starts_with("OAuth oauth_consumer_key=\"key\", oauth_nonce=\""),
+            "{a}"
+        );
+        assert!(
+            a.contains("oauth_signature_method=\"HMAC-SHA256\"")
+                && a.contains("oauth_token=\"tok\"")
+        );
         assert!(a.contains("oauth_verifier=\"v\"") && a.contains("oauth_signature=\""));
-        let nonce = |h: &str| h.split("oauth_nonce=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+        let nonce = |h: &str| {
+            h.split("oauth_nonce=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+                .to_string()
+        };
         assert_ne!(nonce(&a), nonce(&b));
         assert!(!a.contains("\"s\""), "the secret is only in the key");
     }
 
     #[test]
     fn rsa_sha1_signs_with_the_consumers_key() {
-        let pem = Secret::new(std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/test-only-rsa-2048.pem")).unwrap());
+        let pem = Secret::new(
+            std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/test-only-rsa-2048.pem"
+            ))
+            .unwrap(),
+        );
         let creds = Credentials {
             consumer_key: "k",
             consumer_secret: None,
@@ -275,8 +341,17 @@ mod tests {
             token_secret: None,
         };
         let sig = sign(SignatureMethod::RsaSha1, &creds, "base").unwrap();
-        assert_eq!(B64.decode(sig).unwrap().len(), 256, "a 2048-bit RSA signature");
-        let none = Credentials { private_key: None, ..creds };
-        assert!(sign(SignatureMethod::RsaSha1, &none, "base").unwrap_err().contains("ClientPrivateKey"));
+        assert_eq!(
+            B64.decode(sig).unwrap().len(),
+            256,
+            "a 2048-bit RSA signature"
+        );
+        let none = Credentials {
+            private_key: None,
+            ..creds
+        };
+        assert!(sign(SignatureMethod::RsaSha1, &none, "base")
+            .unwrap_err()
+            .contains("ClientPrivateKey"));
     }
 }

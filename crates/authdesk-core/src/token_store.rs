@@ -83,6 +83,8 @@ pub struct NewTokens {
     pub access_token: Secret,
     pub refresh_token: Option<Secret>,
     pub id_token: Option<Secret>,
+    /// OAuth 1.0a: the token credentials' secret.
+    pub token_secret: Option<Secret>,
     pub token_type: Option<String>,
     pub scope: Option<String>,
     pub expires_at: Option<DateTime<Utc>>,
@@ -285,6 +287,9 @@ impl Authdesk {
             }
             if let Some(t) = &tokens.id_token {
                 seal_secret(tx, &vault, id, fields::ID_TOKEN, t)?;
+            }
+            if let Some(t) = &tokens.token_secret {
+                seal_secret(tx, &vault, id, fields::TOKEN_SECRET, t)?;
             }
             let keep = commit == TokenCommit::Refresh;
             let n = tx.execute(

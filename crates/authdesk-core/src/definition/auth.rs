@@ -12,6 +12,7 @@
 
 pub mod api_key;
 pub mod auth_fields;
+pub mod oauth1;
 pub mod oauth2;
 
 use std::collections::BTreeSet;
@@ -23,6 +24,7 @@ use super::AuthEndpoints;
 use crate::error::{Error, Result};
 use api_key::ApiKeyDefinition;
 use auth_fields::AuthFieldsDefinition;
+use oauth1::OAuth1Definition;
 use oauth2::OAuth2Definition;
 
 /// The id of `[auth]`, the default way to authenticate.
@@ -65,6 +67,13 @@ impl<'a> AuthMethod<'a> {
         }
     }
 
+    pub fn oauth1(&self) -> Option<&'a OAuth1Definition> {
+        match self.auth {
+            AuthDefinition::Oauth1(o) => Some(o),
+            _ => None,
+        }
+    }
+
     pub fn is_default(&self) -> bool {
         self.index == 0
     }
@@ -75,6 +84,7 @@ impl AuthDefinition {
     pub fn default_name(&self) -> &'static str {
         match self {
             AuthDefinition::Oauth2(_) => "OAuth 2.0",
+            AuthDefinition::Oauth1(_) => "OAuth 1.0a",
             AuthDefinition::ApiKey(_) => "API key",
             AuthDefinition::AuthFields(_) => "Auth fields",
             AuthDefinition::Basic {} => "HTTP Basic",
@@ -91,6 +101,7 @@ pub enum Endpoint {
     Revoke,
     Par,
     Device,
+    RequestToken,
     Issuer,
 }
 
@@ -103,6 +114,7 @@ impl Endpoint {
             Endpoint::Revoke => "auth.revoke_url",
             Endpoint::Par => "auth.pushed_authorization_request_url",
             Endpoint::Device => "auth.device_authorization_url",
+            Endpoint::RequestToken => "auth.request_token_url",
             Endpoint::Issuer => "auth.issuer",
         }
     }
@@ -113,6 +125,7 @@ impl Endpoint {
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AuthDefinition {
     Oauth2(OAuth2Definition),
+    Oauth1(OAuth1Definition),
     ApiKey(ApiKeyDefinition),
     AuthFields(AuthFieldsDefinition),
     Basic {},
@@ -123,6 +136,7 @@ pub enum AuthDefinition {
 #[serde(rename_all = "snake_case")]
 pub enum AuthType {
     Oauth2,
+    Oauth1,
     ApiKey,
     AuthFields,
     Basic,
@@ -134,6 +148,7 @@ impl AuthType {
     pub fn cyclr_name(self) -> &'static str {
         match self {
             AuthType::Oauth2 => "OAuth2",
+            AuthType::Oauth1 => "OAuth1",
             AuthType::ApiKey => "ApiKey",
             AuthType::AuthFields => "AuthFields",
             AuthType::Basic => "Basic",
@@ -146,6 +161,7 @@ impl AuthDefinition {
     pub fn auth_type(&self) -> AuthType {
         match self {
             AuthDefinition::Oauth2(_) => AuthType::Oauth2,
+            AuthDefinition::Oauth1(_) => AuthType::Oauth1,
             AuthDefinition::ApiKey(_) => AuthType::ApiKey,
             AuthDefinition::AuthFields(_) => AuthType::AuthFields,
             AuthDefinition::Basic {} => AuthType::Basic,
@@ -186,6 +202,7 @@ impl AuthDefinition {
     pub(super) fn check(&self, cx: &mut AuthCheck) -> Result<AuthEndpoints> {
         match self {
             AuthDefinition::Oauth2(o) => o.check(cx),
+            AuthDefinition::Oauth1(o) => o.check(cx),
             AuthDefinition::ApiKey(k) => k.check(cx),
             AuthDefinition::AuthFields(f) => f.check(cx),
             AuthDefinition::Basic {} | AuthDefinition::None {} => Ok(AuthEndpoints::default()),
@@ -197,6 +214,7 @@ impl AuthDefinition {
     pub fn scheme(&self) -> Option<String> {
         match self {
             AuthDefinition::Oauth2(o) => o.scheme(),
+            AuthDefinition::Oauth1(_) => None,
             AuthDefinition::ApiKey(k) => k.scheme(),
             AuthDefinition::AuthFields(f) => f.scheme(),
             AuthDefinition::Basic {} | AuthDefinition::None {} => None,
@@ -207,6 +225,7 @@ impl AuthDefinition {
     pub fn summary(&self) -> Vec<(&'static str, String)> {
         match self {
             AuthDefinition::Oauth2(o) => o.summary(),
+            AuthDefinition::Oauth1(o) => o.summary(),
             AuthDefinition::ApiKey(k) => k.summary(),
             AuthDefinition::AuthFields(f) => f.summary(),
             AuthDefinition::Basic {} | AuthDefinition::None {} => Vec::new(),

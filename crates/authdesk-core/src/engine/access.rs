@@ -8,6 +8,7 @@
 mod api_key;
 mod auth_fields;
 mod basic;
+mod oauth1;
 mod oauth2;
 
 use super::*;
@@ -21,6 +22,8 @@ pub struct AppliedAuth {
     pub body: Vec<(String, Secret)>,
     /// A DPoP-bound token (RFC 9449): each request gets a proof of this key.
     pub dpop: Option<oauth2::DpopCall>,
+    /// OAuth 1.0a: each request is signed (RFC 5849).
+    pub oauth1: Option<oauth1::OAuth1Call>,
 }
 
 impl AppliedAuth {
@@ -63,6 +66,23 @@ impl AppliedAuth {
             })?;
             v.set_sensitive(true);
             headers.insert(n, v);
+        }
+        Ok(())
+    }
+
+    /// Signs the request (OAuth 1.0a) when the auth says so: `params` are its form fields.
+    pub(super) fn put_oauth1(
+        &self,
+        method: &str,
+        url: &url::Url,
+        params: &[(String, String)],
+        headers: &mut reqwest::header::HeaderMap,
+    ) -> Result<()> {
+        if let Some(o) = &self.oauth1 {
+            let mut v = reqwest::header::HeaderValue::from_str(&o.header(method, url, params)?)
+                .map_err(|_| Error::Internal("an OAuth header that cannot be sent".into()))?;
+            v.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, v);
         }
         Ok(())
     }
@@ -138,6 +158,7 @@ impl Engine {
             }
             AuthDefinition::Basic {} => Ok((basic::apply(self, id).await?, None, None)),
             AuthDefinition::Oauth2(o) => oauth2::apply(self, ctx, o).await,
+            AuthDefinition::Oauth1(o) => Ok((oauth1::apply(self, id, o).await?, None, None)),
         }
     }
 }

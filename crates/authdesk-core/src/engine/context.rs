@@ -167,6 +167,20 @@ impl Context {
         })
     }
 
+    /// OAuth 1.0a: its three endpoints, placeholders filled.
+    pub fn oauth1_endpoints(&self) -> Result<OAuth1Endpoints> {
+        let need = |which: Endpoint| {
+            self.endpoint(which)?.ok_or_else(|| {
+                Error::InvalidInput(format!("the connector has no {}", which.field()))
+            })
+        };
+        Ok(OAuth1Endpoints {
+            request_token: need(Endpoint::RequestToken)?,
+            authorize: need(Endpoint::Authorize)?,
+            access_token: need(Endpoint::Token)?,
+        })
+    }
+
     /// The issuer the provider must name in `iss` (RFC 9207), placeholders filled.
     pub fn issuer(&self) -> Result<Option<String>> {
         self.endpoint(Endpoint::Issuer)
@@ -392,4 +406,11 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&id);
     }
+}
+
+/// The endpoints of an OAuth 1.0a account connector (placeholders filled).
+pub struct OAuth1Endpoints {
+    pub request_token: String,
+    pub authorize: String,
+    pub access_token: String,
 }

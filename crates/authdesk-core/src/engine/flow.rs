@@ -117,14 +117,6 @@ impl Engine {
         web_return: Option<&str>,
     ) -> Result<SignInStart> {
         let ctx = self.context(id).await?;
-        let o = ctx.oauth2()?;
-        if o.grant.renews_itself() {
-            return Err(Error::InvalidInput(format!(
-                "connector `{}` uses the {} grant: it authenticates by itself, no sign-in is needed",
-                ctx.def.id,
-                o.grant.cyclr_name()
-            )));
-        }
         let parsed = url::Url::parse(redirect_uri).map_err(|e| {
             Error::InvalidInput(format!(
                 "the redirect URI {redirect_uri:?} is not an absolute URL ({e})"
@@ -135,11 +127,33 @@ impl Engine {
                 "a redirect URI must not have a #fragment (RFC 6749 §3.1.2)".into(),
             ));
         }
+        let state = Secret::new(oauth2::CsrfToken::new_random_len(32).secret().clone());
+        if let crate::definition::AuthDefinition::Oauth1(o1) = ctx.auth() {
+            let (url, held) = self.begin_oauth1(&ctx, o1, &parsed, &state).await?;
+            return self
+                .pending_sign_in(
+                    &ctx,
+                    state,
+                    redirect_uri,
+                    Some(held),
+                    web_return,
+                    url,
+                    o1.sign_in,
+                )
+                .await;
+        }
+        let o = ctx.oauth2()?;
+        if o.grant.renews_itself() {
+            return Err(Error::InvalidInput(format!(
+                "connector `{}` uses the {} grant: it authenticates by itself, no sign-in is needed",
+                ctx.def.id,
+                o.grant.cyclr_name()
+            )));
+        }
         let endpoints = ctx.endpoints()?;
         let creds = self
             .db(move |desk| desk.resolve_client_credentials(id))
             .await?;
-        let state = Secret::new(oauth2::CsrfToken::new_random_len(32).secret().clone());
         let (challenge, verifier) = if o.pkce {
             let (c, v) = PkceCodeChallenge::new_random_sha256();
             (Some(c), Some(Secret::new(v.secret().clone())))
@@ -160,6 +174,32 @@ impl Engine {
                         message,
                     })?;
         }
+        self.pending_sign_in(
+            &ctx,
+            state,
+            redirect_uri,
+            verifier,
+            web_return,
+            request.url,
+            o.sign_in,
+        )
+        .await
+    }
+
+    /// Records a sign-in in progress (its state, what the exchange needs, its binding) and
+    /// says where the browser goes.
+    #[allow(clippy::too_many_arguments)]
+    async fn pending_sign_in(
+        &self,
+        ctx: &super::Context,
+        state: Secret,
+        redirect_uri: &str,
+        verifier: Option<Secret>,
+        web_return: Option<&str>,
+        authorization_url: url::Url,
+        default_mode: crate::definition::SignInMode,
+    ) -> Result<SignInStart> {
+        let id = ctx.ac.id;
         let (ttl, redirect, back) = (
             self.config.sign_in_ttl,
             redirect_uri.to_string(),
@@ -187,10 +227,10 @@ impl Engine {
         Ok(SignInStart {
             account_connector_id: id,
             sign_in_id,
-            authorization_url: request.url.to_string(),
+            authorization_url: authorization_url.to_string(),
             redirect_uri: redirect_uri.to_string(),
             expires_at,
-            sign_in_mode: ctx.ac.sign_in_mode.unwrap_or(o.sign_in),
+            sign_in_mode: ctx.ac.sign_in_mode.unwrap_or(default_mode),
             binding,
         })
     }
@@ -350,6 +390,10 @@ impl Engine {
             .await);
         }
         let ctx = self.context(id).await?;
+        if let crate::definition::AuthDefinition::Oauth1(o1) = ctx.auth() {
+            let o1 = o1.clone();
+            return self.complete_oauth1(&ctx, &o1, &callback, &pending).await;
+        }
         let o = ctx.oauth2()?.clone();
         // RFC 9207: when the provider names itself, it must be the issuer we talked to.
         match (param("iss"), ctx.issuer()?) {

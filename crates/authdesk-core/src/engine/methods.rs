@@ -154,7 +154,8 @@ impl Engine {
                 .for_host(url.host_str(), &ctx.hosts, super::http::Follow::SameOrigin);
         let method_name = method.as_str().to_string();
         let method_name = method_name.as_str();
-        let proof_url = if auth.dpop.is_some() {
+        // The URL as sent, for a DPoP proof or an OAuth 1.0a signature.
+        let signing_url = if auth.dpop.is_some() || auth.oauth1.is_some() {
             url.clone()
         } else {
             url::Url::parse("about:blank").expect("a URL")
@@ -177,7 +178,7 @@ impl Engine {
         }
         let mut headers = reqwest::header::HeaderMap::new();
         auth.put_headers(&mut headers)?;
-        auth.put_dpop(&self.dpop, method_name, &proof_url, &mut headers);
+        auth.put_dpop(&self.dpop, method_name, &signing_url, &mut headers);
         request = request.headers(headers);
         let body: serde_json::Map<String, Value> = m
             .parameters
@@ -213,14 +214,21 @@ impl Engine {
             let merged = auth.put_body(Some(Value::Object(body)))?;
             return response_of(request.json(&merged), &shown).await;
         }
+        // OAuth 1.0a signs the form fields with the query (RFC 5849 §3.4.1.3).
+        let form: Vec<(String, String)> = if has_body_params && m.body_format == BodyFormat::Form {
+            body.iter().map(|(k, v)| (k.clone(), scalar(v))).collect()
+        } else {
+            Vec::new()
+        };
+        if auth.oauth1.is_some() {
+            let mut signed = reqwest::header::HeaderMap::new();
+            auth.put_oauth1(method_name, &signing_url, &form, &mut signed)?;
+            request = request.headers(signed);
+        }
         if has_body_params {
             request = match m.body_format {
                 BodyFormat::Json => request.json(&body),
-                BodyFormat::Form => {
-                    let pairs: Vec<(String, String)> =
-                        body.iter().map(|(k, v)| (k.clone(), scalar(v))).collect();
-                    request.form(&pairs)
-                }
+                BodyFormat::Form => request.form(&form),
             };
         }
         response_of(request, &shown).await

@@ -62,6 +62,7 @@ mod context;
 mod extension_grant;
 mod jwt_bearer;
 mod keep_alive;
+mod oauth1;
 mod obtain;
 mod par;
 mod refresh;

@@ -118,6 +118,20 @@ impl Engine {
         auth.put_headers(&mut all)?;
         auth.put_dpop(&self.dpop, method.as_str(), &url, &mut all);
         auth.put_query(&mut url);
+        // A form body's fields are signed too (RFC 5849 §3.4.1.3).
+        let form_fields: Vec<(String, String)> =
+            match (&request.body, all.get(reqwest::header::CONTENT_TYPE)) {
+                (Some(body), Some(t))
+                    if t.as_bytes()
+                        .starts_with(b"application/x-www-form-urlencoded") =>
+                {
+                    url::form_urlencoded::parse(body.as_bytes())
+                        .into_owned()
+                        .collect()
+                }
+                _ => Vec::new(),
+            };
+        auth.put_oauth1(method.as_str(), &url, &form_fields, &mut all)?;
         let client =
             self.http
                 .for_host(url.host_str(), &ctx.hosts, super::http::Follow::SameOrigin);

@@ -355,6 +355,7 @@ fn new_tokens(r: Response, now: DateTime<Utc>) -> NewTokens {
         access_token: Secret::new(r.access_token().secret().clone()),
         refresh_token: r.refresh_token().map(|t| Secret::new(t.secret().clone())),
         id_token: extra.id_token.clone().map(Secret::new),
+        token_secret: None,
         token_type: Some(token_type_name(r.token_type())),
         scope: r.scopes().map(|s| {
             s.iter()

@@ -423,10 +423,12 @@ fn checked_properties(
 /// for an app that signs with a private key, ClientPrivateKey.
 pub fn declared_property_names(def: &ConnectorDefinition) -> Vec<&str> {
     let mut names: Vec<&str> = def.properties.iter().map(|p| p.name.as_str()).collect();
-    let oauth = def
-        .auth_methods()
-        .iter()
-        .any(|m| m.auth_type() == crate::definition::AuthType::Oauth2);
+    let oauth = def.auth_methods().iter().any(|m| {
+        matches!(
+            m.auth_type(),
+            crate::definition::AuthType::Oauth2 | crate::definition::AuthType::Oauth1
+        )
+    });
     if oauth {
         for n in ["ClientId", "ClientSecret", "RedirectUri"] {
             if !names.contains(&n) {
@@ -439,7 +441,12 @@ pub fn declared_property_names(def: &ConnectorDefinition) -> Vec<&str> {
         .auth_methods()
         .iter()
         .filter_map(|m| m.oauth2())
-        .any(|o| o.client_auth.needs_private_key() || o.grant == OAuth2Grant::JwtBearer);
+        .any(|o| o.client_auth.needs_private_key() || o.grant == OAuth2Grant::JwtBearer)
+        || def
+            .auth_methods()
+            .iter()
+            .filter_map(|m| m.oauth1())
+            .any(|o| !o.needs_secret());
     if signs && !names.contains(&CLIENT_PRIVATE_KEY) {
         names.push(CLIENT_PRIVATE_KEY);
     }

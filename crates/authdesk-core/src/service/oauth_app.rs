@@ -199,18 +199,23 @@ fn signs_with_key(c: &LibraryConnector) -> bool {
         .iter()
         .filter_map(|m| m.oauth2())
         .any(|o| o.client_auth.needs_private_key() || o.grant == OAuth2Grant::JwtBearer)
+        || c.definition
+            .auth_methods()
+            .iter()
+            .filter_map(|m| m.oauth1())
+            .any(|o| !o.needs_secret())
 }
 
 fn require_oauth(c: &LibraryConnector) -> Result<()> {
     if c.definition
         .auth_methods()
         .iter()
-        .any(|m| m.oauth2().is_some())
+        .any(|m| m.oauth2().is_some() || m.oauth1().is_some())
     {
         return Ok(());
     }
     Err(Error::InvalidInput(format!(
-        "`{}` does not use OAuth 2.0, so it has no OAuth app (ClientId/ClientSecret): \
+        "`{}` does not use OAuth, so it has no OAuth app (ClientId/ClientSecret): \
          its account connectors authenticate with their AuthValue",
         c.slug
     )))

@@ -4,6 +4,7 @@
 
 pub mod dot;
 pub mod echo;
+pub mod oauth1;
 pub mod oidc;
 
 use std::path::Path;

@@ -71,6 +71,14 @@ pub(crate) fn apply_auth_value(
             }
             (AuthStatus::Authenticated, None)
         }
+        AuthValue::OAuth1 {
+            access_token,
+            token_secret,
+        } => {
+            put(fields::ACCESS_TOKEN, access_token)?;
+            put(fields::TOKEN_SECRET, token_secret)?;
+            (AuthStatus::Authenticated, None)
+        }
         AuthValue::OAuth2(t) => {
             for (field, v) in [
                 (fields::ACCESS_TOKEN, &t.access_token),
