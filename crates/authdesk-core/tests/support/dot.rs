@@ -4,10 +4,8 @@
 //! `tests/dot/README.md` for the clients and the steps.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use reqwest::header::LOCATION;
@@ -41,7 +39,7 @@ impl DotServer {
     pub fn start(opts: DotOptions) -> DotServer {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/dot");
         let python = dir.join(".venv/bin/python");
-        let mut child = Command::new(&python)
+        let child = Command::new(&python)
             .arg("server.py")
             .current_dir(&dir)
             .env("PORT", "0")
@@ -61,31 +59,9 @@ impl DotServer {
                     python.display()
                 )
             });
-        let mut stderr = child.stderr.take().unwrap();
-        let stderr_reader = std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stderr.read_to_string(&mut text);
-            text
-        });
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in stdout.lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(line) if line.starts_with("listening ") => DotServer {
-                issuer: line["listening ".len()..].trim().to_string(),
-                child,
-            },
-            outcome => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let stderr = stderr_reader.join().unwrap_or_default();
-                panic!("django-oauth-toolkit did not start ({outcome:?}):\n{stderr}");
-            }
-        }
+        let (child, issuer) =
+            super::listening(child, "django-oauth-toolkit", Duration::from_secs(60), "");
+        DotServer { issuer, child }
     }
 
     pub async fn stats(&self) -> serde_json::Value {

@@ -121,3 +121,42 @@ pub fn account(desk: &Authdesk, name: &str) -> String {
     .unwrap()
     .id
 }
+
+/// Waits for a test server child (stdout and stderr piped) to print `listening <base>` as
+/// its first line, draining both pipes for its whole life so it never blocks writing.
+/// Returns the child and `<base>`; panics with its stderr (and `hint`) if it did not start.
+pub fn listening(
+    mut child: std::process::Child,
+    what: &str,
+    timeout: std::time::Duration,
+    hint: &str,
+) -> (std::process::Child, String) {
+    use std::io::{BufRead, Read};
+    let mut stderr = child.stderr.take().unwrap();
+    let stderr_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    match rx.recv_timeout(timeout) {
+        Ok(line) if line.starts_with("listening ") => {
+            let base = line["listening ".len()..].trim().to_string();
+            (child, base)
+        }
+        outcome => {
+            let _ = child.kill();
+            let _ = child.wait();
+            let stderr = stderr_reader.join().unwrap_or_default();
+            panic!(
+                "{what} did not start (first stdout line: {outcome:?}){hint}\n--- stderr ---\n{stderr}"
+            );
+        }
+    }
+}

@@ -3,10 +3,8 @@
 //! makes it; oauthlib and PyJWT are pinned there), plus the user at its authorization page.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use reqwest::header::LOCATION;
@@ -22,7 +20,7 @@ impl OAuth1Server {
     pub fn start() -> OAuth1Server {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests");
         let python = root.join("dot/.venv/bin/python");
-        let mut child = Command::new(&python)
+        let child = Command::new(&python)
             .arg("server.py")
             .current_dir(root.join("oauth1"))
             .env("PORT", "0")
@@ -37,31 +35,13 @@ impl OAuth1Server {
                     python.display()
                 )
             });
-        let mut stderr = child.stderr.take().unwrap();
-        let stderr_reader = std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stderr.read_to_string(&mut text);
-            text
-        });
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in stdout.lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(line) if line.starts_with("listening ") => OAuth1Server {
-                base: line["listening ".len()..].trim().to_string(),
-                child,
-            },
-            outcome => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let stderr = stderr_reader.join().unwrap_or_default();
-                panic!("the OAuth 1.0a server did not start ({outcome:?}):\n{stderr}");
-            }
-        }
+        let (child, base) = super::listening(
+            child,
+            "the OAuth 1.0a test server",
+            Duration::from_secs(30),
+            "",
+        );
+        OAuth1Server { base, child }
     }
 
     pub async fn stats(&self) -> serde_json::Value {
