@@ -94,18 +94,25 @@ pub async fn start(
     let (ac, def) = shell
         .db(move |desk| desk.account_connector_with_definition(id))
         .await?;
-    // The way to authenticate this account connector uses.
-    let o = def
-        .auth_method(Some(&ac.authentication.method_id))
-        .and_then(|m| m.oauth2())
-        .ok_or_else(|| {
-            format!(
-                "{} authenticates with {} here, not OAuth2: set its AuthValue instead",
+    // The way to authenticate this account connector uses: OAuth 2.0 (its grant says how)
+    // or OAuth 1.0a (a sign-in like the authorization code flow's).
+    let method = def.auth_method(Some(&ac.authentication.method_id));
+    let (grant, default_mode) = match (
+        method.and_then(|m| m.oauth2()),
+        method.and_then(|m| m.oauth1()),
+    ) {
+        (Some(o), _) => (Some(o.grant), o.sign_in),
+        (None, Some(o1)) => (None, o1.sign_in),
+        (None, None) => {
+            return Err(format!(
+                "{} authenticates with {} here, not OAuth: set its AuthValue instead",
                 def.name, ac.authentication.auth_name
             )
-        })?;
+            .into())
+        }
+    };
     // Client credentials, password and JWT bearer need no sign-in: Connect gets the token.
-    if o.grant.renews_itself() {
+    if grant.is_some_and(|g| g.renews_itself()) {
         shell.engine.refresh_now(id).await?;
         return Ok(ConnectStarted {
             mode: "done",
@@ -115,7 +122,7 @@ pub async fn start(
             device: None,
         });
     }
-    if o.grant == authdesk_core::definition::OAuth2Grant::DeviceCode {
+    if grant == Some(authdesk_core::definition::OAuth2Grant::DeviceCode) {
         let handle = app.clone();
         let shown =
             crate::device::start(shell, id, move |result| finish(&handle, id, result, false))
@@ -128,7 +135,7 @@ pub async fn start(
             device: Some(shown),
         });
     }
-    let mode = ac.sign_in_mode.unwrap_or(o.sign_in);
+    let mode = ac.sign_in_mode.unwrap_or(default_mode);
     match mode {
         SignInMode::Webview => {
             let redirect_uri = match shell

@@ -77,7 +77,7 @@ export async function loadAccountConnector() {
   $('ac-title').textContent = `${ac.Name} — ${ac.Connector.Name}`;
   $('ac-status').replaceChildren(statusBadge(ac, !!inspection.SecretsUnavailable));
   if (document.activeElement !== $('sign-in-mode')) $('sign-in-mode').value = ac.SignInMode || 'default';
-  const oauth = ac.Authentication.AuthType === 'OAuth2';
+  const oauth = ac.Authentication.AuthType === 'OAuth2' || ac.Authentication.AuthType === 'OAuth1';
   for (const b of ['connect', 'refresh-now', 'sign-in-mode']) $(b).disabled = !oauth;
   $('connect').textContent = ac.Authenticated || ac.Status === 'Expired' ? 'Reconnect' : 'Connect';
   // Disconnect only when there is something to disconnect, and the button says why not.

@@ -19,7 +19,7 @@ export function renderLibrary() {
     const tr = el('tr');
     tr.className = 'clickable' + (c.Slug === state.library ? ' selected' : '');
     tr.dataset.slug = c.Slug;
-    const oauth = c.Authentication.some((a) => a.AuthType === 'OAuth2');
+    const oauth = c.Authentication.some((a) => a.AuthType === 'OAuth2' || a.AuthType === 'OAuth1');
     const app = c.ClientId ? `${c.ClientId}${c.ClientSecretSet ? ' + secret' : ' (public)'}` : oauth ? 'not set' : '—';
     const name = el('td');
     name.append(el('div', `${c.Name}`), el('div', `${c.Slug} · v${c.Version}${c.Source === 'User' ? ' · yours' : ''}`, 'muted'));
@@ -103,6 +103,10 @@ function renderLibraryDetail(d) {
         ['DPoP (tokens bound to a key)', a.dpop === true ? 'yes' : a.dpop === 'auto' ? 'where the provider offers it' : 'no'],
         ['Pushed authorization request', a.par ? `yes, to ${a.pushed_authorization_request_url} (RFC 9126)` : 'no'],
         ['Sign-in runs in', a.sign_in === 'system_browser' ? 'the system browser' : 'an embedded window']);
+    } else if (a.type === 'oauth1') {
+      rows.push(['OAuth 1.0a', `signed with ${a.signature_method || 'HMAC-SHA1'}`],
+        ['Request token URL', a.request_token_url], ['Authorize URL', a.authorize_url], ['Access token URL', a.access_token_url],
+        ['Sign-in runs in', a.sign_in === 'system_browser' ? 'the system browser' : 'an embedded window']);
     } else if (a.type === 'api_key') {
       rows.push(['API key', `${a.placement === 'query' ? 'query parameter' : 'header'} ${a.name}${a.prefix ? ` (prefix "${a.prefix}")` : ''}`]);
     } else {
@@ -111,7 +115,7 @@ function renderLibraryDetail(d) {
   }
   if (def.api_base_url) rows.push(['API base URL', def.api_base_url]);
   $('lib-auth').replaceChildren(...rows.flatMap(([k, v]) => [el('dt', k), el('dd', v)]));
-  const oauth = ways.some((a) => a.type === 'oauth2');
+  const oauth = ways.some((a) => a.type === 'oauth2' || a.type === 'oauth1');
   $('client').hidden = !oauth;
   $('lib-redirect').textContent = d.RedirectUri;
   $('client-id').value = c.ClientId || '';

@@ -18,7 +18,7 @@ const OAUTH_PROPERTIES = [
 function declaredProperties(ac, detail) {
   const def = detail.Definition;
   const list = (def.properties || []).map((p) => ({ ...p }));
-  const oauth = [def.auth, ...(def.auth_methods || []).map((m) => m.auth)].some((a) => a && a.type === 'oauth2');
+  const oauth = [def.auth, ...(def.auth_methods || []).map((m) => m.auth)].some((a) => a && (a.type === 'oauth2' || a.type === 'oauth1'));
   if (oauth) for (const p of OAUTH_PROPERTIES) if (!list.some((x) => x.name === p.name)) list.push({ ...p, required: false });
   return list;
 }
