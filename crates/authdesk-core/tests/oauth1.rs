@@ -215,3 +215,31 @@ async fn an_auth_value_signs_calls_and_a_replayed_request_is_refused() {
         .unwrap_err();
     assert!(e.to_string().contains("TokenSecret"), "{e}");
 }
+
+#[test]
+fn definitions_that_mix_types_or_send_plaintext_in_the_clear_name_the_field() {
+    let base = "id = \"x\"\nname = \"X\"\nversion = \"1\"\n[auth]\ntype = \"oauth1\"\n\
+                request_token_url = \"https://p.example.com/rt\"\nauthorize_url = \"https://p.example.com/a\"\n\
+                access_token_url = \"https://p.example.com/at\"\n";
+    let mixed = format!("{base}token_url = \"https://p.example.com/token\"\n");
+    let e = authdesk_core::ConnectorDefinition::from_toml("x.toml", &mixed).unwrap_err();
+    assert!(e.to_string().contains("token_url"), "{e}");
+    let plain = base.replace("https://p.example.com/rt", "http://p.example.com/rt")
+        + "signature_method = \"PLAINTEXT\"\n";
+    let e = authdesk_core::ConnectorDefinition::from_toml("x.toml", &plain).unwrap_err();
+    assert!(
+        e.to_string().contains("request_token_url") && e.to_string().contains("https"),
+        "{e}"
+    );
+    let loopback = plain
+        .replace("http://p.example.com/rt", "http://127.0.0.1:9/rt")
+        .replace("https://p.example.com/a", "http://localhost/a")
+        .replace("https://p.example.com/at", "http://127.0.0.1/at");
+    authdesk_core::ConnectorDefinition::from_toml("x.toml", &loopback).unwrap();
+    let bad = format!("{base}signature_method = \"HMAC-MD5\"\n");
+    let e = authdesk_core::ConnectorDefinition::from_toml("x.toml", &bad).unwrap_err();
+    assert!(
+        e.to_string().contains("signature_method") || e.to_string().contains("HMAC-SHA1"),
+        "{e}"
+    );
+}
