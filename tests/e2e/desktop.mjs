@@ -80,7 +80,7 @@ function start(name, command, args, env, re) {
   });
 }
 
-async function main(browser, env, issuer, cli) {
+async function main(browser, env, issuer, cli, oauth1) {
   const main = await browser.getWindowHandle();
   const byId = (id) => browser.$(`#${id}`);
   const text = async (id) => (await byId(id)).getText();
@@ -928,6 +928,25 @@ async function main(browser, env, issuer, cli) {
     await waitText('ac-status', (t) => t.startsWith('Authenticated'), 'the approved device sign-in did not authenticate');
   });
 
+  await check('OAuth 1.0a: Connect runs the three legs with the provider\'s page in the sign-in window; Allow signs in; a method call is signed', async () => {
+    await openByName('Customer A token endpoint');
+    await install('test-oauth1', 'Customer A OAuth1');
+    const auth = await openSignIn();
+    await browser.switchToWindow(auth);
+    await browser.waitUntil(async () => (await browser.$$('button[value=allow]')).length > 0, {
+      timeout: 20_000, timeoutMsg: `no authorization page (at ${await browser.getUrl().catch(() => '?')})`,
+    });
+    await (await browser.$('button[value=allow]')).click();
+    await browser.waitUntil(async () => (await browser.getWindowHandles()).length === 1, {
+      timeout: 20_000, timeoutMsg: 'the sign-in window did not close',
+    });
+    await browser.switchToWindow(main);
+    await waitText('ac-status', (t) => t.startsWith('Authenticated'), 'the OAuth 1.0a sign-in did not authenticate');
+    const id = JSON.parse(cli(['--json', 'account-connectors', 'list', '--search', 'Customer A OAuth1']))[0].Id;
+    const answer = JSON.parse(cli(['--json', 'call', String(id), 'me']));
+    assert(answer.Status === 200 && answer.Body.id === 'trello-user', `the signed call failed: ${JSON.stringify(answer)}`);
+  });
+
   await check('the connector editor: a built-in duplicated as mine, its definition edited (the id cannot change), a method added and called at the real server; removal only when unused', async () => {
     await openLibraryEntry('generic-basic');
     assert(await browser.execute(() => !document.getElementById('lib-builtin-note').hidden
@@ -1112,6 +1131,10 @@ async function run() {
   try {
     const [, issuer] = await start('oidc', process.execPath, [path.join(ROOT, 'tests', 'oidc', 'server.mjs')],
       { ...env, PORT: '0', ACCESS_TTL: '3600', EXIT_WITH_STDIN: '1' }, /listening (http:\/\/127\.0\.0\.1:\d+)/);
+    // The OAuth 1.0a provider on oauthlib (tests/oauth1), in the test virtualenv.
+    const [, oauth1] = await start('oauth1', path.join(ROOT, 'tests', 'dot', '.venv', 'bin', 'python'),
+      [path.join(ROOT, 'tests', 'oauth1', 'server.py')], { ...env, PORT: '0', EXIT_WITH_STDIN: '1' },
+      /listening (http:\/\/127\.0\.0\.1:\d+)/);
     const cli = (args, input) => execFileSync(BIN, args, { env, input, encoding: 'utf8' });
     await check('the CLI prepares the test provider (webview sign-in) and its OAuth app', async () => {
       const def = path.join(tmp, 'test-provider.toml');
@@ -1161,6 +1184,16 @@ async function run() {
       ].join('\n'));
       cli(['connectors', 'add', device]);
       cli(['connectors', 'set-client', 'test-device', '--client-id', 'authdesk-device', '--public']);
+      // An OAuth 1.0a connector (Trello's shape) at the oauthlib provider, HMAC-SHA1.
+      const o1 = path.join(tmp, 'test-oauth1.toml');
+      fs.writeFileSync(o1, [
+        'id = "test-oauth1"', 'name = "Test OAuth 1.0a"', 'version = "1"', `api_base_url = "${oauth1}/1"`,
+        '[auth]', 'type = "oauth1"', `request_token_url = "${oauth1}/oauth/request_token"`,
+        `authorize_url = "${oauth1}/oauth/authorize"`, `access_token_url = "${oauth1}/oauth/access_token"`,
+        '[[methods]]', 'id = "me"', 'name = "Me"', 'http_method = "GET"', 'path = "/members/me"', '',
+      ].join('\n'));
+      cli(['connectors', 'add', o1]);
+      cli(['connectors', 'set-client', 'test-oauth1', '--client-id', 'consumer-hmac', '--client-secret-stdin'], 'consumer-hmac-secret');
     });
     const port = await freePort();
     const driver = spawn(DRIVER, ['--port', String(port), '--native-port', String(await freePort())], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -1178,7 +1211,7 @@ async function run() {
       hostname: '127.0.0.1', port, logLevel: 'error', connectionRetryTimeout: 60_000,
       capabilities: { 'tauri:options': { application: APP } },
     });
-    await main(browser, env, issuer, cli);
+    await main(browser, env, issuer, cli, oauth1);
   } finally {
     if (browser) await browser.deleteSession().catch(() => {});
     for (const c of children.reverse()) c.kill('SIGTERM');

@@ -23,30 +23,7 @@ pub fn encode(s: &str) -> String {
     utf8_percent_encode(s, ENCODE).to_string()
 }
 
-/// How requests are signed (the definition's `signature_method`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-pub enum SignatureMethod {
-    #[default]
-    #[serde(rename = "HMAC-SHA1")]
-    HmacSha1,
-    #[serde(rename = "HMAC-SHA256")]
-    HmacSha256,
-    #[serde(rename = "RSA-SHA1")]
-    RsaSha1,
-    #[serde(rename = "PLAINTEXT")]
-    Plaintext,
-}
-
-impl SignatureMethod {
-    pub fn name(self) -> &'static str {
-        match self {
-            SignatureMethod::HmacSha1 => "HMAC-SHA1",
-            SignatureMethod::HmacSha256 => "HMAC-SHA256",
-            SignatureMethod::RsaSha1 => "RSA-SHA1",
-            SignatureMethod::Plaintext => "PLAINTEXT",
-        }
-    }
-}
+pub use crate::definition::SignatureMethod;
 
 /// The consumer and, when there is one, the token a request is signed with.
 pub struct Credentials<'a> {

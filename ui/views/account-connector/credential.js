@@ -265,6 +265,25 @@ export function renderCredentialForm(ac) {
         toast('Tokens imported.');
       });
     });
+  } else if (type === 'OAuth1') {
+    // Token credentials obtained elsewhere, as a partner's AuthValue carries them.
+    const details = el('details');
+    details.append(el('summary', 'Import token credentials obtained elsewhere'));
+    const inner = el('div', null, 'stack');
+    inner.append(...secretField('Access token (oauth_token)', 'cred-access'), ...secretField('Token secret', 'cred-token-secret'));
+    const save = saveButton('Import token credentials');
+    inner.append(save);
+    details.append(inner);
+    form.append(details);
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      act(save, async () => {
+        const value = JSON.stringify({ AccessToken: $('cred-access').value, TokenSecret: $('cred-token-secret').value });
+        await call('set_auth_value', { id: ac.Id, value });
+        for (const f of ['cred-access', 'cred-token-secret']) $(f).value = '';
+        toast('Token credentials imported.');
+      });
+    });
   }
   box.replaceChildren(...(form.childElementCount ? [form] : []));
 }

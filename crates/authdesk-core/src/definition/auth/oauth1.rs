@@ -13,7 +13,6 @@ use super::oauth2::SignInMode;
 use super::AuthCheck;
 use crate::definition::AuthEndpoints;
 use crate::error::Result;
-pub use crate::oauth1::SignatureMethod;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -98,4 +97,29 @@ fn is_loopback_http(url: &str) -> bool {
         rest.strip_prefix(h)
             .is_some_and(|r| r.is_empty() || r.starts_with(':') || r.starts_with('/'))
     })
+}
+
+/// How requests are signed (the definition's `signature_method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum SignatureMethod {
+    #[default]
+    #[serde(rename = "HMAC-SHA1")]
+    HmacSha1,
+    #[serde(rename = "HMAC-SHA256")]
+    HmacSha256,
+    #[serde(rename = "RSA-SHA1")]
+    RsaSha1,
+    #[serde(rename = "PLAINTEXT")]
+    Plaintext,
+}
+
+impl SignatureMethod {
+    pub fn name(self) -> &'static str {
+        match self {
+            SignatureMethod::HmacSha1 => "HMAC-SHA1",
+            SignatureMethod::HmacSha256 => "HMAC-SHA256",
+            SignatureMethod::RsaSha1 => "RSA-SHA1",
+            SignatureMethod::Plaintext => "PLAINTEXT",
+        }
+    }
 }
