@@ -9,6 +9,8 @@ Consumers (key: secret, signature method):
     consumer-hmac256  consumer-hmac256-secret  HMAC-SHA256
     consumer-plain    consumer-plain-secret    PLAINTEXT (this server is loopback http)
     consumer-rsa      (RSA key: crates/authdesk-core/tests/fixtures/test-only-rsa-2048.pem)  RSA-SHA1
+    consumer-unconfirmed  consumer-unconfirmed-secret  HMAC-SHA1, but its temporary credentials
+                      answer leaves out oauth_callback_confirmed (a fault a client must refuse)
 
 Endpoints: POST /oauth/request_token, GET /oauth/authorize?oauth_token=... (a page with
 Allow and Deny; Deny redirects with oauth_problem=user_refused, as Trello does), POST
@@ -53,6 +55,9 @@ CONSUMERS = {
     "consumer-hmac256": ("consumer-hmac256-secret", "HMAC-SHA256"),
     "consumer-plain": ("consumer-plain-secret", "PLAINTEXT"),
     "consumer-rsa": (None, "RSA-SHA1"),
+    # A fault mode of this real server: its temporary credentials answer leaves out
+    # oauth_callback_confirmed (an OAuth 1.0 provider, not 1.0a), which a client must refuse.
+    "consumer-unconfirmed": ("consumer-unconfirmed-secret", "HMAC-SHA1"),
 }
 
 LOCK = threading.Lock()
@@ -227,6 +232,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.json(200, STATS)
         if path == "/oauth/request_token":
             h, b, s = REQUEST.create_request_token_response(self.uri(), method, body, headers)
+            if s == 200 and "consumer-unconfirmed" in (self.headers.get("Authorization") or ""):
+                b = "&".join(p for p in b.split("&") if not p.startswith("oauth_callback_confirmed="))
             return self.reply(s, h, b)
         if path == "/oauth/access_token":
             h, b, s = ACCESS.create_access_token_response(self.uri(), method, body, headers)

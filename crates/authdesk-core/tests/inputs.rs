@@ -374,5 +374,5 @@ fn a_blank_secret_is_refused_not_stored() {
     let e = desk
         .set_connector_client("generic-api-key", "Iv1.abc", Some(&Secret::new("s")))
         .unwrap_err();
-    assert!(invalid(e).contains("does not use OAuth 2.0"));
+    assert!(invalid(e).contains("does not use OAuth, so it has no OAuth app"));
 }

@@ -131,6 +131,17 @@ async fn a_refusal_at_the_provider_is_a_refused_sign_in() {
         .secrets_set
         .is_empty());
 
+    // A provider that does not confirm the callback (OAuth 1.0, not 1.0a): refused.
+    s.desk
+        .set_connector_client(
+            "o1",
+            "consumer-unconfirmed",
+            Some(&Secret::new("consumer-unconfirmed-secret")),
+        )
+        .unwrap();
+    let e = s.engine.begin_sign_in(id, REDIRECT).await.unwrap_err();
+    assert!(e.to_string().contains("oauth_callback_confirmed"), "{e}");
+
     // A wrong consumer secret: the first leg is refused, saying what to check.
     s.desk
         .set_connector_client("o1", "consumer-hmac", Some(&Secret::new("wrong")))
