@@ -211,6 +211,10 @@ fn routes(state: Arc<AppState>) -> Router {
             post(ac::call_method),
         )
         .route(
+            "/account/connectors/{id}/device",
+            post(ac::start_device_sign_in),
+        )
+        .route(
             "/settings/target-origins",
             get(settings::target_origins).put(settings::set_target_origins),
         )

@@ -1657,3 +1657,88 @@ client_auth = "private_key_jwt"
     let body = pem.lines().nth(1).unwrap();
     assert!(!api.seen().contains(body), "a key came back");
 }
+
+#[tokio::test]
+async fn device_sign_in_through_the_api_returns_the_code_and_signs_in_when_approved() {
+    let provider = oidc::OidcServer::start(oidc::OidcOptions::default());
+    let api = Api::start().await;
+    let acme = api.account("Acme").await;
+    let issuer = &provider.issuer;
+    let def = oidc::definition(
+        issuer,
+        "device",
+        "device_code",
+        &format!("device_authorization_url = \"{issuer}/device/auth\"\nclient_auth = \"none\""),
+    )
+    .replace("[auth.authorize_params]\nprompt = \"consent\"\n", "")
+    .replace(&format!("authorize_url = \"{issuer}/auth\"\n"), "");
+    api.desk.add_connector("device.toml", &def, false).unwrap();
+    api.desk
+        .set_connector_client("device", "authdesk-device", None)
+        .unwrap();
+    let (s, ac) = api
+        .call(
+            Method::POST,
+            "/v1.0/connectors/device/install",
+            Some(&acme),
+            Some(json!({"Name": "tv"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{ac}");
+    let id = ac["Id"].as_i64().unwrap();
+    // Another account's caller gets nothing.
+    let other = api.account("Other").await;
+    let (s, _) = api
+        .call(
+            Method::POST,
+            &format!("/v1.0/account/connectors/{id}/device"),
+            Some(&other),
+            None,
+        )
+        .await;
+    assert_eq!(s, 404);
+
+    let (s, code) = api
+        .call(
+            Method::POST,
+            &format!("/v1.0/account/connectors/{id}/device"),
+            Some(&acme),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{code}");
+    let keys: Vec<&String> = code.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "ExpiresIn",
+            "UserCode",
+            "VerificationUri",
+            "VerificationUriComplete"
+        ]
+    );
+    oidc::approve_device(
+        code["VerificationUriComplete"].as_str().unwrap(),
+        "dora",
+        true,
+    )
+    .await;
+    // The server polls (every 5 s, as the provider asks): the status turns Authenticated.
+    let mut status = Value::Null;
+    for _ in 0..30 {
+        let (_, ac) = api
+            .call(
+                Method::GET,
+                &format!("/v1.0/account/connectors/{id}"),
+                Some(&acme),
+                None,
+            )
+            .await;
+        status = ac["Status"].clone();
+        if status == "Authenticated" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert_eq!(status, "Authenticated");
+}

@@ -263,3 +263,25 @@ pub async fn call_method(
             .await?,
     ))
 }
+
+#[utoipa::path(post, path = "/v1.0/account/connectors/{id}/device", tag = "Account connectors",
+    params(("id" = i64, Path), ("X-Cyclr-Account" = String, Header)),
+    responses((status = 200, description = "Device sign-in (RFC 8628) started: VerificationUri, UserCode, VerificationUriComplete, ExpiresIn. The server polls until the user approves, refuses or the code expires; the account connector's Status says how it ended"),
+        (status = 400, body = crate::ErrorBody)))]
+pub async fn start_device_sign_in(
+    State(s): S,
+    AccountScope(account): AccountScope,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<authdesk_core::engine::device::DeviceStart>> {
+    check_owner(&s, &account, id).await?;
+    let start = s.engine.begin_device_sign_in(id).await?;
+    // The poll runs on in this server (one replica polls; any replica reads the result).
+    let engine = s.engine.clone();
+    let shown = start.shown();
+    tokio::spawn(async move {
+        if let Err(e) = engine.complete_device_sign_in(&start).await {
+            tracing::info!(account_connector = id, "device sign-in ended: {e}");
+        }
+    });
+    Ok(Json(shown))
+}
