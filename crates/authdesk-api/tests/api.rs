@@ -1664,14 +1664,7 @@ async fn device_sign_in_through_the_api_returns_the_code_and_signs_in_when_appro
     let api = Api::start().await;
     let acme = api.account("Acme").await;
     let issuer = &provider.issuer;
-    let def = oidc::definition(
-        issuer,
-        "device",
-        "device_code",
-        &format!("device_authorization_url = \"{issuer}/device/auth\"\nclient_auth = \"none\""),
-    )
-    .replace("[auth.authorize_params]\nprompt = \"consent\"\n", "")
-    .replace(&format!("authorize_url = \"{issuer}/auth\"\n"), "");
+    let def = oidc::device_definition(issuer, "device");
     api.desk.add_connector("device.toml", &def, false).unwrap();
     api.desk
         .set_connector_client("device", "authdesk-device", None)

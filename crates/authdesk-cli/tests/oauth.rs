@@ -685,14 +685,7 @@ async fn request_sends_any_request_on_the_connectors_origin_with_the_token_and_n
 fn device_connector(desk: &Desk, server: &OidcServer) -> i64 {
     let issuer = &server.issuer;
     let def = desk.dir.path().join("device.toml");
-    let text = oidc::definition(
-        issuer,
-        "device",
-        "device_code",
-        &format!("device_authorization_url = \"{issuer}/device/auth\"\nclient_auth = \"none\""),
-    )
-    .replace("[auth.authorize_params]\nprompt = \"consent\"\n", "")
-    .replace(&format!("authorize_url = \"{issuer}/auth\"\n"), "");
+    let text = oidc::device_definition(issuer, "device");
     std::fs::write(&def, text).unwrap();
     desk.run(&["connectors", "add", def.to_str().unwrap()]).ok();
     let account = desk.create_account("Device Co");

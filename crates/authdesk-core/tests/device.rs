@@ -7,7 +7,7 @@ mod support;
 
 use authdesk_core::engine::EngineConfig;
 use authdesk_core::{AuthStatus, Error, InstallRequest};
-use support::oidc::{approve_device, definition, OidcOptions, OidcServer};
+use support::oidc::{approve_device, definition, device_definition, OidcOptions, OidcServer};
 
 fn setup() -> (support::EngineSetup, OidcServer, i64) {
     let server = OidcServer::start(OidcOptions::default());
@@ -15,14 +15,7 @@ fn setup() -> (support::EngineSetup, OidcServer, i64) {
     config.http.total_timeout = std::time::Duration::from_secs(5);
     let s = support::engine_setup(config, "Acme");
     let issuer = server.issuer.clone();
-    let def = definition(
-        &issuer,
-        "device",
-        "device_code",
-        &format!("device_authorization_url = \"{issuer}/device/auth\"\nclient_auth = \"none\""),
-    )
-    .replace("[auth.authorize_params]\nprompt = \"consent\"\n", "")
-    .replace(&format!("authorize_url = \"{issuer}/auth\"\n"), "");
+    let def = device_definition(&issuer, "device");
     s.desk.add_connector("t", &def, false).unwrap();
     s.desk
         .set_connector_client("device", "authdesk-device", None)

@@ -441,3 +441,16 @@ path = "/me"
 "#
     )
 }
+
+/// A device sign-in connector (RFC 8628) for this server's public `authdesk-device` client:
+/// the test definition with `grant = "device_code"`, no authorization endpoint.
+pub fn device_definition(issuer: &str, id: &str) -> String {
+    definition(
+        issuer,
+        id,
+        "device_code",
+        &format!("device_authorization_url = \"{issuer}/device/auth\"\nclient_auth = \"none\""),
+    )
+    .replace("[auth.authorize_params]\nprompt = \"consent\"\n", "")
+    .replace(&format!("authorize_url = \"{issuer}/auth\"\n"), "")
+}
