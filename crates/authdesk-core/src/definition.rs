@@ -22,6 +22,7 @@ use crate::error::Result;
 
 mod auth;
 pub mod catalog;
+pub mod check;
 pub mod edit;
 pub mod form;
 pub mod template;
@@ -73,6 +74,9 @@ pub struct ConnectorDefinition {
     pub properties: Vec<PropertyDefinition>,
     #[serde(default)]
     pub methods: Vec<MethodDefinition>,
+    /// The request that tells whether a credential works (`[check]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<check::CheckDefinition>,
     /// Parsed templates and patterns, derived from the fields above when the definition
     /// loads.
     #[serde(skip)]
@@ -231,6 +235,9 @@ impl ConnectorDefinition {
         })?;
         def.compiled = validate::check(&def, origin)?;
         validate::check_examples(&def, origin)?;
+        if let Some(c) = &def.check {
+            c.validate(origin)?;
+        }
         Ok(def)
     }
 

@@ -484,6 +484,26 @@ impl Authdesk {
     /// A method call's verdict on the stored credential: 2xx verified it, 401/403 refused
     /// it. Recorded (with a history entry) only when it differs from what is known for the
     /// current credential version.
+    /// Records an explicit credential check (`[check]`): always, with its verdict in the
+    /// history.
+    pub fn record_credential_check(&self, id: i64, http_status: u16, valid: bool) -> Result<()> {
+        let now = self.now();
+        self.store()?.write(|tx| {
+            tx.execute(
+                "UPDATE account_connectors SET checked_at = ?2, checked_status = ?3,
+                     checked_version = credential_version
+                 WHERE id = ?1",
+                args![id, ts(now), http_status],
+            )?;
+            let (kind, detail) = if valid {
+                ("check_valid", format!("the check request answered HTTP {http_status}"))
+            } else {
+                ("check_invalid", format!("the check request answered HTTP {http_status}: the credential does not work"))
+            };
+            record_event(tx, id, now, kind, Some(&detail), Some(Trigger::User))
+        })
+    }
+
     pub fn record_check(&self, id: i64, http_status: u16) -> Result<()> {
         let ok = (200..300).contains(&http_status);
         let now = self.now();

@@ -103,6 +103,7 @@ impl PlainConnectorForm {
             auth_methods: vec![],
             properties,
             methods: vec![],
+            check: None,
             compiled: Default::default(),
         };
         let text = toml::to_string(&definition)

@@ -116,6 +116,7 @@ impl OAuthConnectorForm {
             auth_methods: vec![],
             properties: vec![],
             methods: vec![],
+            check: None,
             compiled: Default::default(),
         };
         let text = toml::to_string(&definition)

@@ -204,6 +204,7 @@ impl Engine {
             auth_methods: vec![],
             properties: vec![],
             methods,
+            check: None,
             compiled: Default::default(),
         };
         let toml = toml::to_string(&definition).map_err(|e| {

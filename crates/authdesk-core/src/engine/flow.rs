@@ -282,9 +282,16 @@ impl Engine {
             let _counted = counted;
             let mut web_return = None;
             let mut pending = None;
-            let result = engine
+            let mut result = engine
                 .complete(&callback_url, binding, &mut web_return, &mut pending)
                 .await;
+            // A connector that names a check request checks the new credential at once.
+            if let Ok(ac) = &result {
+                let id = ac.id;
+                if engine.check_if_named(id).await.is_some() {
+                    result = engine.db(move |desk| desk.get_account_connector(id)).await;
+                }
+            }
             if let Some((sign_in_id, id)) = pending {
                 let message = match &result {
                     Ok(ac) => engine.sign_in_message(ac).await,

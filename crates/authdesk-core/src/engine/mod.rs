@@ -45,6 +45,7 @@
 //! Must not: hold a room's work (a new idea gets a room of its own), or make a store or
 //! keychain call on the async workers (only through [`Engine::db`]).
 
+pub mod check;
 pub mod client_auth;
 pub mod device;
 pub mod discovery;
