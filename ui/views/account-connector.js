@@ -194,6 +194,12 @@ tauri.event.listen('sign-in-finished', async (event) => {
   else toast(r.Message, { error: !r.Cancelled });
 });
 
+$('check-now').addEventListener('click', () => act($('check-now'), async () => {
+  const r = await call('check_credential', { id: state.ac });
+  if (r.Valid) toast(`The credential works: the check answered HTTP ${r.Status}.`);
+  else toast(`The credential does not work: the check answered HTTP ${r.Status}. Set it again, or sign in again.`, { error: true });
+}));
+
 $('refresh-now').addEventListener('click', () => act($('refresh-now'), async () => {
   progress('Refreshing…');
   try {

@@ -214,6 +214,7 @@ fn routes(state: Arc<AppState>) -> Router {
             "/account/connectors/{id}/device",
             post(ac::start_device_sign_in),
         )
+        .route("/account/connectors/{id}/check", post(ac::check_credential))
         .route(
             "/settings/target-origins",
             get(settings::target_origins).put(settings::set_target_origins),

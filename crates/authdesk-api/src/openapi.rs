@@ -22,7 +22,7 @@ use crate::routes::{account_connectors as ac, accounts, connectors, settings};
         accounts::create_account, accounts::list_accounts, accounts::get_account, accounts::update_account,
         accounts::delete_account, accounts::sign_in_token, accounts::launch,
         connectors::list_connectors, connectors::get_connector, connectors::connector_methods,
-        connectors::connector_version_methods, connectors::set_connector_client, connectors::install, ac::start_device_sign_in,
+        connectors::connector_version_methods, connectors::set_connector_client, connectors::install, ac::start_device_sign_in, ac::check_credential,
         ac::list_account_connectors, ac::get_account_connector, ac::update_account_connector, ac::set_property,
         ac::delete_account_connector, ac::call_method, settings::target_origins, settings::set_target_origins,
         oauth::token,

@@ -1735,3 +1735,43 @@ async fn device_sign_in_through_the_api_returns_the_code_and_signs_in_when_appro
     }
     assert_eq!(status, "Authenticated");
 }
+
+#[tokio::test]
+async fn check_answers_the_verdict_of_the_connectors_check_request() {
+    let provider = oidc::OidcServer::start(oidc::OidcOptions::default());
+    let api = Api::start().await;
+    let acme = api.account("Acme").await;
+    // A connector that names no check: a 400 that says how to add one.
+    let id = offline_oauth_connector(&api, &acme).await;
+    let (s, v) = api
+        .call(
+            Method::POST,
+            &format!("/v1.0/account/connectors/{id}/check"),
+            Some(&acme),
+            None,
+        )
+        .await;
+    assert_eq!(s, 400, "{v}");
+    assert!(v["Message"].as_str().unwrap().contains("[check]"), "{v}");
+    // With a check on userinfo and a token the provider never issued: invalid, 401.
+    let checked = test_provider_with(&api, &provider, &acme, "\n[check]\npath = \"/me\"\n").await;
+    let (s, _) = api
+        .call(Method::PUT, &format!("/v1.0/account/connectors/{checked}"), Some(&acme),
+            Some(json!({"AuthValue": "{\"AccessToken\":\"forged\",\"Expires\":\"2099-01-01T00:00:00Z\"}"})))
+        .await;
+    assert_eq!(s, 200);
+    let (s, v) = api
+        .call(
+            Method::POST,
+            &format!("/v1.0/account/connectors/{checked}/check"),
+            Some(&acme),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        (v["Valid"].as_bool(), v["Status"].as_u64()),
+        (Some(false), Some(401)),
+        "{v}"
+    );
+}

@@ -124,6 +124,9 @@ pub enum Command {
     },
     /// Refresh an OAuth2 credential now.
     Refresh { account_connector_id: i64 },
+    /// Check the credential with the connector's `[check]` request: {"Valid", "Status",
+    /// "CheckedAt"}; exits 22 when it is not valid.
+    Check { account_connector_id: i64 },
     /// Refresh credentials that expire soon and exercise idle refresh tokens.
     KeepAlive {
         /// Keep running, checking every this many seconds.

@@ -190,6 +190,9 @@ fn run(cli: Cli) -> Result<Outcome> {
         Command::Refresh {
             account_connector_id,
         } => oauth::refresh(&ctx, account_connector_id),
+        Command::Check {
+            account_connector_id,
+        } => return oauth::check(&ctx, account_connector_id),
         Command::KeepAlive { watch } => oauth::keep_alive(&ctx, watch),
         Command::History {
             account_connector_id,

@@ -379,6 +379,17 @@ impl Out {
         )
     }
 
+    pub fn check(&self, r: &authdesk_core::engine::check::CheckResult) -> Result<()> {
+        self.emit(r, || {
+            format!(
+                "{}: the check answered HTTP {} at {}\n",
+                if r.valid { "Valid" } else { "Invalid" },
+                r.status,
+                date(&r.checked_at)
+            )
+        })
+    }
+
     pub fn account_connector(&self, ac: &AccountConnector) -> Result<()> {
         self.emit(ac, || {
             let mut s = String::new();

@@ -386,3 +386,39 @@ fn set_client_generates_or_imports_a_private_key_and_shows_only_its_public_jwk()
         );
     }
 }
+
+#[test]
+fn check_prints_the_verdict_and_exits_22_when_the_credential_does_not_work() {
+    let (desk, id) = desk_with_upstream_auth(
+        "[auth]\ntype = \"api_key\"\nplacement = \"header\"\nname = \"X-Key\"\n[check]\npath = \"/refused\"",
+    );
+    let id = id.to_string();
+    desk.run_with_stdin(
+        &["account-connectors", "set-authvalue", &id, "--stdin"],
+        Some("k-1"),
+    )
+    .ok();
+    let refused = desk.run(&["--json", "check", &id]);
+    assert_eq!(
+        refused.out.status.code(),
+        Some(22),
+        "{}",
+        refused.describe()
+    );
+    let v: serde_json::Value = serde_json::from_str(&refused.stdout()).unwrap();
+    assert_eq!(
+        (v["Valid"].as_bool(), v["Status"].as_u64()),
+        (Some(false), Some(401)),
+        "{v}"
+    );
+    assert!(v["CheckedAt"].is_string());
+    let shown = desk.run(&["account-connectors", "show", &id]).ok();
+    assert!(
+        shown.contains("refused"),
+        "a refused key is not shown as fine: {shown}"
+    );
+    // A connector without a check says how to add one.
+    let (plain, pid) = desk_with_upstream();
+    let e = plain.run(&["check", &pid.to_string()]).fails();
+    assert!(e.contains("[check]"), "{e}");
+}

@@ -70,7 +70,26 @@ pub async fn remove_property(shell: S<'_>, id: i64, name: String) -> R<AccountCo
 #[tauri::command]
 pub async fn set_auth_value(shell: S<'_>, id: i64, value: String) -> R<AccountConnector> {
     let value = Secret::new(value);
-    shell.db(move |desk| desk.set_auth_value(id, &value)).await
+    shell
+        .db(move |desk| desk.set_auth_value(id, &value))
+        .await?;
+    checked(&shell, id).await
+}
+
+/// The account connector after its connector's `[check]` ran on the credential just set
+/// (when it names one).
+async fn checked(shell: &super::Shell, id: i64) -> R<AccountConnector> {
+    shell.engine.check_if_named(id).await;
+    shell.db(move |desk| desk.get_account_connector(id)).await
+}
+
+/// "Check now": the connector's `[check]` request with the stored credential.
+#[tauri::command]
+pub async fn check_credential(
+    shell: S<'_>,
+    id: i64,
+) -> R<authdesk_core::engine::check::CheckResult> {
+    Ok(shell.engine.check(id).await?)
 }
 
 /// What a credential form sends: its kind and its fields.
@@ -131,7 +150,8 @@ pub async fn set_credential(
                 .collect(),
         },
     };
-    shell.db(move |desk| desk.set_credential(id, form)).await
+    shell.db(move |desk| desk.set_credential(id, form)).await?;
+    checked(&shell, id).await
 }
 
 #[tauri::command]

@@ -112,6 +112,7 @@ macro_rules! all_commands {
             commands::account_connectors::set_property,
             commands::account_connectors::remove_property,
             commands::account_connectors::set_auth_value,
+            commands::account_connectors::check_credential,
             commands::account_connectors::set_credential,
             commands::account_connectors::set_sign_in_mode,
             commands::account_connectors::connect,

@@ -285,3 +285,16 @@ pub async fn start_device_sign_in(
     });
     Ok(Json(shown))
 }
+
+#[utoipa::path(post, path = "/v1.0/account/connectors/{id}/check", tag = "Account connectors",
+    params(("id" = i64, Path), ("X-Cyclr-Account" = String, Header)),
+    responses((status = 200, description = "The connector's [check] request sent with the credential: Valid, Status (its HTTP status), CheckedAt"),
+        (status = 400, body = crate::ErrorBody, description = "The connector names no check request")))]
+pub async fn check_credential(
+    State(s): S,
+    AccountScope(account): AccountScope,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<authdesk_core::engine::check::CheckResult>> {
+    check_owner(&s, &account, id).await?;
+    Ok(Json(s.engine.check(id).await?))
+}

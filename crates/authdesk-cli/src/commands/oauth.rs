@@ -185,6 +185,19 @@ pub fn refresh(ctx: &Ctx, account_connector_id: i64) -> Result<()> {
         .account_connector(&runner.run(engine.refresh_now(account_connector_id))?)
 }
 
+/// `authdesk check`: the verdict, printed; exit status 22 (as `call` on a refusal) when the
+/// credential does not work.
+pub fn check(ctx: &Ctx, account_connector_id: i64) -> Result<Outcome> {
+    let runner = ctx.runner()?;
+    let result = runner.run(runner.engine.check(account_connector_id))?;
+    ctx.out.check(&result)?;
+    Ok(if result.valid {
+        Outcome::Done
+    } else {
+        Outcome::ThirdPartyFailed
+    })
+}
+
 pub fn keep_alive(ctx: &Ctx, watch: Option<u64>) -> Result<()> {
     let runner = ctx.runner()?;
     let engine = &runner.engine;

@@ -41,9 +41,14 @@ impl Engine {
             headers: Vec::new(),
             body: None,
         };
-        let response = self.send_request(id, &request).await?;
-        let valid = check.is_valid(response.status);
-        let status = response.status;
+        let status = match self.send_request(id, &request).await {
+            Ok(response) => response.status,
+            // An OAuth token the provider refused, with nothing to renew it: the engine has
+            // marked it as needing the user; for the check it is simply not valid.
+            Err(Error::NeedsReauth { .. }) => 401,
+            Err(e) => return Err(e),
+        };
+        let valid = check.is_valid(status);
         self.db(move |desk| desk.record_credential_check(id, status, valid))
             .await?;
         Ok(CheckResult {
