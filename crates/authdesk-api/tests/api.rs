@@ -1755,11 +1755,13 @@ async fn check_answers_the_verdict_of_the_connectors_check_request() {
     assert!(v["Message"].as_str().unwrap().contains("[check]"), "{v}");
     // With a check on userinfo and a token the provider never issued: invalid, 401.
     let checked = test_provider_with(&api, &provider, &acme, "\n[check]\npath = \"/me\"\n").await;
-    let (s, _) = api
+    let (s, put) = api
         .call(Method::PUT, &format!("/v1.0/account/connectors/{checked}"), Some(&acme),
             Some(json!({"AuthValue": "{\"AccessToken\":\"forged\",\"Expires\":\"2099-01-01T00:00:00Z\"}"})))
         .await;
     assert_eq!(s, 200);
+    // Checked at once when set.
+    assert!(put["LastCheckedAt"].is_string(), "{put}");
     let (s, v) = api
         .call(
             Method::POST,

@@ -398,6 +398,12 @@ fn check_prints_the_verdict_and_exits_22_when_the_credential_does_not_work() {
         Some("k-1"),
     )
     .ok();
+    // Checked at once when set: the verdict is on the account connector.
+    let ac = desk
+        .run(&["--json", "account-connectors", "show", &id])
+        .json();
+    assert!(ac["LastCheckedAt"].is_string(), "{ac}");
+    assert_eq!(ac["LastCheck"]["Ok"], false, "{ac}");
     let refused = desk.run(&["--json", "check", &id]);
     assert_eq!(
         refused.out.status.code(),

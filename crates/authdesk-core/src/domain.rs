@@ -364,6 +364,9 @@ pub struct AccountConnector {
     /// The last verdict of a method call on the stored credential (this version of it):
     /// none until a call answers 2xx or 401/403.
     pub last_check: Option<CredentialCheck>,
+    /// When the credential was last checked (a `[check]` request or a method call's
+    /// verdict); `LastCheck` says what the answer was.
+    pub last_checked_at: Option<DateTime<Utc>>,
 }
 
 /// What a method call said about the stored credential.

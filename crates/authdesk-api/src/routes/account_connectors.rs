@@ -161,6 +161,7 @@ pub async fn update_account_connector(
             "send AuthValue, Properties, Name, Description and/or AuthenticationId",
         ));
     }
+    let credential_set = b.auth_value.is_some();
     let change = s
         .db(move |desk| {
             let (_, def) = desk.account_connector_with_definition(id)?;
@@ -183,6 +184,12 @@ pub async fn update_account_connector(
             "revocation failed: {}",
             report.errors.join("; ")
         );
+    }
+    // A new credential is checked at once where the connector names a check.
+    if credential_set && s.engine.check_if_named(id).await.is_some() {
+        return Ok(Json(
+            s.db(move |desk| desk.get_account_connector(id)).await?,
+        ));
     }
     Ok(Json(changed))
 }

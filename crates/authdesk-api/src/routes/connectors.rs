@@ -225,6 +225,7 @@ pub async fn install(
     Path(connector_id): Path<String>,
     ApiJson(b): ApiJson<InstallBody>,
 ) -> ApiResult<Json<AccountConnector>> {
+    let credential_set = b.auth_value.as_deref().is_some_and(|v| v.trim() != "{}");
     let installed = s
         .db(move |desk| {
             let connector = desk.get_connector_by_name(&connector_id, None)?;
@@ -241,5 +242,12 @@ pub async fn install(
             desk.install(&account, &connector.id.to_string(), request)
         })
         .await?;
+    // An AuthValue given with the install is checked at once where the connector names a check.
+    let id = installed.id;
+    if credential_set && s.engine.check_if_named(id).await.is_some() {
+        return Ok(Json(
+            s.db(move |desk| desk.get_account_connector(id)).await?,
+        ));
+    }
     Ok(Json(installed))
 }

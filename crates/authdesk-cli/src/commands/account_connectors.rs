@@ -205,7 +205,18 @@ pub fn run(ctx: &Ctx, cmd: AccountConnectorsCmd) -> Result<()> {
                 Some(f) => secrets::read_file("AuthValue", &f)?,
                 None => secrets::read_stdin("AuthValue")?,
             };
-            out.account_connector(&desk.set_auth_value(account_connector_id, &raw)?)
+            let (_, def) = desk.account_connector_with_definition(account_connector_id)?;
+            let ac = desk.set_auth_value(account_connector_id, &raw)?;
+            if def.check.is_none() {
+                return out.account_connector(&ac);
+            }
+            // The connector names a check: the new credential is checked at once.
+            let runner = ctx.runner()?;
+            runner.run(async {
+                runner.engine.check_if_named(account_connector_id).await;
+                Ok::<(), anyhow::Error>(())
+            })?;
+            out.account_connector(&desk.get_account_connector(account_connector_id)?)
         }
         AccountConnectorsCmd::SetSignIn {
             account_connector_id,

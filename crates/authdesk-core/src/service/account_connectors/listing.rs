@@ -313,6 +313,7 @@ pub(super) fn load_many(
             authenticated_at: row.authenticated_at.map(parse_ts),
             created_at: parse_ts(row.created_at),
             updated_at: parse_ts(row.updated_at),
+            last_checked_at: row.checked_at.clone().map(parse_ts),
             last_check: row
                 .checked_at
                 .zip(row.checked_status)
