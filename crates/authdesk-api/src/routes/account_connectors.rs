@@ -80,6 +80,8 @@ pub struct UpdateAccountConnectorBody {
     updated_at: Option<IgnoredAny>,
     #[schema(ignore)]
     last_check: Option<IgnoredAny>,
+    #[schema(ignore)]
+    last_checked_at: Option<IgnoredAny>,
 }
 
 /// Cyclr's one-property body (`POST .../properties`).
