@@ -95,14 +95,18 @@ function show(view) {
 
 async function reload() {
   const current = latest('overview');
+  const search = state.accountSearch;
   const o = await call('overview', {
-    accountSearch: state.accountSearch || null,
+    accountSearch: search || null,
     accountLimit: Math.min(MAX_ROWS, Math.max(PAGE, state.accounts.length)),
   });
   if (!current()) return;
   state.overview = o;
-  state.accounts = o.Accounts.Items;
-  state.accountsTotal = o.Accounts.Total;
+  // A search typed while this was read has its own answer: this one's list is stale.
+  if (search === state.accountSearch) {
+    state.accounts = o.Accounts.Items;
+    state.accountsTotal = o.Accounts.Total;
+  }
   const signature = JSON.stringify(o.Connectors.map((c) => [c.Id, c.Name, c.ClientId, c.ClientSecretSet]));
   if (signature !== state.librarySignature) {
     state.librarySignature = signature;
