@@ -276,11 +276,14 @@ async fn a_replica_killed_in_the_middle_of_a_refresh_storm_loses_nothing() {
         );
         let id = team.ids[i % team.ids.len()];
         calls.spawn(async move {
-            // As a load balancer would: a replica that does not answer is replaced by the next.
+            // As a load balancer would: a replica that does not answer, or answers 503 (its
+            // database connections briefly held up while the killed replica's session is
+            // torn down), is replaced by the next.
             let mut last = String::new();
             for attempt in 0..3 {
                 match call(&http, &bases[(i + attempt) % 3], &key, &account, id).await {
                     Ok((200, body)) if body["Status"] == 200 => return Ok(attempt > 0),
+                    Ok((503, body)) => last = format!("503 {body}"),
                     Ok(other) => return Err(format!("{id}: {other:?}")),
                     Err(e) => last = e,
                 }
