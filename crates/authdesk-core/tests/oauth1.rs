@@ -97,9 +97,8 @@ async fn each_signature_method_signs_in_and_signs_its_calls() {
     assert_eq!(server.stats().await["refused"], 0);
 }
 
-#[tokio::test]
-async fn a_refusal_at_the_provider_is_a_refused_sign_in() {
-    let (s, server) = setup();
+/// The provider's HMAC-SHA1 connector `o1` in the library, with its consumer.
+fn hmac_connector(s: &support::EngineSetup, server: &OAuth1Server) {
     s.desk
         .add_connector("t", &server.definition("o1", "HMAC-SHA1"), false)
         .unwrap();
@@ -110,6 +109,12 @@ async fn a_refusal_at_the_provider_is_a_refused_sign_in() {
             Some(&Secret::new("consumer-hmac-secret")),
         )
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_refusal_at_the_provider_is_a_refused_sign_in() {
+    let (s, server) = setup();
+    hmac_connector(&s, &server);
     let id = install(&s, "o1", None);
     let start = s.engine.begin_sign_in(id, REDIRECT).await.unwrap();
     let callback = authorize(&start.authorization_url, "trello-user", false).await;
@@ -153,16 +158,7 @@ async fn a_refusal_at_the_provider_is_a_refused_sign_in() {
 #[tokio::test]
 async fn an_auth_value_signs_calls_and_a_replayed_request_is_refused() {
     let (s, server) = setup();
-    s.desk
-        .add_connector("t", &server.definition("o1", "HMAC-SHA1"), false)
-        .unwrap();
-    s.desk
-        .set_connector_client(
-            "o1",
-            "consumer-hmac",
-            Some(&Secret::new("consumer-hmac-secret")),
-        )
-        .unwrap();
+    hmac_connector(&s, &server);
     // Token credentials from a sign-in, given again as a partner would: an AuthValue.
     let signed = install(&s, "o1", None);
     let start = s.engine.begin_sign_in(signed, REDIRECT).await.unwrap();

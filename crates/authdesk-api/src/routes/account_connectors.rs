@@ -281,12 +281,15 @@ pub async fn start_device_sign_in(
     State(s): S,
     AccountScope(account): AccountScope,
     Path(id): Path<i64>,
-) -> ApiResult<Json<authdesk_core::engine::device::DeviceStart>> {
+) -> ApiResult<Json<serde_json::Value>> {
     check_owner(&s, &account, id).await?;
     let start = s.engine.begin_device_sign_in(id).await?;
+    // What the user needs, before the poll takes the start away (the device code is never
+    // serialized).
+    let shown = serde_json::to_value(&start)
+        .map_err(|e| ApiError::from(authdesk_core::Error::Internal(e.to_string())))?;
     // The poll runs on in this server (one replica polls; any replica reads the result).
     let engine = s.engine.clone();
-    let shown = start.shown();
     tokio::spawn(async move {
         if let Err(e) = engine.complete_device_sign_in(&start).await {
             tracing::info!(account_connector = id, "device sign-in ended: {e}");

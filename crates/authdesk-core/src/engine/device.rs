@@ -46,23 +46,6 @@ pub struct DeviceStart {
     device_code: Secret,
 }
 
-impl DeviceStart {
-    /// What the user needs, without what polling needs (to hand to a caller while the
-    /// poll goes on with the original).
-    pub fn shown(&self) -> DeviceStart {
-        DeviceStart {
-            account_connector_id: self.account_connector_id,
-            verification_uri: self.verification_uri.clone(),
-            user_code: self.user_code.clone(),
-            verification_uri_complete: self.verification_uri_complete.clone(),
-            expires_in: self.expires_in,
-            expires_at: self.expires_at,
-            interval: self.interval,
-            device_code: Secret::new(""),
-        }
-    }
-}
-
 impl std::fmt::Debug for DeviceStart {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DeviceStart")

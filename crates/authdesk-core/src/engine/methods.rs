@@ -154,12 +154,8 @@ impl Engine {
                 .for_host(url.host_str(), &ctx.hosts, super::http::Follow::SameOrigin);
         let method_name = method.as_str().to_string();
         let method_name = method_name.as_str();
-        // The URL as sent, for a DPoP proof or an OAuth 1.0a signature.
-        let signing_url = if auth.dpop.is_some() || auth.oauth1.is_some() {
-            url.clone()
-        } else {
-            url::Url::parse("about:blank").expect("a URL")
-        };
+        // The URL as sent, for a DPoP proof or an OAuth 1.0a signature (only then copied).
+        let signing_url = (auth.dpop.is_some() || auth.oauth1.is_some()).then(|| url.clone());
         let mut request = client.request(method, url);
         for (name, value) in &ctx.def.headers {
             request = request.header(
@@ -178,7 +174,9 @@ impl Engine {
         }
         let mut headers = reqwest::header::HeaderMap::new();
         auth.put_headers(&mut headers)?;
-        auth.put_dpop(&self.dpop, method_name, &signing_url, &mut headers);
+        if let Some(u) = &signing_url {
+            auth.put_dpop(&self.dpop, method_name, u, &mut headers);
+        }
         request = request.headers(headers);
         let body: serde_json::Map<String, Value> = m
             .parameters
@@ -220,9 +218,9 @@ impl Engine {
         } else {
             Vec::new()
         };
-        if auth.oauth1.is_some() {
+        if let Some(u) = &signing_url {
             let mut signed = reqwest::header::HeaderMap::new();
-            auth.put_oauth1(method_name, &signing_url, &form, &mut signed)?;
+            auth.put_oauth1(method_name, u, &form, &mut signed)?;
             request = request.headers(signed);
         }
         if has_body_params {
