@@ -11,7 +11,10 @@ With SEEDED (a directory holding data/ and vault.key, made by
 `cargo bench -p authdesk-cli --bench scale -- --seed SEEDED`), Authdesk on that data
 directory is measured too, next to Authdesk on an empty one (both with a key file).
 
-Usage: bench_desktop.py AUTHDESK_APP BARE_APP [RUNS] [SEEDED]
+With --against OLDER_APP (another build of Authdesk, say the commit before a change), that
+build is measured too, alternately, and the ratios this/older are printed.
+
+Usage: bench_desktop.py AUTHDESK_APP BARE_APP [RUNS] [SEEDED] [--against OLDER_APP]
 """
 import os
 import shutil
@@ -89,14 +92,22 @@ def run_once(binary, marker, seeded=None, key_file=False):
 
 
 def main():
-    app, bare = sys.argv[1], sys.argv[2]
-    runs = int(sys.argv[3]) if len(sys.argv) > 3 else 5
-    seeded = sys.argv[4] if len(sys.argv) > 4 else None
+    args = sys.argv[1:]
+    older = None
+    if "--against" in args:
+        at = args.index("--against")
+        older = args[at + 1]
+        del args[at:at + 2]
+    app, bare = args[0], args[1]
+    runs = int(args[2]) if len(args) > 2 else 5
+    seeded = args[3] if len(args) > 3 else None
     apps = {"authdesk": (app, "served overview"), "bare": (bare, "bare-window: ready")}
     if seeded:
         apps = {"empty": (app, "served overview", None, True),
                 "100k": (app, "served overview", seeded, True),
                 "bare": (bare, "bare-window: ready")}
+    if older:
+        apps["older"] = (older, "served overview")
     results = {name: [] for name in apps}
     for warm in apps.values():  # the page cache: shared libraries, the seeded database
         run_once(*warm)
@@ -117,6 +128,10 @@ def main():
     else:
         ta, pa = med["authdesk"]
         print(f"ratio authdesk/bare: launch {ta / tb:.2f}x, memory {pa / pb:.2f}x (goal: within 1.2x on both)")
+    if older and not seeded:
+        to, po = med["older"]
+        print(f"ratio older/bare: launch {to / tb:.2f}x, memory {po / pb:.2f}x")
+        print(f"ratio authdesk/older: launch {ta / to:.2f}x, memory {pa / po:.2f}x (a change that grew nothing stays near 1.00x)")
 
 
 if __name__ == "__main__":
