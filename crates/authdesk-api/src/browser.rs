@@ -203,7 +203,7 @@ pub async fn update_account_connector_oauth(
             let message = e.to_string();
             let recorded = message.clone();
             let _ = s
-                .db(move |desk| desk.record_failure(id, "sign_in_failed", &recorded))
+                .db(move |desk| desk.record_failure(id, "sign_in_failed", &recorded, None))
                 .await;
             fail(StatusCode::BAD_REQUEST, "server_error", &message)
         }

@@ -214,7 +214,7 @@ impl Out {
 
     pub fn history(&self, events: &[CredentialEvent]) -> Result<()> {
         self.emit(events, || {
-            table(
+            let mut out = table(
                 &["WHEN", "WHAT", "DETAIL"],
                 events.iter().map(|e| {
                     vec![
@@ -223,7 +223,14 @@ impl Out {
                         e.detail.clone().unwrap_or_default(),
                     ]
                 }),
-            )
+            );
+            for e in events {
+                if let Some(x) = &e.exchange {
+                    out.push_str(&format!("\n{} {}:\n", date(&e.at), e.kind));
+                    out.push_str(&text::exchange(x));
+                }
+            }
+            out
         })
     }
 
@@ -523,7 +530,12 @@ impl Out {
                         sec.value.as_deref().unwrap_or(&sec.masked)
                     );
                     if let Some(jwt) = &sec.jwt {
-                        let _ = writeln!(s, "    JWT (decoded, NOT verified)");
+                        match &sec.verification {
+                            Some(v) => s.push_str(&text::verification(v)),
+                            None => {
+                                let _ = writeln!(s, "    JWT (decoded, NOT verified)");
+                            }
+                        }
                         let _ = writeln!(s, "    header: {}", jwt.header);
                         let _ = writeln!(
                             s,

@@ -113,6 +113,7 @@ pub(crate) struct AuthEndpoints {
     pub revoke: Option<UrlTemplate>,
     pub par: Option<UrlTemplate>,
     pub device: Option<UrlTemplate>,
+    pub jwks: Option<UrlTemplate>,
     /// OAuth 1.0a temporary credentials endpoint.
     pub request_token: Option<UrlTemplate>,
     pub issuer: Option<UrlTemplate>,
@@ -482,6 +483,7 @@ impl ConnectorDefinition {
             Endpoint::Revoke => e.revoke.as_ref(),
             Endpoint::Par => e.par.as_ref(),
             Endpoint::Device => e.device.as_ref(),
+            Endpoint::Jwks => e.jwks.as_ref(),
             Endpoint::RequestToken => e.request_token.as_ref(),
             Endpoint::Issuer => e.issuer.as_ref(),
         }

@@ -1,5 +1,7 @@
 //! Offline inspection of an account connector's credentials: what is stored, for whom,
-//! when it expires, what the tokens say. Nothing leaves the machine. Token values are
+//! when it expires, what the tokens say, and what of that can be trusted: JWTs are
+//! verified against the provider's keys kept at sign-in (`jwt_verify`: signature, `iss`,
+//! `aud`, `exp`, `nbf`, RFC 9068 `typ`). Nothing leaves the machine. Token values are
 //! masked unless the caller asks to reveal them; when the keychain is unavailable the
 //! metadata is still shown, with the reason the secrets could not be opened.
 //!
@@ -12,6 +14,7 @@ use serde::Serialize;
 use crate::domain::{AccountConnector, AuthStatus};
 use crate::error::Result;
 use crate::jwt::{decode_unverified, DecodedJwt};
+use crate::jwt_verify::{KeptKeys, Verification};
 use crate::service::{fields, Authdesk};
 
 #[derive(Debug, Clone, Serialize)]
@@ -61,8 +64,39 @@ pub struct InspectedSecret {
     pub masked: String,
     /// Only with `reveal`.
     pub value: Option<String>,
-    /// Decoded, unverified claims when the value is a JWT.
+    /// Decoded claims when the value is a JWT.
     pub jwt: Option<DecodedJwt>,
+    /// What of the JWT was verified offline, and what was only decoded.
+    pub verification: Option<Verification>,
+}
+
+/// The JWKS kept at sign-in, and what an ID token and an access token are expected to say.
+struct VerifyWith {
+    keys: Option<KeptKeys>,
+    issuer: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<crate::secret::Secret>,
+    resource: Option<String>,
+}
+
+impl VerifyWith {
+    fn verify(&self, field: &str, token: &str, now: DateTime<Utc>) -> Option<Verification> {
+        let access_token = field == fields::ACCESS_TOKEN;
+        if !access_token && field != fields::ID_TOKEN {
+            return None;
+        }
+        let expected = crate::jwt_verify::Expected {
+            issuer: self.issuer.as_deref(),
+            audience: if access_token {
+                self.resource.as_deref()
+            } else {
+                self.client_id.as_deref()
+            },
+            access_token,
+            client_secret: self.client_secret.as_ref().map(|s| s.expose()),
+        };
+        crate::jwt_verify::verify(token, self.keys.as_ref(), &expected, now)
+    }
 }
 
 impl Authdesk {
@@ -100,6 +134,28 @@ impl Authdesk {
             (None, _) => vec![],
         };
 
+        let verify_with = match &oauth2 {
+            Some(o) => {
+                let kept = self.provider_keys(account_connector_id)?;
+                let creds = self.resolve_client_credentials(account_connector_id).ok();
+                // The issuer the keys were fetched for (placeholders filled then), else
+                // the definition's when it has no placeholder.
+                let issuer = kept
+                    .as_ref()
+                    .and_then(|k| k.issuer.clone())
+                    .or_else(|| o.issuer.clone().filter(|i| !i.contains('{')));
+                Some(VerifyWith {
+                    keys: kept.and_then(|k| KeptKeys::parse(&k.jwks, k.fetched_at).ok()),
+                    issuer,
+                    client_id: creds.as_ref().map(|c| c.client_id.clone()),
+                    client_secret: creds.and_then(|c| c.client_secret),
+                    resource: ["resource", "audience"]
+                        .iter()
+                        .find_map(|k| o.authorize_params.get(*k).cloned()),
+                })
+            }
+            None => None,
+        };
         let mut secrets = Vec::new();
         let mut secrets_unavailable = None;
         let mut username = None;
@@ -114,6 +170,10 @@ impl Authdesk {
                     } else {
                         decode_unverified(secret.expose())
                     };
+                    let verification = match (&jwt, &verify_with) {
+                        (Some(_), Some(v)) => v.verify(field, secret.expose(), now),
+                        _ => None,
+                    };
                     // A password's tail is part of the password: only its length shows.
                     let masked = if field == fields::BASIC {
                         secret.masked_fully()
@@ -127,6 +187,7 @@ impl Authdesk {
                         masked,
                         value: reveal.then(|| secret.expose().to_string()),
                         jwt,
+                        verification,
                     });
                 }
                 Ok(None) => {}

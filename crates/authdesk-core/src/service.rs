@@ -20,6 +20,7 @@ mod launch;
 mod library;
 mod migrate;
 mod oauth_app;
+mod provider_keys;
 
 pub use crate::desk::{fields, Authdesk, Clock, OpenOptions, VaultStatus};
 pub(crate) use crate::desk::{
@@ -39,6 +40,7 @@ pub use account_connectors::PreparedInstall;
 pub use accounts::{checked_timezone, parse_guid, timezone_names};
 pub use migrate::MigrationReport;
 pub use oauth_app::PrivateKeySource;
+pub use provider_keys::ProviderKeys;
 
 const MAX_NAME: usize = 200;
 const MAX_DESCRIPTION: usize = 4000;

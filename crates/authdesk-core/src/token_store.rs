@@ -24,8 +24,8 @@ mod history;
 mod leases;
 mod pending;
 
-pub(crate) use history::record_event;
 pub use history::CredentialEvent;
+pub(crate) use history::{record_event, record_event_with};
 pub use leases::new_lease_holder;
 use leases::release_lease_in;
 pub(crate) use pending::state_hash;
@@ -344,6 +344,7 @@ impl Authdesk {
         id: i64,
         message: &str,
         expected: Expected<'_>,
+        exchange: Option<&crate::diagnostics::Exchange>,
     ) -> Result<bool> {
         let now = self.now();
         self.store()?.write(|tx| {
@@ -356,7 +357,8 @@ impl Authdesk {
                  WHERE id = ?1",
                 args![id, message, ts(now)])?;
             release_lease_in(tx, id, expected.lease_holder)?;
-            record_event(tx, id, now, "needs_reauth", Some(message), Some(expected.trigger))?;
+            let trigger = Some(expected.trigger);
+            record_event_with(tx, id, now, "needs_reauth", Some(message), trigger, exchange)?;
             Ok(true)
         })
     }
@@ -371,6 +373,7 @@ impl Authdesk {
         message: &str,
         provider_retry_after: Option<Duration>,
         expected: Expected<'_>,
+        exchange: Option<&crate::diagnostics::Exchange>,
     ) -> Result<Option<DateTime<Utc>>> {
         let now = self.now();
         self.store()?.write(|tx| {
@@ -397,13 +400,14 @@ impl Authdesk {
                 args![id, shown, ts(now), ts(retry_after)],
             )?;
             release_lease_in(tx, id, expected.lease_holder)?;
-            record_event(
+            record_event_with(
                 tx,
                 id,
                 now,
                 "refresh_failed",
                 Some(message),
                 Some(expected.trigger),
+                exchange,
             )?;
             Ok(Some(retry_after))
         })
@@ -411,7 +415,13 @@ impl Authdesk {
 
     /// A failure that is not about the tokens (bad configuration, provider said no to a
     /// sign-in): record it without touching the stored credential.
-    pub fn record_failure(&self, id: i64, kind: &str, message: &str) -> Result<()> {
+    pub fn record_failure(
+        &self,
+        id: i64,
+        kind: &str,
+        message: &str,
+        exchange: Option<&crate::diagnostics::Exchange>,
+    ) -> Result<()> {
         let now = self.now();
         self.store()?.write(|tx| {
             tx.execute(
@@ -420,7 +430,7 @@ impl Authdesk {
                  WHERE id = ?1",
                 args![id, message, ts(now)],
             )?;
-            record_event(tx, id, now, kind, Some(message), None)
+            record_event_with(tx, id, now, kind, Some(message), None, exchange)
         })
     }
 

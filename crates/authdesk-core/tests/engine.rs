@@ -161,6 +161,17 @@ async fn code_flow_end_to_end_then_userinfo() {
         .find(|s| s.field == "IdToken")
         .unwrap();
     assert_eq!(id_token.jwt.as_ref().unwrap().claims["sub"], "alice");
+    // Verified offline against the keys fetched at sign-in (oidc-provider's jwks_uri).
+    let v = id_token
+        .verification
+        .as_ref()
+        .expect("the ID token is verified");
+    assert_eq!(
+        (v.signature, v.issuer, v.audience, v.expiry),
+        ("valid", "valid", "valid", "valid"),
+        "{v:?}"
+    );
+    assert!(v.keys_fetched_at.is_some() && v.key_id.is_some(), "{v:?}");
 
     let r = h
         .engine
@@ -395,6 +406,19 @@ async fn refresh_rotates_and_reusing_a_rotated_token_needs_reauthentication() {
         ));
     }
     assert_eq!(h.server.stats().await["errors"]["invalid_grant"], 1);
+    // The history keeps oidc-provider's refusal, redacted: what was asked and what it said,
+    // never the refresh token sent.
+    let events = h.desk.credential_events(id, 5).unwrap();
+    let refused = events.iter().find(|e| e.kind == "needs_reauth").unwrap();
+    let x = refused.exchange.as_ref().expect("the exchange is kept");
+    assert_eq!(x.endpoint, format!("{}/token", h.server.issuer));
+    assert_eq!(x.grant.as_deref(), Some("refresh_token"));
+    assert_eq!(x.status, Some(400));
+    assert_eq!(x.error.as_deref(), Some("invalid_grant"));
+    assert!(x.client_authentication.is_some(), "{x:?}");
+    assert!(x.parameters.iter().any(|p| p == "refresh_token"), "{x:?}");
+    let kept = serde_json::to_string(&events).unwrap();
+    assert!(!kept.contains(&first_refresh) && !kept.contains(&second_refresh));
 }
 
 #[tokio::test]
@@ -1117,4 +1141,61 @@ async fn keep_alive_uses_a_short_lived_token_for_half_its_life() {
     );
     assert!(h.engine.keep_alive_once().await.unwrap().is_empty());
     assert_eq!(h.grants("refresh_token").await, 1);
+}
+
+#[tokio::test]
+async fn a_tampered_id_token_a_key_the_provider_never_had_and_alg_none_are_flagged_offline() {
+    let h = Harness::start(OidcOptions {
+        access_ttl_secs: 3600,
+        ..Default::default()
+    });
+    let id = h.signed_in().await;
+    let signed = h.secret(id, "IdToken").unwrap();
+    let verdict = |h: &Harness| {
+        let i = h.desk.inspect(id, false).unwrap();
+        let s = i.secrets.iter().find(|s| s.field == "IdToken").unwrap();
+        s.verification.clone().expect("verified")
+    };
+    assert_eq!(verdict(&h).signature, "valid");
+
+    // The claims altered after signing (the signature kept).
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let parts: Vec<&str> = signed.split('.').collect();
+    let mut claims: serde_json::Value =
+        serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
+    claims["sub"] = "mallory".into();
+    let altered = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64.encode(claims.to_string()),
+        parts[2]
+    );
+    let set = |token: &str| {
+        let value = serde_json::json!({"AccessToken": "opaque-access", "IdToken": token});
+        h.desk
+            .set_auth_value(id, &authdesk_core::Secret::new(value.to_string()))
+            .unwrap();
+    };
+    set(&altered);
+    assert_eq!(verdict(&h).signature, "invalid");
+
+    // Unsigned.
+    let header = b64.encode(r#"{"alg":"none"}"#);
+    set(&format!("{header}.{}.", parts[1]));
+    let v = verdict(&h);
+    assert_eq!(v.signature, "invalid");
+    assert!(v.notes.iter().any(|n| n.contains("alg is none")), "{v:?}");
+
+    // The provider's keys kept no longer hold the token's key.
+    set(&signed);
+    let kept = h
+        .desk
+        .provider_keys(id)
+        .unwrap()
+        .expect("keys kept at sign-in");
+    h.desk
+        .keep_provider_keys(id, &kept.jwks_url, kept.issuer.as_deref(), r#"{"keys":[]}"#)
+        .unwrap();
+    assert_eq!(verdict(&h).signature, "unknown key");
 }

@@ -123,6 +123,21 @@ async fn fault_response(fault: &str) -> Response {
                 r#"{"access_token":"short-lived","token_type":"Bearer","expires_in":1,"refresh_token":"next-refresh"}"#,
             )
         }
+        // A provider whose refusal echoes the refresh token and the client secret, and
+        // carries tokens of its own (canaries): none may be kept, logged or shown.
+        "canary" => (
+            StatusCode::BAD_REQUEST,
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (header::RETRY_AFTER, "30"),
+                (
+                    header::WWW_AUTHENTICATE,
+                    "Bearer error=\"invalid_token\", error_description=\"token CANARYa1b2c3d4e5f6g7h8\"",
+                ),
+            ],
+            r#"{"error":"invalid_grant","error_description":"refresh token old-refresh is revoked (trace CANARYa1b2c3d4e5f6g7h8)","access_token":"CANARY-access","debug":{"request":"grant_type=refresh_token&refresh_token=old-refresh&client_secret=client-secret","id_token":"eyJhbGciOiJub25lIn0.eyJzdWIiOiJDQU5BUlkifQ."}}"#,
+        )
+            .into_response(),
         other => (StatusCode::NOT_FOUND, format!("no fault {other}")).into_response(),
     }
 }
@@ -389,4 +404,110 @@ async fn a_token_inside_its_margin_still_serves_calls_while_the_provider_fails()
     let e = s.engine.refresh_now(id).await.unwrap_err();
     assert!(matches!(e, Error::ProviderTransient { .. }), "{e}");
     assert_eq!(fake.requests.load(Ordering::SeqCst), before + 2);
+}
+
+/// Everything this test binary logs, at every level, for scanning.
+fn captured_logs() -> &'static std::sync::Mutex<Vec<u8>> {
+    static LOGS: std::sync::OnceLock<&'static std::sync::Mutex<Vec<u8>>> =
+        std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs: &'static std::sync::Mutex<Vec<u8>> =
+            Box::leak(Box::new(std::sync::Mutex::new(Vec::new())));
+        struct Sink(&'static std::sync::Mutex<Vec<u8>>);
+        impl std::io::Write for Sink {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || Sink(logs))
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+        logs
+    })
+}
+
+#[tokio::test]
+async fn a_refused_refresh_keeps_the_redacted_exchange_and_no_canary_reaches_history_logs_or_views()
+{
+    let logs = captured_logs();
+    let fake = FakeFaultyTokenEndpoint::start().await;
+    let s = setup();
+    let id = expired_credential_at(&s, &fake.base, "canary").await;
+    let e = s.engine.access(id).await.unwrap_err();
+    assert!(matches!(e, Error::NeedsReauth { .. }), "{e}");
+
+    let events = s.desk.credential_events(id, 10).unwrap();
+    assert_eq!(events[0].kind, "needs_reauth");
+    let x = events[0].exchange.as_ref().expect("the exchange is kept");
+    assert_eq!(x.endpoint, format!("{}/canary/token", fake.base));
+    assert_eq!(x.method, "POST");
+    assert_eq!(x.grant.as_deref(), Some("refresh_token"));
+    assert_eq!(
+        x.client_authentication.as_deref(),
+        Some("client_secret_basic")
+    );
+    assert!(
+        x.parameters.contains(&"grant_type".to_string())
+            && x.parameters.contains(&"refresh_token".to_string()),
+        "{:?}",
+        x.parameters
+    );
+    assert_eq!(x.status, Some(400));
+    assert_eq!(x.error.as_deref(), Some("invalid_grant"));
+    assert!(
+        x.error_description
+            .as_deref()
+            .unwrap()
+            .contains("is revoked"),
+        "{x:?}"
+    );
+    assert!(
+        x.www_authenticate
+            .as_deref()
+            .unwrap()
+            .contains("invalid_token"),
+        "{x:?}"
+    );
+    assert_eq!(x.retry_after.as_deref(), Some("30"));
+    assert!(
+        x.body.as_deref().unwrap().contains("invalid_grant"),
+        "{x:?}"
+    );
+
+    let shown = [
+        serde_json::to_string(&events).unwrap(),
+        serde_json::to_string(&s.desk.get_account_connector(id).unwrap()).unwrap(),
+        e.to_string(),
+        String::from_utf8_lossy(&logs.lock().unwrap()).into_owned(),
+    ];
+    for text in &shown {
+        for canary in ["CANARY", "old-refresh", "client-secret", "eyJ"] {
+            assert!(!text.contains(canary), "{canary} in {text}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_provider_that_cannot_be_reached_is_kept_as_the_failure_of_the_exchange() {
+    let s = setup();
+    // A port nothing listens on any more.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let id = expired_credential_at(&s, &format!("http://127.0.0.1:{closed}"), "gone").await;
+    assert!(s.engine.access(id).await.is_err());
+    let events = s.desk.credential_events(id, 1).unwrap();
+    assert_eq!(events[0].kind, "refresh_failed");
+    let x = events[0].exchange.as_ref().expect("the exchange is kept");
+    assert_eq!(x.status, None);
+    assert!(x.failure.as_deref().unwrap().contains("connect"), "{x:?}");
+    assert_eq!(x.grant.as_deref(), Some("refresh_token"));
 }

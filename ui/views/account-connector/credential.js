@@ -101,7 +101,15 @@ function renderSecrets(ac, i) {
       const claims = s.Jwt.Claims ?? s.Jwt.claims ?? {};
       const times = JWT_TIMES.filter((k) => typeof claims[k] === 'number')
         .map((k) => `${k} ${claims[k]} = ${new Date(claims[k] * 1000).toLocaleString()} (${span(claims[k] - Date.now() / 1000)})`);
-      div.append(el('div', 'JWT claims (decoded, not verified):', 'muted'));
+      const v = s.Verification;
+      if (v) {
+        const trusted = v.Signature === 'valid' && !['invalid', 'expired', 'not yet valid'].some((bad) => [v.Issuer, v.Audience, v.Expiry, v.NotBefore, v.Type].includes(bad));
+        div.append(el('div', `Verified offline: signature ${v.Signature}${v.Algorithm ? ` (${v.Algorithm})` : ''} · iss ${v.Issuer} · aud ${v.Audience} · exp ${v.Expiry} · nbf ${v.NotBefore}${v.Type !== 'not checked' ? ` · typ ${v.Type}` : ''}`, trusted ? 'verified ok' : 'verified warn'));
+        for (const note of v.Notes || []) div.append(el('div', note, 'muted'));
+        div.append(el('div', 'JWT claims (the signature above says whether to trust them):', 'muted'));
+      } else {
+        div.append(el('div', 'JWT claims (decoded, not verified):', 'muted'));
+      }
       if (times.length) div.append(el('div', times.join('\n'), 'claims jwt-times'));
       div.append(el('pre', JSON.stringify(claims, null, 2), 'claims'));
     }

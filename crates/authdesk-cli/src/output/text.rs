@@ -201,3 +201,75 @@ pub(super) fn status_text(ac: &AccountConnector, long: bool) -> String {
         ),
     }
 }
+
+/// A failed exchange with a token endpoint, as the history keeps it (already redacted).
+pub(super) fn exchange(x: &authdesk_core::diagnostics::Exchange) -> String {
+    let mut s = String::new();
+    let _ = write!(s, "  {} {}", x.method, x.endpoint);
+    if let Some(g) = &x.grant {
+        let _ = write!(s, "  grant {g}");
+    }
+    if let Some(c) = &x.client_authentication {
+        let _ = write!(s, ", client authentication {c}");
+    }
+    if x.dpop {
+        s.push_str(", with a DPoP proof");
+    }
+    s.push('\n');
+    if !x.parameters.is_empty() {
+        let _ = writeln!(s, "  sent:     {}", x.parameters.join(", "));
+    }
+    match (x.status, &x.failure) {
+        (_, Some(f)) => {
+            let _ = writeln!(s, "  answer:   none ({f})");
+        }
+        (Some(status), None) => {
+            let _ = write!(s, "  answer:   HTTP {status}");
+            if let Some(e) = &x.error {
+                let _ = write!(s, " {e}");
+            }
+            if let Some(d) = &x.error_description {
+                let _ = write!(s, ": {d}");
+            }
+            s.push('\n');
+        }
+        (None, None) => {}
+    }
+    for (label, value) in [
+        ("WWW-Authenticate", &x.www_authenticate),
+        ("Retry-After", &x.retry_after),
+        ("body", &x.body),
+    ] {
+        if let Some(v) = value {
+            let _ = writeln!(s, "  {label}: {v}");
+        }
+    }
+    s
+}
+
+/// What of a JWT was verified offline, and what was only decoded.
+pub(super) fn verification(v: &authdesk_core::jwt_verify::Verification) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "    JWT verified offline: signature {} ({}{}), iss {}, aud {}, exp {}, nbf {}, typ {}",
+        v.signature,
+        v.algorithm.as_deref().unwrap_or("no alg"),
+        v.key_id
+            .as_deref()
+            .map(|k| format!(", kid {k}"))
+            .unwrap_or_default(),
+        v.issuer,
+        v.audience,
+        v.expiry,
+        v.not_before,
+        v.token_type
+    );
+    if let Some(at) = &v.keys_fetched_at {
+        let _ = writeln!(s, "    provider keys fetched {}", date(at));
+    }
+    for note in &v.notes {
+        let _ = writeln!(s, "    note: {note}");
+    }
+    s
+}

@@ -101,6 +101,7 @@ pub enum Endpoint {
     Revoke,
     Par,
     Device,
+    Jwks,
     RequestToken,
     Issuer,
 }
@@ -114,6 +115,7 @@ impl Endpoint {
             Endpoint::Revoke => "auth.revoke_url",
             Endpoint::Par => "auth.pushed_authorization_request_url",
             Endpoint::Device => "auth.device_authorization_url",
+            Endpoint::Jwks => "auth.jwks_url",
             Endpoint::RequestToken => "auth.request_token_url",
             Endpoint::Issuer => "auth.issuer",
         }

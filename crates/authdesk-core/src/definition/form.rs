@@ -90,6 +90,7 @@ impl OAuthConnectorForm {
                 pushed_authorization_request_url: None,
                 par: false,
                 device_authorization_url: None,
+                jwks_url: None,
                 dpop: Default::default(),
                 assertion_issuer: None,
                 assertion_subject: None,

@@ -185,6 +185,11 @@ impl Context {
     pub fn issuer(&self) -> Result<Option<String>> {
         self.endpoint(Endpoint::Issuer)
     }
+
+    /// The definition's `jwks_url` (the provider's signing keys), placeholders filled.
+    pub fn jwks_url(&self) -> Result<Option<String>> {
+        self.endpoint(Endpoint::Jwks)
+    }
 }
 
 /// Slot values for a template: method parameters (never for a host), then properties.

@@ -195,15 +195,20 @@ impl Engine {
                 Ok(tokens) => tokens,
                 // The provider failing for now is not the user's answer: keep polling.
                 Err(TokenError::Transient { .. }) => continue,
-                Err(e) => return Err(self.sign_in_failed(id, e.message("device sign-in")).await),
+                Err(e) => {
+                    let exchange = e.exchange().cloned();
+                    return Err(self
+                        .sign_in_failed_after(id, e.message("device sign-in"), exchange)
+                        .await);
+                }
             };
             tokens.captured = super::captured(&ctx, &tokens, None);
-            return self
-                .db(move |desk| {
-                    desk.commit_tokens(id, &tokens, TokenCommit::NewGrant, "signed_in", None)?;
-                    desk.get_account_connector(id)
-                })
-                .await;
+            self.db(move |desk| {
+                desk.commit_tokens(id, &tokens, TokenCommit::NewGrant, "signed_in", None)
+            })
+            .await?;
+            self.keep_provider_keys(id).await;
+            return self.db(move |desk| desk.get_account_connector(id)).await;
         }
     }
 }

@@ -40,6 +40,8 @@ struct Metadata {
     #[serde(default)]
     pushed_authorization_request_endpoint: Option<String>,
     #[serde(default)]
+    jwks_uri: Option<String>,
+    #[serde(default)]
     require_pushed_authorization_requests: bool,
 }
 
@@ -172,6 +174,7 @@ impl Engine {
                 pushed_authorization_request_url: m.pushed_authorization_request_endpoint,
                 issuer: Some(m.issuer.clone()),
                 device_authorization_url: m.device_authorization_endpoint,
+                jwks_url: m.jwks_uri,
                 // Bound to a key where the provider takes the proofs Authdesk makes.
                 dpop: if m
                     .dpop_signing_alg_values_supported

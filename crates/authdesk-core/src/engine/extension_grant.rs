@@ -21,10 +21,7 @@ pub struct Answer {
 }
 
 fn configuration(description: String) -> TokenError {
-    TokenError::Rejected {
-        error: "configuration".into(),
-        description: Some(description),
-    }
+    TokenError::configuration(description)
 }
 
 /// Posts `form` (with `grant_type`) to `url` with the client's proof added.

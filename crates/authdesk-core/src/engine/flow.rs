@@ -285,9 +285,11 @@ impl Engine {
             let mut result = engine
                 .complete(&callback_url, binding, &mut web_return, &mut pending)
                 .await;
-            // A connector that names a check request checks the new credential at once.
+            // The provider's keys, for verifying its tokens offline; then a connector that
+            // names a check request checks the new credential at once.
             if let Ok(ac) = &result {
                 let id = ac.id;
+                engine.keep_provider_keys(id).await;
                 if engine.check_if_named(id).await.is_some() {
                     result = engine.db(move |desk| desk.get_account_connector(id)).await;
                 }
@@ -468,7 +470,9 @@ impl Engine {
             }
             Err(e) => {
                 let transient = matches!(e, TokenError::Transient { .. });
-                let failed = fail(e.message("code exchange")).await;
+                let failed = self
+                    .sign_in_failed_after(id, e.message("code exchange"), e.exchange().cloned())
+                    .await;
                 // A provider that could not be reached (or failed for now) is not a refusal:
                 // the browser flow reports it as `temporarily_unavailable`.
                 Err(match failed {
@@ -536,9 +540,20 @@ impl Engine {
     /// A sign-in whose `state` was presented failed: the failure belongs on the account
     /// connector (status and history), recorded off the async workers.
     pub(super) async fn sign_in_failed(&self, id: i64, message: String) -> Error {
+        self.sign_in_failed_after(id, message, None).await
+    }
+
+    /// [`Engine::sign_in_failed`], with the failed exchange at the token endpoint kept in
+    /// the history.
+    pub(super) async fn sign_in_failed_after(
+        &self,
+        id: i64,
+        message: String,
+        exchange: Option<crate::diagnostics::Exchange>,
+    ) -> Error {
         let recorded = message.clone();
         let _ = self
-            .db(move |desk| desk.record_failure(id, "sign_in_failed", &recorded))
+            .db(move |desk| desk.record_failure(id, "sign_in_failed", &recorded, exchange.as_ref()))
             .await;
         Error::AuthorizationFailed(message)
     }

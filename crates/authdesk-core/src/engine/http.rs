@@ -234,6 +234,8 @@ pub struct Observed {
     pub location_host: Option<String>,
     /// `Retry-After` in seconds or as an HTTP date, as a duration from now.
     pub retry_after: Option<chrono::Duration>,
+    /// The exchange, redacted, for the history of a failure (a 2xx body is not kept).
+    pub exchange: Option<Box<crate::diagnostics::Exchange>>,
 }
 
 /// Parses `Retry-After` (RFC 9110 §10.2.3): delay-seconds or an HTTP date.
@@ -294,6 +296,12 @@ impl<'a> OAuthHttp<'a> {
             .and_then(|u| u.host_str().map(str::to_string));
     }
 
+    /// Keeps the redacted exchange, for the history of a failure.
+    fn keep(&self, exchange: crate::diagnostics::Exchange) {
+        let mut o = self.observed.lock().unwrap_or_else(|p| p.into_inner());
+        o.exchange = Some(Box::new(exchange));
+    }
+
     pub fn observed(&self) -> Observed {
         self.observed
             .lock()
@@ -318,6 +326,20 @@ impl<'c> oauth2::AsyncHttpClient<'c> for OAuthHttp<'_> {
             let (parts, body) = request.into_parts();
             let url = parts.uri.to_string();
             let target = url::Url::parse(&url).ok();
+            let mut asked = crate::diagnostics::Request::new(
+                parts.method.as_str(),
+                &url,
+                parts
+                    .headers
+                    .iter()
+                    .map(|(n, v)| (n.as_str(), v.as_bytes())),
+                &body,
+            );
+            asked.exchange.dpop = self.dpop.is_some();
+            let failed = |f: HttpFailure| {
+                self.keep(asked.failed(&f.to_string()));
+                f
+            };
             let send = |dpop_proof: Option<String>| {
                 let mut builder = self
                     .client
@@ -339,34 +361,44 @@ impl<'c> oauth2::AsyncHttpClient<'c> for OAuthHttp<'_> {
             };
             let mut response = send(proof())
                 .await
-                .map_err(|e| HttpFailure::from_reqwest(&e))?;
+                .map_err(|e| failed(HttpFailure::from_reqwest(&e)))?;
             if let (Some(d), Some(u)) = (&self.dpop, &target) {
                 // RFC 9449 §8: a server that wants a nonce answers `use_dpop_nonce` with
                 // one; the request is made once more with it.
                 if d.take_nonce(u, response.headers()) && response.status().is_client_error() {
                     let status = response.status();
                     let headers = response.headers().clone();
-                    let bytes = read_capped(response, MAX_TOKEN_RESPONSE).await?;
+                    let bytes = read_capped(response, MAX_TOKEN_RESPONSE)
+                        .await
+                        .map_err(failed)?;
                     let asks = serde_json::from_slice::<serde_json::Value>(&bytes)
                         .ok()
                         .is_some_and(|v| v["error"] == "use_dpop_nonce");
                     if !asks {
                         self.note(&url, status, &headers);
+                        self.keep(asked.answered(status.as_u16(), header_pairs(&headers), &bytes));
                         return answer(status, &headers, bytes);
                     }
                     response = send(proof())
                         .await
-                        .map_err(|e| HttpFailure::from_reqwest(&e))?;
+                        .map_err(|e| failed(HttpFailure::from_reqwest(&e)))?;
                     d.take_nonce(u, response.headers());
                 }
             }
             let status = response.status();
             let headers = response.headers().clone();
             self.note(&url, status, &headers);
-            let body = read_capped(response, MAX_TOKEN_RESPONSE).await?;
+            let body = read_capped(response, MAX_TOKEN_RESPONSE)
+                .await
+                .map_err(failed)?;
+            self.keep(asked.answered(status.as_u16(), header_pairs(&headers), &body));
             answer(status, &headers, body)
         })
     }
+}
+
+fn header_pairs(headers: &reqwest::header::HeaderMap) -> impl Iterator<Item = (&str, &[u8])> {
+    headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes()))
 }
 
 /// An answer for the `oauth2` crate.

@@ -31,10 +31,7 @@ pub struct AssertionClaims {
 }
 
 fn configuration(description: String) -> TokenError {
-    TokenError::Rejected {
-        error: "configuration".into(),
-        description: Some(description),
-    }
+    TokenError::configuration(description)
 }
 
 /// The claims for one account connector, placeholders filled.

@@ -66,6 +66,7 @@ mod keep_alive;
 mod oauth1;
 mod obtain;
 mod par;
+mod provider_keys;
 mod refresh;
 mod revocation;
 

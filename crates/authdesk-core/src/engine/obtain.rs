@@ -109,13 +109,15 @@ impl Engine {
                         .map(|e| e - margin_for(&self.config, Some(&o), lifetime)),
                 }))
             }
-            Err(TokenError::InvalidGrant { description }) => {
-                let msg = TokenError::InvalidGrant { description }.message(grant_kind);
-                self.needs_reauth(id, stored, &msg, trigger).await
+            Err(e @ TokenError::InvalidGrant { .. }) => {
+                let msg = e.message(grant_kind);
+                self.needs_reauth_after(id, stored, &msg, trigger, e.exchange().cloned())
+                    .await
             }
             Err(e) => {
                 let msg = e.message(grant_kind);
                 let (holder, text, hint) = (self.holder.clone(), msg.clone(), e.retry_after());
+                let exchange = e.exchange().cloned();
                 let recorded = self
                     .db(move |desk| {
                         desk.record_transient_failure(
@@ -127,6 +129,7 @@ impl Engine {
                                 lease_holder: &holder,
                                 trigger,
                             },
+                            exchange.as_ref(),
                         )
                     })
                     .await?;
@@ -206,6 +209,19 @@ impl Engine {
         msg: &str,
         trigger: Trigger,
     ) -> Result<Obtained> {
+        self.needs_reauth_after(id, stored, msg, trigger, None)
+            .await
+    }
+
+    /// [`Engine::needs_reauth`], with the refused exchange kept in the history.
+    async fn needs_reauth_after(
+        &self,
+        id: i64,
+        stored: &StoredTokens,
+        msg: &str,
+        trigger: Trigger,
+        exchange: Option<crate::diagnostics::Exchange>,
+    ) -> Result<Obtained> {
         let (holder, text, version) = (self.holder.clone(), msg.to_string(), stored.version);
         let marked = self
             .db(move |desk| {
@@ -217,6 +233,7 @@ impl Engine {
                         lease_holder: &holder,
                         trigger,
                     },
+                    exchange.as_ref(),
                 )
             })
             .await?;
@@ -330,6 +347,7 @@ impl Engine {
             .map_err(|e| TokenError::Transient {
                 message: format!("the DPoP key cannot be read: {e}"),
                 retry_after: None,
+                exchange: None,
             })?;
         let grant = if let Some(refresh_token) = stored.refresh_token.as_ref() {
             Grant::Refresh { refresh_token }
@@ -338,12 +356,9 @@ impl Engine {
                 ctx.properties.get("Username"),
                 ctx.properties.get("Password"),
             ) else {
-                return Err(TokenError::Rejected {
-                    error: "configuration".into(),
-                    description: Some(
-                        "the password grant needs the properties Username and Password".into(),
-                    ),
-                });
+                return Err(TokenError::configuration(
+                    "the password grant needs the properties Username and Password".into(),
+                ));
             };
             return tokens::request_tokens(
                 ctx.client(self, &endpoints.token, Follow::Never),

@@ -27,6 +27,7 @@ use super::client_auth::ClientProof;
 use super::http::{HttpFailure, OAuthHttp, Observed};
 use crate::credentials::ClientCredentials;
 use crate::definition::{ClientAuth, OAuth2Definition};
+use crate::diagnostics::Exchange;
 use crate::secret::Secret;
 use crate::token_store::NewTokens;
 
@@ -65,21 +66,27 @@ type OAuthClient<HasAuth, HasRevoke, HasToken> = oauth2::Client<
     HasToken,
 >;
 
-/// A failed token request, classified.
+/// A failed token request, classified, with what was seen of the exchange (redacted) when
+/// a request was made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenError {
     /// `invalid_grant`: the code or refresh token is dead. Final.
-    InvalidGrant { description: Option<String> },
+    InvalidGrant {
+        description: Option<String>,
+        exchange: Option<Box<Exchange>>,
+    },
     /// Another OAuth error (`invalid_client`, `invalid_scope`, ...): a configuration problem.
     Rejected {
         error: String,
         description: Option<String>,
+        exchange: Option<Box<Exchange>>,
     },
     /// May pass by itself: back off (at least `retry_after`, if the provider said) and keep
     /// the refresh token.
     Transient {
         message: String,
         retry_after: Option<Duration>,
+        exchange: Option<Box<Exchange>>,
     },
 }
 
@@ -91,11 +98,13 @@ impl TokenError {
                 .unwrap_or_default()
         };
         match self {
-            TokenError::InvalidGrant { description } => format!(
+            TokenError::InvalidGrant { description, .. } => format!(
                 "the provider refused the {what} (invalid_grant{}); the user must sign in again",
                 described(description)
             ),
-            TokenError::Rejected { error, description } => {
+            TokenError::Rejected {
+                error, description, ..
+            } => {
                 let hint = match error.as_str() {
                     "invalid_client" | "unauthorized_client" => {
                         ": check the ClientId/ClientSecret and the client authentication method"
@@ -123,19 +132,33 @@ impl TokenError {
         }
     }
 
-    fn transient(message: String) -> TokenError {
-        TokenError::Transient {
-            message,
-            retry_after: None,
+    /// The exchange that failed, redacted (none when no request was made).
+    pub fn exchange(&self) -> Option<&Exchange> {
+        match self {
+            TokenError::InvalidGrant { exchange, .. }
+            | TokenError::Rejected { exchange, .. }
+            | TokenError::Transient { exchange, .. } => exchange.as_deref(),
+        }
+    }
+
+    /// A configuration problem found before any request was made.
+    pub(super) fn configuration(description: String) -> TokenError {
+        TokenError::Rejected {
+            error: "configuration".into(),
+            description: Some(description),
+            exchange: None,
         }
     }
 }
 
-/// Provider-supplied text, shortened and stripped of control characters before it is
-/// stored or shown.
+/// Provider-supplied text, stripped of control characters and of anything that looks like
+/// a credential (`diagnostics::redact_text`), and shortened, before it is stored or shown.
 pub(crate) fn clip(s: &str) -> String {
-    let cleaned: String = s.chars().filter(|c| !c.is_control()).take(300).collect();
-    cleaned
+    let cleaned: String = s.chars().filter(|c| !c.is_control()).take(600).collect();
+    crate::diagnostics::redact_text(&cleaned, &[])
+        .chars()
+        .take(300)
+        .collect()
 }
 
 /// The endpoints of one account connector (placeholders already filled).
@@ -175,10 +198,8 @@ fn token_client(
     creds: &ClientCredentials,
     endpoints: &Endpoints,
 ) -> Result<OAuthClient<EndpointNotSet, EndpointNotSet, EndpointSet>, TokenError> {
-    let url = TokenUrl::new(endpoints.token.clone()).map_err(|e| TokenError::Rejected {
-        error: "configuration".into(),
-        description: Some(format!("token_url is not a URL: {e}")),
-    })?;
+    let url = TokenUrl::new(endpoints.token.clone())
+        .map_err(|e| TokenError::configuration(format!("token_url is not a URL: {e}")))?;
     Ok(base_client(def, creds).set_token_uri(url))
 }
 
@@ -254,12 +275,8 @@ pub async fn request_tokens(
     dpop: Option<super::dpop::DpopUse<'_>>,
 ) -> Result<NewTokens, TokenError> {
     let client = token_client(def, creds, endpoints)?;
-    let proof = ClientProof::new(def.client_auth, creds, &endpoints.token, now).map_err(|e| {
-        TokenError::Rejected {
-            error: "configuration".into(),
-            description: Some(e),
-        }
-    })?;
+    let proof = ClientProof::new(def.client_auth, creds, &endpoints.token, now)
+        .map_err(TokenError::configuration)?;
     let assertion = proof.assertion_fields();
     let http_client = OAuthHttp::with_dpop(http, dpop);
     let result = match grant {
@@ -268,11 +285,9 @@ pub async fn request_tokens(
             redirect_uri,
             pkce_verifier,
         } => {
-            let redirect =
-                RedirectUrl::new(redirect_uri.to_string()).map_err(|e| TokenError::Rejected {
-                    error: "configuration".into(),
-                    description: Some(format!("redirect URI is not a URL: {e}")),
-                })?;
+            let redirect = RedirectUrl::new(redirect_uri.to_string()).map_err(|e| {
+                TokenError::configuration(format!("redirect URI is not a URL: {e}"))
+            })?;
             let mut req = client
                 .exchange_code(AuthorizationCode::new(code.to_string()))
                 .set_redirect_uri(std::borrow::Cow::Owned(redirect));
@@ -391,6 +406,40 @@ fn classify(
     e: RequestTokenError<HttpFailure, BasicErrorResponse>,
     observed: &Observed,
 ) -> TokenError {
+    let mut error = classified(e, observed);
+    let exchange = observed.exchange.clone();
+    // The provider's description as the exchange keeps it: redacted also of what this
+    // request sent (a provider that echoes the refresh token or the client secret).
+    let redacted = exchange.as_ref().map(|x| x.error_description.clone());
+    match &mut error {
+        TokenError::InvalidGrant {
+            exchange: x,
+            description,
+        }
+        | TokenError::Rejected {
+            exchange: x,
+            description,
+            ..
+        } => {
+            if let Some(d) = redacted {
+                *description = d;
+            }
+            *x = exchange;
+        }
+        TokenError::Transient { exchange: x, .. } => *x = exchange,
+    }
+    error
+}
+
+fn classified(
+    e: RequestTokenError<HttpFailure, BasicErrorResponse>,
+    observed: &Observed,
+) -> TokenError {
+    let transient = |message: String| TokenError::Transient {
+        message,
+        retry_after: None,
+        exchange: None,
+    };
     let status = observed.status;
     let redirect = status.is_some_and(|s| (300..400).contains(&s));
     if redirect {
@@ -398,7 +447,7 @@ fn classify(
             .location_host
             .as_deref()
             .unwrap_or("another location");
-        return TokenError::transient(format!(
+        return transient(format!(
             "the endpoint answered HTTP {} redirecting to {to}; redirects are not followed on token endpoints",
             status.unwrap_or_default()
         ));
@@ -409,6 +458,7 @@ fn classify(
             None => what,
         },
         retry_after: observed.retry_after,
+        exchange: None,
     };
     // Rate limiting is never a verdict on the grant, whatever the body says.
     if status == Some(429) {
@@ -420,6 +470,7 @@ fn classify(
                 BasicErrorResponseType::InvalidGrant => {
                     return TokenError::InvalidGrant {
                         description: err.error_description().cloned(),
+                        exchange: None,
                     }
                 }
                 other => other.to_string(),
@@ -442,9 +493,10 @@ fn classify(
             TokenError::Rejected {
                 error: code,
                 description: err.error_description().cloned(),
+                exchange: None,
             }
         }
-        RequestTokenError::Request(failure) => TokenError::transient(failure.to_string()),
+        RequestTokenError::Request(failure) => transient(failure.to_string()),
         RequestTokenError::Parse(parse, body) => {
             let looks_like_markup = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<');
             let html = looks_like_markup

@@ -83,6 +83,7 @@ const TABLES: &[(&str, &[Sealed])] = &[
         }],
     ),
     ("credential_events", &[]),
+    ("provider_keys", &[]),
     (
         "settings",
         &[Sealed {

@@ -51,6 +51,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0010_attention.sql"),
     include_str!("../../migrations/0011_client_keys.sql"),
     include_str!("../../migrations/0012_account_connector_keys.sql"),
+    include_str!("../../migrations/0013_diagnostics.sql"),
+    include_str!("../../migrations/0014_provider_keys.sql"),
 ];
 
 pub fn schema_version() -> i64 {
@@ -58,7 +60,7 @@ pub fn schema_version() -> i64 {
 }
 
 /// PostgreSQL's own append-only list (its version 1 is SQLite's schema 7, 2 is 8, 3 is 9,
-/// 4 is 10, 5 is 11, 6 is 12).
+/// 4 is 10, 5 is 11, 6 is 12, 7 is 13, 8 is 14).
 const PG_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_schema.sql"),
     include_str!("../../migrations/postgres/0002_sign_in_issuer.sql"),
@@ -66,6 +68,8 @@ const PG_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0004_attention.sql"),
     include_str!("../../migrations/postgres/0005_client_keys.sql"),
     include_str!("../../migrations/postgres/0006_account_connector_keys.sql"),
+    include_str!("../../migrations/postgres/0007_diagnostics.sql"),
+    include_str!("../../migrations/postgres/0008_provider_keys.sql"),
 ];
 
 /// A serialised migration: replicas starting together migrate one after the other.

@@ -4,6 +4,7 @@
 //! Must not: hold a secret, or fail the operation it records (`note_event` only logs).
 
 use super::*;
+use crate::diagnostics::Exchange;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -13,6 +14,9 @@ pub struct CredentialEvent {
     pub detail: Option<String>,
     /// `call`, `keep_alive` or `user` for what the engine did on its own account.
     pub trigger: Option<String>,
+    /// For a failed refresh or sign-in: the exchange with the token endpoint, redacted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<Exchange>,
 }
 
 pub(crate) fn record_event(
@@ -23,10 +27,31 @@ pub(crate) fn record_event(
     detail: Option<&str>,
     trigger: Option<Trigger>,
 ) -> Result<()> {
+    record_event_with(tx, id, at, kind, detail, trigger, None)
+}
+
+/// [`record_event`] with the failed exchange that explains it.
+pub(crate) fn record_event_with(
+    tx: &Db<'_>,
+    id: i64,
+    at: DateTime<Utc>,
+    kind: &str,
+    detail: Option<&str>,
+    trigger: Option<Trigger>,
+    exchange: Option<&Exchange>,
+) -> Result<()> {
+    let exchange = exchange.and_then(|e| serde_json::to_string(e).ok());
     tx.execute(
-        "INSERT INTO credential_events(account_connector_id, at, kind, detail, trigger)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-        args![id, ts(at), kind, detail, trigger.map(Trigger::as_db)],
+        "INSERT INTO credential_events(account_connector_id, at, kind, detail, trigger, exchange)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        args![
+            id,
+            ts(at),
+            kind,
+            detail,
+            trigger.map(Trigger::as_db),
+            exchange
+        ],
     )?;
     // Keep the history bounded.
     tx.execute(
@@ -52,7 +77,7 @@ impl Authdesk {
     pub fn credential_events(&self, id: i64, limit: usize) -> Result<Vec<CredentialEvent>> {
         let store = self.store()?;
         store.conn().query_map(
-            "SELECT at, kind, detail, trigger FROM credential_events WHERE account_connector_id = ?1
+            "SELECT at, kind, detail, trigger, exchange FROM credential_events WHERE account_connector_id = ?1
              ORDER BY id DESC LIMIT ?2",
             args![id, limit as i64],
             |r| {
@@ -61,6 +86,9 @@ impl Authdesk {
                 kind: r.get(1)?,
                 detail: r.get(2)?,
                 trigger: r.get(3)?,
+                exchange: r
+                    .get::<Option<String>>(4)?
+                    .and_then(|e| serde_json::from_str(&e).ok()),
             })
         },
         )

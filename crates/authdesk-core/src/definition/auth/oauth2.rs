@@ -35,6 +35,11 @@ pub struct OAuth2Definition {
     /// RFC 9126 pushed authorization request endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pushed_authorization_request_url: Option<String>,
+    /// The provider's signing keys (a JWKS), fetched at sign-in and kept to verify ID
+    /// tokens and JWT access tokens offline. Without it, the `jwks_uri` of the issuer's
+    /// metadata (needs `issuer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_url: Option<String>,
     /// DPoP (RFC 9449): `true` binds every token to a key of the account connector (proofs
     /// on every token request and method call); `"auto"` does where the provider's metadata
     /// lists ES256 in `dpop_signing_alg_values_supported` (needs `issuer`).
@@ -354,6 +359,11 @@ impl OAuth2Definition {
             }
             (None, _) => None,
         };
+        endpoints.jwks = self
+            .jwks_url
+            .as_deref()
+            .map(|r| cx.url(&cx.field("jwks_url"), r))
+            .transpose()?;
         endpoints.par = self
             .pushed_authorization_request_url
             .as_deref()
