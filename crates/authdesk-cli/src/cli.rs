@@ -194,6 +194,35 @@ pub enum Command {
     /// The vault that protects secrets.
     #[command(subcommand)]
     Vault(VaultCmd),
+    /// This desk's hand-over identity: senders encrypt bundles to its recipient.
+    #[command(subcommand)]
+    Identity(IdentityCmd),
+    /// Write accounts and their account connectors (secrets, properties, the user connectors
+    /// and library OAuth apps they use) to FILE, encrypted with age to RECIPIENT (the line
+    /// the receiver's `authdesk identity show` prints). Nothing in the file is readable
+    /// without the receiver's identity.
+    Export {
+        /// The receiver's age X25519 recipient (age1...).
+        #[arg(long, value_name = "RECIPIENT")]
+        to: String,
+        /// An account to export (repeatable; all accounts when none is given).
+        #[arg(long = "account", value_name = "ID")]
+        accounts: Vec<String>,
+        /// The bundle file to write.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: std::path::PathBuf,
+    },
+    /// Import a bundle encrypted to this desk's identity: everything is re-sealed under
+    /// this desk's key; what is already here is left as it is (importing twice adds
+    /// nothing). A damaged or altered file is refused and nothing is written.
+    Import { file: std::path::PathBuf },
+}
+
+#[derive(Subcommand)]
+pub enum IdentityCmd {
+    /// Print the recipient (age1...) to give to a sender (the identity is made on first use
+    /// and kept sealed under the vault's key; it is never shown).
+    Show,
 }
 
 #[derive(Subcommand)]

@@ -18,7 +18,7 @@ use anyhow::Result;
 use authdesk_core::{paths, Authdesk, OpenOptions};
 use clap::Parser;
 
-use cli::{Cli, Command, VaultCmd};
+use cli::{Cli, Command, IdentityCmd, VaultCmd};
 use commands::{local_api, oauth, Ctx, Outcome};
 
 /// The error and its causes on one line, each cause once (a message that already quotes its
@@ -215,6 +215,13 @@ fn run(cli: Cli) -> Result<Outcome> {
         Command::Origins(cmd) => local_api::origins(&ctx, cmd),
         Command::DataDir => local_api::data_dir(&ctx),
         Command::Vault(VaultCmd::Status) => local_api::vault_status(&ctx),
+        Command::Identity(IdentityCmd::Show) => commands::handover::identity(&ctx),
+        Command::Export {
+            to,
+            accounts,
+            output,
+        } => commands::handover::export(&ctx, &to, &accounts, &output),
+        Command::Import { file } => commands::handover::import(&ctx, &file),
         Command::Accounts(cmd) => commands::accounts::run(&ctx, cmd),
         Command::Connectors(cmd) => commands::connectors::run(&ctx, cmd),
         Command::AccountConnectors(cmd) => commands::account_connectors::run(&ctx, cmd),

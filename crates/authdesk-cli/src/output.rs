@@ -16,6 +16,7 @@ use authdesk_core::token_store::CredentialEvent;
 use authdesk_core::{Account, AccountConnector, AccountUser, LibraryConnector, VaultStatus};
 use serde::Serialize;
 
+mod handover;
 mod text;
 
 use text::*;

@@ -428,3 +428,59 @@ fn check_prints_the_verdict_and_exits_22_when_the_credential_does_not_work() {
     let e = plain.run(&["check", &pid.to_string()]).fails();
     assert!(e.contains("[check]"), "{e}");
 }
+
+#[test]
+fn a_bundle_goes_from_one_desk_to_another_by_recipient_and_twice_adds_nothing() {
+    let sender = Desk::new();
+    let receiver = Desk::new();
+    let recipient = receiver.run(&["--json", "identity", "show"]).json()["Recipient"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(recipient.starts_with("age1"), "{recipient}");
+    assert_eq!(receiver.run(&["identity", "show"]).ok().trim(), recipient);
+
+    let account = sender.create_account("Handed Over Ltd");
+    let id = sender.install(
+        &account,
+        "generic-api-key",
+        &["--property", "ApiHost=api.example.com"],
+    );
+    let canary = "canary-key-0d9c8b7a6f5e";
+    sender
+        .run_with_stdin(
+            &["account-connectors", "set-authvalue", &id.to_string(), "--stdin"],
+            Some(canary),
+        )
+        .ok();
+    let file = sender.dir.path().join("handover.age");
+    let file_arg = file.to_str().unwrap();
+    let exported = sender
+        .run(&[
+            "--json", "export", "--to", &recipient, "--account", &account, "-o", file_arg,
+        ])
+        .json();
+    assert_eq!(exported["AccountConnectors"], 1, "{exported}");
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(!common::contains(&bytes, canary) && !common::contains(&bytes, "Handed Over"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the bundle is the owner's only");
+    }
+
+    let imported = receiver.run(&["--json", "import", file_arg]).json();
+    assert_eq!(imported["AccountConnectors"][0]["Outcome"], "added", "{imported}");
+    let new_id = imported["AccountConnectors"][0]["Id"].as_str().unwrap().to_string();
+    let shown = receiver
+        .run(&["--json", "inspect", &new_id, "--reveal"])
+        .json();
+    assert_eq!(shown["Secrets"][0]["Value"], canary, "{shown}");
+    let again = receiver.run(&["import", file_arg]).ok();
+    assert!(again.contains("0 added"), "{again}");
+
+    // Another desk cannot open it, and says why.
+    let e = sender.run(&["import", file_arg]).fails();
+    assert!(e.contains("not encrypted to this desk"), "{e}");
+}

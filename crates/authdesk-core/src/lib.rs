@@ -17,6 +17,7 @@ pub mod diagnostics;
 pub mod domain;
 pub mod engine;
 pub mod error;
+pub mod handover;
 pub mod inspect;
 pub mod jwt;
 pub mod jwt_verify;

@@ -169,23 +169,42 @@ impl Authdesk {
     }
 
     fn rotate_api_key_if(&self, replace: bool) -> Result<Secret> {
-        let vault = self.vault()?;
         let key = Secret::new(format!(
             "adk_{}",
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>())
         ));
+        self.store_sealed_setting(API_KEY, key, replace)
+    }
+
+    /// The sealed setting `key`, made with `make` and stored the first time it is asked
+    /// for (a process that loses the race to store it reads the winner's).
+    pub(crate) fn sealed_setting_or_make(
+        &self,
+        key: &str,
+        make: impl FnOnce() -> Secret,
+    ) -> Result<Secret> {
+        match self.setting_secret(key)? {
+            Some(found) => Ok(found),
+            None => self.store_sealed_setting(key, make(), false),
+        }
+    }
+
+    /// Seals and stores `value` under `key` (over what is there only when `replace`);
+    /// answers what is stored afterwards.
+    fn store_sealed_setting(&self, key: &str, value: Secret, replace: bool) -> Result<Secret> {
+        let vault = self.vault()?;
         let sealed = vault.seal(
             SealedAt {
                 table: "settings",
-                row: API_KEY,
+                row: key,
                 field: "sealed_value",
             },
-            &key,
+            &value,
         );
         let now = ts(self.now());
         let stored = self.store()?.write(|tx| {
             let exists: bool = tx
-                .query_opt("SELECT 1 FROM settings WHERE key = ?1", args![API_KEY], |_| Ok(true))?
+                .query_opt("SELECT 1 FROM settings WHERE key = ?1", args![key], |_| Ok(true))?
                 .unwrap_or(false);
             if exists && !replace {
                 return Ok(false); // another process created it first
@@ -193,14 +212,14 @@ impl Authdesk {
             tx.execute(
                 "INSERT INTO settings(key, value, sealed_value, updated_at) VALUES (?1, NULL, ?2, ?3)
                  ON CONFLICT(key) DO UPDATE SET value = NULL, sealed_value = excluded.sealed_value, updated_at = excluded.updated_at",
-                args![API_KEY, sealed, now])?;
+                args![key, sealed, now])?;
             Ok(true)
         })?;
         if stored {
-            Ok(key)
+            Ok(value)
         } else {
-            self.setting_secret(API_KEY)?
-                .ok_or_else(|| Error::not_found("setting", API_KEY))
+            self.setting_secret(key)?
+                .ok_or_else(|| Error::not_found("setting", key))
         }
     }
 

@@ -300,7 +300,7 @@ impl std::fmt::Debug for Vault {
 
 impl Vault {
     pub(crate) fn new(vault_id: String, key: &DataKey) -> Vault {
-        let cipher = XChaCha20Poly1305::new(key.0.as_ref().into());
+        let cipher = XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(&key.0[..]));
         Vault {
             vault_id,
             cipher,

@@ -7,6 +7,7 @@
 pub mod account_connectors;
 pub mod accounts;
 pub mod connectors;
+pub mod handover;
 pub mod local_api;
 pub mod oauth;
 mod qr;

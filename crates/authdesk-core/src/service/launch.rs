@@ -20,21 +20,46 @@ impl Authdesk {
         account: NewAccount,
         installs: Vec<PreparedInstall>,
     ) -> Result<(Account, Vec<AccountConnector>)> {
-        let account = prepare_account(account)?;
+        let mut done = self.launch_all(vec![(account, installs)])?;
+        Ok(done.remove(0))
+    }
+
+    /// [`Authdesk::launch`] for several accounts at once, all in one write transaction
+    /// (a hand-over bundle's import).
+    pub fn launch_all(
+        &self,
+        batches: Vec<(NewAccount, Vec<PreparedInstall>)>,
+    ) -> Result<Vec<(Account, Vec<AccountConnector>)>> {
+        let batches = batches
+            .into_iter()
+            .map(|(account, installs)| Ok((prepare_account(account)?, installs)))
+            .collect::<Result<Vec<_>>>()?;
         let now = self.now();
         let ids = self.store()?.write(|tx| {
-            if account_in(tx, &account.id)?.is_none() {
-                account.insert(tx, now)?;
+            let mut ids = Vec::new();
+            for (account, installs) in &batches {
+                if account_in(tx, &account.id)?.is_none() {
+                    account.insert(tx, now)?;
+                }
+                ids.push(
+                    installs
+                        .iter()
+                        .map(|install| install.insert(tx, &account.id, now))
+                        .collect::<Result<Vec<i64>>>()?,
+                );
             }
-            installs
-                .iter()
-                .map(|install| install.insert(tx, &account.id, now))
-                .collect::<Result<Vec<i64>>>()
+            Ok(ids)
         })?;
-        let installed = ids
-            .into_iter()
-            .map(|id| self.get_account_connector(id))
-            .collect::<Result<_>>()?;
-        Ok((self.get_account(&account.id)?, installed))
+        batches
+            .iter()
+            .zip(ids)
+            .map(|((account, _), ids)| {
+                let installed = ids
+                    .into_iter()
+                    .map(|id| self.get_account_connector(id))
+                    .collect::<Result<_>>()?;
+                Ok((self.get_account(&account.id)?, installed))
+            })
+            .collect()
     }
 }
