@@ -492,6 +492,54 @@ async function main(res) {
     assert(typeof email === 'string' && email.endsWith('@example.com'), `Body.email: ${JSON.stringify(email)}`);
   });
 
+  // 8. A setup link (Cyclr's setup token, safe for mail scanners): prefetching GETs spend
+  // nothing; the page's button signs in once; a second click and a second browser get 410.
+  await check('a setup link survives three prefetching GETs, signs in once at the click, and refuses a second click and a second browser', async () => {
+    const made = await api(state, 'POST', `/v1.0/account/connectors/${state.connectorId}/links`,
+      { body: { ExpiresInSeconds: 600 }, account: state.account });
+    assertEqual(made.status, 200, `links: ${made.text}`);
+    const url = made.json.Url;
+    assert(url.startsWith(`${state.api}/setup/`), `Url: ${url}`);
+    for (let i = 1; i <= 3; i++) {
+      const r = await fetch(url, { signal: AbortSignal.timeout(STEP_TIMEOUT_MS) });
+      assertEqual(r.status, 200, `prefetch ${i}`);
+    }
+    const before = (await api(state, 'GET', `/v1.0/account/connectors/${state.connectorId}`, { account: state.account })).json;
+    // Shown the page before the click: a second tab of the customer's browser, and a second browser.
+    const tab = await context.newPage();
+    watch(tab, 'setup link, second tab');
+    res.pages.push(tab);
+    await tab.goto(url, { waitUntil: 'load' });
+    const other = await browser.newContext({ viewport: { width: 1000, height: 700 } });
+    try {
+      const elsewhere = await other.newPage();
+      watch(elsewhere, 'setup link, second browser');
+      await elsewhere.goto(url, { waitUntil: 'load' });
+      const p = await context.newPage();
+      watch(p, 'setup link');
+      res.pages.push(p);
+      await p.goto(url, { waitUntil: 'load' });
+      assert((await p.locator('body').innerText()).includes('Test provider'), 'the page does not name the connector');
+      await p.locator('#connect').click({ noWaitAfter: true });
+      await passProvider(p, issuer);
+      await p.waitForURL((u) => u.origin === state.api && u.pathname === '/connector/callback', { waitUntil: 'load' });
+      const text = await p.locator('body').innerText();
+      assert(text.includes('Connected') && text.includes('close this page'), `page: ${text}`);
+      await p.screenshot({ path: path.join(ARTIFACTS, 'e2e-setup-link.png') });
+      const after = (await api(state, 'GET', `/v1.0/account/connectors/${state.connectorId}`, { account: state.account })).json;
+      assert(after.Authenticated === true && after.AuthenticatedAt !== before.AuthenticatedAt,
+        `not signed in again: ${before.AuthenticatedAt} -> ${after.AuthenticatedAt}`);
+      for (const [pg, who] of [[tab, 'a second click'], [elsewhere, 'a second browser']]) {
+        const [response] = await Promise.all([pg.waitForNavigation({ waitUntil: 'load' }), pg.locator('#connect').click()]);
+        assertEqual(response?.status(), 410, `${who}: HTTP status`);
+        const said = await pg.locator('body').innerText();
+        assert(said.includes('new link'), `${who}: ${said}`);
+      }
+    } finally {
+      await other.close();
+    }
+  });
+
   await check('no dialog (alert) ever opened', async () => assert(dialogs.length === 0, dialogs.join('; ')));
   if (pageErrors.length) console.log(`#   page errors (not failures): ${pageErrors.join(' | ')}`);
   if (external.size) console.log(`#   requests off this machine, refused: ${[...external].join(', ')}`);

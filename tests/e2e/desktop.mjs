@@ -1073,6 +1073,94 @@ async function main(browser, env, issuer, cli, oauth1) {
     await browser.setWindowSize(1280, 800);
   });
 
+  await check('hand-over: a bundle made for the window’s recipient is imported in Settings; an account chosen in the window is exported to another desk, which reads its key', async () => {
+    // Two other desks, each its own data directory (and keychain item).
+    const dirs = fs.mkdtempSync(path.join(os.tmpdir(), 'authdesk-handover-'));
+    const other = (name) => (args, input) => execFileSync(BIN, args, { env: { ...env, AUTHDESK_DATA_DIR: path.join(dirs, name) }, input, encoding: 'utf8' });
+    const sender = other('sender');
+    const receiver = other('receiver');
+    try {
+      await click('#nav-settings');
+      await waitText('handover-recipient', (t) => t.startsWith('age1'), 'Settings shows no recipient');
+      const windowRecipient = await text('handover-recipient');
+      const account = JSON.parse(sender(['--json', 'accounts', 'create', '--name', 'Handed-in Customer'])).Id;
+      const id = JSON.parse(sender(['--json', 'account-connectors', 'install', account, 'generic-api-key', '--name', 'Handed-in key', '--property', 'ApiHost=api.example.com'])).Id;
+      sender(['account-connectors', 'set-authvalue', String(id), '--stdin'], 'handed-in-key-5c4b3a');
+      const inFile = path.join(dirs, 'in.age');
+      sender(['export', '--to', windowRecipient, '-o', inFile]);
+      assert(!fs.readFileSync(inFile, 'utf8').includes('handed-in-key'), 'the key is readable in the bundle');
+      await setField('import-path', inFile);
+      await submit('import-form');
+      await toastSays('Imported');
+      await waitText('import-report', (t) => t.includes('Account connector Handed-in key: added'), 'the import report does not say what was added');
+      const here = JSON.parse(cli(['--json', 'account-connectors', 'list', '--search', 'Handed-in key']));
+      assert(here.length === 1, `the window's desk has ${here.length} such account connectors`);
+      const seen = JSON.parse(cli(['--json', 'inspect', String(here[0].Id), '--reveal']));
+      assert(seen.Secrets[0].Value === 'handed-in-key-5c4b3a', 'the imported key is not the one sent');
+      await submit('import-form');
+      await toastSays('Nothing new');
+      await shot('handover-import');
+
+      // Out of the window: the account chosen, to the receiver's recipient.
+      const receiverRecipient = JSON.parse(receiver(['--json', 'identity', 'show'])).Recipient;
+      await click('#nav-accounts');
+      await setField('account-search', 'Handed-in');
+      await browser.waitUntil(async () => browser.execute(() => [...document.querySelectorAll('#account-list li')].some((li) => li.textContent.startsWith('Handed-in Customer'))),
+        { timeout: 10_000, timeoutMsg: 'the imported account is not listed' });
+      await browser.execute(() => [...document.querySelectorAll('#account-list li')].find((li) => li.textContent.startsWith('Handed-in Customer')).click());
+      await waitText('account-title', (t) => t.startsWith('Handed-in Customer'), 'the account did not open');
+      await click('#add-to-handover');
+      await waitText('handover-accounts', (t) => t.includes('Handed-in Customer'), 'the account is not in the hand-over');
+      const outFile = path.join(dirs, 'out.age');
+      await setField('handover-to', receiverRecipient);
+      await setField('handover-path', outFile);
+      await submit('export-form');
+      await toastSays('Bundle written');
+      await waitText('export-result', (t) => t.includes('1 account,') && t.includes('1 account connector'), 'the export does not say what it wrote');
+      await shot('handover-export');
+      const imported = JSON.parse(receiver(['--json', 'import', outFile]));
+      const ac = imported.AccountConnectors.find((a) => a.Name === 'Handed-in key');
+      assert(ac && ac.Outcome === 'added', `the receiver's import: ${JSON.stringify(imported)}`);
+      const got = JSON.parse(receiver(['--json', 'inspect', ac.Id, '--reveal']));
+      assert(got.Secrets[0].Value === 'handed-in-key-5c4b3a', 'the receiver did not get the key');
+      await setField('account-search', '');
+    } finally {
+      fs.rmSync(dirs, { recursive: true, force: true });
+    }
+  });
+
+  await check('Copy setup link: the customer opens it (a GET spends nothing), presses the button and types a new key, sealed on submit; the link then answers 410', async () => {
+    await openByName('Handed-in key');
+    // What the button puts on the clipboard, kept for the test.
+    await browser.execute(() => {
+      window.__copied = null;
+      navigator.clipboard.writeText = async (t) => { window.__copied = t; };
+    });
+    await click('#copy-setup-link');
+    await toastSays('Setup link copied');
+    const url = await browser.execute(() => window.__copied);
+    assert(/^http:\/\/127\.0\.0\.1:\d+\/setup\/stl_/.test(url || ''), `copied: ${url}`);
+    // The customer's browser, by hand: the page (twice, as a scanner would), the button, the form.
+    for (let i = 0; i < 2; i++) assert((await fetch(url)).status === 200, 'the link page did not open');
+    const shown = await fetch(url);
+    const page = await shown.text();
+    assert(page.includes('Handed-in Customer') && page.includes('Generic API Key'), `page: ${page.slice(0, 300)}`);
+    const cookie = shown.headers.get('set-cookie').split(';')[0];
+    const csrf = page.match(/name=csrf value="([^"]+)"/)[1];
+    const form = { 'content-type': 'application/x-www-form-urlencoded', cookie };
+    const pressed = await fetch(url, { method: 'POST', headers: form, body: new URLSearchParams({ csrf }) });
+    assert(pressed.status === 200 && (await pressed.text()).includes('name="api_key"'), 'no form for the key');
+    const done = await fetch(`${url}/credentials`, { method: 'POST', headers: form, body: new URLSearchParams({ csrf, api_key: 'key-typed-by-the-customer-77' }) });
+    const said = await done.text();
+    assert(done.status === 200 && said.includes('Connected') && !said.includes('key-typed-by'), `after submit: ${done.status} ${said.slice(0, 300)}`);
+    const id = JSON.parse(cli(['--json', 'account-connectors', 'list', '--search', 'Handed-in key']))[0].Id;
+    const seen = JSON.parse(cli(['--json', 'inspect', String(id), '--reveal']));
+    assert(seen.Secrets[0].Value === 'key-typed-by-the-customer-77', 'the typed key was not stored');
+    assert((await fetch(url)).status === 410, 'the used link still opens');
+    const links = JSON.parse(cli(['--json', 'links', 'list', String(id)]));
+    assert(links[0].Status === 'used', `links: ${JSON.stringify(links)}`);
+  });
+
   // The data key's keychain item, as `secret-tool` (libsecret) names it.
   const vault = JSON.parse(cli(['--json', 'vault', 'status']));
   const item = ['service', 'authdesk', 'username', `data-key/${vault.VaultId}`];

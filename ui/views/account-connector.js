@@ -5,7 +5,7 @@
 // (selecting another forgets revealed secrets, forms and results).
 
 import {
-  tauri, call, $, state, go, toast, confirmed, act, statusBadge, copy, connectorDetail,
+  tauri, call, $, state, go, toast, confirmed, act, statusBadge, copy, connectorDetail, when,
 } from '../shared.js';
 import { renderInspection, renderCredentialForm } from './account-connector/credential.js';
 import { renderProperties } from './account-connector/properties.js';
@@ -198,6 +198,12 @@ $('check-now').addEventListener('click', () => act($('check-now'), async () => {
   const r = await call('check_credential', { id: state.ac });
   if (r.Valid) toast(`The credential works: the check answered HTTP ${r.Status}.`);
   else toast(`The credential does not work: the check answered HTTP ${r.Status}. Set it again, or sign in again.`, { error: true });
+}));
+
+$('copy-setup-link').addEventListener('click', () => act($('copy-setup-link'), async () => {
+  const link = await call('create_setup_link', { id: state.ac });
+  await navigator.clipboard.writeText(link.Url);
+  toast(`Setup link copied: it works once, until ${when(link.ExpiresAtUtc)}. Send it to the customer.`);
 }));
 
 $('refresh-now').addEventListener('click', () => act($('refresh-now'), async () => {

@@ -1,10 +1,12 @@
 // The Settings view: the local API (address, redirect URI, API key), the data directory
-// and the health of its secrets, API clients, and the allowed target origins.
+// and the health of its secrets, API clients, the allowed target origins, and the hand-over
+// recipient and imports (views/handover.js).
 // Must not: show a secret unless asked (the API key on Reveal; a new client's secret once).
 
 import {
   call, $, go, state, el, button, toast, confirmed, act, badge, copy, when,
 } from '../shared.js';
+import { loadHandoverSettings } from './handover.js';
 
 export async function loadSettings() {
   const s = await call('settings');
@@ -28,6 +30,7 @@ export async function loadSettings() {
   $('new-client-secret').textContent = '';
   await loadApiClients();
   renderOrigins(s.TargetOrigins);
+  await loadHandoverSettings();
 }
 
 function renderOrigins(origins) {

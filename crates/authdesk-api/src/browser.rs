@@ -184,20 +184,7 @@ pub async fn update_account_connector_oauth(
         .begin_sign_in_returning(id, &callback_uri, Some(&encoded))
         .await
     {
-        Ok(start) => {
-            let mut response = no_store(Redirect::to(&start.authorization_url).into_response());
-            let ttl = s.engine.config().sign_in_ttl.num_seconds().max(1);
-            let cookie = binding_cookie(
-                &callback_uri,
-                &start.sign_in_id,
-                start.binding.expose(),
-                ttl,
-            );
-            if let Ok(v) = HeaderValue::from_str(&cookie) {
-                response.headers_mut().append(header::SET_COOKIE, v);
-            }
-            response
-        }
+        Ok(start) => to_provider(&s, &callback_uri, &start),
         Err(e) => {
             // A valid token was presented: the failure belongs on the account connector.
             let message = e.to_string();
@@ -279,8 +266,8 @@ async fn finish_callback(s: &AppState, outcome: SignInOutcome) -> Response {
         (Ok(ac), None) => page(
             StatusCode::OK,
             &format!(
-                "Signed in: account connector {} is authenticated. You can close this window.",
-                ac.id
+                "Connected: {} ({}) is authenticated. You can close this page.",
+                ac.name, ac.id
             ),
         ),
         (Err(e), Some(w)) => fail_to(
@@ -320,6 +307,21 @@ fn fail_to(w: &WebReturn, status: StatusCode, code: &str, message: &str) -> Resp
     }
 }
 
+/// The browser sent to the provider, holding the sign-in's binding in its cookie.
+pub(crate) fn to_provider(
+    s: &AppState,
+    callback_uri: &str,
+    start: &authdesk_core::engine::flow::SignInStart,
+) -> Response {
+    let mut response = no_store(Redirect::to(&start.authorization_url).into_response());
+    let ttl = s.engine.config().sign_in_ttl.num_seconds().max(1);
+    let cookie = binding_cookie(callback_uri, &start.sign_in_id, start.binding.expose(), ttl);
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
 /// The name of the binding cookie of sign-in `sign_in_id` (several sign-ins may run in one
 /// browser at once, each with its own).
 fn cookie_name(sign_in_id: &str) -> String {
@@ -332,7 +334,12 @@ fn cookie_name(sign_in_id: &str) -> String {
 /// The binding cookie: HttpOnly, `SameSite=Lax` (the provider's redirect back is a top-level
 /// GET, which carries it), only for the callback path, `Secure` unless the callback is
 /// loopback http. `max_age` 0 removes it.
-fn binding_cookie(callback_uri: &str, sign_in_id: &str, value: &str, max_age: i64) -> String {
+pub(crate) fn binding_cookie(
+    callback_uri: &str,
+    sign_in_id: &str,
+    value: &str,
+    max_age: i64,
+) -> String {
     let parsed = url::Url::parse(callback_uri).ok();
     let path = parsed
         .as_ref()
@@ -350,7 +357,7 @@ fn binding_cookie(callback_uri: &str, sign_in_id: &str, value: &str, max_age: i6
 }
 
 /// The value of cookie `name` in the request's `Cookie` headers.
-fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -362,7 +369,7 @@ fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-fn no_store(mut response: Response) -> Response {
+pub(crate) fn no_store(mut response: Response) -> Response {
     let h = response.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(
@@ -372,7 +379,7 @@ fn no_store(mut response: Response) -> Response {
     response
 }
 
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -442,7 +449,7 @@ fn post_message_page(
     )
 }
 
-fn html(status: StatusCode, body: String, csp: &str) -> Response {
+pub(crate) fn html(status: StatusCode, body: String, csp: &str) -> Response {
     let mut response = (
         status,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],

@@ -22,6 +22,7 @@ pub mod loopback;
 mod oauth;
 mod openapi;
 mod routes;
+mod setup;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -137,6 +138,15 @@ impl AppState {
         }
     }
 
+    /// The base URL users' browsers reach this server at: the public URL, or the loopback
+    /// address (setup links are made on it).
+    pub fn public_base(&self) -> String {
+        match &self.public {
+            Some(p) => p.base().to_string(),
+            None => format!("http://127.0.0.1:{}", self.port),
+        }
+    }
+
     /// Runs a core call (SQLite, keychain) on a blocking thread, off the async workers.
     pub async fn db<T, F>(&self, f: F) -> ApiResult<T>
     where
@@ -216,6 +226,14 @@ fn routes(state: Arc<AppState>) -> Router {
         )
         .route("/account/connectors/{id}/check", post(ac::check_credential))
         .route(
+            "/account/connectors/{id}/links",
+            post(routes::links::create_link).get(routes::links::list_links),
+        )
+        .route(
+            "/account/connectors/{id}/links/{link_id}",
+            axum::routing::delete(routes::links::revoke_link),
+        )
+        .route(
             "/settings/target-origins",
             get(settings::target_origins).put(settings::set_target_origins),
         )
@@ -235,6 +253,9 @@ fn routes(state: Arc<AppState>) -> Router {
                 .post(browser::update_account_connector_oauth),
         )
         .route("/connector/callback", get(browser::callback))
+        // Setup links: a page (GET spends nothing), its button, the credentials form.
+        .route("/setup/{token}", get(setup::show).post(setup::press))
+        .route("/setup/{token}/credentials", post(setup::credentials))
         .route("/oauth/token", post(oauth::token))
         .route("/openapi.json", get(openapi::document))
         .method_not_allowed_fallback(fallback::method_not_allowed)
@@ -290,6 +311,13 @@ impl Server {
             port: addr.port(),
             public,
         });
+        // Setup links made elsewhere (the CLI) point at this server.
+        let (desk, base) = (state.desk.clone(), state.public_base());
+        let recorded =
+            tokio::task::spawn_blocking(move || desk.record_setup_link_base(&base)).await;
+        if let Ok(Err(e)) = recorded {
+            tracing::warn!("the setup link base was not recorded: {e}");
+        }
         let app = router(state.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {

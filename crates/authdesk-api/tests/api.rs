@@ -1777,3 +1777,219 @@ async fn check_answers_the_verdict_of_the_connectors_check_request() {
         "{v}"
     );
 }
+
+/// The CSRF value of a setup page's form.
+fn csrf_of(page: &str) -> String {
+    let at = page.find("name=csrf value=\"").expect("a csrf field") + "name=csrf value=\"".len();
+    page[at..].split('"').next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_setup_link_survives_prefetches_and_is_used_once_by_the_browser_that_was_shown_it() {
+    let api = Api::start().await;
+    let acme = api.account("Acme Links").await;
+    let id = api
+        .desk
+        .install(
+            &acme,
+            "generic-api-key",
+            authdesk_core::InstallRequest {
+                name: "Keyed".into(),
+                properties: vec![authdesk_core::PropertyInput {
+                    name: "ApiHost".into(),
+                    value: Secret::new("api.example.com"),
+                }],
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .id;
+    let links = format!("/v1.0/account/connectors/{id}/links");
+    let (s, v) = api
+        .call(
+            Method::POST,
+            &links,
+            Some(&acme),
+            Some(json!({"ExpiresInSeconds": 10})),
+        )
+        .await;
+    assert_eq!(s, 400, "{v}");
+    let (s, link) = api
+        .call(
+            Method::POST,
+            &links,
+            Some(&acme),
+            Some(json!({"ExpiresInSeconds": 600})),
+        )
+        .await;
+    assert_eq!(s, 200, "{link}");
+    let url = link["Url"].as_str().unwrap().to_string();
+    assert!(
+        url.starts_with(&format!("{}/setup/stl_", api.base)),
+        "{url}"
+    );
+    assert!(link["ExpiresAtUtc"].is_string());
+
+    // Link previews and mail scanners: GETs (and a POST without the page's cookie) spend nothing.
+    let scanner = reqwest::Client::new();
+    let mut shown = String::new();
+    for _ in 0..3 {
+        let r = scanner.get(&url).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["x-robots-tag"], "noindex");
+        assert!(r.headers()[reqwest::header::CACHE_CONTROL]
+            .to_str()
+            .unwrap()
+            .contains("no-store"));
+        shown = r.text().await.unwrap();
+        assert!(
+            shown.contains("Acme Links") && shown.contains("Generic API Key"),
+            "{shown}"
+        );
+    }
+    let scraped = csrf_of(&shown);
+    let r = scanner
+        .post(&url)
+        .form(&[("csrf", scraped.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        403,
+        "a press without the page's cookie is refused"
+    );
+
+    // The customer's browser: the page, the button, the form, the values.
+    let page = api
+        .http
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_of(&page);
+    let form = api
+        .http
+        .post(&url)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 200);
+    let form = form.text().await.unwrap();
+    assert!(
+        form.contains("name=\"api_key\"") && form.contains("type=password"),
+        "{form}"
+    );
+    let key = "the-customers-key-5f4e3d";
+    let done = api
+        .http
+        .post(format!("{url}/credentials"))
+        .form(&[("csrf", csrf.as_str()), ("api_key", key)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200);
+    let done = done.text().await.unwrap();
+    assert!(done.contains("Connected") && !done.contains(key), "{done}");
+    assert_eq!(
+        api.desk
+            .credential_secret(id, "ApiKey")
+            .unwrap()
+            .unwrap()
+            .expose(),
+        key
+    );
+    // Once only: the same form again, and the link itself, answer 410.
+    let again = api
+        .http
+        .post(format!("{url}/credentials"))
+        .form(&[("csrf", csrf.as_str()), ("api_key", "another-key-999999")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 410);
+    assert!(again
+        .text()
+        .await
+        .unwrap()
+        .contains("Ask whoever sent it for a new link"));
+    assert_eq!(scanner.get(&url).send().await.unwrap().status(), 410);
+    assert_eq!(
+        api.desk
+            .credential_secret(id, "ApiKey")
+            .unwrap()
+            .unwrap()
+            .expose(),
+        key
+    );
+    let (_, listed) = api.call(Method::GET, &links, Some(&acme), None).await;
+    assert_eq!(listed[0]["Status"], "used", "{listed}");
+
+    // A revoked link opens nothing.
+    let (_, second) = api.call(Method::POST, &links, Some(&acme), None).await;
+    let revoke = format!("{links}/{}", second["Id"].as_str().unwrap());
+    let (s, revoked) = api.call(Method::DELETE, &revoke, Some(&acme), None).await;
+    assert_eq!(
+        (s, revoked["Status"].as_str()),
+        (StatusCode::OK, Some("revoked")),
+        "{revoked}"
+    );
+    let url2 = second["Url"].as_str().unwrap();
+    assert_eq!(scanner.get(url2).send().await.unwrap().status(), 410);
+    // Another account cannot make or see links of this one.
+    let other = api.account("Other").await;
+    let (s, _) = api.call(Method::POST, &links, Some(&other), None).await;
+    assert_eq!(s, 404);
+    assert!(!api.seen().contains(key));
+}
+
+#[tokio::test]
+async fn the_button_of_an_oauth_setup_link_spends_it_and_starts_the_sign_in() {
+    let api = Api::start().await;
+    let acme = api.account("Acme OAuth link").await;
+    let id = offline_oauth_connector(&api, &acme).await;
+    let (_, link) = api
+        .call(
+            Method::POST,
+            &format!("/v1.0/account/connectors/{id}/links"),
+            Some(&acme),
+            None,
+        )
+        .await;
+    let url = link["Url"].as_str().unwrap();
+    let page = api
+        .http
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = api
+        .http
+        .post(url)
+        .form(&[("csrf", csrf_of(&page).as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let to = r.headers()[LOCATION].to_str().unwrap();
+    assert!(
+        to.starts_with("https://provider.example/authorize?"),
+        "{to}"
+    );
+    assert!(r.headers()[reqwest::header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .contains("authdesk_signin_"));
+    assert_eq!(
+        api.http.get(url).send().await.unwrap().status(),
+        410,
+        "spent by the button"
+    );
+}

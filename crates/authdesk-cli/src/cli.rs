@@ -194,6 +194,10 @@ pub enum Command {
     /// The vault that protects secrets.
     #[command(subcommand)]
     Vault(VaultCmd),
+    /// Setup links: a single-use link a customer opens to authenticate one account
+    /// connector (OAuth sign-in, or a form for an API key, Basic or AuthFields values).
+    #[command(subcommand)]
+    Links(LinksCmd),
     /// This desk's hand-over identity: senders encrypt bundles to its recipient.
     #[command(subcommand)]
     Identity(IdentityCmd),
@@ -216,6 +220,26 @@ pub enum Command {
     /// this desk's key; what is already here is left as it is (importing twice adds
     /// nothing). A damaged or altered file is refused and nothing is written.
     Import { file: std::path::PathBuf },
+}
+
+#[derive(Subcommand)]
+pub enum LinksCmd {
+    /// Make a link: {"Id","Url","ExpiresAtUtc"}. The URL is on the base of the API last
+    /// started on this data directory (`serve --public-url`, or the desktop's local API),
+    /// unless --base says another.
+    Create {
+        account_connector_id: i64,
+        /// How long it works: 5m (the default) to 7d (s, m, h, d).
+        #[arg(long, default_value = "5m")]
+        expires: String,
+        /// The base URL customers' browsers reach the API at (https, or loopback http).
+        #[arg(long, value_name = "URL")]
+        base: Option<String>,
+    },
+    /// The links (of one account connector, when given): their state, never their tokens.
+    List { account_connector_id: Option<i64> },
+    /// Withdraw a link (by its Id): it opens nothing from now on.
+    Revoke { link_id: String },
 }
 
 #[derive(Subcommand)]

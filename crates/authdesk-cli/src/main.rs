@@ -18,7 +18,7 @@ use anyhow::Result;
 use authdesk_core::{paths, Authdesk, OpenOptions};
 use clap::Parser;
 
-use cli::{Cli, Command, IdentityCmd, VaultCmd};
+use cli::{Cli, Command, IdentityCmd, LinksCmd, VaultCmd};
 use commands::{local_api, oauth, Ctx, Outcome};
 
 /// The error and its causes on one line, each cause once (a message that already quotes its
@@ -216,6 +216,15 @@ fn run(cli: Cli) -> Result<Outcome> {
         Command::DataDir => local_api::data_dir(&ctx),
         Command::Vault(VaultCmd::Status) => local_api::vault_status(&ctx),
         Command::Identity(IdentityCmd::Show) => commands::handover::identity(&ctx),
+        Command::Links(LinksCmd::Create {
+            account_connector_id,
+            expires,
+            base,
+        }) => commands::links::create(&ctx, account_connector_id, &expires, base.as_deref()),
+        Command::Links(LinksCmd::List {
+            account_connector_id,
+        }) => commands::links::list(&ctx, account_connector_id),
+        Command::Links(LinksCmd::Revoke { link_id }) => commands::links::revoke(&ctx, &link_id),
         Command::Export {
             to,
             accounts,

@@ -17,6 +17,7 @@ use authdesk_core::{Account, AccountConnector, AccountUser, LibraryConnector, Va
 use serde::Serialize;
 
 mod handover;
+mod links;
 mod text;
 
 use text::*;

@@ -449,7 +449,12 @@ fn a_bundle_goes_from_one_desk_to_another_by_recipient_and_twice_adds_nothing() 
     let canary = "canary-key-0d9c8b7a6f5e";
     sender
         .run_with_stdin(
-            &["account-connectors", "set-authvalue", &id.to_string(), "--stdin"],
+            &[
+                "account-connectors",
+                "set-authvalue",
+                &id.to_string(),
+                "--stdin",
+            ],
             Some(canary),
         )
         .ok();
@@ -457,7 +462,14 @@ fn a_bundle_goes_from_one_desk_to_another_by_recipient_and_twice_adds_nothing() 
     let file_arg = file.to_str().unwrap();
     let exported = sender
         .run(&[
-            "--json", "export", "--to", &recipient, "--account", &account, "-o", file_arg,
+            "--json",
+            "export",
+            "--to",
+            &recipient,
+            "--account",
+            &account,
+            "-o",
+            file_arg,
         ])
         .json();
     assert_eq!(exported["AccountConnectors"], 1, "{exported}");
@@ -471,8 +483,14 @@ fn a_bundle_goes_from_one_desk_to_another_by_recipient_and_twice_adds_nothing() 
     }
 
     let imported = receiver.run(&["--json", "import", file_arg]).json();
-    assert_eq!(imported["AccountConnectors"][0]["Outcome"], "added", "{imported}");
-    let new_id = imported["AccountConnectors"][0]["Id"].as_str().unwrap().to_string();
+    assert_eq!(
+        imported["AccountConnectors"][0]["Outcome"], "added",
+        "{imported}"
+    );
+    let new_id = imported["AccountConnectors"][0]["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let shown = receiver
         .run(&["--json", "inspect", &new_id, "--reveal"])
         .json();
@@ -483,4 +501,62 @@ fn a_bundle_goes_from_one_desk_to_another_by_recipient_and_twice_adds_nothing() 
     // Another desk cannot open it, and says why.
     let e = sender.run(&["import", file_arg]).fails();
     assert!(e.contains("not encrypted to this desk"), "{e}");
+}
+
+#[test]
+fn links_are_made_on_the_api_base_listed_without_tokens_and_revoked() {
+    let desk = Desk::new();
+    let account = desk.create_account("Linked");
+    let id = desk
+        .install(
+            &account,
+            "generic-api-key",
+            &["--property", "ApiHost=api.example.com"],
+        )
+        .to_string();
+    // No API has run here: the link needs an address, and the error says how to give one.
+    let e = desk.run(&["links", "create", &id]).fails();
+    assert!(e.contains("--base"), "{e}");
+    let e = desk
+        .run(&[
+            "links",
+            "create",
+            &id,
+            "--expires",
+            "30d",
+            "--base",
+            "https://a.example",
+        ])
+        .fails();
+    assert!(e.contains("7 days"), "{e}");
+    let made = desk
+        .run(&[
+            "--json",
+            "links",
+            "create",
+            &id,
+            "--expires",
+            "2h",
+            "--base",
+            "https://authdesk.example.com",
+        ])
+        .json();
+    let url = made["Url"].as_str().unwrap();
+    assert!(
+        url.starts_with("https://authdesk.example.com/setup/stl_"),
+        "{made}"
+    );
+    assert!(
+        made["ExpiresAtUtc"].is_string() && made["Id"].is_string(),
+        "{made}"
+    );
+    let token = url.rsplit('/').next().unwrap();
+    let listed = desk.run(&["--json", "links", "list", &id]).ok();
+    assert!(
+        listed.contains("\"active\"") && !listed.contains(token),
+        "{listed}"
+    );
+    let link_id = made["Id"].as_str().unwrap();
+    let revoked = desk.run(&["--json", "links", "revoke", link_id]).json();
+    assert_eq!(revoked[0]["Status"], "revoked", "{revoked}");
 }

@@ -141,6 +141,41 @@ impl ImportReport {
     }
 }
 
+/// Writes a bundle to `path`, readable and writable by its owner only, flushed to disk.
+pub fn write_bundle_file(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let failed = |e: std::io::Error| {
+        Error::InvalidInput(format!(
+            "cannot write the bundle to {}: {e}",
+            path.display()
+        ))
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(path).map_err(failed)?;
+    f.write_all(bytes).map_err(failed)?;
+    f.sync_all().map_err(failed)
+}
+
+/// Reads a bundle file (at most [`MAX_BUNDLE_BYTES`]).
+pub fn read_bundle_file(path: &std::path::Path) -> Result<Vec<u8>> {
+    let failed =
+        |e: std::io::Error| Error::InvalidInput(format!("cannot read {}: {e}", path.display()));
+    let size = std::fs::metadata(path).map_err(failed)?.len();
+    if size > MAX_BUNDLE_BYTES as u64 {
+        return Err(Error::InvalidInput(format!(
+            "{} is {size} bytes; a bundle is at most {MAX_BUNDLE_BYTES} bytes",
+            path.display()
+        )));
+    }
+    std::fs::read(path).map_err(failed)
+}
+
 impl Authdesk {
     /// This desk's hand-over recipient (`age1...`), its identity made on first use.
     pub fn handover_recipient(&self) -> Result<String> {
@@ -156,9 +191,8 @@ impl Authdesk {
                     .to_string(),
             )
         })?;
-        age::x25519::Identity::from_str(kept.expose()).map_err(|_| {
-            Error::Internal("the stored hand-over identity cannot be read".into())
-        })
+        age::x25519::Identity::from_str(kept.expose())
+            .map_err(|_| Error::Internal("the stored hand-over identity cannot be read".into()))
     }
 
     /// The chosen accounts (all when `accounts` is empty) and their account connectors,
@@ -287,7 +321,11 @@ impl Authdesk {
         let text = match ac.authentication.auth_type {
             "OAuth2" => {
                 let mut v = serde_json::Map::new();
-                for field in [fields::ACCESS_TOKEN, fields::REFRESH_TOKEN, fields::ID_TOKEN] {
+                for field in [
+                    fields::ACCESS_TOKEN,
+                    fields::REFRESH_TOKEN,
+                    fields::ID_TOKEN,
+                ] {
                     if let Some(s) = secret(field)? {
                         v.insert(field.into(), s.into());
                     }

@@ -28,6 +28,7 @@ pub mod paths;
 pub mod secret;
 pub mod service;
 pub mod settings;
+pub mod setup_links;
 pub mod signing;
 pub mod store;
 pub mod token_store;

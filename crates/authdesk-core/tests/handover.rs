@@ -135,8 +135,14 @@ fn a_bundle_carries_everything_to_its_receiver_only_and_twice_adds_nothing() {
     assert_eq!((report.connectors, report.oauth_apps), (1, 1));
     // A canary scan of the file finds nothing.
     let text = String::from_utf8_lossy(&bundle);
-    assert!(text.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"), "{text}");
-    for canary in CANARIES.iter().chain(["Keyed", "crm-client", "canary-crm"].iter()) {
+    assert!(
+        text.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"),
+        "{text}"
+    );
+    for canary in CANARIES
+        .iter()
+        .chain(["Keyed", "crm-client", "canary-crm"].iter())
+    {
         assert!(!text.contains(canary), "{canary} readable in the bundle");
     }
 
@@ -173,7 +179,10 @@ fn a_bundle_carries_everything_to_its_receiver_only_and_twice_adds_nothing() {
             .expose(),
         CANARIES[5]
     );
-    assert_eq!(d.property_value(crm, "Region").unwrap().unwrap().expose(), "eu");
+    assert_eq!(
+        d.property_value(crm, "Region").unwrap().unwrap().expose(),
+        "eu"
+    );
     let library = d.get_connector("canary-crm").unwrap();
     assert_eq!(library.client_id.as_deref(), Some("crm-client"));
     assert_eq!(
@@ -215,7 +224,10 @@ fn a_damaged_bundle_or_another_receivers_identity_writes_nothing() {
     assert_eq!(count(&other.desk), before);
 
     // A recipient that is not one is refused before anything is read.
-    let e = from.desk.export_bundle("age1notarecipient", &[]).unwrap_err();
+    let e = from
+        .desk
+        .export_bundle("age1notarecipient", &[])
+        .unwrap_err();
     assert!(e.to_string().contains("not an age X25519 recipient"), "{e}");
 }
 
@@ -241,7 +253,11 @@ fn only_the_chosen_accounts_go_and_a_receivers_own_app_is_kept() {
     assert_eq!(r.connectors[0].outcome, "already present");
     assert_eq!(r.oauth_apps[0].outcome, "kept yours");
     assert_eq!(
-        to.desk.get_connector("canary-crm").unwrap().client_id.as_deref(),
+        to.desk
+            .get_connector("canary-crm")
+            .unwrap()
+            .client_id
+            .as_deref(),
         Some("receivers-own-client")
     );
 }

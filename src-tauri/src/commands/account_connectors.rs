@@ -92,6 +92,25 @@ pub async fn check_credential(
     Ok(shell.engine.check(id).await?)
 }
 
+/// A setup link for the account connector, on the in-process local API (which must run):
+/// `{"Id","Url","ExpiresAtUtc"}`, the default 5 minutes.
+#[tauri::command]
+pub async fn create_setup_link(shell: S<'_>, id: i64) -> R<serde_json::Value> {
+    let port = shell.api.clone().map_err(|why| {
+        authdesk_core::Error::InvalidInput(format!(
+            "setup links are opened at the local API, which is not running ({why})"
+        ))
+    })?;
+    let link = shell
+        .db(move |desk| desk.create_setup_link(id, authdesk_core::setup_links::DEFAULT_TTL))
+        .await?;
+    Ok(serde_json::json!({
+        "Id": link.id,
+        "Url": format!("http://127.0.0.1:{port}/setup/{}", link.token.expose()),
+        "ExpiresAtUtc": link.expires_at_utc,
+    }))
+}
+
 /// What a credential form sends: its kind and its fields.
 #[derive(Deserialize)]
 #[serde(tag = "Kind", rename_all_fields = "PascalCase")]

@@ -13,6 +13,7 @@
 
 pub mod account_connectors;
 pub mod accounts;
+pub mod handover;
 pub mod library;
 pub mod lists;
 pub mod settings;
@@ -113,6 +114,7 @@ macro_rules! all_commands {
             commands::account_connectors::remove_property,
             commands::account_connectors::set_auth_value,
             commands::account_connectors::check_credential,
+            commands::account_connectors::create_setup_link,
             commands::account_connectors::set_credential,
             commands::account_connectors::set_sign_in_mode,
             commands::account_connectors::connect,
@@ -136,6 +138,10 @@ macro_rules! all_commands {
             commands::settings::api_clients,
             commands::settings::create_api_client,
             commands::settings::revoke_api_client,
+            commands::handover::handover_recipient,
+            commands::handover::default_bundle_path,
+            commands::handover::export_bundle,
+            commands::handover::import_bundle,
         ]
     };
 }

@@ -11,6 +11,7 @@
 pub mod account_connectors;
 pub mod accounts;
 pub mod connectors;
+pub mod links;
 pub mod settings;
 
 use authdesk_core::{ConnectorDefinition, PropertyInput, Secret};

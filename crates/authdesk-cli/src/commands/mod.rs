@@ -8,6 +8,7 @@ pub mod account_connectors;
 pub mod accounts;
 pub mod connectors;
 pub mod handover;
+pub mod links;
 pub mod local_api;
 pub mod oauth;
 mod qr;

@@ -84,6 +84,7 @@ const TABLES: &[(&str, &[Sealed])] = &[
     ),
     ("credential_events", &[]),
     ("provider_keys", &[]),
+    ("setup_links", &[]),
     (
         "settings",
         &[Sealed {
