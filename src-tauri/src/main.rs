@@ -115,6 +115,12 @@ fn main() {
                     ))
                 }
             };
+            let deliveries = engine.clone();
+            tauri::async_runtime::spawn(async move {
+                deliveries
+                    .deliver_webhooks_forever(std::time::Duration::from_secs(1))
+                    .await
+            });
             let keep_alive = engine.clone();
             tauri::async_runtime::spawn(async move {
                 keep_alive

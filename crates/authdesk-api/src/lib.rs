@@ -234,6 +234,15 @@ fn routes(state: Arc<AppState>) -> Router {
             axum::routing::delete(routes::links::revoke_link),
         )
         .route(
+            "/webhooks",
+            post(routes::webhooks::add_endpoint).get(routes::webhooks::list_endpoints),
+        )
+        .route("/webhooks/deliveries", get(routes::webhooks::deliveries))
+        .route(
+            "/webhooks/{id}",
+            axum::routing::delete(routes::webhooks::remove_endpoint),
+        )
+        .route(
             "/settings/target-origins",
             get(settings::target_origins).put(settings::set_target_origins),
         )

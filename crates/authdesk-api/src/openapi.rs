@@ -24,6 +24,8 @@ use crate::routes::{account_connectors as ac, accounts, connectors, settings};
         connectors::list_connectors, connectors::get_connector, connectors::connector_methods,
         connectors::connector_version_methods, connectors::set_connector_client, connectors::install, ac::start_device_sign_in, ac::check_credential,
         crate::routes::links::create_link, crate::routes::links::list_links, crate::routes::links::revoke_link,
+        crate::routes::webhooks::add_endpoint, crate::routes::webhooks::list_endpoints,
+        crate::routes::webhooks::remove_endpoint, crate::routes::webhooks::deliveries,
         ac::list_account_connectors, ac::get_account_connector, ac::update_account_connector, ac::set_property,
         ac::delete_account_connector, ac::call_method, settings::target_origins, settings::set_target_origins,
         oauth::token,

@@ -3,6 +3,8 @@
 
 #[path = "../../authdesk-core/tests/support/oidc.rs"]
 mod oidc;
+#[path = "../../authdesk-core/tests/support/webhook_receiver.rs"]
+mod webhook_receiver;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -1992,4 +1994,75 @@ async fn the_button_of_an_oauth_setup_link_spends_it_and_starts_the_sign_in() {
         410,
         "spent by the button"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_are_added_listed_and_removed_through_the_api_and_deliver_signed_events() {
+    let api = Api::start().await;
+    let receiver = webhook_receiver::Receiver::start();
+    // An http URL that is not loopback, and a loopback one without AllowLoopback: refused.
+    for (body, says) in [
+        (json!({"Url": "http://hooks.example/in"}), "must be https"),
+        (json!({"Url": receiver.url()}), "AllowLoopback"),
+        (
+            json!({"Url": receiver.url(), "AllowLoopback": true, "Events": ["nope"]}),
+            "there is no webhook event",
+        ),
+    ] {
+        let (s, v) = api
+            .call(Method::POST, "/v1.0/webhooks", None, Some(body))
+            .await;
+        assert_eq!(s, 400, "{v}");
+        assert!(v["Message"].as_str().unwrap().contains(says), "{v}");
+    }
+    let (s, made) = api
+        .call(
+            Method::POST,
+            "/v1.0/webhooks",
+            None,
+            Some(json!({"Url": receiver.url(), "AllowLoopback": true,
+                        "Events": ["account_connector.authenticated", "account_connector.deleted"]})),
+        )
+        .await;
+    assert_eq!(s, 200, "{made}");
+    let secret = made["Secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("whsec_"));
+    receiver.set_secret(&secret);
+    let id = made["Id"].as_str().unwrap().to_string();
+    let (_, listed) = api.call(Method::GET, "/v1.0/webhooks", None, None).await;
+    assert_eq!(listed[0]["Id"], id.as_str());
+    assert!(
+        !listed.to_string().contains(&secret),
+        "the secret is shown once"
+    );
+
+    let acme = api.account("Hooked Acme").await;
+    let ac = offline_oauth_connector(&api, &acme).await;
+    let (s, _) = api
+        .call(Method::PUT, &format!("/v1.0/account/connectors/{ac}"), Some(&acme),
+            Some(json!({"AuthValue": "{\"AccessToken\":\"tok-1234567890\",\"Expires\":\"2099-01-01T00:00:00Z\"}"})))
+        .await;
+    assert_eq!(s, 200);
+    let engine = api.server.state.engine.clone();
+    engine.deliver_due_webhooks().await.unwrap();
+    let got = receiver.wait_for(std::time::Duration::from_secs(5), |r| !r.is_empty());
+    assert_eq!(got[0].event["type"], "account_connector.authenticated");
+    assert_eq!(got[0].event["data"]["AccountConnectorId"], ac);
+    let (_, attempts) = api
+        .call(
+            Method::GET,
+            &format!("/v1.0/webhooks/deliveries?endpoint={id}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(attempts[0]["StatusCode"], 204, "{attempts}");
+
+    let (s, _) = api
+        .call(Method::DELETE, &format!("/v1.0/webhooks/{id}"), None, None)
+        .await;
+    assert_eq!(s, 200);
+    let (_, listed) = api.call(Method::GET, "/v1.0/webhooks", None, None).await;
+    assert_eq!(listed.as_array().unwrap().len(), 0);
+    assert!(!api.seen().contains("tok-1234567890"));
 }

@@ -194,6 +194,9 @@ pub enum Command {
     /// The vault that protects secrets.
     #[command(subcommand)]
     Vault(VaultCmd),
+    /// Signed webhooks on credential events (Standard Webhooks): endpoints, deliveries.
+    #[command(subcommand)]
+    Webhooks(WebhooksCmd),
     /// Setup links: a single-use link a customer opens to authenticate one account
     /// connector (OAuth sign-in, or a form for an API key, Basic or AuthFields values).
     #[command(subcommand)]
@@ -220,6 +223,43 @@ pub enum Command {
     /// this desk's key; what is already here is left as it is (importing twice adds
     /// nothing). A damaged or altered file is refused and nothing is written.
     Import { file: std::path::PathBuf },
+}
+
+#[derive(Subcommand)]
+pub enum WebhooksCmd {
+    /// Add an endpoint: {"Id","Url","Secret"}. The `whsec_` secret is shown this once
+    /// (sealed in the vault); verify each delivery's webhook-signature with it.
+    Add {
+        /// https (http only on a loopback host, with --allow-loopback).
+        url: String,
+        /// Only this account's events.
+        #[arg(long, value_name = "ID")]
+        account: Option<String>,
+        /// The events, comma-separated (all when not given): authenticated, refresh_failed,
+        /// recovered, needs_reauthentication, disconnected, deleted (with or without the
+        /// `account_connector.` prefix).
+        #[arg(long, value_delimiter = ',')]
+        events: Vec<String>,
+        /// Allow a loopback host (and http on it).
+        #[arg(long)]
+        allow_loopback: bool,
+        /// Allow private and link-local addresses.
+        #[arg(long)]
+        allow_private: bool,
+    },
+    /// The endpoints (never their secrets).
+    List,
+    /// Remove an endpoint, and what it had still to receive.
+    Remove { endpoint_id: String },
+    /// Delivery attempts, newest first: time, status code or error, next retry.
+    Deliveries {
+        #[arg(long, value_name = "ID")]
+        endpoint: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Deliver what is due now, once (`serve` and the desktop deliver all the time).
+    Deliver,
 }
 
 #[derive(Subcommand)]

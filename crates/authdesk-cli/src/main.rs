@@ -216,6 +216,7 @@ fn run(cli: Cli) -> Result<Outcome> {
         Command::DataDir => local_api::data_dir(&ctx),
         Command::Vault(VaultCmd::Status) => local_api::vault_status(&ctx),
         Command::Identity(IdentityCmd::Show) => commands::handover::identity(&ctx),
+        Command::Webhooks(cmd) => commands::webhooks::run(&ctx, cmd),
         Command::Links(LinksCmd::Create {
             account_connector_id,
             expires,

@@ -19,6 +19,7 @@ use serde::Serialize;
 mod handover;
 mod links;
 mod text;
+mod webhooks;
 
 use text::*;
 

@@ -21,6 +21,7 @@ mod library;
 mod migrate;
 mod oauth_app;
 mod provider_keys;
+pub mod webhooks;
 
 pub use crate::desk::{fields, Authdesk, Clock, OpenOptions, VaultStatus};
 pub(crate) use crate::desk::{

@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 
 mod history;
 mod leases;
+pub mod outbox;
 mod pending;
 
 pub use history::CredentialEvent;
@@ -477,10 +478,12 @@ impl Authdesk {
         ids: impl FnOnce(&Db<'_>) -> Result<Vec<i64>>,
         delete: impl FnOnce(&Db<'_>) -> Result<()>,
     ) -> Result<Vec<(i64, Result<TakenTokens>)>> {
+        let now = self.now();
         let sealed = self.store()?.write(|tx| {
             let mut all = Vec::new();
             for id in ids(tx)? {
                 all.push((id, sealed_tokens_in(tx, id)?));
+                outbox::enqueue_deleted(tx, id, now)?;
             }
             delete(tx)?;
             Ok(all)

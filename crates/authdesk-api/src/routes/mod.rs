@@ -13,6 +13,7 @@ pub mod accounts;
 pub mod connectors;
 pub mod links;
 pub mod settings;
+pub mod webhooks;
 
 use authdesk_core::{ConnectorDefinition, PropertyInput, Secret};
 use axum::http::{HeaderMap, HeaderValue};

@@ -42,6 +42,14 @@ pub fn serve(
                 .keep_alive_forever(std::time::Duration::from_secs(keep_alive_every))
                 .await
         });
+        // Webhooks: what the outbox holds goes out (every replica takes part; a row is
+        // claimed by one at a time).
+        let deliveries = engine.clone();
+        tokio::spawn(async move {
+            deliveries
+                .deliver_webhooks_forever(std::time::Duration::from_secs(1))
+                .await
+        });
         tokio::select! {
             r = server.wait() => r.map_err(anyhow::Error::from),
             signal = stop => {

@@ -12,6 +12,7 @@ pub mod links;
 pub mod local_api;
 pub mod oauth;
 mod qr;
+pub mod webhooks;
 
 use std::sync::Arc;
 

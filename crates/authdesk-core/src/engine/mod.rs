@@ -69,6 +69,7 @@ mod par;
 mod provider_keys;
 mod refresh;
 mod revocation;
+pub mod webhooks;
 
 pub use access::AppliedAuth;
 pub(crate) use context::{captured, Context};
@@ -116,6 +117,9 @@ pub struct EngineConfig {
     /// The keep-alive refreshes a credential not refreshed for this long, so providers
     /// don't retire idle refresh tokens.
     pub idle_refresh_after: Duration,
+    /// The first webhook retry waits this long; each next one twice as long (at most an
+    /// hour), for 24 hours. `AUTHDESK_WEBHOOK_RETRY_MS` sets it for a process.
+    pub webhook_retry_base: Duration,
 }
 
 /// The refresh margin when a definition does not set `refresh_margin_seconds`.
@@ -129,6 +133,12 @@ impl Default for EngineConfig {
             lease_ttl: Duration::seconds(60),
             sign_in_ttl: Duration::minutes(10),
             idle_refresh_after: Duration::days(7),
+            webhook_retry_base: std::env::var("AUTHDESK_WEBHOOK_RETRY_MS")
+                .ok()
+                .and_then(|v| v.parse::<i64>().ok())
+                .filter(|ms| *ms > 0)
+                .map(Duration::milliseconds)
+                .unwrap_or(Duration::seconds(10)),
         }
     }
 }

@@ -86,6 +86,16 @@ const TABLES: &[(&str, &[Sealed])] = &[
     ("provider_keys", &[]),
     ("setup_links", &[]),
     (
+        "webhook_endpoints",
+        &[Sealed {
+            column: "sealed_secret",
+            row: "id",
+            field: Field::Fixed("sealed_secret"),
+        }],
+    ),
+    ("webhook_outbox", &[]),
+    ("webhook_attempts", &[]),
+    (
         "settings",
         &[Sealed {
             column: "sealed_value",
@@ -99,7 +109,13 @@ const TABLES: &[(&str, &[Sealed])] = &[
 ];
 
 /// Tables with an identity column whose sequence must continue after the copied ids.
-const IDENTITIES: &[&str] = &["connectors", "account_connectors", "credential_events"];
+const IDENTITIES: &[&str] = &[
+    "connectors",
+    "account_connectors",
+    "credential_events",
+    "webhook_outbox",
+    "webhook_attempts",
+];
 
 #[derive(Clone, Copy)]
 struct Sealed {

@@ -40,6 +40,8 @@ pub(crate) fn record_event_with(
     trigger: Option<Trigger>,
     exchange: Option<&Exchange>,
 ) -> Result<()> {
+    // What the webhooks tell of this change, in its transaction.
+    super::outbox::enqueue_for_history(tx, id, at, kind, detail)?;
     let exchange = exchange.and_then(|e| serde_json::to_string(e).ok());
     tx.execute(
         "INSERT INTO credential_events(account_connector_id, at, kind, detail, trigger, exchange)

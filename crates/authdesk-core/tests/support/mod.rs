@@ -6,6 +6,7 @@ pub mod dot;
 pub mod echo;
 pub mod oauth1;
 pub mod oidc;
+pub mod webhook_receiver;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -115,7 +115,6 @@ pub(crate) fn apply_auth_value(
         }
     };
     let authenticated_at = (status == AuthStatus::Authenticated).then(|| ts(now));
-    crate::token_store::record_event(tx, id, now, "auth_value_set", Some(status.describe()), None)?;
     tx.execute(
         "UPDATE account_connectors SET status = ?2, last_error = ?3, token_type = ?4, scopes = ?5,
              expires_at = ?6, refresh_expires_at = ?7, authenticated_at = ?8, updated_at = ?9,
@@ -134,6 +133,8 @@ pub(crate) fn apply_auth_value(
             ts(now)
         ],
     )?;
+    // After the update: the history's webhook event reads the status it set.
+    crate::token_store::record_event(tx, id, now, "auth_value_set", Some(status.describe()), None)?;
     Ok(())
 }
 
