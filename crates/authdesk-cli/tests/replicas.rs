@@ -5,6 +5,8 @@
 
 mod common;
 mod team;
+#[path = "../../authdesk-core/tests/support/webhook_receiver.rs"]
+mod webhook_receiver;
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -929,4 +931,72 @@ fn a_team_server_shows_a_client_certificate_when_postgresql_asks() {
     assert!(e.contains("openssl pkcs8 -topk8"), "{e}");
     let body = key_text.lines().nth(1).unwrap();
     assert!(!e.contains(body) && !format!("{e:?}").contains(body));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_deliver_each_webhook_event_exactly_once() {
+    let server = OidcServer::start(OidcOptions::default());
+    let team = Team::new(&server, 0).await;
+    let receiver = webhook_receiver::Receiver::start();
+    let engine =
+        authdesk_core::Engine::new(team.desk.clone(), authdesk_core::EngineConfig::default())
+            .unwrap();
+    let (_, secret) = engine
+        .add_webhook(authdesk_core::service::webhooks::NewWebhookEndpoint {
+            url: receiver.url(),
+            allow_loopback: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    receiver.set_secret(secret.expose());
+    let replicas: Vec<Replica> = (0..3).map(|n| team.replica(n)).collect();
+    // Forty events on twenty account connectors, made while the three replicas deliver.
+    for i in 0..20 {
+        let id = team
+            .desk
+            .install(
+                &team.account,
+                "generic-api-key",
+                InstallRequest {
+                    name: format!("hooked {i}"),
+                    auth_value: Some(authdesk_core::Secret::new(format!(
+                        "first-key-{i}-0123456789"
+                    ))),
+                    properties: vec![authdesk_core::PropertyInput {
+                        name: "ApiHost".into(),
+                        value: authdesk_core::Secret::new("api.example.com"),
+                    }],
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+            .id;
+        team.desk
+            .set_auth_value(
+                id,
+                &authdesk_core::Secret::new(format!("second-key-{i}-0123456789")),
+            )
+            .unwrap();
+    }
+    receiver.wait_for(std::time::Duration::from_secs(60), |r| r.len() >= 40);
+    // Time for a duplicate to show, if any replica were to send one.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let (got, refused, _) = receiver.received();
+    assert_eq!(refused, 0);
+    assert_eq!(got.len(), 40, "each event exactly once over three replicas");
+    let ids: std::collections::HashSet<_> = got.iter().map(|r| r.id.clone()).collect();
+    assert_eq!(ids.len(), 40, "a message delivered twice");
+    // Both events of each account connector, in the order they happened.
+    let mut seen: std::collections::HashMap<i64, Vec<String>> = Default::default();
+    for r in &got {
+        seen.entry(r.event["data"]["AccountConnectorId"].as_i64().unwrap())
+            .or_default()
+            .push(r.event["timestamp"].as_str().unwrap().to_string());
+    }
+    for stamps in seen.values() {
+        assert_eq!(stamps.len(), 2);
+        assert!(stamps[0] <= stamps[1], "out of order: {stamps:?}");
+    }
+    drop(replicas);
 }

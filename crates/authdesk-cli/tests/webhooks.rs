@@ -1,0 +1,138 @@
+//! Webhooks through the `authdesk` binary: `webhooks add --json` prints the secret once; an
+//! event committed by a command that never delivers is delivered by `serve`; `serve` killed
+//! with SIGKILL while the receiver is down loses nothing: the next `serve` delivers each
+//! event once when the receiver is back. The receiver verifies every signature with the
+//! Standard Webhooks library from npm.
+
+mod common;
+#[path = "../../authdesk-core/tests/support/webhook_receiver.rs"]
+mod webhook_receiver;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use common::Desk;
+use webhook_receiver::Receiver;
+
+/// `authdesk serve` on the desk, retrying webhooks every 300 ms at first.
+fn serve(desk: &Desk) -> Child {
+    let mut child = desk
+        .command(&["serve", "--listen", "127.0.0.1:0"])
+        .env("AUTHDESK_WEBHOOK_RETRY_MS", "300")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("Authdesk API listening") {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "serve ended before listening"
+        );
+    }
+    std::thread::spawn(move || for _ in stderr.lines() {});
+    child
+}
+
+fn attempts(desk: &Desk, endpoint: &str) -> Vec<serde_json::Value> {
+    desk.run(&["--json", "webhooks", "deliveries", "--endpoint", endpoint])
+        .json()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn events_survive_a_sigkill_of_serve_and_arrive_once_when_the_receiver_is_back() {
+    let receiver = Receiver::start();
+    let desk = Desk::new();
+    // Refused with what to do.
+    let e = desk.run(&["webhooks", "add", &receiver.url()]).fails();
+    assert!(e.contains("--allow-loopback"), "{e}");
+    let made = desk
+        .run(&[
+            "--json",
+            "webhooks",
+            "add",
+            &receiver.url(),
+            "--allow-loopback",
+            "--events",
+            "authenticated,disconnected",
+        ])
+        .json();
+    let secret = made["Secret"].as_str().unwrap();
+    let endpoint = made["Id"].as_str().unwrap().to_string();
+    assert!(
+        secret.starts_with("whsec_") && made["Url"] == receiver.url().as_str(),
+        "{made}"
+    );
+    receiver.set_secret(secret);
+    let listed = desk.run(&["webhooks", "list"]).ok();
+    assert!(
+        listed.contains(&endpoint) && !listed.contains(secret),
+        "{listed}"
+    );
+
+    // A command commits the event and exits: nothing is delivered yet.
+    let account = desk.create_account("Hooked");
+    let id = desk
+        .install(
+            &account,
+            "generic-api-key",
+            &["--property", "ApiHost=api.example.com"],
+        )
+        .to_string();
+    desk.run_with_stdin(
+        &["account-connectors", "set-authvalue", &id, "--stdin"],
+        Some("key-0123456789"),
+    )
+    .ok();
+    assert!(attempts(&desk, &endpoint).is_empty());
+
+    // serve tries while the receiver is down, and is killed (SIGKILL) between attempts.
+    receiver.set_mode("down");
+    let mut first = serve(&desk);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while attempts(&desk, &endpoint).len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "serve never tried");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let tried = attempts(&desk, &endpoint);
+    assert!(
+        tried
+            .iter()
+            .all(|a| a["StatusCode"] == 503 && a["NextRetryAt"].is_string()),
+        "{tried:?}"
+    );
+    // Another event meanwhile (a disconnect), and the receiver back.
+    desk.run(&["account-connectors", "disconnect", &id]).ok();
+    receiver.set_mode("up");
+    let mut second = serve(&desk);
+    let got = receiver.wait_for(Duration::from_secs(20), |r| r.len() >= 2);
+    std::thread::sleep(Duration::from_millis(1500));
+    let (all, refused, _) = receiver.received();
+    second.kill().unwrap();
+    second.wait().unwrap();
+    assert_eq!(all.len(), 2, "each event once: {all:?}");
+    assert_eq!(refused, 0);
+    let kinds: Vec<&str> = got
+        .iter()
+        .map(|r| r.event["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "account_connector.authenticated",
+            "account_connector.disconnected"
+        ]
+    );
+    assert_eq!(got[0].event["data"]["AccountConnectorId"].to_string(), id);
+    let removed = desk.run(&["webhooks", "remove", &endpoint]).ok();
+    assert!(removed.contains(&endpoint), "{removed}");
+}
