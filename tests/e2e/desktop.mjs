@@ -80,7 +80,7 @@ function start(name, command, args, env, re) {
   });
 }
 
-async function main(browser, env, issuer, cli, oauth1) {
+async function main(browser, env, issuer, cli, oauth1, hooks) {
   const main = await browser.getWindowHandle();
   const byId = (id) => browser.$(`#${id}`);
   const text = async (id) => (await byId(id)).getText();
@@ -1161,6 +1161,35 @@ async function main(browser, env, issuer, cli, oauth1) {
     assert(links[0].Status === 'used', `links: ${JSON.stringify(links)}`);
   });
 
+  await check('webhooks in Settings: an endpoint added with the form (its secret shown once) receives a signed event the window delivers; the attempt is listed', async () => {
+    await click('#nav-settings');
+    await waitText('webhooks', (t) => t.includes('No endpoints yet'), 'the webhooks list is not shown');
+    await setField('webhook-url', `${hooks}/hook`);
+    await browser.execute(() => { document.getElementById('webhook-loopback').checked = true; document.getElementById('webhook-event-authenticated').checked = true; });
+    await submit('webhook-form');
+    await toastSays('Webhook endpoint added');
+    const secret = await text('new-webhook-secret');
+    assert(secret.startsWith('whsec_'), `secret: ${secret}`);
+    await waitText('webhooks', (t) => t.includes(`${hooks}/hook`) && t.includes('authenticated'), 'the endpoint is not listed');
+    await fetch(`${hooks}/__secret`, { method: 'POST', body: secret });
+    const id = JSON.parse(cli(['--json', 'account-connectors', 'list', '--search', 'Handed-in key']))[0].Id;
+    cli(['account-connectors', 'set-authvalue', String(id), '--stdin'], 'key-for-the-webhook-555');
+    let seen;
+    await browser.waitUntil(async () => {
+      seen = await (await fetch(`${hooks}/__received`)).json();
+      return seen.received.length > 0;
+    }, { timeout: 20_000, timeoutMsg: 'the window delivered no webhook' });
+    assert(seen.refused === 0, `signatures refused: ${seen.refused}`);
+    const event = seen.received[0].event;
+    assert(event.type === 'account_connector.authenticated' && event.data.AccountConnectorId === id, JSON.stringify(event));
+    assert(!JSON.stringify(seen).includes('key-for-the-webhook'), 'the key went out in the event');
+    await click('#nav-accounts');
+    await click('#nav-settings');
+    await waitText('webhook-deliveries', (t) => t.includes('HTTP 204'), 'the delivery is not listed');
+    assert(!(await text('webhooks')).includes(secret), 'the secret is shown again');
+    await shot('webhooks');
+  });
+
   // The data key's keychain item, as `secret-tool` (libsecret) names it.
   const vault = JSON.parse(cli(['--json', 'vault', 'status']));
   const item = ['service', 'authdesk', 'username', `data-key/${vault.VaultId}`];
@@ -1223,6 +1252,9 @@ async function run() {
     const [, oauth1] = await start('oauth1', path.join(ROOT, 'tests', 'dot', '.venv', 'bin', 'python'),
       [path.join(ROOT, 'tests', 'oauth1', 'server.py')], { ...env, PORT: '0', EXIT_WITH_STDIN: '1' },
       /listening (http:\/\/127\.0\.0\.1:\d+)/);
+    // A webhook receiver that verifies signatures with the Standard Webhooks library.
+    const [, hooks] = await start('webhooks', process.execPath, [path.join(ROOT, 'tests', 'webhooks', 'receiver.mjs')],
+      { ...env, PORT: '0', EXIT_WITH_STDIN: '1' }, /listening (http:\/\/127\.0\.0\.1:\d+)/);
     const cli = (args, input) => execFileSync(BIN, args, { env, input, encoding: 'utf8' });
     await check('the CLI prepares the test provider (webview sign-in) and its OAuth app', async () => {
       const def = path.join(tmp, 'test-provider.toml');
@@ -1299,7 +1331,7 @@ async function run() {
       hostname: '127.0.0.1', port, logLevel: 'error', connectionRetryTimeout: 60_000,
       capabilities: { 'tauri:options': { application: APP } },
     });
-    await main(browser, env, issuer, cli, oauth1);
+    await main(browser, env, issuer, cli, oauth1, hooks);
   } finally {
     if (browser) await browser.deleteSession().catch(() => {});
     for (const c of children.reverse()) c.kill('SIGTERM');

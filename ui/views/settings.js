@@ -1,12 +1,13 @@
 // The Settings view: the local API (address, redirect URI, API key), the data directory
 // and the health of its secrets, API clients, the allowed target origins, and the hand-over
-// recipient and imports (views/handover.js).
+// recipient and imports (views/handover.js), webhooks (views/webhooks.js).
 // Must not: show a secret unless asked (the API key on Reveal; a new client's secret once).
 
 import {
   call, $, go, state, el, button, toast, confirmed, act, badge, copy, when,
 } from '../shared.js';
 import { loadHandoverSettings } from './handover.js';
+import { loadWebhooks } from './webhooks.js';
 
 export async function loadSettings() {
   const s = await call('settings');
@@ -30,6 +31,10 @@ export async function loadSettings() {
   $('new-client-secret').textContent = '';
   await loadApiClients();
   renderOrigins(s.TargetOrigins);
+  // A secret shown at creation is shown until Settings is opened again.
+  $('webhook-secret').hidden = true;
+  $('new-webhook-secret').textContent = '';
+  await loadWebhooks();
   await loadHandoverSettings();
 }
 

@@ -17,6 +17,7 @@ pub mod handover;
 pub mod library;
 pub mod lists;
 pub mod settings;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -142,6 +143,10 @@ macro_rules! all_commands {
             commands::handover::default_bundle_path,
             commands::handover::export_bundle,
             commands::handover::import_bundle,
+            commands::webhooks::webhooks,
+            commands::webhooks::add_webhook,
+            commands::webhooks::remove_webhook,
+            commands::webhooks::webhook_deliveries,
         ]
     };
 }
