@@ -2066,3 +2066,85 @@ async fn webhooks_are_added_listed_and_removed_through_the_api_and_deliver_signe
     assert_eq!(listed.as_array().unwrap().len(), 0);
     assert!(!api.seen().contains("tok-1234567890"));
 }
+
+#[tokio::test]
+async fn a_basic_setup_link_asks_for_the_user_name_and_password_and_seals_them() {
+    let api = Api::start().await;
+    let acme = api.account("Acme Basic").await;
+    let id = api
+        .desk
+        .install(
+            &acme,
+            "generic-basic",
+            authdesk_core::InstallRequest {
+                name: "Basic".into(),
+                properties: vec![authdesk_core::PropertyInput {
+                    name: "ApiHost".into(),
+                    value: Secret::new("api.example.com"),
+                }],
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .id;
+    let (_, link) = api
+        .call(
+            Method::POST,
+            &format!("/v1.0/account/connectors/{id}/links"),
+            Some(&acme),
+            None,
+        )
+        .await;
+    let url = link["Url"].as_str().unwrap();
+    let page = api
+        .http
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_of(&page);
+    let form = api
+        .http
+        .post(url)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let form = form.text().await.unwrap();
+    assert!(
+        form.contains("name=\"username\"") && form.contains("name=\"password\""),
+        "{form}"
+    );
+    // A missing field spends nothing: the link still works.
+    let r = api
+        .http
+        .post(format!("{url}/credentials"))
+        .form(&[("csrf", csrf.as_str()), ("username", "someone")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = api
+        .http
+        .post(format!("{url}/credentials"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", "someone"),
+            ("password", "pw-typed-999"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        api.desk
+            .credential_secret(id, "BasicCredentials")
+            .unwrap()
+            .unwrap()
+            .expose(),
+        "someone:pw-typed-999"
+    );
+}

@@ -278,7 +278,7 @@ pub enum LinksCmd {
     },
     /// The links (of one account connector, when given): their state, never their tokens.
     List { account_connector_id: Option<i64> },
-    /// Withdraw a link (by its Id): it opens nothing from now on.
+    /// Withdraw a link (by its Id, or the link's URL): it opens nothing from now on.
     Revoke { link_id: String },
 }
 

@@ -236,5 +236,24 @@ fn run(cli: Cli) -> Result<Outcome> {
         Command::Connectors(cmd) => commands::connectors::run(&ctx, cmd),
         Command::AccountConnectors(cmd) => commands::account_connectors::run(&ctx, cmd),
     };
-    done.map(|()| Outcome::Done)
+    done?;
+    flush_webhooks(&ctx);
+    Ok(Outcome::Done)
+}
+
+/// A command's own webhook events (never tried yet) go out before it exits, for at most
+/// five seconds: a script that changes a credential and exits is heard at once. What is
+/// left (an endpoint down or slow) is delivered by `serve` or the desktop.
+fn flush_webhooks(ctx: &commands::Ctx) {
+    if !ctx.desk.webhooks_due(true).unwrap_or(false) {
+        return;
+    }
+    let Ok(runner) = ctx.runner() else { return };
+    let engine = runner.engine.clone();
+    let _ = runner.rt.block_on(async move {
+        tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            while engine.deliver_fresh_webhooks().await.unwrap_or(0) > 0 {}
+        })
+        .await
+    });
 }

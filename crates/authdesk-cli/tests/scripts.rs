@@ -559,4 +559,26 @@ fn links_are_made_on_the_api_base_listed_without_tokens_and_revoked() {
     let link_id = made["Id"].as_str().unwrap();
     let revoked = desk.run(&["--json", "links", "revoke", link_id]).json();
     assert_eq!(revoked[0]["Status"], "revoked", "{revoked}");
+    // By the link itself too; an unknown link is not echoed back.
+    let other = desk
+        .run(&[
+            "--json",
+            "links",
+            "create",
+            &id,
+            "--base",
+            "https://authdesk.example.com",
+        ])
+        .json();
+    let other_url = other["Url"].as_str().unwrap();
+    let revoked = desk.run(&["--json", "links", "revoke", other_url]).json();
+    assert_eq!(revoked[0]["Status"], "revoked", "{revoked}");
+    let e = desk
+        .run(&[
+            "links",
+            "revoke",
+            "https://authdesk.example.com/setup/stl_notarealtokenatall",
+        ])
+        .fails();
+    assert!(!e.contains("notarealtoken"), "{e}");
 }

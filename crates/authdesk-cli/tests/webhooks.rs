@@ -77,7 +77,9 @@ fn events_survive_a_sigkill_of_serve_and_arrive_once_when_the_receiver_is_back()
         "{listed}"
     );
 
-    // A command commits the event and exits: nothing is delivered yet.
+    // A command commits the event and, before it exits, tries to send it: the receiver is
+    // down, so the attempt is recorded and the event waits in the outbox.
+    receiver.set_mode("down");
     let account = desk.create_account("Hooked");
     let id = desk
         .install(
@@ -91,13 +93,14 @@ fn events_survive_a_sigkill_of_serve_and_arrive_once_when_the_receiver_is_back()
         Some("key-0123456789"),
     )
     .ok();
-    assert!(attempts(&desk, &endpoint).is_empty());
+    let tried = attempts(&desk, &endpoint);
+    assert_eq!(tried.len(), 1, "{tried:?}");
+    assert_eq!(tried[0]["StatusCode"], 503);
 
     // serve tries while the receiver is down, and is killed (SIGKILL) between attempts.
-    receiver.set_mode("down");
     let mut first = serve(&desk);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while attempts(&desk, &endpoint).len() < 2 {
+    while attempts(&desk, &endpoint).len() < 3 {
         assert!(std::time::Instant::now() < deadline, "serve never tried");
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -133,6 +136,16 @@ fn events_survive_a_sigkill_of_serve_and_arrive_once_when_the_receiver_is_back()
         ]
     );
     assert_eq!(got[0].event["data"]["AccountConnectorId"].to_string(), id);
+    // With the receiver up and no server running, a command's own event arrives before the
+    // command exits.
+    desk.run_with_stdin(
+        &["account-connectors", "set-authvalue", &id, "--stdin"],
+        Some("key-9876543210"),
+    )
+    .ok();
+    let (now, _, _) = receiver.received();
+    assert_eq!(now.len(), 3, "{now:?}");
+    assert_eq!(now[2].event["type"], "account_connector.authenticated");
     let removed = desk.run(&["webhooks", "remove", &endpoint]).ok();
     assert!(removed.contains(&endpoint), "{removed}");
 }

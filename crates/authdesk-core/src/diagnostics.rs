@@ -118,9 +118,26 @@ impl Request {
         }
         let mut basic = false;
         let mut dpop = false;
+        let mut oauth1 = None;
         for (name, value) in headers {
             if name.eq_ignore_ascii_case("authorization") {
                 let value = String::from_utf8_lossy(value);
+                // OAuth 1.0a: the parameters travel in the header; their names are kept,
+                // their values (the signature, the token) are not.
+                if let Some(params) = value.strip_prefix("OAuth ") {
+                    for pair in params.split(',') {
+                        if let Some((k, v)) = pair.trim().split_once('=') {
+                            let v = v.trim_matches('"');
+                            parameters.push(clip_name(k));
+                            if k == "oauth_signature_method" {
+                                oauth1 = Some(format!("oauth1 {}", clip_name(v)));
+                            } else if k != "oauth_version" && k != "oauth_timestamp" {
+                                let decoded = percent_decode(v);
+                                known.push(decoded);
+                            }
+                        }
+                    }
+                }
                 if let Some(b64) = value.strip_prefix("Basic ") {
                     use base64::Engine as _;
                     basic = true;
@@ -137,8 +154,9 @@ impl Request {
                 known.push(String::from_utf8_lossy(value).into_owned());
             }
         }
-        let client_authentication = Some(
-            match (basic, assertion_alg.as_deref(), has_secret, has_client_id) {
+        let client_authentication = Some(match oauth1 {
+            Some(method) => method,
+            None => match (basic, assertion_alg.as_deref(), has_secret, has_client_id) {
                 (true, _, _, _) => "client_secret_basic",
                 (_, Some(alg), _, _) if alg.starts_with("HS") => "client_secret_jwt",
                 (_, Some(_), _, _) => "private_key_jwt",
@@ -147,7 +165,7 @@ impl Request {
                 _ => "none (no client_id sent)",
             }
             .to_string(),
-        );
+        });
         // Short values (a grant type, "S256", a user name of three letters) cannot be told
         // from words; they are not the ones a provider echoes to harm.
         known.retain(|v| v.len() >= 8);
@@ -210,6 +228,13 @@ impl Request {
             ..self.exchange.clone()
         }
     }
+}
+
+fn percent_decode(v: &str) -> String {
+    url::form_urlencoded::parse(format!("x={v}").as_bytes())
+        .next()
+        .map(|(_, d)| d.into_owned())
+        .unwrap_or_else(|| v.to_string())
 }
 
 fn clip_name(name: &str) -> String {

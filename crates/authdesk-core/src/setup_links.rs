@@ -161,9 +161,27 @@ impl Authdesk {
         }
     }
 
-    /// Revokes a link (by its Id): it opens nothing from now on. Revoking a used or
-    /// revoked link changes nothing and says what it is.
-    pub fn revoke_setup_link(&self, link_id: &str) -> Result<SetupLink> {
+    /// Revokes a link (by its Id, or by the link itself: its URL or token): it opens
+    /// nothing from now on. Revoking a used or revoked link changes nothing and says what
+    /// it is.
+    pub fn revoke_setup_link(&self, link: &str) -> Result<SetupLink> {
+        let token = link.trim().rsplit('/').next().unwrap_or_default();
+        let by_token: Option<String> = if token.starts_with("stl_") {
+            self.store()?.conn().query_opt(
+                "SELECT id FROM setup_links WHERE token_hash = ?1",
+                args![sha256_hex(token)],
+                |r| r.get(0),
+            )?
+        } else {
+            None
+        };
+        if token.starts_with("stl_") && by_token.is_none() {
+            // Never echoed: a link is a secret.
+            return Err(Error::InvalidInput(
+                "no setup link is that one (give its Id, as `authdesk links list` shows it)".into(),
+            ));
+        }
+        let link_id = by_token.as_deref().unwrap_or(link.trim());
         let now = ts(self.now());
         let found = self.store()?.write(|tx| {
             tx.execute(

@@ -153,6 +153,28 @@ async fn a_refusal_at_the_provider_is_a_refused_sign_in() {
         .unwrap();
     let e = s.engine.begin_sign_in(id, REDIRECT).await.unwrap_err();
     assert!(e.to_string().contains("ClientSecret"), "{e}");
+    // The history keeps that exchange, redacted: the OAuth parameters' names, the
+    // signature method, the provider's answer; no signature, nonce or key.
+    let events = s.desk.credential_events(id, 5).unwrap();
+    let failed = events
+        .iter()
+        .find(|e| e.kind == "sign_in_failed" && e.exchange.is_some())
+        .expect("kept");
+    let x = failed.exchange.as_ref().unwrap();
+    assert_eq!(
+        x.client_authentication.as_deref(),
+        Some("oauth1 HMAC-SHA1"),
+        "{x:?}"
+    );
+    assert!(
+        x.parameters.iter().any(|p| p == "oauth_signature") && x.status.is_some_and(|s| s >= 400),
+        "{x:?}"
+    );
+    let kept = serde_json::to_string(&events).unwrap();
+    assert!(
+        !kept.contains("oauth_signature=\"") && !kept.contains("OAuth oauth_"),
+        "{kept}"
+    );
 }
 
 #[tokio::test]

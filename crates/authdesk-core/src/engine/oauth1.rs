@@ -52,7 +52,22 @@ impl Engine {
                 &[("oauth_callback", callback.as_str())],
                 "temporary credentials request",
             )
-            .await?;
+            .await;
+        let answer = match answer {
+            Ok(a) => a,
+            Err(f) => {
+                // The sign-in could not start: recorded with the exchange, like a failure
+                // at its end.
+                let (message, exchange) = (f.error.to_string(), f.exchange);
+                let id = ctx.ac.id;
+                let _ = self
+                    .db(move |desk| {
+                        desk.record_failure(id, "sign_in_failed", &message, exchange.as_ref())
+                    })
+                    .await;
+                return Err(f.error);
+            }
+        };
         let field = |name: &str| {
             answer
                 .iter()
@@ -152,7 +167,11 @@ impl Engine {
             .await
         {
             Ok(a) => a,
-            Err(e) => return Err(self.sign_in_failed(id, e.to_string()).await),
+            Err(f) => {
+                return Err(self
+                    .sign_in_failed_after(id, f.error.to_string(), f.exchange)
+                    .await)
+            }
         };
         let field = |name: &str| {
             answer
@@ -199,9 +218,12 @@ impl Engine {
         token: Option<(&str, &Secret)>,
         extra: &[(&str, &str)],
         what: &str,
-    ) -> Result<Vec<(String, String)>> {
-        let target = url::Url::parse(url)
-            .map_err(|e| Error::InvalidInput(format!("{what}: the URL is not valid ({e})")))?;
+    ) -> std::result::Result<Vec<(String, String)>, Failed> {
+        let target = url::Url::parse(url).map_err(|e| {
+            Failed::plain(Error::InvalidInput(format!(
+                "{what}: the URL is not valid ({e})"
+            )))
+        })?;
         let signing = Credentials {
             consumer_key: &creds.client_id,
             consumer_secret: creds.client_secret.as_ref(),
@@ -218,37 +240,73 @@ impl Engine {
             extra,
             self.desk.now().timestamp(),
         )
-        .map_err(Error::InvalidInput)?;
+        .map_err(|e| Failed::plain(Error::InvalidInput(e)))?;
+        let asked = crate::diagnostics::Request::new(
+            "POST",
+            url,
+            [("authorization", header.as_bytes())].into_iter(),
+            b"",
+        );
         let http = ctx.client(self, url, super::http::Follow::Never);
         let response = http
             .post(target)
-            .header(reqwest::header::AUTHORIZATION, header)
+            .header(reqwest::header::AUTHORIZATION, &header)
             .header(
                 reqwest::header::CONTENT_TYPE,
                 "application/x-www-form-urlencoded",
             )
             .send()
             .await
-            .map_err(|e| Error::Http {
-                what: format!("the {what} of {}", ctx.def.id),
-                message: super::http::HttpFailure::from_reqwest(&e).to_string(),
+            .map_err(|e| {
+                let message = super::http::HttpFailure::from_reqwest(&e).to_string();
+                Failed {
+                    exchange: Some(asked.failed(&message)),
+                    error: Error::Http {
+                        what: format!("the {what} of {}", ctx.def.id),
+                        message,
+                    },
+                }
             })?;
         let status = response.status();
+        let headers = response.headers().clone();
         let body = super::http::read_capped(response, 64 * 1024)
             .await
             .unwrap_or_default();
         if !status.is_success() {
+            let exchange = asked.answered(
+                status.as_u16(),
+                headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())),
+                &body,
+            );
             // The answer may name the problem (oauth_problem); it holds no credential.
             let problem = url::form_urlencoded::parse(&body)
                 .find(|(k, _)| k == "oauth_problem" || k == "error")
                 .map(|(_, v)| format!(": {}", super::tokens::clip(&v)))
                 .unwrap_or_default();
-            return Err(Error::ProviderRejected(format!(
-                "the provider refused the {what} (HTTP {}{problem}): check the consumer key and \
-                 secret (ClientId, ClientSecret) and signature_method",
-                status.as_u16()
-            )));
+            return Err(Failed {
+                error: Error::ProviderRejected(format!(
+                    "the provider refused the {what} (HTTP {}{problem}): check the consumer key and \
+                     secret (ClientId, ClientSecret) and signature_method",
+                    status.as_u16()
+                )),
+                exchange: Some(exchange),
+            });
         }
         Ok(url::form_urlencoded::parse(&body).into_owned().collect())
+    }
+}
+
+/// A failed OAuth 1.0a request, with what was seen of the exchange (redacted).
+struct Failed {
+    error: Error,
+    exchange: Option<crate::diagnostics::Exchange>,
+}
+
+impl Failed {
+    fn plain(error: Error) -> Failed {
+        Failed {
+            error,
+            exchange: None,
+        }
     }
 }

@@ -119,9 +119,19 @@ impl Engine {
 
     /// One delivery pass: claims what is due and delivers it. How many rows it tried.
     pub async fn deliver_due_webhooks(&self) -> Result<usize> {
+        self.deliver_pass(false).await
+    }
+
+    /// Events never tried yet, sent now: what a CLI command that made them does before it
+    /// exits (bounded by the caller); retries are left to the servers.
+    pub async fn deliver_fresh_webhooks(&self) -> Result<usize> {
+        self.deliver_pass(true).await
+    }
+
+    async fn deliver_pass(&self, fresh_only: bool) -> Result<usize> {
         let holder = self.holder.clone();
         let claimed = self
-            .db(move |desk| desk.claim_webhooks(&holder, CLAIM, BATCH))
+            .db(move |desk| desk.claim_webhooks(&holder, CLAIM, BATCH, fresh_only))
             .await?;
         let count = claimed.len();
         // One row per endpoint and account connector is claimable at a time: the rows of a

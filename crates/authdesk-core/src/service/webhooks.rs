@@ -302,29 +302,44 @@ impl Authdesk {
         }
     }
 
+    /// Whether any row is due (with `fresh_only`, any never tried): a read, no write.
+    pub fn webhooks_due(&self, fresh_only: bool) -> Result<bool> {
+        let now_s = ts(self.now());
+        let fresh = if fresh_only { "AND attempts = 0" } else { "" };
+        Ok(self
+            .store()?
+            .conn()
+            .query_opt(
+                &format!(
+                    "SELECT 1 FROM webhook_outbox
+                     WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?1
+                       AND (claimed_until IS NULL OR claimed_until < ?1) {fresh} LIMIT 1"
+                ),
+                args![now_s],
+                |_| Ok(()),
+            )?
+            .is_some())
+    }
+
     /// Claims up to `limit` due rows for `holder` for `lease`: only the oldest undelivered
     /// row of each endpoint and account connector (events arrive in order), and none
-    /// another holder's lease still covers.
+    /// another holder's lease still covers. With `fresh_only`, only rows never tried (a
+    /// command's own events, sent before it exits; retries are the servers').
     pub fn claim_webhooks(
         &self,
         holder: &str,
         lease: Duration,
         limit: usize,
+        fresh_only: bool,
     ) -> Result<Vec<ClaimedWebhook>> {
         let now = self.now();
         let (now_s, until) = (ts(now), ts(now + lease));
         // A read first: a pass with nothing due writes nothing (a write would tell every
         // cache and window of the data directory that something changed).
-        let due = self.store()?.conn().query_opt(
-            "SELECT 1 FROM webhook_outbox
-             WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?1
-               AND (claimed_until IS NULL OR claimed_until < ?1) LIMIT 1",
-            args![now_s],
-            |_| Ok(()),
-        )?;
-        if due.is_none() {
+        if !self.webhooks_due(fresh_only)? {
             return Ok(Vec::new());
         }
+        let fresh = if fresh_only { "AND o.attempts = 0" } else { "" };
         self.store()?.write(|tx| {
             let lock = if tx.is_postgres() {
                 "FOR UPDATE OF o SKIP LOCKED"
@@ -335,7 +350,7 @@ impl Authdesk {
                 &format!(
                     "SELECT o.id FROM webhook_outbox o
                      WHERE o.delivered_at IS NULL AND o.failed_at IS NULL AND o.next_attempt_at <= ?1
-                       AND (o.claimed_until IS NULL OR o.claimed_until < ?1)
+                       AND (o.claimed_until IS NULL OR o.claimed_until < ?1) {fresh}
                        AND NOT EXISTS (SELECT 1 FROM webhook_outbox p
                            WHERE p.endpoint_id = o.endpoint_id
                              AND p.account_connector_id = o.account_connector_id
