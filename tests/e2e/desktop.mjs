@@ -1164,6 +1164,8 @@ async function main(browser, env, issuer, cli, oauth1, hooks) {
   await check('webhooks in Settings: an endpoint added with the form (its secret shown once) receives a signed event the window delivers; the attempt is listed', async () => {
     await click('#nav-settings');
     await waitText('webhooks', (t) => t.includes('No endpoints yet'), 'the webhooks list is not shown');
+    // Settings has finished reading (the recipient comes last).
+    await waitText('handover-recipient', (t) => t.startsWith('age1'), 'Settings did not finish loading');
     await setField('webhook-url', `${hooks}/hook`);
     await browser.execute(() => { document.getElementById('webhook-loopback').checked = true; document.getElementById('webhook-event-authenticated').checked = true; });
     await submit('webhook-form');

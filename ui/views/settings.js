@@ -10,6 +10,13 @@ import { loadHandoverSettings } from './handover.js';
 import { loadWebhooks } from './webhooks.js';
 
 export async function loadSettings() {
+  // A secret shown at creation (a new API client's, a new webhook endpoint's) is shown
+  // until Settings is opened again: hidden first, before anything is awaited, so one made
+  // while this reads is not hidden by it.
+  $('api-client-secret').hidden = true;
+  $('new-client-secret').textContent = '';
+  $('webhook-secret').hidden = true;
+  $('new-webhook-secret').textContent = '';
   const s = await call('settings');
   $('api-address').textContent = s.ApiAddress || `not running: ${s.ApiProblem}`;
   $('callback-uri').textContent = s.CallbackUri;
@@ -26,14 +33,8 @@ export async function loadSettings() {
     : v.VaultId ? [badge(v.Available ? v.Problem : `Secrets cannot be opened: ${v.Problem}`, 'Error'),
       ...(v.Restorable ? [button('Restore the keychain item', 'small', () => act(null, () => go.restoreKeychainItem()))] : [])]
       : [el('span', 'No secret stored yet: the data key is created with the first one.', 'muted')]));
-  // A new client's secret is shown once, until Settings is opened again.
-  $('api-client-secret').hidden = true;
-  $('new-client-secret').textContent = '';
   await loadApiClients();
   renderOrigins(s.TargetOrigins);
-  // A secret shown at creation is shown until Settings is opened again.
-  $('webhook-secret').hidden = true;
-  $('new-webhook-secret').textContent = '';
   await loadWebhooks();
   await loadHandoverSettings();
 }
