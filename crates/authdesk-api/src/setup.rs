@@ -115,7 +115,12 @@ fn csrf_cookie_name(value: &str) -> String {
 }
 
 fn csrf_cookie(s: &AppState, value: &str, max_age: i64) -> String {
-    let secure = if s.public.is_some() { "; Secure" } else { "" };
+    // Secure where the pages are served over https (a loopback http base cannot carry it).
+    let secure = if s.public_base().starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
     format!(
         "{}={value}; Path=/setup/; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}",
         csrf_cookie_name(value)
