@@ -2148,3 +2148,51 @@ async fn a_basic_setup_link_asks_for_the_user_name_and_password_and_seals_them()
         "someone:pw-typed-999"
     );
 }
+
+#[tokio::test]
+async fn the_connector_list_takes_a_category_and_a_search() {
+    let api = Api::start().await;
+    let (s, v) = api
+        .call(
+            Method::GET,
+            "/v1.0/connectors?category=accounting",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let slugs: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["Slug"].as_str().unwrap())
+        .collect();
+    assert!(
+        slugs.contains(&"xero") && slugs.contains(&"quickbooks-online"),
+        "{slugs:?}"
+    );
+    assert!(v
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["Category"] == "accounting"));
+    let (s, v) = api
+        .call(
+            Method::GET,
+            "/v1.0/connectors?category=crm&search=pipe",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
+    let (s, v) = api
+        .call(
+            Method::GET,
+            "/v1.0/connectors?category=nonsense",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(s, 400, "{v}");
+}

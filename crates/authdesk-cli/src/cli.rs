@@ -365,11 +365,18 @@ pub enum AccountsCmd {
 
 #[derive(Subcommand)]
 pub enum ConnectorsCmd {
-    List,
-    /// Show a library entry: auth, endpoints, properties and methods.
-    Show {
-        connector: String,
+    /// The library (narrowed by --category and --search).
+    List {
+        /// crm, accounting, support, ecommerce, marketing, hr, payments, storage,
+        /// communication, developer, productivity or other.
+        #[arg(long)]
+        category: Option<String>,
+        /// Part of the name or id (any case).
+        #[arg(long)]
+        search: Option<String>,
     },
+    /// Show a library entry: auth, endpoints, properties and methods.
+    Show { connector: String },
     /// Write a connector definition from a provider's OIDC / RFC 8414 metadata (printed as
     /// TOML to edit and `connectors add`, or added at once with --add).
     Discover {
@@ -393,9 +400,7 @@ pub enum ConnectorsCmd {
         replace: bool,
     },
     /// Remove a user connector that no account uses.
-    Remove {
-        connector: String,
-    },
+    Remove { connector: String },
     /// Set the library entry's OAuth app (ClientId, ClientSecret) used by every account
     /// connector that does not set its own.
     SetClient {
@@ -406,9 +411,7 @@ pub enum ConnectorsCmd {
         secret: ClientSecretArgs,
     },
     /// Remove the library entry's ClientId and ClientSecret.
-    ClearClient {
-        connector: String,
-    },
+    ClearClient { connector: String },
 }
 
 #[derive(Args)]

@@ -356,13 +356,13 @@ impl Out {
     pub fn connectors(&self, list: &[LibraryConnector]) -> Result<()> {
         self.emit(list, || {
             table(
-                &["ID", "SLUG", "NAME", "VERSION", "AUTH", "SOURCE", "CLIENT"],
+                &["ID", "SLUG", "NAME", "CATEGORY", "AUTH", "SOURCE", "CLIENT"],
                 list.iter().map(|c| {
                     vec![
                         c.id.to_string(),
                         c.slug.clone(),
                         c.name.clone(),
-                        c.version.clone(),
+                        c.category.clone().unwrap_or_else(|| "-".into()),
                         auth_label(c.auth_type, c.oauth2_type),
                         format!("{:?}", c.source),
                         client_label(c),

@@ -436,8 +436,32 @@ fn read_commands_speak_json_and_the_library_is_complete() {
     ] {
         assert!(slugs.contains(s), "{slugs:?}");
     }
+    // The library narrowed by category and search.
+    let crm = desk
+        .run(&[
+            "--json",
+            "connectors",
+            "list",
+            "--category",
+            "crm",
+            "--search",
+            "HUB",
+        ])
+        .json();
+    let crm: Vec<&str> = crm
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["Slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(crm, ["hubspot"]);
+    let e = desk
+        .run(&["connectors", "list", "--category", "crms"])
+        .fails();
+    assert!(e.contains("accounting") && e.contains("crm"), "{e}");
     let gh = desk.run(&["--json", "connectors", "show", "github"]).json();
     assert_eq!(gh["AuthType"], "OAuth2");
+    assert_eq!(gh["Category"], "developer");
     assert_eq!(gh["OAuth2Type"], "AuthorisationCode");
     assert!(gh["Definition"]["methods"].as_array().unwrap().len() >= 2);
 

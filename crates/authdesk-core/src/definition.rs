@@ -43,6 +43,22 @@ pub use template::{placeholders, SlotKind, SlotValues, TemplateError, UrlTemplat
 pub const MAX_DEFINITION_BYTES: usize = 256 * 1024;
 
 /// A connector definition, as parsed from its TOML file.
+/// The categories a connector may have (`category`).
+pub const CATEGORIES: &[&str] = &[
+    "crm",
+    "accounting",
+    "support",
+    "ecommerce",
+    "marketing",
+    "hr",
+    "payments",
+    "storage",
+    "communication",
+    "developer",
+    "productivity",
+    "other",
+];
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectorDefinition {
@@ -55,6 +71,14 @@ pub struct ConnectorDefinition {
     /// Where the facts in this file come from (provider documentation URLs).
     #[serde(default)]
     pub sources: Vec<String>,
+    /// What kind of tool it is (`crm`, `accounting`, ... see [`CATEGORIES`]), for the
+    /// library's search and filters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// The day the sources were last read (`YYYY-MM-DD`): providers move, and the catalog
+    /// test lists files not re-read for 12 months.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_on: Option<String>,
     /// Base URL for method paths. May contain `{Property}` placeholders.
     #[serde(default)]
     pub api_base_url: Option<String>,
@@ -238,6 +262,24 @@ impl ConnectorDefinition {
         validate::check_examples(&def, origin)?;
         if let Some(c) = &def.check {
             c.validate(origin)?;
+        }
+        if let Some(c) = &def.category {
+            if !CATEGORIES.contains(&c.as_str()) {
+                return Err(validate::invalid_at(
+                    origin,
+                    "category",
+                    format!("must be one of {}", CATEGORIES.join(", ")),
+                ));
+            }
+        }
+        if let Some(d) = &def.verified_on {
+            if chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err() {
+                return Err(validate::invalid_at(
+                    origin,
+                    "verified_on",
+                    "must be a date written YYYY-MM-DD (the day the sources were last read)",
+                ));
+            }
         }
         Ok(def)
     }

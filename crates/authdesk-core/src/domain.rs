@@ -135,6 +135,8 @@ pub struct LibraryConnector {
     /// register with the provider; null when no key is set.
     #[serde(rename = "PublicJwk")]
     pub public_jwk: Option<serde_json::Value>,
+    /// The definition's `category` (`crm`, `accounting`, ...), if it says one.
+    pub category: Option<String>,
     #[serde(skip)]
     pub definition: std::sync::Arc<ConnectorDefinition>,
 }

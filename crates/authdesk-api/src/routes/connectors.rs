@@ -83,13 +83,26 @@ pub struct MethodParameterView {
     pub description: String,
 }
 
-#[utoipa::path(get, path = "/v1.0/connectors", tag = "Connectors", params(Paging),
+/// Narrows the library: by `category` (`crm`, `accounting`, ...) and by `search` (part of
+/// the name or id, any case).
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+pub struct LibraryFilter {
+    pub category: Option<String>,
+    pub search: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1.0/connectors", tag = "Connectors", params(Paging, LibraryFilter),
     responses((status = 200, description = "The connector library, each with its Authentication and Parameters arrays (a page with per_page; headers Total-Pages and Total-Records)")))]
 pub async fn list_connectors(
     State(s): S,
     Query(paging): Query<Paging>,
+    Query(filter): Query<LibraryFilter>,
 ) -> ApiResult<(HeaderMap, Json<Vec<LibraryConnector>>)> {
-    let all = s.db(|desk| desk.list_connectors()).await?;
+    let all = s
+        .db(move |desk| {
+            desk.search_connectors(filter.category.as_deref(), filter.search.as_deref())
+        })
+        .await?;
     let (headers, page) = paging.apply(all)?;
     Ok((headers, Json(page)))
 }

@@ -13,7 +13,9 @@ use authdesk_core::service::PrivateKeySource;
 pub fn run(ctx: &Ctx, cmd: ConnectorsCmd) -> Result<()> {
     let (desk, out) = (&ctx.desk, &ctx.out);
     match cmd {
-        ConnectorsCmd::List => out.connectors(&desk.list_connectors()?),
+        ConnectorsCmd::List { category, search } => {
+            out.connectors(&desk.search_connectors(category.as_deref(), search.as_deref())?)
+        }
         ConnectorsCmd::Show { connector } => out.connector(&desk.get_connector(&connector)?),
         ConnectorsCmd::Discover {
             issuer,

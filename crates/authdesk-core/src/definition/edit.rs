@@ -97,6 +97,8 @@ impl PlainConnectorForm {
             version: "1".into(),
             description: self.description.trim().to_string(),
             sources: vec![],
+            category: None,
+            verified_on: None,
             api_base_url: Some(base.to_string()),
             headers: Default::default(),
             auth,

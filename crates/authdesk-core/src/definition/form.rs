@@ -80,6 +80,8 @@ impl OAuthConnectorForm {
             version: "1".into(),
             description: "Made in Authdesk from the provider's OAuth settings.".into(),
             sources: vec![],
+            category: None,
+            verified_on: None,
             api_base_url: blank(&self.api_base_url),
             headers: Default::default(),
             auth: AuthDefinition::Oauth2(OAuth2Definition {

@@ -160,6 +160,8 @@ impl Engine {
             version: "1".into(),
             description: format!("Discovered from {issuer}"),
             sources: vec![candidates[0].clone()],
+            category: None,
+            verified_on: None,
             api_base_url: None,
             headers: Default::default(),
             auth: AuthDefinition::Oauth2(OAuth2Definition {

@@ -39,6 +39,37 @@ impl Authdesk {
         Ok(out)
     }
 
+    /// The library narrowed by `category` (an unknown one is an error naming the
+    /// categories) and `search` (part of the name or id, any case).
+    pub fn search_connectors(
+        &self,
+        category: Option<&str>,
+        search: Option<&str>,
+    ) -> Result<Vec<LibraryConnector>> {
+        let category = category.map(str::trim).filter(|c| !c.is_empty());
+        if let Some(c) = category {
+            if !crate::definition::CATEGORIES.contains(&c) {
+                return Err(Error::InvalidInput(format!(
+                    "there is no category {c:?}; the categories are {}",
+                    crate::definition::CATEGORIES.join(", ")
+                )));
+            }
+        }
+        let needle = search
+            .map(|s| s.trim().to_lowercase())
+            .filter(|s| !s.is_empty());
+        Ok(self
+            .list_connectors()?
+            .into_iter()
+            .filter(|c| category.is_none_or(|cat| c.category.as_deref() == Some(cat)))
+            .filter(|c| {
+                needle.as_ref().is_none_or(|n| {
+                    c.name.to_lowercase().contains(n.as_str()) || c.slug.contains(n.as_str())
+                })
+            })
+            .collect())
+    }
+
     /// Finds a library entry by its name as Cyclr's documentation addresses connectors
     /// (`/v1.0/connectors/{name}[/{version}]/methods`), else by integer Id or slug.
     pub fn get_connector_by_name(
@@ -373,6 +404,7 @@ fn library_connector(row: LibraryRow) -> Result<LibraryConnector> {
         client_id,
         client_secret_set,
         public_jwk: public_jwk.and_then(|j| serde_json::from_str(&j).ok()),
+        category: definition.category.clone(),
         definition,
     })
 }
