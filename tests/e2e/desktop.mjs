@@ -762,6 +762,27 @@ async function main(browser, env, issuer, cli, oauth1, hooks) {
     await shot('discovered');
   });
 
+  await check('the library is searched by name and narrowed by category and by way to authenticate; a connector shows its sources, category and when they were read', async () => {
+    await click('#nav-library');
+    const rows = () => browser.execute(() => [...document.querySelectorAll('#library tbody tr')].map((tr) => tr.dataset.slug).filter(Boolean));
+    await setField('library-category', 'crm');
+    let shown = await rows();
+    assert(shown.includes('hubspot') && shown.includes('salesforce') && !shown.includes('github'), `crm: ${shown}`);
+    await setField('library-search', 'HUB');
+    shown = await rows();
+    assert(shown.length === 1 && shown[0] === 'hubspot', `crm + hub: ${shown}`);
+    await waitText('library-count', (t) => /^\(1 of \d+\)$/.test(t), 'the count does not say how many are shown');
+    await setField('library-search', '');
+    await setField('library-category', '');
+    await setField('library-auth', 'OAuth1');
+    shown = await rows();
+    assert(shown.includes('trello') && !shown.includes('hubspot'), `OAuth 1.0a: ${shown}`);
+    await setField('library-auth', '');
+    await browser.execute(() => document.querySelector('#library tbody tr[data-slug="trello"]').click());
+    await waitText('lib-sources', (t) => t.includes('https://') && t.includes('Last read') && t.includes('productivity'), 'the sources, category and reading are not shown');
+    assert(await browser.execute(() => document.querySelectorAll('#lib-sources a').length > 0), 'the sources are not links');
+  });
+
   await check('screenshots of the library and settings; Settings says the keychain opens the secrets', async () => {
     await click('#nav-library');
     assert(await (await byId('view-library')).isDisplayed(), 'the library is not shown');

@@ -12,9 +12,31 @@ function authWays(c) {
   return c.Authentication.map((a) => (a.AuthType === 'OAuth2' ? `${a.AuthType} (${a.OAuth2Type})` : a.AuthType)).join(' or ');
 }
 
+const CATEGORIES = ['crm', 'accounting', 'support', 'ecommerce', 'marketing', 'hr', 'payments', 'storage', 'communication', 'developer', 'productivity', 'other'];
+$('library-category').append(...CATEGORIES.map((c) => {
+  const o = el('option', c);
+  o.value = c;
+  return o;
+}));
+for (const id of ['library-search', 'library-category', 'library-auth']) {
+  $(id).addEventListener(id === 'library-search' ? 'input' : 'change', () => renderLibrary());
+}
+
+/** The connectors the library's search and filters select. */
+function selected(cs) {
+  const q = $('library-search').value.trim().toLowerCase();
+  const category = $('library-category').value;
+  const auth = $('library-auth').value;
+  return cs.filter((c) => (!q || c.Name.toLowerCase().includes(q) || c.Slug.includes(q))
+    && (!category || c.Category === category)
+    && (!auth || c.Authentication.some((a) => a.AuthType === auth)));
+}
+
 export function renderLibrary() {
   if (!state.overview) return;
-  const cs = state.overview.Connectors;
+  const all = state.overview.Connectors;
+  const cs = selected(all);
+  $('library-count').textContent = cs.length === all.length ? `(${all.length})` : `(${cs.length} of ${all.length})`;
   fill($('library').tBodies[0], cs.map((c) => {
     const tr = el('tr');
     tr.className = 'clickable' + (c.Slug === state.library ? ' selected' : '');
@@ -22,7 +44,7 @@ export function renderLibrary() {
     const oauth = c.Authentication.some((a) => a.AuthType === 'OAuth2' || a.AuthType === 'OAuth1');
     const app = c.ClientId ? `${c.ClientId}${c.ClientSecretSet ? ' + secret' : ' (public)'}` : oauth ? 'not set' : '—';
     const name = el('td');
-    name.append(el('div', `${c.Name}`), el('div', `${c.Slug} · v${c.Version}${c.Source === 'User' ? ' · yours' : ''}`, 'muted'));
+    name.append(el('div', `${c.Name}`), el('div', `${c.Slug}${c.Category ? ` · ${c.Category}` : ''} · v${c.Version}${c.Source === 'User' ? ' · yours' : ''}`, 'muted'));
     tr.append(name, el('td', authWays(c)), el('td', app));
     activate(tr, () => act(null, () => openLibrary(c.Slug)));
     return tr;
@@ -136,7 +158,19 @@ function renderLibraryDetail(d) {
     tr.append(el('td', m.id), el('td', `${m.http_method.toUpperCase()} ${m.path}`), el('td', m.description || m.name));
     return tr;
   }), 3);
-  $('lib-sources').replaceChildren(...(def.sources || []).map((s) => el('li', s)));
+  // Sources open in the system browser (the shell opens only the definition's https URLs).
+  $('lib-sources').replaceChildren(...(def.sources || []).map((s, i) => {
+    const li = el('li');
+    const a = el('a', s);
+    a.href = '#';
+    a.addEventListener('click', (e) => {
+      e.preventDefault();
+      act(null, () => call('open_source', { connector: c.Slug, index: i }));
+    });
+    li.append(a);
+    return li;
+  }));
+  if (def.verified_on) $('lib-sources').append(el('li', `Last read ${def.verified_on}${def.category ? ` · category ${def.category}` : ''}`, 'muted'));
   if (!(def.sources || []).length) $('lib-sources').append(el('li', '—', 'muted'));
   $('lib-definition').textContent = d.DefinitionText;
 }

@@ -214,3 +214,28 @@ pub async fn set_connector_client(
         })
         .await
 }
+
+/// Opens one of a connector's sources (by its place in `sources`) in the system browser:
+/// only an https URL the definition names, never one the page makes up.
+#[tauri::command]
+pub async fn open_source(shell: S<'_>, connector: String, index: usize) -> R<()> {
+    let url = shell
+        .db(move |desk| {
+            let c = desk.get_connector(&connector)?;
+            c.definition.sources.get(index).cloned().ok_or_else(|| {
+                authdesk_core::Error::InvalidInput(format!("{} has no source {index}", c.name))
+            })
+        })
+        .await?;
+    if !url.starts_with("https://") {
+        return Err(
+            authdesk_core::Error::InvalidInput("only https sources are opened".into()).into(),
+        );
+    }
+    open::that_detached(&url).map_err(|e| {
+        authdesk_core::Error::InvalidInput(format!(
+            "no browser could be opened ({e}); the address is {url}"
+        ))
+    })?;
+    Ok(())
+}

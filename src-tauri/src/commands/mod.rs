@@ -109,6 +109,7 @@ macro_rules! all_commands {
             commands::library::add_connector_method,
             commands::library::add_plain_connector,
             commands::library::remove_connector,
+            commands::library::open_source,
             commands::account_connectors::account_connector,
             commands::account_connectors::install,
             commands::account_connectors::set_property,
