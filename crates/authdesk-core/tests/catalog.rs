@@ -3,7 +3,10 @@
 //! `example`); every source is an https URL; no two connectors share an id or a display
 //! name; each says its `category` and when its sources were last read (`verified_on`, at
 //! most 12 months ago: the test lists the files that are older); and every OAuth 2 way to
-//! authenticate states PKCE, client authentication and the sign-in mode explicitly.
+//! authenticate states PKCE, client authentication and the sign-in mode explicitly. Each
+//! file has two to five methods; every property that stands in a host is constrained
+//! (`pattern` or `suffix`, and an `example`); each category users look for holds at least
+//! eight connectors, and the catalog at least 120.
 //! `docs/catalog.md` is generated from the files and must match them.
 
 use std::collections::BTreeMap;
@@ -171,4 +174,85 @@ fn the_catalog_page_is_generated_from_the_files() {
         "docs/catalog.md is stale: regenerate it with `scripts/catalog.sh` \
          (AUTHDESK_UPDATE_CATALOG=1 cargo test -p authdesk-core --test catalog)"
     );
+}
+
+#[test]
+fn each_category_has_eight_each_file_two_to_five_methods_and_host_properties_are_constrained() {
+    use authdesk_core::definition::template::SlotKind as K;
+    let all = files();
+    assert!(
+        all.len() >= 120,
+        "the catalog has {} connectors; it must have at least 120",
+        all.len()
+    );
+    let mut problems = vec![];
+    let mut per_category: BTreeMap<String, usize> = BTreeMap::new();
+    for (file, _, def) in &all {
+        *per_category
+            .entry(def.category.clone().unwrap_or_default())
+            .or_default() += 1;
+        if !(2..=5).contains(&def.methods.len()) {
+            problems.push(format!(
+                "{file}: {} methods (two to five)",
+                def.methods.len()
+            ));
+        }
+        // Every property a URL uses as (part of) a host.
+        let mut templates = vec![];
+        for m in &def.methods {
+            templates.extend(def.method_url(m));
+        }
+        for (i, _) in def.auth_methods().iter().enumerate() {
+            for which in [
+                Endpoint::Authorize,
+                Endpoint::Token,
+                Endpoint::Revoke,
+                Endpoint::Par,
+                Endpoint::Device,
+                Endpoint::Jwks,
+                Endpoint::RequestToken,
+                Endpoint::Issuer,
+            ] {
+                templates.extend(def.method_endpoint(i, which));
+            }
+        }
+        for t in templates {
+            for (name, kind) in t.slots() {
+                if !matches!(kind, K::Host | K::HostLabel) {
+                    continue;
+                }
+                // The generic connectors exist to take any host (a property-chosen host is
+                // still held to public addresses by the engine); every other one names its.
+                let generic = def.id.starts_with("generic-");
+                match def.properties.iter().find(|p| p.name == name) {
+                    Some(p)
+                        if (generic || p.pattern.is_some() || p.suffix.is_some())
+                            && p.example.is_some() => {}
+                    _ => problems.push(format!(
+                        "{file}: {name} stands in a host without pattern/suffix and example"
+                    )),
+                }
+            }
+        }
+    }
+    for c in [
+        "crm",
+        "accounting",
+        "support",
+        "ecommerce",
+        "marketing",
+        "hr",
+        "payments",
+        "storage",
+        "communication",
+        "developer",
+    ] {
+        let n = per_category.get(c).copied().unwrap_or(0);
+        if n < 8 {
+            problems.push(format!("category {c} has {n} connectors; at least 8"));
+        }
+    }
+    problems.sort();
+    problems.dedup();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
