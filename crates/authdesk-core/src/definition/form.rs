@@ -110,6 +110,7 @@ impl OAuthConnectorForm {
                 pkce: self.pkce,
                 client_auth: self.client_auth,
                 authorize_params: self.parsed_authorize_params()?,
+                token_params: Default::default(),
                 sign_in: self.sign_in,
                 token_header: "Authorization".into(),
                 token_prefix: "Bearer ".into(),

@@ -164,6 +164,17 @@ impl Context {
             revoke: self.endpoint(Endpoint::Revoke)?,
             par: self.endpoint(Endpoint::Par)?,
             device: self.endpoint(Endpoint::Device)?,
+            token_params: self
+                .oauth2()?
+                .token_params
+                .iter()
+                .map(|(k, v)| {
+                    Ok((
+                        k.clone(),
+                        self.header_value(&format!("auth.token_params.{k}"), v)?,
+                    ))
+                })
+                .collect::<Result<_>>()?,
         })
     }
 

@@ -200,6 +200,7 @@ impl Engine {
                     .is_none_or(|l| l.iter().any(|x| x == "S256")),
                 client_auth,
                 authorize_params: Default::default(),
+                token_params: Default::default(),
                 sign_in: SignInMode::Webview,
                 token_header: "Authorization".into(),
                 token_prefix: "Bearer ".into(),

@@ -38,6 +38,18 @@ pub async fn post(
     let proof =
         ClientProof::new(def.client_auth, creds, &endpoints.token, now).map_err(configuration)?;
     let builder = proof.apply(http.post(url), &mut form);
+    // The definition's own token parameters go with token requests (not, say, the device
+    // authorization request).
+    let extra = if url == endpoints.token {
+        endpoints.token_params.as_slice()
+    } else {
+        &[]
+    };
+    let form: Vec<(String, String)> = form
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .chain(extra.iter().cloned())
+        .collect();
     let request = builder
         .header(reqwest::header::ACCEPT, "application/json")
         .form(&form)

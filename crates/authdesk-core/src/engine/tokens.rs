@@ -171,6 +171,8 @@ pub struct Endpoints {
     pub par: Option<String>,
     /// RFC 8628 device authorization endpoint.
     pub device: Option<String>,
+    /// The definition's `token_params`, placeholders filled: sent with every token request.
+    pub token_params: Vec<(String, String)>,
 }
 
 fn base_client(
@@ -277,7 +279,14 @@ pub async fn request_tokens(
     let client = token_client(def, creds, endpoints)?;
     let proof = ClientProof::new(def.client_auth, creds, &endpoints.token, now)
         .map_err(TokenError::configuration)?;
-    let assertion = proof.assertion_fields();
+    // The client's signed assertion (if it proves itself so), then the definition's own
+    // token parameters.
+    let assertion: Vec<(String, String)> = proof
+        .assertion_fields()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .chain(endpoints.token_params.iter().cloned())
+        .collect();
     let http_client = OAuthHttp::with_dpop(http, dpop);
     let result = match grant {
         Grant::Code {

@@ -76,6 +76,12 @@ pub struct OAuth2Definition {
     /// Extra query parameters for the authorization request (e.g. `access_type = "offline"`).
     #[serde(default)]
     pub authorize_params: BTreeMap<String, String>,
+    /// Extra parameters of every token request (`audience` for Auth0's client credentials,
+    /// a provider's `expiring` flag, ...): values may hold `{Property}` placeholders. May
+    /// not name what the protocol itself sends (`grant_type`, `code`, `refresh_token`, the
+    /// client's credentials, ...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub token_params: BTreeMap<String, String>,
     /// Where the sign-in page runs. The user can switch per account connector.
     #[serde(default)]
     pub sign_in: SignInMode,
@@ -164,6 +170,24 @@ pub enum OAuth2Grant {
     /// accounts, Salesforce's JWT bearer flow); `assertion_*` say its claims.
     JwtBearer,
 }
+
+/// Token request parameters the protocol sets itself: `token_params` may not name them.
+pub const RESERVED_TOKEN_PARAMS: &[&str] = &[
+    "grant_type",
+    "code",
+    "redirect_uri",
+    "refresh_token",
+    "client_id",
+    "client_secret",
+    "client_assertion",
+    "client_assertion_type",
+    "code_verifier",
+    "scope",
+    "assertion",
+    "device_code",
+    "username",
+    "password",
+];
 
 /// Authorization request parameters the flow sets itself (RFC 6749 §4.1.1, RFC 7636):
 /// `authorize_params` may not name them.
@@ -421,6 +445,28 @@ impl OAuth2Definition {
                     &cx.field("authorize_params"),
                     "has a parameter without a name".into(),
                 ));
+            }
+        }
+        for (name, value) in &self.token_params {
+            let field = cx.field(&format!("token_params.{name}"));
+            if RESERVED_TOKEN_PARAMS.contains(&name.as_str()) || name.trim().is_empty() {
+                return Err(cx.invalid(
+                    &field,
+                    format!(
+                        "is set by Authdesk itself or empty (reserved: {}); remove it",
+                        RESERVED_TOKEN_PARAMS.join(", ")
+                    ),
+                ));
+            }
+            let names = crate::definition::template::placeholders(value)
+                .map_err(|e| cx.invalid(&field, e))?;
+            for ph in names {
+                if !cx.property_names.contains(ph.as_str()) {
+                    return Err(cx.invalid(
+                        &field,
+                        format!("placeholder {{{ph}}} names no declared property"),
+                    ));
+                }
             }
         }
         if self.issuer_in_response && self.issuer.is_none() {
