@@ -128,3 +128,70 @@ async fn token_params_cannot_stand_in_for_the_protocol_or_name_an_undeclared_pro
         );
     }
 }
+
+#[tokio::test]
+async fn scope_placeholders_are_filled_from_the_account_connectors_properties() {
+    let s = support::engine_setup(EngineConfig::default(), "Scoped");
+    let def = r#"id = "scoped"
+name = "Scoped"
+version = "1"
+[auth]
+type = "oauth2"
+grant = "authorization_code"
+authorize_url = "https://login.example/authorize"
+token_url = "https://login.example/token"
+scopes = ["https://{OrgHost}/user_impersonation", "offline_access"]
+[[properties]]
+name = "OrgHost"
+description = "the environment's host"
+required = true
+suffix = ".crm.dynamics.com"
+example = "acme.crm.dynamics.com"
+"#;
+    s.desk.add_connector("scoped.toml", def, false).unwrap();
+    s.desk
+        .set_connector_client("scoped", "client", Some(&Secret::new("secret")))
+        .unwrap();
+    let id = s
+        .desk
+        .install(
+            &s.account,
+            "scoped",
+            InstallRequest {
+                name: "env".into(),
+                properties: vec![PropertyInput {
+                    name: "OrgHost".into(),
+                    value: Secret::new("acme.crm.dynamics.com"),
+                }],
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .id;
+    let start = s
+        .engine
+        .begin_sign_in(id, "https://app.example.com/callback")
+        .await
+        .unwrap();
+    let url = url::Url::parse(&start.authorization_url).unwrap();
+    let scope = url
+        .query_pairs()
+        .find(|(k, _)| k == "scope")
+        .map(|(_, v)| v.into_owned());
+    assert_eq!(
+        scope.as_deref(),
+        Some("https://acme.crm.dynamics.com/user_impersonation offline_access")
+    );
+    // A placeholder that names no property is refused when the definition is read.
+    let e = s
+        .desk
+        .add_connector(
+            "bad.toml",
+            &def.replace("scoped", "bad")
+                .replace("{OrgHost}/user", "{Nope}/user"),
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("scopes") && e.contains("Nope"), "{e}");
+}

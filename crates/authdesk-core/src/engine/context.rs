@@ -121,6 +121,18 @@ impl Context {
             .transpose()
     }
 
+    /// The OAuth 2 way to authenticate with its scopes' `{Property}` placeholders filled
+    /// (Dataverse names its environment in its scope): what is asked for.
+    pub fn oauth2_filled(&self) -> Result<OAuth2Definition> {
+        let mut o = self.oauth2()?.clone();
+        for scope in o.scopes.iter_mut() {
+            if scope.contains('{') {
+                *scope = self.header_value("auth.scopes", scope)?;
+            }
+        }
+        Ok(o)
+    }
+
     /// Fills `{Property}` placeholders of a header value.
     pub fn header_value(&self, field: &str, text: &str) -> Result<String> {
         template::fill_text(text, |name| {

@@ -83,7 +83,7 @@ impl Engine {
     /// Asks the provider for a user code (the device authorization request).
     pub async fn begin_device_sign_in(&self, id: i64) -> Result<DeviceStart> {
         let ctx = self.context(id).await?;
-        let o = ctx.oauth2()?.clone();
+        let o = ctx.oauth2_filled()?;
         let endpoints = ctx.endpoints()?;
         let Some(url) = endpoints.device.clone() else {
             return Err(Error::InvalidInput(format!(

@@ -142,7 +142,8 @@ impl Engine {
                 )
                 .await;
         }
-        let o = ctx.oauth2()?;
+        let o = ctx.oauth2_filled()?;
+        let o = &o;
         if o.grant.renews_itself() {
             return Err(Error::InvalidInput(format!(
                 "connector `{}` uses the {} grant: it authenticates by itself, no sign-in is needed",
@@ -491,7 +492,7 @@ impl Engine {
     /// a new access token. `None` when it got everything.
     pub async fn grant_shortfall(&self, ac: &AccountConnector) -> Option<String> {
         let ctx = self.context(ac.id).await.ok()?;
-        let o = ctx.oauth2().ok()?;
+        let o = ctx.oauth2_filled().ok()?;
         let mut notes = vec![];
         if let Some(granted) = &ac.scopes {
             let granted = o.split_scopes(granted);

@@ -22,7 +22,7 @@ impl Engine {
         trigger: Trigger,
     ) -> Result<Obtained> {
         let ctx = self.context(id).await?;
-        let o = ctx.oauth2()?.clone();
+        let o = ctx.oauth2_filled()?;
         let now = self.desk.now();
         let (grant_kind, commit, event) = if stored.refresh_usable_at(now).is_some() {
             ("refresh", TokenCommit::Refresh, "refreshed")

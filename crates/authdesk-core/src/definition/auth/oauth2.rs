@@ -447,6 +447,19 @@ impl OAuth2Definition {
                 ));
             }
         }
+        for scope in &self.scopes {
+            let field = cx.field("scopes");
+            let names = crate::definition::template::placeholders(scope)
+                .map_err(|e| cx.invalid(&field, e))?;
+            for ph in names {
+                if !cx.property_names.contains(ph.as_str()) {
+                    return Err(cx.invalid(
+                        &field,
+                        format!("placeholder {{{ph}}} names no declared property"),
+                    ));
+                }
+            }
+        }
         for (name, value) in &self.token_params {
             let field = cx.field(&format!("token_params.{name}"));
             if RESERVED_TOKEN_PARAMS.contains(&name.as_str()) || name.trim().is_empty() {
