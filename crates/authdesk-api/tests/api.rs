@@ -1780,6 +1780,26 @@ async fn check_answers_the_verdict_of_the_connectors_check_request() {
     );
 }
 
+/// A generic connector (`generic-api-key`, `generic-basic`) installed with no credential,
+/// its host set: the account connector's Id.
+fn generic_install(api: &Api, account: &str, connector: &str, name: &str) -> i64 {
+    api.desk
+        .install(
+            account,
+            connector,
+            authdesk_core::InstallRequest {
+                name: name.into(),
+                properties: vec![authdesk_core::PropertyInput {
+                    name: "ApiHost".into(),
+                    value: Secret::new("api.example.com"),
+                }],
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .id
+}
+
 /// The CSRF value of a setup page's form.
 fn csrf_of(page: &str) -> String {
     let at = page.find("name=csrf value=\"").expect("a csrf field") + "name=csrf value=\"".len();
@@ -1790,22 +1810,7 @@ fn csrf_of(page: &str) -> String {
 async fn a_setup_link_survives_prefetches_and_is_used_once_by_the_browser_that_was_shown_it() {
     let api = Api::start().await;
     let acme = api.account("Acme Links").await;
-    let id = api
-        .desk
-        .install(
-            &acme,
-            "generic-api-key",
-            authdesk_core::InstallRequest {
-                name: "Keyed".into(),
-                properties: vec![authdesk_core::PropertyInput {
-                    name: "ApiHost".into(),
-                    value: Secret::new("api.example.com"),
-                }],
-                ..Default::default()
-            },
-        )
-        .unwrap()
-        .id;
+    let id = generic_install(&api, &acme, "generic-api-key", "Keyed");
     let links = format!("/v1.0/account/connectors/{id}/links");
     let (s, v) = api
         .call(
@@ -2071,22 +2076,7 @@ async fn webhooks_are_added_listed_and_removed_through_the_api_and_deliver_signe
 async fn a_basic_setup_link_asks_for_the_user_name_and_password_and_seals_them() {
     let api = Api::start().await;
     let acme = api.account("Acme Basic").await;
-    let id = api
-        .desk
-        .install(
-            &acme,
-            "generic-basic",
-            authdesk_core::InstallRequest {
-                name: "Basic".into(),
-                properties: vec![authdesk_core::PropertyInput {
-                    name: "ApiHost".into(),
-                    value: Secret::new("api.example.com"),
-                }],
-                ..Default::default()
-            },
-        )
-        .unwrap()
-        .id;
+    let id = generic_install(&api, &acme, "generic-basic", "Basic");
     let (_, link) = api
         .call(
             Method::POST,

@@ -93,6 +93,22 @@ fn status_of(
     }
 }
 
+/// A listed link from a row of [`SELECT`], its status as of `now`.
+fn link_from_row(r: &crate::store::Row<'_>, now: DateTime<Utc>) -> Result<SetupLink> {
+    let expires = parse_ts(r.get(3)?);
+    let used = r.get::<Option<String>>(4)?.map(parse_ts);
+    let revoked = r.get::<Option<String>>(5)?.map(parse_ts);
+    Ok(SetupLink {
+        id: r.get(0)?,
+        account_connector_id: r.get(1)?,
+        created_at: parse_ts(r.get(2)?),
+        expires_at_utc: expires,
+        status: status_of(&used, &revoked, expires, now),
+        used_at: used,
+        revoked_at: revoked,
+    })
+}
+
 const SELECT: &str = "SELECT id, account_connector_id, created_at, expires_at, used_at, revoked_at
      FROM setup_links";
 
@@ -132,20 +148,7 @@ impl Authdesk {
     /// Every link (of one account connector, when given), newest first.
     pub fn setup_links(&self, account_connector_id: Option<i64>) -> Result<Vec<SetupLink>> {
         let now = self.now();
-        let read = |r: &crate::store::Row<'_>| {
-            let expires = parse_ts(r.get(3)?);
-            let used = r.get::<Option<String>>(4)?.map(parse_ts);
-            let revoked = r.get::<Option<String>>(5)?.map(parse_ts);
-            Ok(SetupLink {
-                id: r.get(0)?,
-                account_connector_id: r.get(1)?,
-                created_at: parse_ts(r.get(2)?),
-                expires_at_utc: expires,
-                status: status_of(&used, &revoked, expires, now),
-                used_at: used,
-                revoked_at: revoked,
-            })
-        };
+        let read = |r: &crate::store::Row<'_>| link_from_row(r, now);
         let store = self.store()?;
         match account_connector_id {
             Some(id) => store.conn().query_map(
@@ -182,20 +185,17 @@ impl Authdesk {
             ));
         }
         let link_id = by_token.as_deref().unwrap_or(link.trim());
-        let now = ts(self.now());
-        let found = self.store()?.write(|tx| {
-            tx.execute(
-                "UPDATE setup_links SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL AND used_at IS NULL",
-                args![link_id, now],
-            )?;
-            tx.query_opt("SELECT 1 FROM setup_links WHERE id = ?1", args![link_id], |_| Ok(()))
-        })?;
-        if found.is_none() {
-            return Err(Error::not_found("setup link", link_id));
-        }
-        self.setup_links(None)?
-            .into_iter()
-            .find(|l| l.id == link_id)
+        let now = self.now();
+        self.store()?
+            .write(|tx| {
+                tx.execute(
+                    "UPDATE setup_links SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL AND used_at IS NULL",
+                    args![link_id, ts(now)],
+                )?;
+                tx.query_opt(&format!("{SELECT} WHERE id = ?1"), args![link_id], |r| {
+                    link_from_row(r, now)
+                })
+            })?
             .ok_or_else(|| Error::not_found("setup link", link_id))
     }
 

@@ -494,20 +494,12 @@ impl Authdesk {
             .collect())
     }
 
-    /// A method call's verdict on the stored credential: 2xx verified it, 401/403 refused
-    /// it. Recorded (with a history entry) only when it differs from what is known for the
-    /// current credential version.
     /// Records an explicit credential check (`[check]`): always, with its verdict in the
     /// history.
     pub fn record_credential_check(&self, id: i64, http_status: u16, valid: bool) -> Result<()> {
         let now = self.now();
         self.store()?.write(|tx| {
-            tx.execute(
-                "UPDATE account_connectors SET checked_at = ?2, checked_status = ?3,
-                     checked_version = credential_version
-                 WHERE id = ?1",
-                args![id, ts(now), http_status],
-            )?;
+            write_check(tx, id, now, http_status)?;
             let (kind, detail) = if valid {
                 ("check_valid", format!("the check request answered HTTP {http_status}"))
             } else {
@@ -517,6 +509,9 @@ impl Authdesk {
         })
     }
 
+    /// A method call's verdict on the stored credential: 2xx verified it, 401/403 refused
+    /// it. Recorded (with a history entry) only when it differs from what is known for the
+    /// current credential version.
     pub fn record_check(&self, id: i64, http_status: u16) -> Result<()> {
         let ok = (200..300).contains(&http_status);
         let now = self.now();
@@ -533,12 +528,7 @@ impl Authdesk {
             if current && status.map(|s| (200..300).contains(&s)) == Some(ok) {
                 return Ok(());
             }
-            tx.execute(
-                "UPDATE account_connectors SET checked_at = ?2, checked_status = ?3,
-                     checked_version = credential_version
-                 WHERE id = ?1",
-                args![id, ts(now), http_status],
-            )?;
+            write_check(tx, id, now, http_status)?;
             let (kind, detail) = if ok {
                 ("verified", format!("a call answered HTTP {http_status}"))
             } else {
@@ -625,4 +615,15 @@ pub(crate) fn sealed_tokens_in(tx: &Db<'_>, id: i64) -> Result<SealedTokens> {
         access: get(fields::ACCESS_TOKEN)?,
         refresh: get(fields::REFRESH_TOKEN)?,
     })
+}
+
+/// The verdict on the current credential version: when, and the HTTP status.
+fn write_check(tx: &Db<'_>, id: i64, now: DateTime<Utc>, http_status: u16) -> Result<()> {
+    tx.execute(
+        "UPDATE account_connectors SET checked_at = ?2, checked_status = ?3,
+             checked_version = credential_version
+         WHERE id = ?1",
+        args![id, ts(now), http_status],
+    )?;
+    Ok(())
 }

@@ -197,6 +197,21 @@ impl AuthCheck<'_> {
     pub fn invalid(&self, field: &str, message: String) -> Error {
         (self.error)(field, message)
     }
+
+    /// Every `{placeholder}` of `text` (a value of `field`) names a declared property.
+    pub fn placeholders_declared(&self, field: &str, text: &str) -> Result<()> {
+        let names = super::template::placeholders(text).map_err(|e| self.invalid(field, e))?;
+        match names
+            .iter()
+            .find(|n| !self.property_names.contains(n.as_str()))
+        {
+            Some(ph) => Err(self.invalid(
+                field,
+                format!("placeholder {{{ph}}} names no declared property"),
+            )),
+            None => Ok(()),
+        }
+    }
 }
 
 impl AuthDefinition {

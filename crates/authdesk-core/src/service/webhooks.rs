@@ -346,9 +346,13 @@ impl Authdesk {
             } else {
                 ""
             };
-            let ids: Vec<i64> = tx.query_map(
+            // The claimable rows with what delivering them needs, in one query; then each
+            // is marked as this holder's.
+            let claimed: Vec<ClaimedWebhook> = tx.query_map(
                 &format!(
-                    "SELECT o.id FROM webhook_outbox o
+                    "SELECT o.id, o.message_id, o.endpoint_id, e.url, o.payload, o.attempts,
+                            o.created_at, e.allow_loopback, e.allow_private
+                     FROM webhook_outbox o JOIN webhook_endpoints e ON e.id = o.endpoint_id
                      WHERE o.delivered_at IS NULL AND o.failed_at IS NULL AND o.next_attempt_at <= ?1
                        AND (o.claimed_until IS NULL OR o.claimed_until < ?1) {fresh}
                        AND NOT EXISTS (SELECT 1 FROM webhook_outbox p
@@ -358,34 +362,25 @@ impl Authdesk {
                      ORDER BY o.id LIMIT ?2 {lock}"
                 ),
                 args![now_s, limit as i64],
-                |r| r.get(0),
+                |r| {
+                    Ok(ClaimedWebhook {
+                        outbox_id: r.get(0)?,
+                        message_id: r.get(1)?,
+                        endpoint_id: r.get(2)?,
+                        url: r.get(3)?,
+                        payload: r.get(4)?,
+                        attempts: r.get(5)?,
+                        created_at: parse_ts(r.get(6)?),
+                        allow_loopback: r.get::<i64>(7)? != 0,
+                        allow_private: r.get::<i64>(8)? != 0,
+                    })
+                },
             )?;
-            let mut claimed = Vec::new();
-            for id in ids {
+            for c in &claimed {
                 tx.execute(
                     "UPDATE webhook_outbox SET claimed_by = ?2, claimed_until = ?3 WHERE id = ?1",
-                    args![id, holder, until],
+                    args![c.outbox_id, holder, until],
                 )?;
-                claimed.extend(tx.query_opt(
-                    "SELECT o.id, o.message_id, o.endpoint_id, e.url, o.payload, o.attempts,
-                            o.created_at, e.allow_loopback, e.allow_private
-                     FROM webhook_outbox o JOIN webhook_endpoints e ON e.id = o.endpoint_id
-                     WHERE o.id = ?1",
-                    args![id],
-                    |r| {
-                        Ok(ClaimedWebhook {
-                            outbox_id: r.get(0)?,
-                            message_id: r.get(1)?,
-                            endpoint_id: r.get(2)?,
-                            url: r.get(3)?,
-                            payload: r.get(4)?,
-                            attempts: r.get(5)?,
-                            created_at: parse_ts(r.get(6)?),
-                            allow_loopback: r.get::<i64>(7)? != 0,
-                            allow_private: r.get::<i64>(8)? != 0,
-                        })
-                    },
-                )?);
             }
             Ok(claimed)
         })

@@ -448,17 +448,7 @@ impl OAuth2Definition {
             }
         }
         for scope in &self.scopes {
-            let field = cx.field("scopes");
-            let names = crate::definition::template::placeholders(scope)
-                .map_err(|e| cx.invalid(&field, e))?;
-            for ph in names {
-                if !cx.property_names.contains(ph.as_str()) {
-                    return Err(cx.invalid(
-                        &field,
-                        format!("placeholder {{{ph}}} names no declared property"),
-                    ));
-                }
-            }
+            cx.placeholders_declared(&cx.field("scopes"), scope)?;
         }
         for (name, value) in &self.token_params {
             let field = cx.field(&format!("token_params.{name}"));
@@ -471,16 +461,7 @@ impl OAuth2Definition {
                     ),
                 ));
             }
-            let names = crate::definition::template::placeholders(value)
-                .map_err(|e| cx.invalid(&field, e))?;
-            for ph in names {
-                if !cx.property_names.contains(ph.as_str()) {
-                    return Err(cx.invalid(
-                        &field,
-                        format!("placeholder {{{ph}}} names no declared property"),
-                    ));
-                }
-            }
+            cx.placeholders_declared(&field, value)?;
         }
         if self.issuer_in_response && self.issuer.is_none() {
             return Err(cx.invalid(
