@@ -269,7 +269,7 @@ fn find_key<'a>(jwks: &'a JwkSet, kid: Option<&str>, alg: Algorithm) -> Option<&
     let fits = |k: &&Jwk| {
         k.common
             .key_algorithm
-            .is_none_or(|a| format!("{a:?}") == format!("{alg:?}"))
+            .is_none_or(|a| a == jsonwebtoken::jwk::KeyAlgorithm::from(alg))
             && key_family_fits(k, alg)
     };
     match kid {

@@ -234,14 +234,11 @@ impl Authdesk {
         )
     }
 
-    /// Removes an endpoint and what it had still to deliver.
+    /// Removes an endpoint, what it had still to deliver and its attempts (the outbox rows
+    /// go with the endpoint, the attempts with their rows).
     pub fn remove_webhook_endpoint(&self, id: &str) -> Result<WebhookEndpoint> {
         let endpoint = self.webhook_endpoint(id)?;
         self.store()?.write(|tx| {
-            tx.execute(
-                "DELETE FROM webhook_attempts WHERE endpoint_id = ?1",
-                args![id],
-            )?;
             tx.execute("DELETE FROM webhook_endpoints WHERE id = ?1", args![id])?;
             Ok(())
         })?;
