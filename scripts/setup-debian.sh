@@ -33,6 +33,7 @@ if [ "${1:-app}" = test ]; then
   (cd "$root/tests/oidc" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
   # A webhook receiver that verifies signatures with the Standard Webhooks library.
   (cd "$root/tests/webhooks" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  (cd "$root/tests/mcp" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
   # playwright-core drives Debian's chromium (never a downloaded browser); webdriverio
   # drives the desktop app through tauri-driver and WebKitWebDriver.
   (cd "$root/tests/e2e" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)

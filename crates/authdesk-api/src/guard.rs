@@ -289,6 +289,8 @@ impl Caller {
             }
             // Reading the library is how a partner builds its install form.
             (Some("connectors"), _) if target.method == Method::GET => Ok(()),
+            // The MCP endpoint limits its tools to the token's account itself.
+            (Some("mcp"), None) => Ok(()),
             _ => refused("this call is not about that account"),
         }
     }

@@ -14,6 +14,7 @@
 //! workers (`AppState::db` puts it on a blocking thread), or hold a route's logic (its
 //! module does).
 
+pub mod agents;
 mod browser;
 mod error;
 mod fallback;
@@ -46,6 +47,8 @@ pub struct AppState {
     /// The address users' browsers and providers reach a team server at (`--public-url`);
     /// `None`: loopback only.
     pub public: Option<PublicUrl>,
+    /// `/mcp`: agents' sessions, the approver, pre-approved tools.
+    pub agents: agents::AgentHost,
 }
 
 /// A team server's public base URL (`serve --public-url`): https (or http on loopback),
@@ -225,6 +228,8 @@ fn routes(state: Arc<AppState>) -> Router {
             post(ac::start_device_sign_in),
         )
         .route("/account/connectors/{id}/check", post(ac::check_credential))
+        .route("/account/connectors/{id}/mcp/tools", get(routes::mcp::tools))
+        .route("/account/connectors/{id}/mcp/call", post(routes::mcp::call))
         .route(
             "/account/connectors/{id}/links",
             post(routes::links::create_link).get(routes::links::list_links),
@@ -253,8 +258,20 @@ fn routes(state: Arc<AppState>) -> Router {
             state.clone(),
             guard::check_api_caller,
         ));
+    // Authdesk as an MCP server for agents: the same callers as /v1.0.
+    let mcp = Router::new()
+        .route(
+            "/mcp",
+            post(agents::post).get(agents::get).delete(agents::delete),
+        )
+        .layer(axum::middleware::from_fn(error::plain_text_as_json))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::check_api_caller,
+        ));
     Router::new()
         .nest("/v1.0", api)
+        .merge(mcp)
         // Cyclr's own example (09-cyclr-api/06-api-examples) POSTs it, query and all.
         .route(
             "/connectorauth/updateaccountconnectoroauth",
@@ -319,6 +336,7 @@ impl Server {
             engine,
             port: addr.port(),
             public,
+            agents: Default::default(),
         });
         // Setup links made elsewhere (the CLI) point at this server.
         let (desk, base) = (state.desk.clone(), state.public_base());

@@ -23,6 +23,7 @@ use crate::routes::{account_connectors as ac, accounts, connectors, settings};
         accounts::delete_account, accounts::sign_in_token, accounts::launch,
         connectors::list_connectors, connectors::get_connector, connectors::connector_methods,
         connectors::connector_version_methods, connectors::set_connector_client, connectors::install, ac::start_device_sign_in, ac::check_credential,
+        crate::routes::mcp::tools, crate::routes::mcp::call,
         crate::routes::links::create_link, crate::routes::links::list_links, crate::routes::links::revoke_link,
         crate::routes::webhooks::add_endpoint, crate::routes::webhooks::list_endpoints,
         crate::routes::webhooks::remove_endpoint, crate::routes::webhooks::deliveries,

@@ -154,6 +154,10 @@ pub enum Command {
         /// every replica runs them, and each credential is refreshed by one).
         #[arg(long, default_value_t = 60, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
         keep_alive_every: u64,
+        /// MCP tools (at /mcp) that change data and may run without asking: a name, or a
+        /// pattern with `*` (repeatable). Without a window to ask in, others are refused.
+        #[arg(long = "mcp-allow", value_name = "PATTERN")]
+        mcp_allow: Vec<String>,
     },
     /// API clients: OAuth client credentials for partner code (`POST /oauth/token`, as
     /// Cyclr documents).
@@ -197,6 +201,10 @@ pub enum Command {
     /// Signed webhooks on credential events (Standard Webhooks): endpoints, deliveries.
     #[command(subcommand)]
     Webhooks(WebhooksCmd),
+    /// Agents and the Model Context Protocol: the tools of an MCP server connector, and
+    /// Authdesk itself as an MCP server whose tools are your account connectors' methods.
+    #[command(subcommand)]
+    Mcp(McpCmd),
     /// Setup links: a single-use link a customer opens to authenticate one account
     /// connector (OAuth sign-in, or a form for an API key, Basic or AuthFields values).
     #[command(subcommand)]
@@ -260,6 +268,67 @@ pub enum WebhooksCmd {
     },
     /// Deliver what is due now, once (`serve` and the desktop deliver all the time).
     Deliver,
+}
+
+#[derive(Subcommand)]
+pub enum McpCmd {
+    /// The tools of the MCP server behind an account connector: name, description, input
+    /// schema (--json: the MCP tool objects).
+    Tools { account_connector_id: i64 },
+    /// Call a tool of the MCP server behind an account connector (JSON-RPC tools/call over
+    /// streamable HTTP, the auth applied). Prints the tool's result; exits 22 when the tool
+    /// reports an error.
+    Call {
+        account_connector_id: i64,
+        tool: String,
+        /// The tool's arguments, a JSON object.
+        #[arg(long, value_name = "JSON", default_value = "{}")]
+        args: String,
+    },
+    /// Speak MCP over stdio for a local agent: one tool per method and account connector
+    /// (and the free-form request tool where `mcp request-tool ID on`). Tools that change
+    /// data are refused unless an --allow pattern names them (the desktop asks instead).
+    Serve {
+        /// Only this account's tools (repeatable; all accounts when none is given).
+        #[arg(long = "account", value_name = "ID")]
+        accounts: Vec<String>,
+        /// Tools that change data and may run without asking: a name, or a pattern with
+        /// `*` (repeatable), e.g. `hubspot_customer_a__*`.
+        #[arg(long = "allow", value_name = "PATTERN")]
+        allow: Vec<String>,
+    },
+    /// Print the configuration snippet an MCP client expects to run `authdesk mcp serve`.
+    Config {
+        #[arg(long, value_enum)]
+        client: McpClientKind,
+        /// Passed on to `mcp serve`.
+        #[arg(long = "account", value_name = "ID")]
+        accounts: Vec<String>,
+        /// Passed on to `mcp serve`.
+        #[arg(long = "allow", value_name = "PATTERN")]
+        allow: Vec<String>,
+    },
+    /// Give agents an account connector's free-form request tool (limited to its hosts;
+    /// anything but GET/HEAD needs approval), or take it away.
+    #[command(name = "request-tool")]
+    RequestTool {
+        account_connector_id: i64,
+        #[arg(value_enum)]
+        state: OnOff,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum McpClientKind {
+    Claude,
+    Cursor,
+    Vscode,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
 }
 
 #[derive(Subcommand)]
@@ -391,6 +460,28 @@ pub enum ConnectorsCmd {
         /// Add it to the library instead of printing it.
         #[arg(long)]
         add: bool,
+    },
+    /// Make a connector for a remote MCP server (streamable HTTP): finds how to sign in from
+    /// its 401 (protected resource metadata, RFC 9728; the authorization server's metadata,
+    /// RFC 8414), registers Authdesk there (RFC 7591) unless --client-id is given, and adds
+    /// the connector with that client. Install it in an account and `connect` as usual; then
+    /// `authdesk mcp tools ID`.
+    #[command(name = "add-mcp")]
+    AddMcp {
+        /// The MCP server's URL, e.g. https://mcp.example.com/mcp.
+        url: String,
+        /// The connector's display name (default: the server's resource_name, or its host).
+        #[arg(long)]
+        name: Option<String>,
+        /// The connector's id (default: from the URL).
+        #[arg(long)]
+        id: Option<String>,
+        /// A client registered by hand at the authorization server (no dynamic registration).
+        #[arg(long, value_name = "X")]
+        client_id: Option<String>,
+        /// Read that client's ClientSecret from stdin (a public client has none).
+        #[arg(long, requires = "client_id")]
+        client_secret_stdin: bool,
     },
     /// Add your own connector from a definition file (TOML; see docs/connector-format.md).
     Add {

@@ -206,7 +206,14 @@ fn run(cli: Cli) -> Result<Outcome> {
             listen,
             public_url,
             keep_alive_every,
-        } => local_api::serve(&ctx, listen, public_url.as_deref(), keep_alive_every),
+            mcp_allow,
+        } => local_api::serve(
+            &ctx,
+            listen,
+            public_url.as_deref(),
+            keep_alive_every,
+            mcp_allow,
+        ),
         Command::ApiKey { rotate } => local_api::api_key(&ctx, rotate),
         Command::Migrate { to, to_key_file } => {
             local_api::migrate(&ctx, to.as_deref(), to_key_file)
@@ -217,6 +224,7 @@ fn run(cli: Cli) -> Result<Outcome> {
         Command::Vault(VaultCmd::Status) => local_api::vault_status(&ctx),
         Command::Identity(IdentityCmd::Show) => commands::handover::identity(&ctx),
         Command::Webhooks(cmd) => commands::webhooks::run(&ctx, cmd),
+        Command::Mcp(cmd) => return commands::mcp::run(&ctx, cmd, &dir),
         Command::Links(LinksCmd::Create {
             account_connector_id,
             expires,

@@ -18,6 +18,7 @@ use serde::Serialize;
 
 mod handover;
 mod links;
+mod mcp;
 mod text;
 mod webhooks;
 

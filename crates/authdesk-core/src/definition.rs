@@ -25,6 +25,7 @@ pub mod catalog;
 pub mod check;
 pub mod edit;
 pub mod form;
+pub mod mcp;
 pub mod template;
 mod validate;
 
@@ -101,6 +102,10 @@ pub struct ConnectorDefinition {
     /// The request that tells whether a credential works (`[check]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check: Option<check::CheckDefinition>,
+    /// The connector is a remote MCP server (`[mcp]`): its tools are called with the auth
+    /// applied (`authdesk mcp tools|call`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcp: Option<mcp::McpDefinition>,
     /// Parsed templates and patterns, derived from the fields above when the definition
     /// loads.
     #[serde(skip)]
@@ -183,6 +188,19 @@ pub struct MethodDefinition {
     /// How `in = "body"` parameters are encoded.
     #[serde(default)]
     pub body_format: BodyFormat,
+    /// The method changes data although it is a GET (or to say so explicitly): an agent
+    /// calling it as an MCP tool needs approval. Every method other than GET is taken as
+    /// changing data anyway.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub write: bool,
+}
+
+impl MethodDefinition {
+    /// Whether calling it may change data (an agent needs approval): any method but GET,
+    /// or one marked `write = true`.
+    pub fn changes_data(&self) -> bool {
+        self.write || self.http_method != HttpMethod::Get
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -262,6 +280,9 @@ impl ConnectorDefinition {
         validate::check_examples(&def, origin)?;
         if let Some(c) = &def.check {
             c.validate(origin)?;
+        }
+        if let Some(m) = &def.mcp {
+            m.validate(origin)?;
         }
         if let Some(c) = &def.category {
             if !CATEGORIES.contains(&c.as_str()) {

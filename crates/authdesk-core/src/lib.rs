@@ -8,6 +8,7 @@
 //! Must not: hold code of its own (it declares the modules and re-exports), or depend on
 //! Tauri, an HTTP server or a terminal UI.
 
+pub mod agents;
 pub mod api_clients;
 pub mod authvalue;
 pub mod credentials;
@@ -23,6 +24,7 @@ pub mod jwt;
 pub mod jwt_verify;
 mod keychain;
 pub mod logging;
+pub mod mcp;
 pub mod oauth1;
 pub mod paths;
 pub mod secret;

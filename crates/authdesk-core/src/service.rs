@@ -20,6 +20,7 @@ mod launch;
 mod library;
 mod migrate;
 mod oauth_app;
+pub mod mcp;
 mod provider_keys;
 pub mod webhooks;
 

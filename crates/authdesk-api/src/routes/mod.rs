@@ -12,6 +12,7 @@ pub mod account_connectors;
 pub mod accounts;
 pub mod connectors;
 pub mod links;
+pub mod mcp;
 pub mod settings;
 pub mod webhooks;
 

@@ -39,6 +39,13 @@ pub fn run(ctx: &Ctx, cmd: ConnectorsCmd) -> Result<()> {
                 out.discovered(&found.toml)
             }
         }
+        ConnectorsCmd::AddMcp {
+            url,
+            name,
+            id,
+            client_id,
+            client_secret_stdin,
+        } => super::mcp::add_mcp(ctx, &url, name, id, client_id, client_secret_stdin),
         ConnectorsCmd::Add { file, replace } => {
             out.connector(&desk.add_connector_file(&file, replace)?)
         }

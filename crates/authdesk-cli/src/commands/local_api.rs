@@ -17,6 +17,7 @@ pub fn serve(
     listen: std::net::SocketAddr,
     public_url: Option<&str>,
     keep_alive_every: u64,
+    mcp_allow: Vec<String>,
 ) -> Result<()> {
     let public = public_url.map(authdesk_api::PublicUrl::parse).transpose()?;
     // A server must open the secrets it serves: a wrong or missing data key (checked
@@ -28,6 +29,7 @@ pub fn serve(
         let server =
             authdesk_api::Server::start_public(ctx.desk.clone(), engine.clone(), listen, public)
                 .await?;
+        server.state.agents.set_allow(mcp_allow);
         // Ctrl-C and SIGTERM are handled from before it says it listens.
         let stop = super::stop_requested();
         eprintln!("Authdesk API listening on http://{}", server.addr);
@@ -36,6 +38,7 @@ pub fn serve(
             server.state.callback_uri()
         );
         eprintln!("API key: `authdesk api-key`; allowed targetOrigins: `authdesk origins list`");
+        eprintln!("MCP for agents: http://{}/mcp (the same bearer credentials as /v1.0)", server.addr);
         let keep_alive = engine.clone();
         tokio::spawn(async move {
             keep_alive

@@ -10,6 +10,7 @@ pub mod connectors;
 pub mod handover;
 pub mod links;
 pub mod local_api;
+pub mod mcp;
 pub mod oauth;
 mod qr;
 pub mod webhooks;

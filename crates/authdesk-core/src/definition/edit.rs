@@ -106,6 +106,7 @@ impl PlainConnectorForm {
             properties,
             methods: vec![],
             check: None,
+            mcp: None,
             compiled: Default::default(),
         };
         let text = toml::to_string(&definition)
@@ -200,6 +201,7 @@ impl MethodForm {
             path: path.to_string(),
             parameters,
             body_format: self.body_format.unwrap_or_default(),
+            write: false,
         })
     }
 }

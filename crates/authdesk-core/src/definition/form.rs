@@ -121,6 +121,7 @@ impl OAuthConnectorForm {
             properties: vec![],
             methods: vec![],
             check: None,
+            mcp: None,
             compiled: Default::default(),
         };
         let text = toml::to_string(&definition)

@@ -147,6 +147,7 @@ impl Engine {
                 path: u,
                 parameters: vec![],
                 body_format: Default::default(),
+                write: false,
             })
             .into_iter()
             .collect();
@@ -211,6 +212,7 @@ impl Engine {
             properties: vec![],
             methods,
             check: None,
+            mcp: None,
             compiled: Default::default(),
         };
         let toml = toml::to_string(&definition).map_err(|e| {

@@ -142,7 +142,16 @@ impl Engine {
                 )
                 .await;
         }
-        let o = ctx.oauth2_filled()?;
+        let mut o = ctx.oauth2_filled()?;
+        if ctx.def.mcp.is_some() {
+            // What an MCP server asked for in a step-up, asked now that the user signs in.
+            let extra = self.db(move |desk| desk.mcp_step_up_scopes(id)).await?;
+            for s in extra {
+                if !o.scopes.contains(&s) {
+                    o.scopes.push(s);
+                }
+            }
+        }
         let o = &o;
         if o.grant.renews_itself() {
             return Err(Error::InvalidInput(format!(

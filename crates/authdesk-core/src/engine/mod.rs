@@ -52,6 +52,7 @@ pub mod discovery;
 pub mod dpop;
 pub mod flow;
 pub mod http;
+pub mod mcp;
 pub mod methods;
 pub mod public_hosts;
 pub mod request;
@@ -165,6 +166,8 @@ pub struct Inner {
     idle: tokio::sync::Notify,
     /// DPoP keys, nonces and `"auto"` answers.
     dpop: dpop::DpopState,
+    /// Sessions with remote MCP servers, by account connector.
+    mcp_sessions: Mutex<HashMap<i64, mcp::Session>>,
 }
 
 /// Counts a refresh or code exchange task for [`Engine::settle`] while it lives.
@@ -217,6 +220,7 @@ impl Engine {
                 in_flight: Default::default(),
                 idle: tokio::sync::Notify::new(),
                 dpop: Default::default(),
+                mcp_sessions: Mutex::new(HashMap::new()),
             }),
         })
     }

@@ -96,6 +96,15 @@ const TABLES: &[(&str, &[Sealed])] = &[
     ("webhook_outbox", &[]),
     ("webhook_attempts", &[]),
     (
+        "mcp_registrations",
+        &[Sealed {
+            column: "sealed_registration_token",
+            row: "connector_id",
+            field: Field::Fixed("RegistrationAccessToken"),
+        }],
+    ),
+    ("mcp_account_connectors", &[]),
+    (
         "settings",
         &[Sealed {
             column: "sealed_value",
