@@ -4,6 +4,7 @@
 
 pub mod dot;
 pub mod echo;
+pub mod mcp_server;
 pub mod oauth1;
 pub mod oidc;
 pub mod webhook_receiver;

@@ -106,7 +106,7 @@ impl Engine {
                 registration_client_uri: None,
                 registered: false,
             },
-            None => self.register_client(&issuer, &meta, opts, &scopes).await?,
+            None => self.register_client(&issuer, &meta, opts).await?,
         };
         let server = Server {
             issuer,
@@ -277,7 +277,6 @@ impl Engine {
         issuer: &str,
         meta: &Value,
         opts: &McpAddOptions,
-        scopes: &[String],
     ) -> Result<McpClient> {
         let endpoint = meta["registration_endpoint"].as_str().ok_or_else(|| {
             Error::InvalidInput(format!(
@@ -300,7 +299,7 @@ impl Engine {
                     offered.join(", ")
                 ))
             })?;
-        let mut request = json!({
+        let request = json!({
             "client_name": "Authdesk",
             "redirect_uris": opts.redirect_uris,
             "grant_types": ["authorization_code", "refresh_token"],
@@ -308,9 +307,8 @@ impl Engine {
             "token_endpoint_auth_method": method,
             "application_type": "native",
         });
-        if !scopes.is_empty() {
-            request["scope"] = json!(scopes.join(" "));
-        }
+        // No `scope`: a client registered for some scopes could not be granted more in a
+        // step-up.
         let response = self
             .http
             .strict
