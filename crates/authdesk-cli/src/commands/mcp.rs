@@ -85,6 +85,14 @@ pub fn add_mcp(
     client_id: Option<String>,
     client_secret_stdin: bool,
 ) -> Result<()> {
+    // An id already taken is refused before anything is registered anywhere.
+    let slug = authdesk_core::engine::mcp::connector_id(url, id.as_deref())?;
+    if ctx.desk.get_connector(&slug).is_ok() {
+        return Err(authdesk_core::Error::AlreadyExists(format!(
+            "connector `{slug}` already exists: give the MCP server another id (--id) or remove              that connector first; nothing was registered"
+        ))
+        .into());
+    }
     let client_secret = if client_secret_stdin {
         Some(crate::secrets::read_stdin("ClientSecret")?)
     } else {

@@ -20,7 +20,7 @@ use crate::definition::AuthDefinition;
 use crate::error::{Error, Result};
 use crate::mcp::{self, BearerChallenge, Tool};
 
-pub use discover::{McpAddOptions, McpDiscovered};
+pub use discover::{connector_id, McpAddOptions, McpDiscovered};
 
 /// The largest answer read from an MCP server.
 const MAX_ANSWER: usize = 8 * 1024 * 1024;

@@ -1,3 +1,4 @@
+#![allow(dead_code)] // not every test binary uses every part
 //! An echo server for method-call tests: a real local HTTP server (axum) that answers with
 //! the request it received (method, path, query, headers, body), so a test sees what the
 //! wire saw; `/api/status/{code}` answers with that status, and `/password/token` is

@@ -391,6 +391,27 @@ fn check_origin(base: &str, url: &str, what: &str) -> Result<()> {
     }
 }
 
+/// The id the connector for the MCP server at `url` gets: `id` when given, else one made
+/// from the URL (`mcp-<host>[-<port>]-<path>`).
+pub fn connector_id(url: &str, id: Option<&str>) -> Result<String> {
+    if let Some(id) = id {
+        return Ok(id.trim().to_string());
+    }
+    let resource = canonical_resource(url)
+        .map_err(|m| Error::InvalidInput(format!("the MCP server's URL: {m}")))?;
+    let url = url::Url::parse(&resource).map_err(|e| Error::InvalidInput(e.to_string()))?;
+    let dashed = |s: &str| mcp::name_part(s).replace('_', "-");
+    let mut slug = format!("mcp-{}", dashed(url.host_str().unwrap_or("server")));
+    if let Some(p) = url.port() {
+        slug.push_str(&format!("-{p}"));
+    }
+    let path = dashed(url.path());
+    if path != "x" {
+        slug.push_str(&format!("-{path}"));
+    }
+    Ok(slug.chars().take(64).collect::<String>().trim_end_matches('-').to_string())
+}
+
 /// The connector's definition, written as TOML and loaded back like any file.
 fn definition(
     opts: &McpAddOptions,
@@ -402,20 +423,7 @@ fn definition(
 ) -> Result<McpDiscovered> {
     let url = url::Url::parse(resource).map_err(|e| Error::InvalidInput(e.to_string()))?;
     let host = url.host_str().unwrap_or("mcp");
-    let id = match &opts.id {
-        Some(id) => id.trim().to_string(),
-        None => {
-            let mut slug = format!("mcp-{}", mcp::name_part(&format!("{host}{}", url.path())))
-                .replace('_', "-");
-            if let Some(p) = url.port() {
-                slug = format!("mcp-{}-{p}{}", mcp::name_part(host).replace('_', "-"), {
-                    let path = mcp::name_part(url.path()).replace('_', "-");
-                    if path == "x" { String::new() } else { format!("-{path}") }
-                });
-            }
-            slug.chars().take(64).collect::<String>().trim_end_matches('-').to_string()
-        }
-    };
+    let id = connector_id(resource, opts.id.as_deref())?;
     let name = opts
         .name
         .as_deref()
