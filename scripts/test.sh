@@ -12,8 +12,8 @@ node --experimental-vm-modules --no-warnings tests/e2e/ui-check.mjs
 # The Rust modules' layering (scripts/import-graph.py; ARCHITECTURE.md "Layers"): no import
 # circle in any crate, and in the core no module names its own layer or a higher one.
 python3 scripts/import-graph.py crates/authdesk-core/src --layers "error | secret paths logging jwt keychain \
-  | store vault definition signing diagnostics | desk authvalue domain oauth1 jwt_verify | token_store | service \
-  | settings credentials | api_clients setup_links | engine | inspect handover"
+  | store vault definition signing diagnostics mcp | desk authvalue domain oauth1 jwt_verify | token_store | service \
+  | settings credentials | api_clients setup_links | engine | inspect handover agents"
 for src in crates/authdesk-api/src crates/authdesk-cli/src src-tauri/src; do python3 scripts/import-graph.py "$src"; done
 # No source file over 600 lines of logic (tests and benches aside): split by idea.
 python3 scripts/logic-lines.py --top 3 --max 600

@@ -25,6 +25,7 @@ import {
 import { focusProperty } from './views/account-connector/properties.js';
 import { renderLibrary, openLibrary } from './views/library.js';
 import { loadSettings } from './views/settings.js';
+import './views/agent-approval.js';
 
 // How the views reach each other (shared.js's `go`): filled before anything can run.
 Object.assign(go, {

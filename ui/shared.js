@@ -34,6 +34,8 @@ export const state = {
   expiryReread: null, // the expiry whose passing was last read again (credential.js)
   refreshExpiresAt: null,
   methods: [],
+  // Why the open account connector has no methods to show (an MCP server not reached).
+  methodsError: null,
   methodsFor: null, // the account connector the methods belong to
   params: {}, // `${ac}:${method}` -> { parameter: typed value }
   resultFor: null, // `${ac}:${method}` the shown result belongs to

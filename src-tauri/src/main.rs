@@ -9,6 +9,7 @@
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod agents;
 mod commands;
 mod device;
 mod signin;
@@ -99,9 +100,15 @@ fn main() {
                 engine.clone(),
                 listen_address(),
             ));
+            // Agents at the local API's /mcp: tools that change data are asked about here.
+            let pending = agents::Pending::default();
             let api = match api {
                 Ok(server) => {
                     let port = server.addr.port();
+                    server.state.agents.set_approver(Some(agents::approver(
+                        app.handle().clone(),
+                        pending.clone(),
+                    )));
                     tracing::info!("local API on http://{}", server.addr);
                     tauri::async_runtime::spawn(async move {
                         let _ = server.wait().await;
@@ -148,6 +155,7 @@ fn main() {
                 desk: desk.clone(),
                 engine: engine.clone(),
                 api,
+                agents: pending,
             });
             Ok(())
         })

@@ -80,7 +80,7 @@ function start(name, command, args, env, re) {
   });
 }
 
-async function main(browser, env, issuer, cli, oauth1, hooks) {
+async function main(browser, env, issuer, cli, oauth1, hooks, mcp) {
   const main = await browser.getWindowHandle();
   const byId = (id) => browser.$(`#${id}`);
   const text = async (id) => (await byId(id)).getText();
@@ -1213,6 +1213,65 @@ async function main(browser, env, issuer, cli, oauth1, hooks) {
     await shot('webhooks');
   });
 
+  await check('agents: an MCP server\'s tools run in the method tester; a change an agent asks for at the local API\'s /mcp waits for Allow once or Deny in the window, and the history names the agent', async () => {
+    const added = JSON.parse(cli(['--json', 'connectors', 'add-mcp', `${mcp}/open/mcp`, '--name', 'Open MCP', '--id', 'open-mcp']));
+    assert(added.Auth === 'None' && added.McpUrl === `${mcp}/open/mcp`, JSON.stringify(added));
+    const account = JSON.parse(cli(['--json', 'accounts', 'create', '--name', 'Agents Co'])).Id;
+    cli(['account-connectors', 'install', account, 'open-mcp', '--name', 'Open tools']);
+    await openByName('Open tools');
+    await tab('tester');
+    await browser.waitUntil(() => browser.execute(() => [...document.querySelectorAll('#tester-method option')]
+      .some((o) => o.textContent === 'add — MCP tool')), { timeout: 20_000, timeoutMsg: 'the tester does not list the server\'s tools' });
+    await (await byId('tester-method')).selectByAttribute('value', 'add');
+    await setField('param-a', '2');
+    await setField('param-b', '40');
+    await click('#run-method');
+    await waitText('tester-result', (t) => t.trim() === '42', 'the tool did not run');
+    await shot('mcp-tester');
+
+    // An agent (the official SDK) at the window's own API: a method that changes data.
+    const def = path.join(os.tmpdir(), `agent-wire-${process.pid}.toml`);
+    fs.writeFileSync(def, ['id = "agent-wire"', 'name = "Agent wire"', 'version = "1"', `api_base_url = "${mcp}"`,
+      '[auth]', 'type = "api_key"', 'placement = "header"', 'name = "X-Api-Key"',
+      '[[methods]]', 'id = "create_note"', 'name = "Create a note"', 'http_method = "POST"', 'path = "/not-mcp"', ''].join('\n'));
+    cli(['connectors', 'add', def]);
+    const wire = JSON.parse(cli(['--json', 'account-connectors', 'install', account, 'agent-wire', '--name', 'Wire for agents'])).Id;
+    cli(['account-connectors', 'set-authvalue', String(wire), '--stdin'], 'agent-canary-key-0912');
+    const api = new URL(JSON.parse(cli(['--json', 'links', 'create', String(wire)])).Url).origin;
+    const key = cli(['api-key']).trim();
+    const agent = () => new Promise((resolve, reject) => {
+      const plan = JSON.stringify({ calls: [{ name: 'agent_wire_agents_co__create_note', arguments: {} }] });
+      const child = spawn(process.execPath, [path.join(ROOT, 'tests', 'mcp', 'client.mjs'), 'http', `${api}/mcp`, plan],
+        { env: { ...env, MCP_BEARER: key }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (c) => { out += c; });
+      child.on('error', reject);
+      child.on('close', () => { try { resolve(JSON.parse(out)); } catch (e) { reject(new Error(`client.mjs: ${out}`)); } });
+    });
+    const dialogSays = async () => {
+      await browser.waitUntil(() => browser.execute(() => document.getElementById('agent-approval').open),
+        { timeout: 20_000, timeoutMsg: 'the window did not ask' });
+      return text('agent-approval-text');
+    };
+    const allowed = agent();
+    const asked = await dialogSays();
+    assert(asked.includes('sdk-test-agent') && asked.includes('Agents Co') && asked.includes('Agent wire'), `asked: ${asked}`);
+    assert((await text('agent-approval-request')) === 'POST /not-mcp', 'the request is not shown');
+    await shot('agent-approval');
+    await click('#agent-allow-once');
+    const ran = await allowed;
+    assert(ran.calls[0].ok && ran.calls[0].result.isError === false, JSON.stringify(ran));
+    assert(!JSON.stringify(ran).includes('agent-canary-key'), 'the key reached the agent');
+    const refused = agent();
+    await dialogSays();
+    await click('#agent-deny');
+    const denied = await refused;
+    assert(denied.calls[0].result.isError === true, JSON.stringify(denied));
+    const history = cli(['--json', 'history', String(wire)]);
+    assert(history.includes('sdk-test-agent') && history.includes('allowed once by the user') && history.includes('denied by the user'), history);
+    assert(!(await browser.execute(() => document.getElementById('agent-approval').open)), 'the dialog stayed open');
+  });
+
   // The data key's keychain item, as `secret-tool` (libsecret) names it.
   const vault = JSON.parse(cli(['--json', 'vault', 'status']));
   const item = ['service', 'authdesk', 'username', `data-key/${vault.VaultId}`];
@@ -1277,6 +1336,10 @@ async function run() {
       /listening (http:\/\/127\.0\.0\.1:\d+)/);
     // A webhook receiver that verifies signatures with the Standard Webhooks library.
     const [, hooks] = await start('webhooks', process.execPath, [path.join(ROOT, 'tests', 'webhooks', 'receiver.mjs')],
+      { ...env, PORT: '0', EXIT_WITH_STDIN: '1' }, /listening (http:\/\/127\.0\.0\.1:\d+)/);
+    // MCP servers of the official SDK (tests/mcp), one of them open, one upstream that
+    // answers anything (/not-mcp) for a method that changes data.
+    const [, mcp] = await start('mcp', process.execPath, [path.join(ROOT, 'tests', 'mcp', 'server.mjs')],
       { ...env, PORT: '0', EXIT_WITH_STDIN: '1' }, /listening (http:\/\/127\.0\.0\.1:\d+)/);
     const cli = (args, input) => execFileSync(BIN, args, { env, input, encoding: 'utf8' });
     await check('the CLI prepares the test provider (webview sign-in) and its OAuth app', async () => {
@@ -1354,7 +1417,7 @@ async function run() {
       hostname: '127.0.0.1', port, logLevel: 'error', connectionRetryTimeout: 60_000,
       capabilities: { 'tauri:options': { application: APP } },
     });
-    await main(browser, env, issuer, cli, oauth1, hooks);
+    await main(browser, env, issuer, cli, oauth1, hooks, mcp);
   } finally {
     if (browser) await browser.deleteSession().catch(() => {});
     for (const c of children.reverse()) c.kill('SIGTERM');

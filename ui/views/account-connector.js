@@ -5,7 +5,7 @@
 // (selecting another forgets revealed secrets, forms and results).
 
 import {
-  tauri, call, $, state, go, toast, confirmed, act, statusBadge, copy, connectorDetail, when,
+  tauri, call, $, state, go, toast, confirmed, act, statusBadge, copy, connectorDetail, when, errorText,
 } from '../shared.js';
 import { renderInspection, renderCredentialForm } from './account-connector/credential.js';
 import { renderProperties } from './account-connector/properties.js';
@@ -61,10 +61,18 @@ export async function loadAccountConnector() {
     connectorDetail(ac.Connector.Slug),
   ]);
   if (state.methodsFor !== id) {
-    const methods = await call('methods', { id });
+    // An MCP server's tools come from the server: one that cannot be reached (not signed
+    // in yet, say) says why in the tester, and the rest of the view still opens.
+    state.methodsError = null;
+    const methods = await call('methods', { id }).catch((err) => {
+      state.methodsError = errorText(err);
+      return [];
+    });
+    const requestTool = await call('mcp_request_tool', { id }).catch(() => false);
     if (state.ac !== id) return;
     state.methods = methods;
     state.methodsFor = id;
+    $('agent-request-tool').checked = requestTool;
     renderMethods();
   }
   if (state.ac !== id) return;

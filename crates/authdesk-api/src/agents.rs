@@ -66,11 +66,17 @@ pub async fn post(
     body: Bytes,
 ) -> Response {
     let limit = limit.map(|Extension(LimitedTo(a))| a);
-    if let Some(v) = headers.get(mcp::VERSION_HEADER).and_then(|v| v.to_str().ok()) {
+    if let Some(v) = headers
+        .get(mcp::VERSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+    {
         if !mcp::KNOWN_VERSIONS.contains(&v) {
             return refuse(
                 StatusCode::BAD_REQUEST,
-                &format!("MCP-Protocol-Version {v:?} is not one Authdesk speaks ({})", mcp::KNOWN_VERSIONS.join(", ")),
+                &format!(
+                    "MCP-Protocol-Version {v:?} is not one Authdesk speaks ({})",
+                    mcp::KNOWN_VERSIONS.join(", ")
+                ),
             );
         }
     }
@@ -79,7 +85,11 @@ pub async fn post(
         Err(_) => {
             return (
                 StatusCode::BAD_REQUEST,
-                Json(mcp::error(&Value::Null, mcp::PARSE_ERROR, "the body is not JSON")),
+                Json(mcp::error(
+                    &Value::Null,
+                    mcp::PARSE_ERROR,
+                    "the body is not JSON",
+                )),
             )
                 .into_response()
         }
@@ -123,7 +133,12 @@ pub async fn post(
         match sessions.get(&id) {
             Some(held) if held.limit == limit => (None, held.session.clone()),
             // Unknown, ended, or made by a caller with another limit: as for no session.
-            _ => return refuse(StatusCode::NOT_FOUND, "no such MCP session: initialize again"),
+            _ => {
+                return refuse(
+                    StatusCode::NOT_FOUND,
+                    "no such MCP session: initialize again",
+                )
+            }
         }
     };
     let policy = AgentPolicy {
@@ -131,7 +146,11 @@ pub async fn post(
         account_scope: limit,
         allow: host.allow.read().unwrap_or_else(|p| p.into_inner()).clone(),
     };
-    let approver = host.approver.read().unwrap_or_else(|p| p.into_inner()).clone();
+    let approver = host
+        .approver
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
     let server = AgentServer::new((*s.engine).clone(), policy, approver);
     let answer = {
         let mut session = session.lock().await;
@@ -154,7 +173,10 @@ pub async fn delete(
     headers: HeaderMap,
 ) -> Response {
     let limit = limit.map(|Extension(LimitedTo(a))| a);
-    let Some(id) = headers.get(mcp::SESSION_HEADER).and_then(|v| v.to_str().ok()) else {
+    let Some(id) = headers
+        .get(mcp::SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+    else {
         return refuse(StatusCode::BAD_REQUEST, "no Mcp-Session-Id to end");
     };
     let mut sessions = s.agents.sessions.lock().unwrap_or_else(|p| p.into_inner());
@@ -173,8 +195,10 @@ pub async fn get() -> Response {
         StatusCode::METHOD_NOT_ALLOWED,
         "Authdesk's MCP endpoint offers no server-sent stream: POST JSON-RPC messages",
     );
-    r.headers_mut()
-        .insert(axum::http::header::ALLOW, HeaderValue::from_static("POST, DELETE"));
+    r.headers_mut().insert(
+        axum::http::header::ALLOW,
+        HeaderValue::from_static("POST, DELETE"),
+    );
     r
 }
 

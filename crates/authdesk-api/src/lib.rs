@@ -228,7 +228,10 @@ fn routes(state: Arc<AppState>) -> Router {
             post(ac::start_device_sign_in),
         )
         .route("/account/connectors/{id}/check", post(ac::check_credential))
-        .route("/account/connectors/{id}/mcp/tools", get(routes::mcp::tools))
+        .route(
+            "/account/connectors/{id}/mcp/tools",
+            get(routes::mcp::tools),
+        )
         .route("/account/connectors/{id}/mcp/call", post(routes::mcp::call))
         .route(
             "/account/connectors/{id}/links",

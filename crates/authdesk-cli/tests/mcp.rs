@@ -59,7 +59,12 @@ path = "/things"
     for account in [&a, &b] {
         let id = desk.install(account, "wire", &[]);
         desk.run_with_stdin(
-            &["account-connectors", "set-authvalue", &id.to_string(), "--stdin"],
+            &[
+                "account-connectors",
+                "set-authvalue",
+                &id.to_string(),
+                "--stdin",
+            ],
             Some(CANARY),
         )
         .ok();
@@ -75,10 +80,19 @@ fn sdk(args: &[&str], bearer: Option<&str>, desk: &Desk) -> Value {
     if let Some(b) = bearer {
         c.env("MCP_BEARER", b);
     }
-    let out = c.output().expect("run node client.mjs (npm ci in tests/mcp)");
+    let out = c
+        .output()
+        .expect("run node client.mjs (npm ci in tests/mcp)");
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "client.mjs failed: {text}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(!text.contains(CANARY), "the API key reached the agent: {text}");
+    assert!(
+        out.status.success(),
+        "client.mjs failed: {text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !text.contains(CANARY),
+        "the API key reached the agent: {text}"
+    );
     serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
@@ -104,10 +118,17 @@ async fn the_sdk_lists_and_calls_tools_over_stdio_and_changes_need_allow() {
         {"name": "wire_customer_a__list_items", "arguments": {}},
         {"name": "wire_customer_a__create_thing", "arguments": {}}
     ]);
-    let out = sdk(&["stdio", &plan(calls.clone()), "--", bin, "mcp", "serve"], None, &desk);
+    let out = sdk(
+        &["stdio", &plan(calls.clone()), "--", bin, "mcp", "serve"],
+        None,
+        &desk,
+    );
     assert_eq!(out["serverInfo"]["name"], "Authdesk", "{out}");
     let names = tool_names(&out);
-    for want in ["wire_customer_a__list_items", "wire_customer_b__create_thing"] {
+    for want in [
+        "wire_customer_a__list_items",
+        "wire_customer_b__create_thing",
+    ] {
         assert!(names.contains(&want.to_string()), "{names:?}");
     }
     let read = &out["calls"][0];
@@ -115,30 +136,65 @@ async fn the_sdk_lists_and_calls_tools_over_stdio_and_changes_need_allow() {
     assert_eq!(read["result"]["isError"], false, "{out}");
     let write = &out["calls"][1];
     assert_eq!(write["result"]["isError"], true, "{out}");
-    assert!(write["result"]["content"][0]["text"].as_str().unwrap().contains("needs approval"));
+    assert!(write["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("needs approval"));
 
     // Named by --allow, it runs; --account narrows the tools.
     let out = sdk(
-        &["stdio", &plan(calls), "--", bin, "mcp", "serve", "--allow", "wire_*__create_thing",
-          "--account", &desk_account(&desk, "Customer A")],
+        &[
+            "stdio",
+            &plan(calls),
+            "--",
+            bin,
+            "mcp",
+            "serve",
+            "--allow",
+            "wire_*__create_thing",
+            "--account",
+            &desk_account(&desk, "Customer A"),
+        ],
         None,
         &desk,
     );
-    assert!(tool_names(&out).iter().all(|n| n.starts_with("wire_customer_a__")), "{out}");
+    assert!(
+        tool_names(&out)
+            .iter()
+            .all(|n| n.starts_with("wire_customer_a__")),
+        "{out}"
+    );
     assert_eq!(out["calls"][1]["result"]["isError"], false, "{out}");
 
     // The history names the agent and the verdicts.
     let ids = desk.run(&["--json", "account-connectors", "list"]).json();
-    let a_id = ids.as_array().unwrap().iter().find(|c| c["AccountId"] == desk_account(&desk, "Customer A").as_str()).unwrap()["Id"].as_i64().unwrap();
+    let a_id = ids
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["AccountId"] == desk_account(&desk, "Customer A").as_str())
+        .unwrap()["Id"]
+        .as_i64()
+        .unwrap();
     let history = desk.run(&["--json", "history", &a_id.to_string()]).ok();
     assert!(history.contains("sdk-test-agent"), "{history}");
-    assert!(history.contains("denied") && history.contains("allowed by --allow"), "{history}");
+    assert!(
+        history.contains("denied") && history.contains("allowed by --allow"),
+        "{history}"
+    );
     assert!(!history.contains(CANARY));
 }
 
 fn desk_account(desk: &Desk, name: &str) -> String {
     let list = desk.run(&["--json", "accounts", "list"]).json();
-    list.as_array().unwrap().iter().find(|a| a["Name"] == name).unwrap()["Id"].as_str().unwrap().to_string()
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["Name"] == name)
+        .unwrap()["Id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 /// `authdesk serve` on a free port: the child and its base URL.
@@ -156,7 +212,10 @@ fn serve(desk: &Desk, extra: &[&str]) -> (std::process::Child, String) {
     let mut line = String::new();
     let base = loop {
         line.clear();
-        assert!(stderr.read_line(&mut line).unwrap() > 0, "serve ended before listening");
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "serve ended before listening"
+        );
         if let Some(rest) = line.trim().strip_prefix("Authdesk API listening on ") {
             break rest.to_string();
         }
@@ -186,17 +245,31 @@ async fn the_sdk_uses_slash_mcp_with_the_api_key_and_an_account_limited_token() 
     ]);
     let out = sdk(&["http", &url, &plan(calls.clone())], Some(&key), &desk);
     let names = tool_names(&out);
-    assert!(names.contains(&"wire_customer_a__list_items".to_string()), "{out}");
-    assert!(names.contains(&"wire_customer_b__list_items".to_string()), "{out}");
+    assert!(
+        names.contains(&"wire_customer_a__list_items".to_string()),
+        "{out}"
+    );
+    assert!(
+        names.contains(&"wire_customer_b__list_items".to_string()),
+        "{out}"
+    );
     assert_eq!(out["calls"][0]["result"]["isError"], false, "{out}");
-    assert!(out["calls"][1]["result"]["content"][0]["text"].as_str().unwrap().contains("needs approval"), "{out}");
+    assert!(
+        out["calls"][1]["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("needs approval"),
+        "{out}"
+    );
 
     // Without a credential: 401, no session.
     let out = sdk(&["http", &url, &plan(json!([]))], None, &desk);
     assert_eq!(out["httpStatus"], 401, "{out}");
 
     // An API client's token limited to account B: B's tools only.
-    let created = desk.run(&["--json", "api-clients", "create", "--name", "agent"]).json();
+    let created = desk
+        .run(&["--json", "api-clients", "create", "--name", "agent"])
+        .json();
     let token: Value = reqwest::Client::new()
         .post(format!("{base}/oauth/token"))
         .form(&[
@@ -211,11 +284,19 @@ async fn the_sdk_uses_slash_mcp_with_the_api_key_and_an_account_limited_token() 
         .json()
         .await
         .unwrap();
-    let limited = token["access_token"].as_str().unwrap_or_else(|| panic!("{token}"));
+    let limited = token["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{token}"));
     let out = sdk(&["http", &url, &plan(calls)], Some(limited), &desk);
     let names = tool_names(&out);
-    assert!(!names.is_empty() && names.iter().all(|n| n.starts_with("wire_customer_b__")), "{out}");
-    assert_eq!(out["calls"][0]["ok"], false, "another account's tool was called: {out}");
+    assert!(
+        !names.is_empty() && names.iter().all(|n| n.starts_with("wire_customer_b__")),
+        "{out}"
+    );
+    assert_eq!(
+        out["calls"][0]["ok"], false,
+        "another account's tool was called: {out}"
+    );
     let _ = server.kill();
     let _ = server.wait();
 }
@@ -234,26 +315,55 @@ async fn add_mcp_connect_tools_and_call_through_the_cli() {
         .spawn()
         .unwrap();
     let mut first = String::new();
-    BufReader::new(node.stdout.take().unwrap()).read_line(&mut first).unwrap();
-    let base = first.trim().strip_prefix("listening ").expect("the MCP test server started").to_string();
+    BufReader::new(node.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let base = first
+        .trim()
+        .strip_prefix("listening ")
+        .expect("the MCP test server started")
+        .to_string();
     let url = format!("{base}/mcp");
 
     let desk = Desk::new();
-    let added = desk.run(&["--json", "connectors", "add-mcp", &url, "--name", "Test MCP"]).json();
+    let added = desk
+        .run(&[
+            "--json",
+            "connectors",
+            "add-mcp",
+            &url,
+            "--name",
+            "Test MCP",
+        ])
+        .json();
     assert_eq!(added["Registered"], true, "{added}");
     assert_eq!(added["Auth"], "OAuth2");
     assert_eq!(added["McpUrl"], url.as_str());
-    let slug = added["Connector"]["Slug"].as_str().unwrap_or_else(|| panic!("{added}")).to_string();
+    let slug = added["Connector"]["Slug"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{added}"))
+        .to_string();
     // Adding it again refuses and writes nothing.
-    let err = desk.run(&["connectors", "add-mcp", &url, "--id", &slug]).fails();
+    let err = desk
+        .run(&["connectors", "add-mcp", &url, "--id", &slug])
+        .fails();
     assert!(err.contains("already exists"), "{err}");
-    let err = desk.run(&["connectors", "add-mcp", &format!("{base}/not-mcp")]).fails();
+    let err = desk
+        .run(&["connectors", "add-mcp", &format!("{base}/not-mcp")])
+        .fails();
     assert!(err.contains("does not answer MCP"), "{err}");
 
     let account = desk.create_account("Agents Inc");
     let id = desk.install(&account, &slug, &[]);
     let mut child = desk
-        .command(&["--json", "connect", &id.to_string(), "--no-browser", "--timeout", "60"])
+        .command(&[
+            "--json",
+            "connect",
+            &id.to_string(),
+            "--no-browser",
+            "--timeout",
+            "60",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -263,26 +373,63 @@ async fn add_mcp_connect_tools_and_call_through_the_cli() {
     let mut line = String::new();
     while !line.starts_with(&base) {
         line.clear();
-        assert!(stderr.read_line(&mut line).unwrap() > 0, "connect printed no URL");
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "connect printed no URL"
+        );
     }
     assert!(line.contains("resource="), "{line}");
     let callback = oidc::sign_in(line.trim(), "dana").await;
     assert_eq!(reqwest::get(&callback).await.unwrap().status(), 200);
     assert!(child.wait().unwrap().success());
 
-    let tools = desk.run(&["--json", "mcp", "tools", &id.to_string()]).json();
-    let names: Vec<&str> = tools.as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
-    assert!(names.contains(&"whoami") && names.contains(&"add"), "{tools}");
+    let tools = desk
+        .run(&["--json", "mcp", "tools", &id.to_string()])
+        .json();
+    let names: Vec<&str> = tools
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"whoami") && names.contains(&"add"),
+        "{tools}"
+    );
     assert!(tools[0]["inputSchema"].is_object());
-    let sum = desk.run(&["--json", "mcp", "call", &id.to_string(), "add", "--args", r#"{"a":20,"b":22}"#]).json();
+    let sum = desk
+        .run(&[
+            "--json",
+            "mcp",
+            "call",
+            &id.to_string(),
+            "add",
+            "--args",
+            r#"{"a":20,"b":22}"#,
+        ])
+        .json();
     assert_eq!(sum["content"][0]["text"], "42", "{sum}");
     let text = desk.run(&["mcp", "call", &id.to_string(), "whoami"]).ok();
     assert!(text.contains("hello dana"), "{text}");
-    let err = desk.run(&["mcp", "call", &id.to_string(), "add", "--args", "[1]"]).fails();
+    let err = desk
+        .run(&["mcp", "call", &id.to_string(), "add", "--args", "[1]"])
+        .fails();
     assert!(err.contains("JSON object"), "{err}");
     // A step-up is asked, never done silently.
-    let err = desk.run(&["mcp", "call", &id.to_string(), "write_note", "--args", r#"{"text":"x"}"#]).fails();
-    assert!(err.contains("mcp:write") && err.contains("sign in again"), "{err}");
+    let err = desk
+        .run(&[
+            "mcp",
+            "call",
+            &id.to_string(),
+            "write_note",
+            "--args",
+            r#"{"text":"x"}"#,
+        ])
+        .fails();
+    assert!(
+        err.contains("mcp:write") && err.contains("sign in again"),
+        "{err}"
+    );
 
     // The same through the local API.
     let key = desk.run(&["api-key"]).ok().trim().to_string();
@@ -297,7 +444,12 @@ async fn add_mcp_connect_tools_and_call_through_the_cli() {
         .json()
         .await
         .unwrap();
-    assert!(tools.as_array().is_some_and(|t| t.iter().any(|t| t["name"] == "add")), "{tools}");
+    assert!(
+        tools
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t["name"] == "add")),
+        "{tools}"
+    );
     let answer = http
         .post(format!("{api}/v1.0/account/connectors/{id}/mcp/call"))
         .bearer_auth(&key)
@@ -334,11 +486,26 @@ async fn add_mcp_connect_tools_and_call_through_the_cli() {
 #[test]
 fn mcp_config_prints_each_clients_snippet() {
     let desk = Desk::new();
-    for (client, key) in [("claude", "mcpServers"), ("cursor", "mcpServers"), ("vscode", "servers")] {
-        let v = desk.run(&["--json", "mcp", "config", "--client", client, "--allow", "x_*"]).json();
+    for (client, key) in [
+        ("claude", "mcpServers"),
+        ("cursor", "mcpServers"),
+        ("vscode", "servers"),
+    ] {
+        let v = desk
+            .run(&[
+                "--json", "mcp", "config", "--client", client, "--allow", "x_*",
+            ])
+            .json();
         let server = &v[key]["authdesk"];
-        assert!(server["command"].as_str().unwrap().ends_with("authdesk"), "{v}");
-        assert_eq!(server["args"], json!(["mcp", "serve", "--allow", "x_*"]), "{v}");
+        assert!(
+            server["command"].as_str().unwrap().ends_with("authdesk"),
+            "{v}"
+        );
+        assert_eq!(
+            server["args"],
+            json!(["mcp", "serve", "--allow", "x_*"]),
+            "{v}"
+        );
         assert_eq!(
             server["env"]["AUTHDESK_DATA_DIR"],
             desk.data_dir().display().to_string()

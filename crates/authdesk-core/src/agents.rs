@@ -106,7 +106,11 @@ impl AgentServer {
             if message.get("result").is_some() || message.get("error").is_some() {
                 return None; // an answer to a request we never make
             }
-            return Some(mcp::error(&Value::Null, mcp::INVALID_REQUEST, "not a JSON-RPC request"));
+            return Some(mcp::error(
+                &Value::Null,
+                mcp::INVALID_REQUEST,
+                "not a JSON-RPC request",
+            ));
         };
         let Some(id) = message.get("id").cloned() else {
             return None; // notifications (initialized, cancelled, ...) need no answer
@@ -117,7 +121,10 @@ impl AgentServer {
             "ping" => Ok(json!({})),
             "tools/list" => self.list(session, &params).await,
             "tools/call" => self.call(session, &params).await,
-            other => Err((mcp::METHOD_NOT_FOUND, format!("method {other:?} is not served"))),
+            other => Err((
+                mcp::METHOD_NOT_FOUND,
+                format!("method {other:?} is not served"),
+            )),
         };
         Some(match answer {
             Ok(result) => mcp::result(&id, result),
@@ -148,7 +155,11 @@ impl AgentServer {
         })
     }
 
-    async fn tools(&self, session: &mut AgentSession, fresh: bool) -> Result<Arc<Vec<ToolEntry>>, (i64, String)> {
+    async fn tools(
+        &self,
+        session: &mut AgentSession,
+        fresh: bool,
+    ) -> Result<Arc<Vec<ToolEntry>>, (i64, String)> {
         if !fresh {
             if let Some(t) = &session.tools {
                 return Ok(t.clone());
@@ -165,15 +176,27 @@ impl AgentServer {
         Ok(tools)
     }
 
-    async fn list(&self, session: &mut AgentSession, params: &Value) -> Result<Value, (i64, String)> {
+    async fn list(
+        &self,
+        session: &mut AgentSession,
+        params: &Value,
+    ) -> Result<Value, (i64, String)> {
         let start: usize = match params["cursor"].as_str() {
-            Some(c) => c
-                .parse()
-                .map_err(|_| (mcp::INVALID_PARAMS, "the cursor is not one Authdesk gave".into()))?,
+            Some(c) => c.parse().map_err(|_| {
+                (
+                    mcp::INVALID_PARAMS,
+                    "the cursor is not one Authdesk gave".into(),
+                )
+            })?,
             None => 0,
         };
         let tools = self.tools(session, start == 0).await?;
-        let page: Vec<Value> = tools.iter().skip(start).take(PAGE).map(ToolEntry::listed).collect();
+        let page: Vec<Value> = tools
+            .iter()
+            .skip(start)
+            .take(PAGE)
+            .map(ToolEntry::listed)
+            .collect();
         let mut result = json!({ "tools": page });
         if start + PAGE < tools.len() {
             result["nextCursor"] = json!((start + PAGE).to_string());
@@ -181,23 +204,49 @@ impl AgentServer {
         Ok(result)
     }
 
-    async fn call(&self, session: &mut AgentSession, params: &Value) -> Result<Value, (i64, String)> {
-        let name = params["name"]
-            .as_str()
-            .ok_or((mcp::INVALID_PARAMS, "tools/call needs the tool's name".to_string()))?;
+    async fn call(
+        &self,
+        session: &mut AgentSession,
+        params: &Value,
+    ) -> Result<Value, (i64, String)> {
+        let name = params["name"].as_str().ok_or((
+            mcp::INVALID_PARAMS,
+            "tools/call needs the tool's name".to_string(),
+        ))?;
         let arguments = match &params["arguments"] {
             Value::Null => serde_json::Map::new(),
             Value::Object(m) => m.clone(),
-            _ => return Err((mcp::INVALID_PARAMS, "arguments must be a JSON object".into())),
+            _ => {
+                return Err((
+                    mcp::INVALID_PARAMS,
+                    "arguments must be a JSON object".into(),
+                ))
+            }
         };
-        let mut entry = self.tools(session, false).await?.iter().find(|t| t.name == name).cloned();
+        let mut entry = self
+            .tools(session, false)
+            .await?
+            .iter()
+            .find(|t| t.name == name)
+            .cloned();
         if entry.is_none() {
-            entry = self.tools(session, true).await?.iter().find(|t| t.name == name).cloned();
+            entry = self
+                .tools(session, true)
+                .await?
+                .iter()
+                .find(|t| t.name == name)
+                .cloned();
         }
         let Some(entry) = entry else {
-            return Err((mcp::INVALID_PARAMS, format!("no tool is named {name:?}; list the tools")));
+            return Err((
+                mcp::INVALID_PARAMS,
+                format!("no tool is named {name:?}; list the tools"),
+            ));
         };
-        let agent = session.agent.clone().unwrap_or_else(|| "an unnamed agent".into());
+        let agent = session
+            .agent
+            .clone()
+            .unwrap_or_else(|| "an unnamed agent".into());
         let request = entry.request_line(&arguments);
         let verdict = if !entry.changes_data(&arguments) {
             "allowed (reads only)".to_string()
@@ -253,7 +302,9 @@ impl AgentServer {
         let scope = self.policy.account_scope.as_deref();
         let outcome = match &entry.kind {
             ToolKind::Method(method) => {
-                self.engine.call_method_in(scope, id, method, &arguments).await
+                self.engine
+                    .call_method_in(scope, id, method, &arguments)
+                    .await
             }
             ToolKind::Request => match free_request(&arguments) {
                 Ok(r) => self.engine.send_request(id, &r).await,
@@ -307,14 +358,27 @@ fn free_request(arguments: &serde_json::Map<String, Value>) -> crate::error::Res
         None | Some(Value::Null) => vec![],
         Some(Value::Object(m)) => m
             .iter()
-            .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string()),
+                )
+            })
             .collect(),
-        Some(_) => return Err(Error::InvalidInput("headers must be an object of names to values".into())),
+        Some(_) => {
+            return Err(Error::InvalidInput(
+                "headers must be an object of names to values".into(),
+            ))
+        }
     };
     Ok(FreeRequest {
         method: text("method").unwrap_or_else(|| "GET".into()),
         target: text("path").ok_or_else(|| {
-            Error::InvalidInput("give the request's path (under the API base URL) or full URL".into())
+            Error::InvalidInput(
+                "give the request's path (under the API base URL) or full URL".into(),
+            )
         })?,
         headers,
         body: text("body"),

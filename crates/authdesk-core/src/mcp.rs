@@ -209,8 +209,7 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
         return pattern == name;
     }
     let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !name.starts_with(first) || name.len() < first.len() + last.len() || !name.ends_with(last)
-    {
+    if !name.starts_with(first) || name.len() < first.len() + last.len() || !name.ends_with(last) {
         return false;
     }
     let mut rest = &name[first.len()..name.len() - last.len()];
@@ -244,7 +243,10 @@ mod tests {
         assert_eq!(c.error.as_deref(), Some("insufficient_scope"));
         assert_eq!(c.scope.as_deref(), Some("mcp:read mcp:write"));
         assert_eq!(c.resource_metadata.as_deref(), Some("https://a/b"));
-        assert_eq!(BearerChallenge::parse("Bearer"), Some(BearerChallenge::default()));
+        assert_eq!(
+            BearerChallenge::parse("Bearer"),
+            Some(BearerChallenge::default())
+        );
         assert_eq!(BearerChallenge::parse(r#"Basic realm="bearer""#), None);
         let c = BearerChallenge::parse(r#"Bearer error=invalid_token, scope="a\"b""#).unwrap();
         assert_eq!(c.error.as_deref(), Some("invalid_token"));
@@ -253,8 +255,12 @@ mod tests {
 
     #[test]
     fn server_sent_events() {
-        let body = "event: message\r\nid: 1\r\ndata: {\"a\":1}\r\n\r\n: comment\n\ndata: x\ndata: y\n";
-        assert_eq!(sse_data(body), vec!["{\"a\":1}".to_string(), "x\ny".to_string()]);
+        let body =
+            "event: message\r\nid: 1\r\ndata: {\"a\":1}\r\n\r\n: comment\n\ndata: x\ndata: y\n";
+        assert_eq!(
+            sse_data(body),
+            vec!["{\"a\":1}".to_string(), "x\ny".to_string()]
+        );
     }
 
     #[test]

@@ -18,9 +18,9 @@ mod account_keys;
 mod accounts;
 mod launch;
 mod library;
+pub mod mcp;
 mod migrate;
 mod oauth_app;
-pub mod mcp;
 mod provider_keys;
 pub mod webhooks;
 

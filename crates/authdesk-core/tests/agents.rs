@@ -87,12 +87,26 @@ async fn setup() -> Setup {
     };
     let a = install(&s.account);
     let b = install(&b_account);
-    Setup { s, a, b, b_account, echo }
+    Setup {
+        s,
+        a,
+        b,
+        b_account,
+        echo,
+    }
 }
 
-async fn ask(server: &AgentServer, session: &mut AgentSession, method: &str, params: Value) -> Value {
+async fn ask(
+    server: &AgentServer,
+    session: &mut AgentSession,
+    method: &str,
+    params: Value,
+) -> Value {
     let answer = server
-        .handle(session, json!({"jsonrpc": "2.0", "id": 7, "method": method, "params": params}))
+        .handle(
+            session,
+            json!({"jsonrpc": "2.0", "id": 7, "method": method, "params": params}),
+        )
         .await
         .expect("a request is answered");
     assert_eq!(answer["id"], 7);
@@ -112,7 +126,10 @@ async fn started(server: &AgentServer) -> AgentSession {
     assert_eq!(init["result"]["protocolVersion"], "2025-06-18");
     assert_eq!(init["result"]["serverInfo"]["name"], "Authdesk");
     assert!(server
-        .handle(&mut session, json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        .handle(
+            &mut session,
+            json!({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        )
         .await
         .is_none());
     session
@@ -123,7 +140,10 @@ fn call(name: &str, arguments: Value) -> Value {
 }
 
 fn text(answer: &Value) -> String {
-    answer["result"]["content"][0]["text"].as_str().unwrap_or_default().to_string()
+    answer["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -143,30 +163,61 @@ async fn methods_are_tools_reads_run_changes_need_approval_and_no_secret_comes_b
     ] {
         assert!(names.contains(&want), "{names:?}");
     }
-    assert!(!names.iter().any(|n| n.ends_with("__request")), "request tool not turned on");
-    let list = tools.iter().find(|t| t["name"] == "wire_customer_a__list_items").unwrap();
-    assert!(list["description"].as_str().unwrap().contains("Lists the items."));
+    assert!(
+        !names.iter().any(|n| n.ends_with("__request")),
+        "request tool not turned on"
+    );
+    let list = tools
+        .iter()
+        .find(|t| t["name"] == "wire_customer_a__list_items")
+        .unwrap();
+    assert!(list["description"]
+        .as_str()
+        .unwrap()
+        .contains("Lists the items."));
     assert_eq!(list["inputSchema"]["properties"]["limit"]["type"], "string");
     assert_eq!(list["annotations"]["readOnlyHint"], true);
-    let create = tools.iter().find(|t| t["name"] == "wire_customer_a__create_thing").unwrap();
+    let create = tools
+        .iter()
+        .find(|t| t["name"] == "wire_customer_a__create_thing")
+        .unwrap();
     assert_eq!(create["inputSchema"]["required"], json!(["name"]));
     assert_eq!(create["annotations"]["readOnlyHint"], false);
 
     // A read runs; the echo sends the key back, the agent never sees it.
-    let read = ask(&server, &mut session, "tools/call", call("wire_customer_a__list_items", json!({"limit": "5"}))).await;
+    let read = ask(
+        &server,
+        &mut session,
+        "tools/call",
+        call("wire_customer_a__list_items", json!({"limit": "5"})),
+    )
+    .await;
     assert_eq!(read["result"]["isError"], false, "{read}");
     assert!(text(&read).contains("\"Status\": 200"), "{read}");
     assert!(text(&read).contains("/api/items"), "{read}");
-    assert!(!read.to_string().contains(CANARY), "the API key reached the agent: {read}");
+    assert!(
+        !read.to_string().contains(CANARY),
+        "the API key reached the agent: {read}"
+    );
 
     // A change (POST, or a GET marked write) is refused without approval: nothing is sent.
     let sent = t.echo.requests.load(Ordering::SeqCst);
     for tool in ["wire_customer_a__create_thing", "wire_customer_a__purge"] {
-        let refused = ask(&server, &mut session, "tools/call", call(tool, json!({"name": "x"}))).await;
+        let refused = ask(
+            &server,
+            &mut session,
+            "tools/call",
+            call(tool, json!({"name": "x"})),
+        )
+        .await;
         assert_eq!(refused["result"]["isError"], true, "{refused}");
         assert!(text(&refused).contains("needs approval"), "{refused}");
     }
-    assert_eq!(t.echo.requests.load(Ordering::SeqCst), sent, "a refused change was sent");
+    assert_eq!(
+        t.echo.requests.load(Ordering::SeqCst),
+        sent,
+        "a refused change was sent"
+    );
 
     // Unknown tools are a JSON-RPC error.
     let unknown = ask(&server, &mut session, "tools/call", call("nope", json!({}))).await;
@@ -180,9 +231,16 @@ async fn methods_are_tools_reads_run_changes_need_approval_and_no_secret_comes_b
         .filter_map(|e| e.detail.clone())
         .collect();
     assert_eq!(calls.len(), 3, "{calls:?}");
-    assert!(calls.iter().all(|d| d.contains("test-agent 2.0")), "{calls:?}");
-    assert!(calls.iter().any(|d| d.contains("list_items") && d.contains("allowed (reads only)")));
-    assert!(calls.iter().any(|d| d.contains("create_thing") && d.contains("denied")));
+    assert!(
+        calls.iter().all(|d| d.contains("test-agent 2.0")),
+        "{calls:?}"
+    );
+    assert!(calls
+        .iter()
+        .any(|d| d.contains("list_items") && d.contains("allowed (reads only)")));
+    assert!(calls
+        .iter()
+        .any(|d| d.contains("create_thing") && d.contains("denied")));
     assert!(!calls.iter().any(|d| d.contains(CANARY)));
 }
 
@@ -197,7 +255,13 @@ async fn allow_patterns_the_prompt_an_account_limit_and_the_request_tool() {
     };
     let server = AgentServer::new(t.s.engine.clone(), policy, None);
     let mut session = started(&server).await;
-    let made = ask(&server, &mut session, "tools/call", call("wire_customer_a__create_thing", json!({"name": "x"}))).await;
+    let made = ask(
+        &server,
+        &mut session,
+        "tools/call",
+        call("wire_customer_a__create_thing", json!({"name": "x"})),
+    )
+    .await;
     assert_eq!(made["result"]["isError"], false, "{made}");
     assert!(text(&made).contains("\"method\": \"POST\""), "{made}");
     assert!(!made.to_string().contains(CANARY));
@@ -208,18 +272,38 @@ async fn allow_patterns_the_prompt_an_account_limit_and_the_request_tool() {
     let (a2, s2) = (asked.clone(), seen.clone());
     let approver: Approver = Arc::new(move |request| {
         a2.fetch_add(1, Ordering::SeqCst);
-        let verdict = if request.tool.ends_with("__purge") { Verdict::Deny } else { Verdict::AllowSession };
+        let verdict = if request.tool.ends_with("__purge") {
+            Verdict::Deny
+        } else {
+            Verdict::AllowSession
+        };
         s2.lock().unwrap().push(request);
         Box::pin(async move { verdict })
     });
     let server = AgentServer::new(t.s.engine.clone(), AgentPolicy::default(), Some(approver));
     let mut session = started(&server).await;
     for _ in 0..2 {
-        let r = ask(&server, &mut session, "tools/call", call("wire_customer_a__create_thing", json!({"name": "y"}))).await;
+        let r = ask(
+            &server,
+            &mut session,
+            "tools/call",
+            call("wire_customer_a__create_thing", json!({"name": "y"})),
+        )
+        .await;
         assert_eq!(r["result"]["isError"], false, "{r}");
     }
-    assert_eq!(asked.load(Ordering::SeqCst), 1, "allowed for the session: asked once");
-    let denied = ask(&server, &mut session, "tools/call", call("wire_customer_b__purge", json!({}))).await;
+    assert_eq!(
+        asked.load(Ordering::SeqCst),
+        1,
+        "allowed for the session: asked once"
+    );
+    let denied = ask(
+        &server,
+        &mut session,
+        "tools/call",
+        call("wire_customer_b__purge", json!({})),
+    )
+    .await;
     assert_eq!(denied["result"]["isError"], true);
     {
         let seen = seen.lock().unwrap();
@@ -230,7 +314,10 @@ async fn allow_patterns_the_prompt_an_account_limit_and_the_request_tool() {
         assert_eq!(seen[1].account, "Customer B");
     }
     let history = t.s.desk.credential_events(t.b, 5).unwrap();
-    assert!(history.iter().any(|e| e.detail.as_deref().is_some_and(|d| d.contains("denied by the user"))));
+    assert!(history.iter().any(|e| e
+        .detail
+        .as_deref()
+        .is_some_and(|d| d.contains("denied by the user"))));
 
     // A caller limited to account B sees and calls B's tools only.
     let policy = AgentPolicy {
@@ -246,20 +333,56 @@ async fn allow_patterns_the_prompt_an_account_limit_and_the_request_tool() {
         .iter()
         .map(|t| t["name"].as_str().unwrap().to_string())
         .collect();
-    assert!(!names.is_empty() && names.iter().all(|n| n.starts_with("wire_customer_b__")), "{names:?}");
-    let other = ask(&server, &mut session, "tools/call", call("wire_customer_a__list_items", json!({}))).await;
+    assert!(
+        !names.is_empty() && names.iter().all(|n| n.starts_with("wire_customer_b__")),
+        "{names:?}"
+    );
+    let other = ask(
+        &server,
+        &mut session,
+        "tools/call",
+        call("wire_customer_a__list_items", json!({})),
+    )
+    .await;
     assert_eq!(other["error"]["code"], -32602, "{other}");
 
     // The free-form request tool, once turned on: GET runs, POST needs approval.
     t.s.desk.set_mcp_request_tool(t.a, true).unwrap();
     let server = AgentServer::new(t.s.engine.clone(), AgentPolicy::default(), None);
     let mut session = started(&server).await;
-    let get = ask(&server, &mut session, "tools/call", call("wire_customer_a__request", json!({"method": "GET", "path": "/api/anything"}))).await;
+    let get = ask(
+        &server,
+        &mut session,
+        "tools/call",
+        call(
+            "wire_customer_a__request",
+            json!({"method": "GET", "path": "/api/anything"}),
+        ),
+    )
+    .await;
     assert_eq!(get["result"]["isError"], false, "{get}");
     assert!(!get.to_string().contains(CANARY));
-    let post = ask(&server, &mut session, "tools/call", call("wire_customer_a__request", json!({"method": "POST", "path": "/api/anything"}))).await;
+    let post = ask(
+        &server,
+        &mut session,
+        "tools/call",
+        call(
+            "wire_customer_a__request",
+            json!({"method": "POST", "path": "/api/anything"}),
+        ),
+    )
+    .await;
     assert!(text(&post).contains("needs approval"), "{post}");
-    let away = ask(&server, &mut session, "tools/call", call("wire_customer_a__request", json!({"method": "GET", "path": "https://example.com/"}))).await;
+    let away = ask(
+        &server,
+        &mut session,
+        "tools/call",
+        call(
+            "wire_customer_a__request",
+            json!({"method": "GET", "path": "https://example.com/"}),
+        ),
+    )
+    .await;
     assert_eq!(away["result"]["isError"], true, "{away}");
     t.s.desk.set_mcp_request_tool(t.a, false).unwrap();
     let listed = ask(&server, &mut session, "tools/list", json!({})).await;

@@ -46,7 +46,8 @@ async fn sign_in_once(s: &support::EngineSetup, id: i64) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_mcp_server_is_found_from_its_401_registered_signed_in_called_refreshed_and_stepped_up() {
+async fn an_mcp_server_is_found_from_its_401_registered_signed_in_called_refreshed_and_stepped_up()
+{
     let server = McpTestServer::start(60);
     let s = support::engine_setup(EngineConfig::default(), "Customer A");
     let url = format!("{}/mcp", server.base);
@@ -55,17 +56,30 @@ async fn an_mcp_server_is_found_from_its_401_registered_signed_in_called_refresh
     let found = s.engine.discover_mcp(&url, &options()).await.unwrap();
     let client = found.client.as_ref().expect("a registered client");
     assert!(client.registered);
-    let secret = client.client_secret.clone().expect("client_secret_basic was offered");
-    let registration_token = client.registration_access_token.clone().expect("RFC 7592 token");
+    let secret = client
+        .client_secret
+        .clone()
+        .expect("client_secret_basic was offered");
+    let registration_token = client
+        .registration_access_token
+        .clone()
+        .expect("RFC 7592 token");
     assert_eq!(
         found.resource_metadata.as_deref(),
         Some(format!("{}/.well-known/oauth-protected-resource/mcp", server.base).as_str())
     );
-    assert!(found.toml.contains(&format!("resource = \"{url}\"")), "{}", found.toml);
+    assert!(
+        found.toml.contains(&format!("resource = \"{url}\"")),
+        "{}",
+        found.toml
+    );
     let stats = server.stats().await;
     assert_eq!(stats["registrations"], 1);
     let registered = &stats["registeredClients"][0];
-    assert_eq!(registered["token_endpoint_auth_method"], "client_secret_basic");
+    assert_eq!(
+        registered["token_endpoint_auth_method"],
+        "client_secret_basic"
+    );
     assert!(registered["redirect_uris"]
         .as_array()
         .unwrap()
@@ -80,7 +94,10 @@ async fn an_mcp_server_is_found_from_its_401_registered_signed_in_called_refresh
     if let Ok(bytes) = std::fs::read(s.desk.data_dir().join("authdesk.db")) {
         let file = String::from_utf8_lossy(&bytes);
         for value in [secret.expose(), registration_token.expose()] {
-            assert!(!file.contains(value), "a client secret reached the database file");
+            assert!(
+                !file.contains(value),
+                "a client secret reached the database file"
+            );
         }
     }
     assert!(s.desk.mcp_registration(connector.id).unwrap().is_some());
@@ -88,16 +105,29 @@ async fn an_mcp_server_is_found_from_its_401_registered_signed_in_called_refresh
     // Sign-in: PKCE and the resource on the authorization request and the token request.
     let id = s
         .desk
-        .install(&s.account, &connector.slug, InstallRequest { name: "MCP".into(), ..Default::default() })
+        .install(
+            &s.account,
+            &connector.slug,
+            InstallRequest {
+                name: "MCP".into(),
+                ..Default::default()
+            },
+        )
         .unwrap()
         .id;
     let authorize = sign_in_once(&s, id).await;
     let authorize = url::Url::parse(&authorize).unwrap();
     let q: std::collections::HashMap<_, _> = authorize.query_pairs().into_owned().collect();
     assert_eq!(q.get("resource"), Some(&url));
-    assert_eq!(q.get("code_challenge_method").map(String::as_str), Some("S256"));
+    assert_eq!(
+        q.get("code_challenge_method").map(String::as_str),
+        Some("S256")
+    );
     assert_eq!(q.get("scope").map(String::as_str), Some("mcp:read"));
-    assert_eq!(server.stats().await["lastTokenRequestResource"], json!([url]));
+    assert_eq!(
+        server.stats().await["lastTokenRequestResource"],
+        json!([url])
+    );
 
     // Tools and calls, the session kept.
     let tools = s.engine.mcp_tools(None, id).await.unwrap();
@@ -107,9 +137,17 @@ async fn an_mcp_server_is_found_from_its_401_registered_signed_in_called_refresh
     }
     let add = tools.iter().find(|t| t.name == "add").unwrap();
     assert_eq!(add.input_schema["type"], "object");
-    let sum = s.engine.mcp_call(None, id, "add", json!({"a": 2, "b": 3})).await.unwrap();
+    let sum = s
+        .engine
+        .mcp_call(None, id, "add", json!({"a": 2, "b": 3}))
+        .await
+        .unwrap();
     assert_eq!(text_of(&sum), "5");
-    let me = s.engine.mcp_call(None, id, "whoami", json!({})).await.unwrap();
+    let me = s
+        .engine
+        .mcp_call(None, id, "whoami", json!({}))
+        .await
+        .unwrap();
     assert!(text_of(&me).contains("hello alice"), "{me}");
 
     // The token is never in what comes back.
@@ -123,9 +161,16 @@ async fn an_mcp_server_is_found_from_its_401_registered_signed_in_called_refresh
     // A refresh asks for the same resource, and the calls go on.
     s.engine.refresh_now(id).await.unwrap();
     let stats = server.stats().await;
-    assert!(stats["tokenGrants"]["refresh_token"].as_i64().unwrap() >= 1, "{stats}");
+    assert!(
+        stats["tokenGrants"]["refresh_token"].as_i64().unwrap() >= 1,
+        "{stats}"
+    );
     assert_eq!(stats["lastTokenRequestResource"], json!([url]));
-    let again = s.engine.mcp_call(None, id, "add", json!({"a": 1, "b": 1})).await.unwrap();
+    let again = s
+        .engine
+        .mcp_call(None, id, "add", json!({"a": 1, "b": 1}))
+        .await
+        .unwrap();
     assert_eq!(text_of(&again), "2");
 
     // Step-up: a 403 insufficient_scope is recorded and refused, never signed in silently.
@@ -137,7 +182,10 @@ async fn an_mcp_server_is_found_from_its_401_registered_signed_in_called_refresh
         .unwrap_err();
     assert!(matches!(refused, Error::NeedsReauth { .. }), "{refused}");
     assert!(refused.to_string().contains("mcp:write"), "{refused}");
-    assert_eq!(server.stats().await["tokenGrants"]["authorization_code"], grants_before);
+    assert_eq!(
+        server.stats().await["tokenGrants"]["authorization_code"],
+        grants_before
+    );
     let wanted = s.desk.mcp_step_up_scopes(id).unwrap();
     assert!(wanted.contains(&"mcp:read".to_string()) && wanted.contains(&"mcp:write".to_string()));
     let history = s.desk.credential_events(id, 10).unwrap();
@@ -149,8 +197,15 @@ async fn an_mcp_server_is_found_from_its_401_registered_signed_in_called_refresh
         .find(|(k, _)| k == "scope")
         .map(|(_, v)| v.to_string())
         .unwrap();
-    assert!(scope.contains("mcp:read") && scope.contains("mcp:write"), "{scope}");
-    let note = s.engine.mcp_call(None, id, "write_note", json!({"text": "hi"})).await.unwrap();
+    assert!(
+        scope.contains("mcp:read") && scope.contains("mcp:write"),
+        "{scope}"
+    );
+    let note = s
+        .engine
+        .mcp_call(None, id, "write_note", json!({"text": "hi"}))
+        .await
+        .unwrap();
     assert_eq!(text_of(&note), "saved: hi");
 
     // A token for one MCP server is never sent to another: point the connector elsewhere.
@@ -160,11 +215,17 @@ async fn an_mcp_server_is_found_from_its_401_registered_signed_in_called_refresh
         &format!("url = \"{}/json/mcp\"", server.base),
     );
     assert_ne!(moved, text);
-    s.desk.save_connector_text(Some(&connector.slug), &moved).unwrap();
-    let before = server.stats().await["bearerRequestsByPath"]["/json/mcp"].as_i64().unwrap_or(0);
+    s.desk
+        .save_connector_text(Some(&connector.slug), &moved)
+        .unwrap();
+    let before = server.stats().await["bearerRequestsByPath"]["/json/mcp"]
+        .as_i64()
+        .unwrap_or(0);
     let err = s.engine.mcp_tools(None, id).await.unwrap_err();
     assert!(err.to_string().contains("not this MCP server"), "{err}");
-    let after = server.stats().await["bearerRequestsByPath"]["/json/mcp"].as_i64().unwrap_or(0);
+    let after = server.stats().await["bearerRequestsByPath"]["/json/mcp"]
+        .as_i64()
+        .unwrap_or(0);
     assert_eq!(before, after, "the token went to the other server");
 }
 
@@ -182,9 +243,11 @@ async fn json_answers_the_well_known_fallback_a_given_client_and_an_open_server(
     let url = format!("{}/json/mcp", server.base);
     let reg: Value = reqwest::Client::new()
         .post(format!("{}/oauth/reg", server.base))
-        .json(&json!({"client_name": "by hand", "redirect_uris": ["http://127.0.0.1/callback"],
+        .json(
+            &json!({"client_name": "by hand", "redirect_uris": ["http://127.0.0.1/callback"],
             "application_type": "native", "token_endpoint_auth_method": "none",
-            "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"]}))
+            "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"]}),
+        )
         .send()
         .await
         .unwrap()
@@ -198,17 +261,35 @@ async fn json_answers_the_well_known_fallback_a_given_client_and_an_open_server(
     };
     let registrations = server.stats().await["registrations"].clone();
     let found = s.engine.discover_mcp(&url, &opts).await.unwrap();
-    assert_eq!(server.stats().await["registrations"], registrations, "registered again");
+    assert_eq!(
+        server.stats().await["registrations"],
+        registrations,
+        "registered again"
+    );
     assert!(!found.client.as_ref().unwrap().registered);
-    let c = s.desk.add_mcp_connector("test", &found.toml, found.client.as_ref()).unwrap();
+    let c = s
+        .desk
+        .add_mcp_connector("test", &found.toml, found.client.as_ref())
+        .unwrap();
     assert!(s.desk.mcp_registration(c.id).unwrap().is_none());
     let id = s
         .desk
-        .install(&s.account, "json-mcp", InstallRequest { name: "JSON".into(), ..Default::default() })
+        .install(
+            &s.account,
+            "json-mcp",
+            InstallRequest {
+                name: "JSON".into(),
+                ..Default::default()
+            },
+        )
         .unwrap()
         .id;
     sign_in_once(&s, id).await;
-    let sum = s.engine.mcp_call(None, id, "add", json!({"a": 40, "b": 2})).await.unwrap();
+    let sum = s
+        .engine
+        .mcp_call(None, id, "add", json!({"a": 40, "b": 2}))
+        .await
+        .unwrap();
     assert_eq!(text_of(&sum), "42");
 
     // A server that asks for nothing: a connector without auth.
@@ -218,13 +299,28 @@ async fn json_answers_the_well_known_fallback_a_given_client_and_an_open_server(
     let c = s.desk.add_mcp_connector("test", &found.toml, None).unwrap();
     let id = s
         .desk
-        .install(&s.account, &c.slug, InstallRequest { name: "Open".into(), ..Default::default() })
+        .install(
+            &s.account,
+            &c.slug,
+            InstallRequest {
+                name: "Open".into(),
+                ..Default::default()
+            },
+        )
         .unwrap()
         .id;
-    let sum = s.engine.mcp_call(None, id, "add", json!({"a": 1, "b": 2})).await.unwrap();
+    let sum = s
+        .engine
+        .mcp_call(None, id, "add", json!({"a": 1, "b": 2}))
+        .await
+        .unwrap();
     assert_eq!(text_of(&sum), "3");
     // Not an MCP server's account connector: said so.
-    let err = s.engine.mcp_call(None, id, "", json!({})).await.unwrap_err();
+    let err = s
+        .engine
+        .mcp_call(None, id, "", json!({}))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("name the tool"), "{err}");
 }
 
@@ -235,8 +331,14 @@ async fn what_is_not_mcp_or_not_safe_is_refused_and_nothing_is_added() {
     let before = s.desk.list_connectors().unwrap().len();
     let cases = [
         (format!("{}/not-mcp", server.base), "does not answer MCP"),
-        (format!("{}/bad-as/mcp", server.base), "another origin without https"),
-        (format!("{}/bad-resource/mcp", server.base), "/elsewhere/mcp"),
+        (
+            format!("{}/bad-as/mcp", server.base),
+            "another origin without https",
+        ),
+        (
+            format!("{}/bad-resource/mcp", server.base),
+            "/elsewhere/mcp",
+        ),
         ("http://mcp.example.com/mcp".to_string(), "plain http"),
         ("not a url".to_string(), "not an absolute URL"),
     ];

@@ -258,6 +258,9 @@ pub struct ParameterInfo {
     location: String,
     required: bool,
     description: String,
+    /// The JSON type a tool's argument takes (`string`, `number`, `integer`, `boolean`,
+    /// `object`, `array`); methods' parameters are `string`.
+    kind: String,
 }
 
 #[tauri::command]
@@ -265,6 +268,11 @@ pub async fn methods(shell: S<'_>, id: i64) -> R<Vec<MethodInfo>> {
     let def = shell
         .db(move |desk| desk.account_connector_definition(id))
         .await?;
+    if def.mcp.is_some() {
+        // An MCP server: its tools, as the server lists them now.
+        let tools = shell.engine.mcp_tools(None, id).await?;
+        return Ok(tools.into_iter().map(tool_info).collect());
+    }
     Ok(def
         .methods
         .iter()
@@ -282,10 +290,44 @@ pub async fn methods(shell: S<'_>, id: i64) -> R<Vec<MethodInfo>> {
                     location: format!("{:?}", p.location).to_lowercase(),
                     required: p.required,
                     description: p.description.clone(),
+                    kind: "string".into(),
                 })
                 .collect(),
         })
         .collect())
+}
+
+/// An MCP tool as the method tester shows it: HttpMethod `TOOL`, its arguments from the
+/// input schema's properties.
+fn tool_info(t: authdesk_core::mcp::Tool) -> MethodInfo {
+    let schema = &t.input_schema;
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .map(|r| r.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    let parameters = schema["properties"]
+        .as_object()
+        .map(|props| {
+            props
+                .iter()
+                .map(|(name, p)| ParameterInfo {
+                    name: name.clone(),
+                    location: "argument".into(),
+                    required: required.contains(&name.as_str()),
+                    description: p["description"].as_str().unwrap_or_default().to_string(),
+                    kind: p["type"].as_str().unwrap_or("string").to_string(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    MethodInfo {
+        id: t.name.clone(),
+        name: t.name.clone(),
+        description: t.description.unwrap_or_default(),
+        http_method: "TOOL".into(),
+        path: t.name,
+        parameters,
+    }
 }
 
 #[tauri::command]

@@ -16,6 +16,7 @@ pub mod accounts;
 pub mod handover;
 pub mod library;
 pub mod lists;
+pub mod mcp;
 pub mod settings;
 pub mod webhooks;
 
@@ -32,6 +33,8 @@ pub struct Shell {
     pub engine: Arc<Engine>,
     /// `Ok(port)` when the local API runs in-process, else why not.
     pub api: Result<u16, String>,
+    /// Agents' requests waiting for the user's answer.
+    pub agents: crate::agents::Pending,
 }
 
 impl Shell {
@@ -131,6 +134,10 @@ macro_rules! all_commands {
             commands::account_connectors::methods,
             commands::account_connectors::call_method,
             commands::account_connectors::send_request,
+            commands::mcp::mcp_call,
+            commands::mcp::mcp_request_tool,
+            commands::mcp::set_mcp_request_tool,
+            commands::mcp::answer_agent_request,
             commands::settings::settings,
             commands::settings::reveal_api_key,
             commands::settings::restore_keychain_item,

@@ -2,6 +2,8 @@
 // stored auth applied, see the response. What is typed is kept per account connector and
 // method; a result is shown only with the method it came from. Below it, the free-form
 // request (any method, path or URL on the connector's hosts, headers, body: send_request).
+// An MCP server connector lists its tools here (HttpMethod TOOL): their arguments are typed
+// as the tool's input schema says and the result is the tool's content.
 // Must not: show a result under another method or account connector.
 
 import {
@@ -14,7 +16,7 @@ export function renderMethods() {
   const select = $('tester-method');
   const current = select.value;
   select.replaceChildren(...state.methods.map((m) => {
-    const o = el('option', `${m.Name} — ${m.HttpMethod} ${m.Path}`);
+    const o = el('option', m.HttpMethod === 'TOOL' ? `${m.Name} — MCP tool` : `${m.Name} — ${m.HttpMethod} ${m.Path}`);
     o.value = m.Id;
     return o;
   }));
@@ -24,8 +26,14 @@ export function renderMethods() {
   renderParams();
 }
 
-// "HTTP 200", the kept headers, then the body (pretty JSON when it is JSON).
+// "HTTP 200", the kept headers, then the body (pretty JSON when it is JSON); for an MCP
+// tool, its content blocks (text as it is), marked when the tool reported an error.
 function responseText(r) {
+  if (Array.isArray(r.content)) {
+    const blocks = r.content.map((b) => (b.type === 'text' ? b.text : JSON.stringify(b, null, 2)));
+    if (r.structuredContent) blocks.push(JSON.stringify(r.structuredContent, null, 2));
+    return `${r.isError ? 'The tool reported an error:\n' : ''}${blocks.join('\n')}`;
+  }
   const headers = Object.entries(r.Headers).map(([k, v]) => `${k}: ${v}`).join('\n');
   const body = typeof r.Body === 'string' ? r.Body : JSON.stringify(r.Body, null, 2);
   return `HTTP ${r.Status}\n${headers}\n\n${body}`;
@@ -51,7 +59,8 @@ function paramKey() {
 
 function renderParams() {
   const m = state.methods.find((x) => x.Id === $('tester-method').value);
-  $('tester-description').textContent = m ? m.Description : (state.methods.length ? '' : 'This connector has no methods.');
+  const none = state.methodsError || 'This connector has no methods.';
+  $('tester-description').textContent = m ? m.Description : (state.methods.length ? '' : none);
   const key = paramKey();
   const typed = state.params[key] || (state.params[key] = {});
   const box = $('tester-params');
@@ -75,15 +84,45 @@ $('tester-method').addEventListener('change', renderParams);
 $('tester').addEventListener('submit', (e) => {
   e.preventDefault();
   act($('run-method'), async () => {
+    const method = $('tester-method').value;
+    const m = state.methods.find((x) => x.Id === method);
     const parameters = {};
     for (const input of $('tester-params').querySelectorAll('input')) {
-      if (input.value !== '') parameters[input.name] = input.value;
+      if (input.value === '') continue;
+      const kind = m?.Parameters.find((p) => p.Name === input.name)?.Kind || 'string';
+      parameters[input.name] = typed(input.name, input.value, kind);
     }
     const key = paramKey();
     state.resultFor = key;
-    const method = $('tester-method').value;
-    await showIn($('tester-result'), key, () => state.resultFor,
-      () => call('call_method', { id: state.ac, method, parameters }));
+    const id = state.ac;
+    const send = m?.HttpMethod === 'TOOL'
+      ? () => call('mcp_call', { id, tool: method, arguments: parameters })
+      : () => call('call_method', { id, method, parameters });
+    await showIn($('tester-result'), key, () => state.resultFor, send);
+  });
+});
+
+// A tool's argument as its schema types it (a method's parameters stay strings).
+function typed(name, value, kind) {
+  if (kind === 'string') return value;
+  if (kind === 'boolean') return value.trim().toLowerCase() === 'true';
+  if (kind === 'number' || kind === 'integer') {
+    const n = Number(value);
+    if (Number.isNaN(n)) throw new Error(`${name} must be a number.`);
+    return n;
+  }
+  try {
+    return JSON.parse(value);
+  } catch {
+    throw new Error(`${name} must be JSON (${kind}).`);
+  }
+}
+
+// Agents' free-form request tool on this account connector: on or off.
+$('agent-request-tool').addEventListener('change', (e) => {
+  const box = e.target;
+  act(box, async () => {
+    box.checked = await call('set_mcp_request_tool', { id: state.ac, on: box.checked });
   });
 });
 

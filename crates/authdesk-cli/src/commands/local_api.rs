@@ -38,7 +38,10 @@ pub fn serve(
             server.state.callback_uri()
         );
         eprintln!("API key: `authdesk api-key`; allowed targetOrigins: `authdesk origins list`");
-        eprintln!("MCP for agents: http://{}/mcp (the same bearer credentials as /v1.0)", server.addr);
+        eprintln!(
+            "MCP for agents: http://{}/mcp (the same bearer credentials as /v1.0)",
+            server.addr
+        );
         let keep_alive = engine.clone();
         tokio::spawn(async move {
             keep_alive

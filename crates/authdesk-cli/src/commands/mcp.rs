@@ -44,8 +44,12 @@ pub fn run(ctx: &Ctx, cmd: McpCmd, dir: &Path) -> Result<Outcome> {
                 ))
             })?;
             let runner = ctx.runner()?;
-            let result =
-                runner.run(runner.engine.mcp_call(None, account_connector_id, &tool, arguments))?;
+            let result = runner.run(runner.engine.mcp_call(
+                None,
+                account_connector_id,
+                &tool,
+                arguments,
+            ))?;
             ctx.out.mcp_result(&result)?;
             if result["isError"] == json!(true) {
                 eprintln!(

@@ -19,7 +19,12 @@ impl Out {
         resource_metadata: Option<&str>,
     ) -> Result<()> {
         let auth = c.definition.auth.auth_type().cyclr_name();
-        let url = c.definition.mcp.as_ref().map(|m| m.url.clone()).unwrap_or_default();
+        let url = c
+            .definition
+            .mcp
+            .as_ref()
+            .map(|m| m.url.clone())
+            .unwrap_or_default();
         self.emit(
             &json!({
                 "Connector": c,
@@ -30,7 +35,10 @@ impl Out {
                 "ResourceMetadata": resource_metadata,
             }),
             || {
-                let mut s = format!("Added connector `{}` ({}) for the MCP server {url}.\n", c.slug, c.name);
+                let mut s = format!(
+                    "Added connector `{}` ({}) for the MCP server {url}.\n",
+                    c.slug, c.name
+                );
                 match (client_id, registered) {
                     (Some(id), true) => s.push_str(&format!(
                         "Authdesk registered itself at the authorization server: ClientId {id} \

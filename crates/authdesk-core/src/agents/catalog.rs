@@ -59,7 +59,10 @@ impl ToolEntry {
         match &self.method {
             Some((_, _, changes)) => *changes,
             None => {
-                let m = arguments.get("method").and_then(Value::as_str).unwrap_or("GET");
+                let m = arguments
+                    .get("method")
+                    .and_then(Value::as_str)
+                    .unwrap_or("GET");
                 !matches!(m.to_ascii_uppercase().as_str(), "GET" | "HEAD")
             }
         }
@@ -97,7 +100,10 @@ pub(super) fn tools(desk: &Authdesk, policy: &AgentPolicy) -> Result<Vec<ToolEnt
     let mut out = Vec::new();
     let mut taken = HashSet::new();
     for account in accounts {
-        if policy.account_scope.as_ref().is_some_and(|s| *s != account.id)
+        if policy
+            .account_scope
+            .as_ref()
+            .is_some_and(|s| *s != account.id)
             || (!policy.accounts.is_empty() && !policy.accounts.contains(&account.id))
         {
             continue;

@@ -39,8 +39,9 @@ pub fn canonical_resource(text: &str) -> std::result::Result<String, String> {
     if text.contains('{') {
         return Err("must be a fixed URL: placeholders are not allowed here".into());
     }
-    let url = url::Url::parse(text)
-        .map_err(|e| format!("{text:?} is not an absolute URL ({e}); e.g. https://mcp.example.com/mcp"))?;
+    let url = url::Url::parse(text).map_err(|e| {
+        format!("{text:?} is not an absolute URL ({e}); e.g. https://mcp.example.com/mcp")
+    })?;
     if !url.username().is_empty() || url.password().is_some() {
         return Err("must not carry a user name or password".into());
     }

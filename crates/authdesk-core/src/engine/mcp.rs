@@ -57,7 +57,10 @@ impl Engine {
             };
             let result = self.mcp_request(account, id, "tools/list", params).await?;
             let page: Vec<Tool> = serde_json::from_value(result["tools"].clone()).map_err(|e| {
-                self.mcp_bad(id, &format!("its tools/list answer is not a list of tools ({e})"))
+                self.mcp_bad(
+                    id,
+                    &format!("its tools/list answer is not a list of tools ({e})"),
+                )
             })?;
             tools.extend(page);
             cursor = result["nextCursor"].as_str().map(str::to_string);
@@ -128,7 +131,10 @@ impl Engine {
 
     fn mcp_session(&self, id: i64, resource: &str) -> Option<Session> {
         let sessions = self.mcp_sessions.lock().unwrap_or_else(|p| p.into_inner());
-        sessions.get(&id).filter(|s| s.resource == resource).cloned()
+        sessions
+            .get(&id)
+            .filter(|s| s.resource == resource)
+            .cloned()
     }
 
     /// Forgets the session with account connector `id`'s MCP server.
@@ -147,10 +153,15 @@ impl Engine {
     ) -> Result<Session> {
         let id = ctx.ac.id;
         let body = mcp::request(Some(1), "initialize", initialize_params());
-        let answer = self.mcp_authorized(ctx, marker, resource, &body, None).await?;
+        let answer = self
+            .mcp_authorized(ctx, marker, resource, &body, None)
+            .await?;
         let session_id = answer.session.clone();
         let result = self.mcp_result(id, "initialize", answer)?;
-        let version = result["protocolVersion"].as_str().unwrap_or_default().to_string();
+        let version = result["protocolVersion"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         if !mcp::KNOWN_VERSIONS.contains(&version.as_str()) {
             return Err(self.mcp_bad(
                 id,
@@ -169,7 +180,10 @@ impl Engine {
         if !(200..300).contains(&answer.status) {
             return Err(self.mcp_bad(
                 id,
-                &format!("it answered HTTP {} to notifications/initialized", answer.status),
+                &format!(
+                    "it answered HTTP {} to notifications/initialized",
+                    answer.status
+                ),
             ));
         }
         self.mcp_sessions
@@ -198,7 +212,10 @@ impl Engine {
             let auth = self.token_auth(ctx, &token.value).await?;
             answer = self.mcp_post(ctx, resource, &auth, body, session).await?;
         }
-        let challenge = answer.www_authenticate.as_deref().and_then(BearerChallenge::parse);
+        let challenge = answer
+            .www_authenticate
+            .as_deref()
+            .and_then(BearerChallenge::parse);
         match answer.status {
             401 => Err(Error::NeedsReauth {
                 account_connector_id: id,
@@ -300,7 +317,9 @@ impl Engine {
         let status = sent.status().as_u16();
         let www_authenticate = header("www-authenticate");
         let session_id = header(mcp::SESSION_HEADER);
-        let kind = header("content-type").unwrap_or_default().to_ascii_lowercase();
+        let kind = header("content-type")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         let want = body.get("id").cloned();
         let message = if !(200..300).contains(&status) || want.is_none() {
             None
@@ -328,7 +347,10 @@ impl Engine {
     /// The `result` of an answer, or an error that says what the server did.
     fn mcp_result(&self, id: i64, method: &str, answer: Answer) -> Result<Value> {
         if !(200..300).contains(&answer.status) {
-            return Err(self.mcp_bad(id, &format!("it answered HTTP {} to {method}", answer.status)));
+            return Err(self.mcp_bad(
+                id,
+                &format!("it answered HTTP {} to {method}", answer.status),
+            ));
         }
         let Some(message) = answer.message else {
             return Err(self.mcp_bad(
@@ -344,9 +366,10 @@ impl Engine {
                 message: crate::diagnostics::redact_text(&format!("{text} (code {code})"), &[]),
             });
         }
-        let mut result = message.get("result").cloned().ok_or_else(|| {
-            self.mcp_bad(id, &format!("its answer to {method} has no result"))
-        })?;
+        let mut result = message
+            .get("result")
+            .cloned()
+            .ok_or_else(|| self.mcp_bad(id, &format!("its answer to {method} has no result")))?;
         // A server that echoes a token does not get it to the caller.
         mcp::scrub(&mut result, &|s| crate::diagnostics::redact_text(s, &[]));
         Ok(result)
@@ -420,18 +443,23 @@ fn check_audience(ctx: &Context, auth: &AppliedAuth, resource: &str) -> Result<(
     else {
         return Ok(());
     };
-    let token = value.expose().strip_prefix(o.token_prefix.as_str()).unwrap_or(value.expose());
+    let token = value
+        .expose()
+        .strip_prefix(o.token_prefix.as_str())
+        .unwrap_or(value.expose());
     let Some(jwt) = crate::jwt::decode_unverified(token) else {
         return Ok(()); // an opaque token says nothing of its audience
     };
     let audiences: Vec<String> = match &jwt.claims["aud"] {
         Value::String(a) => vec![a.clone()],
-        Value::Array(a) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
         _ => return Ok(()),
     };
-    let canonical = |a: &str| {
-        crate::definition::mcp::canonical_resource(a).unwrap_or_else(|_| a.to_string())
-    };
+    let canonical =
+        |a: &str| crate::definition::mcp::canonical_resource(a).unwrap_or_else(|_| a.to_string());
     if audiences.iter().any(|a| canonical(a) == resource) {
         return Ok(());
     }

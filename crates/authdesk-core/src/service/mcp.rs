@@ -54,7 +54,11 @@ impl Authdesk {
         let slug = def.id.clone();
         self.store()?.write(|tx| {
             let taken: bool = tx
-                .query_opt("SELECT 1 FROM connectors WHERE slug = ?1", args![&slug], |_| Ok(true))?
+                .query_opt(
+                    "SELECT 1 FROM connectors WHERE slug = ?1",
+                    args![&slug],
+                    |_| Ok(true),
+                )?
                 .unwrap_or(false);
             if taken {
                 return Err(Error::AlreadyExists(format!(
@@ -72,19 +76,29 @@ impl Authdesk {
                 .ok_or_else(|| Error::InvalidInput("the connector was not stored".into()))?;
             let Some(c) = client else { return Ok(()) };
             let row = id.to_string();
-            let seal = |table: &'static str, field: &'static str, s: &Option<Secret>| {
-                match (s, &vault) {
-                    (Some(s), Some(v)) => Some(v.seal(SealedAt { table, row: &row, field }, s)),
+            let seal =
+                |table: &'static str, field: &'static str, s: &Option<Secret>| match (s, &vault) {
+                    (Some(s), Some(v)) => Some(v.seal(
+                        SealedAt {
+                            table,
+                            row: &row,
+                            field,
+                        },
+                        s,
+                    )),
                     _ => None,
-                }
-            };
+                };
             let secret = seal(T_CONNECTORS, "ClientSecret", &c.client_secret);
             tx.execute(
                 "UPDATE connectors SET client_id = ?2, sealed_client_secret = ?3 WHERE id = ?1",
                 args![id, c.client_id.as_str(), secret],
             )?;
             if c.registered {
-                let token = seal(T_REGISTRATIONS, "RegistrationAccessToken", &c.registration_access_token);
+                let token = seal(
+                    T_REGISTRATIONS,
+                    "RegistrationAccessToken",
+                    &c.registration_access_token,
+                );
                 tx.execute(
                     "INSERT INTO mcp_registrations(connector_id, registration_client_uri, \
                      sealed_registration_token, registered_at) VALUES (?1, ?2, ?3, ?4)",

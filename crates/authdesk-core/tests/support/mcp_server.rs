@@ -30,7 +30,10 @@ impl McpTestServer {
         let hint = if dir.join("node_modules/@modelcontextprotocol/sdk").exists() {
             String::new()
         } else {
-            format!("{}/node_modules is missing: run `npm ci` there.", dir.display())
+            format!(
+                "{}/node_modules is missing: run `npm ci` there.",
+                dir.display()
+            )
         };
         let (child, base) =
             super::listening(child, "the MCP test server", Duration::from_secs(30), &hint);

@@ -56,7 +56,9 @@ impl Engine {
         let Some(challenge) = probe else {
             return definition(opts, &resource, None, None, None, None);
         };
-        let (prm_url, prm) = self.protected_resource_metadata(&resource, &challenge).await?;
+        let (prm_url, prm) = self
+            .protected_resource_metadata(&resource, &challenge)
+            .await?;
         let named = prm["resource"].as_str().unwrap_or_default();
         if canonical_resource(named).ok().as_deref() != Some(resource.as_str()) {
             return Err(Error::InvalidInput(format!(
@@ -77,7 +79,11 @@ impl Engine {
             .to_string();
         check_origin(&resource, &issuer, "its authorization server")?;
         let meta = self.authorization_server_metadata(&issuer).await?;
-        for field in ["authorization_endpoint", "token_endpoint", "registration_endpoint"] {
+        for field in [
+            "authorization_endpoint",
+            "token_endpoint",
+            "registration_endpoint",
+        ] {
             if let Some(u) = meta[field].as_str() {
                 check_origin(&issuer, u, field)?;
             }
@@ -92,10 +98,18 @@ impl Engine {
             )));
         }
         let scopes: Vec<String> = match &challenge.scope {
-            Some(s) => s.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+            Some(s) => s
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
             None => prm["scopes_supported"]
                 .as_array()
-                .map(|l| l.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+                .map(|l| {
+                    l.iter()
+                        .filter_map(|s| s.as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default(),
         };
         let client = match &opts.client_id {
@@ -134,7 +148,10 @@ impl Engine {
             .http
             .strict
             .post(resource)
-            .header(reqwest::header::ACCEPT, "application/json, text/event-stream")
+            .header(
+                reqwest::header::ACCEPT,
+                "application/json, text/event-stream",
+            )
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body.to_string())
             .send()
@@ -187,7 +204,9 @@ impl Engine {
         if speaks {
             Ok(None)
         } else {
-            Err(not_mcp(format!("HTTP {status}, but no MCP initialize result")))
+            Err(not_mcp(format!(
+                "HTTP {status}, but no MCP initialize result"
+            )))
         }
     }
 
@@ -233,7 +252,9 @@ impl Engine {
     /// path; the document's `issuer` must be the one asked for.
     async fn authorization_server_metadata(&self, issuer: &str) -> Result<Value> {
         let url = url::Url::parse(issuer).map_err(|e| {
-            Error::InvalidInput(format!("the authorization server {issuer:?} is not a URL ({e})"))
+            Error::InvalidInput(format!(
+                "the authorization server {issuer:?} is not a URL ({e})"
+            ))
         })?;
         let origin = url.origin().ascii_serialization();
         let path = url.path().trim_end_matches('/');
@@ -252,8 +273,9 @@ impl Engine {
         let mut problems = Vec::new();
         for c in &candidates {
             match self.fetch_metadata_value(c).await {
-                Ok(v) if v["issuer"].as_str().map(|i| i.trim_end_matches('/'))
-                    == Some(issuer.trim_end_matches('/')) =>
+                Ok(v)
+                    if v["issuer"].as_str().map(|i| i.trim_end_matches('/'))
+                        == Some(issuer.trim_end_matches('/')) =>
                 {
                     return Ok(v)
                 }
@@ -340,11 +362,14 @@ impl Engine {
                 crate::diagnostics::redact_text(why.trim(), &[])
             )));
         }
-        let client_id = answer["client_id"].as_str().filter(|s| !s.is_empty()).ok_or_else(|| {
-            Error::InvalidInput(format!(
+        let client_id = answer["client_id"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                Error::InvalidInput(format!(
                 "the registration at {endpoint} answered without a client_id; nothing was added"
             ))
-        })?;
+            })?;
         let secret = |name: &str| {
             answer[name]
                 .as_str()
@@ -355,7 +380,9 @@ impl Engine {
             client_id: client_id.to_string(),
             client_secret: secret("client_secret"),
             registration_access_token: secret("registration_access_token"),
-            registration_client_uri: answer["registration_client_uri"].as_str().map(str::to_string),
+            registration_client_uri: answer["registration_client_uri"]
+                .as_str()
+                .map(str::to_string),
             registered: true,
         })
     }
@@ -372,7 +399,9 @@ struct Server {
 /// `url` may be used from `base`: https, or plain http on `base`'s own origin.
 fn check_origin(base: &str, url: &str, what: &str) -> Result<()> {
     let parsed = url::Url::parse(url).map_err(|e| {
-        Error::InvalidInput(format!("{what} {url:?} is not an absolute URL ({e}); nothing was added"))
+        Error::InvalidInput(format!(
+            "{what} {url:?} is not an absolute URL ({e}); nothing was added"
+        ))
     })?;
     let base = url::Url::parse(base).map_err(|e| Error::InvalidInput(e.to_string()))?;
     let same_origin = parsed.origin() == base.origin();
@@ -409,7 +438,12 @@ pub fn connector_id(url: &str, id: Option<&str>) -> Result<String> {
     if path != "x" {
         slug.push_str(&format!("-{path}"));
     }
-    Ok(slug.chars().take(64).collect::<String>().trim_end_matches('-').to_string())
+    Ok(slug
+        .chars()
+        .take(64)
+        .collect::<String>()
+        .trim_end_matches('-')
+        .to_string())
 }
 
 /// The connector's definition, written as TOML and loaded back like any file.
@@ -484,9 +518,8 @@ fn definition(
     let mut section = toml_edit::Table::new();
     section["url"] = toml_edit::value(resource);
     doc["mcp"] = toml_edit::Item::Table(section);
-    let toml = format!(
-        "# An MCP server, added by `authdesk connectors add-mcp {resource}`.\n{doc}"
-    );
+    let toml =
+        format!("# An MCP server, added by `authdesk connectors add-mcp {resource}`.\n{doc}");
     let definition = ConnectorDefinition::from_toml(&format!("the MCP server {resource}"), &toml)?;
     Ok(McpDiscovered {
         definition,
