@@ -23,6 +23,8 @@ const EVENT_WORDS = {
   not_revoked: 'Not revoked at the provider',
   verified: 'A method call worked with the stored credential',
   refused: 'The provider refused the stored credential',
+  agent_tool_call: 'An agent (MCP) called a tool',
+  step_up_needed: 'The MCP server asks for more access: sign in again to grant it',
 };
 const TRIGGER_WORDS = {
   call: 'a method call needed it',

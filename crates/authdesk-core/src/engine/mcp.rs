@@ -217,6 +217,11 @@ impl Engine {
             .as_deref()
             .and_then(BearerChallenge::parse);
         match answer.status {
+            401 if ctx.oauth2().is_err() => Err(self.mcp_bad(
+                id,
+                "it now asks for a sign-in, which this connector does not have: add the server \
+                 again with `authdesk connectors add-mcp URL`",
+            )),
             401 => Err(Error::NeedsReauth {
                 account_connector_id: id,
                 message: "the MCP server refused its token; sign in again".into(),
