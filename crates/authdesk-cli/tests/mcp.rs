@@ -197,12 +197,17 @@ fn desk_account(desk: &Desk, name: &str) -> String {
         .to_string()
 }
 
-/// `authdesk serve` on a free port: the child and its base URL.
-fn serve(desk: &Desk, extra: &[&str]) -> (std::process::Child, String) {
+/// `authdesk serve` on a free port (logging at debug): the child, its base URL and its log
+/// (what it writes to stderr, whole once it has ended).
+fn serve(
+    desk: &Desk,
+    extra: &[&str],
+) -> (std::process::Child, String, std::thread::JoinHandle<String>) {
     let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
     args.extend_from_slice(extra);
     let mut child = desk
         .command(&args)
+        .env("AUTHDESK_LOG", "debug")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -228,8 +233,7 @@ fn serve(desk: &Desk, extra: &[&str]) -> (std::process::Child, String) {
         }
         all
     });
-    std::mem::forget(logs);
-    (child, base)
+    (child, base, logs)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -237,7 +241,7 @@ async fn the_sdk_uses_slash_mcp_with_the_api_key_and_an_account_limited_token() 
     let echo = echo::start_echo().await;
     let (desk, _, b) = desk_with_wire(&echo.base);
     let key = desk.run(&["api-key"]).ok().trim().to_string();
-    let (mut server, base) = serve(&desk, &[]);
+    let (mut server, base, logs) = serve(&desk, &[]);
     let url = format!("{base}/mcp");
     let calls = json!([
         {"name": "wire_customer_a__list_items", "arguments": {}},
@@ -299,6 +303,12 @@ async fn the_sdk_uses_slash_mcp_with_the_api_key_and_an_account_limited_token() 
     );
     let _ = server.kill();
     let _ = server.wait();
+    let log = logs.join().unwrap();
+    assert!(
+        log.contains("DEBUG") || log.contains("INFO"),
+        "nothing was logged: {log}"
+    );
+    assert!(!log.contains(CANARY), "the API key reached the log");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -433,7 +443,7 @@ async fn add_mcp_connect_tools_and_call_through_the_cli() {
 
     // The same through the local API.
     let key = desk.run(&["api-key"]).ok().trim().to_string();
-    let (mut server, api) = serve(&desk, &[]);
+    let (mut server, api, _) = serve(&desk, &[]);
     let http = reqwest::Client::new();
     let tools: Value = http
         .get(format!("{api}/v1.0/account/connectors/{id}/mcp/tools"))
