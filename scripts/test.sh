@@ -58,6 +58,11 @@ HOME=$HOME_FOR_TESTS dbus-run-session -- bash -euo pipefail -c '
   AUTHDESK_TEST_POSTGRES=$PG_URL_FOR_TESTS cargo test -p authdesk-core --locked 2>&1 | tee -a "$HOME/cargo-test.log"
   echo "== cargo test on PostgreSQL: $(( $(date +%s) - t0 ))s"
   tests/app-smoke.sh
+  # The benchmarks still run and print their table rows (a few seconds each, debug builds;
+  # the figures themselves come from scripts/bench.sh without --smoke).
+  t0=$(date +%s)
+  scripts/bench.sh --smoke
+  echo "== bench smoke: $(( $(date +%s) - t0 ))s"
   # The browser flow in a real browser (Debian chromium + playwright-core).
   node tests/e2e/browser-flow.mjs 2>&1 | tee "$HOME/e2e.log"
   # The desktop app end to end: WebKitGTK under Xvfb, driven through tauri-driver.

@@ -1,8 +1,13 @@
 //! Local API benchmarks. Prints figures (no assertions about speed), each with a baseline
 //! measured in the same run: the cheapest request the server answers (a 401 for a missing
-//! API key) as the floor, and a direct call to the upstream for method calls.
+//! API key) as the floor; for method calls, a bare pass-through proxy doing the same hop (an
+//! axum handler forwarding to the same upstream with reqwest and a fixed Authorization
+//! header) and a direct call to the upstream. Rows for `scripts/bench.sh`'s table.
 //!
 //!     cargo bench -p authdesk-api --bench api
+
+#[path = "../../authdesk-core/benches/support/table.rs"]
+mod table;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,7 +21,17 @@ use axum::routing::get;
 use axum::Json;
 use serde_json::json;
 
-const CONCURRENCY: usize = 8;
+/// Clients in flight (the issue's "32 clients").
+const CONCURRENCY: usize = 32;
+
+/// How long each rate is measured.
+fn span() -> Duration {
+    if table::smoke() {
+        Duration::from_millis(300)
+    } else {
+        Duration::from_secs(3)
+    }
+}
 
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -55,7 +70,7 @@ async fn run() {
     let upstream = start_upstream().await;
     let f = fixture(&desk, &server, upstream).await;
 
-    let floor = rate(&f, CONCURRENCY, Duration::from_secs(2), |f| {
+    let floor = rate(&f, CONCURRENCY, span(), |f| {
         let r = f.http.get(format!("{}/v1.0/accounts", f.base));
         async move { assert_eq!(r.send().await.unwrap().status(), 401) }
     })
@@ -65,7 +80,7 @@ async fn run() {
         floor.0, floor.1
     );
 
-    let issue = rate(&f, CONCURRENCY, Duration::from_secs(2), |f| {
+    let issue = rate(&f, CONCURRENCY, span(), |f| {
         let r = f
             .http
             .post(format!(
@@ -83,9 +98,17 @@ async fn run() {
         issue.1,
         floor.0 / issue.0
     );
+    table::row(
+        "sign-in tokens issued, SQLite, 32 clients (per s)",
+        &format!("{:.0}/s", issue.0),
+        &format!("floor {:.0}/s", floor.0),
+        Some(floor.0 / issue.0),
+        table::Goal::ValueAtLeast(5000.0),
+        issue.0,
+    );
 
     // Consuming: each use takes a fresh token and starts a sign-in (303 to the provider).
-    let n = 3000;
+    let n = if table::smoke() { 200 } else { 6000 };
     let tokens: Vec<String> = (0..n)
         .map(|_| {
             desk.create_sign_in_token(&f.account, "bench")
@@ -107,12 +130,20 @@ async fn run() {
         }
     });
     futures::future::join_all(workers).await;
+    let consumed = n as f64 / started.elapsed().as_secs_f64();
     println!(
-        "sign-in tokens consumed (connectorauth -> redirect to the provider): {:.0}/s",
-        n as f64 / started.elapsed().as_secs_f64()
+        "sign-in tokens consumed (connectorauth -> redirect to the provider): {consumed:.0}/s"
+    );
+    table::row(
+        "sign-in tokens consumed, SQLite, 32 clients (per s)",
+        &format!("{consumed:.0}/s"),
+        &format!("floor {:.0}/s", floor.0),
+        Some(floor.0 / consumed),
+        table::Goal::ValueAtLeast(2000.0),
+        consumed,
     );
 
-    let get_ac = rate(&f, CONCURRENCY, Duration::from_secs(2), |f| {
+    let get_ac = rate(&f, CONCURRENCY, span(), |f| {
         let r = f
             .http
             .get(format!("{}/v1.0/account/connectors/{}", f.base, f.api_ac))
@@ -129,9 +160,13 @@ async fn run() {
         floor.0 / get_ac.0
     );
 
-    // Method call through the API vs the same upstream called directly, sequentially.
-    let (mut through, mut direct) = (vec![], vec![]);
-    for i in 0..1200 {
+    // Method call through the API vs a bare proxy of the same hop vs the upstream called
+    // directly, one at a time and interleaved, so all three see the same machine load.
+    let proxy = start_proxy(&f.upstream).await;
+    let rounds = if table::smoke() { 50 } else { 3000 };
+    let warm = rounds / 6;
+    let (mut through, mut bare, mut direct) = (vec![], vec![], vec![]);
+    for i in 0..rounds + warm {
         let t0 = Instant::now();
         let r = f
             .http
@@ -148,6 +183,10 @@ async fn run() {
         let _: serde_json::Value = r.json().await.unwrap();
         let a = t0.elapsed();
         let t0 = Instant::now();
+        let r = f.http.get(format!("{proxy}/items")).send().await.unwrap();
+        let _: serde_json::Value = r.json().await.unwrap();
+        let p = t0.elapsed();
+        let t0 = Instant::now();
         let r = f
             .http
             .get(format!("{}/api/items", f.upstream))
@@ -157,17 +196,29 @@ async fn run() {
             .unwrap();
         let _: serde_json::Value = r.json().await.unwrap();
         let b = t0.elapsed();
-        if i >= 200 {
+        if i >= warm {
             through.push(a);
+            bare.push(p);
             direct.push(b);
         }
     }
-    let (a, b) = (median(through), median(direct));
+    let (a, p, b) = (median(through), median(bare), median(direct));
+    let us = |d: Duration| format!("{:.0} µs", d.as_secs_f64() * 1e6);
     println!(
-        "method call through the API: median {:.0} µs vs {:.0} µs calling the upstream directly; ratio {:.2}",
-        a.as_secs_f64() * 1e6,
-        b.as_secs_f64() * 1e6,
+        "method call through the API: median {} vs {} through a bare proxy vs {} calling the upstream directly; ratios {:.2} and {:.2}",
+        us(a),
+        us(p),
+        us(b),
+        a.as_secs_f64() / p.as_secs_f64(),
         a.as_secs_f64() / b.as_secs_f64()
+    );
+    table::row(
+        "method call through the API vs a bare pass-through proxy (median)",
+        &us(a),
+        &us(p),
+        Some(a.as_secs_f64() / p.as_secs_f64()),
+        table::Goal::AtMost(1.2),
+        0.0,
     );
     server.stop().await;
 }
@@ -242,6 +293,38 @@ async fn start_upstream() -> String {
         "/api/items",
         get(|| async {
             Json(json!({"items": [{"id": 1, "name": "one"}, {"id": 2, "name": "two"}]}))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
+/// The baseline of a method call: an axum handler that forwards to the same upstream with
+/// reqwest and a fixed Authorization header, passing the status and body through.
+async fn start_proxy(upstream: &str) -> String {
+    let client = reqwest::Client::new();
+    let target = format!("{upstream}/api/items");
+    let app = axum::Router::new().route(
+        "/items",
+        get(move || {
+            let (client, target) = (client.clone(), target.clone());
+            async move {
+                let r = client
+                    .get(&target)
+                    .header("Authorization", "Bearer fixed-token")
+                    .send()
+                    .await
+                    .unwrap();
+                let status = r.status().as_u16();
+                let body = r.bytes().await.unwrap();
+                (
+                    axum::http::StatusCode::from_u16(status).unwrap(),
+                    [("content-type", "application/json")],
+                    body,
+                )
+            }
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
