@@ -69,7 +69,17 @@ async fn run() {
         .unwrap();
     let upstream = start_upstream().await;
     let f = fixture(&desk, &server, upstream).await;
+    // `AUTHDESK_BENCH_ONLY=method`: only the method calls, for a profiler.
+    let only_method = std::env::var("AUTHDESK_BENCH_ONLY").is_ok_and(|v| v == "method");
+    if !only_method {
+        rates(&desk, &f).await;
+    }
+    method_calls(&f, only_method).await;
+    server.stop().await;
+}
 
+/// The floor, sign-in tokens issued and consumed, reading an account connector.
+async fn rates(desk: &Arc<Authdesk>, f: &Fixture) {
     let floor = rate(&f, CONCURRENCY, span(), |f| {
         let r = f.http.get(format!("{}/v1.0/accounts", f.base));
         async move { assert_eq!(r.send().await.unwrap().status(), 401) }
@@ -159,11 +169,19 @@ async fn run() {
         floor.0,
         floor.0 / get_ac.0
     );
+}
 
-    // Method call through the API vs a bare proxy of the same hop vs the upstream called
-    // directly, one at a time and interleaved, so all three see the same machine load.
+/// Method call through the API vs a bare proxy of the same hop vs the upstream called
+/// directly, one at a time and interleaved, so all three see the same machine load.
+async fn method_calls(f: &Fixture, long: bool) {
     let proxy = start_proxy(&f.upstream).await;
-    let rounds = if table::smoke() { 50 } else { 3000 };
+    let rounds = if table::smoke() {
+        50
+    } else if long {
+        30_000
+    } else {
+        3000
+    };
     let warm = rounds / 6;
     let (mut through, mut bare, mut direct) = (vec![], vec![], vec![]);
     for i in 0..rounds + warm {
@@ -220,7 +238,6 @@ async fn run() {
         table::Goal::AtMost(1.2),
         0.0,
     );
-    server.stop().await;
 }
 
 async fn fixture(desk: &Arc<Authdesk>, server: &Server, upstream: String) -> Fixture {

@@ -64,8 +64,9 @@ pub struct VaultStatus {
 
 /// Where connections to the store come from.
 enum Stores {
-    /// SQLite: one connection per process (writers queue on the database's lock anyway).
-    Single(Mutex<Store>),
+    /// SQLite: one connection per process (writers queue on the database's lock anyway),
+    /// and the connection that tells whether anything was committed.
+    Single(Mutex<Store>, crate::store::MarkerConn),
     /// PostgreSQL: a pool, so one replica's reads do not wait for each other.
     Pool(r2d2::Pool<crate::store::PgManager>),
 }
@@ -76,7 +77,9 @@ const DEFAULT_POOL: u32 = 8;
 impl Stores {
     fn new(first: Store, database: Option<&str>) -> Result<Stores> {
         let Some(url) = database else {
-            return Ok(Stores::Single(Mutex::new(first)));
+            let path = first.path().map(Path::to_path_buf).unwrap_or_default();
+            let marker = crate::store::MarkerConn::open(&path)?;
+            return Ok(Stores::Single(Mutex::new(first), marker));
         };
         let size = std::env::var("AUTHDESK_DATABASE_POOL")
             .ok()
@@ -200,7 +203,7 @@ impl Authdesk {
         match &self.store {
             // A panic while holding the lock cannot leave SQLite half-written (the
             // transaction rolls back on drop), so a poisoned lock is safe to reuse.
-            Stores::Single(m) => Ok(StoreGuard::Single(
+            Stores::Single(m, _) => Ok(StoreGuard::Single(
                 m.lock().unwrap_or_else(|p| p.into_inner()),
             )),
             Stores::Pool(pool) => {
@@ -215,7 +218,20 @@ impl Authdesk {
 
     /// Changes when anything is committed to this data directory, by any process.
     pub fn change_marker(&self) -> Result<crate::store::ChangeMarker> {
-        self.store()?.change_marker()
+        match &self.store {
+            Stores::Single(_, marker) => marker.marker(),
+            Stores::Pool(_) => self.store()?.change_marker(),
+        }
+    }
+
+    /// [`Authdesk::change_marker`] where reading it never waits (SQLite: a connection of its
+    /// own that holds no transaction), so an async worker may ask; `None` where it is a
+    /// trip to a server (PostgreSQL), which belongs on a blocking thread.
+    pub fn change_marker_now(&self) -> Option<Result<crate::store::ChangeMarker>> {
+        match &self.store {
+            Stores::Single(_, marker) => Some(marker.marker()),
+            Stores::Pool(_) => None,
+        }
     }
 
     /// The vault, opening it (and creating the data key on first use) if needed.

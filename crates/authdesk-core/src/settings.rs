@@ -248,6 +248,16 @@ impl Authdesk {
         Ok(key == Secret::new(presented))
     }
 
+    /// [`Authdesk::check_api_key`] without waiting for anything: `Some` only when the key
+    /// held in memory is known to be current without a trip to the store (SQLite's change
+    /// marker, [`Authdesk::change_marker_now`]); `None` means "ask `check_api_key`".
+    pub fn check_api_key_now(&self, presented: &str) -> Option<bool> {
+        let marker = self.change_marker_now()?.ok()?;
+        let cache = self.api_key_cache.lock().unwrap_or_else(|p| p.into_inner());
+        let (held_at, key) = cache.as_ref()?;
+        (*held_at == marker).then(|| *key == Secret::new(presented))
+    }
+
     fn setting_secret(&self, key: &str) -> Result<Option<Secret>> {
         let sealed: Option<Vec<u8>> = self
             .store()?

@@ -362,7 +362,7 @@ impl Engine {
             hint: " in this account".into(),
         };
         let mine = |ctx: &Context| account.is_none_or(|a| a == ctx.ac.account_id);
-        let marker = self.db(|desk| desk.change_marker()).await?;
+        let marker = self.marker().await?;
         let cached = {
             let cache = self.prepared.lock().unwrap_or_else(|p| p.into_inner());
             cache
@@ -392,6 +392,15 @@ impl Engine {
             return Err(not_here());
         }
         Ok((Arc::new(ctx), marker))
+    }
+
+    /// The data directory's change marker: read in place where that never waits (SQLite),
+    /// else on a blocking thread (PostgreSQL).
+    pub(crate) async fn marker(&self) -> Result<ChangeMarker> {
+        match self.desk.change_marker_now() {
+            Some(marker) => marker,
+            None => self.db(|desk| desk.change_marker()).await,
+        }
     }
 
     /// Context and auth for a request, from the same cache, so a hot path does no queries

@@ -117,6 +117,34 @@ pub struct ChangeMarker {
     writes: u64,
 }
 
+/// A second SQLite connection that only ever reads `PRAGMA data_version`: every commit by
+/// any other connection — this process's own store connection included — changes it, so
+/// it alone says "has anything been committed since?". It holds no transaction and never
+/// waits behind a writer (WAL), so it may be asked from an async worker: the hot paths
+/// (the API key check, the prepared-request cache) read it without a blocking hop.
+pub struct MarkerConn(std::sync::Mutex<Connection>);
+
+impl MarkerConn {
+    pub fn open(path: &Path) -> Result<MarkerConn> {
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(Duration::from_millis(200))?;
+        Ok(MarkerConn(std::sync::Mutex::new(conn)))
+    }
+
+    pub fn marker(&self) -> Result<ChangeMarker> {
+        let conn = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let data_version: i64 = conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        // Tagged apart from a store connection's markers, so the two never compare equal.
+        Ok(ChangeMarker {
+            data_version,
+            writes: u64::MAX,
+        })
+    }
+}
+
 impl Store {
     /// Opens (creating if needed) the database in `data_dir` and brings it up to date.
     pub fn open(data_dir: &Path) -> Result<Store> {
