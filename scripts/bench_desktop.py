@@ -125,13 +125,23 @@ def main():
         ts, ps = med["100k"]
         print(f"ratio 100k/empty: launch {ts / te:.2f}x, memory {ps / pe:.2f}x (goal: within 1.2x)")
         print(f"ratio empty/bare: launch {te / tb:.2f}x, memory {pe / pb:.2f}x")
+        table("desktop settled with 100,000 account connectors vs an empty directory", f"{ts * 1000:.0f} ms", f"{te * 1000:.0f} ms", ts / te, 1.2)
+        table("desktop memory with 100,000 account connectors vs an empty directory", f"{ps / 1024:.1f} MiB", f"{pe / 1024:.1f} MiB", ps / pe, 1.1)
     else:
         ta, pa = med["authdesk"]
         print(f"ratio authdesk/bare: launch {ta / tb:.2f}x, memory {pa / pb:.2f}x (goal: within 1.2x on both)")
+        table("desktop launch to interactive vs a bare Tauri window (median)", f"{ta * 1000:.0f} ms", f"{tb * 1000:.0f} ms", ta / tb, 1.05)
+        table("desktop memory (PSS, app + WebKit) vs a bare Tauri window", f"{pa / 1024:.1f} MiB", f"{pb / 1024:.1f} MiB", pa / pb, 1.05)
     if older and not seeded:
         to, po = med["older"]
         print(f"ratio older/bare: launch {to / tb:.2f}x, memory {po / pb:.2f}x")
         print(f"ratio authdesk/older: launch {ta / to:.2f}x, memory {pa / po:.2f}x (a change that grew nothing stays near 1.00x)")
+
+
+def table(measure, value, baseline, ratio, goal):
+    """A row of scripts/bench.sh's table (see crates/authdesk-core/benches/support/table.rs)."""
+    met = "yes" if ratio <= goal else "no"
+    print(f"TABLE\t{measure}\t{value}\t{baseline}\t{ratio:.2f}x\t<= {goal}x\t{met}")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,9 @@
 //! re-authentication); `authdesk account-connectors list --all` (table and `--json`); and a
 //! keep-alive pass with nothing due.
 
+#[path = "../../authdesk-core/benches/support/table.rs"]
+mod table;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -139,6 +142,47 @@ fn main() {
         big.cli.as_secs_f64(),
         big.cli_json.as_secs_f64(),
         rows[0].cli.as_secs_f64()
+    );
+    // The goals are for 1,000,000 account connectors; these rows are at 100,000
+    // (`--seed DIR 10000 100` builds the larger directory), against 1 x 100.
+    let at = "100,000 account connectors";
+    let row = |measure: &str, value: f64, base: f64, unit: &str, goal: f64| {
+        table::row(
+            &format!("{measure}, {at}"),
+            &format!("{value:.2} {unit}"),
+            &format!("{base:.2} {unit} (1 x 100)"),
+            Some(value / base),
+            table::Goal::ValueAtMost(goal),
+            value,
+        )
+    };
+    row(
+        "API page of 100 account connectors, p99",
+        ms(big.api_page.1),
+        ms(small.api_page.1),
+        "ms",
+        5.0,
+    );
+    row(
+        "find by name across accounts",
+        ms(big.find_search),
+        ms(small.find_search),
+        "ms",
+        20.0,
+    );
+    row(
+        "keep-alive pass with nothing due",
+        ms(big.keep_alive),
+        ms(small.keep_alive),
+        "ms",
+        1.0,
+    );
+    row(
+        "`account-connectors list --all`",
+        big.cli.as_secs_f64(),
+        small.cli.as_secs_f64(),
+        "s",
+        8.0,
     );
 }
 

@@ -9,6 +9,8 @@
 //! expired OAuth credentials at oidc-provider). Needs PostgreSQL: AUTHDESK_TEST_PG_CLUSTER,
 //! or a throwaway cluster started here with scripts/pg-cluster.sh.
 
+#[path = "../../authdesk-core/benches/support/table.rs"]
+mod table;
 #[path = "../tests/team/mod.rs"]
 mod team;
 
@@ -109,6 +111,27 @@ async fn run() {
         "PostgreSQL 3 replicas / 1: calls {:.2}x, sign-in tokens {:.2}x",
         p3.2 / p1.2,
         p3.3 / p1.3
+    );
+    let s1 = find("SQLite", 1);
+    let per_s = |v: f64| format!("{v:.0}/s");
+    for (what, p, s) in [("method calls", p1.2, s1.2), ("sign-in tokens", p1.3, s1.3)] {
+        table::row(
+            &format!("{what}: one PostgreSQL replica vs the SQLite desktop"),
+            &per_s(p),
+            &per_s(s),
+            Some(p / s),
+            table::Goal::AtLeast(0.8),
+            0.0,
+        );
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    table::row(
+        &format!("method calls: 3 PostgreSQL replicas vs 1 ({cores} cores here)"),
+        &per_s(p3.2),
+        &per_s(p1.2),
+        Some(p3.2 / p1.2),
+        table::Goal::AtLeast(2.0),
+        0.0,
     );
 }
 
