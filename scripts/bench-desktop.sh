@@ -2,7 +2,7 @@
 # Desktop benchmark: Authdesk vs a bare Tauri window (crates/bare-window), both release
 # builds, measured alternately in the same run under Xvfb and a private D-Bus session.
 # Prints launch-to-interactive times, PSS (app + WebKit processes) and the ratios.
-# With --scale, first builds a data directory of 1,000 accounts x 100 account connectors
+# With --scale, first builds a data directory of 10,000 accounts x 100 account connectors (1,000,000)
 # (benches/scale.rs in authdesk-cli) and measures Authdesk on it next to an empty one.
 # With --against REV, also builds Authdesk at git revision REV (in a throwaway worktree, with
 # the same target directory) and measures it alternately with this one: the ratio says whether
@@ -33,7 +33,7 @@ seeded=
 if [ -n "$scale" ]; then
   seeded=$(mktemp -d)
   trap 'rm -rf "$seeded"' EXIT
-  cargo bench --locked -p authdesk-cli --bench scale -- --seed "$seeded" 1000 100
+  cargo bench --locked -p authdesk-cli --bench scale -- --seed "$seeded" 10000 100
 fi
 build
 export HOME_FOR_BENCH=$(mktemp -d)

@@ -1,22 +1,25 @@
-//! Scale benchmark: how Authdesk's lists behave with 1,000 accounts of 100 account
-//! connectors each (100,000), next to the same figures for an empty data directory and for
-//! one account of 100, all built and measured in the same run. Prints figures; asserts
-//! only that each answer is complete (the right number of rows).
+//! Scale benchmark: how Authdesk's lists behave with 10,000 accounts of 100 account
+//! connectors each (1,000,000; `AUTHDESK_BENCH_SCALE_ACCOUNTS` sets the number of accounts),
+//! next to the same figures for an empty data directory and for one account of 100, all
+//! built and measured in the same run. Prints figures; asserts only that each answer is
+//! complete (the right number of rows).
 //!
 //!     cargo bench -p authdesk-cli --bench scale
 //!     cargo bench -p authdesk-cli --bench scale -- --seed DIR [ACCOUNTS] [PER_ACCOUNT]
 //!
 //! The second form only builds a data directory (DIR/data, key file DIR/vault.key), for
 //! `scripts/bench-desktop.sh --scale`. Data is made through the core as partner code would
-//! make it: accounts, then account connectors installed with AuthValues (OAuth tokens that
+//! make it, in bulk (`Authdesk::launch_all_ids`, each install checked and its AuthValue
+//! sealed): accounts with account connectors installed with AuthValues (OAuth tokens that
 //! expire in 30 days, API keys, some `{}`), and some whose refresh token has expired, marked
 //! by a keep-alive pass as needing re-authentication.
 //!
 //! Figures: seeding rate; local API `GET /v1.0/account/connectors?per_page=100` (one
 //! account's page) and `GET /v1.0/accounts?per_page=100`, p50/p99 over sequential
 //! requests; the desktop's first query (counts + first page of accounts + the list needing
-//! re-authentication); `authdesk account-connectors list --all` (table and `--json`); and a
-//! keep-alive pass with nothing due.
+//! re-authentication); Find by name (the trigram index) and by status; `authdesk
+//! account-connectors list --all` (table and `--json`, time and peak memory); a keep-alive
+//! pass with nothing due; and `authdesk serve`'s memory once it has served a page.
 
 #[path = "../../authdesk-core/benches/support/table.rs"]
 mod table;
@@ -34,28 +37,50 @@ use authdesk_core::{
 };
 
 struct Size {
-    label: &'static str,
+    label: String,
     accounts: usize,
     per_account: usize,
 }
 
-const SIZES: [Size; 3] = [
-    Size {
-        label: "empty",
-        accounts: 0,
-        per_account: 0,
-    },
-    Size {
-        label: "1 x 100",
-        accounts: 1,
-        per_account: 100,
-    },
-    Size {
-        label: "1,000 x 100",
-        accounts: 1000,
-        per_account: 100,
-    },
-];
+/// Empty, one account of 100, and the large directory: 10,000 accounts of 100 (1,000,000
+/// account connectors), or `AUTHDESK_BENCH_SCALE_ACCOUNTS` accounts of 100.
+fn sizes() -> Vec<Size> {
+    let big: usize = std::env::var("AUTHDESK_BENCH_SCALE_ACCOUNTS")
+        .ok()
+        .map_or(10_000, |v| {
+            v.parse().expect("AUTHDESK_BENCH_SCALE_ACCOUNTS: a number")
+        });
+    vec![
+        Size {
+            label: "empty".into(),
+            accounts: 0,
+            per_account: 0,
+        },
+        Size {
+            label: "1 x 100".into(),
+            accounts: 1,
+            per_account: 100,
+        },
+        Size {
+            label: format!("{} x 100", thousands(big)),
+            accounts: big,
+            per_account: 100,
+        },
+    ]
+}
+
+/// 1000000 as "1,000,000".
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
 
 fn main() {
     let args: Vec<String> = std::env::args()
@@ -69,7 +94,7 @@ fn main() {
         .unwrap();
     if args.first().map(String::as_str) == Some("--seed") {
         let dir = PathBuf::from(args.get(1).expect("--seed DIR [ACCOUNTS] [PER_ACCOUNT]"));
-        let accounts = args.get(2).map_or(1000, |a| a.parse().unwrap());
+        let accounts = args.get(2).map_or(10_000, |a| a.parse().unwrap());
         let per = args.get(3).map_or(100, |a| a.parse().unwrap());
         std::fs::create_dir_all(&dir).unwrap();
         let (desk, _) = open(&dir);
@@ -82,8 +107,9 @@ fn main() {
         );
         return;
     }
+    let sizes = sizes();
     let mut rows: Vec<Row> = vec![];
-    for size in &SIZES {
+    for size in &sizes {
         let dir = tempfile::tempdir().unwrap();
         let (desk, key) = open(dir.path());
         let took = rt.block_on(seed(&desk, size.accounts, size.per_account));
@@ -102,7 +128,11 @@ fn main() {
     }
     let (small, big) = (&rows[1], &rows[2]);
     println!();
-    println!("1,000 x 100 against 1 x 100 (the same page, 1,000x the data):");
+    let big_n = thousands(sizes[2].accounts * 100);
+    println!(
+        "{} against 1 x 100 (the same page, {}x the data):",
+        sizes[2].label, sizes[2].accounts
+    );
     println!(
         "  API page of 100 account connectors: p50 {:.2} ms vs {:.2} ms ({:.2}x), p99 {:.2} ms vs {:.2} ms (goal: p99 <= 5 ms)",
         ms(big.api_page.0),
@@ -138,14 +168,19 @@ fn main() {
         ratio(big.keep_alive, small.keep_alive)
     );
     println!(
-        "CLI list --all of 100,000: {:.2} s (table), {:.2} s (--json); the same command on an empty directory {:.3} s (goal: <= 1 s)",
-        big.cli.as_secs_f64(),
+        "CLI list --all of {big_n}: {:.2} s (table), {:.2} s (--json); the same command on an empty directory {:.3} s (goal: <= 8 s); peak memory {:.1} MiB vs {:.1} MiB empty",
+        big.cli.0.as_secs_f64(),
         big.cli_json.as_secs_f64(),
-        rows[0].cli.as_secs_f64()
+        rows[0].cli.0.as_secs_f64(),
+        mib(big.cli.1),
+        mib(rows[0].cli.1),
     );
-    // The goals are for 1,000,000 account connectors; these rows are at 100,000
-    // (`--seed DIR 10000 100` builds the larger directory), against 1 x 100.
-    let at = "100,000 account connectors";
+    println!(
+        "`authdesk serve` memory (RSS after a page and a keep-alive pass): {:.1} MiB vs {:.1} MiB empty",
+        mib(big.serve_rss),
+        mib(rows[0].serve_rss),
+    );
+    let at = format!("{big_n} account connectors");
     let row = |measure: &str, value: f64, base: f64, unit: &str, goal: f64| {
         table::row(
             &format!("{measure}, {at}"),
@@ -179,11 +214,32 @@ fn main() {
     );
     row(
         "`account-connectors list --all`",
-        big.cli.as_secs_f64(),
-        small.cli.as_secs_f64(),
+        big.cli.0.as_secs_f64(),
+        small.cli.0.as_secs_f64(),
         "s",
         8.0,
     );
+    // Memory that must stay flat: against the empty directory, a ratio goal.
+    let flat = |measure: &str, value: u64, base: u64| {
+        table::row(
+            &format!("{measure}, {at}"),
+            &format!("{:.1} MiB", mib(value)),
+            &format!("{:.1} MiB (empty)", mib(base)),
+            Some(value as f64 / base as f64),
+            table::Goal::AtMost(1.1),
+            value as f64,
+        )
+    };
+    flat(
+        "`account-connectors list --all` peak memory",
+        big.cli.1,
+        rows[0].cli.1,
+    );
+    flat("`authdesk serve` memory", big.serve_rss, rows[0].serve_rss);
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
 }
 
 fn ms(d: Duration) -> f64 {
@@ -211,7 +267,9 @@ fn open(dir: &Path) -> (Arc<Authdesk>, PathBuf) {
 const OAUTH: [&str; 4] = ["hubspot", "slack", "xero", "github"];
 const API_KEY: [&str; 2] = ["stripe", "sendgrid"];
 
-/// Creates `accounts` accounts of `per` account connectors; returns the time it took.
+/// Creates `accounts` accounts of `per` account connectors through the core's bulk write
+/// (`launch_all_ids`: every install checked and sealed as one would be, 20 accounts to a
+/// transaction); returns the time it took.
 async fn seed(desk: &Arc<Authdesk>, accounts: usize, per: usize) -> Duration {
     let started = Instant::now();
     if accounts == 0 {
@@ -224,14 +282,9 @@ async fn seed(desk: &Arc<Authdesk>, accounts: usize, per: usize) -> Duration {
         .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string();
     let mut n = 0usize;
+    let mut batch = vec![];
     for a in 0..accounts {
-        let account = desk
-            .create_account(NewAccount {
-                name: format!("Customer {a:04}"),
-                ..Default::default()
-            })
-            .unwrap()
-            .id;
+        let mut installs = Vec::with_capacity(per);
         for i in 0..per {
             n += 1;
             // 60% OAuth with tokens, 20% API keys, 10% `{}`, 10% installed without
@@ -253,16 +306,27 @@ async fn seed(desk: &Arc<Authdesk>, accounts: usize, per: usize) -> Duration {
                 8 => (OAUTH[i % 4], Some("{}".to_string())),
                 _ => (OAUTH[i % 4], None),
             };
-            desk.install(
-                &account,
-                connector,
-                InstallRequest {
-                    name: format!("{connector} {i:03} of customer {a:04}"),
-                    auth_value: auth_value.map(Secret::new),
-                    ..Default::default()
-                },
-            )
-            .unwrap();
+            installs.push(
+                desk.prepare_install(
+                    connector,
+                    InstallRequest {
+                        name: format!("{connector} {i:03} of customer {a:05}"),
+                        auth_value: auth_value.map(Secret::new),
+                        ..Default::default()
+                    },
+                )
+                .unwrap(),
+            );
+        }
+        batch.push((
+            NewAccount {
+                name: format!("Customer {a:05}"),
+                ..Default::default()
+            },
+            installs,
+        ));
+        if batch.len() == 20 || a + 1 == accounts {
+            desk.launch_all_ids(std::mem::take(&mut batch)).unwrap();
         }
     }
     // The expired refresh tokens: a keep-alive pass finds each needs re-authentication
@@ -281,8 +345,11 @@ struct Row {
     find_search: Duration,
     find_status: Duration,
     keep_alive: Duration,
-    cli: Duration,
+    /// Median time, and the largest peak memory (KiB) of the runs.
+    cli: (Duration, u64),
     cli_json: Duration,
+    /// `authdesk serve`'s resident memory (KiB) once it has served and passed.
+    serve_rss: u64,
     needing: u64,
 }
 
@@ -298,7 +365,7 @@ impl Row {
             ms(self.find_search),
             ms(self.find_status),
             ms(self.keep_alive),
-            self.cli.as_secs_f64(),
+            self.cli.0.as_secs_f64(),
             self.cli_json.as_secs_f64(),
             self.needing,
         )
@@ -393,7 +460,7 @@ async fn measure(desk: &Arc<Authdesk>, dir: &Path, key: &Path, size: &Size) -> R
         )
     };
     let find_search = find(AccountConnectorFilter {
-        search: Some("customer 0500".into()),
+        search: Some("customer 00500".into()),
         ..Default::default()
     });
     let find_status = find(AccountConnectorFilter {
@@ -411,8 +478,13 @@ async fn measure(desk: &Arc<Authdesk>, dir: &Path, key: &Path, size: &Size) -> R
     let keep_alive = median(passes);
 
     let n = size.accounts * size.per_account;
-    let cli = median((0..3).map(|_| cli_list(dir, key, false, n)).collect());
-    let cli_json = median((0..3).map(|_| cli_list(dir, key, true, n)).collect());
+    let runs: Vec<(Duration, u64)> = (0..3).map(|_| cli_list(dir, key, false, n)).collect();
+    let cli = (
+        median(runs.iter().map(|r| r.0).collect()),
+        runs.iter().map(|r| r.1).max().unwrap(),
+    );
+    let cli_json = median((0..3).map(|_| cli_list(dir, key, true, n).0).collect());
+    let serve_rss = serve_memory(dir, key, &api_key, account.as_deref()).await;
     Row {
         api_page,
         accounts_page,
@@ -422,13 +494,14 @@ async fn measure(desk: &Arc<Authdesk>, dir: &Path, key: &Path, size: &Size) -> R
         keep_alive,
         cli,
         cli_json,
+        serve_rss,
         needing,
     }
 }
 
 /// `authdesk account-connectors list --all`, its output read through a pipe; checks it
-/// printed every row.
-fn cli_list(dir: &Path, key: &Path, json: bool, rows: usize) -> Duration {
+/// printed every row. Answers the time and the process's peak resident memory (KiB).
+fn cli_list(dir: &Path, key: &Path, json: bool, rows: usize) -> (Duration, u64) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_authdesk"));
     cmd.arg("--data-dir")
         .arg(dir.join("data"))
@@ -441,7 +514,8 @@ fn cli_list(dir: &Path, key: &Path, json: bool, rows: usize) -> Duration {
     let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
     let mut out = vec![];
     child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
-    assert!(child.wait().unwrap().success());
+    let (ok, peak) = wait_with_peak(&child);
+    assert!(ok);
     let took = t0.elapsed();
     let text = String::from_utf8(out).unwrap();
     if json {
@@ -454,7 +528,77 @@ fn cli_list(dir: &Path, key: &Path, json: bool, rows: usize) -> Duration {
             text.lines().count()
         );
     }
-    took
+    (took, peak)
+}
+
+/// Waits for `child`; answers whether it succeeded and its peak resident memory (KiB), from
+/// the kernel's account of that one process (`wait4`).
+fn wait_with_peak(child: &std::process::Child) -> (bool, u64) {
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid; wait4 writes it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(r, pid, "wait4: {}", std::io::Error::last_os_error());
+    (
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        usage.ru_maxrss as u64,
+    )
+}
+
+/// `authdesk serve` on the directory: once it answers a page of accounts and of the last
+/// account's connectors and has run its first keep-alive pass, its resident memory (KiB).
+async fn serve_memory(dir: &Path, key: &Path, api_key: &str, account: Option<&str>) -> u64 {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_authdesk"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .env("AUTHDESK_VAULT_KEY_FILE", key)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = http
+            .get(format!("{base}/v1.0/accounts?per_page=100"))
+            .bearer_auth(api_key)
+            .send()
+            .await;
+        if r.is_ok_and(|r| r.status() == 200) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "authdesk serve did not answer");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    if let Some(account) = account {
+        let r = http
+            .get(format!("{base}/v1.0/account/connectors?per_page=100"))
+            .bearer_auth(api_key)
+            .header("X-Cyclr-Account", account)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    // Its first keep-alive pass runs at start; give it time to finish.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    let rss = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in /proc/PID/status");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    rss
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {

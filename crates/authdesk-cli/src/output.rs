@@ -50,7 +50,35 @@ impl JsonArray {
     }
 }
 
+/// A table of account connectors written while the list is read ([`Out::table_stream`]).
+pub struct TableStream {
+    out: std::io::BufWriter<std::io::StdoutLock<'static>>,
+    table: text::AccountConnectorTable,
+}
+
+impl TableStream {
+    pub fn push(&mut self, chunk: &[AccountConnector]) -> std::io::Result<()> {
+        use std::io::Write;
+        self.out.write_all(self.table.chunk(chunk).as_bytes())
+    }
+
+    pub fn finish(mut self) -> std::io::Result<()> {
+        use std::io::Write;
+        self.out.write_all(self.table.end().as_bytes())?;
+        self.out.flush()
+    }
+}
+
 impl Out {
+    /// Without `--json`: a long list of account connectors written as a table while it is
+    /// read, so memory stays one chunk. `None` with `--json` (see [`Out::json_array_stream`]).
+    pub fn table_stream(&self) -> Option<TableStream> {
+        (!self.json).then(|| TableStream {
+            out: std::io::BufWriter::new(std::io::stdout().lock()),
+            table: Default::default(),
+        })
+    }
+
     /// With `--json` into a pipe or a file: a long list written as one compact JSON array
     /// while it is read, so memory stays one chunk. `None`: print lists whole (a table, or
     /// pretty JSON on a terminal).

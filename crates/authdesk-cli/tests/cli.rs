@@ -559,6 +559,29 @@ fn account_connector_lists_page_filter_and_stream() {
     );
     assert_eq!(list(&["--all"]).0, ids);
     assert_eq!(list(&["--all", "--connector", "slack"]).0, ids[3..5]);
+    // The table form of --all (also written while it is read): a header, then one line per
+    // account connector in Id order; "(none)" when nothing matches.
+    let table = desk.run(&["account-connectors", "list", "--all"]).ok();
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(
+        lines[0].starts_with("ID") && lines[0].contains("STATUS"),
+        "{table}"
+    );
+    let listed: Vec<i64> = lines[1..]
+        .iter()
+        .map(|l| l.split_whitespace().next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(listed, ids, "{table}");
+    let none = desk
+        .run(&[
+            "account-connectors",
+            "list",
+            "--all",
+            "--status",
+            "authenticated",
+        ])
+        .ok();
+    assert_eq!(none.trim(), "(none)");
     // Bad filters say what is wrong.
     let err = desk
         .run(&["account-connectors", "list", "--status", "sleepy"])

@@ -317,3 +317,83 @@ fn lists_and_counts_use_indexes() {
         "{p}"
     );
 }
+
+/// Finding by a part of a name among many reads the trigram index (schema 18), in any case,
+/// and the index follows renames and deletions.
+#[test]
+fn search_by_name_reads_the_trigram_index() {
+    let s = setup();
+    let install = |name: &str| {
+        s.desk
+            .install(
+                &s.account,
+                "stripe",
+                InstallRequest {
+                    name: name.into(),
+                    auth_value: Some(Secret::new("sk_test_x")),
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+            .id
+    };
+    let a = install("Payments for Acme Widgets");
+    let b = install("Payments for Globex");
+    let _c = install("Refunds for ACME");
+    let found = |text: &str| {
+        let mut ids: Vec<i64> = s
+            .desk
+            .account_connectors_page(
+                &AccountConnectorFilter {
+                    search: Some(text.into()),
+                    ..Default::default()
+                },
+                0,
+                None,
+            )
+            .unwrap()
+            .items
+            .iter()
+            .map(|i| i.id)
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(found("acme widg"), vec![a]);
+    assert_eq!(found("aCmE").len(), 2, "any case");
+    assert_eq!(found("lobe"), vec![b]);
+    // Two characters: no trigram, the plain search still finds them.
+    assert_eq!(found("Gl"), vec![b]);
+    s.desk
+        .change_account_connector_taking(
+            b,
+            authdesk_core::AccountConnectorChange {
+                name: Some("Payments for Initech".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(found("globex"), Vec::<i64>::new(), "the old name is gone");
+    assert_eq!(found("initech"), vec![b]);
+    s.desk.delete_account_connector_taking(a).unwrap().unwrap();
+    assert_eq!(found("widgets"), Vec::<i64>::new(), "a deleted one is gone");
+
+    let db = rusqlite::Connection::open(s.desk.data_dir().join("authdesk.db")).unwrap();
+    // The search as the list writes it (service/account_connectors/listing.rs): each side of
+    // the OR from its own index, never a scan of account connectors.
+    let p = plan(
+        &db,
+        "SELECT ac.id FROM account_connectors ac
+         WHERE (ac.id IN (SELECT rowid FROM account_connector_names WHERE name LIKE '%acme%')
+           OR ac.account_id IN (SELECT id FROM accounts WHERE name LIKE '%acme%' ESCAPE '\\'))
+         ORDER BY ac.id LIMIT 100",
+    );
+    assert!(
+        p.contains("account_connector_names VIRTUAL TABLE INDEX")
+            && p.contains("account_connectors_by_account")
+            && !p
+                .lines()
+                .any(|l| l == "SCAN ac" || l.starts_with("SCAN ac ")),
+        "{p}"
+    );
+}

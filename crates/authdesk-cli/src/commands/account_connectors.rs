@@ -133,6 +133,18 @@ pub fn run(ctx: &Ctx, cmd: AccountConnectorsCmd) -> Result<()> {
                     array.finish()?;
                     return Ok(());
                 }
+                if let Some(mut table) = out.table_stream() {
+                    desk.for_each_account_connector(&filter, 2000, |items| {
+                        table
+                            .push(&items)
+                            .map_err(|source| authdesk_core::Error::Io {
+                                context: "writing the list".into(),
+                                source,
+                            })
+                    })?;
+                    table.finish()?;
+                    return Ok(());
+                }
             }
             let (offset, limit) = if all {
                 (0, None)

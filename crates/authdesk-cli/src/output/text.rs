@@ -8,32 +8,76 @@ use authdesk_core::{AccountConnector, LibraryConnector};
 use chrono::{DateTime, Utc};
 use std::fmt::Write as _;
 
+const ACCOUNT_CONNECTOR_HEADERS: &[&str] = &[
+    "ID",
+    "ACCOUNT",
+    "NAME",
+    "CONNECTOR",
+    "AUTH",
+    "STATUS",
+    "EXPIRES",
+];
+
+fn account_connector_row(ac: &AccountConnector) -> Vec<String> {
+    vec![
+        ac.id.to_string(),
+        ac.account_id.clone(),
+        ac.name.clone(),
+        ac.connector.slug.clone(),
+        ac.authentication.auth_type.to_string(),
+        status_text(ac, false),
+        ac.expires_at
+            .as_ref()
+            .map(date)
+            .unwrap_or_else(|| "-".into()),
+    ]
+}
+
 pub(super) fn account_connector_table(list: &[AccountConnector]) -> String {
     table(
-        &[
-            "ID",
-            "ACCOUNT",
-            "NAME",
-            "CONNECTOR",
-            "AUTH",
-            "STATUS",
-            "EXPIRES",
-        ],
-        list.iter().map(|ac| {
-            vec![
-                ac.id.to_string(),
-                ac.account_id.clone(),
-                ac.name.clone(),
-                ac.connector.slug.clone(),
-                ac.authentication.auth_type.to_string(),
-                status_text(ac, false),
-                ac.expires_at
-                    .as_ref()
-                    .map(date)
-                    .unwrap_or_else(|| "-".into()),
-            ]
-        }),
+        ACCOUNT_CONNECTOR_HEADERS,
+        list.iter().map(account_connector_row),
     )
+}
+
+/// The account connectors' table written chunk by chunk (`list --all` of a million rows in
+/// the memory of one chunk): the column widths are the first chunk's; a longer value in a
+/// later chunk widens only its own row.
+#[derive(Default)]
+pub(super) struct AccountConnectorTable {
+    widths: Option<Vec<usize>>,
+}
+
+impl AccountConnectorTable {
+    /// The lines for `chunk` (the header first, with the first chunk).
+    pub(super) fn chunk(&mut self, chunk: &[AccountConnector]) -> String {
+        let rows: Vec<Vec<String>> = chunk.iter().map(account_connector_row).collect();
+        let mut s = String::new();
+        if self.widths.is_none() && !rows.is_empty() {
+            let widths = widths(ACCOUNT_CONNECTOR_HEADERS, &rows);
+            line(
+                &mut s,
+                &widths,
+                &mut ACCOUNT_CONNECTOR_HEADERS.iter().copied(),
+            );
+            self.widths = Some(widths);
+        }
+        if let Some(widths) = &self.widths {
+            for r in &rows {
+                line(&mut s, widths, &mut r.iter().map(String::as_str));
+            }
+        }
+        s
+    }
+
+    /// What ends the table: "(none)" when no row came.
+    pub(super) fn end(&self) -> &'static str {
+        if self.widths.is_none() {
+            "(none)\n"
+        } else {
+            ""
+        }
+    }
 }
 
 pub(super) fn connector_text(c: &LibraryConnector) -> String {
@@ -156,25 +200,30 @@ pub(super) fn table(headers: &[&str], rows: impl Iterator<Item = Vec<String>>) -
     if rows.is_empty() {
         return "(none)\n".to_string();
     }
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    let widths = widths(headers, &rows);
+    let mut s = String::new();
+    line(&mut s, &widths, &mut headers.iter().copied());
     for r in &rows {
+        line(&mut s, &widths, &mut r.iter().map(String::as_str));
+    }
+    s
+}
+
+/// Each column's width: its widest cell or header.
+fn widths(headers: &[&str], rows: &[Vec<String>]) -> Vec<usize> {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for r in rows {
         for (w, cell) in widths.iter_mut().zip(r) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let mut s = String::new();
-    let line = |s: &mut String, cells: &mut dyn Iterator<Item = &str>| {
-        let parts: Vec<String> = cells
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        let _ = writeln!(s, "{}", parts.join("  ").trim_end());
-    };
-    line(&mut s, &mut headers.iter().copied());
-    for r in &rows {
-        line(&mut s, &mut r.iter().map(String::as_str));
-    }
-    s
+    widths
+}
+
+/// One line of a table, its cells padded to `widths`.
+fn line(s: &mut String, widths: &[usize], cells: &mut dyn Iterator<Item = &str>) {
+    let parts: Vec<String> = cells.zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+    let _ = writeln!(s, "{}", parts.join("  ").trim_end());
 }
 
 /// The status, and for an API key, AuthFields or Basic credential (whose provider says nothing until it

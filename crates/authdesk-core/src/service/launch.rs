@@ -30,36 +30,44 @@ impl Authdesk {
         &self,
         batches: Vec<(NewAccount, Vec<PreparedInstall>)>,
     ) -> Result<Vec<(Account, Vec<AccountConnector>)>> {
+        self.launch_all_ids(batches)?
+            .into_iter()
+            .map(|(account, ids)| {
+                let installed = ids
+                    .into_iter()
+                    .map(|id| self.get_account_connector(id))
+                    .collect::<Result<_>>()?;
+                Ok((self.get_account(&account)?, installed))
+            })
+            .collect()
+    }
+
+    /// [`Authdesk::launch_all`] answering only the Ids written: each account's Id and its
+    /// new account connectors' Ids (a bulk import of many thousands, nothing read back).
+    pub fn launch_all_ids(
+        &self,
+        batches: Vec<(NewAccount, Vec<PreparedInstall>)>,
+    ) -> Result<Vec<(String, Vec<i64>)>> {
         let batches = batches
             .into_iter()
             .map(|(account, installs)| Ok((prepare_account(account)?, installs)))
             .collect::<Result<Vec<_>>>()?;
         let now = self.now();
-        let ids = self.store()?.write(|tx| {
+        self.store()?.write(|tx| {
             let mut ids = Vec::new();
             for (account, installs) in &batches {
                 if account_in(tx, &account.id)?.is_none() {
                     account.insert(tx, now)?;
                 }
-                ids.push(
+                ids.push((
+                    account.id.clone(),
                     installs
                         .iter()
                         .map(|install| install.insert(tx, &account.id, now))
                         .collect::<Result<Vec<i64>>>()?,
-                );
+                ));
             }
             Ok(ids)
-        })?;
-        batches
-            .iter()
-            .zip(ids)
-            .map(|((account, _), ids)| {
-                let installed = ids
-                    .into_iter()
-                    .map(|id| self.get_account_connector(id))
-                    .collect::<Result<_>>()?;
-                Ok((self.get_account(&account.id)?, installed))
-            })
-            .collect()
+        })
     }
 }

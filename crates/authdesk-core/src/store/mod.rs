@@ -56,6 +56,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0015_setup_links.sql"),
     include_str!("../../migrations/0016_webhooks.sql"),
     include_str!("../../migrations/0017_mcp.sql"),
+    include_str!("../../migrations/0018_search.sql"),
 ];
 
 pub fn schema_version() -> i64 {
@@ -63,7 +64,7 @@ pub fn schema_version() -> i64 {
 }
 
 /// PostgreSQL's own append-only list (its version 1 is SQLite's schema 7, 2 is 8, 3 is 9,
-/// 4 is 10, 5 is 11, 6 is 12, 7 is 13, 8 is 14, 9 is 15, 10 is 16, 11 is 17).
+/// 4 is 10, 5 is 11, 6 is 12, 7 is 13, 8 is 14, 9 is 15, 10 is 16, 11 is 17, 12 is 18).
 const PG_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_schema.sql"),
     include_str!("../../migrations/postgres/0002_sign_in_issuer.sql"),
@@ -76,6 +77,7 @@ const PG_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0009_setup_links.sql"),
     include_str!("../../migrations/postgres/0010_webhooks.sql"),
     include_str!("../../migrations/postgres/0011_mcp.sql"),
+    include_str!("../../migrations/postgres/0012_search.sql"),
 ];
 
 /// A serialised migration: replicas starting together migrate one after the other.

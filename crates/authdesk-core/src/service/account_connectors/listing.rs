@@ -16,6 +16,9 @@ pub(super) struct ResolvedFilter {
     /// perhaps an account connector Id.
     search_connectors: Vec<i64>,
     search_id: Option<i64>,
+    /// The name search may read SQLite's trigram index (`account_connector_names`): three
+    /// characters or more, none of LIKE's own.
+    search_indexed: bool,
     expiring_first: bool,
     needs_attention: bool,
     now: DateTime<Utc>,
@@ -53,9 +56,16 @@ impl ResolvedFilter {
             // One search over what a user may type: the account connector's name or Id,
             // its account's name, its connector's display name or id. Ids are integers,
             // safe to inline.
-            let mut clause = "(ac.name LIKE # ESCAPE '\\'
+            // The index takes the same pattern (it holds no wildcard to escape).
+            let by_name = if self.search_indexed {
+                "ac.id IN (SELECT rowid FROM account_connector_names WHERE name LIKE #)"
+            } else {
+                "ac.name LIKE # ESCAPE '\\'"
+            };
+            let mut clause = format!(
+                "({by_name}
                 OR ac.account_id IN (SELECT id FROM accounts WHERE name LIKE # ESCAPE '\\')"
-                .to_string();
+            );
             if !self.search_connectors.is_empty() {
                 let ids: Vec<String> = self.search_connectors.iter().map(i64::to_string).collect();
                 clause.push_str(&format!(" OR ac.connector_id IN ({})", ids.join(", ")));
@@ -469,6 +479,9 @@ impl Authdesk {
                 None => vec![],
             },
             search_id: search.and_then(|s| s.parse().ok()),
+            search_indexed: search
+                .is_some_and(|s| s.chars().count() >= 3 && !s.contains(['%', '_', '\\']))
+                && self.store()?.path().is_some(),
             expiring_first: filter.expiring_first,
             needs_attention: filter.needs_attention,
             now: self.now(),
