@@ -42,8 +42,9 @@ struct Size {
     per_account: usize,
 }
 
-/// Empty, one account of 100, and the large directory: 10,000 accounts of 100 (1,000,000
-/// account connectors), or `AUTHDESK_BENCH_SCALE_ACCOUNTS` accounts of 100.
+/// Empty, one account of 100, a tenth of the large directory, and the large directory:
+/// 10,000 accounts of 100 (1,000,000 account connectors), or `AUTHDESK_BENCH_SCALE_ACCOUNTS`
+/// accounts of 100.
 fn sizes() -> Vec<Size> {
     let big: usize = std::env::var("AUTHDESK_BENCH_SCALE_ACCOUNTS")
         .ok()
@@ -59,6 +60,13 @@ fn sizes() -> Vec<Size> {
         Size {
             label: "1 x 100".into(),
             accounts: 1,
+            per_account: 100,
+        },
+        // A tenth of the large one: memory that does not grow with the directory is the
+        // same here as there.
+        Size {
+            label: format!("{} x 100", thousands(big / 10)),
+            accounts: big / 10,
             per_account: 100,
         },
         Size {
@@ -126,12 +134,13 @@ fn main() {
         println!("{:>12}: {}", size.label, row.describe());
         rows.push(row);
     }
-    let (small, big) = (&rows[1], &rows[2]);
+    let (small, tenth, big) = (&rows[1], &rows[2], &rows[3]);
+    let tenth_n = thousands(sizes[2].accounts * 100);
     println!();
-    let big_n = thousands(sizes[2].accounts * 100);
+    let big_n = thousands(sizes[3].accounts * 100);
     println!(
         "{} against 1 x 100 (the same page, {}x the data):",
-        sizes[2].label, sizes[2].accounts
+        sizes[3].label, sizes[3].accounts
     );
     println!(
         "  API page of 100 account connectors: p50 {:.2} ms vs {:.2} ms ({:.2}x), p99 {:.2} ms vs {:.2} ms (goal: p99 <= 5 ms)",
@@ -168,16 +177,18 @@ fn main() {
         ratio(big.keep_alive, small.keep_alive)
     );
     println!(
-        "CLI list --all of {big_n}: {:.2} s (table), {:.2} s (--json); the same command on an empty directory {:.3} s (goal: <= 8 s); peak memory {:.1} MiB vs {:.1} MiB empty",
+        "CLI list --all of {big_n}: {:.2} s (table), {:.2} s (--json); the same command on an empty directory {:.3} s (goal: <= 8 s); peak memory {:.1} MiB; {:.1} MiB at {tenth_n}; {:.1} MiB empty",
         big.cli.0.as_secs_f64(),
         big.cli_json.as_secs_f64(),
         rows[0].cli.0.as_secs_f64(),
         mib(big.cli.1),
+        mib(tenth.cli.1),
         mib(rows[0].cli.1),
     );
     println!(
-        "`authdesk serve` memory (RSS after a page and a keep-alive pass): {:.1} MiB vs {:.1} MiB empty",
+        "`authdesk serve` memory (RSS after a page and a keep-alive pass): {:.1} MiB; {:.1} MiB at {tenth_n}; {:.1} MiB empty",
         mib(big.serve_rss),
+        mib(tenth.serve_rss),
         mib(rows[0].serve_rss),
     );
     let at = format!("{big_n} account connectors");
@@ -219,12 +230,14 @@ fn main() {
         "s",
         8.0,
     );
-    // Memory that must stay flat: against the empty directory, a ratio goal.
+    // Memory that must stay flat: against a tenth of the data (the issue names no figure;
+    // 1.1x is ours). Against the empty directory the difference is SQLite's page cache
+    // (2 MiB at most) filling.
     let flat = |measure: &str, value: u64, base: u64| {
         table::row(
             &format!("{measure}, {at}"),
             &format!("{:.1} MiB", mib(value)),
-            &format!("{:.1} MiB (empty)", mib(base)),
+            &format!("{:.1} MiB ({tenth_n})", mib(base)),
             Some(value as f64 / base as f64),
             table::Goal::AtMost(1.1),
             value as f64,
@@ -233,9 +246,9 @@ fn main() {
     flat(
         "`account-connectors list --all` peak memory",
         big.cli.1,
-        rows[0].cli.1,
+        tenth.cli.1,
     );
-    flat("`authdesk serve` memory", big.serve_rss, rows[0].serve_rss);
+    flat("`authdesk serve` memory", big.serve_rss, tenth.serve_rss);
 }
 
 fn mib(kib: u64) -> f64 {
@@ -512,9 +525,14 @@ fn cli_list(dir: &Path, key: &Path, json: bool, rows: usize) -> (Duration, u64) 
     cmd.args(["account-connectors", "list", "--all"]);
     let t0 = Instant::now();
     let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
-    let mut out = vec![];
-    child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
-    let (ok, peak) = wait_with_peak(&child);
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut out = vec![];
+        stdout.read_to_end(&mut out).unwrap();
+        out
+    });
+    let (ok, peak) = wait_with_peak(&mut child);
+    let out = reader.join().unwrap();
     assert!(ok);
     let took = t0.elapsed();
     let text = String::from_utf8(out).unwrap();
@@ -531,19 +549,27 @@ fn cli_list(dir: &Path, key: &Path, json: bool, rows: usize) -> (Duration, u64) 
     (took, peak)
 }
 
-/// Waits for `child`; answers whether it succeeded and its peak resident memory (KiB), from
-/// the kernel's account of that one process (`wait4`).
-fn wait_with_peak(child: &std::process::Child) -> (bool, u64) {
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is valid; wait4 writes it for our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = child.id() as libc::pid_t;
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid, "wait4: {}", std::io::Error::last_os_error());
-    (
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        usage.ru_maxrss as u64,
-    )
+/// Waits for `child`; answers whether it succeeded and its peak resident memory (KiB): its
+/// own `VmHWM`, read while it runs (not `wait4`'s `ru_maxrss`, which counts this large
+/// bench process too, the child having started as its vfork).
+fn wait_with_peak(child: &mut std::process::Child) -> (bool, u64) {
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&status_file) {
+            if let Some(kib) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            {
+                peak = kib;
+            }
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status.success(), peak);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }
 
 /// `authdesk serve` on the directory: once it answers a page of accounts and of the last

@@ -65,8 +65,9 @@ pub struct VaultStatus {
 /// Where connections to the store come from.
 enum Stores {
     /// SQLite: one connection per process (writers queue on the database's lock anyway),
-    /// and the connection that tells whether anything was committed.
-    Single(Mutex<Store>, crate::store::MarkerConn),
+    /// the connection that tells whether anything was committed, and the writes waiting to
+    /// be committed together.
+    Single(Mutex<Store>, crate::store::MarkerConn, crate::store::GroupQueue),
     /// PostgreSQL: a pool, so one replica's reads do not wait for each other.
     Pool(r2d2::Pool<crate::store::PgManager>),
 }
@@ -79,7 +80,11 @@ impl Stores {
         let Some(url) = database else {
             let path = first.path().map(Path::to_path_buf).unwrap_or_default();
             let marker = crate::store::MarkerConn::open(&path)?;
-            return Ok(Stores::Single(Mutex::new(first), marker));
+            return Ok(Stores::Single(
+                Mutex::new(first),
+                marker,
+                Default::default(),
+            ));
         };
         let size = std::env::var("AUTHDESK_DATABASE_POOL")
             .ok()
@@ -203,7 +208,7 @@ impl Authdesk {
         match &self.store {
             // A panic while holding the lock cannot leave SQLite half-written (the
             // transaction rolls back on drop), so a poisoned lock is safe to reuse.
-            Stores::Single(m, _) => Ok(StoreGuard::Single(
+            Stores::Single(m, _, _) => Ok(StoreGuard::Single(
                 m.lock().unwrap_or_else(|p| p.into_inner()),
             )),
             Stores::Pool(pool) => {
@@ -216,10 +221,23 @@ impl Authdesk {
         }
     }
 
+    /// A write on a hot path (sign-in tokens, sign-in starts): on SQLite it is committed
+    /// together with the others that wait at the same moment, one `fsync` for the group
+    /// (`store/group.rs`); on PostgreSQL it is a write of its own. Answers once committed.
+    pub(crate) fn write_grouped<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&crate::store::sql::Db<'_>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        match &self.store {
+            Stores::Single(m, _, queue) => queue.write(m, f),
+            Stores::Pool(_) => self.store()?.write(f),
+        }
+    }
+
     /// Changes when anything is committed to this data directory, by any process.
     pub fn change_marker(&self) -> Result<crate::store::ChangeMarker> {
         match &self.store {
-            Stores::Single(_, marker) => marker.marker(),
+            Stores::Single(_, marker, _) => marker.marker(),
             Stores::Pool(_) => self.store()?.change_marker(),
         }
     }
@@ -229,7 +247,7 @@ impl Authdesk {
     /// trip to a server (PostgreSQL), which belongs on a blocking thread.
     pub fn change_marker_now(&self) -> Option<Result<crate::store::ChangeMarker>> {
         match &self.store {
-            Stores::Single(_, marker) => Some(marker.marker()),
+            Stores::Single(_, marker, _) => Some(marker.marker()),
             Stores::Pool(_) => None,
         }
     }

@@ -389,8 +389,15 @@ impl Authdesk {
         let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>());
         let now = self.now();
         let expires_at = now + SIGN_IN_TOKEN_TTL;
-        self.store()?.write(|tx| {
-            if let Some(username) = username {
+        // Committed with the other tokens asked for at the same moment (group commit): the
+        // answer comes only once the token is on disk.
+        let (hash, username, issued_by) = (
+            sha256_hex(&token),
+            username.map(str::to_owned),
+            issued_by.map(str::to_owned),
+        );
+        self.write_grouped(move |tx| {
+            if let Some(username) = &username {
                 tx.execute(
                     "INSERT INTO account_users(account_id, username, created_at) VALUES (?1, ?2, ?3)
                      ON CONFLICT(account_id, username) DO NOTHING",
@@ -400,7 +407,7 @@ impl Authdesk {
             tx.execute(
                 "INSERT INTO sign_in_tokens(token_hash, account_id, username, created_at, expires_at, issued_by)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                args![sha256_hex(&token), account.id, username.unwrap_or_default(), ts(now), ts(expires_at), issued_by])?;
+                args![hash, account.id, username.unwrap_or_default(), ts(now), ts(expires_at), issued_by])?;
             Ok(())
         })?;
         Ok(SignInToken {
@@ -420,7 +427,7 @@ impl Authdesk {
     ) -> Result<std::result::Result<String, SignInTokenRejection>> {
         let now = ts(self.now());
         let hash = sha256_hex(token);
-        let owner: Option<(String, String)> = self.store()?.write(|tx| {
+        let owner: Option<(String, String)> = self.write_grouped(move |tx| {
             tx.query_opt(
                 "UPDATE sign_in_tokens SET used_at = ?2
                      WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?2

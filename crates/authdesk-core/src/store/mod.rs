@@ -20,9 +20,12 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use crate::error::{Error, Result};
 
+mod group;
 mod postgres;
 pub mod sql;
 pub mod value;
+
+pub(crate) use group::GroupQueue;
 
 pub use sql::{args, lost_connection, Db, Row};
 

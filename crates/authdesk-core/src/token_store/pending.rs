@@ -59,7 +59,8 @@ impl Authdesk {
             None => None,
         };
         let expires = now + ttl;
-        self.store()?.write(|tx| {
+        let (redirect_uri, web_return) = (redirect_uri.to_owned(), web_return.map(str::to_owned));
+        self.write_grouped(move |tx| {
             tx.execute("DELETE FROM pending_authorizations WHERE expires_at < ?1", args![ts(now)])?;
             tx.execute(
                 "INSERT INTO pending_authorizations(state_hash, account_connector_id, redirect_uri, sealed_verifier, created_at, expires_at, web_return, binding_hash)
