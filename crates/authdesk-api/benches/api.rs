@@ -69,12 +69,15 @@ async fn run() {
         .unwrap();
     let upstream = start_upstream().await;
     let f = fixture(&desk, &server, upstream).await;
-    // `AUTHDESK_BENCH_ONLY=method`: only the method calls, for a profiler.
-    let only_method = std::env::var("AUTHDESK_BENCH_ONLY").is_ok_and(|v| v == "method");
-    if !only_method {
+    // `AUTHDESK_BENCH_ONLY=method`, `=tokens` or `=issue`: only the method calls, only the
+    // rates (sign-in tokens), or only tokens issued, for a profiler.
+    let only = std::env::var("AUTHDESK_BENCH_ONLY").unwrap_or_default();
+    if only != "method" {
         rates(&desk, &f).await;
     }
-    method_calls(&f, only_method).await;
+    if only != "tokens" && only != "issue" {
+        method_calls(&f, only == "method").await;
+    }
     server.stop().await;
 }
 
@@ -117,6 +120,9 @@ async fn rates(desk: &Arc<Authdesk>, f: &Fixture) {
         issue.0,
     );
 
+    if std::env::var("AUTHDESK_BENCH_ONLY").is_ok_and(|v| v == "issue") {
+        return;
+    }
     // Consuming: each use takes a fresh token and starts a sign-in (303 to the provider).
     let n = if table::smoke() { 200 } else { 6000 };
     let tokens: Vec<String> = (0..n)

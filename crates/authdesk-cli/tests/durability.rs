@@ -30,9 +30,10 @@ async fn every_answered_sign_in_token_survives_a_sigkill_of_serve() {
         );
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     };
-    let account: serde_json::Value =
-        serde_json::from_str(&with_key(&["--json", "accounts", "create", "--name", "Durable"]))
-            .unwrap();
+    let account: serde_json::Value = serde_json::from_str(&with_key(&[
+        "--json", "accounts", "create", "--name", "Durable",
+    ]))
+    .unwrap();
     let account = account["Id"].as_str().unwrap().to_string();
     let api_key = with_key(&["api-key"]);
 
@@ -119,7 +120,12 @@ async fn every_answered_sign_in_token_survives_a_sigkill_of_serve() {
             Err(_) => lost += 1,
         }
     }
-    assert_eq!(lost, 0, "{lost} of {} answered tokens were lost", tokens.len());
+    assert_eq!(
+        lost,
+        0,
+        "{lost} of {} answered tokens were lost",
+        tokens.len()
+    );
     assert!(core
         .consume_sign_in_token(&tokens[0], &account)
         .unwrap()

@@ -67,7 +67,11 @@ enum Stores {
     /// SQLite: one connection per process (writers queue on the database's lock anyway),
     /// the connection that tells whether anything was committed, and the writes waiting to
     /// be committed together.
-    Single(Mutex<Store>, crate::store::MarkerConn, crate::store::GroupQueue),
+    Single(
+        Mutex<Store>,
+        crate::store::MarkerConn,
+        crate::store::GroupQueue,
+    ),
     /// PostgreSQL: a pool, so one replica's reads do not wait for each other.
     Pool(r2d2::Pool<crate::store::PgManager>),
 }

@@ -375,7 +375,9 @@ impl Authdesk {
         username: Option<&str>,
         issued_by: Option<&str>,
     ) -> Result<SignInToken> {
-        let account = self.get_account(account_id)?;
+        // The account is checked inside the write (a read before it would wait behind the
+        // group being committed, and keep this token out of the next group).
+        let account = crate::service::parse_guid(account_id)?;
         let username = username.map(str::trim);
         if let Some(name) = username {
             if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
@@ -397,17 +399,22 @@ impl Authdesk {
             issued_by.map(str::to_owned),
         );
         self.write_grouped(move |tx| {
+            let known: Option<i64> =
+                tx.query_opt("SELECT 1 FROM accounts WHERE id = ?1", args![account], |r| r.get(0))?;
+            if known.is_none() {
+                return Err(Error::not_found("account", &account));
+            }
             if let Some(username) = &username {
                 tx.execute(
                     "INSERT INTO account_users(account_id, username, created_at) VALUES (?1, ?2, ?3)
                      ON CONFLICT(account_id, username) DO NOTHING",
-                    args![account.id, username, ts(now)])?;
+                    args![account, username, ts(now)])?;
             }
             tx.execute("DELETE FROM sign_in_tokens WHERE expires_at < ?1", args![ts(now - Duration::days(1))])?;
             tx.execute(
                 "INSERT INTO sign_in_tokens(token_hash, account_id, username, created_at, expires_at, issued_by)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                args![hash, account.id, username.unwrap_or_default(), ts(now), ts(expires_at), issued_by])?;
+                args![hash, account, username.unwrap_or_default(), ts(now), ts(expires_at), issued_by])?;
             Ok(())
         })?;
         Ok(SignInToken {

@@ -39,23 +39,20 @@ impl GroupQueue {
     ) -> Result<T> {
         let (answer, answered) = mpsc::sync_channel::<Result<T>>(1);
         let failed = answer.clone();
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(Job {
-                run: Box::new(move |db| match f(db) {
-                    Ok(value) => Some(Box::new(move |committed| {
-                        let _ = answer.send(committed.map(|()| value).map_err(not_committed));
-                    })),
-                    Err(e) => {
-                        let _ = answer.send(Err(e));
-                        None
-                    }
-                }),
-                fail: Box::new(move |e| {
-                    let _ = failed.send(Err(not_committed(e)));
-                }),
-            });
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(Job {
+            run: Box::new(move |db| match f(db) {
+                Ok(value) => Some(Box::new(move |committed| {
+                    let _ = answer.send(committed.map(|()| value).map_err(not_committed));
+                })),
+                Err(e) => {
+                    let _ = answer.send(Err(e));
+                    None
+                }
+            }),
+            fail: Box::new(move |e| {
+                let _ = failed.send(Err(not_committed(e)));
+            }),
+        });
         // A panic while holding the lock cannot leave SQLite half-written (the transaction
         // rolls back on drop), so a poisoned lock is safe to reuse.
         let mut store = store.lock().unwrap_or_else(|p| p.into_inner());
