@@ -207,7 +207,16 @@ async fn method_calls(f: &Fixture, long: bool) {
         let _: serde_json::Value = r.json().await.unwrap();
         let a = t0.elapsed();
         let t0 = Instant::now();
-        let r = f.http.get(format!("{proxy}/items")).send().await.unwrap();
+        // The same request as the API's: a POST with the same headers and body.
+        let r = f
+            .http
+            .post(format!("{proxy}/items"))
+            .bearer_auth(&f.key)
+            .header("X-Cyclr-Account", &f.account)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
         let _: serde_json::Value = r.json().await.unwrap();
         let p = t0.elapsed();
         let t0 = Instant::now();
@@ -324,14 +333,15 @@ async fn start_upstream() -> String {
     base
 }
 
-/// The baseline of a method call: an axum handler that forwards to the same upstream with
-/// reqwest and a fixed Authorization header, passing the status and body through.
+/// The baseline of a method call: an axum handler that takes the same request as the API
+/// (a POST with a JSON body, read whole) and forwards to the same upstream with reqwest and
+/// a fixed Authorization header, passing the status and body through.
 async fn start_proxy(upstream: &str) -> String {
     let client = reqwest::Client::new();
     let target = format!("{upstream}/api/items");
     let app = axum::Router::new().route(
         "/items",
-        get(move || {
+        axum::routing::post(move |_body: axum::body::Bytes| {
             let (client, target) = (client.clone(), target.clone());
             async move {
                 let r = client

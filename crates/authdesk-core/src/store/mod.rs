@@ -143,7 +143,10 @@ impl MarkerConn {
 
     pub fn marker(&self) -> Result<ChangeMarker> {
         let conn = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let data_version: i64 = conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        // Prepared once: it is read on every API call.
+        let data_version: i64 = conn
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |r| r.get(0))?;
         // Tagged apart from a store connection's markers, so the two never compare equal.
         Ok(ChangeMarker {
             data_version,
