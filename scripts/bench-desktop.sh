@@ -3,7 +3,8 @@
 # builds, measured alternately in the same run under Xvfb and a private D-Bus session.
 # Prints launch-to-interactive times, PSS (app + WebKit processes) and the ratios.
 # With --scale, first builds a data directory of 10,000 accounts x 100 account connectors (1,000,000)
-# (benches/scale.rs in authdesk-cli) and measures Authdesk on it next to an empty one.
+# (benches/scale.rs in authdesk-cli) and measures Authdesk on it next to an empty one: time
+# until the window settles (its processes quiet) and memory.
 # With --against REV, also builds Authdesk at git revision REV (in a throwaway worktree, with
 # the same target directory) and measures it alternately with this one: the ratio says whether
 # a change grew the launch time or the memory, without trusting figures from another run.

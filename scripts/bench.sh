@@ -3,14 +3,15 @@
 # measure, figure, baseline, ratio, goal, met. Figures on this shared 2-core machine are
 # noisy; ratios within one run hold.
 #
-#   scripts/bench.sh            # everything (release builds; the desktop under Xvfb; ~20 min)
+#   scripts/bench.sh            # everything (release builds; the desktop under Xvfb; ~30 min)
 #   scripts/bench.sh --smoke    # a few seconds of each, only to prove they run (CI does this)
 #
 # The benches: authdesk-api `api` (method calls through the API and a bare proxy, sign-in
 # tokens), authdesk-core `engine` (the engine vs a direct reqwest call, the vault, a refresh
 # storm), authdesk-cli `oneshot` (a command that opens the vault vs one that reads
 # metadata), `team` (PostgreSQL replicas vs SQLite), `scale` (large data directories), and
-# scripts/bench-desktop.sh (the window vs a bare Tauri window; not with --smoke).
+# scripts/bench-desktop.sh (the window vs a bare Tauri window, and with --scale on 1,000,000
+# account connectors vs an empty directory; not with --smoke).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -37,6 +38,7 @@ if [ -z "$smoke" ]; then
   run cargo bench --locked -p authdesk-cli --bench team
   run cargo bench --locked -p authdesk-cli --bench scale
   run scripts/bench-desktop.sh 7
+  run scripts/bench-desktop.sh --scale 7
 fi
 echo
 printf 'MEASURE\tFIGURE\tBASELINE\tRATIO\tGOAL\tMET\n' > "$out.table"

@@ -47,9 +47,10 @@ start|start-tls|start-mtls)
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   as_owner "$bin/initdb" -D "$dir/data" -U authdesk --auth=trust -E UTF8 >"$dir/initdb.log" 2>&1 \
     || { cat "$dir/initdb.log" >&2; exit 1; }
-  # fsync off: a throwaway cluster; max_connections for several replicas and parallel tests.
+  # fsync off: a throwaway cluster; max_connections for several replicas and parallel tests;
+  # pg_stat_statements for the team bench (statements and lock waits per request).
   as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -o \
-    "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=300 $tls" start >/dev/null \
+    "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=300 -c shared_preload_libraries=pg_stat_statements $tls" start >/dev/null \
     || { cat "$dir/server.log" >&2; exit 1; }
   echo "postgres://authdesk@127.0.0.1:$port/postgres"
   ;;

@@ -47,33 +47,43 @@ async fn run() {
         "backend", "replicas", "calls/s", "sign-in tok/s", "storm (s)"
     );
     let mut rows = vec![];
+    let mut locks: Vec<(usize, f64)> = vec![];
+    let cluster_url = std::env::var("AUTHDESK_TEST_PG_CLUSTER").unwrap();
     for (name, database) in [
         ("SQLite", None),
         ("PostgreSQL", Some(team::fresh_database())),
     ] {
+        let postgres = database.is_some();
         let team = Team::on(database, &server, 100).await;
         let target_id = install_target(&team, &target);
         for replicas in [1, 3] {
             let running: Vec<Replica> = (0..replicas).map(|n| team.replica(n)).collect();
             let bases: Vec<String> = running.iter().map(|r| r.base.clone()).collect();
-            let calls = rate(2000, &bases, |http, base, _| {
+            let call = |http, base, _| {
                 let (key, account) = (team.api_key.clone(), team.account.clone());
                 call_ok(http, base, key, account, target_id, "ping")
-            })
-            .await;
-            let tokens = rate(1000, &bases, |http, base, _| {
-                let (key, account) = (team.api_key.clone(), team.account.clone());
-                async move {
-                    let r = http
-                        .post(format!("{base}/v1.0/accounts/{account}/signintoken"))
-                        .bearer_auth(key)
-                        .json(&json!({"Username": "bench"}))
-                        .send()
-                        .await
-                        .unwrap();
-                    assert_eq!(r.status(), 200);
-                }
-            })
+            };
+            // Warm: each replica's caches filled, PostgreSQL's listener listening.
+            rate(300, &bases, call).await;
+            let stats = postgres.then(|| LockStats::start(&cluster_url));
+            let calls = rate(if table::smoke() { 500 } else { 10_000 }, &bases, call).await;
+            let tokens = rate(
+                if table::smoke() { 200 } else { 4000 },
+                &bases,
+                |http, base, _| {
+                    let (key, account) = (team.api_key.clone(), team.account.clone());
+                    async move {
+                        let r = http
+                            .post(format!("{base}/v1.0/accounts/{account}/signintoken"))
+                            .bearer_auth(key)
+                            .json(&json!({"Username": "bench"}))
+                            .send()
+                            .await
+                            .unwrap();
+                        assert_eq!(r.status(), 200);
+                    }
+                },
+            )
             .await;
             team.expire_all();
             server.reset_stats().await;
@@ -93,6 +103,21 @@ async fn run() {
                 "{name:<11} {replicas:>8} {calls:>12.0} {tokens:>16.0} {:>15.2}",
                 storm.as_secs_f64()
             );
+            if let Some(stats) = stats {
+                let requests = if table::smoke() { 1700 } else { 15_000 };
+                let (advisory_ms, row_lock_ms, waiting) = stats.finish();
+                println!(
+                    "{:<11} {replicas:>8}   lock wait per request: {:.1} µs for the writers' lock, {:.1} µs for row locks (pg_stat_statements); {:.2} sessions waiting on a lock, on average (pg_locks, sampled every 5 ms)",
+                    "",
+                    advisory_ms * 1e3 / requests as f64,
+                    row_lock_ms * 1e3 / requests as f64,
+                    waiting,
+                );
+                locks.push((
+                    replicas,
+                    (advisory_ms + row_lock_ms) * 1e3 / requests as f64,
+                ));
+            }
             rows.push((name, replicas, calls, tokens, storm.as_secs_f64()));
         }
     }
@@ -124,6 +149,16 @@ async fn run() {
             0.0,
         );
     }
+    if let [(1, one), (3, three)] = locks[..] {
+        table::row(
+            "lock wait per request (PostgreSQL's statistics): 3 replicas vs 1",
+            &format!("{three:.1} µs"),
+            &format!("{one:.1} µs"),
+            (one > 0.0).then(|| three / one),
+            table::Goal::None,
+            three,
+        );
+    }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     table::row(
         &format!("method calls: 3 PostgreSQL replicas vs 1 ({cores} cores here)"),
@@ -133,6 +168,77 @@ async fn run() {
         table::Goal::AtLeast(2.0),
         0.0,
     );
+}
+
+/// PostgreSQL's own account of lock waits while a phase runs: the time its statements spent
+/// (pg_stat_statements: the writers' advisory lock is a statement of its own, so its time
+/// is the wait for it; `FOR UPDATE` and the single-row UPDATEs of sign-in tokens wait for
+/// row locks), and `pg_locks` sampled every 5 ms for sessions waiting.
+struct LockStats {
+    url: String,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    sampler: std::thread::JoinHandle<f64>,
+}
+
+impl LockStats {
+    /// (Its connections live on threads of their own: the sync client must not run on the
+    /// bench's runtime.)
+    fn start(url: &str) -> LockStats {
+        let reset = url.to_string();
+        std::thread::spawn(move || {
+            let mut c = postgres::Client::connect(&reset, postgres::NoTls).unwrap();
+            c.batch_execute(
+                "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()",
+            )
+            .expect("pg_stat_statements (scripts/pg-cluster.sh preloads it)");
+        })
+        .join()
+        .unwrap();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (flag, sampled) = (stop.clone(), url.to_string());
+        let sampler = std::thread::spawn(move || {
+            let mut c = postgres::Client::connect(&sampled, postgres::NoTls).unwrap();
+            let (mut sum, mut n) = (0i64, 0u32);
+            while !flag.load(std::sync::atomic::Ordering::Acquire) {
+                let row = c
+                    .query_one("SELECT count(*) FROM pg_locks WHERE NOT granted", &[])
+                    .unwrap();
+                sum += row.get::<_, i64>(0);
+                n += 1;
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            sum as f64 / n.max(1) as f64
+        });
+        LockStats {
+            url: url.to_string(),
+            stop,
+            sampler,
+        }
+    }
+
+    /// (ms waiting for the writers' lock, ms in statements that take row locks, mean sessions
+    /// waiting on a lock).
+    fn finish(self) -> (f64, f64, f64) {
+        self.stop.store(true, std::sync::atomic::Ordering::Release);
+        let waiting = self.sampler.join().unwrap();
+        let url = self.url.clone();
+        let (advisory, rows) = std::thread::spawn(move || {
+            let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+            let mut ms = |pattern: &str| -> f64 {
+                c.query_one(
+                    "SELECT coalesce(sum(total_exec_time), 0)::float8 FROM pg_stat_statements WHERE query LIKE $1",
+                    &[&pattern],
+                )
+                .unwrap()
+                .get(0)
+            };
+            let advisory = ms("%pg_advisory_xact_lock%");
+            (advisory, ms("%FOR UPDATE%") + ms("UPDATE sign_in_tokens%"))
+        })
+        .join()
+        .unwrap();
+        (advisory, rows, waiting)
+    }
 }
 
 /// Requests per second for `total` requests, `CONCURRENCY` in flight, spread over the

@@ -72,8 +72,9 @@ enum Stores {
         crate::store::MarkerConn,
         crate::store::GroupQueue,
     ),
-    /// PostgreSQL: a pool, so one replica's reads do not wait for each other.
-    Pool(r2d2::Pool<crate::store::PgManager>),
+    /// PostgreSQL: a pool, so one replica's reads do not wait for each other, and the
+    /// change marker kept by listening (started on its first read).
+    Pool(r2d2::Pool<crate::store::PgManager>, Box<Listening>),
 }
 
 /// How many connections one process keeps to PostgreSQL at most (`AUTHDESK_DATABASE_POOL`).
@@ -95,18 +96,79 @@ impl Stores {
             .and_then(|v| v.parse::<u32>().ok())
             .filter(|n| *n > 0)
             .unwrap_or(DEFAULT_POOL);
+        let commits: std::sync::Arc<std::sync::atomic::AtomicU64> = Default::default();
+        let own = uuid::Uuid::new_v4().simple().to_string();
         let pool = r2d2::Pool::builder()
             .max_size(size)
             // A request waits this long for a connection when the database is down, then
             // is answered (503) rather than held for r2d2's default 30 s.
             .connection_timeout(std::time::Duration::from_secs(5))
+            // No `SELECT 1` before each use (a round trip per checkout, half of a cached
+            // method call's): a connection's thread finds a dead connection by itself and
+            // sends a read or a BEGIN again on a new one (`store/postgres.rs`).
+            .test_on_check_out(false)
             .min_idle(Some(1))
             .build_unchecked(crate::store::PgManager {
                 url: url.to_string(),
+                commits: commits.clone(),
+                notify_as: own.clone(),
             });
         // The connection that migrated the schema is the pool's first.
         drop(first);
-        Ok(Stores::Pool(pool))
+        Ok(Stores::Pool(
+            pool,
+            Box::new(Listening {
+                url: url.to_string(),
+                commits,
+                own,
+                listener: Default::default(),
+                waited: Default::default(),
+            }),
+        ))
+    }
+}
+
+/// What the PostgreSQL change marker is read from: the pool's commits, and the notices of
+/// everyone's (`store/listen.rs`).
+struct Listening {
+    url: String,
+    commits: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    listener: std::sync::OnceLock<crate::store::ChangeListener>,
+    /// What this pool's notices carry.
+    own: String,
+    /// Whether a caller has already given the listener its time to connect.
+    waited: std::sync::atomic::AtomicBool,
+}
+
+impl Listening {
+    /// The marker without a query, or `None` while the listener is not (yet) listening.
+    fn marker(&self) -> Option<crate::store::ChangeMarker> {
+        let commits = self.commits.load(std::sync::atomic::Ordering::Acquire);
+        self.listener
+            .get_or_init(|| crate::store::ChangeListener::start(&self.url, self.own.clone()))
+            .marker(commits)
+    }
+
+    /// [`Listening::marker`] for a caller that may wait: the first read gives the listener
+    /// up to two seconds to connect, so the markers a caller compares come from one source.
+    fn marker_waiting(&self) -> Option<crate::store::ChangeMarker> {
+        use std::sync::atomic::Ordering;
+        if let Some(m) = self.marker() {
+            return Some(m);
+        }
+        if self.waited.load(Ordering::Acquire) {
+            return None;
+        }
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            if let Some(m) = self.marker() {
+                return Some(m);
+            }
+        }
+        // It could not connect in time: from now on the counter is read without waiting.
+        self.waited.store(true, Ordering::Release);
+        None
     }
 }
 
@@ -215,7 +277,7 @@ impl Authdesk {
             Stores::Single(m, _, _) => Ok(StoreGuard::Single(
                 m.lock().unwrap_or_else(|p| p.into_inner()),
             )),
-            Stores::Pool(pool) => {
+            Stores::Pool(pool, _) => {
                 pool.get()
                     .map(|c| StoreGuard::Pooled(Box::new(c)))
                     .map_err(|e| {
@@ -225,16 +287,18 @@ impl Authdesk {
         }
     }
 
-    /// A write on a hot path (sign-in tokens, sign-in starts): on SQLite it is committed
-    /// together with the others that wait at the same moment, one `fsync` for the group
-    /// (`store/group.rs`); on PostgreSQL it is a write of its own. Answers once committed.
+    /// A write on a hot path (sign-in tokens, sign-in starts) that is safe on its own rows
+    /// and that no cache reads ([`crate::store::Store::write_rows`]): on SQLite it is
+    /// committed together with the others that wait at the same moment, one `fsync` for the
+    /// group (`store/group.rs`); on PostgreSQL it is a transaction of its own beside the
+    /// others, outside the writers' lock. Answers once committed.
     pub(crate) fn write_grouped<T: Send + 'static>(
         &self,
         f: impl FnOnce(&crate::store::sql::Db<'_>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         match &self.store {
             Stores::Single(m, _, queue) => queue.write(m, f),
-            Stores::Pool(_) => self.store()?.write(f),
+            Stores::Pool(..) => self.store()?.write_rows(f),
         }
     }
 
@@ -242,17 +306,21 @@ impl Authdesk {
     pub fn change_marker(&self) -> Result<crate::store::ChangeMarker> {
         match &self.store {
             Stores::Single(_, marker, _) => marker.marker(),
-            Stores::Pool(_) => self.store()?.change_marker(),
+            Stores::Pool(_, listening) => match listening.marker_waiting() {
+                Some(m) => Ok(m),
+                None => self.store()?.change_marker(),
+            },
         }
     }
 
     /// [`Authdesk::change_marker`] where reading it never waits (SQLite: a connection of its
-    /// own that holds no transaction), so an async worker may ask; `None` where it is a
-    /// trip to a server (PostgreSQL), which belongs on a blocking thread.
+    /// own that holds no transaction; PostgreSQL: the listener's counters), so an async
+    /// worker may ask; `None` where it is a trip to a server (PostgreSQL while the listener
+    /// is not listening), which belongs on a blocking thread.
     pub fn change_marker_now(&self) -> Option<Result<crate::store::ChangeMarker>> {
         match &self.store {
             Stores::Single(_, marker, _) => Some(marker.marker()),
-            Stores::Pool(_) => None,
+            Stores::Pool(_, listening) => listening.marker().map(Ok),
         }
     }
 

@@ -14,6 +14,8 @@
 //! [`Db`]), name a module above it, or show a database password (`redacted_url`).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::{Connection, TransactionBehavior};
@@ -21,11 +23,13 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::error::{Error, Result};
 
 mod group;
+mod listen;
 mod postgres;
 pub mod sql;
 pub mod value;
 
 pub(crate) use group::GroupQueue;
+pub(crate) use listen::ChangeListener;
 
 pub use sql::{args, lost_connection, Db, Row};
 
@@ -37,8 +41,19 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
 /// a read-then-write inside [`Store::write`] never works on stale data.
 const PG_WRITE_BEGIN: &str =
     "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(4707199053720552267)";
-/// Each commit bumps the change counter (what [`Store::change_marker`] reads).
-const PG_WRITE_END: &str = "UPDATE changes SET counter = counter + 1; COMMIT";
+/// Each commit bumps the change counter (what [`Store::change_marker`] reads) and notifies
+/// the replicas' listeners (`store/listen.rs`), both only if it commits. A pool's
+/// connections name their pool in the notice ([`PgManager::notify_as`]): its own listener
+/// skips it, its commits being counted as they return.
+const PG_WRITE_END: &str =
+    "UPDATE changes SET counter = counter + 1; NOTIFY authdesk_changes; COMMIT";
+
+fn pg_write_end_as(pool: &str) -> String {
+    format!(
+        "UPDATE changes SET counter = counter + 1; NOTIFY {}, '{pool}'; COMMIT",
+        listen::CHANNEL
+    )
+}
 
 /// Append-only: the Nth entry brings the schema to version N.
 const MIGRATIONS: &[&str] = &[
@@ -109,6 +124,11 @@ pub struct Store {
     backend: Backend,
     /// Commits made through this connection (see [`Store::change_marker`]).
     writes: u64,
+    /// PostgreSQL: the commits made through every connection of this process's pool (see
+    /// `store/listen.rs`).
+    pool_commits: Option<Arc<AtomicU64>>,
+    /// PostgreSQL: what ends a write, naming the pool (see [`PG_WRITE_END`]).
+    write_end: Option<String>,
 }
 
 enum Backend {
@@ -177,6 +197,8 @@ impl Store {
         let mut store = Store {
             backend: Backend::Sqlite { conn, path },
             writes: 0,
+            pool_commits: None,
+            write_end: None,
         };
         store.migrate()?;
         Ok(store)
@@ -252,6 +274,8 @@ impl Store {
                 shown: redacted_url(url),
             },
             writes: 0,
+            pool_commits: None,
+            write_end: None,
         })
     }
 
@@ -307,12 +331,38 @@ impl Store {
                 };
                 open.client.batch(PG_WRITE_BEGIN)?;
                 let out = f(&Db::Postgres(open.client))?;
-                open.client.batch(PG_WRITE_END)?;
+                open.client
+                    .batch(self.write_end.as_deref().unwrap_or(PG_WRITE_END))?;
                 open.done = true;
+                if let Some(commits) = &self.pool_commits {
+                    commits.fetch_add(1, Ordering::AcqRel);
+                }
                 out
             }
         };
         self.writes += 1;
+        Ok(out)
+    }
+
+    /// A write whose every statement is safe on its own rows under READ COMMITTED (inserts
+    /// of new rows, an UPDATE or DELETE that re-checks its condition on the row it locks)
+    /// and that no cache reads (sign-in tokens, pending sign-ins): on PostgreSQL it takes
+    /// neither the writers' advisory lock nor the change counter's row, so such writes
+    /// commit side by side and PostgreSQL flushes their commits together. On SQLite it is
+    /// [`Store::write`].
+    pub fn write_rows<T>(&mut self, f: impl FnOnce(&Db<'_>) -> Result<T>) -> Result<T> {
+        let client = match &mut self.backend {
+            Backend::Sqlite { .. } => return self.write(f),
+            Backend::Postgres { client, .. } => client,
+        };
+        let mut open = OpenTransaction {
+            client,
+            done: false,
+        };
+        open.client.batch("BEGIN ISOLATION LEVEL READ COMMITTED")?;
+        let out = f(&Db::Postgres(open.client))?;
+        open.client.batch("COMMIT")?;
+        open.done = true;
         Ok(out)
     }
 
@@ -390,6 +440,10 @@ impl Store {
 /// A pool's connections to PostgreSQL (`r2d2`): each is a [`Store`] of its own.
 pub struct PgManager {
     pub url: String,
+    /// Counts the commits of every connection it makes.
+    pub commits: Arc<AtomicU64>,
+    /// What its connections' notices carry (the pool's listener skips them).
+    pub notify_as: String,
 }
 
 impl r2d2::ManageConnection for PgManager {
@@ -397,7 +451,10 @@ impl r2d2::ManageConnection for PgManager {
     type Error = Error;
 
     fn connect(&self) -> Result<Store> {
-        Store::connect_postgres(&self.url)
+        let mut store = Store::connect_postgres(&self.url)?;
+        store.pool_commits = Some(self.commits.clone());
+        store.write_end = Some(pg_write_end_as(&self.notify_as));
+        Ok(store)
     }
 
     fn is_valid(&self, store: &mut Store) -> Result<()> {

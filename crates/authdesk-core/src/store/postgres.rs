@@ -201,7 +201,7 @@ impl PgTarget {
         })
     }
 
-    fn connect(&self) -> std::result::Result<postgres::Client, postgres::Error> {
+    pub(super) fn connect(&self) -> std::result::Result<postgres::Client, postgres::Error> {
         let mut client = match &self.tls {
             Some(tls) => postgres::Client::connect(&self.url, tls.clone())?,
             None => postgres::Client::connect(&self.url, postgres::NoTls)?,

@@ -3,7 +3,9 @@
 //!
 //! Invariants:
 //! - A lease is taken only if the credential is still at the version its taker read, in
-//!   one write transaction with that read.
+//!   one write transaction with that read (on PostgreSQL, holding the credential's row:
+//!   `FOR UPDATE`, outside the writers' lock; leases are read by no cache, so taking one
+//!   bumps no change marker).
 //! - Expiry is judged by the database's clock (PostgreSQL's `clock_timestamp()`; for
 //!   SQLite, on one machine, the system clock), never by a replica's own, so a replica
 //!   whose clock is behind cannot think a live lease has expired.
@@ -37,9 +39,15 @@ impl Authdesk {
         ttl: Duration,
         expected_version: i64,
     ) -> Result<LeaseOutcome> {
-        self.store()?.write(|tx| {
+        // On PostgreSQL the credential's row is what serialises its takers (FOR UPDATE):
+        // takers of other credentials, and the other writers, go on beside them.
+        self.store()?.write_rows(|tx| {
             let version: i64 = tx.query_row(
-                "SELECT credential_version FROM account_connectors WHERE id = ?1",
+                if tx.is_postgres() {
+                    "SELECT credential_version FROM account_connectors WHERE id = ?1 FOR UPDATE"
+                } else {
+                    "SELECT credential_version FROM account_connectors WHERE id = ?1"
+                },
                 args![id],
                 |r| r.get(0),
             )?;
@@ -70,7 +78,8 @@ impl Authdesk {
     /// Extends `holder`'s lease of `id` by `ttl` from now (the database's now). `false`
     /// when it no longer holds it (released, or taken over after it expired).
     pub fn renew_lease(&self, id: i64, holder: &str, ttl: Duration) -> Result<bool> {
-        self.store()?.write(|tx| {
+        // One row, its holder re-checked by the UPDATE itself.
+        self.store()?.write_rows(|tx| {
             let until = lease_clock(tx)? + ttl;
             let n = tx.execute(
                 "UPDATE refresh_leases SET expires_at = ?3 WHERE account_connector_id = ?1 AND holder = ?2",
@@ -81,7 +90,8 @@ impl Authdesk {
     }
 
     pub fn release_lease(&self, id: i64, holder: &str) -> Result<()> {
-        self.store()?.write(|tx| release_lease_in(tx, id, holder))
+        self.store()?
+            .write_rows(|tx| release_lease_in(tx, id, holder))
     }
 
     /// Read only (no write transaction, nothing committed): whether it is worth trying to

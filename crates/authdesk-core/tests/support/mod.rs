@@ -46,7 +46,8 @@ pub fn desk_on_sqlite(dir: &Path, clock: Clock) -> Arc<Authdesk> {
     desk_on(dir, clock, None)
 }
 
-fn desk_on(dir: &Path, clock: Clock, database: Option<String>) -> Arc<Authdesk> {
+/// A desk on `database` as given (two desks on one database are two replicas).
+pub fn desk_on(dir: &Path, clock: Clock, database: Option<String>) -> Arc<Authdesk> {
     Arc::new(
         Authdesk::open(OpenOptions {
             data_dir: dir.join("data"),
