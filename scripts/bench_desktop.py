@@ -61,6 +61,19 @@ def pss_kib(pids):
     return total
 
 
+def pss_by_process(pids):
+    """PSS (KiB) per process name: where the memory is."""
+    out = {}
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/comm") as f:
+                name = f.read().strip()
+        except OSError:
+            continue
+        out[name] = out.get(name, 0) + pss_kib([p])
+    return out
+
+
 def cpu_seconds(pids):
     """CPU time (user + system) used so far by these processes."""
     ticks = os.sysconf("SC_CLK_TCK")
@@ -117,7 +130,7 @@ def run_once(binary, marker, seeded=None, key_file=False):
         settled = settle(proc.pid, t0, t0 + interactive)
         time.sleep(max(0.0, 3 - (time.monotonic() - t0 - interactive)))
         procs = descendants(proc.pid)
-        return interactive, settled, pss_kib(procs), len(procs)
+        return interactive, settled, pss_kib(procs), len(procs), pss_by_process(procs)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -145,17 +158,22 @@ def main():
     if older:
         apps["older"] = (older, "served overview")
     results = {name: [] for name in apps}
+    breakdown = {}
     for warm in apps.values():  # the page cache: shared libraries, the seeded database
         run_once(*warm)
     for i in range(runs):
         for name, spec in apps.items():
-            t, settled, pss, n = run_once(*spec)
+            t, settled, pss, n, parts = run_once(*spec)
             results[name].append((t, pss, settled))
+            breakdown.setdefault(name, []).append(parts)
             print(f"run {i + 1} {name:8s}: interactive after {t * 1000:6.0f} ms, settled after {settled * 1000:6.0f} ms, PSS {pss / 1024:6.1f} MiB over {n} processes")
     med = {name: (statistics.median(r[0] for r in rs), statistics.median(r[1] for r in rs),
                   statistics.median(r[2] for r in rs)) for name, rs in results.items()}
     for name, (t, p, st) in med.items():
         print(f"median {name:8s}: {t * 1000:.0f} ms to interactive, {st * 1000:.0f} ms to settled, {p / 1024:.1f} MiB PSS")
+        names = sorted({k for parts in breakdown[name] for k in parts})
+        where = ", ".join(f"{k} {statistics.median(parts.get(k, 0) for parts in breakdown[name]) / 1024:.1f}" for k in names)
+        print(f"         {'':8s}  PSS by process (MiB, median): {where}")
     tb, pb, _ = med["bare"]
     if seeded:
         _, pe, se = med["empty"]

@@ -397,3 +397,76 @@ fn search_by_name_reads_the_trigram_index() {
         "{p}"
     );
 }
+
+/// The counts by status the window reads first come from the table schema 20's triggers
+/// keep, and agree with a count of every row after installs, status changes (by the core
+/// and straight in the file) and deletions.
+#[test]
+fn counts_by_status_follow_every_change() {
+    let s = setup();
+    let install = |auth: Option<&str>| {
+        s.desk
+            .install(
+                &s.account,
+                "stripe",
+                InstallRequest {
+                    name: "Counted".into(),
+                    auth_value: auth.map(Secret::new),
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+            .id
+    };
+    let ids: Vec<i64> = (0..6)
+        .map(|i| install((i % 2 == 0).then_some("sk_test_x")))
+        .collect();
+    let db = rusqlite::Connection::open(s.desk.data_dir().join("authdesk.db")).unwrap();
+    db.execute(
+        "UPDATE account_connectors SET status = 'needs_reauth' WHERE id = ?1",
+        [ids[0]],
+    )
+    .unwrap();
+    db.execute(
+        "UPDATE account_connectors SET status = 'error' WHERE id = ?1",
+        [ids[1]],
+    )
+    .unwrap();
+    s.desk
+        .delete_account_connector_taking(ids[2])
+        .unwrap()
+        .unwrap();
+    s.desk
+        .delete_account_connector_taking(ids[3])
+        .unwrap()
+        .unwrap();
+    let counted = |status: &str| -> u64 {
+        db.query_row(
+            "SELECT count(*) FROM account_connectors WHERE status = ?1",
+            [status],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let kept: u64 = db
+        .query_row(
+            "SELECT coalesce(sum(n), 0) FROM account_connector_counts",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let c = s.desk.counts().unwrap();
+    assert_eq!(c.account_connectors, 4);
+    assert_eq!(kept, 4);
+    assert_eq!(c.needs_reauthentication, counted("needs_reauth"));
+    assert_eq!(c.error, counted("error"));
+    assert_eq!(c.not_authenticated, counted("not_authenticated"));
+    assert_eq!(
+        (c.needs_reauthentication, c.error, c.not_authenticated),
+        (1, 1, 1)
+    );
+    assert_eq!(
+        c.authenticated + c.expired + c.refused,
+        counted("authenticated")
+    );
+}

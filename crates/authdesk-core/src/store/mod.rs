@@ -76,6 +76,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0017_mcp.sql"),
     include_str!("../../migrations/0018_search.sql"),
     include_str!("../../migrations/0019_pending_expiry.sql"),
+    include_str!("../../migrations/0020_counts.sql"),
 ];
 
 pub fn schema_version() -> i64 {
@@ -83,7 +84,8 @@ pub fn schema_version() -> i64 {
 }
 
 /// PostgreSQL's own append-only list (its version 1 is SQLite's schema 7, 2 is 8, 3 is 9,
-/// 4 is 10, 5 is 11, 6 is 12, 7 is 13, 8 is 14, 9 is 15, 10 is 16, 11 is 17, 12 is 18, 13 is 19).
+/// 4 is 10, 5 is 11, 6 is 12, 7 is 13, 8 is 14, 9 is 15, 10 is 16, 11 is 17, 12 is 18, 13 is 19,
+/// 14 is 20).
 const PG_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_schema.sql"),
     include_str!("../../migrations/postgres/0002_sign_in_issuer.sql"),
@@ -98,6 +100,7 @@ const PG_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0011_mcp.sql"),
     include_str!("../../migrations/postgres/0012_search.sql"),
     include_str!("../../migrations/postgres/0013_pending_expiry.sql"),
+    include_str!("../../migrations/postgres/0014_counts.sql"),
 ];
 
 /// A serialised migration: replicas starting together migrate one after the other.

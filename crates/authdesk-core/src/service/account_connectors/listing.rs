@@ -503,8 +503,13 @@ impl Authdesk {
             })? as u64,
             ..Default::default()
         };
+        // SQLite keeps the counts by status (schema 20's triggers): a few rows, not a scan.
         let by_status = conn.query_map(
-            "SELECT status, count(*) FROM account_connectors GROUP BY status",
+            if conn.is_postgres() {
+                "SELECT status, count(*) FROM account_connectors GROUP BY status"
+            } else {
+                "SELECT status, n FROM account_connector_counts"
+            },
             args![],
             |r| Ok((r.get::<String>(0)?, r.get::<i64>(1)?)),
         )?;
