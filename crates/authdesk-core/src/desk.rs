@@ -287,6 +287,12 @@ impl Authdesk {
         }
     }
 
+    /// Whether the store is PostgreSQL (a team server), for the few statements written
+    /// apart for it.
+    pub(crate) fn on_postgres(&self) -> bool {
+        matches!(self.store, Stores::Pool(..))
+    }
+
     /// A write on a hot path (sign-in tokens, sign-in starts) that is safe on its own rows
     /// and that no cache reads ([`crate::store::Store::write_rows`]): on SQLite it is
     /// committed together with the others that wait at the same moment, one `fsync` for the

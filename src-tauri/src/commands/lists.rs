@@ -117,7 +117,7 @@ fn page(
     filter: AccountConnectorFilter,
     limit: u64,
 ) -> authdesk_core::Result<Vec<AccountConnector>> {
-    Ok(desk.account_connectors_page(&filter, 0, Some(limit))?.items)
+    desk.account_connectors_first(&filter, limit)
 }
 
 #[tauri::command]

@@ -86,6 +86,34 @@ impl ResolvedFilter {
     }
 }
 
+/// One page of what `filter` selects, in its order (Id, or soonest expiry first).
+fn page_items(
+    conn: &Db<'_>,
+    filter: &ResolvedFilter,
+    offset: u64,
+    limit: Option<u64>,
+) -> Result<Vec<AccountConnector>> {
+    let condition = filter.condition(None);
+    let limit = limit.map_or(i64::MAX, |l| l.min(i64::MAX as u64) as i64);
+    let order = if filter.expiring_first {
+        "ac.expires_at, ac.id"
+    } else {
+        "ac.id"
+    };
+    let tail = format!(
+        "ORDER BY {order} LIMIT {limit} OFFSET {}",
+        offset.min(i64::MAX as u64)
+    );
+    load_many(
+        conn,
+        &condition.sql(),
+        &condition.params(),
+        &tail,
+        &mut ConnectorCache::default(),
+        filter.now,
+    )
+}
+
 /// A WHERE clause and its parameters (`#` in a clause is its parameter).
 #[derive(Default)]
 pub(super) struct Where {
@@ -388,28 +416,23 @@ impl Authdesk {
             condition.params().as_slice(),
             |r| r.get(0),
         )?;
-        let limit = limit.map_or(i64::MAX, |l| l.min(i64::MAX as u64) as i64);
-        let order = if filter.expiring_first {
-            "ac.expires_at, ac.id"
-        } else {
-            "ac.id"
-        };
-        let tail = format!(
-            "ORDER BY {order} LIMIT {limit} OFFSET {}",
-            offset.min(i64::MAX as u64)
-        );
-        let items = load_many(
-            &conn,
-            &condition.sql(),
-            &condition.params(),
-            &tail,
-            &mut ConnectorCache::default(),
-            filter.now,
-        )?;
         Ok(Page {
-            items,
+            items: page_items(&conn, &filter, offset, limit)?,
             total: total as u64,
         })
+    }
+
+    /// The first `limit` account connectors `filter` selects, in its order, without counting
+    /// every one it selects (the dashboard's "expiring next": a count of 800,000 rows to
+    /// show 50 was most of its time at a million).
+    pub fn account_connectors_first(
+        &self,
+        filter: &AccountConnectorFilter,
+        limit: u64,
+    ) -> Result<Vec<AccountConnector>> {
+        let filter = self.resolve(filter)?;
+        let store = self.store()?;
+        page_items(&store.conn(), &filter, 0, Some(limit))
     }
 
     /// Every account connector `filter` selects, in Id order, handed to `each` `chunk` at a
