@@ -21,10 +21,12 @@ Usage: bench_desktop.py AUTHDESK_APP BARE_APP [RUNS] [SEEDED] [--against OLDER_A
 import os
 import shutil
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 
@@ -125,7 +127,6 @@ def run_once(binary, marker, seeded=None, key_file=False):
         if interactive is None:
             raise RuntimeError(f"{binary} never became interactive")
         # stderr must keep draining (a full pipe would stall the app, not settle it).
-        import threading
         threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()
         settled = settle(proc.pid, t0, t0 + interactive)
         time.sleep(max(0.0, 3 - (time.monotonic() - t0 - interactive)))
@@ -195,7 +196,6 @@ def main():
 
 def seeded_count(seeded):
     """How many account connectors the seeded directory holds, as "1,000,000"."""
-    import sqlite3
     db = sqlite3.connect(f"file:{os.path.join(seeded, 'data', 'authdesk.db')}?mode=ro", uri=True)
     try:
         return f"{db.execute('SELECT count(*) FROM account_connectors').fetchone()[0]:,}"

@@ -190,35 +190,28 @@ async fn method_calls(f: &Fixture, long: bool) {
     };
     let warm = rounds / 6;
     let (mut through, mut bare, mut direct) = (vec![], vec![], vec![]);
+    // The API's request; the proxy takes the very same one (a POST, same headers and body).
+    let api = format!(
+        "{}/v1.0/account/connectors/{}/methods/list-items",
+        f.base, f.api_ac
+    );
+    let proxied = format!("{proxy}/items");
+    let timed = |url: &str| {
+        let r = f
+            .http
+            .post(url)
+            .bearer_auth(&f.key)
+            .header("X-Cyclr-Account", &f.account)
+            .json(&json!({}));
+        async move {
+            let t0 = Instant::now();
+            let _: serde_json::Value = r.send().await.unwrap().json().await.unwrap();
+            t0.elapsed()
+        }
+    };
     for i in 0..rounds + warm {
-        let t0 = Instant::now();
-        let r = f
-            .http
-            .post(format!(
-                "{}/v1.0/account/connectors/{}/methods/list-items",
-                f.base, f.api_ac
-            ))
-            .bearer_auth(&f.key)
-            .header("X-Cyclr-Account", &f.account)
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap();
-        let _: serde_json::Value = r.json().await.unwrap();
-        let a = t0.elapsed();
-        let t0 = Instant::now();
-        // The same request as the API's: a POST with the same headers and body.
-        let r = f
-            .http
-            .post(format!("{proxy}/items"))
-            .bearer_auth(&f.key)
-            .header("X-Cyclr-Account", &f.account)
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap();
-        let _: serde_json::Value = r.json().await.unwrap();
-        let p = t0.elapsed();
+        let a = timed(&api).await;
+        let p = timed(&proxied).await;
         let t0 = Instant::now();
         let r = f
             .http

@@ -23,6 +23,8 @@ use team::oidc::{OidcOptions, OidcServer};
 use team::{Replica, Team};
 
 const CONCURRENCY: usize = 32;
+/// Method calls in a refresh storm (on 100 expired credentials).
+const STORM: usize = 1000;
 
 fn main() {
     let cluster = Cluster::get();
@@ -66,30 +68,31 @@ async fn run() {
             // Warm: each replica's caches filled, PostgreSQL's listener listening.
             rate(300, &bases, call).await;
             let stats = postgres.then(|| LockStats::start(&cluster_url));
-            let calls = rate(if table::smoke() { 500 } else { 10_000 }, &bases, call).await;
-            let tokens = rate(
-                if table::smoke() { 200 } else { 4000 },
-                &bases,
-                |http, base, _| {
-                    let (key, account) = (team.api_key.clone(), team.account.clone());
-                    async move {
-                        let r = http
-                            .post(format!("{base}/v1.0/accounts/{account}/signintoken"))
-                            .bearer_auth(key)
-                            .json(&json!({"Username": "bench"}))
-                            .send()
-                            .await
-                            .unwrap();
-                        assert_eq!(r.status(), 200);
-                    }
-                },
-            )
+            let (n_calls, n_tokens) = if table::smoke() {
+                (500, 200)
+            } else {
+                (10_000, 4000)
+            };
+            let calls = rate(n_calls, &bases, call).await;
+            let tokens = rate(n_tokens, &bases, |http, base, _| {
+                let (key, account) = (team.api_key.clone(), team.account.clone());
+                async move {
+                    let r = http
+                        .post(format!("{base}/v1.0/accounts/{account}/signintoken"))
+                        .bearer_auth(key)
+                        .json(&json!({"Username": "bench"}))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(r.status(), 200);
+                }
+            })
             .await;
             team.expire_all();
             server.reset_stats().await;
             let ids = team.ids.clone();
             let storm_start = Instant::now();
-            rate(1000, &bases, |http, base, i| {
+            rate(STORM, &bases, |http, base, i| {
                 let (key, account) = (team.api_key.clone(), team.account.clone());
                 call_ok(http, base, key, account, ids[i % ids.len()], "userinfo")
             })
@@ -104,7 +107,7 @@ async fn run() {
                 storm.as_secs_f64()
             );
             if let Some(stats) = stats {
-                let requests = if table::smoke() { 1700 } else { 15_000 };
+                let requests = n_calls + n_tokens + STORM;
                 let (advisory_ms, row_lock_ms, waiting) = stats.finish();
                 println!(
                     "{:<11} {replicas:>8}   lock wait per request: {:.1} µs for the writers' lock, {:.1} µs for row locks (pg_stat_statements); {:.2} sessions waiting on a lock, on average (pg_locks, sampled every 5 ms)",

@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,46 +13,15 @@ use common::Desk;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_answered_sign_in_token_survives_a_sigkill_of_serve() {
-    let desk = Desk::new();
+    let mut desk = Desk::new();
     let key_file = desk.dir.path().join("vault.key");
-    let with_key = |args: &[&str]| {
-        let out = desk
-            .command(args)
-            .env("AUTHDESK_VAULT_KEY_FILE", &key_file)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    };
-    let account: serde_json::Value = serde_json::from_str(&with_key(&[
-        "--json", "accounts", "create", "--name", "Durable",
-    ]))
-    .unwrap();
-    let account = account["Id"].as_str().unwrap().to_string();
-    let api_key = with_key(&["api-key"]);
-
-    let mut serve = desk
-        .command(&["serve", "--listen", "127.0.0.1:0"])
-        .env("AUTHDESK_VAULT_KEY_FILE", &key_file)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(serve.stderr.take().unwrap());
-    let mut line = String::new();
-    let base = loop {
-        line.clear();
-        assert!(stderr.read_line(&mut line).unwrap() > 0, "serve ended");
-        if let Some(rest) = line.trim().strip_prefix("Authdesk API listening on ") {
-            break rest.to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in stderr.lines() {});
+    desk.env.push((
+        "AUTHDESK_VAULT_KEY_FILE".into(),
+        key_file.display().to_string(),
+    ));
+    let account = desk.create_account("Durable");
+    let api_key = desk.run(&["api-key"]).ok().trim().to_string();
+    let (mut serve, base) = common::serving(desk.command(&["serve", "--listen", "127.0.0.1:0"]));
 
     let answered = Arc::new(Mutex::new(Vec::<String>::new()));
     let http = reqwest::Client::new();

@@ -8,8 +8,7 @@ mod common;
 #[path = "../../authdesk-core/tests/support/webhook_receiver.rs"]
 mod webhook_receiver;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 use common::Desk;
@@ -17,25 +16,9 @@ use webhook_receiver::Receiver;
 
 /// `authdesk serve` on the desk, retrying webhooks every 300 ms at first.
 fn serve(desk: &Desk) -> Child {
-    let mut child = desk
-        .command(&["serve", "--listen", "127.0.0.1:0"])
-        .env("AUTHDESK_WEBHOOK_RETRY_MS", "300")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("Authdesk API listening") {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "serve ended before listening"
-        );
-    }
-    std::thread::spawn(move || for _ in stderr.lines() {});
-    child
+    let mut serve = desk.command(&["serve", "--listen", "127.0.0.1:0"]);
+    serve.env("AUTHDESK_WEBHOOK_RETRY_MS", "300");
+    common::serving(serve).0
 }
 
 fn attempts(desk: &Desk, endpoint: &str) -> Vec<serde_json::Value> {

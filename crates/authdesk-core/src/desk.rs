@@ -74,7 +74,10 @@ enum Stores {
     ),
     /// PostgreSQL: a pool, so one replica's reads do not wait for each other, and the
     /// change marker kept by listening (started on its first read).
-    Pool(r2d2::Pool<crate::store::PgManager>, Box<Listening>),
+    Pool(
+        r2d2::Pool<crate::store::PgManager>,
+        Box<crate::store::PoolMarker>,
+    ),
 }
 
 /// How many connections one process keeps to PostgreSQL at most (`AUTHDESK_DATABASE_POOL`).
@@ -96,8 +99,7 @@ impl Stores {
             .and_then(|v| v.parse::<u32>().ok())
             .filter(|n| *n > 0)
             .unwrap_or(DEFAULT_POOL);
-        let commits: std::sync::Arc<std::sync::atomic::AtomicU64> = Default::default();
-        let own = uuid::Uuid::new_v4().simple().to_string();
+        let marker = crate::store::PoolMarker::new(url);
         let pool = r2d2::Pool::builder()
             .max_size(size)
             // A request waits this long for a connection when the database is down, then
@@ -108,67 +110,10 @@ impl Stores {
             // sends a read or a BEGIN again on a new one (`store/postgres.rs`).
             .test_on_check_out(false)
             .min_idle(Some(1))
-            .build_unchecked(crate::store::PgManager {
-                url: url.to_string(),
-                commits: commits.clone(),
-                notify_as: own.clone(),
-            });
+            .build_unchecked(marker.manager());
         // The connection that migrated the schema is the pool's first.
         drop(first);
-        Ok(Stores::Pool(
-            pool,
-            Box::new(Listening {
-                url: url.to_string(),
-                commits,
-                own,
-                listener: Default::default(),
-                waited: Default::default(),
-            }),
-        ))
-    }
-}
-
-/// What the PostgreSQL change marker is read from: the pool's commits, and the notices of
-/// everyone's (`store/listen.rs`).
-struct Listening {
-    url: String,
-    commits: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    listener: std::sync::OnceLock<crate::store::ChangeListener>,
-    /// What this pool's notices carry.
-    own: String,
-    /// Whether a caller has already given the listener its time to connect.
-    waited: std::sync::atomic::AtomicBool,
-}
-
-impl Listening {
-    /// The marker without a query, or `None` while the listener is not (yet) listening.
-    fn marker(&self) -> Option<crate::store::ChangeMarker> {
-        let commits = self.commits.load(std::sync::atomic::Ordering::Acquire);
-        self.listener
-            .get_or_init(|| crate::store::ChangeListener::start(&self.url, self.own.clone()))
-            .marker(commits)
-    }
-
-    /// [`Listening::marker`] for a caller that may wait: the first read gives the listener
-    /// up to two seconds to connect, so the markers a caller compares come from one source.
-    fn marker_waiting(&self) -> Option<crate::store::ChangeMarker> {
-        use std::sync::atomic::Ordering;
-        if let Some(m) = self.marker() {
-            return Some(m);
-        }
-        if self.waited.load(Ordering::Acquire) {
-            return None;
-        }
-        let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
-        while std::time::Instant::now() < until {
-            std::thread::sleep(std::time::Duration::from_millis(5));
-            if let Some(m) = self.marker() {
-                return Some(m);
-            }
-        }
-        // It could not connect in time: from now on the counter is read without waiting.
-        self.waited.store(true, Ordering::Release);
-        None
+        Ok(Stores::Pool(pool, Box::new(marker)))
     }
 }
 
@@ -312,7 +257,7 @@ impl Authdesk {
     pub fn change_marker(&self) -> Result<crate::store::ChangeMarker> {
         match &self.store {
             Stores::Single(_, marker, _) => marker.marker(),
-            Stores::Pool(_, listening) => match listening.marker_waiting() {
+            Stores::Pool(_, marker) => match marker.marker_waiting() {
                 Some(m) => Ok(m),
                 None => self.store()?.change_marker(),
             },
@@ -326,7 +271,7 @@ impl Authdesk {
     pub fn change_marker_now(&self) -> Option<Result<crate::store::ChangeMarker>> {
         match &self.store {
             Stores::Single(_, marker, _) => Some(marker.marker()),
-            Stores::Pool(_, listening) => listening.marker().map(Ok),
+            Stores::Pool(_, marker) => marker.marker().map(Ok),
         }
     }
 

@@ -414,33 +414,29 @@ impl Authdesk {
             if issued.is_none() {
                 return Err(Error::not_found("account", &account));
             }
-            return Ok(SignInToken {
-                token: Secret::new(token),
-                expires_at_utc: crate::authvalue::format_cyclr_datetime(expires_at),
-                expires_at,
-            });
-        }
-        // Committed with the other tokens asked for at the same moment (group commit): the
-        // answer comes only once the token is on disk.
-        self.write_grouped(move |tx| {
-            let known: Option<i64> =
-                tx.query_opt("SELECT 1 FROM accounts WHERE id = ?1", args![account], |r| r.get(0))?;
-            if known.is_none() {
-                return Err(Error::not_found("account", &account));
-            }
-            if let Some(username) = &username {
+        } else {
+            // Committed with the other tokens asked for at the same moment (group commit):
+            // the answer comes only once the token is on disk.
+            self.write_grouped(move |tx| {
+                let known: Option<i64> =
+                    tx.query_opt("SELECT 1 FROM accounts WHERE id = ?1", args![account], |r| r.get(0))?;
+                if known.is_none() {
+                    return Err(Error::not_found("account", &account));
+                }
+                if let Some(username) = &username {
+                    tx.execute(
+                        "INSERT INTO account_users(account_id, username, created_at) VALUES (?1, ?2, ?3)
+                         ON CONFLICT(account_id, username) DO NOTHING",
+                        args![account, username, ts(now)])?;
+                }
+                tx.execute("DELETE FROM sign_in_tokens WHERE expires_at < ?1", args![ts(now - Duration::days(1))])?;
                 tx.execute(
-                    "INSERT INTO account_users(account_id, username, created_at) VALUES (?1, ?2, ?3)
-                     ON CONFLICT(account_id, username) DO NOTHING",
-                    args![account, username, ts(now)])?;
-            }
-            tx.execute("DELETE FROM sign_in_tokens WHERE expires_at < ?1", args![ts(now - Duration::days(1))])?;
-            tx.execute(
-                "INSERT INTO sign_in_tokens(token_hash, account_id, username, created_at, expires_at, issued_by)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                args![hash, account, username.unwrap_or_default(), ts(now), ts(expires_at), issued_by])?;
-            Ok(())
-        })?;
+                    "INSERT INTO sign_in_tokens(token_hash, account_id, username, created_at, expires_at, issued_by)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    args![hash, account, username.unwrap_or_default(), ts(now), ts(expires_at), issued_by])?;
+                Ok(())
+            })?;
+        }
         Ok(SignInToken {
             token: Secret::new(token),
             expires_at_utc: crate::authvalue::format_cyclr_datetime(expires_at),

@@ -7,15 +7,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use authdesk_core::{Authdesk, NewAccount};
-
-fn account(desk: &Authdesk, name: &str) {
-    desk.create_account(NewAccount {
-        name: name.into(),
-        ..Default::default()
-    })
-    .unwrap();
-}
+use authdesk_core::NewAccount;
+use support::account;
 
 #[test]
 fn another_replicas_commit_changes_the_marker_read_without_a_query() {

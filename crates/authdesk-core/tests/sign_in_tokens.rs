@@ -4,16 +4,7 @@
 
 mod support;
 
-use authdesk_core::{Authdesk, NewAccount};
-
-fn account(desk: &Authdesk, name: &str) -> String {
-    desk.create_account(NewAccount {
-        name: name.into(),
-        ..Default::default()
-    })
-    .unwrap()
-    .id
-}
+use support::account;
 
 #[test]
 fn a_token_is_stored_with_its_user_used_once_and_only_for_its_account() {

@@ -120,27 +120,23 @@ pub fn run(ctx: &Ctx, cmd: AccountConnectorsCmd) -> Result<()> {
             };
             // Streamed in Id order; an --expiring list is read whole, in its own order.
             if all && !expiring {
+                let writing = |source| authdesk_core::Error::Io {
+                    context: "writing the list".into(),
+                    source,
+                };
                 if let Some(mut array) = out.json_array_stream()? {
                     desk.for_each_account_connector(&filter, 2000, |items| {
                         items
                             .iter()
                             .try_for_each(|ac| array.push(ac))
-                            .map_err(|source| authdesk_core::Error::Io {
-                                context: "writing the list".into(),
-                                source,
-                            })
+                            .map_err(writing)
                     })?;
                     array.finish()?;
                     return Ok(());
                 }
                 if let Some(mut table) = out.table_stream() {
                     desk.for_each_account_connector(&filter, 2000, |items| {
-                        table
-                            .push(&items)
-                            .map_err(|source| authdesk_core::Error::Io {
-                                context: "writing the list".into(),
-                                source,
-                            })
+                        table.push(&items).map_err(writing)
                     })?;
                     table.finish()?;
                     return Ok(());

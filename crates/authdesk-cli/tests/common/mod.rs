@@ -2,9 +2,9 @@
 //! throwaway data directory, and print everything needed to debug a failure.
 #![allow(dead_code)]
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
 
@@ -154,4 +154,30 @@ pub fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len())
         .any(|w| w == needle.as_bytes())
+}
+
+/// Starts `authdesk serve` from `serve` (its stderr piped here) and waits until it says it
+/// listens: the child and the API's base URL. The rest of its stderr is drained on a thread
+/// so it never blocks writing.
+pub fn serving(mut serve: Command) -> (Child, String) {
+    let mut child = serve
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let base = loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "serve ended before listening"
+        );
+        if let Some(rest) = line.trim().strip_prefix("Authdesk API listening on ") {
+            break rest.to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in stderr.lines() {});
+    (child, base)
 }

@@ -12,13 +12,13 @@
 //! Must not: say "nothing changed" while not listening.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use postgres::fallible_iterator::FallibleIterator;
 
 use super::sql::PgTarget;
-use super::ChangeMarker;
+use super::{ChangeMarker, PgManager};
 
 /// The channel every counted commit notifies.
 pub(super) const CHANNEL: &str = "authdesk_changes";
@@ -27,7 +27,70 @@ pub(super) const CHANNEL: &str = "authdesk_changes";
 /// equal.
 const LISTENED: u64 = 1 << 63;
 
-pub(crate) struct ChangeListener {
+/// The change marker of one process's pool: the commits made through it, and the notices
+/// of everyone's.
+pub(crate) struct PoolMarker {
+    url: String,
+    commits: Arc<AtomicU64>,
+    /// What this pool's notices carry.
+    own: String,
+    listener: OnceLock<ChangeListener>,
+    /// Whether a caller has already given the listener its time to connect.
+    waited: AtomicBool,
+}
+
+impl PoolMarker {
+    pub(crate) fn new(url: &str) -> PoolMarker {
+        PoolMarker {
+            url: url.to_string(),
+            commits: Default::default(),
+            own: uuid::Uuid::new_v4().simple().to_string(),
+            listener: OnceLock::new(),
+            waited: AtomicBool::new(false),
+        }
+    }
+
+    /// What makes the pool's connections: each counts its commits here and names this pool
+    /// in its notices.
+    pub(crate) fn manager(&self) -> PgManager {
+        PgManager {
+            url: self.url.clone(),
+            commits: self.commits.clone(),
+            notify_as: self.own.clone(),
+        }
+    }
+
+    /// The marker without a query, or `None` while the listener is not (yet) listening.
+    pub(crate) fn marker(&self) -> Option<ChangeMarker> {
+        let commits = self.commits.load(Ordering::Acquire);
+        self.listener
+            .get_or_init(|| ChangeListener::start(&self.url, self.own.clone()))
+            .marker(commits)
+    }
+
+    /// [`PoolMarker::marker`] for a caller that may wait: the first read gives the listener
+    /// up to two seconds to connect, so the markers a caller compares come from one source.
+    pub(crate) fn marker_waiting(&self) -> Option<ChangeMarker> {
+        if let Some(m) = self.marker() {
+            return Some(m);
+        }
+        if self.waited.load(Ordering::Acquire) {
+            return None;
+        }
+        let until = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(5));
+            if let Some(m) = self.marker() {
+                return Some(m);
+            }
+        }
+        // It could not connect in time: from now on the counter is read without waiting.
+        self.waited.store(true, Ordering::Release);
+        None
+    }
+}
+
+struct ChangeListener {
     state: Arc<State>,
 }
 
@@ -43,7 +106,7 @@ impl ChangeListener {
     /// Starts listening on a thread of its own, connecting as `url` says (TLS included).
     /// `own`: what the notices of this pool's own commits carry (skipped: they are counted
     /// as they return).
-    pub(crate) fn start(url: &str, own: String) -> ChangeListener {
+    fn start(url: &str, own: String) -> ChangeListener {
         let state = Arc::new(State::default());
         let target = PgTarget::parse(url);
         let shared = state.clone();
@@ -60,7 +123,7 @@ impl ChangeListener {
     }
 
     /// The marker, or `None` while not listening. `own_commits`: this process's commits.
-    pub(crate) fn marker(&self, own_commits: u64) -> Option<ChangeMarker> {
+    fn marker(&self, own_commits: u64) -> Option<ChangeMarker> {
         // Read before `seen`: a connection lost after this read still bumps `seen`.
         if !self.state.listening.load(Ordering::Acquire) {
             return None;

@@ -29,7 +29,7 @@ pub mod sql;
 pub mod value;
 
 pub(crate) use group::GroupQueue;
-pub(crate) use listen::ChangeListener;
+pub(crate) use listen::PoolMarker;
 
 pub use sql::{args, lost_connection, Db, Row};
 
@@ -325,18 +325,8 @@ impl Store {
                 out
             }
             Backend::Postgres { client, .. } => {
-                // Opened before BEGIN: a failure inside the opening batch (the write lock
-                // not granted within lock_timeout) leaves an aborted transaction on the
-                // session, which its ROLLBACK ends.
-                let mut open = OpenTransaction {
-                    client,
-                    done: false,
-                };
-                open.client.batch(PG_WRITE_BEGIN)?;
-                let out = f(&Db::Postgres(open.client))?;
-                open.client
-                    .batch(self.write_end.as_deref().unwrap_or(PG_WRITE_END))?;
-                open.done = true;
+                let end = self.write_end.as_deref().unwrap_or(PG_WRITE_END);
+                let out = pg_transaction(client, PG_WRITE_BEGIN, end, f)?;
                 if let Some(commits) = &self.pool_commits {
                     commits.fetch_add(1, Ordering::AcqRel);
                 }
@@ -354,19 +344,12 @@ impl Store {
     /// commit side by side and PostgreSQL flushes their commits together. On SQLite it is
     /// [`Store::write`].
     pub fn write_rows<T>(&mut self, f: impl FnOnce(&Db<'_>) -> Result<T>) -> Result<T> {
-        let client = match &mut self.backend {
-            Backend::Sqlite { .. } => return self.write(f),
-            Backend::Postgres { client, .. } => client,
-        };
-        let mut open = OpenTransaction {
-            client,
-            done: false,
-        };
-        open.client.batch("BEGIN ISOLATION LEVEL READ COMMITTED")?;
-        let out = f(&Db::Postgres(open.client))?;
-        open.client.batch("COMMIT")?;
-        open.done = true;
-        Ok(out)
+        match &mut self.backend {
+            Backend::Sqlite { .. } => self.write(f),
+            Backend::Postgres { client, .. } => {
+                pg_transaction(client, "BEGIN ISOLATION LEVEL READ COMMITTED", "COMMIT", f)
+            }
+        }
     }
 
     /// A cheap check for "has anything been committed since?": SQLite's `data_version`
@@ -471,6 +454,27 @@ impl r2d2::ManageConnection for PgManager {
         // Its connection thread reconnects by itself between transactions.
         false
     }
+}
+
+/// Runs `f` between `begin` and `end` (the batches that open and commit a transaction),
+/// rolled back if anything fails on the way. Opened before BEGIN: a failure inside the
+/// opening batch (the write lock not granted within lock_timeout) leaves an aborted
+/// transaction on the session, which its ROLLBACK ends.
+fn pg_transaction<T>(
+    client: &sql::PgConn,
+    begin: &str,
+    end: &str,
+    f: impl FnOnce(&Db<'_>) -> Result<T>,
+) -> Result<T> {
+    let mut open = OpenTransaction {
+        client,
+        done: false,
+    };
+    open.client.batch(begin)?;
+    let out = f(&Db::Postgres(open.client))?;
+    open.client.batch(end)?;
+    open.done = true;
+    Ok(out)
 }
 
 /// Rolls a PostgreSQL transaction back unless it was committed (an error or a panic in
